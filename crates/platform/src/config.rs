@@ -1,0 +1,214 @@
+//! Configuration types with their built-in defaults. Only the `server` binary reads files and
+//! environment variables into them; every struct rejects unknown keys so that a typo in a config
+//! file is an error naming the key rather than a silently ignored setting.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A secret value: never printed by `Debug`, masked when serialized (`print-config`).
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("********")
+    }
+}
+
+/// Everything the service can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where the SQLite file, the local object store and generated keys live.
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub storage: StorageSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    pub metrics: MetricsSettings,
+}
+
+impl Settings {
+    /// The database URL: the configured one, or an SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose().to_owned(),
+            None => format!(
+                "sqlite://{}",
+                self.data_dir.join("parentschool.db").display()
+            ),
+        }
+    }
+
+    /// The root of the local object store.
+    pub fn local_store_dir(&self) -> PathBuf {
+        self.storage
+            .local_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("objects"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address of the HTTP listener (API, web app, health).
+    pub listen: String,
+    /// The URL users reach the service at (behind a reverse proxy); printed at start-up.
+    pub public_url: Option<String>,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    pub trust_proxy_headers: bool,
+    /// Largest accepted JSON request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Serve the web app from this folder instead of the embedded copy (development).
+    pub web_dir: Option<PathBuf>,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            trust_proxy_headers: false,
+            max_body_bytes: 1024 * 1024,
+            web_dir: None,
+            shutdown_grace_seconds: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`; default: an SQLite file in
+    /// the data directory.
+    pub url: Option<Secret>,
+    pub max_connections: u32,
+    /// Apply pending migrations when the server starts.
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+            migrate_on_start: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// `local` (a directory); the media issue adds `s3`.
+    pub backend: String,
+    /// Root of the local store; default `<data_dir>/objects`.
+    pub local_dir: Option<PathBuf>,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            backend: "local".into(),
+            local_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// HMAC key for access tokens (at least 32 bytes). When unset, one is generated and kept in
+    /// `<data_dir>/jwt-secret`; several nodes must share a configured one.
+    pub jwt_secret: Option<Secret>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl_seconds: u64,
+    pub refresh_token_ttl_days: u64,
+    pub password_min_length: usize,
+    /// Login attempts allowed per phone number within `login_window_seconds`.
+    pub login_attempts_per_phone: u32,
+    /// Login and registration attempts allowed per client address within the window.
+    pub login_attempts_per_ip: u32,
+    pub login_window_seconds: u64,
+    /// The privacy notice version a registering user consents to.
+    pub privacy_notice_version: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            issuer: "parentschool".into(),
+            audience: "parentschool-api".into(),
+            access_token_ttl_seconds: 15 * 60,
+            refresh_token_ttl_days: 30,
+            password_min_length: 8,
+            login_attempts_per_phone: 10,
+            login_attempts_per_ip: 100,
+            login_window_seconds: 15 * 60,
+            privacy_notice_version: "2026-11".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info` or `parentschool=debug,tower_http=info`.
+    pub level: String,
+    /// `pretty` for a terminal, `json` for log collectors.
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: "pretty".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Address of the Prometheus `/metrics` listener; off when unset.
+    pub listen: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            storage: StorageSettings::default(),
+            auth: AuthSettings::default(),
+            log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
+        }
+    }
+}

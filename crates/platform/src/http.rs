@@ -1,0 +1,227 @@
+//! HTTP building blocks shared by the domain routers: extractors whose rejections are
+//! problem+json, the documented router type, pagination, client addresses.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+
+use crate::error::{ApiError, msg};
+
+/// The API router every crate hands to the server. Unlike a bare `OpenApiRouter` it only takes
+/// routes through `routes!` (so each route is in the OpenAPI document by construction): there is
+/// no way to add an undocumented `/api` route.
+pub struct ApiRouter<S = ()>(OpenApiRouter<S>);
+
+impl<S: Clone + Send + Sync + 'static> Default for ApiRouter<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> ApiRouter<S> {
+    pub fn new() -> Self {
+        Self(OpenApiRouter::new())
+    }
+
+    pub fn routes(self, routes: UtoipaMethodRouter<S>) -> Self {
+        Self(self.0.routes(routes))
+    }
+
+    pub fn merge(self, other: ApiRouter<S>) -> Self {
+        Self(self.0.merge(other.0))
+    }
+
+    pub fn with_state<S2: Clone + Send + Sync + 'static>(self, state: S) -> ApiRouter<S2> {
+        ApiRouter(self.0.with_state(state))
+    }
+
+    pub fn into_inner(self) -> OpenApiRouter<S> {
+        self.0
+    }
+}
+
+/// JSON body extractor whose failures are problem+json: wrong content type 415, malformed JSON
+/// 400, wrong shape 422, too large 413.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            msg(
+                "请求体必须是 JSON，并带有 Content-Type: application/json。",
+                "The request body must be JSON sent with Content-Type: application/json.",
+            ),
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+            "malformed_json",
+            msg(
+                format!("JSON 格式错误：{}", e.body_text()),
+                format!("Malformed JSON: {}", e.body_text()),
+            ),
+        ),
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            msg(
+                format!("请求内容的字段不符合要求：{}", e.body_text()),
+                format!(
+                    "The request body does not have the expected fields: {}",
+                    e.body_text()
+                ),
+            ),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
+        other => ApiError::bad_request(
+            "unreadable_body",
+            msg(
+                format!("无法读取请求体：{}", other.body_text()),
+                format!("Could not read the request body: {}", other.body_text()),
+            ),
+        ),
+    }
+}
+
+pub fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        msg("请求内容过大。", "The request body is too large."),
+    )
+}
+
+/// Path parameters; an unparsable id is a 404 of the resource, not a 500.
+#[derive(Debug, Clone, Copy)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|e: PathRejection| {
+                ApiError::not_found(
+                    "not_found",
+                    msg(
+                        format!("地址中的参数无效：{}", e.body_text()),
+                        format!("Invalid path parameter: {}", e.body_text()),
+                    ),
+                )
+            })
+    }
+}
+
+/// Query string parameters; failures are 422 naming the parameter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e: QueryRejection| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_query",
+                    msg(
+                        format!("查询参数有误：{}", e.body_text()),
+                        format!("Invalid query parameters: {}", e.body_text()),
+                    ),
+                )
+            })
+    }
+}
+
+/// `?cursor=&limit=` of list endpoints.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> ApiResultLimit {
+        match self.limit {
+            None => Ok(20),
+            Some(n @ 1..=100) => Ok(n),
+            Some(_) => Err(ApiError::invalid_field(
+                "limit",
+                msg(
+                    "每页数量必须在 1 到 100 之间。",
+                    "limit must be between 1 and 100.",
+                ),
+            )),
+        }
+    }
+}
+
+type ApiResultLimit = Result<u32, ApiError>;
+
+/// A page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The client's address as the server decided it (peer address, or the proxy header when the
+/// server is configured to trust it). The server inserts it as a request extension.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientIp>()
+            .cloned()
+            .unwrap_or(ClientIp("unknown".into())))
+    }
+}

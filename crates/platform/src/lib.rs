@@ -1,0 +1,28 @@
+//! Shared foundations of ParentSchool.
+//!
+//! Owns what every domain crate needs and nothing domain-specific: the configuration *types*
+//! (the `server` binary reads files and env vars into them), the database handle and migrations
+//! for SQLite and PostgreSQL, ids and timestamps, the clock, the RFC 9457 error type and its
+//! rendering, authentication (passwords, access and refresh tokens, the `AuthUser` extractor),
+//! accounts and the organization tree (with the curator scope rules), and the object-store trait
+//! with its local-directory implementation.
+//!
+//! It must not read env vars or files on its own initiative, install a tracing subscriber or bind
+//! sockets: the server hands it settings and paths.
+#![forbid(unsafe_code)]
+
+pub mod accounts;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod orgs;
+pub mod store;
+pub mod validate;
+
+pub use clock::{Clock, SystemClock, Timestamp};
+pub use db::Db;
+pub use error::{ApiError, ApiResult};

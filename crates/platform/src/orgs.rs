@@ -1,0 +1,571 @@
+//! The organization tree (province → city → county federation → school → class), memberships,
+//! join codes, and the scope rule every domain uses: a curator's powers cover the subtrees of the
+//! organizations they belong to; admins cover everything.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use crate::accounts::{Accounts, out_of_scope_user};
+use crate::auth::AuthUser;
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult, msg};
+use crate::http::{ApiRouter, Json, Page, PageQuery, Path, Query};
+use crate::ids::{OrgId, UserId};
+use crate::validate::{self, OrgKind, PhoneNumber, Role};
+use crate::{db_execute, with_db};
+
+/// An organization as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct OrgView {
+    pub id: OrgId,
+    pub name: String,
+    #[schema(value_type = OrgKind)]
+    pub kind: String,
+    pub parent_id: Option<OrgId>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct OrgRow {
+    id: OrgId,
+    name: String,
+    kind: String,
+    parent_id: Option<OrgId>,
+    path: String,
+    join_code: Option<String>,
+}
+
+impl OrgRow {
+    fn view(&self) -> OrgView {
+        OrgView {
+            id: self.id,
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            parent_id: self.parent_id,
+        }
+    }
+}
+
+fn org_not_found() -> ApiError {
+    ApiError::not_found(
+        "organization_not_found",
+        msg("组织不存在。", "No such organization."),
+    )
+}
+
+fn org_out_of_scope() -> ApiError {
+    ApiError::forbidden(
+        "out_of_scope",
+        msg(
+            "该组织不在你的管理范围内。",
+            "This organization is outside your scope.",
+        ),
+    )
+}
+
+async fn org_row(db: &Db, id: OrgId) -> ApiResult<Option<OrgRow>> {
+    Ok(with_db!(db, pool => sqlx::query_as::<_, OrgRow>(
+        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?)
+}
+
+/// 404 unless the organization exists.
+pub async fn require_org(db: &Db, id: OrgId) -> ApiResult<()> {
+    org_row(db, id).await?.map(|_| ()).ok_or_else(org_not_found)
+}
+
+/// The organizations a user belongs to, root-first.
+pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<OrgView>> {
+    Ok(with_db!(db, pool => sqlx::query_as::<_, OrgView>(
+        "SELECT o.id, o.name, o.kind, o.parent_id FROM memberships m JOIN organizations o ON o.id = m.org_id
+         WHERE m.user_id = $1 ORDER BY o.path",
+    )
+    .bind(user)
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// The materialised paths of the subtrees a curator covers (`None`: everything, for admins;
+/// empty for other roles). Domain crates filter with `path LIKE <p> || '%'`.
+pub async fn scope_paths(db: &Db, user: &AuthUser) -> ApiResult<Option<Vec<String>>> {
+    match user.role {
+        Role::Admin => Ok(None),
+        Role::Curator => Ok(Some(with_db!(db, pool => sqlx::query_scalar::<_, String>(
+            "SELECT o.path FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1",
+        )
+        .bind(user.id)
+        .fetch_all(pool)
+        .await)?)),
+        _ => Ok(Some(Vec::new())),
+    }
+}
+
+/// Whether `user`'s scope covers organization `org`.
+pub async fn covers(db: &Db, user: &AuthUser, org: OrgId) -> ApiResult<bool> {
+    match user.role {
+        Role::Admin => Ok(true),
+        Role::Curator => Ok(with_db!(db, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM organizations o, memberships m JOIN organizations mo ON mo.id = m.org_id
+             WHERE o.id = $1 AND m.user_id = $2 AND o.path LIKE mo.path || '%'",
+        )
+        .bind(org)
+        .bind(user.id)
+        .fetch_one(pool)
+        .await)?
+            > 0),
+        _ => Ok(false),
+    }
+}
+
+/// 404 when the organization does not exist, 403 when it is outside `user`'s scope.
+pub async fn require_scope(db: &Db, user: &AuthUser, org: OrgId) -> ApiResult<()> {
+    require_org(db, org).await?;
+    if covers(db, user, org).await? {
+        Ok(())
+    } else {
+        Err(org_out_of_scope())
+    }
+}
+
+/// Whether `target` belongs to an organization inside one of `curator`'s subtrees.
+pub async fn user_in_scope_of(db: &Db, curator: UserId, target: UserId) -> ApiResult<bool> {
+    Ok(with_db!(db, pool => sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM memberships tm JOIN organizations t ON t.id = tm.org_id,
+                memberships cm JOIN organizations c ON c.id = cm.org_id
+         WHERE tm.user_id = $1 AND cm.user_id = $2 AND t.path LIKE c.path || '%'",
+    )
+    .bind(target)
+    .bind(curator)
+    .fetch_one(pool)
+    .await)?
+        > 0)
+}
+
+/// Creates an organization below `parent` (a root when `None`) after checking the tree shape.
+pub async fn create_org(
+    db: &Db,
+    now: crate::Timestamp,
+    name: &str,
+    kind: OrgKind,
+    parent: Option<OrgId>,
+) -> ApiResult<OrgView> {
+    let name = validate::name(name, 64).map_err(|m| ApiError::invalid_field("name", m))?;
+    let parent_row = match parent {
+        Some(p) => Some(org_row(db, p).await?.ok_or_else(|| {
+            ApiError::invalid_field(
+                "parent_id",
+                msg(
+                    "上级组织不存在。",
+                    "The parent organization does not exist.",
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let parent_kind = parent_row.as_ref().and_then(|p| OrgKind::parse(&p.kind));
+    if !kind.may_have_parent(parent_kind) {
+        return Err(ApiError::invalid_field(
+            "parent_id",
+            msg(
+                format!(
+                    "“{}”不能建在“{}”之下（省 → 市 → 县/区 → 学校 → 班级）。",
+                    kind_zh(kind),
+                    parent_kind.map_or("顶层", kind_zh)
+                ),
+                format!(
+                    "A {} cannot be placed under {} (province → city → county → school → class).",
+                    kind.as_str(),
+                    parent_kind.map_or("the top level", OrgKind::as_str)
+                ),
+            ),
+        ));
+    }
+    let id = OrgId::new();
+    let path = format!(
+        "{}{id}/",
+        parent_row.as_ref().map_or("/", |p| p.path.as_str())
+    );
+    db_execute!(
+        db,
+        "INSERT INTO organizations (id, parent_id, kind, name, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        id,
+        parent,
+        kind.as_str(),
+        &name,
+        &path,
+        now,
+    )?;
+    Ok(OrgView {
+        id,
+        name,
+        kind: kind.as_str().to_owned(),
+        parent_id: parent,
+    })
+}
+
+fn kind_zh(kind: OrgKind) -> &'static str {
+    match kind {
+        OrgKind::Province => "省级",
+        OrgKind::City => "市级",
+        OrgKind::County => "县/区级",
+        OrgKind::School => "学校",
+        OrgKind::Class => "班级",
+    }
+}
+
+/// 8 characters, no look-alikes: easy to read out in a parents' group chat.
+fn new_join_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..8)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrgRequest {
+    pub name: String,
+    pub kind: OrgKind,
+    pub parent_id: Option<OrgId>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgDetail {
+    #[serde(flatten)]
+    pub org: OrgView,
+    /// Shown to curators in scope (schools and classes only).
+    pub join_code: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JoinCodeResponse {
+    pub join_code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    pub join_code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    /// Phone number of a registered user.
+    pub phone: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct MemberView {
+    pub id: UserId,
+    pub display_name: String,
+    /// Masked as `138****5678`.
+    pub phone: String,
+    #[schema(value_type = Role)]
+    pub role: String,
+}
+
+pub(crate) fn router() -> ApiRouter<Accounts> {
+    ApiRouter::new()
+        .routes(routes!(list_orgs, create))
+        .routes(routes!(get_org))
+        .routes(routes!(rotate_join_code))
+        .routes(routes!(join))
+        .routes(routes!(list_members, add_member))
+        .routes(routes!(remove_member))
+}
+
+/// Organizations the caller manages (admins: all; curators: their subtrees), in tree order.
+#[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", params(PageQuery),
+    responses((status = 200, body = Page<OrgView>)), security(("bearer" = [])))]
+async fn list_orgs(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Page<OrgView>>> {
+    auth.require_role(&[Role::Admin, Role::Curator])?;
+    let limit = page.limit()?;
+    let after = page.cursor.unwrap_or_default();
+    let scope = scope_paths(&acc.db, &auth).await?;
+    let rows: Vec<OrgRow> = with_db!(&acc.db, pool => match &scope {
+        None => sqlx::query_as::<_, OrgRow>(
+            "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE path > $1 ORDER BY path LIMIT $2",
+        )
+        .bind(&after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await,
+        Some(_) => sqlx::query_as::<_, OrgRow>(
+            "SELECT DISTINCT o.id, o.name, o.kind, o.parent_id, o.path, o.join_code
+             FROM organizations o, memberships m JOIN organizations mo ON mo.id = m.org_id
+             WHERE m.user_id = $1 AND o.path LIKE mo.path || '%' AND o.path > $2 ORDER BY o.path LIMIT $3",
+        )
+        .bind(auth.id)
+        .bind(&after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await,
+    })?;
+    Ok(Json(paginate(
+        rows,
+        limit,
+        |r| r.path.clone(),
+        OrgRow::view,
+    )))
+}
+
+fn paginate<R, T>(
+    mut rows: Vec<R>,
+    limit: u32,
+    cursor: impl Fn(&R) -> String,
+    view: impl Fn(&R) -> T,
+) -> Page<T> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(&cursor) } else { None };
+    Page {
+        items: rows.iter().map(view).collect(),
+        next_cursor,
+    }
+}
+
+/// Create an organization: admins anywhere, curators inside their subtrees.
+#[utoipa::path(post, path = "/api/v1/organizations", tag = "organizations", request_body = CreateOrgRequest,
+    responses((status = 201, body = OrgView), (status = 403), (status = 422)), security(("bearer" = [])))]
+async fn create(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Json(req): Json<CreateOrgRequest>,
+) -> ApiResult<(StatusCode, Json<OrgView>)> {
+    auth.require_role(&[Role::Admin, Role::Curator])?;
+    match req.parent_id {
+        Some(parent) => require_scope(&acc.db, &auth, parent).await?,
+        None if auth.is_admin() => {}
+        None => return Err(org_out_of_scope()),
+    }
+    let org = create_org(&acc.db, acc.now(), &req.name, req.kind, req.parent_id).await?;
+    Ok((StatusCode::CREATED, Json(org)))
+}
+
+/// One organization (members see it; curators in scope also see its join code).
+#[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "organizations", params(("id" = OrgId, Path)),
+    responses((status = 200, body = OrgDetail), (status = 403), (status = 404)), security(("bearer" = [])))]
+async fn get_org(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<OrgId>,
+) -> ApiResult<Json<OrgDetail>> {
+    let row = org_row(&acc.db, id).await?.ok_or_else(org_not_found)?;
+    let manages = covers(&acc.db, &auth, id).await?;
+    if !manages
+        && !memberships(&acc.db, auth.id)
+            .await?
+            .iter()
+            .any(|o| o.id == id)
+    {
+        return Err(org_out_of_scope());
+    }
+    Ok(Json(OrgDetail {
+        org: row.view(),
+        join_code: if manages { row.join_code.clone() } else { None },
+    }))
+}
+
+/// Create or rotate the join code of a school or class (the old code stops working).
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/join-code", tag = "organizations", params(("id" = OrgId, Path)),
+    responses((status = 201, body = JoinCodeResponse), (status = 403), (status = 422)), security(("bearer" = [])))]
+async fn rotate_join_code(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<OrgId>,
+) -> ApiResult<(StatusCode, Json<JoinCodeResponse>)> {
+    require_scope(&acc.db, &auth, id).await?;
+    let row = org_row(&acc.db, id).await?.ok_or_else(org_not_found)?;
+    if !OrgKind::parse(&row.kind).is_some_and(OrgKind::has_join_code) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "join_code_not_applicable",
+            msg(
+                "只有学校和班级可以设置加入码。",
+                "Only schools and classes have join codes.",
+            ),
+        ));
+    }
+    // A collision with another organization's code is astronomically rare; retry once anyway.
+    for _ in 0..3 {
+        let code = new_join_code();
+        let result = db_execute!(
+            &acc.db,
+            "UPDATE organizations SET join_code = $2 WHERE id = $1",
+            id,
+            &code
+        );
+        match result {
+            Ok(_) => {
+                return Ok((
+                    StatusCode::CREATED,
+                    Json(JoinCodeResponse { join_code: code }),
+                ));
+            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal(anyhow::anyhow!(
+        "could not find a free join code"
+    )))
+}
+
+/// Join a school or class with the code its staff shared.
+#[utoipa::path(post, path = "/api/v1/me/organizations", tag = "me", request_body = JoinRequest,
+    responses((status = 200, body = OrgView), (status = 404, description = "join_code_not_found")), security(("bearer" = [])))]
+async fn join(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Json(req): Json<JoinRequest>,
+) -> ApiResult<Json<OrgView>> {
+    let code = req.join_code.trim().to_ascii_uppercase();
+    if code.is_empty() {
+        return Err(ApiError::invalid_field(
+            "join_code",
+            msg("请填写加入码。", "Enter the join code."),
+        ));
+    }
+    let row: Option<OrgRow> = with_db!(&acc.db, pool => sqlx::query_as::<_, OrgRow>(
+        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE join_code = $1",
+    )
+    .bind(&code)
+    .fetch_optional(pool)
+    .await)?;
+    let row = row.ok_or_else(|| {
+        ApiError::not_found(
+            "join_code_not_found",
+            msg(
+                "加入码无效或已更换，请向老师确认。",
+                "Unknown or rotated join code; ask the school.",
+            ),
+        )
+    })?;
+    add_membership(&acc, auth.id, row.id).await?;
+    Ok(Json(row.view()))
+}
+
+async fn add_membership(acc: &Accounts, user: UserId, org: OrgId) -> ApiResult<()> {
+    db_execute!(
+        &acc.db,
+        "INSERT INTO memberships (user_id, org_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id, org_id) DO NOTHING",
+        user,
+        org,
+        acc.now(),
+    )?;
+    Ok(())
+}
+
+/// Direct members of an organization (curators in scope), phone numbers masked.
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/members", tag = "organizations",
+    params(("id" = OrgId, Path), PageQuery), responses((status = 200, body = Page<MemberView>), (status = 403)),
+    security(("bearer" = [])))]
+async fn list_members(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<OrgId>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Page<MemberView>>> {
+    require_scope(&acc.db, &auth, id).await?;
+    let limit = page.limit()?;
+    let after: Option<UserId> = match page.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(c.parse().map_err(|_| {
+            ApiError::invalid_field("cursor", msg("分页游标无效。", "Invalid cursor."))
+        })?),
+    };
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: UserId,
+        display_name: String,
+        phone: Option<String>,
+        role: String,
+    }
+    let rows: Vec<Row> = with_db!(&acc.db, pool => sqlx::query_as::<_, Row>(
+        "SELECT u.id, u.display_name, u.phone, u.role FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = $1 AND u.deleted_at IS NULL AND ($2 IS NULL OR u.id > $2) ORDER BY u.id LIMIT $3",
+    )
+    .bind(id)
+    .bind(after)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await)?;
+    Ok(Json(paginate(
+        rows,
+        limit,
+        |r| r.id.to_string(),
+        |r| MemberView {
+            id: r.id,
+            display_name: r.display_name.clone(),
+            phone: r
+                .phone
+                .as_deref()
+                .and_then(|p| PhoneNumber::parse(p).ok())
+                .map(|p| p.masked())
+                .unwrap_or_default(),
+            role: r.role.clone(),
+        },
+    )))
+}
+
+/// Add a registered user (by phone) to an organization in scope.
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/members", tag = "organizations", params(("id" = OrgId, Path)),
+    request_body = AddMemberRequest, responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+async fn add_member(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<OrgId>,
+    Json(req): Json<AddMemberRequest>,
+) -> ApiResult<StatusCode> {
+    require_scope(&acc.db, &auth, id).await?;
+    let phone = PhoneNumber::parse(&req.phone).map_err(|m| ApiError::invalid_field("phone", m))?;
+    let user: Option<UserId> = with_db!(&acc.db, pool => sqlx::query_scalar::<_, UserId>(
+        "SELECT id FROM users WHERE phone = $1 AND deleted_at IS NULL",
+    )
+    .bind(phone.as_str())
+    .fetch_optional(pool)
+    .await)?;
+    let user = user.ok_or_else(|| {
+        ApiError::not_found(
+            "user_not_found",
+            msg("没有使用该手机号的用户。", "No user has this phone number."),
+        )
+    })?;
+    add_membership(&acc, user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove a member from an organization in scope.
+#[utoipa::path(delete, path = "/api/v1/organizations/{id}/members/{user_id}", tag = "organizations",
+    params(("id" = OrgId, Path), ("user_id" = UserId, Path)), responses((status = 204), (status = 403)), security(("bearer" = [])))]
+async fn remove_member(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path((id, user)): Path<(OrgId, UserId)>,
+) -> ApiResult<StatusCode> {
+    require_scope(&acc.db, &auth, id).await?;
+    if let Some(target) = acc.user_by_id(user).await? {
+        if !acc.may_manage_user(&auth, &target).await? {
+            return Err(out_of_scope_user());
+        }
+    }
+    db_execute!(
+        &acc.db,
+        "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
+        id,
+        user
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,270 @@
+//! Value types parsed on construction, so an invalid phone number or role cannot exist past the
+//! edge of the API. Each parse failure carries a message in both languages.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{FieldError, Msg, msg};
+
+/// A mainland China mobile number, normalised to E.164 (`+8613812345678`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Accepts `13812345678`, `+8613812345678`, `8613812345678` and `0086…`, with spaces or
+    /// dashes between digit groups.
+    pub fn parse(input: &str) -> Result<Self, Msg> {
+        let compact: String = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))
+            .collect();
+        if compact.is_empty() {
+            return Err(msg("请填写手机号。", "Enter a mobile phone number."));
+        }
+        let digits = compact
+            .strip_prefix("+86")
+            .or_else(|| compact.strip_prefix("0086"))
+            .or_else(|| {
+                (compact.len() == 13)
+                    .then(|| compact.strip_prefix("86"))
+                    .flatten()
+            })
+            .unwrap_or(&compact);
+        let valid = digits.len() == 11
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && digits.as_bytes()[0] == b'1'
+            && (b'3'..=b'9').contains(&digits.as_bytes()[1]);
+        if valid {
+            Ok(Self(format!("+86{digits}")))
+        } else {
+            Err(msg(
+                "手机号格式不正确：请填写 11 位中国大陆手机号，如 13812345678。",
+                "Not a valid mainland China mobile number: use 11 digits such as 13812345678.",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `138****5678`, for lists and exports.
+    pub fn masked(&self) -> String {
+        let local = self.0.trim_start_matches("+86");
+        format!(
+            "{}****{}",
+            &local[..3.min(local.len())],
+            &local[local.len().saturating_sub(4)..]
+        )
+    }
+}
+
+/// Checks a new password against the rules and returns every rule it breaks.
+pub fn password_problems(password: &str, min_len: usize, phone: Option<&PhoneNumber>) -> Vec<Msg> {
+    let mut problems = Vec::new();
+    let len = password.chars().count();
+    if len < min_len {
+        problems.push(msg(
+            format!("密码至少需要 {min_len} 个字符。"),
+            format!("The password must have at least {min_len} characters."),
+        ));
+    }
+    if len > 128 {
+        problems.push(msg(
+            "密码不能超过 128 个字符。",
+            "The password must have at most 128 characters.",
+        ));
+    }
+    if !password.chars().any(|c| c.is_ascii_digit()) || !password.chars().any(char::is_alphabetic) {
+        problems.push(msg(
+            "密码需要同时包含字母和数字。",
+            "The password must contain both letters and digits.",
+        ));
+    }
+    if let Some(phone) = phone {
+        if password.contains(phone.as_str().trim_start_matches("+86")) {
+            problems.push(msg(
+                "密码不能包含手机号。",
+                "The password must not contain the phone number.",
+            ));
+        }
+    }
+    problems
+}
+
+/// Turns rule violations into field errors for one field.
+pub fn field_errors(field: &str, problems: Vec<Msg>) -> Vec<FieldError> {
+    problems
+        .into_iter()
+        .map(|message| FieldError {
+            field: field.to_owned(),
+            message,
+        })
+        .collect()
+}
+
+/// A trimmed name of 1–`max` characters without control characters.
+pub fn name(input: &str, max: usize) -> Result<String, Msg> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(msg("不能为空。", "Must not be empty."));
+    }
+    if trimmed.chars().count() > max {
+        return Err(msg(
+            format!("不能超过 {max} 个字符。"),
+            format!("Must have at most {max} characters."),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(msg(
+            "不能包含控制字符。",
+            "Must not contain control characters.",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// What a user may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Parent,
+    Expert,
+    Curator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Parent => "parent",
+            Self::Expert => "expert",
+            Self::Curator => "curator",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "parent" => Self::Parent,
+            "expert" => Self::Expert,
+            "curator" => Self::Curator,
+            "admin" => Self::Admin,
+            _ => return None,
+        })
+    }
+}
+
+/// The level of a node in the organization tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgKind {
+    Province,
+    City,
+    County,
+    School,
+    Class,
+}
+
+impl OrgKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Province => "province",
+            Self::City => "city",
+            Self::County => "county",
+            Self::School => "school",
+            Self::Class => "class",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "province" => Self::Province,
+            "city" => Self::City,
+            "county" => Self::County,
+            "school" => Self::School,
+            "class" => Self::Class,
+            _ => return None,
+        })
+    }
+
+    /// Whether a node of this kind may hang below `parent` (`None`: a root).
+    pub fn may_have_parent(self, parent: Option<OrgKind>) -> bool {
+        use OrgKind::*;
+        match (self, parent) {
+            (Province, None) => true,
+            (City, Some(Province)) => true,
+            (County, Some(City)) => true,
+            // A school may report to a county federation or directly to a city or province.
+            (School, Some(Province | City | County)) => true,
+            (Class, Some(School)) => true,
+            _ => false,
+        }
+    }
+
+    /// Schools and classes have join codes for parents.
+    pub fn has_join_code(self) -> bool {
+        matches!(self, Self::School | Self::Class)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_normalise_to_e164() {
+        for ok in [
+            "13812345678",
+            "+8613812345678",
+            "8613812345678",
+            "0086 138-1234-5678",
+            "138 1234 5678",
+        ] {
+            assert_eq!(
+                PhoneNumber::parse(ok).map(|p| p.0),
+                Ok("+8613812345678".to_owned()),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "",
+            "12812345678",
+            "1381234567",
+            "138123456789",
+            "+8513812345678",
+            "1381234567a",
+            "１３８１２３４５６７８",
+        ] {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            PhoneNumber::parse("13812345678").map(|p| p.masked()),
+            Ok("138****5678".to_owned())
+        );
+    }
+
+    #[test]
+    fn password_rules_each_have_a_message() {
+        let phone = PhoneNumber::parse("13812345678").ok();
+        assert!(password_problems("abc12345", 8, phone.as_ref()).is_empty());
+        assert_eq!(password_problems("abc1", 8, None).len(), 1);
+        assert_eq!(password_problems("abcdefgh", 8, None).len(), 1);
+        assert_eq!(
+            password_problems("x13812345678", 8, phone.as_ref()).len(),
+            1
+        );
+        assert_eq!(password_problems("abc", 8, None).len(), 2);
+    }
+
+    #[test]
+    fn org_tree_shape() {
+        use OrgKind::*;
+        assert!(Province.may_have_parent(None));
+        assert!(!City.may_have_parent(None));
+        assert!(School.may_have_parent(Some(County)));
+        assert!(!Class.may_have_parent(Some(County)));
+        assert!(!Province.may_have_parent(Some(Province)));
+    }
+}

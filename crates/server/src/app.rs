@@ -1,0 +1,374 @@
+//! Composition of the HTTP app: `build()` opens the database and the object store and assembles
+//! the routers and middleware; `App::serve(listener, shutdown)` runs it until `shutdown`
+//! resolves. Tests bind `127.0.0.1:0` and call the same two functions.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use platform::accounts::{self, Accounts};
+use platform::auth::TokenKeys;
+use platform::config::Settings;
+use platform::error::{ApiError, msg, render_problems};
+use platform::http::{ApiRouter, ClientIp, Json};
+use platform::store::{LocalStore, ObjectStore};
+use platform::{Clock, Db, SystemClock};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use crate::web;
+
+/// The assembled service, ready to serve.
+pub struct App {
+    router: Router,
+    pub settings: Settings,
+    pub db: Db,
+    pub accounts: Accounts,
+    pub store: Arc<dyn ObjectStore>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("db", &self.db.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the database (applying migrations unless told not to) and the object store, and builds
+/// the router.
+pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    let url = settings.database_url();
+    let db = Db::connect(&url, settings.database.max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "could not open the database {}",
+                crate::settings::mask_url_password(&url)
+            )
+        })?;
+    if settings.database.migrate_on_start {
+        db.migrate()
+            .await
+            .context("could not apply database migrations")?;
+    }
+    let store_dir = settings.local_store_dir();
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(LocalStore::open(&store_dir).await.with_context(|| {
+            format!("could not open the object store at {}", store_dir.display())
+        })?);
+    let secret = jwt_secret(&settings)?;
+    let keys = Arc::new(TokenKeys::new(
+        &secret,
+        &settings.auth.issuer,
+        &settings.auth.audience,
+        settings.auth.access_token_ttl_seconds,
+    ));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let accounts = Accounts::new(db.clone(), clock, keys.clone(), settings.auth.clone());
+
+    let openapi_json = Arc::new(OnceLock::new());
+    let ops = Ops {
+        db: db.clone(),
+        store: store.clone(),
+        openapi_json: openapi_json.clone(),
+    };
+    let api = accounts::router(accounts.clone())
+        .merge(catalog::router())
+        .merge(media::router())
+        .merge(live_session::router())
+        .merge(ops_router(ops));
+    let (api, doc) = api.into_inner().split_for_parts();
+    let _ = openapi_json.set(
+        openapi_document(doc)
+            .to_pretty_json()
+            .context("could not render the OpenAPI document")?,
+    );
+
+    let web = web::WebApp::new(settings.server.web_dir.clone());
+    let trust_proxy = settings.server.trust_proxy_headers;
+    let router = api
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("http", method = %req.method(), path = req.uri().path(), request_id = id)
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(middleware::from_fn(render_problems))
+                .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+                    ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
+                }))
+                .layer(middleware::from_fn(record_metrics))
+                .layer(Extension(keys))
+                .layer(Extension(web))
+                .layer(middleware::from_fn(move |req, next| client_ip(trust_proxy, req, next)))
+                .layer(DefaultBodyLimit::max(settings.server.max_body_bytes)),
+        );
+    Ok(App {
+        router,
+        settings,
+        db,
+        accounts,
+        store,
+    })
+}
+
+impl App {
+    /// The router, for callers that drive it without a socket.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then lets in-flight requests finish (up to
+    /// `server.shutdown_grace_seconds`) and closes the database pool.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
+        let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopped_tx.send(());
+        });
+        let serving = tokio::spawn(async move { server.await });
+        tokio::pin!(serving);
+        tokio::select! {
+            result = &mut serving => result??,
+            _ = async {
+                let _ = stopped_rx.await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway"),
+        }
+        self.db.close().await;
+        Ok(())
+    }
+}
+
+/// The access-token key: configured, or generated once and kept in the data directory.
+fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &settings.auth.jwt_secret {
+        return Ok(secret.expose().as_bytes().to_vec());
+    }
+    let path = settings.data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let trimmed = existing.trim();
+        if trimmed.len() >= 32 {
+            return Ok(trimmed.as_bytes().to_vec());
+        }
+    }
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("could not create {}", settings.data_dir.display()))?;
+    let secret = platform::auth::random_token() + &platform::auth::random_token();
+    write_private(&path, &secret).with_context(|| format!("could not write {}", path.display()))?;
+    Ok(secret.into_bytes())
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path)?.write_all(contents.as_bytes())
+}
+
+fn openapi_document(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    doc.info.title = "ParentSchool 家长学堂 API".into();
+    doc.info.version = env!("CARGO_PKG_VERSION").into();
+    doc.info.description = Some(
+        "Errors are RFC 9457 application/problem+json with a stable `code`; messages follow Accept-Language (Chinese by default).".into(),
+    );
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    doc
+}
+
+#[derive(Clone)]
+struct Ops {
+    db: Db,
+    store: Arc<dyn ObjectStore>,
+    openapi_json: Arc<OnceLock<String>>,
+}
+
+fn ops_router(ops: Ops) -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(openapi))
+        .with_state(ops)
+}
+
+#[derive(Serialize, ToSchema)]
+struct Health {
+    status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Serialize, ToSchema)]
+struct Readiness {
+    status: &'static str,
+    database: String,
+    object_store: String,
+}
+
+/// The database and the object store answer.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Readiness), (status = 503)))]
+async fn readyz(State(ops): State<Ops>) -> Response {
+    let (db, store) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(3), ops.db.ping()),
+        tokio::time::timeout(Duration::from_secs(3), ops.store.check())
+    );
+    let database = match db {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => "error: timed out".to_owned(),
+    };
+    let object_store = match store {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => "error: timed out".to_owned(),
+    };
+    if database == "ok" && object_store == "ok" {
+        Json(Readiness {
+            status: "ready",
+            database,
+            object_store,
+        })
+        .into_response()
+    } else {
+        tracing::warn!(database, object_store, "not ready");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            msg("服务尚未就绪。", "The service is not ready."),
+        )
+        .with_extra(
+            "checks",
+            serde_json::json!({ "database": database, "object_store": object_store }),
+        )
+        .into_response()
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations", responses((status = 200, content_type = "application/json")))]
+async fn openapi(State(ops): State<Ops>) -> Response {
+    let body = ops.openapi_json.get().cloned().unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// Unknown `/api` routes are problem+json 404s; other GETs serve the web app so that deep links
+/// shared in group chats open.
+async fn fallback(Extension(web): Extension<web::WebApp>, method: Method, uri: Uri) -> Response {
+    if !is_api(uri.path()) && (method == Method::GET || method == Method::HEAD) {
+        return web.serve(uri.path()).await;
+    }
+    ApiError::not_found(
+        "route_not_found",
+        msg(
+            format!("没有这个接口：{} {}", method, uri.path()),
+            format!("No such endpoint: {} {}", method, uri.path()),
+        ),
+    )
+    .into_response()
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        msg(
+            format!("{} 不支持 {} 方法。", uri.path(), method),
+            format!("{} does not support {}.", uri.path(), method),
+        ),
+    )
+    .into_response()
+}
+
+async fn client_ip(trust_proxy: bool, mut req: Request, next: Next) -> Response {
+    let forwarded = trust_proxy
+        .then(|| {
+            req.headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+        })
+        .flatten()
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    let ip = forwarded.unwrap_or_else(|| {
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+    });
+    req.extensions_mut().insert(ClientIp(ip));
+    next.run(req).await
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    res
+}

@@ -1,0 +1,234 @@
+//! The command line: `serve` (default), `migrate`, `user add`, `org add`, `print-config`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use platform::Db;
+use platform::accounts::NewUser;
+use platform::ids::OrgId;
+use platform::validate::{OrgKind, Role};
+use tokio::net::TcpListener;
+
+use crate::settings::{self, Overrides};
+
+/// ParentSchool (家长学堂): online parent school service.
+#[derive(Debug, Parser)]
+#[command(name = "parentschool", version, about)]
+struct Cli {
+    /// A TOML config file layered over the defaults and config/default.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Folder for the SQLite file, the local object store and generated keys (default ./data).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage the organization tree.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Print the effective configuration with secrets masked.
+    PrintConfig,
+}
+
+#[derive(Debug, Args, Default)]
+struct ServeArgs {
+    /// Listen address, e.g. 0.0.0.0:8080 (overrides server.listen).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user and print their id.
+    Add {
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long, value_parser = ["parent", "expert", "curator", "admin"])]
+        role: String,
+        /// Organization the user joins.
+        #[arg(long, value_name = "ORG_ID")]
+        org: Option<OrgId>,
+        /// Display name (default: by role, e.g. 管理员).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organization and print its id.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["province", "city", "county", "school", "class"])]
+        kind: String,
+        #[arg(long, value_name = "ORG_ID")]
+        parent: Option<OrgId>,
+    },
+}
+
+/// Parses `args` and runs the command.
+pub async fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
+    let cli = Cli::parse_from(args);
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    let overrides = Overrides {
+        config_file: cli.config,
+        data_dir: cli.data_dir,
+        listen: match &command {
+            Command::Serve(a) => a.listen.clone(),
+            _ => None,
+        },
+    };
+    let settings = settings::load(&overrides)?;
+    match command {
+        Command::PrintConfig => {
+            print!("{}", settings::render_masked(&settings)?);
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = Db::connect(&settings.database_url(), 1)
+                .await
+                .context("could not open the database")?;
+            db.migrate().await.context("migration failed")?;
+            println!("数据库迁移完成 / migrations applied ({})", db.backend());
+            db.close().await;
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            phone,
+            password,
+            role,
+            org,
+            name,
+        }) => {
+            let app = crate::build(settings).await?;
+            let role = Role::parse(&role).context("unknown role")?;
+            let display_name = name.unwrap_or_else(|| {
+                match role {
+                    Role::Admin => "管理员",
+                    Role::Curator => "工作人员",
+                    Role::Expert => "专家",
+                    Role::Parent => "家长",
+                }
+                .to_owned()
+            });
+            let id = app
+                .accounts
+                .create_user(NewUser {
+                    phone,
+                    password,
+                    display_name,
+                    role,
+                    org,
+                    must_change_password: false,
+                    privacy_consent: false,
+                })
+                .await
+                .map_err(|e| cli_error(&e))?;
+            println!("{id}");
+            Ok(())
+        }
+        Command::Org(OrgCommand::Add { name, kind, parent }) => {
+            let app = crate::build(settings).await?;
+            let kind = OrgKind::parse(&kind).context("unknown kind")?;
+            let org = platform::orgs::create_org(&app.db, app.accounts.now(), &name, kind, parent)
+                .await
+                .map_err(|e| cli_error(&e))?;
+            println!("{}", org.id);
+            Ok(())
+        }
+        Command::Serve(_) => serve(settings).await,
+    }
+}
+
+/// An API error as a one-line CLI message (with every invalid field).
+fn cli_error(e: &platform::ApiError) -> anyhow::Error {
+    let mut text = e.message.zh.to_string();
+    for f in &e.errors {
+        text.push_str(&format!("\n  {}: {}", f.field, f.message.zh));
+    }
+    anyhow::anyhow!(text)
+}
+
+async fn serve(settings: platform::config::Settings) -> anyhow::Result<()> {
+    crate::telemetry::init_tracing(&settings.log);
+    let listen = settings.server.listen.clone();
+    let metrics_listen = settings.metrics.listen.clone();
+    let public_url = settings.server.public_url.clone();
+    let data_dir = settings.data_dir.clone();
+    let app = crate::build(settings).await?;
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("could not listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    if let Some(metrics_addr) = metrics_listen {
+        let handle = crate::telemetry::init_metrics()?;
+        let metrics_listener = TcpListener::bind(&metrics_addr)
+            .await
+            .with_context(|| format!("could not listen on {metrics_addr}"))?;
+        println!(
+            "Prometheus 指标 / metrics: http://{}/metrics",
+            metrics_listener.local_addr()?
+        );
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || std::future::ready(handle.render())),
+        );
+        tokio::spawn(async move { axum::serve(metrics_listener, router).await });
+    }
+    if app
+        .accounts
+        .admin_count()
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?
+        == 0
+    {
+        println!(
+            "还没有管理员账号。创建一个 / No admin yet; create one with:\n  parentschool --data-dir {} user add --phone 13800000000 --password 'Change-me-2026' --role admin",
+            data_dir.display()
+        );
+    }
+    let url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+    println!(
+        "家长学堂已启动 / ParentSchool is listening on {url}  (database: {}, data: {})",
+        app.db.backend(),
+        data_dir.display()
+    );
+    tracing::info!(%addr, "listening");
+    app.serve(listener, shutdown_signal()).await
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
