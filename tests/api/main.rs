@@ -1,1 +1,10 @@
-fn main() {}
+//! HTTP end-to-end suite: the real server on `127.0.0.1:0`, every database test on SQLite and on
+//! PostgreSQL.
+
+mod auth;
+mod cli;
+mod errors;
+mod ops;
+mod orgs;
+mod rate_limit;
+mod tokens;

@@ -1,1 +1,345 @@
+//! Test support for the cross-crate suites: start the real server on `127.0.0.1:0` over a fresh
+//! database (an SQLite file in a temp folder, or a new PostgreSQL database per test) and talk to
+//! it over HTTP.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use platform::config::{Secret, Settings};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// The access-token key every test server uses, so tests can forge tokens.
+pub const TEST_JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The server under test.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    pub data_dir: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pg_database: Option<String>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+/// The PostgreSQL server the tests create their databases on.
+pub fn pg_admin_url() -> String {
+    std::env::var("PARENTSCHOOL_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn pg_url_for(database: &str) -> String {
+    let admin = pg_admin_url();
+    match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{database}"),
+        None => admin,
+    }
+}
+
+async fn create_pg_database() -> anyhow::Result<String> {
+    use sqlx::Connection;
+    let name = format!("ps_test_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&pg_admin_url())
+        .await
+        .with_context(|| format!("PostgreSQL is required for the tests at {}", pg_admin_url()))?;
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(name)
+}
+
+fn drop_pg_database(name: String) {
+    // Drop runs outside any runtime we may block: do it on a thread of its own.
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        rt.block_on(async {
+            use sqlx::Connection;
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+                let _ = conn.close().await;
+            }
+        });
+    })
+    .join();
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts a server whose settings `tweak` may adjust. Panics (failing the test) when the
+    /// server cannot start: a test must never be skipped silently.
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Self {
+        match Self::try_spawn(backend, tweak).await {
+            Ok(app) => app,
+            Err(e) => panic!("could not start the test server on {backend:?}: {e:#}"),
+        }
+    }
+
+    async fn try_spawn(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> anyhow::Result<Self> {
+        let dir = Arc::new(tempfile::tempdir()?);
+        let mut settings = Settings::default();
+        settings.data_dir = dir.path().join("data");
+        settings.auth.jwt_secret = Some(Secret::new(TEST_JWT_SECRET));
+        settings.server.shutdown_grace_seconds = 2;
+        let pg_database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let name = create_pg_database().await?;
+                settings.database.url = Some(Secret::new(pg_url_for(&name)));
+                settings.database.max_connections = 5;
+                Some(name)
+            }
+        };
+        tweak(&mut settings);
+        let data_dir = settings.data_dir.clone();
+        let app = server::build(settings).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        Ok(Self {
+            base,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            backend,
+            data_dir,
+            shutdown: Some(tx),
+            task: Some(task),
+            pg_database,
+            _dir: dir,
+        })
+    }
+
+    /// The database URL the server uses.
+    pub fn database_url(&self) -> String {
+        match &self.pg_database {
+            Some(db) => pg_url_for(db),
+            None => format!("sqlite://{}", self.data_dir.join("parentschool.db").display()),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a JSON request (no body when `body` is `Value::Null`) and returns status and JSON
+    /// body (`Value::Null` when empty or not JSON).
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let res = match req.send().await {
+            Ok(r) => r,
+            Err(e) => panic!("request to {path} failed: {e}"),
+        };
+        let status = res.status();
+        let bytes = res.bytes().await.unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call(Method::GET, path, token, Value::Null).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, token, body).await
+    }
+
+    /// Registers a parent and returns the register body.
+    pub async fn register(&self, phone: &str, password: &str) -> Value {
+        let (status, body) = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                serde_json::json!({"phone": phone, "password": password, "display_name": "测试家长"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register {phone}: {body}");
+        body
+    }
+
+    /// Logs in and returns the login body.
+    pub async fn login(&self, phone: &str, password: &str) -> Value {
+        let (status, body) = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                serde_json::json!({"phone": phone, "password": password}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {phone}: {body}");
+        body
+    }
+
+    /// Creates a user with any role straight through the service (as the CLI does) and returns
+    /// an access token for them.
+    pub async fn user_with_role(&self, phone: &str, role: &str, org: Option<&str>) -> String {
+        let app = self.admin_handle().await;
+        let org = org.map(|o| o.parse().unwrap_or_else(|e| panic!("bad org id {o}: {e}")));
+        let role = platform::validate::Role::parse(role).unwrap_or_else(|| panic!("bad role {role}"));
+        app.accounts
+            .create_user(platform::accounts::NewUser {
+                phone: phone.into(),
+                password: "pass1234word".into(),
+                display_name: format!("{} {phone}", role.as_str()),
+                role,
+                org,
+                must_change_password: false,
+                privacy_consent: false,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("create {role:?}: {e}"));
+        app.db.close().await;
+        token_of(&self.login(phone, "pass1234word").await)
+    }
+
+    /// Creates an organization through the service and returns its id.
+    pub async fn org(&self, name: &str, kind: &str, parent: Option<&str>) -> String {
+        let app = self.admin_handle().await;
+        let kind = platform::validate::OrgKind::parse(kind).unwrap_or_else(|| panic!("bad kind {kind}"));
+        let parent = parent.map(|p| p.parse().unwrap_or_else(|e| panic!("bad org id {p}: {e}")));
+        let org = platform::orgs::create_org(&app.db, app.accounts.now(), name, kind, parent)
+            .await
+            .unwrap_or_else(|e| panic!("create org {name}: {e}"));
+        app.db.close().await;
+        org.id.to_string()
+    }
+
+    /// A second handle on the same database and data folder, for set-up the API does not offer
+    /// (the CLI's powers).
+    async fn admin_handle(&self) -> server::App {
+        let mut settings = Settings::default();
+        settings.data_dir = self.data_dir.clone();
+        settings.auth.jwt_secret = Some(Secret::new(TEST_JWT_SECRET));
+        settings.database.max_connections = 1;
+        if let Some(db) = &self.pg_database {
+            settings.database.url = Some(Secret::new(pg_url_for(db)));
+        }
+        server::build(settings)
+            .await
+            .unwrap_or_else(|e| panic!("admin handle: {e:#}"))
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => panic!("server failed: {e:#}"),
+                Err(e) => panic!("server task failed: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        if let Some(name) = self.pg_database.take() {
+            drop_pg_database(name);
+        }
+    }
+}
+
+/// The access token of a register/login body.
+pub fn token_of(body: &Value) -> String {
+    body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access_token in {body}"))
+        .to_owned()
+}
+
+/// Declares tests that each run twice, on SQLite and on PostgreSQL:
+/// `both_databases! { async fn name(app) { … } }` gives `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_databases {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: &$crate::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::TestApp::spawn($crate::Backend::Sqlite).await;
+                run(&app).await;
+                app.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = $crate::TestApp::spawn($crate::Backend::Postgres).await;
+                run(&app).await;
+                app.stop().await;
+            }
+        }
+    )*};
+}
+
+/// Asserts a problem+json answer with the given status and code; returns the body.
+pub fn assert_problem(status: StatusCode, body: &Value, want_status: u16, want_code: &str) -> Value {
+    assert_eq!(status.as_u16(), want_status, "status for {body}");
+    assert_eq!(body["code"], want_code, "code in {body}");
+    assert_eq!(body["status"], want_status, "status field in {body}");
+    for field in ["type", "title", "detail", "request_id"] {
+        assert!(body[field].is_string(), "{field} missing in {body}");
+    }
+    body.clone()
+}
+
+/// Sends a raw request and returns status, headers and body text.
+pub async fn raw(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let mut req = app.client.request(method, app.url(path));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    let res = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
+    let status = res.status();
+    let headers = res.headers().clone();
+    (status, headers, res.text().await.unwrap_or_default())
+}

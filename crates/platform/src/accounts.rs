@@ -104,14 +104,11 @@ impl Accounts {
 
     pub(crate) async fn user_by_id(&self, id: UserId) -> ApiResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
-        Ok(
-            with_db!(&self.db, pool => sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_optional(pool).await)?,
-        )
+        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_optional(pool).await)?)
     }
 
     async fn user_by_phone(&self, phone: &PhoneNumber) -> ApiResult<Option<UserRow>> {
-        let sql =
-            format!("SELECT {USER_COLUMNS} FROM users WHERE phone = $1 AND deleted_at IS NULL");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE phone = $1 AND deleted_at IS NULL");
         Ok(
             with_db!(&self.db, pool => sqlx::query_as::<_, UserRow>(&sql).bind(phone.as_str()).fetch_optional(pool).await)?,
         )
@@ -131,11 +128,7 @@ impl Accounts {
             .ok();
         errors.extend(validate::field_errors(
             "password",
-            validate::password_problems(
-                &new.password,
-                self.cfg.password_min_length,
-                phone.as_ref(),
-            ),
+            validate::password_problems(&new.password, self.cfg.password_min_length, phone.as_ref()),
         ));
         let display_name = validate::name(&new.display_name, 32)
             .map_err(|m| {
@@ -145,8 +138,7 @@ impl Accounts {
                 })
             })
             .ok();
-        let (Some(phone), Some(display_name), true) = (phone, display_name, errors.is_empty())
-        else {
+        let (Some(phone), Some(display_name), true) = (phone, display_name, errors.is_empty()) else {
             return Err(ApiError::validation(errors));
         };
         if let Some(org) = new.org {
@@ -199,10 +191,7 @@ impl Accounts {
         let row = self.user_by_id(id).await?.ok_or_else(|| {
             ApiError::unauthorized(
                 "account_gone",
-                msg(
-                    "该账号已不存在，请重新登录。",
-                    "This account no longer exists.",
-                ),
+                msg("该账号已不存在，请重新登录。", "This account no longer exists."),
             )
         })?;
         Ok(UserView {
@@ -224,16 +213,9 @@ impl Accounts {
         self.respond(user, refresh, now).await
     }
 
-    async fn store_refresh(
-        &self,
-        token: &str,
-        user: UserId,
-        family: TokenFamilyId,
-        now: Timestamp,
-    ) -> ApiResult<()> {
-        let expires = now.plus_seconds(
-            i64::try_from(self.cfg.refresh_token_ttl_days * 86_400).unwrap_or(i64::MAX / 2000),
-        );
+    async fn store_refresh(&self, token: &str, user: UserId, family: TokenFamilyId, now: Timestamp) -> ApiResult<()> {
+        let expires =
+            now.plus_seconds(i64::try_from(self.cfg.refresh_token_ttl_days * 86_400).unwrap_or(i64::MAX / 2000));
         db_execute!(
             &self.db,
             "INSERT INTO refresh_tokens (token_hash, user_id, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -246,15 +228,8 @@ impl Accounts {
         Ok(())
     }
 
-    async fn respond(
-        &self,
-        user: &UserRow,
-        refresh_token: String,
-        now: Timestamp,
-    ) -> ApiResult<AuthResponse> {
-        let access_token = self
-            .keys
-            .issue(user.id, user.role(), user.must_change_password, now)?;
+    async fn respond(&self, user: &UserRow, refresh_token: String, now: Timestamp) -> ApiResult<AuthResponse> {
+        let access_token = self.keys.issue(user.id, user.role(), user.must_change_password, now)?;
         Ok(AuthResponse {
             user: self.view(user.id).await?,
             access_token,
@@ -299,11 +274,7 @@ impl Accounts {
     }
 
     async fn clear_rate_limit(&self, bucket: &str) -> ApiResult<()> {
-        db_execute!(
-            &self.db,
-            "DELETE FROM rate_limits WHERE bucket = $1",
-            bucket
-        )?;
+        db_execute!(&self.db, "DELETE FROM rate_limits WHERE bucket = $1", bucket)?;
         Ok(())
     }
 
@@ -335,8 +306,7 @@ impl Accounts {
     }
 
     pub async fn login(&self, req: LoginRequest, ip: &str) -> ApiResult<AuthResponse> {
-        let phone =
-            PhoneNumber::parse(&req.phone).map_err(|m| ApiError::invalid_field("phone", m))?;
+        let phone = PhoneNumber::parse(&req.phone).map_err(|m| ApiError::invalid_field("phone", m))?;
         self.rate_limit(&format!("login-ip:{ip}"), self.cfg.login_attempts_per_ip)
             .await?;
         let phone_bucket = format!("login-phone:{}", phone.as_str());
@@ -482,11 +452,7 @@ impl Accounts {
         Ok(())
     }
 
-    pub async fn change_password(
-        &self,
-        id: UserId,
-        req: ChangePasswordRequest,
-    ) -> ApiResult<AuthResponse> {
+    pub async fn change_password(&self, id: UserId, req: ChangePasswordRequest) -> ApiResult<AuthResponse> {
         let user = self.user_by_id(id).await?.ok_or_else(user_not_found)?;
         let hash = user.password_hash.clone().unwrap_or_default();
         if !auth::verify_password_blocking(req.current_password, hash).await? {
@@ -495,20 +461,10 @@ impl Accounts {
                 msg("当前密码不正确。", "The current password is wrong."),
             ));
         }
-        let phone = user
-            .phone
-            .as_deref()
-            .and_then(|p| PhoneNumber::parse(p).ok());
-        let problems = validate::password_problems(
-            &req.new_password,
-            self.cfg.password_min_length,
-            phone.as_ref(),
-        );
+        let phone = user.phone.as_deref().and_then(|p| PhoneNumber::parse(p).ok());
+        let problems = validate::password_problems(&req.new_password, self.cfg.password_min_length, phone.as_ref());
         if !problems.is_empty() {
-            return Err(ApiError::validation(validate::field_errors(
-                "new_password",
-                problems,
-            )));
+            return Err(ApiError::validation(validate::field_errors("new_password", problems)));
         }
         let new_hash = auth::hash_password_blocking(req.new_password).await?;
         db_execute!(
@@ -527,8 +483,7 @@ impl Accounts {
     /// records stay attached to the now anonymous id.
     pub async fn delete_account(&self, id: UserId, password: String) -> ApiResult<()> {
         let user = self.user_by_id(id).await?.ok_or_else(user_not_found)?;
-        if !auth::verify_password_blocking(password, user.password_hash.unwrap_or_default()).await?
-        {
+        if !auth::verify_password_blocking(password, user.password_hash.unwrap_or_default()).await? {
             return Err(ApiError::invalid_field(
                 "password",
                 msg("密码不正确。", "The password is wrong."),
@@ -557,11 +512,7 @@ impl Accounts {
 
     /// Whether `actor` may manage `target`: admins anyone; curators parents and experts who
     /// belong to an organization in their subtree.
-    pub(crate) async fn may_manage_user(
-        &self,
-        actor: &AuthUser,
-        target: &UserRow,
-    ) -> ApiResult<bool> {
+    pub(crate) async fn may_manage_user(&self, actor: &AuthUser, target: &UserRow) -> ApiResult<bool> {
         match actor.role {
             Role::Admin => Ok(true),
             Role::Curator if matches!(target.role(), Role::Parent | Role::Expert) => {
@@ -597,21 +548,14 @@ impl Accounts {
             target,
             role.as_str()
         )?;
-        if n == 0 {
-            Err(user_not_found())
-        } else {
-            Ok(())
-        }
+        if n == 0 { Err(user_not_found()) } else { Ok(()) }
     }
 }
 
 pub(crate) fn out_of_scope_user() -> ApiError {
     ApiError::forbidden(
         "out_of_scope",
-        msg(
-            "该用户不在你的管理范围内。",
-            "This user is outside your scope.",
-        ),
+        msg("该用户不在你的管理范围内。", "This user is outside your scope."),
     )
 }
 
@@ -621,17 +565,9 @@ fn temporary_password() -> String {
     const LETTERS: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
     const DIGITS: &[u8] = b"23456789";
     let mut rng = rand::rngs::OsRng;
-    let mut out: Vec<u8> = (0..10)
-        .map(|_| LETTERS[rng.gen_range(0..LETTERS.len())])
-        .collect();
-    out.insert(
-        rng.gen_range(0..out.len()),
-        DIGITS[rng.gen_range(0..DIGITS.len())],
-    );
-    out.insert(
-        rng.gen_range(0..out.len()),
-        DIGITS[rng.gen_range(0..DIGITS.len())],
-    );
+    let mut out: Vec<u8> = (0..10).map(|_| LETTERS[rng.gen_range(0..LETTERS.len())]).collect();
+    out.insert(rng.gen_range(0..out.len()), DIGITS[rng.gen_range(0..DIGITS.len())]);
+    out.insert(rng.gen_range(0..out.len()), DIGITS[rng.gen_range(0..DIGITS.len())]);
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -755,19 +691,13 @@ async fn login(
 /// Exchange a refresh token for a new token pair (the old refresh token is used up).
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = AuthResponse), (status = 401)))]
-async fn refresh(
-    State(acc): State<Accounts>,
-    Json(req): Json<RefreshRequest>,
-) -> ApiResult<Json<AuthResponse>> {
+async fn refresh(State(acc): State<Accounts>, Json(req): Json<RefreshRequest>) -> ApiResult<Json<AuthResponse>> {
     Ok(Json(acc.refresh(&req.refresh_token).await?))
 }
 
 /// End the login the refresh token belongs to.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest, responses((status = 204)))]
-async fn logout(
-    State(acc): State<Accounts>,
-    Json(req): Json<RefreshRequest>,
-) -> ApiResult<StatusCode> {
+async fn logout(State(acc): State<Accounts>, Json(req): Json<RefreshRequest>) -> ApiResult<StatusCode> {
     acc.logout(&req.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -775,10 +705,7 @@ async fn logout(
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", responses((status = 200, body = UserView), (status = 401)),
     security(("bearer" = [])))]
-async fn me(
-    State(acc): State<Accounts>,
-    auth: AuthUserPendingPassword,
-) -> ApiResult<Json<UserView>> {
+async fn me(State(acc): State<Accounts>, auth: AuthUserPendingPassword) -> ApiResult<Json<UserView>> {
     Ok(Json(acc.view(auth.user.id).await?))
 }
 
@@ -827,10 +754,7 @@ async fn create_user(
         let org = req.org_id.ok_or_else(|| {
             ApiError::invalid_field(
                 "org_id",
-                msg(
-                    "请选择用户所属的组织。",
-                    "Choose the organization the user belongs to.",
-                ),
+                msg("请选择用户所属的组织。", "Choose the organization the user belongs to."),
             )
         })?;
         orgs::require_scope(&acc.db, &auth, org).await?;

@@ -35,11 +35,7 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
 /// Whether `password` matches the PHC `hash`. A malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         .unwrap_or(false)
 }
 
@@ -144,8 +140,7 @@ impl TokenKeys {
             exp: iat + i64::try_from(self.access_ttl_seconds).unwrap_or(900),
             pwc: must_change_password,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(ApiError::internal)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
@@ -210,25 +205,20 @@ pub struct AuthUserPendingPassword {
 }
 
 fn claims_from_parts(parts: &Parts) -> Result<Claims, ApiError> {
-    let keys = parts.extensions.get::<Arc<TokenKeys>>().ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!("TokenKeys missing from request extensions"))
-    })?;
+    let keys = parts
+        .extensions
+        .get::<Arc<TokenKeys>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("TokenKeys missing from request extensions")))?;
     let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
         ApiError::unauthorized(
             "unauthenticated",
-            msg(
-                "请先登录。",
-                "Log in first (send Authorization: Bearer <token>).",
-            ),
+            msg("请先登录。", "Log in first (send Authorization: Bearer <token>)."),
         )
     })?;
     let token = header
         .to_str()
         .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(invalid_token)?;
@@ -295,9 +285,6 @@ mod tests {
         let old = keys
             .issue(id, Role::Parent, false, now.plus_seconds(-3600))
             .unwrap_or_default();
-        assert_eq!(
-            keys.verify(&old).err().map(|e| e.code),
-            Some("token_expired")
-        );
+        assert_eq!(keys.verify(&old).err().map(|e| e.code), Some("token_expired"));
     }
 }

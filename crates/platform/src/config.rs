@@ -52,10 +52,7 @@ impl Settings {
     pub fn database_url(&self) -> String {
         match &self.database.url {
             Some(url) => url.expose().to_owned(),
-            None => format!(
-                "sqlite://{}",
-                self.data_dir.join("parentschool.db").display()
-            ),
+            None => format!("sqlite://{}", self.data_dir.join("parentschool.db").display()),
         }
     }
 

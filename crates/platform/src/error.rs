@@ -64,11 +64,7 @@ impl Lang {
             let mut it = part.trim().split(';');
             let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = it
-                .find_map(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|q| q.parse::<f32>().ok())
-                })
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
                 .unwrap_or(1.0);
             let lang = if tag == "zh" || tag.starts_with("zh-") {
                 Lang::Zh
@@ -107,13 +103,7 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message.en
-        )
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message.en)
     }
 }
 
@@ -157,10 +147,7 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
-            msg(
-                "请求内容有误，请检查标出的字段。",
-                "The request has invalid fields.",
-            ),
+            msg("请求内容有误，请检查标出的字段。", "The request has invalid fields."),
         );
         if let [only] = errors.as_slice() {
             e.message = only.message.clone();
@@ -259,10 +246,7 @@ impl ApiError {
                         detail: f.message.get(lang),
                     })
                     .collect();
-                map.insert(
-                    "errors".into(),
-                    serde_json::to_value(fields).unwrap_or_default(),
-                );
+                map.insert("errors".into(), serde_json::to_value(fields).unwrap_or_default());
             }
             if let Some(extra) = &self.extra {
                 for (k, v) in extra {
@@ -336,18 +320,13 @@ impl<T> ResultExt<T> for Result<T, sqlx::Error> {
 fn constraint_matches(db: &dyn sqlx::error::DatabaseError, name: &str) -> bool {
     // PostgreSQL names the constraint (`users_phone_key`); SQLite only says
     // "UNIQUE constraint failed: users.phone". `name` is `table_column`, found in either.
-    db.constraint().is_some_and(|c| c.contains(name))
-        || db.message().replace('.', "_").contains(name)
+    db.constraint().is_some_and(|c| c.contains(name)) || db.message().replace('.', "_").contains(name)
 }
 
 /// Middleware: re-renders every problem response in the request's language with its request id,
 /// and logs 5xx causes.
 pub async fn render_problems(req: Request, next: Next) -> Response {
-    let lang = Lang::from_accept_language(
-        req.headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let lang = Lang::from_accept_language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -386,14 +365,8 @@ mod tests {
     fn accept_language_prefers_highest_weight_and_defaults_to_chinese() {
         assert_eq!(Lang::from_accept_language(None), Lang::Zh);
         assert_eq!(Lang::from_accept_language(Some("en-US,en;q=0.9")), Lang::En);
-        assert_eq!(
-            Lang::from_accept_language(Some("zh-CN,zh;q=0.9,en;q=0.8")),
-            Lang::Zh
-        );
-        assert_eq!(
-            Lang::from_accept_language(Some("en;q=0.5, zh;q=0.8")),
-            Lang::Zh
-        );
+        assert_eq!(Lang::from_accept_language(Some("zh-CN,zh;q=0.9,en;q=0.8")), Lang::Zh);
+        assert_eq!(Lang::from_accept_language(Some("en;q=0.5, zh;q=0.8")), Lang::Zh);
         assert_eq!(Lang::from_accept_language(Some("fr, en;q=0.1")), Lang::En);
         assert_eq!(Lang::from_accept_language(Some("fr")), Lang::Zh);
     }

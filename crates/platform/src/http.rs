@@ -94,10 +94,7 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             "invalid_body",
             msg(
                 format!("请求内容的字段不符合要求：{}", e.body_text()),
-                format!(
-                    "The request body does not have the expected fields: {}",
-                    e.body_text()
-                ),
+                format!("The request body does not have the expected fields: {}", e.body_text()),
             ),
         ),
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
@@ -190,10 +187,7 @@ impl PageQuery {
             Some(n @ 1..=100) => Ok(n),
             Some(_) => Err(ApiError::invalid_field(
                 "limit",
-                msg(
-                    "每页数量必须在 1 到 100 之间。",
-                    "limit must be between 1 and 100.",
-                ),
+                msg("每页数量必须在 1 到 100 之间。", "limit must be between 1 and 100."),
             )),
         }
     }

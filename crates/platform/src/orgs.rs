@@ -49,19 +49,13 @@ impl OrgRow {
 }
 
 fn org_not_found() -> ApiError {
-    ApiError::not_found(
-        "organization_not_found",
-        msg("组织不存在。", "No such organization."),
-    )
+    ApiError::not_found("organization_not_found", msg("组织不存在。", "No such organization."))
 }
 
 fn org_out_of_scope() -> ApiError {
     ApiError::forbidden(
         "out_of_scope",
-        msg(
-            "该组织不在你的管理范围内。",
-            "This organization is outside your scope.",
-        ),
+        msg("该组织不在你的管理范围内。", "This organization is outside your scope."),
     )
 }
 
@@ -159,10 +153,7 @@ pub async fn create_org(
         Some(p) => Some(org_row(db, p).await?.ok_or_else(|| {
             ApiError::invalid_field(
                 "parent_id",
-                msg(
-                    "上级组织不存在。",
-                    "The parent organization does not exist.",
-                ),
+                msg("上级组织不存在。", "The parent organization does not exist."),
             )
         })?),
         None => None,
@@ -186,10 +177,7 @@ pub async fn create_org(
         ));
     }
     let id = OrgId::new();
-    let path = format!(
-        "{}{id}/",
-        parent_row.as_ref().map_or("/", |p| p.path.as_str())
-    );
+    let path = format!("{}{id}/", parent_row.as_ref().map_or("/", |p| p.path.as_str()));
     db_execute!(
         db,
         "INSERT INTO organizations (id, parent_id, kind, name, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -313,20 +301,10 @@ async fn list_orgs(
         .fetch_all(pool)
         .await,
     })?;
-    Ok(Json(paginate(
-        rows,
-        limit,
-        |r| r.path.clone(),
-        OrgRow::view,
-    )))
+    Ok(Json(paginate(rows, limit, |r| r.path.clone(), OrgRow::view)))
 }
 
-fn paginate<R, T>(
-    mut rows: Vec<R>,
-    limit: u32,
-    cursor: impl Fn(&R) -> String,
-    view: impl Fn(&R) -> T,
-) -> Page<T> {
+fn paginate<R, T>(mut rows: Vec<R>, limit: u32, cursor: impl Fn(&R) -> String, view: impl Fn(&R) -> T) -> Page<T> {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = if more { rows.last().map(&cursor) } else { None };
@@ -357,19 +335,10 @@ async fn create(
 /// One organization (members see it; curators in scope also see its join code).
 #[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "organizations", params(("id" = OrgId, Path)),
     responses((status = 200, body = OrgDetail), (status = 403), (status = 404)), security(("bearer" = [])))]
-async fn get_org(
-    State(acc): State<Accounts>,
-    auth: AuthUser,
-    Path(id): Path<OrgId>,
-) -> ApiResult<Json<OrgDetail>> {
+async fn get_org(State(acc): State<Accounts>, auth: AuthUser, Path(id): Path<OrgId>) -> ApiResult<Json<OrgDetail>> {
     let row = org_row(&acc.db, id).await?.ok_or_else(org_not_found)?;
     let manages = covers(&acc.db, &auth, id).await?;
-    if !manages
-        && !memberships(&acc.db, auth.id)
-            .await?
-            .iter()
-            .any(|o| o.id == id)
-    {
+    if !manages && !memberships(&acc.db, auth.id).await?.iter().any(|o| o.id == id) {
         return Err(org_out_of_scope());
     }
     Ok(Json(OrgDetail {
@@ -409,28 +378,19 @@ async fn rotate_join_code(
         );
         match result {
             Ok(_) => {
-                return Ok((
-                    StatusCode::CREATED,
-                    Json(JoinCodeResponse { join_code: code }),
-                ));
+                return Ok((StatusCode::CREATED, Json(JoinCodeResponse { join_code: code })));
             }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::internal(anyhow::anyhow!(
-        "could not find a free join code"
-    )))
+    Err(ApiError::internal(anyhow::anyhow!("could not find a free join code")))
 }
 
 /// Join a school or class with the code its staff shared.
 #[utoipa::path(post, path = "/api/v1/me/organizations", tag = "me", request_body = JoinRequest,
     responses((status = 200, body = OrgView), (status = 404, description = "join_code_not_found")), security(("bearer" = [])))]
-async fn join(
-    State(acc): State<Accounts>,
-    auth: AuthUser,
-    Json(req): Json<JoinRequest>,
-) -> ApiResult<Json<OrgView>> {
+async fn join(State(acc): State<Accounts>, auth: AuthUser, Json(req): Json<JoinRequest>) -> ApiResult<Json<OrgView>> {
     let code = req.join_code.trim().to_ascii_uppercase();
     if code.is_empty() {
         return Err(ApiError::invalid_field(
@@ -482,9 +442,10 @@ async fn list_members(
     let limit = page.limit()?;
     let after: Option<UserId> = match page.cursor.as_deref() {
         None | Some("") => None,
-        Some(c) => Some(c.parse().map_err(|_| {
-            ApiError::invalid_field("cursor", msg("分页游标无效。", "Invalid cursor."))
-        })?),
+        Some(c) => Some(
+            c.parse()
+                .map_err(|_| ApiError::invalid_field("cursor", msg("分页游标无效。", "Invalid cursor.")))?,
+        ),
     };
     #[derive(sqlx::FromRow)]
     struct Row {

@@ -19,16 +19,10 @@ pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
 pub enum StoreError {
     #[error("object {0:?} not found")]
     NotFound(String),
-    #[error(
-        "invalid object key {0:?}: use letters, digits, '.', '_', '-' and '/' separated segments"
-    )]
+    #[error("invalid object key {0:?}: use letters, digits, '.', '_', '-' and '/' separated segments")]
     InvalidKey(String),
     #[error("range {start}-{end:?} not satisfiable for an object of {size} bytes")]
-    RangeNotSatisfiable {
-        start: u64,
-        end: Option<u64>,
-        size: u64,
-    },
+    RangeNotSatisfiable { start: u64, end: Option<u64>, size: u64 },
     #[error("object store I/O failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("object store backend failed: {0}")]
@@ -168,10 +162,7 @@ impl ObjectStore for LocalStore {
         let path = self.path(key)?;
         // Write beside the final place and rename: a crash leaves only a stray temp file,
         // never a truncated object.
-        let tmp = self
-            .root
-            .join(TMP_DIR)
-            .join(uuid::Uuid::now_v7().to_string());
+        let tmp = self.root.join(TMP_DIR).join(uuid::Uuid::now_v7().to_string());
         let result = async {
             let mut file = tokio::fs::File::create(&tmp).await?;
             let mut size = 0u64;
@@ -227,9 +218,7 @@ impl ObjectStore for LocalStore {
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta, StoreError> {
-        let meta = tokio::fs::metadata(self.path(key)?)
-            .await
-            .map_err(not_found(key))?;
+        let meta = tokio::fs::metadata(self.path(key)?).await.map_err(not_found(key))?;
         if !meta.is_file() {
             return Err(StoreError::NotFound(key.to_owned()));
         }
@@ -305,60 +294,32 @@ mod tests {
         store
             .put_bytes("assets/a/master.m3u8", Bytes::from_static(b"0123456789"))
             .await?;
-        store
-            .put_bytes("assets/b/x", Bytes::from_static(b"x"))
-            .await?;
+        store.put_bytes("assets/b/x", Bytes::from_static(b"x")).await?;
         store.put_bytes("covers/c.jpg", Bytes::new()).await?;
         assert_eq!(
             store.get_bytes("assets/a/master.m3u8").await?,
             Bytes::from_static(b"0123456789")
         );
         let mut part = store
-            .get(
-                "assets/a/master.m3u8",
-                Some(ByteRange {
-                    start: 2,
-                    end: Some(4),
-                }),
-            )
+            .get("assets/a/master.m3u8", Some(ByteRange { start: 2, end: Some(4) }))
             .await?;
         assert_eq!(part.range, (2, 4));
-        assert_eq!(
-            part.body.next().await.transpose()?,
-            Some(Bytes::from_static(b"234"))
-        );
+        assert_eq!(part.body.next().await.transpose()?, Some(Bytes::from_static(b"234")));
         assert!(matches!(
             store
-                .get(
-                    "assets/a/master.m3u8",
-                    Some(ByteRange {
-                        start: 10,
-                        end: None
-                    })
-                )
+                .get("assets/a/master.m3u8", Some(ByteRange { start: 10, end: None }))
                 .await,
             Err(StoreError::RangeNotSatisfiable { .. })
         ));
-        let keys: Vec<String> = store
-            .list("assets/")
-            .await?
-            .into_iter()
-            .map(|m| m.key)
-            .collect();
+        let keys: Vec<String> = store.list("assets/").await?.into_iter().map(|m| m.key).collect();
         assert_eq!(keys, ["assets/a/master.m3u8", "assets/b/x"]);
         assert_eq!(store.head("covers/c.jpg").await?.size, 0);
         store.delete("assets/b/x").await?;
         store.delete("assets/b/x").await?;
-        assert!(matches!(
-            store.head("assets/b/x").await,
-            Err(StoreError::NotFound(_))
-        ));
+        assert!(matches!(store.head("assets/b/x").await, Err(StoreError::NotFound(_))));
         for bad in ["", "/abs", "a/../b", "a//b", "a b", ".tmp/../x"] {
             assert!(
-                matches!(
-                    store.put_bytes(bad, Bytes::new()).await,
-                    Err(StoreError::InvalidKey(_))
-                ),
+                matches!(store.put_bytes(bad, Bytes::new()).await, Err(StoreError::InvalidKey(_))),
                 "{bad}"
             );
         }

@@ -62,15 +62,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             )
         })?;
     if settings.database.migrate_on_start {
-        db.migrate()
-            .await
-            .context("could not apply database migrations")?;
+        db.migrate().await.context("could not apply database migrations")?;
     }
     let store_dir = settings.local_store_dir();
-    let store: Arc<dyn ObjectStore> =
-        Arc::new(LocalStore::open(&store_dir).await.with_context(|| {
-            format!("could not open the object store at {}", store_dir.display())
-        })?);
+    let store: Arc<dyn ObjectStore> = Arc::new(
+        LocalStore::open(&store_dir)
+            .await
+            .with_context(|| format!("could not open the object store at {}", store_dir.display()))?,
+    );
     let secret = jwt_secret(&settings)?;
     let keys = Arc::new(TokenKeys::new(
         &secret,
@@ -108,7 +107,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
                     tracing::info_span!("http", method = %req.method(), path = req.uri().path(), request_id = id)
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
@@ -148,8 +151,7 @@ impl App {
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
             listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -206,17 +208,15 @@ fn openapi_document(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenA
     doc.info.description = Some(
         "Errors are RFC 9457 application/problem+json with a stable `code`; messages follow Accept-Language (Chinese by default).".into(),
     );
-    doc.components
-        .get_or_insert_with(Default::default)
-        .add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
+    doc.components.get_or_insert_with(Default::default).add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
     doc
 }
 
@@ -297,10 +297,7 @@ async fn readyz(State(ops): State<Ops>) -> Response {
 async fn openapi(State(ops): State<Ops>) -> Response {
     let body = ops.openapi_json.get().cloned().unwrap_or_default();
     (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         body,
     )
         .into_response()
@@ -340,11 +337,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 
 async fn client_ip(trust_proxy: bool, mut req: Request, next: Next) -> Response {
     let forwarded = trust_proxy
-        .then(|| {
-            req.headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-        })
+        .then(|| req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()))
         .flatten()
         .and_then(|v| v.split(',').next())
         .map(|v| v.trim().to_owned())
@@ -367,7 +360,8 @@ async fn record_metrics(req: Request, next: Next) -> Response {
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     res

@@ -51,10 +51,7 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
         }
     }
     if !matches!(s.log.format.as_str(), "pretty" | "json") {
-        bail!(
-            "log.format must be \"pretty\" or \"json\", not {:?}",
-            s.log.format
-        );
+        bail!("log.format must be \"pretty\" or \"json\", not {:?}", s.log.format);
     }
     if s.storage.backend != "local" {
         bail!(
@@ -62,29 +59,20 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
             s.storage.backend
         );
     }
-    s.server
-        .listen
-        .parse::<std::net::SocketAddr>()
-        .with_context(|| {
-            format!(
-                "server.listen {:?} is not an address such as 127.0.0.1:8080",
-                s.server.listen
-            )
-        })?;
+    s.server.listen.parse::<std::net::SocketAddr>().with_context(|| {
+        format!(
+            "server.listen {:?} is not an address such as 127.0.0.1:8080",
+            s.server.listen
+        )
+    })?;
     Ok(())
 }
 
 /// The effective settings as TOML, secrets masked and the database URL's password hidden.
 pub fn render_masked(s: &Settings) -> anyhow::Result<String> {
     let mut value = toml::Value::try_from(s)?;
-    if let Some(db) = value
-        .get_mut("database")
-        .and_then(toml::Value::as_table_mut)
-    {
-        db.insert(
-            "url".into(),
-            toml::Value::String(mask_url_password(&s.database_url())),
-        );
+    if let Some(db) = value.get_mut("database").and_then(toml::Value::as_table_mut) {
+        db.insert("url".into(), toml::Value::String(mask_url_password(&s.database_url())));
     }
     Ok(toml::to_string_pretty(&value)?)
 }
@@ -113,13 +101,7 @@ mod tests {
             mask_url_password("postgres://ps:pw@db:5432/ps"),
             "postgres://ps:********@db:5432/ps"
         );
-        assert_eq!(
-            mask_url_password("postgres://ps@db/ps"),
-            "postgres://ps@db/ps"
-        );
-        assert_eq!(
-            mask_url_password("sqlite://data/x.db"),
-            "sqlite://data/x.db"
-        );
+        assert_eq!(mask_url_password("postgres://ps@db/ps"), "postgres://ps@db/ps");
+        assert_eq!(mask_url_password("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 }

@@ -21,18 +21,13 @@ pub struct WebApp {
 
 impl WebApp {
     pub fn new(dir: Option<PathBuf>) -> Self {
-        Self {
-            dir: dir.map(Arc::new),
-        }
+        Self { dir: dir.map(Arc::new) }
     }
 
     async fn load(&self, name: &str) -> Option<Vec<u8>> {
         match &self.dir {
             Some(dir) => {
-                if name
-                    .split('/')
-                    .any(|seg| seg.is_empty() || seg.starts_with('.'))
-                {
+                if name.split('/').any(|seg| seg.is_empty() || seg.starts_with('.')) {
                     return None;
                 }
                 tokio::fs::read(dir.join(name)).await.ok()
@@ -54,10 +49,7 @@ impl WebApp {
                             HeaderValue::from_str(mime.as_ref())
                                 .unwrap_or(HeaderValue::from_static("application/octet-stream")),
                         ),
-                        (
-                            header::CACHE_CONTROL,
-                            HeaderValue::from_static("public, max-age=300"),
-                        ),
+                        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
                     ],
                     bytes,
                 )

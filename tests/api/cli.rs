@@ -1,0 +1,217 @@
+//! The `parentschool` binary: the first README command on a fresh folder, administration
+//! subcommands on both databases, configuration layering and errors.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use e2e::Backend;
+
+/// The server binary that `cargo test` built beside this test binary.
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let bin = dir.join("parentschool");
+    assert!(
+        bin.is_file(),
+        "{} not built (run the tests with cargo test --workspace)",
+        bin.display()
+    );
+    bin
+}
+
+fn run(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(binary());
+    cmd.current_dir(cwd).args(args).env_remove("RUST_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run parentschool {args:?}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A database for the CLI: an SQLite file (default) or a fresh PostgreSQL database.
+async fn database_env(backend: Backend) -> (Vec<(String, String)>, Option<e2e::TestApp>) {
+    match backend {
+        Backend::Sqlite => (Vec::new(), None),
+        Backend::Postgres => {
+            // Borrow a fresh database from a test app (dropped with it).
+            let app = e2e::TestApp::spawn(Backend::Postgres).await;
+            let url = app.database_url();
+            (vec![("PARENTSCHOOL__DATABASE__URL".to_owned(), url)], Some(app))
+        }
+    }
+}
+
+async fn admin_commands(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (env, _keep) = database_env(backend).await;
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (ok, out, err) = run(dir.path(), &env, &["migrate"]);
+    assert!(ok, "migrate: {err}");
+    assert!(out.contains("migrations applied"), "{out}");
+
+    let (ok, province, err) = run(
+        dir.path(),
+        &env,
+        &["org", "add", "--name", "广东省妇联", "--kind", "province"],
+    );
+    assert!(ok, "org add: {err}");
+    let province = province.trim().to_owned();
+    assert!(uuid::Uuid::parse_str(&province).is_ok(), "{province}");
+    let (ok, _, err) = run(
+        dir.path(),
+        &env,
+        &["org", "add", "--name", "班级", "--kind", "class", "--parent", &province],
+    );
+    assert!(!ok);
+    assert!(err.contains("不能建在"), "{err}");
+
+    let (ok, id, err) = run(
+        dir.path(),
+        &env,
+        &[
+            "user",
+            "add",
+            "--phone",
+            "13800000000",
+            "--password",
+            "Change-me-2026",
+            "--role",
+            "curator",
+            "--org",
+            &province,
+        ],
+    );
+    assert!(ok, "user add: {err}");
+    assert!(uuid::Uuid::parse_str(id.trim()).is_ok(), "{id}");
+    let (ok, _, err) = run(
+        dir.path(),
+        &env,
+        &[
+            "user",
+            "add",
+            "--phone",
+            "13800000000",
+            "--password",
+            "Change-me-2026",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("已注册"), "{err}");
+    let (ok, _, err) = run(
+        dir.path(),
+        &env,
+        &["user", "add", "--phone", "12", "--password", "short", "--role", "admin"],
+    );
+    assert!(!ok);
+    assert!(err.contains("phone") && err.contains("password"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_sqlite() {
+    admin_commands(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_postgres() {
+    admin_commands(Backend::Postgres).await;
+}
+
+#[test]
+fn configuration_layers_and_errors() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = dir.path().join("prod.toml");
+    std::fs::write(&cfg, "[database]\nurl = \"postgres://ps:hunter2@db.internal/ps\"\n[auth]\njwt_secret = \"0123456789abcdef0123456789abcdef-secret\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cfg_arg = cfg.to_string_lossy().into_owned();
+    let (ok, out, err) = run(
+        dir.path(),
+        &[("PARENTSCHOOL__SERVER__LISTEN", "0.0.0.0:9000")],
+        &["--config", &cfg_arg, "print-config"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("postgres://ps:********@db.internal/ps"), "{out}");
+    assert!(
+        !out.contains("hunter2") && !out.contains("-secret"),
+        "secrets leaked: {out}"
+    );
+    assert!(out.contains("listen = \"0.0.0.0:9000\""), "env layer: {out}");
+
+    std::fs::write(&cfg, "[database]\nurll = \"x\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let (ok, _, err) = run(dir.path(), &[], &["--config", &cfg_arg, "print-config"]);
+    assert!(!ok);
+    assert!(err.contains("urll"), "unknown key must be named: {err}");
+    let (ok, _, err) = run(dir.path(), &[("PARENTSCHOOL__SERVER__LISTN", "x")], &["print-config"]);
+    assert!(!ok);
+    assert!(err.contains("listn"), "unknown env key must be named: {err}");
+    let (ok, _, err) = run(dir.path(), &[], &["--config", "/nonexistent.toml", "print-config"]);
+    assert!(!ok);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+/// The README's first command, from an empty folder: creates ./data with the SQLite file and the
+/// object store, serves, and stops cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_from_an_empty_folder_and_stop_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut child = Command::new(binary())
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut url = None;
+    let mut saw_admin_hint = false;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        saw_admin_hint |= line.contains("user add");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            url = rest.split_whitespace().next().map(str::to_owned);
+            break;
+        }
+    }
+    let url = url.unwrap_or_else(|| panic!("the server did not print its URL"));
+    assert!(saw_admin_hint, "first start must say how to create an admin");
+    let health: serde_json::Value = reqwest::get(format!("{url}/healthz"))
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(health["status"], "ok");
+    assert!(dir.path().join("data/parentschool.db").is_file());
+    assert!(dir.path().join("data/objects").is_dir());
+
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(killed);
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}

@@ -1,0 +1,50 @@
+//! Health, readiness, request ids and the OpenAPI document.
+
+use e2e::{both_databases, raw, token_of};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+both_databases! {
+    async fn health_and_readiness(app) {
+        let (status, body) = app.get("/healthz", None).await;
+        assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+        let (status, body) = app.get("/readyz", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["database"], "ok");
+        assert_eq!(body["object_store"], "ok");
+        // A caller's request id is kept.
+        let (_, headers, _) = raw(app, Method::GET, "/healthz", &[("x-request-id", "abc-123")], None).await;
+        assert_eq!(headers.get("x-request-id").and_then(|v| v.to_str().ok()), Some("abc-123"));
+    }
+
+    async fn openapi_documents_every_api_route(app) {
+        let (status, doc) = app.get("/api/openapi.json", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", doc["openapi"]);
+        let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+        for expected in [
+            "/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout",
+            "/api/v1/me", "/api/v1/me/password", "/api/v1/me/organizations", "/api/v1/organizations",
+            "/api/v1/organizations/{id}", "/api/v1/organizations/{id}/join-code", "/api/v1/organizations/{id}/members",
+            "/api/v1/organizations/{id}/members/{user_id}", "/api/v1/users", "/api/v1/users/{id}",
+            "/api/v1/users/{id}/password-reset", "/api/openapi.json", "/healthz", "/readyz",
+        ] {
+            assert!(paths.contains_key(expected), "{expected} missing from the OpenAPI document");
+        }
+        // Every documented operation is routed: none answers "no such endpoint" or "wrong method".
+        let token = token_of(&app.register("13812345678", "abc12345x").await);
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut checked = 0;
+        for (path, ops) in &paths {
+            let concrete = path.replace("{id}", &id).replace("{user_id}", &id);
+            for method in ops.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+                let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap_or(Method::GET);
+                let (_, body) = app.call(m.clone(), &concrete, Some(&token), Value::Null).await;
+                assert_ne!(body["code"], "route_not_found", "{m} {path}");
+                assert_ne!(body["code"], "method_not_allowed", "{m} {path}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 20, "only {checked} operations documented");
+    }
+}

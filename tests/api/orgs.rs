@@ -1,0 +1,162 @@
+//! The organization tree, join codes, member management and curator scoping.
+
+use e2e::{assert_problem, both_databases, token_of};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+both_databases! {
+    async fn curator_of_one_county_cannot_touch_another(app) {
+        let province = app.org("浙江省妇联", "province", None).await;
+        let city = app.org("杭州市妇联", "city", Some(&province)).await;
+        let county_a = app.org("西湖区妇联", "county", Some(&city)).await;
+        let county_b = app.org("上城区妇联", "county", Some(&city)).await;
+        let school_b = app.org("上城实验小学", "school", Some(&county_b)).await;
+        let curator_a = app.user_with_role("13700000001", "curator", Some(&county_a)).await;
+        let curator_b = app.user_with_role("13700000002", "curator", Some(&county_b)).await;
+        let admin = app.user_with_role("13700000009", "admin", None).await;
+
+        // A curator builds inside their county…
+        let (status, school_a) = app
+            .post("/api/v1/organizations", Some(&curator_a), json!({"name": "西湖小学", "kind": "school", "parent_id": county_a}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{school_a}");
+        let school_a = school_a["id"].as_str().unwrap_or_default().to_owned();
+        let (status, class_a) = app
+            .post("/api/v1/organizations", Some(&curator_a), json!({"name": "三年级二班", "kind": "class", "parent_id": school_a}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{class_a}");
+
+        // …but not in the other county, nor at the top, nor in the wrong shape.
+        let (status, body) = app
+            .post("/api/v1/organizations", Some(&curator_a), json!({"name": "越界小学", "kind": "school", "parent_id": county_b}))
+            .await;
+        assert_problem(status, &body, 403, "out_of_scope");
+        let (status, body) = app.post("/api/v1/organizations", Some(&curator_a), json!({"name": "新省", "kind": "province"})).await;
+        assert_problem(status, &body, 403, "out_of_scope");
+        let (status, body) = app
+            .post("/api/v1/organizations", Some(&curator_a), json!({"name": "班级", "kind": "class", "parent_id": county_a}))
+            .await;
+        assert_problem(status, &body, 422, "validation_failed");
+        let (status, body) = app.post("/api/v1/organizations", Some(&admin), json!({"name": "城市", "kind": "city"})).await;
+        assert_problem(status, &body, 422, "validation_failed");
+        let (status, body) = app
+            .post("/api/v1/organizations", Some(&curator_a), json!({"name": "x", "kind": "galaxy", "parent_id": county_a}))
+            .await;
+        assert_problem(status, &body, 422, "invalid_body");
+
+        for (method, path) in [
+            (Method::POST, format!("/api/v1/organizations/{school_b}/join-code")),
+            (Method::GET, format!("/api/v1/organizations/{school_b}/members")),
+            (Method::GET, format!("/api/v1/organizations/{county_b}")),
+        ] {
+            let (status, body) = app.call(method, &path, Some(&curator_a), json!(null)).await;
+            assert_problem(status, &body, 403, "out_of_scope");
+        }
+
+        // Listing shows each curator their own subtree only; admins see everything.
+        let names = |body: &serde_json::Value| -> Vec<String> {
+            body["items"].as_array().into_iter().flatten().filter_map(|o| o["name"].as_str().map(str::to_owned)).collect()
+        };
+        let (_, list_a) = app.get("/api/v1/organizations", Some(&curator_a)).await;
+        assert_eq!(names(&list_a), ["西湖区妇联", "西湖小学", "三年级二班"], "{list_a}");
+        let (_, list_b) = app.get("/api/v1/organizations", Some(&curator_b)).await;
+        assert_eq!(names(&list_b), ["上城区妇联", "上城实验小学"], "{list_b}");
+        let (_, all) = app.get("/api/v1/organizations?limit=4", Some(&admin)).await;
+        assert_eq!(names(&all).len(), 4);
+        let cursor = all["next_cursor"].as_str().unwrap_or_default().to_owned();
+        let (_, rest) = app.get(&format!("/api/v1/organizations?limit=4&cursor={cursor}"), Some(&admin)).await;
+        assert_eq!(names(&rest).len(), 3, "{rest}");
+        assert!(rest["next_cursor"].is_null());
+
+        // A parent manages nothing.
+        let parent = token_of(&app.register("13812345678", "abc12345x").await);
+        let (status, body) = app.get("/api/v1/organizations", Some(&parent)).await;
+        assert_problem(status, &body, 403, "forbidden_role");
+        let (status, body) = app.post(&format!("/api/v1/organizations/{school_a}/join-code"), Some(&parent), json!(null)).await;
+        assert_problem(status, &body, 403, "out_of_scope");
+    }
+
+    async fn parents_join_with_codes_and_curators_manage_members(app) {
+        let province = app.org("江苏省妇联", "province", None).await;
+        let school = app.org("南京路小学", "school", Some(&province)).await;
+        let class = app.org("一年级一班", "class", Some(&school)).await;
+        let curator = app.user_with_role("13700000001", "curator", Some(&school)).await;
+
+        let (status, body) = app.post(&format!("/api/v1/organizations/{province}/join-code"), Some(&curator), json!(null)).await;
+        assert_problem(status, &body, 403, "out_of_scope");
+        let (status, first) = app.post(&format!("/api/v1/organizations/{class}/join-code"), Some(&curator), json!(null)).await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        let (status, second) = app.post(&format!("/api/v1/organizations/{class}/join-code"), Some(&curator), json!(null)).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_ne!(first["join_code"], second["join_code"]);
+
+        let parent = token_of(&app.register("13812345678", "abc12345x").await);
+        // The rotated-away code no longer works.
+        let (status, body) = app.post("/api/v1/me/organizations", Some(&parent), json!({"join_code": first["join_code"]})).await;
+        assert_problem(status, &body, 404, "join_code_not_found");
+        let code = second["join_code"].as_str().unwrap_or_default().to_lowercase();
+        let (status, joined) = app.post("/api/v1/me/organizations", Some(&parent), json!({"join_code": code})).await;
+        assert_eq!(status, StatusCode::OK, "{joined}");
+        assert_eq!(joined["name"], "一年级一班");
+        // Joining twice is harmless.
+        let (status, _) = app.post("/api/v1/me/organizations", Some(&parent), json!({"join_code": code})).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, me) = app.get("/api/v1/me", Some(&parent)).await;
+        assert_eq!(me["organizations"][0]["name"], "一年级一班", "{me}");
+        assert_eq!(me["organizations"].as_array().map(Vec::len), Some(1));
+
+        let (status, members) = app.get(&format!("/api/v1/organizations/{class}/members"), Some(&curator)).await;
+        assert_eq!(status, StatusCode::OK, "{members}");
+        assert_eq!(members["items"][0]["phone"], "138****5678");
+        let parent_id = members["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+
+        let (status, _) = app
+            .call(Method::DELETE, &format!("/api/v1/organizations/{class}/members/{parent_id}"), Some(&curator), json!(null))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, members) = app.get(&format!("/api/v1/organizations/{class}/members"), Some(&curator)).await;
+        assert_eq!(members["items"], json!([]));
+
+        let (status, _) = app
+            .post(&format!("/api/v1/organizations/{school}/members"), Some(&curator), json!({"phone": "+8613812345678"}))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, body) = app
+            .post(&format!("/api/v1/organizations/{school}/members"), Some(&curator), json!({"phone": "13999999999"}))
+            .await;
+        assert_problem(status, &body, 404, "user_not_found");
+
+        // Curators create parents and experts in scope, not admins.
+        let (status, body) = app
+            .post("/api/v1/users", Some(&curator), json!({"phone": "13600000001", "password": "abc12345x", "display_name": "王老师", "role": "expert", "org_id": school}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = app
+            .post("/api/v1/users", Some(&curator), json!({"phone": "13600000002", "password": "abc12345x", "display_name": "坏人", "role": "admin", "org_id": school}))
+            .await;
+        assert_problem(status, &body, 403, "forbidden_role");
+        let (status, body) = app
+            .post("/api/v1/users", Some(&curator), json!({"phone": "13600000003", "password": "abc12345x", "display_name": "越界", "role": "parent", "org_id": province}))
+            .await;
+        assert_problem(status, &body, 403, "out_of_scope");
+        // A staff-created account starts with a password to change.
+        let login = app.login("13600000001", "abc12345x").await;
+        assert_eq!(login["user"]["must_change_password"], true);
+    }
+
+    async fn admins_change_roles(app) {
+        let admin = app.user_with_role("13700000009", "admin", None).await;
+        let reg = app.register("13812345678", "abc12345x").await;
+        let id = reg["user"]["id"].as_str().unwrap_or_default().to_owned();
+        let (status, body) = app.call(Method::PATCH, &format!("/api/v1/users/{id}"), Some(&token_of(&reg)), json!({"role": "admin"})).await;
+        assert_problem(status, &body, 403, "forbidden_role");
+        let (status, _) = app.call(Method::PATCH, &format!("/api/v1/users/{id}"), Some(&admin), json!({"role": "expert"})).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let login = app.login("13812345678", "abc12345x").await;
+        assert_eq!(login["user"]["role"], "expert");
+        let (status, body) = app
+            .call(Method::PATCH, &format!("/api/v1/users/{}", uuid::Uuid::now_v7()), Some(&admin), json!({"role": "expert"}))
+            .await;
+        assert_problem(status, &body, 404, "user_not_found");
+    }
+}
