@@ -78,6 +78,17 @@ fn drop_pg_database(name: String) {
     .join();
 }
 
+/// Defaults plus the test signing key and a short shutdown grace.
+fn base_settings(data_dir: PathBuf) -> Settings {
+    let mut settings = Settings {
+        data_dir,
+        ..Settings::default()
+    };
+    settings.auth.jwt_secret = Some(Secret::new(TEST_JWT_SECRET));
+    settings.server.shutdown_grace_seconds = 2;
+    settings
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, |_| {}).await
@@ -94,10 +105,7 @@ impl TestApp {
 
     async fn try_spawn(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> anyhow::Result<Self> {
         let dir = Arc::new(tempfile::tempdir()?);
-        let mut settings = Settings::default();
-        settings.data_dir = dir.path().join("data");
-        settings.auth.jwt_secret = Some(Secret::new(TEST_JWT_SECRET));
-        settings.server.shutdown_grace_seconds = 2;
+        let mut settings = base_settings(dir.path().join("data"));
         let pg_database = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {
@@ -232,9 +240,7 @@ impl TestApp {
     /// A second handle on the same database and data folder, for set-up the API does not offer
     /// (the CLI's powers).
     async fn admin_handle(&self) -> server::App {
-        let mut settings = Settings::default();
-        settings.data_dir = self.data_dir.clone();
-        settings.auth.jwt_secret = Some(Secret::new(TEST_JWT_SECRET));
+        let mut settings = base_settings(self.data_dir.clone());
         settings.database.max_connections = 1;
         if let Some(db) = &self.pg_database {
             settings.database.url = Some(Secret::new(pg_url_for(db)));

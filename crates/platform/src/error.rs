@@ -88,9 +88,26 @@ pub struct FieldError {
     pub message: Msg,
 }
 
-/// A failure that becomes a problem+json response.
+/// A failure that becomes a problem+json response (boxed: errors travel in every `Result`).
 #[derive(Clone, Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Problem>);
+
+impl std::ops::Deref for ApiError {
+    type Target = Problem;
+    fn deref(&self) -> &Problem {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut Problem {
+        &mut self.0
+    }
+}
+
+/// The parts of a problem document.
+#[derive(Clone, Debug)]
+pub struct Problem {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: Msg,
@@ -111,7 +128,7 @@ impl std::error::Error for ApiError {}
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: Msg) -> Self {
-        Self {
+        Self(Box::new(Problem {
             status,
             code,
             message,
@@ -119,7 +136,7 @@ impl ApiError {
             retry_after: None,
             extra: None,
             cause: None,
-        }
+        }))
     }
 
     pub fn bad_request(code: &'static str, message: Msg) -> Self {
