@@ -171,6 +171,7 @@ async fn serve_from_an_empty_folder_and_stop_on_sigterm() {
     let mut child = Command::new(binary())
         .current_dir(dir.path())
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PARENTSCHOOL__METRICS__LISTEN", "127.0.0.1:0")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -184,9 +185,13 @@ async fn serve_from_an_empty_folder_and_stop_on_sigterm() {
         }
     });
     let mut url = None;
+    let mut metrics_url = None;
     let mut saw_admin_hint = false;
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
         saw_admin_hint |= line.contains("user add");
+        if let Some(rest) = line.split("metrics: ").nth(1) {
+            metrics_url = rest.split_whitespace().next().map(str::to_owned);
+        }
         if let Some(rest) = line.split("listening on ").nth(1) {
             url = rest.split_whitespace().next().map(str::to_owned);
             break;
@@ -204,6 +209,19 @@ async fn serve_from_an_empty_folder_and_stop_on_sigterm() {
     assert_eq!(health["status"], "ok");
     assert!(dir.path().join("data/parentschool.db").is_file());
     assert!(dir.path().join("data/objects").is_dir());
+
+    // Prometheus metrics on their own listener count the request above.
+    let metrics_url = metrics_url.unwrap_or_else(|| panic!("the metrics listener was not announced"));
+    let metrics = reqwest::get(&metrics_url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        metrics.contains("http_requests_total") && metrics.contains("route=\"/healthz\""),
+        "{metrics}"
+    );
 
     let pid = child.id().to_string();
     let killed = Command::new("kill")
