@@ -1,14 +1,41 @@
 //! Catalog: courses and their ordered lessons, the review workflow (draft → in review →
-//! published → archived), visibility scopes, curated yearly lists, and Chinese full-text search.
+//! published → archived, and back to draft with a reason), visibility scopes, curated yearly
+//! lists, cover images, bulk import and Chinese full-text search.
 //!
 //! A lesson refers to a media asset by id only: this crate never depends on `media`. It never
 //! reads configuration or binds sockets; the server hands it the database, the object store (for
-//! cover images) and its settings. The routes arrive with the catalog issue.
+//! cover images) and the clock.
 #![forbid(unsafe_code)]
 
-use platform::http::ApiRouter;
+use std::sync::Arc;
 
-/// The catalog's API routes (none yet).
-pub fn router() -> ApiRouter {
-    ApiRouter::new()
+use platform::http::ApiRouter;
+use platform::store::ObjectStore;
+use platform::{Clock, Db};
+
+mod courses;
+pub mod import;
+mod lists;
+mod model;
+pub mod search;
+
+pub use model::*;
+
+/// The catalog service: the state of its routes and the entry point of the importer.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    db: Db,
+    store: Arc<dyn ObjectStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Catalog {
+    pub fn new(db: Db, store: Arc<dyn ObjectStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { db, store, clock }
+    }
+}
+
+/// The catalog's API routes.
+pub fn router(catalog: Catalog) -> ApiRouter {
+    courses::router().merge(lists::router()).with_state(catalog)
 }

@@ -288,3 +288,20 @@ mod tests {
         assert_eq!(keys.verify(&old).err().map(|e| e.code), Some("token_expired"));
     }
 }
+
+/// The caller when signed in, `None` when anonymous. A present but invalid token is still an
+/// error: silently treating it as anonymous would hide content without saying why.
+#[derive(Debug, Clone, Copy)]
+pub struct MaybeAuth(pub Option<AuthUser>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            Ok(Self(Some(AuthUser::from_request_parts(parts, state).await?)))
+        } else {
+            Ok(Self(None))
+        }
+    }
+}

@@ -219,3 +219,86 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .unwrap_or(ClientIp("unknown".into())))
     }
 }
+
+/// A JSON answer for catalog-style GETs: a strong `ETag` over the body, `Cache-Control` (shared
+/// caches may keep anonymous answers briefly; personalised ones must revalidate), and `304 Not
+/// Modified` when `If-None-Match` matches.
+pub fn cached_json<T: Serialize>(req_headers: &axum::http::HeaderMap, value: &T, personalised: bool) -> Response {
+    use axum::http::{HeaderValue, header};
+    use sha2::{Digest, Sha256};
+    let body = match serde_json::to_vec(value) {
+        Ok(b) => b,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let digest = Sha256::digest(&body);
+    let etag = format!(
+        "\"{}\"",
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &digest[..16])
+    );
+    let cache = if personalised {
+        "private, no-cache"
+    } else {
+        "public, max-age=60"
+    };
+    let matches = req_headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == etag || t.trim() == format!("W/{etag}") || t.trim() == "*")
+        });
+    let mut res = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body,
+        )
+            .into_response()
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(header::VARY, HeaderValue::from_static("Authorization, Accept-Language"));
+    res
+}
+
+/// A raw request body whose failures (too large, unreadable) are problem+json.
+#[derive(Debug, Clone)]
+pub struct RawBody(pub bytes::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        bytes::Bytes::from_request(req, state).await.map(RawBody).map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                payload_too_large()
+            } else {
+                ApiError::bad_request(
+                    "unreadable_body",
+                    msg(
+                        format!("无法读取请求体：{}", e.body_text()),
+                        format!("Could not read the request body: {}", e.body_text()),
+                    ),
+                )
+            }
+        })
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> ApiRouter<S> {
+    /// Applies a layer (e.g. a larger body limit) to every route of this router.
+    pub fn layer<L>(self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as tower::Service<Request>>::Error: Into<std::convert::Infallible> + 'static,
+        <L::Service as tower::Service<Request>>::Future: Send + 'static,
+    {
+        Self(self.0.layer(layer))
+    }
+}

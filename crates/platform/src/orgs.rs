@@ -530,3 +530,35 @@ async fn remove_member(
     )?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The materialised path of an organization (404 when it does not exist).
+pub async fn org_path(db: &Db, id: OrgId) -> ApiResult<String> {
+    org_row(db, id).await?.map(|r| r.path).ok_or_else(org_not_found)
+}
+
+/// The organizations `user` belongs to, as materialised paths.
+pub async fn member_paths(db: &Db, user: UserId) -> ApiResult<Vec<String>> {
+    Ok(with_db!(db, pool => sqlx::query_scalar::<_, String>(
+        "SELECT o.path FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY o.path",
+    )
+    .bind(user)
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// Whether `user` may make content visible to everyone: admins and curators of a top-level
+/// (province) organization.
+pub async fn may_make_public(db: &Db, user: &AuthUser) -> ApiResult<bool> {
+    match user.role {
+        Role::Admin => Ok(true),
+        Role::Curator => Ok(with_db!(db, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM memberships m JOIN organizations o ON o.id = m.org_id
+             WHERE m.user_id = $1 AND o.parent_id IS NULL",
+        )
+        .bind(user.id)
+        .fetch_one(pool)
+        .await)?
+            > 0),
+        _ => Ok(false),
+    }
+}

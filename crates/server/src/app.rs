@@ -38,6 +38,7 @@ pub struct App {
     pub settings: Settings,
     pub db: Db,
     pub accounts: Accounts,
+    pub catalog: catalog::Catalog,
     pub store: Arc<dyn ObjectStore>,
 }
 
@@ -78,7 +79,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.auth.access_token_ttl_seconds,
     ));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let accounts = Accounts::new(db.clone(), clock, keys.clone(), settings.auth.clone());
+    let accounts = Accounts::new(db.clone(), clock.clone(), keys.clone(), settings.auth.clone());
+    let catalog = catalog::Catalog::new(db.clone(), store.clone(), clock.clone());
 
     let openapi_json = Arc::new(OnceLock::new());
     let ops = Ops {
@@ -87,7 +89,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         openapi_json: openapi_json.clone(),
     };
     let api = accounts::router(accounts.clone())
-        .merge(catalog::router())
+        .merge(catalog::router(catalog.clone()))
         .merge(media::router())
         .merge(live_session::router())
         .merge(ops_router(ops));
@@ -130,6 +132,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings,
         db,
         accounts,
+        catalog,
         store,
     })
 }

@@ -39,8 +39,27 @@ enum Command {
     /// Manage the organization tree.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Manage the catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Print the effective configuration with secrets masked.
     PrintConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Import courses from a CSV (UTF-8 or GBK/GB18030) or JSON manifest. Re-running updates the
+    /// same courses (keyed by external_id). Exits with status 1 when any row failed.
+    Import {
+        /// The manifest file.
+        file: PathBuf,
+        /// The organization that owns the imported courses.
+        #[arg(long, value_name = "ORG_ID")]
+        org: OrgId,
+        /// Publish the imported courses at once (else they stay drafts for review).
+        #[arg(long)]
+        publish: bool,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -152,6 +171,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
             println!("{}", org.id);
             Ok(())
         }
+        Command::Catalog(CatalogCommand::Import { file, org, publish }) => import(settings, &file, org, publish).await,
         Command::Serve(_) => serve(settings).await,
     }
 }
@@ -163,6 +183,56 @@ fn cli_error(e: &platform::ApiError) -> anyhow::Error {
         text.push_str(&format!("\n  {}: {}", f.field, f.message.zh));
     }
     anyhow::anyhow!(text)
+}
+
+async fn import(
+    settings: platform::config::Settings,
+    file: &std::path::Path,
+    org: OrgId,
+    publish: bool,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("could not read {}", file.display()))?;
+    let (entries, mut failed) = catalog::import::parse(&bytes);
+    let app = crate::build(settings).await?;
+    let bar = indicatif::ProgressBar::new(entries.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} 导入中 [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let base = file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let cover = |path: &str| -> Result<bytes::Bytes, String> {
+        let p = base.join(path);
+        std::fs::read(&p).map(bytes::Bytes::from).map_err(|e| e.to_string())
+    };
+    let report = app
+        .catalog
+        .import(org, publish, entries, cover, |done| bar.set_position(done as u64))
+        .await
+        .map_err(|e| cli_error(&e))?;
+    bar.finish_and_clear();
+    failed.extend(report.failed);
+    failed.sort_by_key(|e| e.line);
+    println!(
+        "导入完成 / imported: 新建 created {}, 更新 updated {}, 失败 failed {}",
+        report.created,
+        report.updated,
+        failed.len()
+    );
+    for e in &failed {
+        let ext = e.external_id.as_deref().map(|x| format!(" [{x}]")).unwrap_or_default();
+        println!("  第 {} 行 / line {}{}: {}", e.line, e.line, ext, e.reason);
+    }
+    app.db.close().await;
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "{} 行导入失败 / {} rows failed",
+            failed.len(),
+            failed.len()
+        ))
+    }
 }
 
 async fn serve(settings: platform::config::Settings) -> anyhow::Result<()> {
