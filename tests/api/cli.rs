@@ -233,3 +233,100 @@ async fn serve_from_an_empty_folder_and_stop_on_sigterm() {
     let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 }
+
+/// `catalog import`: GBK CSV and JSON, bad rows reported by line while good ones land,
+/// idempotent re-runs, exit status.
+async fn catalog_import(backend: Backend) {
+    let app = e2e::TestApp::spawn(backend).await;
+    let org = app.org("浙江省妇联", "province", None).await;
+    let curator = app.user_with_role("13700000001", "curator", Some(&org)).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+    std::fs::write(dir.path().join("cover.png"), png).unwrap_or_else(|e| panic!("{e}"));
+    let csv = "编号,标题,简介,主讲人,年龄段,主题,封面,课时标题,课时时长\n\
+               K1,亲子沟通入门,学会倾听,王老师,6–12 岁,亲子沟通,cover.png,第一讲,10:00\n\
+               ,,,,,,,第二讲,12:30\n\
+               K2,心理健康,识别焦虑,李老师,火星岁,心理健康,,第一讲,300\n\
+               K3,安全教育,防溺水,张老师,6-12,安全教育,,第一讲,300\n";
+    let gbk = encoding_rs::GBK.encode(csv).0.into_owned();
+    let file = dir.path().join("2025.csv");
+    std::fs::write(&file, gbk).unwrap_or_else(|e| panic!("{e}"));
+    let url = app.database_url();
+    let env = [("PARENTSCHOOL__DATABASE__URL", url.as_str())];
+    let data_dir = app.data_dir.to_string_lossy().into_owned();
+    let file_arg = file.to_string_lossy().into_owned();
+    let args = [
+        "--data-dir",
+        data_dir.as_str(),
+        "catalog",
+        "import",
+        file_arg.as_str(),
+        "--org",
+        org.as_str(),
+        "--publish",
+    ];
+    let (ok, out, _) = run(dir.path(), &env, &args);
+    assert!(!ok, "a failed row makes the exit status non-zero");
+    assert!(out.contains("新建 created 2") && out.contains("失败 failed 1"), "{out}");
+    assert!(
+        out.contains("第 4 行") && out.contains("[K2]") && out.contains("火星"),
+        "{out}"
+    );
+
+    // Imported, published, with cover and lessons, and searchable.
+    let (_, page) = app.get("/api/v1/courses?q=%E5%80%BE%E5%90%AC", Some(&curator)).await; // 倾听
+    assert_eq!(page["items"][0]["title"], "亲子沟通入门", "{page}");
+    assert_eq!(page["items"][0]["status"], "published");
+    assert_eq!(page["items"][0]["lesson_count"], 2);
+    assert_eq!(page["items"][0]["total_duration_s"], 1350);
+    assert!(page["items"][0]["cover_url"].is_string());
+
+    // Re-running with the row fixed updates rather than duplicates.
+    let fixed = csv.replace("火星岁", "12-15").replace("学会倾听", "学会倾听与表达");
+    std::fs::write(&file, fixed.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out, err) = run(dir.path(), &env, &args);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("新建 created 1") && out.contains("更新 updated 2") && out.contains("失败 failed 0"),
+        "{out}"
+    );
+    let (_, all) = app.get("/api/v1/courses", Some(&curator)).await;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(3), "{all}");
+
+    // Duplicate keys in one JSON manifest are refused, the rest imported.
+    let json = r#"[{"external_id": "J1", "title": "甲", "age_stages": ["0-3"]},
+                   {"external_id": "J1", "title": "乙", "age_stages": ["0-3"]},
+                   {"external_id": "J2", "title": "丙", "age_stages": ["0-3"]}]"#;
+    let jfile = dir.path().join("more.json");
+    std::fs::write(&jfile, json).unwrap_or_else(|e| panic!("{e}"));
+    let jarg = jfile.to_string_lossy().into_owned();
+    let (ok, out, _) = run(
+        dir.path(),
+        &env,
+        &[
+            "--data-dir",
+            data_dir.as_str(),
+            "catalog",
+            "import",
+            jarg.as_str(),
+            "--org",
+            org.as_str(),
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        out.contains("新建 created 1") && out.contains("失败 failed 2") && out.contains("重复"),
+        "{out}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_import_sqlite() {
+    catalog_import(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_import_postgres() {
+    catalog_import(Backend::Postgres).await;
+}

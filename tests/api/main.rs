@@ -2,6 +2,7 @@
 //! PostgreSQL.
 
 mod auth;
+mod catalog;
 mod cli;
 mod errors;
 mod ops;
