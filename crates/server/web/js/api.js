@@ -1,0 +1,65 @@
+// API client: JSON requests with the access token, refreshed once on expiry; problem+json
+// errors become ApiError with the server's Chinese message.
+const KEY = "ps.session";
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.detail || `请求失败（${status}）`);
+    this.status = status;
+    this.code = body?.code;
+    this.fields = body?.errors || [];
+  }
+}
+
+export function session() {
+  try { return JSON.parse(localStorage.getItem(KEY)) || null; } catch { return null; }
+}
+
+export function saveSession(body) {
+  localStorage.setItem(KEY, JSON.stringify({
+    access: body.access_token, refresh: body.refresh_token, user: body.user,
+  }));
+}
+
+export function clearSession() { localStorage.removeItem(KEY); }
+
+let refreshing = null;
+async function refresh() {
+  const s = session();
+  if (!s?.refresh) return false;
+  refreshing ??= fetch("/api/v1/auth/refresh", {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ refresh_token: s.refresh }),
+  }).then(async (r) => {
+    if (!r.ok) { clearSession(); return false; }
+    saveSession(await r.json());
+    return true;
+  }).finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+export async function api(path, { method = "GET", body, raw, retry = true } = {}) {
+  const headers = { accept: "application/json" };
+  const s = session();
+  if (s?.access) headers.authorization = `Bearer ${s.access}`;
+  let payload;
+  if (raw) { payload = raw; headers["content-type"] = raw.type || "application/octet-stream"; }
+  else if (body !== undefined) { payload = JSON.stringify(body); headers["content-type"] = "application/json"; }
+  let res;
+  try { res = await fetch(path, { method, headers, body: payload }); }
+  catch { throw new ApiError(0, { detail: "网络连接失败，请检查网络后重试。" }); }
+  if (res.status === 401 && retry && s?.refresh) {
+    if (await refresh()) return api(path, { method, body, raw, retry: false });
+  }
+  if (res.status === 204) return null;
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+export const qs = (params) => {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") p.set(k, v);
+  const s = p.toString();
+  return s ? `?${s}` : "";
+};

@@ -1,0 +1,216 @@
+// The app shell: history routing, navigation, and the parent-facing pages.
+import { api, qs, session, saveSession, clearSession } from "./api.js";
+import { h, toast, duration, courseCard, fieldErrors, STAGES, stageLabel } from "./ui.js";
+
+const main = document.getElementById("main");
+const EDITORS = ["expert", "curator", "admin"];
+
+function nav() {
+  const s = session();
+  const links = [h("a", { href: "/search", "data-link": true }, "搜索")];
+  if (s) {
+    if (EDITORS.includes(s.user.role)) links.push(h("a", { href: "/studio", "data-link": true }, "工作台"));
+    links.push(h("button", { type: "button", class: "linklike", onclick: logout }, "退出"));
+  } else {
+    links.push(h("a", { href: "/login", "data-link": true }, "登录"));
+  }
+  document.getElementById("nav").replaceChildren(...links);
+}
+
+async function logout() {
+  const s = session();
+  if (s?.refresh) await api("/api/v1/auth/logout", { method: "POST", body: { refresh_token: s.refresh } }).catch(() => {});
+  clearSession();
+  toast("已退出登录");
+  go("/");
+}
+
+export function go(path, replace = false) {
+  history[replace ? "replaceState" : "pushState"]({}, "", path);
+  function passwordPage() {
+  const form = h("form", { class: "card form", novalidate: true },
+    h("p", {}, "请设置新密码（至少 8 位，含字母和数字）。"),
+    h("label", {}, "当前密码（或临时密码）", h("input", { name: "current_password", type: "password", autocomplete: "current-password" })),
+    h("label", {}, "新密码", h("input", { name: "new_password", type: "password", autocomplete: "new-password" })),
+    h("button", { class: "btn" }, "保存新密码"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      saveSession(await api("/api/v1/me/password", { method: "POST", body: { current_password: f.get("current_password"), new_password: f.get("new_password") } }));
+      toast("密码已更新");
+      go("/", true);
+    } catch (err) { fieldErrors(form, err); }
+  });
+  page("修改密码", form);
+}
+
+render();
+}
+
+document.addEventListener("click", (e) => {
+  const a = e.target.closest("a[data-link]");
+  if (!a || e.metaKey || e.ctrlKey || e.shiftKey || a.target) return;
+  e.preventDefault();
+  go(a.getAttribute("href"));
+});
+window.addEventListener("popstate", render);
+
+function page(title, ...children) {
+  document.title = `${title} · 家长学堂`;
+  main.replaceChildren(h("h1", {}, title), ...children.filter(Boolean));
+  main.focus({ preventScroll: true });
+}
+
+function failed(err) {
+  main.replaceChildren(h("div", { class: "card" }, h("h1", {}, "出错了"), h("p", {}, err.message),
+    h("p", {}, h("a", { href: "/", "data-link": true }, "返回首页"))));
+}
+
+const routes = [
+  [/^\/$/, home],
+  [/^\/login$/, () => authPage("login")],
+  [/^\/register$/, () => authPage("register")],
+  [/^\/search$/, search],
+  [/^\/password$/, passwordPage],
+  [/^\/lists\/([\w-]+)$/, listPage],
+  [/^\/courses\/([\w-]+)$/, coursePage],
+  [/^\/studio(\/.*)?$/, (rest) => import("./studio.js").then((m) => m.studio(rest || "", { page, go, main }))],
+];
+
+async function render() {
+  nav();
+  const path = location.pathname;
+  for (const [re, fn] of routes) {
+    const m = path.match(re);
+    if (m) {
+      try { await fn(m[1]); } catch (err) { failed(err); }
+      return;
+    }
+  }
+  page("页面不存在", h("p", {}, "这个链接可能已失效。"), h("a", { href: "/", "data-link": true }, "返回首页"));
+}
+
+function stageChips(active) {
+  return h("nav", { class: "chips", "aria-label": "按孩子年龄段浏览" },
+    STAGES.map(([code, label]) => h("a", {
+      href: `/search${qs({ age_stage: code })}`, "data-link": true,
+      class: code === active ? "chip on" : "chip", "aria-current": code === active ? "true" : null,
+    }, label)));
+}
+
+async function home() {
+  const s = session();
+  page(s ? `你好，${s.user.display_name}` : "家庭教育精选课程", stageChips(), h("p", { class: "loading" }, "正在加载课程清单……"));
+  const lists = await api("/api/v1/lists");
+  const sections = lists.items.map((l) => h("section", { class: "card list" },
+    h("h2", {}, h("a", { href: `/lists/${l.id}`, "data-link": true }, l.title)),
+    l.description ? h("p", { class: "meta" }, l.description) : null,
+    h("ul", { class: "courses" }, l.courses.map(courseCard)),
+    l.course_count > l.courses.length
+      ? h("a", { href: `/lists/${l.id}`, "data-link": true, class: "more" }, `查看全部 ${l.course_count} 门课程`) : null));
+  main.querySelector(".loading")?.remove();
+  if (!sections.length) {
+    main.append(h("p", { class: "card empty" }, s ? "你所在的学校暂时还没有发布课程清单。" : "登录后可以看到你所在学校和地区的课程清单。",
+      s ? null : h("a", { href: "/login", "data-link": true, class: "btn" }, "登录")));
+  }
+  main.append(...sections);
+}
+
+async function search() {
+  const params = new URLSearchParams(location.search);
+  const q = params.get("q") || "";
+  const stage = params.get("age_stage") || "";
+  const results = h("ul", { class: "courses", id: "results" });
+  const status = h("p", { class: "meta", role: "status" });
+  const more = h("button", { type: "button", class: "btn secondary", hidden: true }, "加载更多");
+  const input = h("input", { type: "search", name: "q", value: q, placeholder: "搜索课程，如：沟通、焦虑、手机", "aria-label": "搜索课程", enterkeyhint: "search" });
+  const form = h("form", { class: "search", role: "search", onsubmit: (e) => {
+    e.preventDefault();
+    go(`/search${qs({ q: input.value.trim(), age_stage: stage })}`);
+  } }, input, h("button", { class: "btn" }, "搜索"));
+  page("搜索课程", form, stageChips(stage), status, results, more);
+  if (!q && !stage) { status.textContent = "输入关键词，或选择孩子的年龄段。"; return; }
+  let cursor = null;
+  const load = async () => {
+    more.disabled = true;
+    try {
+      const data = await api(`/api/v1/courses${qs({ q, age_stage: stage, cursor })}`);
+      results.append(...data.items.map(courseCard));
+      cursor = data.next_cursor;
+      more.hidden = !cursor;
+      status.textContent = results.children.length ? `找到 ${results.children.length}${cursor ? "+" : ""} 门课程` : "没有找到相关课程，换个词试试。";
+    } catch (err) { status.textContent = err.message; }
+    more.disabled = false;
+  };
+  more.addEventListener("click", load);
+  await load();
+}
+
+async function listPage(id) {
+  const l = await api(`/api/v1/lists/${id}`);
+  page(l.title,
+    h("p", { class: "meta" }, [l.year && `${l.year} 年度`, l.theme].filter(Boolean).join(" · ")),
+    l.description ? h("p", {}, l.description) : null,
+    l.courses.length ? h("ol", { class: "courses" }, l.courses.map(courseCard)) : h("p", { class: "empty" }, "清单中暂时没有你可以观看的课程。"));
+}
+
+async function coursePage(id) {
+  const c = await api(`/api/v1/courses/${id}`);
+  page(c.title,
+    c.cover_url ? h("img", { class: "cover", src: c.cover_url, alt: `${c.title} 封面` }) : null,
+    h("p", { class: "meta" }, [c.lecturer?.name && `主讲：${c.lecturer.name}${c.lecturer.title ? `（${c.lecturer.title}）` : ""}`,
+      `适合：${c.age_stages.map(stageLabel).join("、")}`].filter(Boolean).join(" · ")),
+    c.topics.length || c.tags.length ? h("p", { class: "tags" }, [...c.topics, ...c.tags].map((t) => h("span", { class: "tag" }, t))) : null,
+    c.summary ? h("p", {}, c.summary) : null,
+    h("section", { class: "card" }, h("h2", {}, `课程目录（${c.lessons.length} 节，共 ${duration(c.total_duration_s)}）`),
+      h("ol", { class: "lessons" }, c.lessons.map((l) => h("li", {}, h("span", {}, l.title), h("span", { class: "meta" }, duration(l.duration_s)))))),
+    c.editable ? h("a", { class: "btn secondary", href: `/studio/courses/${c.id}`, "data-link": true }, "编辑课程") : null);
+}
+
+function authPage(mode) {
+  const register = mode === "register";
+  const form = h("form", { class: "card form", novalidate: true },
+    h("label", {}, "手机号", h("input", { name: "phone", type: "tel", inputmode: "numeric", autocomplete: "tel", required: true, placeholder: "11 位手机号" })),
+    register ? h("label", {}, "称呼", h("input", { name: "display_name", autocomplete: "nickname", required: true, placeholder: "如：乐乐妈妈" })) : null,
+    h("label", {}, "密码", h("input", { name: "password", type: "password", autocomplete: register ? "new-password" : "current-password", required: true, placeholder: register ? "至少 8 位，含字母和数字" : "" })),
+    register ? h("label", { class: "check" }, h("input", { name: "accept_privacy_notice", type: "checkbox", required: true }),
+      "我已阅读并同意隐私政策：仅收集手机号、称呼和学习记录，用于家长学校学习管理。") : null,
+    h("button", { class: "btn" }, register ? "注册" : "登录"),
+    h("p", {}, register ? h("a", { href: "/login", "data-link": true }, "已有账号？去登录") : h("a", { href: "/register", "data-link": true }, "没有账号？注册")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    if (register && !f.get("accept_privacy_notice")) { toast("请先阅读并同意隐私政策", "error"); return; }
+    const body = { phone: f.get("phone"), password: f.get("password") };
+    if (register) Object.assign(body, { display_name: f.get("display_name"), accept_privacy_notice: true });
+    try {
+      const res = await api(`/api/v1/auth/${mode}`, { method: "POST", body });
+      saveSession(res);
+      toast(register ? "注册成功" : "登录成功");
+      if (res.user.must_change_password) go("/password", true);
+      else go(EDITORS.includes(res.user.role) ? "/studio" : "/", true);
+    } catch (err) { fieldErrors(form, err); }
+  });
+  page(register ? "注册" : "登录", form);
+}
+
+function passwordPage() {
+  const form = h("form", { class: "card form", novalidate: true },
+    h("p", {}, "请设置新密码（至少 8 位，含字母和数字）。"),
+    h("label", {}, "当前密码（或临时密码）", h("input", { name: "current_password", type: "password", autocomplete: "current-password" })),
+    h("label", {}, "新密码", h("input", { name: "new_password", type: "password", autocomplete: "new-password" })),
+    h("button", { class: "btn" }, "保存新密码"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      saveSession(await api("/api/v1/me/password", { method: "POST", body: { current_password: f.get("current_password"), new_password: f.get("new_password") } }));
+      toast("密码已更新");
+      go("/", true);
+    } catch (err) { fieldErrors(form, err); }
+  });
+  page("修改密码", form);
+}
+
+render();

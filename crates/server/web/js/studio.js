@@ -1,0 +1,218 @@
+// The studio (工作台) for experts and curators: review queue, course editor, list editor.
+import { api, qs, session } from "./api.js";
+import { h, toast, courseCard, fieldErrors, STAGES, STATUS } from "./ui.js";
+
+let ctx;
+
+export async function studio(rest, context) {
+  ctx = context;
+  const s = session();
+  if (!s) return ctx.go("/login", true);
+  if (!["expert", "curator", "admin"].includes(s.user.role)) {
+    return ctx.page("工作台", h("p", {}, "工作台只对专家和工作人员开放。"));
+  }
+  let m;
+  if (rest === "" || rest === "/") return dashboard(s.user);
+  if (rest === "/courses/new") return courseEditor(null);
+  if ((m = rest.match(/^\/courses\/([\w-]+)$/))) return courseEditor(m[1]);
+  if (rest === "/lists/new") return listEditor(null);
+  if ((m = rest.match(/^\/lists\/([\w-]+)$/))) return listEditor(m[1]);
+  ctx.page("页面不存在", h("a", { href: "/studio", "data-link": true }, "返回工作台"));
+}
+
+async function dashboard(user) {
+  const curator = user.role !== "expert";
+  const [review, drafts, lists] = await Promise.all([
+    api(`/api/v1/courses${qs({ status: "in_review", limit: 50 })}`),
+    api(`/api/v1/courses${qs({ status: "draft", limit: 50 })}`),
+    curator ? api("/api/v1/lists?limit=50") : Promise.resolve({ items: [] }),
+  ]);
+  const section = (title, items, empty) => h("section", { class: "card" }, h("h2", {}, title),
+    items.length ? h("ul", { class: "courses" }, items.map((c) => {
+      const li = courseCard(c);
+      li.querySelector("a").setAttribute("href", `/studio/courses/${c.id}`);
+      return li;
+    })) : h("p", { class: "empty" }, empty));
+  ctx.page("工作台",
+    h("p", { class: "actions" },
+      h("a", { class: "btn", href: "/studio/courses/new", "data-link": true }, "新建课程"),
+      curator ? h("a", { class: "btn secondary", href: "/studio/lists/new", "data-link": true }, "新建清单") : null),
+    section(curator ? "待审核" : "审核中", review.items, "没有待审核的课程。"),
+    section("草稿", drafts.items, "没有草稿。"),
+    curator ? h("section", { class: "card" }, h("h2", {}, "课程清单"),
+      lists.items.filter((l) => l.editable).length
+        ? h("ul", { class: "plain" }, lists.items.filter((l) => l.editable).map((l) =>
+          h("li", {}, h("a", { href: `/studio/lists/${l.id}`, "data-link": true }, l.title), h("span", { class: "meta" }, ` · ${l.course_count} 门`))))
+        : h("p", { class: "empty" }, "还没有清单。")) : null);
+}
+
+const field = (label, input) => h("label", {}, label, input);
+
+async function courseEditor(id) {
+  const [course, topics] = await Promise.all([id ? api(`/api/v1/courses/${id}`) : null, api("/api/v1/topics")]);
+  const c = course || { title: "", summary: "", lecturer: { name: "", title: "" }, age_stages: [], topics: [], tags: [], lessons: [], visibility: "scoped", year: new Date().getFullYear() };
+  const lessons = h("ol", { class: "lesson-edit" });
+  const addLesson = (l = { title: "", duration_s: 0, asset_id: "" }) => {
+    const row = h("li", {},
+      h("input", { name: "lesson_title", "aria-label": "课时标题", placeholder: "课时标题", value: l.title }),
+      h("input", { name: "lesson_minutes", "aria-label": "时长（分钟）", type: "number", min: 0, step: "any", inputmode: "decimal", placeholder: "分钟", value: l.duration_s ? +(l.duration_s / 60).toFixed(1) : "" }),
+      h("input", { name: "lesson_asset", "aria-label": "视频编号", placeholder: "视频编号（可选）", value: l.asset_id || "" }),
+      h("button", { type: "button", class: "icon", "aria-label": "删除此课时", onclick: () => row.remove() }, "✕"));
+    row.dataset.id = l.id || "";
+    lessons.append(row);
+  };
+  c.lessons.forEach(addLesson);
+  const form = h("form", { class: "card form", novalidate: true },
+    field("课程标题", h("input", { name: "title", required: true, maxlength: 100, value: c.title })),
+    field("简介", h("textarea", { name: "summary", rows: 4, maxlength: 2000 }, c.summary)),
+    h("div", { class: "row" },
+      field("主讲人", h("input", { name: "lecturer_name", value: c.lecturer?.name || "" })),
+      field("头衔与单位", h("input", { name: "lecturer_title", value: c.lecturer?.title || "" }))),
+    h("fieldset", { name: "age_stages" }, h("legend", {}, "适合的年龄段"),
+      STAGES.map(([code, label]) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "age_stages", value: code, checked: c.age_stages.includes(code) }), label))),
+    h("fieldset", { name: "topics" }, h("legend", {}, "主题"),
+      topics.map((t) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "topics", value: t.name, checked: c.topics.includes(t.name) }), t.name))),
+    h("div", { class: "row" },
+      field("标签（用逗号分隔）", h("input", { name: "tags", value: c.tags.join("，") })),
+      field("年份", h("input", { name: "year", type: "number", value: c.year }))),
+    field("可见范围", h("select", { name: "visibility" },
+      h("option", { value: "scoped", selected: c.visibility === "scoped" }, "本组织及下级（默认）"),
+      h("option", { value: "public", selected: c.visibility === "public" }, "全网公开（限省级工作人员）"))),
+    h("fieldset", { name: "lessons" }, h("legend", {}, "课时"), lessons,
+      h("button", { type: "button", class: "btn secondary", onclick: () => addLesson() }, "添加课时")),
+    h("p", { class: "actions" }, h("button", { class: "btn" }, id ? "保存修改" : "创建课程")));
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    const body = {
+      title: f.get("title"), summary: f.get("summary"),
+      lecturer: { name: f.get("lecturer_name"), title: f.get("lecturer_title") },
+      age_stages: f.getAll("age_stages"), topics: f.getAll("topics"),
+      tags: String(f.get("tags")).split(/[,，、;；]/).map((t) => t.trim()).filter(Boolean),
+      year: Number(f.get("year")) || undefined, visibility: f.get("visibility"),
+      lessons: [...lessons.children].map((row) => ({
+        id: row.dataset.id || undefined,
+        title: row.querySelector("[name=lesson_title]").value,
+        duration_s: Math.round(Number(row.querySelector("[name=lesson_minutes]").value || 0) * 60),
+        asset_id: row.querySelector("[name=lesson_asset]").value || undefined,
+      })),
+    };
+    if (id) body.version = course.version;
+    try {
+      const saved = await api(id ? `/api/v1/courses/${id}` : "/api/v1/courses", { method: id ? "PATCH" : "POST", body });
+      toast(id ? "已保存" : "课程已创建");
+      ctx.go(`/studio/courses/${saved.id}`, true);
+    } catch (err) { fieldErrors(form, err); toast(err.message, "error"); }
+  });
+
+  const children = [h("p", { class: "meta" }, id ? `状态：${STATUS[c.status]} · 版本 ${c.version}` : "新课程保存为草稿，提交审核后由工作人员发布。"), form];
+  if (id) children.push(coverForm(c), transitions(c), reviewTrail(c));
+  ctx.page(id ? `编辑：${c.title}` : "新建课程", ...children);
+}
+
+function coverForm(c) {
+  const input = h("input", { type: "file", accept: "image/jpeg,image/png,image/webp", "aria-label": "选择封面图片" });
+  input.addEventListener("change", async () => {
+    const file = input.files[0];
+    if (!file) return;
+    try {
+      await api(`/api/v1/courses/${c.id}/cover`, { method: "PUT", raw: file });
+      toast("封面已更新");
+      ctx.go(location.pathname, true);
+    } catch (err) { toast(err.message, "error"); }
+  });
+  return h("section", { class: "card" }, h("h2", {}, "封面"), c.cover_url ? h("img", { class: "cover", src: c.cover_url, alt: "当前封面" }) : null, input);
+}
+
+function transitions(c) {
+  const moves = {
+    draft: [["in_review", "提交审核"]],
+    in_review: [["published", "审核通过并发布"], ["draft", "退回修改"]],
+    published: [["archived", "归档"], ["draft", "撤回为草稿"]],
+    archived: [["draft", "恢复为草稿"]],
+  }[c.status] || [];
+  const comment = h("input", { name: "comment", placeholder: "审核意见（退回时必填）", "aria-label": "审核意见" });
+  return h("section", { class: "card" }, h("h2", {}, "审核"), comment,
+    h("p", { class: "actions" }, moves.map(([to, label]) => h("button", {
+      type: "button", class: to === "draft" || to === "archived" ? "btn secondary" : "btn", onclick: async () => {
+        try {
+          await api(`/api/v1/courses/${c.id}/transitions`, { method: "POST", body: { to, comment: comment.value } });
+          toast(`已${label}`);
+          ctx.go(location.pathname, true);
+        } catch (err) { toast(err.message, "error"); }
+      },
+    }, label))));
+}
+
+function reviewTrail(c) {
+  const list = h("ol", { class: "trail" });
+  api(`/api/v1/courses/${c.id}/reviews`).then((events) => {
+    list.append(...events.map((e) => h("li", {}, `${new Date(e.at).toLocaleString("zh-CN")} ${e.actor_name}：${STATUS[e.from]} → ${STATUS[e.to]}${e.comment ? `（${e.comment}）` : ""}`)));
+    if (!events.length) list.append(h("li", { class: "empty" }, "暂无审核记录"));
+  }).catch(() => list.append(h("li", { class: "empty" }, "无权查看审核记录")));
+  return h("section", { class: "card" }, h("h2", {}, "审核记录"), list);
+}
+
+const toLocal = (ts) => (ts ? new Date(new Date(ts).getTime() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16) : "");
+const fromLocal = (v) => (v ? new Date(v).toISOString() : undefined);
+
+async function listEditor(id) {
+  let list = id ? await api(`/api/v1/lists/${id}`) : { title: "", year: new Date().getFullYear(), theme: "", description: "", courses: [], visibility: "scoped" };
+  const form = h("form", { class: "card form", novalidate: true },
+    field("清单标题", h("input", { name: "title", value: list.title, placeholder: "如：2025 年度家庭教育优秀课程" })),
+    h("div", { class: "row" },
+      field("年份", h("input", { name: "year", type: "number", value: list.year })),
+      field("主题", h("input", { name: "theme", value: list.theme }))),
+    field("说明", h("textarea", { name: "description", rows: 3 }, list.description)),
+    h("div", { class: "row" },
+      field("开始展示", h("input", { name: "published_from", type: "datetime-local", value: toLocal(list.published_from) })),
+      field("停止展示", h("input", { name: "published_until", type: "datetime-local", value: toLocal(list.published_until) }))),
+    field("可见范围", h("select", { name: "visibility" },
+      h("option", { value: "scoped", selected: list.visibility === "scoped" }, "本组织及下级（默认）"),
+      h("option", { value: "public", selected: list.visibility === "public" }, "全网公开（限省级工作人员）"))),
+    h("p", { class: "actions" }, h("button", { class: "btn" }, id ? "保存清单信息" : "创建清单")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    const body = {
+      title: f.get("title"), year: Number(f.get("year")) || undefined, theme: f.get("theme"), description: f.get("description"),
+      published_from: fromLocal(f.get("published_from")), published_until: fromLocal(f.get("published_until")), visibility: f.get("visibility"),
+    };
+    if (id) body.version = list.version;
+    try {
+      const saved = await api(id ? `/api/v1/lists/${id}` : "/api/v1/lists", { method: id ? "PATCH" : "POST", body });
+      toast("清单已保存");
+      ctx.go(`/studio/lists/${saved.id}`, true);
+    } catch (err) { fieldErrors(form, err); toast(err.message, "error"); }
+  });
+  if (!id) return ctx.page("新建清单", form);
+
+  const items = list.courses.map((c) => ({ id: c.id, title: c.title }));
+  const ol = h("ol", { class: "order", "aria-label": "清单中的课程" });
+  const draw = () => ol.replaceChildren(...items.map((c, i) => h("li", {},
+    h("span", { class: "grow" }, c.title),
+    h("button", { type: "button", class: "icon", "aria-label": `上移 ${c.title}`, disabled: i === 0, onclick: () => { items.splice(i - 1, 0, items.splice(i, 1)[0]); draw(); } }, "↑"),
+    h("button", { type: "button", class: "icon", "aria-label": `下移 ${c.title}`, disabled: i === items.length - 1, onclick: () => { items.splice(i + 1, 0, items.splice(i, 1)[0]); draw(); } }, "↓"),
+    h("button", { type: "button", class: "icon", "aria-label": `移除 ${c.title}`, onclick: () => { items.splice(i, 1); draw(); } }, "✕"))));
+  draw();
+  const save = h("button", { type: "button", class: "btn", onclick: async () => {
+    try {
+      list = await api(`/api/v1/lists/${id}/items`, { method: "PUT", body: { course_ids: items.map((c) => c.id), version: list.version } });
+      toast("课程顺序已保存");
+    } catch (err) { toast(err.message, "error"); }
+  } }, "保存课程与顺序");
+  const found = h("ul", { class: "plain", "aria-label": "可加入的课程" });
+  const q = h("input", { type: "search", placeholder: "搜索已发布的课程", "aria-label": "搜索要加入的课程" });
+  const find = async () => {
+    const data = await api(`/api/v1/courses${qs({ q: q.value.trim(), status: "published", limit: 20 })}`).catch((err) => { toast(err.message, "error"); return { items: [] }; });
+    found.replaceChildren(...data.items.filter((c) => !items.some((i) => i.id === c.id)).map((c) => h("li", {}, h("span", { class: "grow" }, c.title),
+      h("button", { type: "button", class: "btn secondary small", onclick: (e) => { items.push({ id: c.id, title: c.title }); draw(); e.target.closest("li").remove(); } }, "加入"))));
+    if (!found.children.length) found.append(h("li", { class: "empty" }, "没有可加入的已发布课程"));
+  };
+  ctx.page(`编辑清单：${list.title}`, form,
+    h("section", { class: "card" }, h("h2", {}, `清单课程（${items.length}）`), ol, save),
+    h("section", { class: "card" }, h("h2", {}, "加入课程"),
+      h("form", { class: "search", onsubmit: (e) => { e.preventDefault(); find(); } }, q, h("button", { class: "btn" }, "查找")), found));
+  find();
+}

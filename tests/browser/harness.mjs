@@ -1,0 +1,82 @@
+// Shared set-up for browser tests: a fresh data folder, organizations and users made with the
+// real CLI, the real server on 127.0.0.1:0, and Debian's Chromium at a phone viewport.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const root = new URL("../../", import.meta.url).pathname;
+export const bin = process.env.PARENTSCHOOL_BIN || join(root, "target/debug/parentschool");
+export const shots = join(root, "target/browser-failures");
+
+export const CHROMIUM_FLAGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+
+export class Server {
+  constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), "parentschool-browser-"));
+    this.env = { ...process.env, RUST_LOG: "warn" };
+  }
+
+  cli(...args) {
+    return execFileSync(bin, ["--data-dir", join(this.dir, "data"), ...args], { env: this.env, encoding: "utf8" }).trim();
+  }
+
+  async start() {
+    this.proc = spawn(bin, ["--data-dir", join(this.dir, "data"), "serve", "--listen", "127.0.0.1:0"], { env: this.env, stdio: ["ignore", "pipe", "inherit"] });
+    this.url = await new Promise((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30000);
+      this.proc.stdout.on("data", (chunk) => {
+        out += chunk;
+        const m = out.match(/listening on (http:\/\/\S+)/);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      });
+      this.proc.on("exit", (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+    });
+    return this.url;
+  }
+
+  async stop() {
+    if (this.proc && this.proc.exitCode === null) {
+      const exited = new Promise((r) => this.proc.once("exit", r));
+      this.proc.kill("SIGTERM");
+      await exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function launch() {
+  return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: CHROMIUM_FLAGS });
+}
+
+export async function phone(browser) {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN", isMobile: true, hasTouch: true });
+  context.setDefaultTimeout(15000);
+  return context.newPage();
+}
+
+/// Runs `fn(page)`; on failure keeps a screenshot in target/browser-failures.
+export async function withShot(page, name, fn) {
+  try {
+    await fn(page);
+  } catch (err) {
+    mkdirSync(shots, { recursive: true });
+    const file = join(shots, `${name}-${Date.now()}.png`);
+    await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+    err.message += `\n  screenshot: ${file}`;
+    throw err;
+  }
+}
+
+export async function login(page, base, phoneNumber, password) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel("手机号").fill(phoneNumber);
+  await page.getByLabel("密码").fill(password);
+  await page.getByRole("button", { name: "登录" }).click();
+  await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+}
