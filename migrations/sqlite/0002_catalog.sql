@@ -28,8 +28,6 @@ CREATE TABLE courses (
     age_stages        TEXT NOT NULL,
     topics            TEXT NOT NULL,
     tags              TEXT NOT NULL,
-    -- Normalised text of every searchable field: exact phrase checks after the term lookup.
-    search_text       TEXT NOT NULL,
     cover_key         TEXT,
     status            TEXT NOT NULL CHECK (status IN ('draft', 'in_review', 'published', 'archived')),
     author_id         BLOB REFERENCES users (id),
@@ -40,13 +38,24 @@ CREATE TABLE courses (
     -- `X.path LIKE scope_path || '%'`.
     scope_path        TEXT NOT NULL,
     owner_path        TEXT NOT NULL,
+    -- Kept in step with `lessons` by every write, so listings need no per-row aggregate.
+    lesson_count      INTEGER NOT NULL DEFAULT 0,
+    total_duration_s  BIGINT NOT NULL DEFAULT 0,
     version           INTEGER NOT NULL,
     created_at        BIGINT NOT NULL,
     updated_at        BIGINT NOT NULL,
     published_at      BIGINT
 );
-CREATE INDEX courses_status ON courses (status, visibility);
+-- Browsing walks published courses newest first and stops after a page.
+CREATE INDEX courses_status ON courses (status, id);
 CREATE INDEX courses_year ON courses (year);
+
+-- Normalised text of every searchable field, for exact phrase checks after the term lookup
+-- (kept out of `courses` so that listing rows stay small).
+CREATE TABLE course_texts (
+    course_id  BLOB PRIMARY KEY REFERENCES courses (id) ON DELETE CASCADE,
+    text       TEXT NOT NULL
+);
 
 CREATE TABLE course_age_stages (
     course_id  BLOB NOT NULL REFERENCES courses (id) ON DELETE CASCADE,
@@ -115,10 +124,11 @@ CREATE INDEX course_list_items_course ON course_list_items (course_id);
 
 -- Search postings: one row per (term, course) with the summed field weight of the term in the
 -- course (title 20, lecturer 8, topics and tags 6, summary 1 per occurrence, capped).
+-- WITHOUT ROWID: the postings are clustered by term, so a lookup reads one range.
 CREATE TABLE search_terms (
     term       TEXT NOT NULL,
     course_id  BLOB NOT NULL REFERENCES courses (id) ON DELETE CASCADE,
     score      INTEGER NOT NULL,
     PRIMARY KEY (term, course_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX search_terms_course ON search_terms (course_id);

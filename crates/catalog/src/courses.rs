@@ -40,9 +40,7 @@ impl Actor {
 pub(crate) const SUMMARY_COLUMNS: &str = "c.id, c.external_id, c.title, c.summary, c.lecturer_user_id, c.lecturer_name, \
     c.lecturer_title, c.language, c.year, c.age_stages, c.topics, c.tags, c.cover_key, c.status, c.owner_org_id, \
     c.author_id, c.visibility, c.scope_org_id, c.scope_path, c.owner_path, c.version, c.created_at, c.updated_at, \
-    c.published_at, \
-    (SELECT COUNT(*) FROM lessons l WHERE l.course_id = c.id) AS lesson_count, \
-    (SELECT COALESCE(SUM(l.duration_s), 0) FROM lessons l WHERE l.course_id = c.id) AS total_duration_s";
+    c.published_at, CAST(c.lesson_count AS BIGINT) AS lesson_count, c.total_duration_s";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct CourseRow {
@@ -127,40 +125,74 @@ impl CourseRow {
     }
 }
 
-/// Pushes the condition "the viewer may see course `c`" onto a query builder: published and
-/// public or in the scope of one of the viewer's organizations; plus, for editors, what they may
-/// edit (admins everything, curators what their subtrees own, experts what they wrote).
-macro_rules! push_visible {
-    ($qb:expr, $viewer:expr) => {{
-        match $viewer {
-            None => {
-                $qb.push("(c.status = 'published' AND c.visibility = 'public')");
-            }
-            Some(u) => {
-                $qb.push(
-                    "((c.status = 'published' AND (c.visibility = 'public' OR EXISTS (SELECT 1 FROM memberships vm \
-                     JOIN organizations vo ON vo.id = vm.org_id WHERE vm.user_id = ",
-                );
-                $qb.push_bind(u.id);
-                $qb.push(" AND vo.path LIKE c.scope_path || '%')))");
-                match u.role {
-                    Role::Admin => {
-                        $qb.push(" OR 1 = 1");
-                    }
-                    Role::Curator => {
-                        $qb.push(" OR EXISTS (SELECT 1 FROM memberships em JOIN organizations eo ON eo.id = em.org_id WHERE em.user_id = ");
-                        $qb.push_bind(u.id);
-                        $qb.push(" AND c.owner_path LIKE eo.path || '%')");
-                    }
-                    Role::Expert => {
-                        $qb.push(" OR c.author_id = ");
-                        $qb.push_bind(u.id);
-                    }
-                    Role::Parent => {}
+/// What a viewer's organizations let them see and manage, loaded once per request so that the
+/// visibility conditions are plain comparisons instead of per-row subqueries.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Scope {
+    /// Paths of the viewer's organizations and all their ancestors: content scoped to any of
+    /// them is visible.
+    pub visible: Vec<String>,
+    /// Paths of the viewer's own organizations: a curator manages what their subtrees own.
+    pub managed: Vec<String>,
+}
+
+impl Catalog {
+    pub(crate) async fn scope_of(&self, viewer: Option<&AuthUser>) -> ApiResult<Scope> {
+        let Some(user) = viewer else {
+            return Ok(Scope::default());
+        };
+        let managed = orgs::member_paths(&self.db, user.id).await?;
+        let mut visible: Vec<String> = Vec::new();
+        for path in &managed {
+            let mut prefix = String::from("/");
+            for seg in path.split('/').filter(|s| !s.is_empty()) {
+                prefix.push_str(seg);
+                prefix.push('/');
+                if !visible.contains(&prefix) {
+                    visible.push(prefix.clone());
                 }
-                $qb.push(")");
             }
         }
+        Ok(Scope { visible, managed })
+    }
+}
+
+/// Pushes the condition "the viewer may see row `$t`" (a course `c` or a list `l`): published
+/// (courses) and public or scoped to one of the viewer's organizations or their ancestors; plus,
+/// for editors, what they may edit (admins everything, curators what their subtrees own, experts
+/// the courses they wrote).
+macro_rules! push_visible {
+    ($qb:expr, $viewer:expr, $scope:expr) => {
+        $crate::courses::push_visible!($qb, $viewer, $scope, "c", "c.status = 'published' AND ")
+    };
+    ($qb:expr, $viewer:expr, $scope:expr, $t:literal, $published:literal) => {{
+        $qb.push(concat!("((", $published, "(", $t, ".visibility = 'public'"));
+        if $viewer.is_some() && !$scope.visible.is_empty() {
+            $qb.push(concat!(" OR ", $t, ".scope_path IN ("));
+            let mut sep = $qb.separated(", ");
+            for p in &$scope.visible {
+                sep.push_bind(p.clone());
+            }
+            $qb.push(")");
+        }
+        $qb.push("))");
+        match $viewer {
+            Some(u) if u.role == Role::Admin => {
+                $qb.push(" OR 1 = 1");
+            }
+            Some(u) if u.role == Role::Curator => {
+                for p in &$scope.managed {
+                    $qb.push(concat!(" OR ", $t, ".owner_path LIKE "));
+                    $qb.push_bind(format!("{p}%"));
+                }
+            }
+            Some(u) if u.role == Role::Expert && $t == "c" => {
+                $qb.push(" OR c.author_id = ");
+                $qb.push_bind(u.id);
+            }
+            _ => {}
+        }
+        $qb.push(")");
     }};
 }
 pub(crate) use push_visible;
@@ -190,11 +222,12 @@ impl Catalog {
 
     /// Whether `viewer` may see the course (same rule as [`push_visible!`]).
     pub(crate) async fn visible(&self, viewer: Option<&AuthUser>, id: CourseId) -> ApiResult<bool> {
+        let scope = self.scope_of(viewer).await?;
         let n: i64 = with_db!(&self.db, pool => {
             let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM courses c WHERE c.id = ");
             qb.push_bind(id);
             qb.push(" AND ");
-            push_visible!(qb, viewer);
+            push_visible!(qb, viewer, scope);
             qb.build_query_scalar::<i64>().fetch_one(pool).await
         })?;
         Ok(n > 0)
@@ -623,9 +656,9 @@ impl Catalog {
                 None => {
                     sqlx::query(
                         "INSERT INTO courses (id, external_id, title, summary, lecturer_user_id, lecturer_name, lecturer_title,
-                            language, year, age_stages, topics, tags, search_text, status, author_id, owner_org_id, visibility,
+                            language, year, age_stages, topics, tags, status, author_id, owner_org_id, visibility,
                             scope_org_id, scope_path, owner_path, version, created_at, updated_at, published_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1, $21, $21, $22)",
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, $20, $20, $21)",
                     )
                     .bind(id)
                     .bind(&p.external_id)
@@ -639,7 +672,6 @@ impl Catalog {
                     .bind(&stages_json)
                     .bind(&topics_json)
                     .bind(&tags_json)
-                    .bind(&text)
                     .bind(initial_status.as_str())
                     .bind(author)
                     .bind(p.owner_org_id)
@@ -663,9 +695,9 @@ impl Catalog {
                     let n = sqlx::query(
                         "UPDATE courses SET external_id = $2, title = $3, summary = $4, lecturer_user_id = $5, lecturer_name = $6,
                             lecturer_title = $7, language = $8, year = $9, age_stages = $10, topics = $11, tags = $12,
-                            search_text = $13, owner_org_id = $14, visibility = $15, scope_org_id = $16, scope_path = $17,
-                            owner_path = $18, version = version + 1, updated_at = $19
-                         WHERE id = $1 AND version = $20",
+                            owner_org_id = $13, visibility = $14, scope_org_id = $15, scope_path = $16,
+                            owner_path = $17, version = version + 1, updated_at = $18
+                         WHERE id = $1 AND version = $19",
                     )
                     .bind(id)
                     .bind(&p.external_id)
@@ -679,7 +711,6 @@ impl Catalog {
                     .bind(&stages_json)
                     .bind(&topics_json)
                     .bind(&tags_json)
-                    .bind(&text)
                     .bind(p.owner_org_id)
                     .bind(p.visibility.as_str())
                     .bind(p.scope_org_id)
@@ -697,11 +728,13 @@ impl Catalog {
                     if n == 0 {
                         return Err(version_conflict());
                     }
-                    for table in ["course_age_stages", "course_topics", "search_terms"] {
+                    for table in ["course_age_stages", "course_topics", "search_terms", "course_texts"] {
                         sqlx::query(&format!("DELETE FROM {table} WHERE course_id = $1")).bind(id).execute(&mut *tx).await?;
                     }
                 }
             }
+            sqlx::query("INSERT INTO course_texts (course_id, text) VALUES ($1, $2)")
+                .bind(id).bind(&text).execute(&mut *tx).await?;
             for stage in &stages {
                 sqlx::query("INSERT INTO course_age_stages (course_id, age_stage) VALUES ($1, $2)")
                     .bind(id).bind(stage).execute(&mut *tx).await?;
@@ -742,6 +775,17 @@ impl Catalog {
                         }
                     }
                 }
+            }
+            if p.lessons.is_some() {
+                // Keep the denormalised counts in step with the lessons.
+                sqlx::query(
+                    "UPDATE courses SET lesson_count = (SELECT COUNT(*) FROM lessons WHERE course_id = $1),
+                        total_duration_s = (SELECT COALESCE(SUM(duration_s), 0) FROM lessons WHERE course_id = $1)
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
         });
@@ -991,27 +1035,32 @@ impl Catalog {
             }
         };
         let fetch = i64::from(limit) + 1;
+        let scope = self.scope_of(viewer).await?;
 
         let rows: Vec<(CourseRow, i64)> = with_db!(&self.db, pool => {
+            // The inner query picks the page (ids and scores only); the outer one fetches the
+            // columns of those rows alone.
             let mut qb = sqlx::QueryBuilder::new("SELECT ");
             qb.push(SUMMARY_COLUMNS);
+            qb.push(", p.score AS score FROM (SELECT c.id AS id, ");
             if let Some(query) = &search {
-                qb.push(", s.score AS score FROM courses c JOIN (SELECT course_id, SUM(score) AS score, COUNT(*) AS n FROM search_terms WHERE term IN (");
+                qb.push("s.score AS score FROM courses c JOIN (SELECT course_id, SUM(score) AS score, COUNT(*) AS n FROM search_terms WHERE term IN (");
                 let mut sep = qb.separated(", ");
                 for t in &query.terms {
                     sep.push_bind(t.as_str());
                 }
                 qb.push(") GROUP BY course_id) s ON s.course_id = c.id WHERE s.n = ");
                 qb.push_bind(query.terms.len() as i64);
-                for phrase in &query.phrases {
-                    qb.push(" AND c.search_text LIKE ");
+                for phrase in query.phrases_needing_check() {
+                    qb.push(" AND EXISTS (SELECT 1 FROM course_texts ct WHERE ct.course_id = c.id AND ct.text LIKE ");
                     qb.push_bind(format!("%{phrase}%"));
+                    qb.push(")");
                 }
             } else {
-                qb.push(", CAST(0 AS BIGINT) AS score FROM courses c WHERE 1 = 1");
+                qb.push("CAST(0 AS BIGINT) AS score FROM courses c WHERE 1 = 1");
             }
             qb.push(" AND ");
-            push_visible!(qb, viewer);
+            push_visible!(qb, viewer, scope);
             if let Some(stage) = stage {
                 qb.push(" AND EXISTS (SELECT 1 FROM course_age_stages a WHERE a.course_id = c.id AND a.age_stage = ");
                 qb.push_bind(stage.code());
@@ -1054,6 +1103,7 @@ impl Catalog {
             }
             qb.push(if search.is_some() { " ORDER BY s.score DESC, c.id DESC LIMIT " } else { " ORDER BY c.id DESC LIMIT " });
             qb.push_bind(fetch);
+            qb.push(") p JOIN courses c ON c.id = p.id ORDER BY p.score DESC, c.id DESC");
             let rows = qb.build().fetch_all(pool).await?;
             let mut out = Vec::with_capacity(rows.len());
             for row in &rows {

@@ -16,11 +16,13 @@ use platform::{Timestamp, db_execute, orgs, with_db};
 use utoipa_axum::routes;
 
 use crate::Catalog;
-use crate::courses::{CourseRow, SUMMARY_COLUMNS, check_list_items, push_visible};
+use crate::courses::{CourseRow, SUMMARY_COLUMNS, Scope, check_list_items, push_visible};
 use crate::model::*;
 
 /// Courses shown per list on the index (the home page).
 const PREVIEW: usize = 6;
+/// Most courses one list may hold.
+const MAX_ITEMS: usize = 500;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct ListRow {
@@ -47,30 +49,19 @@ const LIST_COLUMNS: &str = "l.id, l.title, l.year, l.theme, l.description, l.own
 /// Pushes "the viewer may see list `l`": in its publish window and public or in scope; curators
 /// also see the lists their subtrees own, admins all.
 macro_rules! push_list_visible {
-    ($qb:expr, $viewer:expr, $now:expr) => {{
+    ($qb:expr, $viewer:expr, $scope:expr, $now:expr) => {{
         $qb.push("(((l.published_from IS NULL OR l.published_from <= ");
         $qb.push_bind($now);
         $qb.push(") AND (l.published_until IS NULL OR l.published_until > ");
         $qb.push_bind($now);
-        $qb.push(")) AND (l.visibility = 'public'");
-        if let Some(u) = $viewer {
-            $qb.push(" OR EXISTS (SELECT 1 FROM memberships vm JOIN organizations vo ON vo.id = vm.org_id WHERE vm.user_id = ");
-            $qb.push_bind(u.id);
-            $qb.push(" AND vo.path LIKE l.scope_path || '%')");
-        }
+        $qb.push(")) AND ");
+        push_visible!($qb, $viewer, $scope, "l", "");
         $qb.push(")");
-        match $viewer {
-            Some(u) if u.role == Role::Admin => {
-                $qb.push(" OR 1 = 1");
-            }
-            Some(u) if u.role == Role::Curator => {
-                $qb.push(" OR EXISTS (SELECT 1 FROM memberships em JOIN organizations eo ON eo.id = em.org_id WHERE em.user_id = ");
-                $qb.push_bind(u.id);
-                $qb.push(" AND l.owner_path LIKE eo.path || '%')");
-            }
-            _ => {}
+        if matches!($viewer, Some(u) if matches!(u.role, Role::Admin | Role::Curator)) {
+            // Editors see their lists outside the publish window too.
+            $qb.push(" OR ");
+            push_visible!($qb, $viewer, Scope { visible: Vec::new(), managed: $scope.managed.clone() }, "l", "1 = 0 AND ");
         }
-        $qb.push(")");
     }};
 }
 
@@ -90,11 +81,13 @@ impl Catalog {
         limit: i64,
     ) -> ApiResult<Vec<ListRow>> {
         let now = self.clock.now();
+        let scope = self.scope_of(viewer).await?;
         Ok(with_db!(&self.db, pool => {
             let mut qb = sqlx::QueryBuilder::new("SELECT ");
             qb.push(LIST_COLUMNS);
-            qb.push(" FROM course_lists l WHERE ");
-            push_list_visible!(qb, viewer, now);
+            qb.push(" FROM course_lists l WHERE (");
+            push_list_visible!(qb, viewer, scope, now);
+            qb.push(")");
             if let Some(id) = only {
                 qb.push(" AND l.id = ");
                 qb.push_bind(id);
@@ -115,36 +108,52 @@ impl Catalog {
     }
 
     /// The visible courses of each list, in list order.
+    /// The visible courses of each list in list order (at most `limit` per list), with the
+    /// number of visible courses in each. Only the kept rows leave the database: the window
+    /// functions number and count them there.
     async fn list_courses(
         &self,
         viewer: Option<&AuthUser>,
         lists: &[ListId],
-    ) -> ApiResult<HashMap<ListId, Vec<CourseSummary>>> {
-        let mut out: HashMap<ListId, Vec<CourseSummary>> = HashMap::new();
+        limit: usize,
+    ) -> ApiResult<HashMap<ListId, (Vec<CourseSummary>, usize)>> {
+        let mut out: HashMap<ListId, (Vec<CourseSummary>, usize)> = HashMap::new();
         if lists.is_empty() {
             return Ok(out);
         }
         #[derive(sqlx::FromRow)]
         struct Item {
             list_id: ListId,
+            visible_count: i64,
             #[sqlx(flatten)]
             course: CourseRow,
         }
+        let scope = self.scope_of(viewer).await?;
         let items: Vec<Item> = with_db!(&self.db, pool => {
-            let mut qb = sqlx::QueryBuilder::new("SELECT li.list_id, ");
+            let mut qb = sqlx::QueryBuilder::new("SELECT x.list_id, x.visible_count, ");
             qb.push(SUMMARY_COLUMNS);
-            qb.push(" FROM course_list_items li JOIN courses c ON c.id = li.course_id WHERE li.list_id IN (");
+            qb.push(
+                " FROM (SELECT li.list_id, li.position, li.course_id, \
+                 ROW_NUMBER() OVER (PARTITION BY li.list_id ORDER BY li.position) AS rn, \
+                 COUNT(*) OVER (PARTITION BY li.list_id) AS visible_count \
+                 FROM course_list_items li CROSS JOIN courses c WHERE c.id = li.course_id AND li.list_id IN (",
+            );
+            // CROSS JOIN keeps SQLite from starting at `courses`: the lists' items are the few rows.
             let mut sep = qb.separated(", ");
             for id in lists {
                 sep.push_bind(*id);
             }
             qb.push(") AND c.status = 'published' AND ");
-            push_visible!(qb, viewer);
-            qb.push(" ORDER BY li.list_id, li.position");
+            push_visible!(qb, viewer, scope);
+            qb.push(") x JOIN courses c ON c.id = x.course_id WHERE x.rn <= ");
+            qb.push_bind(limit as i64);
+            qb.push(" ORDER BY x.list_id, x.position");
             qb.build_query_as::<Item>().fetch_all(pool).await
         })?;
         for item in items {
-            out.entry(item.list_id).or_default().push(item.course.summary());
+            let entry = out.entry(item.list_id).or_default();
+            entry.1 = usize::try_from(item.visible_count).unwrap_or(0);
+            entry.0.push(item.course.summary());
         }
         Ok(out)
     }
@@ -157,17 +166,12 @@ impl Catalog {
         &self,
         viewer: Option<&AuthUser>,
         row: ListRow,
-        mut courses: Vec<CourseSummary>,
-        preview: bool,
+        (courses, course_count): (Vec<CourseSummary>, usize),
     ) -> ApiResult<ListView> {
         let editable = match viewer {
             Some(u) => self.may_edit_list(u, &row).await?,
             None => false,
         };
-        let course_count = courses.len();
-        if preview {
-            courses.truncate(PREVIEW);
-        }
         Ok(ListView {
             id: row.id,
             title: row.title,
@@ -212,11 +216,11 @@ impl Catalog {
             None
         };
         let ids: Vec<ListId> = rows.iter().map(|r| r.id).collect();
-        let mut courses = self.list_courses(viewer, &ids).await?;
+        let mut courses = self.list_courses(viewer, &ids, PREVIEW).await?;
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
             let c = courses.remove(&row.id).unwrap_or_default();
-            items.push(self.list_view(viewer, row, c, true).await?);
+            items.push(self.list_view(viewer, row, c).await?);
         }
         Ok(Page { items, next_cursor })
     }
@@ -231,8 +235,12 @@ impl Catalog {
 
     async fn full_list(&self, viewer: Option<&AuthUser>, id: ListId) -> ApiResult<ListView> {
         let row = self.visible_list(viewer, id).await?;
-        let courses = self.list_courses(viewer, &[id]).await?.remove(&id).unwrap_or_default();
-        self.list_view(viewer, row, courses, false).await
+        let courses = self
+            .list_courses(viewer, &[id], MAX_ITEMS)
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
+        self.list_view(viewer, row, courses).await
     }
 
     async fn prepare_list(
@@ -526,7 +534,7 @@ async fn put_items(
     if req.version != row.version {
         return Err(version_conflict());
     }
-    if req.course_ids.len() > 500 {
+    if req.course_ids.len() > MAX_ITEMS {
         return Err(ApiError::invalid_field(
             "course_ids",
             msg("一个清单最多 500 门课程。", "At most 500 courses per list."),

@@ -145,6 +145,17 @@ pub struct Query {
     pub phrases: Vec<String>,
 }
 
+impl Query {
+    /// Phrases the term lookup alone does not prove: CJK runs of three or more characters (a
+    /// one- or two-character run is itself a single term, and a word is matched whole).
+    pub fn phrases_needing_check(&self) -> impl Iterator<Item = &str> {
+        self.phrases
+            .iter()
+            .filter(|p| p.chars().count() > 2 && p.chars().all(is_cjk))
+            .map(String::as_str)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueryError {
     TooLong,
