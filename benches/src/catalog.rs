@@ -344,6 +344,17 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(report.failed.is_empty(), "import failed: {:?}", report.failed.first());
     let import_s = t0.elapsed().as_secs_f64();
     eprintln!("imported {} courses in {import_s:.1} s ({backend})", report.created);
+    // Fresh statistics and visibility map, as autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) would have
+    // them on a running service; without them the planners guess on empty tables.
+    match &app.db {
+        platform::Db::Postgres(pool) => {
+            // VACUUM also sets the visibility map, which index-only scans of the postings need.
+            sqlx::query("VACUUM ANALYZE").execute(pool).await?;
+        }
+        platform::Db::Sqlite(pool) => {
+            sqlx::query("ANALYZE").execute(pool).await?;
+        }
+    }
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

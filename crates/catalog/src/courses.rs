@@ -294,6 +294,43 @@ impl Catalog {
         })
     }
 
+    /// The paths of an owning and a scope organization; 422 naming the field when one is missing.
+    pub(crate) async fn owner_and_scope_paths(&self, owner: OrgId, scope: OrgId) -> ApiResult<(String, String)> {
+        let owner_path = orgs::org_path(&self.db, owner).await.map_err(|_| {
+            ApiError::invalid_field(
+                "owner_org_id",
+                msg("所属组织不存在。", "The owning organization does not exist."),
+            )
+        })?;
+        let scope_path = orgs::org_path(&self.db, scope).await.map_err(|_| {
+            ApiError::invalid_field(
+                "scope_org_id",
+                msg("可见范围的组织不存在。", "The scope organization does not exist."),
+            )
+        })?;
+        Ok((owner_path, scope_path))
+    }
+
+    /// Only admins and province-level curators may make something public (what already is public
+    /// may stay so when others edit it).
+    pub(crate) async fn check_public(
+        &self,
+        user: &AuthUser,
+        was_public: bool,
+        visibility: Visibility,
+    ) -> ApiResult<()> {
+        if visibility == Visibility::Public && !was_public && !orgs::may_make_public(&self.db, user).await? {
+            return Err(ApiError::forbidden(
+                "public_not_allowed",
+                msg(
+                    "只有管理员和省级工作人员可以设为全网公开。",
+                    "Only admins and province-level curators may make something public.",
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Known topic names, in display order.
     pub async fn topics(&self) -> ApiResult<Vec<String>> {
         Ok(
@@ -535,18 +572,7 @@ impl Catalog {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
-        let owner_path = orgs::org_path(&self.db, owner_org_id).await.map_err(|_| {
-            ApiError::invalid_field(
-                "owner_org_id",
-                msg("所属组织不存在。", "The owning organization does not exist."),
-            )
-        })?;
-        let scope_path = orgs::org_path(&self.db, scope_org_id).await.map_err(|_| {
-            ApiError::invalid_field(
-                "scope_org_id",
-                msg("可见范围的组织不存在。", "The scope organization does not exist."),
-            )
-        })?;
+        let (owner_path, scope_path) = self.owner_and_scope_paths(owner_org_id, scope_org_id).await?;
 
         if let Actor::User(user) = actor {
             let owner_changed = existing.is_none_or(|e| e.owner_org_id != owner_org_id);
@@ -580,15 +606,7 @@ impl Catalog {
                 ));
             }
             let was_public = old.as_ref().is_some_and(|o| o.visibility == Visibility::Public);
-            if visibility == Visibility::Public && !was_public && !orgs::may_make_public(&self.db, user).await? {
-                return Err(ApiError::forbidden(
-                    "public_not_allowed",
-                    msg(
-                        "只有管理员和省级工作人员可以设为全网公开。",
-                        "Only admins and province-level curators may make something public.",
-                    ),
-                ));
-            }
+            self.check_public(user, was_public, visibility).await?;
         }
 
         let Some(title) = title else {

@@ -158,6 +158,21 @@ impl Catalog {
         Ok(out)
     }
 
+    /// The list, when `user` may edit it and `version` (if given) is current.
+    async fn editable_list(&self, user: &AuthUser, id: ListId, version: Option<i32>) -> ApiResult<ListRow> {
+        let row = self.visible_list(Some(user), id).await?;
+        if !self.may_edit_list(user, &row).await? {
+            return Err(ApiError::forbidden(
+                "out_of_scope",
+                msg("你不能修改这个清单。", "You may not edit this list."),
+            ));
+        }
+        if version.is_some_and(|v| v != row.version) {
+            return Err(version_conflict());
+        }
+        Ok(row)
+    }
+
     async fn may_edit_list(&self, user: &AuthUser, row: &ListRow) -> ApiResult<bool> {
         self.curator_covers_path(user, &row.owner_path).await
     }
@@ -344,18 +359,7 @@ impl Catalog {
             .scope_org_id
             .or(existing.map(|e| e.scope_org_id))
             .unwrap_or(owner_org_id);
-        let owner_path = orgs::org_path(&self.db, owner_org_id).await.map_err(|_| {
-            ApiError::invalid_field(
-                "owner_org_id",
-                msg("所属组织不存在。", "The owning organization does not exist."),
-            )
-        })?;
-        let scope_path = orgs::org_path(&self.db, scope_org_id).await.map_err(|_| {
-            ApiError::invalid_field(
-                "scope_org_id",
-                msg("可见范围的组织不存在。", "The scope organization does not exist."),
-            )
-        })?;
+        let (owner_path, scope_path) = self.owner_and_scope_paths(owner_org_id, scope_org_id).await?;
         if !self.curator_covers_path(user, &owner_path).await? || !self.curator_covers_path(user, &scope_path).await? {
             return Err(ApiError::forbidden(
                 "out_of_scope",
@@ -365,16 +369,8 @@ impl Catalog {
                 ),
             ));
         }
-        let was_public = existing.is_some_and(|e| e.visibility == "public");
-        if visibility == Visibility::Public && !was_public && !orgs::may_make_public(&self.db, user).await? {
-            return Err(ApiError::forbidden(
-                "public_not_allowed",
-                msg(
-                    "只有管理员和省级工作人员可以设为全网公开。",
-                    "Only admins and province-level curators may make something public.",
-                ),
-            ));
-        }
+        self.check_public(user, existing.is_some_and(|e| e.visibility == "public"), visibility)
+            .await?;
         let Some(title) = title else {
             return Err(ApiError::validation(Vec::new()));
         };
@@ -489,16 +485,7 @@ async fn update(
     Path(id): Path<ListId>,
     Json(input): Json<ListInput>,
 ) -> ApiResult<Json<ListView>> {
-    let row = cat.visible_list(Some(&auth), id).await?;
-    if !cat.may_edit_list(&auth, &row).await? {
-        return Err(ApiError::forbidden(
-            "out_of_scope",
-            msg("你不能修改这个清单。", "You may not edit this list."),
-        ));
-    }
-    if input.version.is_some_and(|v| v != row.version) {
-        return Err(version_conflict());
-    }
+    let row = cat.editable_list(&auth, id, input.version).await?;
     let p = cat.prepare_list(&auth, input, Some(&row)).await?;
     let n = db_execute!(
         &cat.db,
@@ -524,16 +511,7 @@ async fn put_items(
     Path(id): Path<ListId>,
     Json(req): Json<ListItemsRequest>,
 ) -> ApiResult<Json<ListView>> {
-    let row = cat.visible_list(Some(&auth), id).await?;
-    if !cat.may_edit_list(&auth, &row).await? {
-        return Err(ApiError::forbidden(
-            "out_of_scope",
-            msg("你不能修改这个清单。", "You may not edit this list."),
-        ));
-    }
-    if req.version != row.version {
-        return Err(version_conflict());
-    }
+    let row = cat.editable_list(&auth, id, Some(req.version)).await?;
     if req.course_ids.len() > MAX_ITEMS {
         return Err(ApiError::invalid_field(
             "course_ids",

@@ -27,25 +27,7 @@ async function logout() {
 
 export function go(path, replace = false) {
   history[replace ? "replaceState" : "pushState"]({}, "", path);
-  function passwordPage() {
-  const form = h("form", { class: "card form", novalidate: true },
-    h("p", {}, "请设置新密码（至少 8 位，含字母和数字）。"),
-    h("label", {}, "当前密码（或临时密码）", h("input", { name: "current_password", type: "password", autocomplete: "current-password" })),
-    h("label", {}, "新密码", h("input", { name: "new_password", type: "password", autocomplete: "new-password" })),
-    h("button", { class: "btn" }, "保存新密码"));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const f = new FormData(form);
-    try {
-      saveSession(await api("/api/v1/me/password", { method: "POST", body: { current_password: f.get("current_password"), new_password: f.get("new_password") } }));
-      toast("密码已更新");
-      go("/", true);
-    } catch (err) { fieldErrors(form, err); }
-  });
-  page("修改密码", form);
-}
-
-render();
+  render();
 }
 
 document.addEventListener("click", (e) => {
