@@ -19,7 +19,7 @@ fn binary() -> PathBuf {
     let bin = dir.join("parentschool");
     assert!(
         bin.is_file(),
-        "{} not built (run the tests with cargo test --workspace)",
+        "{} not built: run `cargo build --workspace --all-targets` first (scripts/test does)",
         bin.display()
     );
     bin
