@@ -41,15 +41,17 @@ fn run(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String
     )
 }
 
-/// A database for the CLI: an SQLite file (default) or a fresh PostgreSQL database.
-async fn database_env(backend: Backend) -> (Vec<(String, String)>, Option<e2e::TestApp>) {
+/// A database for the CLI: an SQLite file in the data folder (default), or a fresh PostgreSQL
+/// database (dropped with the guard). No server runs on it, so nothing but the CLI touches it.
+async fn database_env(backend: Backend) -> (Vec<(String, String)>, Option<e2e::PgDatabase>) {
     match backend {
         Backend::Sqlite => (Vec::new(), None),
         Backend::Postgres => {
-            // Borrow a fresh database from a test app (dropped with it).
-            let app = e2e::TestApp::spawn(Backend::Postgres).await;
-            let url = app.database_url();
-            (vec![("PARENTSCHOOL__DATABASE__URL".to_owned(), url)], Some(app))
+            let db = e2e::PgDatabase::create().await;
+            (
+                vec![("PARENTSCHOOL__DATABASE__URL".to_owned(), db.url.clone())],
+                Some(db),
+            )
         }
     }
 }
@@ -329,4 +331,237 @@ async fn catalog_import_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_import_postgres() {
     catalog_import(Backend::Postgres).await;
+}
+
+/// `kill -9` in the middle of a transcode, then a restart: the job resumes and finishes, with one
+/// set of renditions and no partial objects left behind.
+async fn kill_during_transcode(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (db_env, _keep) = database_env(backend).await;
+    let data = dir.path().join("data");
+    let data_arg = data.to_string_lossy().into_owned();
+    let mut env: Vec<(String, String)> = db_env;
+    env.push(("PARENTSCHOOL__MEDIA__JOB_LEASE_SECONDS".into(), "3".into()));
+    env.push(("PARENTSCHOOL__AUTH__JWT_SECRET".into(), e2e::TEST_JWT_SECRET.into()));
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (ok, _, err) = run(
+        dir.path(),
+        &env_ref,
+        &[
+            "--data-dir",
+            &data_arg,
+            "user",
+            "add",
+            "--phone",
+            "13700000001",
+            "--password",
+            "Change-me-2026",
+            "--role",
+            "curator",
+        ],
+    );
+    assert!(ok, "{err}");
+
+    let clip = dir.path().join("lecture.mp4");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=25:duration=8",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(&clip)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(made, "ffmpeg is required");
+    let bytes = std::fs::read(&clip).unwrap_or_default();
+
+    let start = || {
+        let mut cmd = Command::new(binary());
+        cmd.current_dir(dir.path())
+            .args(["--data-dir", &data_arg, "serve", "--listen", "127.0.0.1:0"])
+            .env_remove("RUST_LOG");
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let url = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("server did not start"));
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap_or_default().to_owned();
+            }
+        };
+        (child, url)
+    };
+    let client = reqwest::Client::new();
+    let (mut first, url) = start();
+    let login: serde_json::Value = client
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&serde_json::json!({"phone": "13700000001", "password": "Change-me-2026"}))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let token = e2e::token_of(&login);
+    let up: serde_json::Value = client
+        .post(format!("{url}/api/v1/uploads"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"filename": "lecture.mp4", "size": bytes.len()}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let id = up["id"].as_str().unwrap_or_default().to_owned();
+    let chunk = up["chunk_size"].as_u64().unwrap_or(1) as usize;
+    for (n, part) in bytes.chunks(chunk).enumerate() {
+        let r = client
+            .put(format!("{url}/api/v1/uploads/{id}/chunks/{n}"))
+            .bearer_auth(&token)
+            .body(part.to_vec())
+            .send()
+            .await;
+        assert!(r.map(|r| r.status().is_success()).unwrap_or(false));
+    }
+    let done: serde_json::Value = client
+        .post(format!("{url}/api/v1/uploads/{id}/complete"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let asset = done["asset_id"].as_str().unwrap_or_else(|| panic!("{done}")).to_owned();
+    let get = |url: String| {
+        let (client, token, asset) = (client.clone(), token.clone(), asset.clone());
+        async move {
+            client
+                .get(format!("{url}/api/v1/assets/{asset}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .json::<serde_json::Value>()
+                .await
+                .unwrap_or_default()
+        }
+    };
+    // Wait until ffmpeg is well under way, then kill the whole server without warning.
+    let mut state = serde_json::Value::Null;
+    for _ in 0..600 {
+        state = get(url.clone()).await;
+        if state["progress"].as_i64().unwrap_or(0) >= 5 || state["state"] != "processing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        state["state"], "processing",
+        "the transcode finished before it could be interrupted: {state}"
+    );
+    let killed = Command::new("kill")
+        .args(["-KILL", &first.id().to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(killed);
+    let _ = first.wait();
+
+    let (mut second, url) = start();
+    let mut ready = serde_json::Value::Null;
+    for _ in 0..1200 {
+        ready = get(url.clone()).await;
+        if ready["state"] != "processing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready["state"], "ready", "{ready}");
+    let names: Vec<&str> = ready["renditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["360p", "540p", "720p", "audio"],
+        "one set of renditions: {ready}"
+    );
+    // One rendition prefix, the source, and nothing half-written in the store.
+    let asset_dir = data.join("objects/assets").join(&asset);
+    let mut entries: Vec<String> = std::fs::read_dir(&asset_dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    entries.sort();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(
+        entries.iter().any(|e| e == "source") && entries.iter().any(|e| e.starts_with("hls-")),
+        "{entries:?}"
+    );
+    let tmp_left = std::fs::read_dir(data.join("objects/.tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(tmp_left, 0, "no temporary objects left");
+    let scratch = std::fs::read_dir(data.join("work"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&asset))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(scratch, 0, "scratch space removed");
+    let _ = Command::new("kill").args(["-TERM", &second.id().to_string()]).status();
+    let _ = second.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_during_transcode_sqlite() {
+    kill_during_transcode(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_during_transcode_postgres() {
+    kill_during_transcode(Backend::Postgres).await;
 }

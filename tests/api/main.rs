@@ -5,6 +5,7 @@ mod auth;
 mod catalog;
 mod cli;
 mod errors;
+mod media;
 mod ops;
 mod orgs;
 mod rate_limit;

@@ -89,6 +89,28 @@ fn base_settings(data_dir: PathBuf) -> Settings {
     settings
 }
 
+/// A fresh PostgreSQL database, dropped with this guard.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> Self {
+        let name = create_pg_database().await.unwrap_or_else(|e| panic!("{e:#}"));
+        Self {
+            url: pg_url_for(&name),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        drop_pg_database(std::mem::take(&mut self.name));
+    }
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, |_| {}).await

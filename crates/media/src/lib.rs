@@ -1,14 +1,74 @@
-//! Media: video assets in the object store (local directory or S3), resumable uploads, `ffprobe`
-//! validation, durable `ffmpeg` transcoding jobs to an HLS ladder, signed playback, and watch
-//! progress (the union of played ranges that study-time credits are computed from).
+//! Media: video assets in the object store, resumable chunked uploads, `ffprobe` validation and
+//! durable `ffmpeg` transcoding jobs to an HLS (fMP4) ladder for phones with an audio-only
+//! rendition and a poster. Playback, S3 and watch progress are being added (see the media issue).
 //!
-//! It never depends on `catalog`, never reads configuration and never binds sockets: the server
-//! hands it settings, the database and the store. The routes arrive with the media issue.
+//! It never depends on `catalog` (a lesson refers to an asset by id), never reads configuration
+//! and never binds sockets: the server hands it settings, the database, the store and the job
+//! queue, and runs its job handler in a worker.
 #![forbid(unsafe_code)]
 
-use platform::http::ApiRouter;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-/// The media API routes (none yet).
-pub fn router() -> ApiRouter {
-    ApiRouter::new()
+use platform::config::MediaSettings;
+use platform::http::ApiRouter;
+use platform::jobs::Jobs;
+use platform::store::ObjectStore;
+use platform::{Clock, Db};
+
+mod assets;
+pub mod probe;
+mod transcode;
+mod uploads;
+
+pub use assets::AssetId;
+pub use transcode::{TRANSCODE, Transcoder};
+
+/// The media service: state of its routes and of its job handler.
+#[derive(Clone, Debug)]
+pub struct Media {
+    db: Db,
+    store: Arc<dyn ObjectStore>,
+    clock: Arc<dyn Clock>,
+    jobs: Jobs,
+    cfg: Arc<MediaSettings>,
+    work_dir: PathBuf,
+}
+
+impl Media {
+    pub fn new(
+        db: Db,
+        store: Arc<dyn ObjectStore>,
+        clock: Arc<dyn Clock>,
+        jobs: Jobs,
+        cfg: MediaSettings,
+        work_dir: PathBuf,
+    ) -> Self {
+        Self {
+            db,
+            store,
+            clock,
+            jobs,
+            cfg: Arc::new(cfg),
+            work_dir,
+        }
+    }
+
+    /// The job handler that transcodes uploaded assets.
+    pub fn transcoder(&self) -> Transcoder {
+        Transcoder { media: self.clone() }
+    }
+
+    /// Whether `ffmpeg` and `ffprobe` can be run (checked at start-up and by `/readyz`).
+    pub async fn ffmpeg_version(&self) -> Option<String> {
+        transcode::ffmpeg_version(&self.cfg.ffmpeg, &self.cfg.ffprobe).await
+    }
+}
+
+/// The media API routes.
+pub fn router(media: Media) -> ApiRouter {
+    let chunk_limit = usize::try_from(media.cfg.chunk_size_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1024);
+    uploads::router(chunk_limit).merge(assets::router()).with_state(media)
 }

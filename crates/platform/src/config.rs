@@ -45,6 +45,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
+    pub media: MediaSettings,
 }
 
 impl Settings {
@@ -54,6 +55,14 @@ impl Settings {
             Some(url) => url.expose().to_owned(),
             None => format!("sqlite://{}", self.data_dir.join("parentschool.db").display()),
         }
+    }
+
+    /// Scratch space for transcoding.
+    pub fn media_work_dir(&self) -> PathBuf {
+        self.media
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("work"))
     }
 
     /// The root of the local object store.
@@ -206,6 +215,55 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
+            media: MediaSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSettings {
+    /// Largest accepted upload, in bytes (default 4 GiB).
+    pub max_upload_bytes: u64,
+    /// Upload chunk size in bytes (at least 5 MiB, so S3 multipart works).
+    pub chunk_size_bytes: u64,
+    /// Unfinished uploads are removed this long after their last chunk.
+    pub upload_ttl_hours: u64,
+    /// Longest accepted video, in seconds (default 4 hours).
+    pub max_duration_seconds: u64,
+    /// The `ffmpeg` and `ffprobe` programs.
+    pub ffmpeg: String,
+    pub ffprobe: String,
+    /// Scratch space for transcoding (default `<data_dir>/work`).
+    pub work_dir: Option<PathBuf>,
+    /// HLS segment length in seconds (keyframes are placed on these boundaries).
+    pub segment_seconds: u32,
+    /// x264 preset: faster presets trade size for speed.
+    pub x264_preset: String,
+    /// Run the transcoding worker inside `serve` (else run `parentschool worker` elsewhere).
+    pub worker_in_serve: bool,
+    /// Transcode attempts before a job is given up.
+    pub max_attempts: i32,
+    /// Seconds a worker's claim on a job lasts without renewal: after a crash, the job is
+    /// resumed this long after the worker's last heartbeat.
+    pub job_lease_seconds: u64,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 4 * 1024 * 1024 * 1024,
+            chunk_size_bytes: 8 * 1024 * 1024,
+            upload_ttl_hours: 48,
+            max_duration_seconds: 4 * 3600,
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            work_dir: None,
+            segment_seconds: 4,
+            x264_preset: "veryfast".into(),
+            worker_in_serve: true,
+            max_attempts: 4,
+            job_lease_seconds: 30,
         }
     }
 }

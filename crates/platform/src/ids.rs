@@ -66,3 +66,7 @@ new_id!(
     /// A chain of rotated refresh tokens that descend from one login.
     TokenFamilyId
 );
+new_id!(
+    /// A durable background job.
+    JobId
+);

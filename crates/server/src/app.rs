@@ -39,6 +39,8 @@ pub struct App {
     pub db: Db,
     pub accounts: Accounts,
     pub catalog: catalog::Catalog,
+    pub media: media::Media,
+    pub jobs: platform::jobs::Jobs,
     pub store: Arc<dyn ObjectStore>,
 }
 
@@ -81,16 +83,30 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let accounts = Accounts::new(db.clone(), clock.clone(), keys.clone(), settings.auth.clone());
     let catalog = catalog::Catalog::new(db.clone(), store.clone(), clock.clone());
+    let jobs = platform::jobs::Jobs::new(
+        db.clone(),
+        clock.clone(),
+        Duration::from_secs(settings.media.job_lease_seconds),
+    );
+    let media = media::Media::new(
+        db.clone(),
+        store.clone(),
+        clock.clone(),
+        jobs.clone(),
+        settings.media.clone(),
+        settings.media_work_dir(),
+    );
 
     let openapi_json = Arc::new(OnceLock::new());
     let ops = Ops {
         db: db.clone(),
         store: store.clone(),
+        media: media.clone(),
         openapi_json: openapi_json.clone(),
     };
     let api = accounts::router(accounts.clone())
         .merge(catalog::router(catalog.clone()))
-        .merge(media::router())
+        .merge(media::router(media.clone()))
         .merge(live_session::router())
         .merge(ops_router(ops));
     let (api, doc) = api.into_inner().split_for_parts();
@@ -133,6 +149,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         db,
         accounts,
         catalog,
+        media,
+        jobs,
         store,
     })
 }
@@ -152,12 +170,19 @@ impl App {
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+        let (workers_stop, workers_rx) = tokio::sync::watch::channel(false);
+        let workers = if self.settings.media.worker_in_serve {
+            Some(self.spawn_workers(workers_rx))
+        } else {
+            None
+        };
         let server = axum::serve(
             listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router.clone().into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
+            let _ = workers_stop.send(true);
             let _ = stopped_tx.send(());
         });
         let serving = tokio::spawn(async move { server.await });
@@ -169,9 +194,49 @@ impl App {
                 tokio::time::sleep(grace).await;
             } => tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway"),
         }
+        if let Some(workers) = workers {
+            let _ = tokio::time::timeout(grace, workers).await;
+        }
         self.db.close().await;
         Ok(())
     }
+
+    /// Runs the background work (the job queue and clean-ups) until `stop` turns `true`.
+    pub fn spawn_workers(&self, stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        let handlers: Vec<Arc<dyn platform::jobs::JobHandler>> = vec![Arc::new(self.media.transcoder())];
+        let worker = format!("{}-{}", hostname(), uuid::Uuid::now_v7().simple());
+        let jobs = platform::jobs::run_worker(
+            self.jobs.clone(),
+            handlers,
+            worker,
+            Duration::from_millis(500),
+            stop.clone(),
+        );
+        let media = self.media.clone();
+        let mut stop_cleanup = stop;
+        let cleanup = async move {
+            loop {
+                match media.clean_up_uploads().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "removed abandoned uploads"),
+                    Err(e) => tracing::warn!(error = %e, "upload clean-up failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+                    _ = stop_cleanup.changed() => return,
+                }
+            }
+        };
+        tokio::spawn(async move {
+            tokio::join!(jobs, cleanup);
+        })
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "node".into())
 }
 
 /// The access-token key: configured, or generated once and kept in the data directory.
@@ -227,6 +292,7 @@ fn openapi_document(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenA
 struct Ops {
     db: Db,
     store: Arc<dyn ObjectStore>,
+    media: media::Media,
     openapi_json: Arc<OnceLock<String>>,
 }
 
@@ -254,6 +320,8 @@ struct Readiness {
     status: &'static str,
     database: String,
     object_store: String,
+    /// `ffmpeg` version, or "missing": the service runs without it, but uploads then fail.
+    ffmpeg: String,
 }
 
 /// The database and the object store answer.
@@ -273,11 +341,13 @@ async fn readyz(State(ops): State<Ops>) -> Response {
         Ok(Err(e)) => format!("error: {e}"),
         Err(_) => "error: timed out".to_owned(),
     };
+    let ffmpeg = ops.media.ffmpeg_version().await.unwrap_or_else(|| "missing".into());
     if database == "ok" && object_store == "ok" {
         Json(Readiness {
             status: "ready",
             database,
             object_store,
+            ffmpeg,
         })
         .into_response()
     } else {

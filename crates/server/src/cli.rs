@@ -33,6 +33,9 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run only the background jobs (transcoding), e.g. on another machine sharing the database
+    /// and the object store.
+    Worker,
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -172,6 +175,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
             Ok(())
         }
         Command::Catalog(CatalogCommand::Import { file, org, publish }) => import(settings, &file, org, publish).await,
+        Command::Worker => worker(settings).await,
         Command::Serve(_) => serve(settings).await,
     }
 }
@@ -235,6 +239,32 @@ async fn import(
     }
 }
 
+async fn worker(settings: platform::config::Settings) -> anyhow::Result<()> {
+    crate::telemetry::init_tracing(&settings.log);
+    let app = crate::build(settings).await?;
+    warn_without_ffmpeg(&app).await;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let workers = app.spawn_workers(rx);
+    println!(
+        "家长学堂后台任务已启动 / ParentSchool worker running (database: {})",
+        app.db.backend()
+    );
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    let _ = workers.await;
+    app.db.close().await;
+    Ok(())
+}
+
+async fn warn_without_ffmpeg(app: &crate::App) {
+    if app.media.ffmpeg_version().await.is_none() {
+        println!(
+            "警告：未找到 ffmpeg/ffprobe，上传的视频将无法转码（Debian: apt-get install ffmpeg）。\nWarning: ffmpeg/ffprobe not found; uploaded videos cannot be transcoded."
+        );
+        tracing::warn!(ffmpeg = %app.settings.media.ffmpeg, "ffmpeg not found");
+    }
+}
+
 async fn serve(settings: platform::config::Settings) -> anyhow::Result<()> {
     crate::telemetry::init_tracing(&settings.log);
     let listen = settings.server.listen.clone();
@@ -273,6 +303,7 @@ async fn serve(settings: platform::config::Settings) -> anyhow::Result<()> {
             data_dir.display()
         );
     }
+    warn_without_ffmpeg(&app).await;
     let url = public_url.unwrap_or_else(|| format!("http://{addr}"));
     println!(
         "家长学堂已启动 / ParentSchool is listening on {url}  (database: {}, data: {})",

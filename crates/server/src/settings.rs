@@ -53,6 +53,9 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
     if !matches!(s.log.format.as_str(), "pretty" | "json") {
         bail!("log.format must be \"pretty\" or \"json\", not {:?}", s.log.format);
     }
+    if s.media.chunk_size_bytes < 5 * 1024 * 1024 {
+        bail!("media.chunk_size_bytes must be at least 5 MiB (5242880), as S3 multipart uploads require");
+    }
     if s.storage.backend != "local" {
         bail!(
             "storage.backend {:?} is not supported yet; use \"local\"",

@@ -1,0 +1,123 @@
+//! Assets: what an upload becomes — processing, then ready (with HLS renditions) or failed (with
+//! a reason a curator understands).
+
+use axum::extract::State;
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::http::{ApiRouter, Json, Path};
+use platform::ids::{JobId, UserId};
+use platform::validate::Role;
+use platform::{Timestamp, with_db};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use crate::Media;
+
+platform::new_id!(
+    /// A media asset.
+    AssetId
+);
+
+/// One rendition of the HLS ladder.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Rendition {
+    /// `360p`, `720p`, … or `audio`.
+    pub name: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    /// Peak bits per second, as in the master playlist.
+    pub bandwidth: i64,
+    pub codecs: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct AssetRow {
+    pub id: AssetId,
+    pub owner_id: Option<UserId>,
+    pub state: String,
+    pub filename: String,
+    pub size: i64,
+    pub source_key: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub renditions: String,
+    pub error: Option<String>,
+    pub job_id: Option<JobId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// An asset as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssetView {
+    pub id: AssetId,
+    /// uploading, processing, ready or failed.
+    pub state: String,
+    /// Percent of the processing done (0–100).
+    pub progress: i32,
+    pub filename: String,
+    pub size: i64,
+    pub duration_s: Option<f64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub renditions: Vec<Rendition>,
+    /// Why processing failed, in words for a curator.
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+pub(crate) const ASSET_COLUMNS: &str = "id, owner_id, state, filename, size, source_key, duration_ms, width, height, \
+    renditions, error, job_id, created_at, updated_at";
+
+pub(crate) fn asset_not_found() -> ApiError {
+    ApiError::not_found("asset_not_found", msg("媒体文件不存在。", "No such media asset."))
+}
+
+impl Media {
+    pub(crate) async fn asset(&self, id: AssetId) -> ApiResult<Option<AssetRow>> {
+        let sql = format!("SELECT {ASSET_COLUMNS} FROM assets WHERE id = $1");
+        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, AssetRow>(&sql).bind(id).fetch_optional(pool).await)?)
+    }
+
+    /// The asset's public state, with the transcoding job's progress while processing.
+    pub async fn asset_view(&self, id: AssetId) -> ApiResult<AssetView> {
+        let row = self.asset(id).await?.ok_or_else(asset_not_found)?;
+        let progress = match (row.state.as_str(), row.job_id) {
+            ("ready", _) => 100,
+            ("processing", Some(job)) => self.jobs.status(job).await?.map_or(0, |(_, p, _, _)| p),
+            _ => 0,
+        };
+        Ok(AssetView {
+            id: row.id,
+            state: row.state.clone(),
+            progress,
+            filename: row.filename.clone(),
+            size: row.size,
+            duration_s: row.duration_ms.map(|ms| ms as f64 / 1000.0),
+            width: row.width,
+            height: row.height,
+            renditions: serde_json::from_str(&row.renditions).unwrap_or_default(),
+            error: row.error.clone(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+pub(crate) fn router() -> ApiRouter<Media> {
+    ApiRouter::new().routes(routes!(get_asset))
+}
+
+/// An asset's state and processing progress (its uploader, curators and admins).
+#[utoipa::path(get, path = "/api/v1/assets/{id}", tag = "media", params(("id" = AssetId, Path)),
+    responses((status = 200, body = AssetView), (status = 404)), security(("bearer" = [])))]
+async fn get_asset(State(media): State<Media>, auth: AuthUser, Path(id): Path<AssetId>) -> ApiResult<Json<AssetView>> {
+    let row = media.asset(id).await?.ok_or_else(asset_not_found)?;
+    if row.owner_id != Some(auth.id) && !matches!(auth.role, Role::Curator | Role::Admin) {
+        return Err(asset_not_found());
+    }
+    Ok(Json(media.asset_view(id).await?))
+}

@@ -1,0 +1,281 @@
+//! Media through the HTTP API with real ffmpeg: resumable uploads, validation, transcoding.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use e2e::{Backend, TestApp, assert_problem, raw};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const CHUNK: u64 = 64 * 1024;
+
+/// A generated test clip (ffmpeg testsrc2 + sine), made once per test in `dir`.
+fn clip(dir: &Path, seconds: u32, size: &str) -> PathBuf {
+    let out = dir.join(format!("clip-{seconds}-{size}.mp4"));
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={size}:rate=25:duration={seconds}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={seconds}"))
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"])
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("ffmpeg is required for the media tests: {e}"));
+    assert!(status.success());
+    out
+}
+
+async fn spawn(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |s| s.media.chunk_size_bytes = CHUNK).await
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn put_chunk(app: &TestApp, token: &str, id: &str, n: usize, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let (status, _, text) = raw(
+        app,
+        Method::PUT,
+        &format!("/api/v1/uploads/{id}/chunks/{n}"),
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("content-type", "application/octet-stream"),
+        ],
+        Some(bytes),
+    )
+    .await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Uploads `bytes` in chunks and completes; returns the asset id.
+async fn upload(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> String {
+    let (status, up) = app
+        .post(
+            "/api/v1/uploads",
+            Some(token),
+            json!({"filename": name, "size": bytes.len(), "content_type": "video/mp4"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let id = up["id"].as_str().unwrap_or_default().to_owned();
+    let size = up["chunk_size"].as_u64().unwrap_or(CHUNK) as usize;
+    for (n, chunk) in bytes.chunks(size).enumerate() {
+        let (status, body) = put_chunk(app, token, &id, n, chunk.to_vec()).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    let (status, done) = app
+        .post(
+            &format!("/api/v1/uploads/{id}/complete"),
+            Some(token),
+            json!({"sha256": hex(&Sha256::digest(bytes))}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    done["asset_id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Polls the asset until it leaves `processing`.
+async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
+    for _ in 0..600 {
+        let (status, asset) = app.get(&format!("/api/v1/assets/{id}"), Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{asset}");
+        assert!((0..=100).contains(&asset["progress"].as_i64().unwrap_or(-1)), "{asset}");
+        if asset["state"] != "processing" {
+            return asset;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("asset {id} still processing after 60 s");
+}
+
+async fn upload_flow(backend: Backend) {
+    let app = spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let curator = app.user_with_role("13700000001", "curator", None).await;
+    let other = app.user_with_role("13700000002", "expert", None).await;
+    let parent = e2e::token_of(&app.register("13812345678", "abc12345x").await);
+    let bytes = std::fs::read(clip(dir.path(), 3, "426x240")).unwrap_or_default();
+    assert!(bytes.len() as u64 > 2 * CHUNK, "the clip spans several chunks");
+
+    let (status, body) = app
+        .post(
+            "/api/v1/uploads",
+            Some(&parent),
+            json!({"filename": "a.mp4", "size": 10}),
+        )
+        .await;
+    assert_problem(status, &body, 403, "forbidden_role");
+    let (status, body) = app
+        .post(
+            "/api/v1/uploads",
+            Some(&curator),
+            json!({"filename": "empty.mp4", "size": 0}),
+        )
+        .await;
+    assert_problem(status, &body, 422, "validation_failed");
+
+    let (status, up) = app
+        .post(
+            "/api/v1/uploads",
+            Some(&curator),
+            json!({"filename": "讲座.mp4", "size": bytes.len(), "content_type": "video/mp4"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let id = up["id"].as_str().unwrap_or_default().to_owned();
+    let chunks: Vec<Vec<u8>> = bytes.chunks(CHUNK as usize).map(<[u8]>::to_vec).collect();
+    assert_eq!(up["chunks"], chunks.len());
+    assert_eq!(up["chunk_size"], CHUNK);
+
+    // Out of order, a retried chunk, bad sizes and numbers, someone else's upload.
+    for n in (1..chunks.len()).rev() {
+        let (status, body) = put_chunk(&app, &curator, &id, n, chunks[n].clone()).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    let (status, body) = put_chunk(&app, &curator, &id, 0, vec![1, 2, 3]).await;
+    assert_problem(status, &body, 422, "wrong_chunk_size");
+    let (status, body) = put_chunk(&app, &curator, &id, chunks.len(), chunks[0].clone()).await;
+    assert_problem(status, &body, 422, "validation_failed");
+    let (status, body) = put_chunk(&app, &other, &id, 0, chunks[0].clone()).await;
+    assert_problem(status, &body, 403, "not_your_upload");
+    let (status, body) = app
+        .post(&format!("/api/v1/uploads/{id}/complete"), Some(&curator), json!({}))
+        .await;
+    let body = assert_problem(status, &body, 409, "upload_incomplete");
+    assert_eq!(body["missing"], json!([0]));
+    let (_, status_body) = app.get(&format!("/api/v1/uploads/{id}"), Some(&curator)).await;
+    assert_eq!(status_body["received"].as_array().map(Vec::len), Some(chunks.len() - 1));
+    // Chunk 0 sent wrong (right size, wrong bytes), then again right: the retry replaces it.
+    let mut garbage = chunks[0].clone();
+    garbage.reverse();
+    let (status, _) = put_chunk(&app, &curator, &id, 0, garbage).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let sha = hex(&Sha256::digest(&bytes));
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/uploads/{id}/complete"),
+            Some(&curator),
+            json!({"sha256": sha}),
+        )
+        .await;
+    assert_problem(status, &body, 422, "checksum_mismatch");
+    let (status, _) = put_chunk(&app, &curator, &id, 0, chunks[0].clone()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, done) = app
+        .post(
+            &format!("/api/v1/uploads/{id}/complete"),
+            Some(&curator),
+            json!({"sha256": sha}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    let asset = done["asset_id"].as_str().unwrap_or_default().to_owned();
+    let (status, body) = app
+        .post(&format!("/api/v1/uploads/{id}/complete"), Some(&curator), json!({}))
+        .await;
+    let body = assert_problem(status, &body, 409, "upload_completed");
+    assert_eq!(body["asset_id"], asset.as_str());
+
+    let ready = settled(&app, &curator, &asset).await;
+    assert_eq!(ready["state"], "ready", "{ready}");
+    assert_eq!(ready["progress"], 100);
+    let duration = ready["duration_s"].as_f64().unwrap_or(0.0);
+    assert!((2.5..=3.5).contains(&duration), "{ready}");
+    let names: Vec<&str> = ready["renditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names, ["240p", "audio"], "a 240-line source is not upscaled: {ready}");
+    // Another user's asset is not theirs to see (curators and admins may).
+    let (status, _) = app.get(&format!("/api/v1/assets/{asset}"), Some(&other)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+async fn broken_files(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.media.chunk_size_bytes = CHUNK;
+        s.media.max_duration_seconds = 4;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let curator = app.user_with_role("13700000001", "curator", None).await;
+    let good = std::fs::read(clip(dir.path(), 2, "320x180")).unwrap_or_default();
+    let long = std::fs::read(clip(dir.path(), 6, "160x90")).unwrap_or_default();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "作业.mp4",
+            "这不是视频，只是改了扩展名的文本文件。\n".repeat(50).into_bytes(),
+            "不是可识别",
+        ),
+        ("截断.mp4", good[..good.len() * 6 / 10].to_vec(), "不完整"),
+        ("太长.mp4", long, "超过上限"),
+    ];
+    for (name, bytes, reason) in cases {
+        let asset = upload(&app, &curator, name, &bytes).await;
+        let done = settled(&app, &curator, &asset).await;
+        assert_eq!(done["state"], "failed", "{name}: {done}");
+        assert!(
+            done["error"].as_str().is_some_and(|e| e.contains(reason)),
+            "{name}: {done}"
+        );
+        assert_eq!(done["renditions"], json!([]));
+    }
+    let asset = upload(&app, &curator, "好.mp4", &good).await;
+    assert_eq!(settled(&app, &curator, &asset).await["state"], "ready");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_and_transcode_sqlite() {
+    upload_flow(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_and_transcode_postgres() {
+    upload_flow(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_files_fail_with_reasons_sqlite() {
+    broken_files(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_files_fail_with_reasons_postgres() {
+    broken_files(Backend::Postgres).await;
+}
+
+/// Without ffmpeg the server still starts, says so in `/readyz`, and uploads end with a clear
+/// error instead of hanging in processing.
+async fn without_ffmpeg(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.media.chunk_size_bytes = CHUNK;
+        s.media.ffmpeg = "/nonexistent/ffmpeg".into();
+    })
+    .await;
+    let (status, ready) = app.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ready["ffmpeg"], "missing", "{ready}");
+    let curator = app.user_with_role("13700000001", "curator", None).await;
+    let asset = upload(&app, &curator, "讲座.mp4", b"whatever bytes").await;
+    let done = settled(&app, &curator, &asset).await;
+    assert_eq!(done["state"], "failed");
+    assert!(done["error"].as_str().is_some_and(|e| e.contains("ffmpeg")), "{done}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ffmpeg_sqlite() {
+    without_ffmpeg(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ffmpeg_postgres() {
+    without_ffmpeg(Backend::Postgres).await;
+}
