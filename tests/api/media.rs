@@ -279,3 +279,143 @@ async fn without_ffmpeg_sqlite() {
 async fn without_ffmpeg_postgres() {
     without_ffmpeg(Backend::Postgres).await;
 }
+
+/// Signed playback: who may get a URL, and how the bytes are served (Range, ETag, caching,
+/// tampered and expired signatures).
+async fn playback(backend: Backend) {
+    let app = spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let province = app.org("浙江省妇联", "province", None).await;
+    let school_a = app.org("西湖小学", "school", Some(&province)).await;
+    let other_province = app.org("江苏省妇联", "province", None).await;
+    let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+    let parent_in = app.user_with_role("13800000001", "parent", Some(&school_a)).await;
+    let parent_out = app.user_with_role("13800000002", "parent", Some(&other_province)).await;
+    let bytes = std::fs::read(clip(dir.path(), 2, "426x240")).unwrap_or_default();
+    let asset = upload(&app, &curator, "讲座.mp4", &bytes).await;
+    assert_eq!(settled(&app, &curator, &asset).await["state"], "ready");
+
+    // Parents may watch once a course they can see uses the asset.
+    let path = format!("/api/v1/assets/{asset}/playback");
+    let (status, _) = app.get(&path, Some(&parent_in)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, course) = app
+        .post("/api/v1/courses", Some(&curator), json!({"title": "好好说话", "age_stages": ["6-12"], "lessons": [{"title": "第一讲", "asset_id": asset, "duration_s": 2}]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{course}");
+    for to in ["in_review", "published"] {
+        app.post(
+            &format!(
+                "/api/v1/courses/{}/transitions",
+                course["id"].as_str().unwrap_or_default()
+            ),
+            Some(&curator),
+            json!({"to": to}),
+        )
+        .await;
+    }
+    let (status, pb) = app.get(&path, Some(&parent_in)).await;
+    assert_eq!(status, StatusCode::OK, "{pb}");
+    let (status, _) = app.get(&path, Some(&parent_out)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let url = pb["url"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        url.starts_with(&format!("/media/{asset}/")) && url.ends_with("/master.m3u8"),
+        "{pb}"
+    );
+    let (status, headers, master) = raw(&app, Method::GET, &url, &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/vnd.apple.mpegurl")
+    );
+    assert!(
+        master.contains("240p/index.m3u8")
+            && master.contains("audio/index.m3u8")
+            && master.contains("RESOLUTION=426x240"),
+        "{master}"
+    );
+    let base = url.trim_end_matches("master.m3u8").to_owned();
+    let (status, _, media_playlist) = raw(&app, Method::GET, &format!("{base}240p/index.m3u8"), &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        media_playlist.contains("init.mp4")
+            && media_playlist.contains("seg_00000.m4s")
+            && media_playlist.contains("#EXT-X-ENDLIST"),
+        "{media_playlist}"
+    );
+
+    let seg = format!("{base}240p/seg_00000.m4s");
+    let (status, headers, _) = raw(&app, Method::GET, &seg, &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let size: u64 = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(size > 100);
+    assert_eq!(
+        headers.get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        headers.get("accept-ranges").and_then(|v| v.to_str().ok()),
+        Some("bytes")
+    );
+    let etag = headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let (status, headers, body) = raw(&app, Method::GET, &seg, &[("range", "bytes=0-99")], None).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        headers.get("content-range").and_then(|v| v.to_str().ok()),
+        Some(format!("bytes 0-99/{size}").as_str())
+    );
+    assert_eq!(headers.get("content-length").and_then(|v| v.to_str().ok()), Some("100"));
+    let _ = body;
+    let (status, headers, _) = raw(&app, Method::GET, &seg, &[("range", &format!("bytes={size}-"))], None).await;
+    assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        headers.get("content-range").and_then(|v| v.to_str().ok()),
+        Some(format!("bytes */{size}").as_str())
+    );
+    let (status, _, _) = raw(&app, Method::GET, &seg, &[("if-none-match", &etag)], None).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+
+    // Tampered and expired signatures.
+    let parts: Vec<&str> = url.split('/').collect(); // ["", "media", asset, user, exp, sig, "master.m3u8"]
+    let mut tampered = parts.clone();
+    let bad_sig = format!("{}A", &parts[5][..parts[5].len() - 1]);
+    tampered[5] = &bad_sig;
+    let (status, _, text) = raw(&app, Method::GET, &tampered.join("/"), &[], None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    let past = time::OffsetDateTime::now_utc().unix_timestamp() - 10;
+    let key = media::playback::url_key(e2e::TEST_JWT_SECRET.as_bytes());
+    let (asset_id, user_id) = (
+        parts[2].parse().unwrap_or_else(|e| panic!("{e}")),
+        parts[3].parse().unwrap_or_else(|e| panic!("{e}")),
+    );
+    let expired = format!(
+        "/media/{}/{}/{past}/{}/master.m3u8",
+        parts[2],
+        parts[3],
+        media::playback::sign(&key, asset_id, user_id, past)
+    );
+    let (status, _, text) = raw(&app, Method::GET, &expired, &[], None).await;
+    let problem: Value = serde_json::from_str(&text).unwrap_or_default();
+    assert_problem(status, &problem, 403, "playback_url_invalid");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playback_sqlite() {
+    playback(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playback_postgres() {
+    playback(Backend::Postgres).await;
+}

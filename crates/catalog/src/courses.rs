@@ -233,6 +233,22 @@ impl Catalog {
         Ok(n > 0)
     }
 
+    /// Whether `viewer` may see a course that has a lesson using media asset `asset`.
+    pub async fn lesson_asset_visible(&self, viewer: &AuthUser, asset: &str) -> ApiResult<bool> {
+        let scope = self.scope_of(Some(viewer)).await?;
+        let viewer = Some(viewer);
+        let n: i64 = with_db!(&self.db, pool => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT COUNT(*) FROM lessons l CROSS JOIN courses c WHERE c.id = l.course_id AND l.asset_id = ",
+            );
+            qb.push_bind(asset);
+            qb.push(" AND ");
+            push_visible!(qb, viewer, scope);
+            qb.build_query_scalar::<i64>().fetch_one(pool).await
+        })?;
+        Ok(n > 0)
+    }
+
     /// Whether `actor` may edit the course: admins; curators whose subtree owns it; its author
     /// while it is a draft.
     pub(crate) async fn may_edit(&self, actor: &Actor, row: &CourseRow) -> ApiResult<bool> {

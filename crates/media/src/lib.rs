@@ -17,11 +17,13 @@ use platform::store::ObjectStore;
 use platform::{Clock, Db};
 
 mod assets;
+pub mod playback;
 pub mod probe;
 mod transcode;
 mod uploads;
 
 pub use assets::AssetId;
+pub use playback::AssetAccess;
 pub use transcode::{TRANSCODE, Transcoder};
 
 /// The media service: state of its routes and of its job handler.
@@ -65,10 +67,28 @@ impl Media {
     }
 }
 
-/// The media API routes.
-pub fn router(media: Media) -> ApiRouter {
+/// The media API routes. `access` decides who may watch (the server composes it from the
+/// catalog); `url_secret` keys the signed playback URLs.
+pub fn router(media: Media, access: Arc<dyn AssetAccess>, url_secret: &[u8]) -> ApiRouter {
     let chunk_limit = usize::try_from(media.cfg.chunk_size_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(1024);
-    uploads::router(chunk_limit).merge(assets::router()).with_state(media)
+    let pb = playback::Playback {
+        media: media.clone(),
+        access,
+        key: Arc::new(playback::url_key(url_secret)),
+    };
+    uploads::router(chunk_limit)
+        .merge(assets::router())
+        .with_state(media)
+        .merge(playback::api_router(pb))
+}
+
+/// The routes that serve media bytes under signed URLs (`/media/…`, outside `/api`).
+pub fn delivery_router(media: Media, access: Arc<dyn AssetAccess>, url_secret: &[u8]) -> axum::Router {
+    playback::delivery_router(playback::Playback {
+        media,
+        access,
+        key: Arc::new(playback::url_key(url_secret)),
+    })
 }

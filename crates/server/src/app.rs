@@ -97,6 +97,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.media_work_dir(),
     );
 
+    let access: Arc<dyn media::AssetAccess> = Arc::new(CatalogAccess(catalog.clone()));
     let openapi_json = Arc::new(OnceLock::new());
     let ops = Ops {
         db: db.clone(),
@@ -106,7 +107,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     };
     let api = accounts::router(accounts.clone())
         .merge(catalog::router(catalog.clone()))
-        .merge(media::router(media.clone()))
+        .merge(media::router(media.clone(), access.clone(), &secret))
         .merge(live_session::router())
         .merge(ops_router(ops));
     let (api, doc) = api.into_inner().split_for_parts();
@@ -119,6 +120,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let web = web::WebApp::new(settings.server.web_dir.clone());
     let trust_proxy = settings.server.trust_proxy_headers;
     let router = api
+        .merge(media::delivery_router(media.clone(), access, &secret))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -286,6 +288,18 @@ fn openapi_document(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenA
         ),
     );
     doc
+}
+
+/// Media asks the catalog whether a user may watch an asset: the composition lives here, since
+/// neither domain crate may depend on the other.
+#[derive(Debug)]
+struct CatalogAccess(catalog::Catalog);
+
+#[async_trait::async_trait]
+impl media::AssetAccess for CatalogAccess {
+    async fn may_watch(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> platform::ApiResult<bool> {
+        self.0.lesson_asset_visible(user, &asset.to_string()).await
+    }
 }
 
 #[derive(Clone)]

@@ -1,0 +1,324 @@
+//! Playback: a short-lived signed URL per user and asset for the master playlist; every playlist,
+//! segment and poster below it is served from the object store under the same signature, with
+//! HTTP Range (206, 416), `ETag` and long cache headers for the immutable segments. The player
+//! asks for a new URL when one expires (403), so a lecture paused at noon resumes in the evening.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::http::{ApiRouter, Json, Path};
+use platform::ids::UserId;
+use platform::store::{ByteRange, StoreError};
+use platform::validate::Role;
+use platform::{Timestamp, with_db};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use crate::Media;
+use crate::assets::{AssetId, asset_not_found};
+
+/// Decides whether a user may watch an asset. The server implements it from the catalog (a
+/// lesson using the asset belongs to a course the user can see): media knows no courses.
+#[async_trait::async_trait]
+pub trait AssetAccess: Send + Sync + std::fmt::Debug {
+    async fn may_watch(&self, user: &AuthUser, asset: AssetId) -> ApiResult<bool>;
+}
+
+/// Derives the URL-signing key from the service secret (so it is never the token key itself).
+pub fn url_key(secret: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(b"parentschool media url v1\0");
+    h.update(secret);
+    h.finalize().to_vec()
+}
+
+/// The signature of a playback URL.
+pub fn sign(key: &[u8], asset: AssetId, user: UserId, expires_s: i64) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable_key());
+    mac.update(format!("{asset}/{user}/{expires_s}").as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+fn unreachable_key() -> Hmac<Sha256> {
+    // HMAC accepts keys of any length; this branch cannot be taken.
+    <Hmac<Sha256> as Mac>::new_from_slice(b"k").unwrap_or_else(|_| unreachable_key())
+}
+
+fn verify(key: &[u8], asset: AssetId, user: UserId, expires_s: i64, sig: &str) -> bool {
+    let Ok(given) = URL_SAFE_NO_PAD.decode(sig) else {
+        return false;
+    };
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable_key());
+    mac.update(format!("{asset}/{user}/{expires_s}").as_bytes());
+    mac.verify_slice(&given).is_ok()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaybackView {
+    /// Signed URL of the HLS master playlist.
+    pub url: String,
+    pub expires_at: Timestamp,
+    /// Signed URL of the poster image, when there is one.
+    pub poster_url: Option<String>,
+    pub duration_s: Option<f64>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Playback {
+    pub media: Media,
+    pub access: Arc<dyn AssetAccess>,
+    pub key: Arc<Vec<u8>>,
+}
+
+pub(crate) fn api_router(pb: Playback) -> ApiRouter {
+    ApiRouter::new().routes(routes!(playback)).with_state(pb)
+}
+
+/// Routes that serve the media bytes (outside `/api`, signed instead of token-authenticated, so
+/// players and CDNs can fetch them without headers).
+pub(crate) fn delivery_router(pb: Playback) -> Router {
+    Router::new()
+        .route(
+            "/media/{asset}/{user}/{expires}/{sig}/{*path}",
+            get(deliver).head(deliver),
+        )
+        .with_state(pb)
+}
+
+/// A signed URL for the master playlist (users who may watch the asset).
+#[utoipa::path(get, path = "/api/v1/assets/{id}/playback", tag = "media", params(("id" = AssetId, Path)),
+    responses((status = 200, body = PlaybackView), (status = 404), (status = 409)), security(("bearer" = [])))]
+async fn playback(
+    State(pb): State<Playback>,
+    auth: AuthUser,
+    Path(id): Path<AssetId>,
+) -> ApiResult<Json<PlaybackView>> {
+    let row = pb.media.asset(id).await?.ok_or_else(asset_not_found)?;
+    let owner = row.owner_id == Some(auth.id) || matches!(auth.role, Role::Curator | Role::Admin);
+    if !owner && !pb.access.may_watch(&auth, id).await? {
+        return Err(asset_not_found());
+    }
+    if row.state != "ready" {
+        return Err(ApiError::conflict(
+            "asset_not_ready",
+            msg("视频还在处理中，请稍后再看。", "The video is not ready yet."),
+        ));
+    }
+    let now = pb.media.clock.now();
+    let duration_s = row.duration_ms.map(|ms| ms as f64 / 1000.0);
+    let expires = now.plus_seconds(duration_s.unwrap_or(0.0).ceil() as i64 + 3600);
+    let exp = expires.unix_seconds();
+    let base = format!("/media/{id}/{}/{exp}/{}", auth.id, sign(&pb.key, id, auth.id, exp));
+    let has_poster = row.height.is_some();
+    Ok(Json(PlaybackView {
+        url: format!("{base}/master.m3u8"),
+        expires_at: Timestamp::from_unix_seconds(exp),
+        poster_url: has_poster.then(|| format!("{base}/poster.jpg")),
+        duration_s,
+    }))
+}
+
+fn forbidden_url() -> Response {
+    ApiError::forbidden(
+        "playback_url_invalid",
+        msg(
+            "播放链接已过期或无效，请刷新页面。",
+            "The playback link expired or is invalid; reload.",
+        ),
+    )
+    .into_response()
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("m3u8") => "application/vnd.apple.mpegurl",
+        Some("m4s") => "video/iso.segment",
+        Some("mp4") => "video/mp4",
+        Some("jpg") => "image/jpeg",
+        Some("vtt") => "text/vtt; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// `bytes=a-b`, `bytes=a-`, `bytes=-n`. Several ranges are answered with the whole object.
+fn parse_range(value: &str, size: u64) -> Option<Result<ByteRange, ()>> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    Some(match (a.is_empty(), b.is_empty()) {
+        (true, false) => match b.parse::<u64>() {
+            Ok(0) | Err(_) => Err(()),
+            Ok(n) => Ok(ByteRange {
+                start: size.saturating_sub(n),
+                end: None,
+            }),
+        },
+        (false, _) => match (
+            a.parse::<u64>(),
+            if b.is_empty() { Ok(u64::MAX) } else { b.parse::<u64>() },
+        ) {
+            (Ok(start), Ok(end)) if end >= start => Ok(ByteRange {
+                start,
+                end: (end != u64::MAX).then_some(end),
+            }),
+            _ => Err(()),
+        },
+        (true, true) => Err(()),
+    })
+}
+
+async fn deliver(
+    State(pb): State<Playback>,
+    axum::extract::Path((asset, user, expires, sig, path)): axum::extract::Path<(String, String, i64, String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let (Ok(asset), Ok(user)) = (asset.parse::<AssetId>(), user.parse::<UserId>()) else {
+        return forbidden_url();
+    };
+    if !verify(&pb.key, asset, user, expires, &sig) || pb.media.clock.now().unix_seconds() > expires {
+        return forbidden_url();
+    }
+    if path.split('/').any(|s| s.is_empty() || s.starts_with('.')) {
+        return asset_not_found().into_response();
+    }
+    let prefix: Option<Option<String>> = match with_db!(&pb.media.db, pool => sqlx::query_scalar::<_, Option<String>>(
+        "SELECT hls_prefix FROM assets WHERE id = $1 AND state = 'ready'",
+    )
+    .bind(asset)
+    .fetch_optional(pool)
+    .await)
+    {
+        Ok(p) => p,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let Some(Some(prefix)) = prefix else {
+        return asset_not_found().into_response();
+    };
+    let key = format!("{prefix}/{path}");
+    let meta = match pb.media.store.head(&key).await {
+        Ok(m) => m,
+        Err(StoreError::NotFound(_)) | Err(StoreError::InvalidKey(_)) => return asset_not_found().into_response(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    // Objects under a rendition prefix never change: the key and size identify the bytes.
+    let etag = format!(
+        "\"{}\"",
+        &URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{key}:{}", meta.size)))[..22]
+    );
+    let immutable = !path.ends_with(".m3u8");
+    let cache = if immutable {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=3600"
+    };
+    let base_headers = |res: &mut Response| {
+        let h = res.headers_mut();
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&path)));
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            h.insert(header::ETAG, v);
+        }
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    };
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        let mut res = StatusCode::NOT_MODIFIED.into_response();
+        base_headers(&mut res);
+        return res;
+    }
+    let range = match headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_range(v, meta.size))
+    {
+        None => None,
+        Some(Ok(r)) if r.resolve(meta.size).is_some() => Some(r),
+        Some(_) => {
+            let mut res = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            base_headers(&mut res);
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", meta.size)) {
+                res.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return res;
+        }
+    };
+    let obj = match pb.media.store.get(&key, range).await {
+        Ok(o) => o,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let (start, end) = obj.range;
+    let len = if meta.size == 0 { 0 } else { end - start + 1 };
+    let mut res = if method == Method::HEAD {
+        Response::new(Body::empty())
+    } else {
+        Response::new(Body::from_stream(obj.body))
+    };
+    base_headers(&mut res);
+    res.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if range.is_some() {
+        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{}", meta.size)) {
+            res.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(
+            parse_range("bytes=0-99", 1000),
+            Some(Ok(ByteRange {
+                start: 0,
+                end: Some(99)
+            }))
+        );
+        assert_eq!(
+            parse_range("bytes=900-", 1000),
+            Some(Ok(ByteRange { start: 900, end: None }))
+        );
+        assert_eq!(
+            parse_range("bytes=-100", 1000),
+            Some(Ok(ByteRange { start: 900, end: None }))
+        );
+        assert_eq!(parse_range("bytes=5-1", 1000), Some(Err(())));
+        assert_eq!(parse_range("bytes=0-1,5-6", 1000), None);
+        assert_eq!(parse_range("items=0-1", 1000), None);
+    }
+
+    #[test]
+    fn signatures_bind_asset_user_and_expiry() {
+        let key = url_key(b"secret");
+        let (a, u) = (AssetId::new(), UserId::new());
+        let s = sign(&key, a, u, 100);
+        assert!(verify(&key, a, u, 100, &s));
+        assert!(!verify(&key, a, u, 101, &s));
+        assert!(!verify(&key, a, UserId::new(), 100, &s));
+        assert!(!verify(&url_key(b"other"), a, u, 100, &s));
+        assert!(!verify(&key, a, u, 100, "garbage!"));
+    }
+}
