@@ -419,3 +419,139 @@ async fn playback_sqlite() {
 async fn playback_postgres() {
     playback(Backend::Postgres).await;
 }
+
+/// Study time: the union of played ranges, no credit for seeking ahead, never faster than twice
+/// the wall clock across tabs, completion at 90 %, and "my learning" per course and term.
+async fn study_time(backend: Backend) {
+    let app = spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let province = app.org("浙江省妇联", "province", None).await;
+    let other = app.org("江苏省妇联", "province", None).await;
+    let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+    let parent = app.user_with_role("13800000001", "parent", Some(&province)).await;
+    let outsider = app.user_with_role("13800000002", "parent", Some(&other)).await;
+    let bytes = std::fs::read(clip(dir.path(), 4, "320x180")).unwrap_or_default();
+    let asset = upload(&app, &curator, "讲座.mp4", &bytes).await;
+    let ready = settled(&app, &curator, &asset).await;
+    let duration = ready["duration_s"].as_f64().unwrap_or(0.0);
+    let (_, course) = app
+        .post("/api/v1/courses", Some(&curator), json!({"title": "陪伴的力量", "age_stages": ["3-6"], "lessons": [{"title": "第一讲", "asset_id": asset, "duration_s": 4}]}))
+        .await;
+    let course_id = course["id"].as_str().unwrap_or_default().to_owned();
+    for to in ["in_review", "published"] {
+        app.post(
+            &format!("/api/v1/courses/{course_id}/transitions"),
+            Some(&curator),
+            json!({"to": to}),
+        )
+        .await;
+    }
+    let path = format!("/api/v1/assets/{asset}/progress");
+    let report = |segments: Value, position: f64, session: &str| json!({"session_id": session, "segments": segments, "position_s": position});
+    let (s1, s2) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
+
+    // Bad reports.
+    for (segments, field) in [
+        (json!([[-1.0, 1.0]]), "segments[0]"),
+        (json!([[2.0, 1.0]]), "segments[0]"),
+        (json!([[0.0, 2.0], [1.0, 3.0]]), "segments[1]"),
+        (json!([[0.0, duration + 30.0]]), "segments[0]"),
+    ] {
+        let (status, body) = app.post(&path, Some(&parent), report(segments, 0.0, &s1)).await;
+        let body = assert_problem(status, &body, 422, "validation_failed");
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+    }
+    let (status, _) = app
+        .post(&path, Some(&outsider), report(json!([[0.0, 1.0]]), 1.0, &s1))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Playback starts the session; two tabs report at once: together they are credited at
+    // most twice the time that has passed.
+    let started = std::time::Instant::now();
+    let (status, _) = app
+        .get(&format!("/api/v1/assets/{asset}/playback"), Some(&parent))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, a) = app
+        .post(
+            &path,
+            Some(&parent),
+            report(json!([[0.0, duration / 2.0]]), duration / 2.0, &s1),
+        )
+        .await;
+    let (_, b) = app
+        .post(
+            &path,
+            Some(&parent),
+            report(json!([[duration / 2.0, duration]]), duration, &s2),
+        )
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let credited = a["credited_s"].as_f64().unwrap_or(0.0) + b["credited_s"].as_f64().unwrap_or(0.0);
+    assert!(
+        credited <= 2.0 * elapsed + 0.01,
+        "credited {credited} s in {elapsed} s: {a} {b}"
+    );
+    assert_eq!(b["watched_s"].as_f64().unwrap_or(-1.0), credited.min(duration), "{b}");
+
+    // Seeking to the end credits only what was played there.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let (_, seek) = app
+        .post(
+            &path,
+            Some(&parent),
+            report(json!([[duration - 0.5, duration]]), duration, &s1),
+        )
+        .await;
+    assert!(seek["credited_s"].as_f64().unwrap_or(9.0) <= 0.5 + 1e-9, "{seek}");
+    // Having watched it through (over enough wall time), it is complete; replays add nothing.
+    let (_, full) = app
+        .post(&path, Some(&parent), report(json!([[0.0, duration]]), 1.5, &s1))
+        .await;
+    assert_eq!(full["completed"], true, "{full}");
+    assert!(
+        (full["watched_s"].as_f64().unwrap_or(0.0) - duration).abs() < 0.01,
+        "{full}"
+    );
+    let (_, again) = app
+        .post(&path, Some(&parent), report(json!([[0.0, duration]]), 2.0, &s1))
+        .await;
+    assert_eq!(again["credited_s"], 0.0, "{again}");
+    let (_, resume) = app.get(&path, Some(&parent)).await;
+    assert_eq!(
+        resume["position_s"], 2.0,
+        "resume where the last report left off: {resume}"
+    );
+
+    let (status, learning) = app.get("/api/v1/me/learning", Some(&parent)).await;
+    assert_eq!(status, StatusCode::OK, "{learning}");
+    assert_eq!(learning["courses"][0]["title"], "陪伴的力量", "{learning}");
+    assert_eq!(learning["courses"][0]["lessons_completed"], 1);
+    assert!(
+        (learning["total_s"].as_f64().unwrap_or(0.0) - duration).abs() < 0.01,
+        "{learning}"
+    );
+    assert_eq!(
+        learning["current_term"]["credited_s"], learning["total_s"],
+        "{learning}"
+    );
+    assert!(
+        learning["current_term"]["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("学期"))
+    );
+    let (_, none) = app.get("/api/v1/me/learning", Some(&outsider)).await;
+    assert_eq!(none["total_s"], 0.0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn study_time_sqlite() {
+    study_time(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn study_time_postgres() {
+    study_time(Backend::Postgres).await;
+}

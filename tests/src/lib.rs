@@ -126,6 +126,13 @@ impl TestApp {
     }
 
     async fn try_spawn(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> anyhow::Result<Self> {
+        // PARENTSCHOOL_TEST_LOG=debug shows the servers' logs (5xx causes included).
+        if let Ok(filter) = std::env::var("PARENTSCHOOL_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
         let dir = Arc::new(tempfile::tempdir()?);
         let mut settings = base_settings(dir.path().join("data"));
         let pg_database = match backend {

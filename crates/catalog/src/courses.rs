@@ -233,6 +233,26 @@ impl Catalog {
         Ok(n > 0)
     }
 
+    /// The lessons (with their courses) that use any of `assets`, in course and lesson order.
+    pub async fn lessons_for_assets(&self, assets: &[String]) -> ApiResult<Vec<LessonRef>> {
+        if assets.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(with_db!(&self.db, pool => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT l.asset_id AS asset_id, l.id AS lesson_id, l.title AS lesson_title, l.position AS position, \
+                 c.id AS course_id, c.title AS course_title FROM lessons l CROSS JOIN courses c \
+                 WHERE c.id = l.course_id AND l.asset_id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for a in assets {
+                sep.push_bind(a.as_str());
+            }
+            qb.push(") ORDER BY c.id, l.position");
+            qb.build_query_as::<LessonRef>().fetch_all(pool).await
+        })?)
+    }
+
     /// Whether `viewer` may see a course that has a lesson using media asset `asset`.
     pub async fn lesson_asset_visible(&self, viewer: &AuthUser, asset: &str) -> ApiResult<bool> {
         let scope = self.scope_of(Some(viewer)).await?;

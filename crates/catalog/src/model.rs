@@ -322,3 +322,14 @@ pub struct ListItemsRequest {
     /// The list's current version (409 `version_conflict` when stale).
     pub version: i32,
 }
+
+/// A lesson and its course, found by the media asset it plays.
+#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct LessonRef {
+    pub asset_id: String,
+    pub lesson_id: LessonId,
+    pub lesson_title: String,
+    pub position: i32,
+    pub course_id: CourseId,
+    pub course_title: String,
+}

@@ -19,6 +19,7 @@ use platform::{Clock, Db};
 mod assets;
 pub mod playback;
 pub mod probe;
+pub mod progress;
 mod transcode;
 mod uploads;
 
@@ -81,7 +82,8 @@ pub fn router(media: Media, access: Arc<dyn AssetAccess>, url_secret: &[u8]) -> 
     uploads::router(chunk_limit)
         .merge(assets::router())
         .with_state(media)
-        .merge(playback::api_router(pb))
+        .merge(playback::api_router(pb.clone()))
+        .merge(progress::router().with_state(pb))
 }
 
 /// The routes that serve media bytes under signed URLs (`/media/…`, outside `/api`).

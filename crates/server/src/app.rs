@@ -109,6 +109,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .merge(catalog::router(catalog.clone()))
         .merge(media::router(media.clone(), access.clone(), &secret))
         .merge(live_session::router())
+        .merge(crate::learning::router(crate::learning::Learning {
+            catalog: catalog.clone(),
+            media: media.clone(),
+        }))
         .merge(ops_router(ops));
     let (api, doc) = api.into_inner().split_for_parts();
     let _ = openapi_json.set(

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cli;
+mod learning;
 pub mod settings;
 pub mod telemetry;
 pub mod web;

@@ -1,0 +1,412 @@
+//! Watch progress and study credits (学时), which federations award certificates from, so:
+//! the server keeps the union of the ranges a user actually played (xAPI "played-segments"
+//! semantics); seeking ahead credits nothing; newly credited time never grows faster than twice
+//! the wall-clock time, summed over all of a user's sessions and tabs; a lesson is complete
+//! when at least 90 % of its duration has been played. Every credited increment is logged with
+//! its time, so totals per term can be recomputed from stored rows.
+
+use axum::extract::State;
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, FieldError, msg};
+use platform::http::{ApiRouter, Json, Path};
+use platform::validate::Role;
+use platform::{Timestamp, with_db};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use crate::assets::{AssetId, asset_not_found};
+use crate::playback::Playback;
+
+/// A half-open range `[from, to)` in milliseconds.
+pub type Span = (i64, i64);
+
+/// Sorted, merged, without empty spans.
+pub fn normalise(mut v: Vec<Span>) -> Vec<Span> {
+    v.retain(|(a, b)| b > a);
+    v.sort_unstable();
+    let mut out: Vec<Span> = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+pub fn total(v: &[Span]) -> i64 {
+    v.iter().map(|(a, b)| b - a).sum()
+}
+
+/// Adds `new` to the normalised `union`, crediting at most `budget` ms of coverage not already
+/// in it, taken in playback order. Returns the new union and the credited milliseconds.
+pub fn add_capped(union: &[Span], new: &[Span], budget: i64) -> (Vec<Span>, i64) {
+    let mut fresh: Vec<Span> = Vec::new();
+    for (a, b) in normalise(new.to_vec()) {
+        let mut cursor = a;
+        for &(ua, ub) in union {
+            if ub <= cursor || ua >= b {
+                continue;
+            }
+            if ua > cursor {
+                fresh.push((cursor, ua.min(b)));
+            }
+            cursor = cursor.max(ub);
+            if cursor >= b {
+                break;
+            }
+        }
+        if cursor < b {
+            fresh.push((cursor, b));
+        }
+    }
+    let mut left = budget.max(0);
+    let mut taken = Vec::new();
+    for (a, b) in fresh {
+        if left == 0 {
+            break;
+        }
+        let end = b.min(a + left);
+        left -= end - a;
+        taken.push((a, end));
+    }
+    let credited = total(&taken);
+    let mut all = union.to_vec();
+    all.extend(taken);
+    (normalise(all), credited)
+}
+
+/// A lesson counts as complete at 90 % of its duration actually played.
+pub fn complete(watched_ms: i64, duration_ms: i64) -> bool {
+    duration_ms > 0 && watched_ms * 10 >= duration_ms * 9
+}
+
+/// Highest playback rate the player offers: credit may grow at most this fast.
+const MAX_RATE: i64 = 2;
+/// A gap without reports longer than this starts a new session: idle time earns no allowance.
+const STALE_MS: i64 = 5 * 60 * 1000;
+/// The most allowance that can be saved up (for reports delayed by a weak network).
+const MAX_ALLOWANCE_MS: i64 = MAX_RATE * STALE_MS;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressReport {
+    /// Made by the player for each playback (a UUID).
+    pub session_id: uuid::Uuid,
+    /// Ranges played since the last report, in seconds: `[[from_s, to_s], …]`.
+    pub segments: Vec<[f64; 2]>,
+    /// Where playback is now, for resuming.
+    pub position_s: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressView {
+    pub asset_id: AssetId,
+    /// Total time actually played and credited (the union of ranges).
+    pub watched_s: f64,
+    /// What this report added.
+    pub credited_s: f64,
+    pub duration_s: f64,
+    /// `watched_s / duration_s`, 0–1.
+    pub progress: f64,
+    /// At least 90 % played.
+    pub completed: bool,
+    /// Where to resume.
+    pub position_s: f64,
+}
+
+/// Checks a report against the asset's duration; every problem is named.
+pub fn validate(report: &ProgressReport, duration_ms: i64) -> Result<(Vec<Span>, i64), ApiError> {
+    let mut errors = Vec::new();
+    let field = |i: usize, zh: String, en: String| FieldError {
+        field: format!("segments[{i}]"),
+        message: msg(zh, en),
+    };
+    if report.segments.len() > 200 {
+        return Err(ApiError::invalid_field(
+            "segments",
+            msg("一次最多报告 200 段。", "At most 200 segments per report."),
+        ));
+    }
+    let tolerance = 1000;
+    let mut spans = Vec::new();
+    for (i, [from, to]) in report.segments.iter().enumerate() {
+        if !from.is_finite() || !to.is_finite() || *from < 0.0 || *to < 0.0 {
+            errors.push(field(
+                i,
+                "时间不能为负数。".into(),
+                "Times must not be negative.".into(),
+            ));
+            continue;
+        }
+        if to < from {
+            errors.push(field(
+                i,
+                "结束时间早于开始时间。".into(),
+                "The segment ends before it starts.".into(),
+            ));
+            continue;
+        }
+        let (a, b) = ((from * 1000.0).round() as i64, (to * 1000.0).round() as i64);
+        if b > duration_ms + tolerance {
+            errors.push(field(
+                i,
+                format!("超出视频时长（{:.0} 秒）。", duration_ms as f64 / 1000.0),
+                format!("Beyond the video's duration ({:.0} s).", duration_ms as f64 / 1000.0),
+            ));
+            continue;
+        }
+        spans.push((i, a, b.min(duration_ms)));
+    }
+    let mut sorted = spans.clone();
+    sorted.sort_by_key(|(_, a, _)| *a);
+    for w in sorted.windows(2) {
+        if w[1].1 < w[0].2 {
+            errors.push(field(
+                w[1].0,
+                "与同一报告中的另一段重叠。".into(),
+                "Overlaps another segment of the same report.".into(),
+            ));
+        }
+    }
+    let position = (report.position_s * 1000.0).round() as i64;
+    if !report.position_s.is_finite() || position < 0 || position > duration_ms + tolerance {
+        errors.push(FieldError {
+            field: "position_s".into(),
+            message: msg("播放位置超出视频范围。", "position_s is outside the video."),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    Ok((
+        spans.into_iter().map(|(_, a, b)| (a, b)).collect(),
+        position.clamp(0, duration_ms),
+    ))
+}
+
+impl Playback {
+    async fn may_watch(
+        &self,
+        user: &AuthUser,
+        asset: AssetId,
+        owner: Option<platform::ids::UserId>,
+    ) -> ApiResult<bool> {
+        Ok(owner == Some(user.id)
+            || matches!(user.role, Role::Curator | Role::Admin)
+            || self.access.may_watch(user, asset).await?)
+    }
+
+    async fn record(&self, user: &AuthUser, asset: AssetId, report: ProgressReport) -> ApiResult<ProgressView> {
+        let row = self.media.asset(asset).await?.ok_or_else(asset_not_found)?;
+        if !self.may_watch(user, asset, row.owner_id).await? {
+            return Err(asset_not_found());
+        }
+        let duration_ms = match (row.state.as_str(), row.duration_ms) {
+            ("ready", Some(d)) if d > 0 => d,
+            _ => {
+                return Err(ApiError::conflict(
+                    "asset_not_ready",
+                    msg("视频还在处理中。", "The video is not ready yet."),
+                ));
+            }
+        };
+        let (spans, position) = validate(&report, duration_ms)?;
+        let now = self.media.clock.now();
+        let (watched, credited, completed) = with_db!(&self.media.db, pool => {
+            let mut tx = pool.begin().await?;
+            // Locks the user's allowance row for this transaction: reports from several tabs
+            // are credited one after the other against the same allowance.
+            let allowance: i64 = sqlx::query_scalar(
+                "INSERT INTO credit_allowance (user_id, allowance_ms, last_at) VALUES ($1, 0, $2)
+                 ON CONFLICT (user_id) DO UPDATE SET
+                   allowance_ms = CASE
+                     WHEN $2 - credit_allowance.last_at > $3 THEN 0
+                     WHEN credit_allowance.allowance_ms + $5 * ($2 - credit_allowance.last_at) > $4 THEN $4
+                     ELSE credit_allowance.allowance_ms + $5 * ($2 - credit_allowance.last_at) END,
+                   last_at = $2
+                 RETURNING allowance_ms",
+            )
+            .bind(user.id).bind(now).bind(STALE_MS).bind(MAX_ALLOWANCE_MS).bind(MAX_RATE)
+            .fetch_one(&mut *tx).await?;
+            let existing: Option<(String, Option<Timestamp>)> = sqlx::query_as(
+                "SELECT ranges, completed_at FROM watch_progress WHERE user_id = $1 AND asset_id = $2",
+            )
+            .bind(user.id).bind(asset)
+            .fetch_optional(&mut *tx).await?;
+            let union: Vec<Span> = existing.as_ref().and_then(|(r, _)| serde_json::from_str(r).ok()).unwrap_or_default();
+            let (union, credited) = add_capped(&union, &spans, allowance);
+            let watched = total(&union);
+            let done = complete(watched, duration_ms);
+            let completed_at = existing.and_then(|(_, c)| c).or(done.then_some(now));
+            sqlx::query(
+                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, completed_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (user_id, asset_id) DO UPDATE SET ranges = excluded.ranges, watched_ms = excluded.watched_ms,
+                   position_ms = excluded.position_ms, completed_at = excluded.completed_at, updated_at = excluded.updated_at",
+            )
+            .bind(user.id).bind(asset).bind(serde_json::to_string(&union).unwrap_or_else(|_| "[]".into()))
+            .bind(watched).bind(position).bind(completed_at).bind(now)
+            .execute(&mut *tx).await?;
+            if credited > 0 {
+                sqlx::query(
+                    "INSERT INTO study_credits (id, user_id, asset_id, session_id, credited_ms, earned_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(uuid::Uuid::now_v7()).bind(user.id).bind(asset).bind(report.session_id).bind(credited).bind(now)
+                .execute(&mut *tx).await?;
+                sqlx::query("UPDATE credit_allowance SET allowance_ms = allowance_ms - $2 WHERE user_id = $1")
+                    .bind(user.id).bind(credited).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            (watched, credited, completed_at.is_some())
+        });
+        Ok(ProgressView {
+            asset_id: asset,
+            watched_s: watched as f64 / 1000.0,
+            credited_s: credited as f64 / 1000.0,
+            duration_s: duration_ms as f64 / 1000.0,
+            progress: (watched as f64 / duration_ms as f64).min(1.0),
+            completed,
+            position_s: position as f64 / 1000.0,
+        })
+    }
+}
+
+/// One asset's progress for one user.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct AssetProgress {
+    pub asset_id: AssetId,
+    pub watched_ms: i64,
+    pub position_ms: i64,
+    pub duration_ms: Option<i64>,
+    pub completed_at: Option<Timestamp>,
+}
+
+impl crate::Media {
+    /// A user's progress on every asset they have played.
+    pub async fn progress_of(&self, user: platform::ids::UserId) -> ApiResult<Vec<AssetProgress>> {
+        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, AssetProgress>(
+            "SELECT p.asset_id, p.watched_ms, p.position_ms, a.duration_ms, p.completed_at
+             FROM watch_progress p JOIN assets a ON a.id = p.asset_id WHERE p.user_id = $1",
+        )
+        .bind(user)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Credited milliseconds a user earned in `[from, to)` (terms), from the credit log.
+    pub async fn credited_between(
+        &self,
+        user: platform::ids::UserId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> ApiResult<i64> {
+        Ok(with_db!(&self.db, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM study_credits WHERE user_id = $1 AND earned_at >= $2 AND earned_at < $3",
+        )
+        .bind(user)
+        .bind(from)
+        .bind(to)
+        .fetch_one(pool)
+        .await)?)
+    }
+}
+
+pub(crate) fn router() -> ApiRouter<Playback> {
+    ApiRouter::new().routes(routes!(report, get_progress))
+}
+
+/// Report played ranges (every ~15 s and on pause/leave); returns the credited totals.
+#[utoipa::path(post, path = "/api/v1/assets/{id}/progress", tag = "media", params(("id" = AssetId, Path)),
+    request_body = ProgressReport,
+    responses((status = 200, body = ProgressView), (status = 404), (status = 409), (status = 422)), security(("bearer" = [])))]
+async fn report(
+    State(pb): State<Playback>,
+    auth: AuthUser,
+    Path(id): Path<AssetId>,
+    Json(report): Json<ProgressReport>,
+) -> ApiResult<Json<ProgressView>> {
+    Ok(Json(pb.record(&auth, id, report).await?))
+}
+
+/// The caller's progress on an asset (where to resume, how much is watched).
+#[utoipa::path(get, path = "/api/v1/assets/{id}/progress", tag = "media", params(("id" = AssetId, Path)),
+    responses((status = 200, body = ProgressView), (status = 404)), security(("bearer" = [])))]
+async fn get_progress(
+    State(pb): State<Playback>,
+    auth: AuthUser,
+    Path(id): Path<AssetId>,
+) -> ApiResult<Json<ProgressView>> {
+    let row = pb.media.asset(id).await?.ok_or_else(asset_not_found)?;
+    if !pb.may_watch(&auth, id, row.owner_id).await? {
+        return Err(asset_not_found());
+    }
+    let duration_ms = row.duration_ms.unwrap_or(0);
+    let p: Option<(i64, i64, Option<Timestamp>)> = with_db!(&pb.media.db, pool => sqlx::query_as(
+        "SELECT watched_ms, position_ms, completed_at FROM watch_progress WHERE user_id = $1 AND asset_id = $2",
+    )
+    .bind(auth.id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?;
+    let (watched, position, completed) = p.map_or((0, 0, false), |(w, pos, c)| (w, pos, c.is_some()));
+    Ok(Json(ProgressView {
+        asset_id: id,
+        watched_s: watched as f64 / 1000.0,
+        credited_s: 0.0,
+        duration_s: duration_ms as f64 / 1000.0,
+        progress: if duration_ms > 0 {
+            (watched as f64 / duration_ms as f64).min(1.0)
+        } else {
+            0.0
+        },
+        completed,
+        position_s: position as f64 / 1000.0,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn union_and_cap() {
+        assert_eq!(normalise(vec![(5, 10), (0, 3), (2, 6), (20, 20)]), vec![(0, 10)]);
+        let (u, c) = add_capped(&[(0, 10)], &[(5, 20)], 100);
+        assert_eq!((u, c), (vec![(0, 20)], 10));
+        let (u, c) = add_capped(&[(0, 10)], &[(30, 50), (12, 20)], 5);
+        assert_eq!((u, c), (vec![(0, 10), (12, 17)], 5));
+        let (u, c) = add_capped(&[(0, 10)], &[(2, 8)], 100);
+        assert_eq!((u, c), (vec![(0, 10)], 0), "replaying credits nothing new");
+        assert!(complete(90, 100) && !complete(89, 100) && !complete(0, 0));
+    }
+
+    proptest! {
+        /// The union only grows, by exactly what was credited, never by more than the budget,
+        /// and stays sorted and disjoint.
+        #[test]
+        fn add_capped_is_sound(
+            union in proptest::collection::vec((0i64..1000, 0i64..100), 0..8),
+            new in proptest::collection::vec((0i64..1000, 0i64..100), 0..8),
+            budget in 0i64..500,
+        ) {
+            let union = normalise(union.into_iter().map(|(a, l)| (a, a + l)).collect());
+            let new: Vec<Span> = new.into_iter().map(|(a, l)| (a, a + l)).collect();
+            let (out, credited) = add_capped(&union, &new, budget);
+            prop_assert!(credited <= budget && credited >= 0);
+            prop_assert_eq!(total(&out), total(&union) + credited);
+            prop_assert_eq!(normalise(out.clone()), out.clone());
+            for (a, b) in &union {
+                prop_assert!(out.iter().any(|(x, y)| x <= a && b <= y));
+            }
+            let mut everything = union.clone();
+            everything.extend(new.iter().copied());
+            let bound = normalise(everything);
+            for (a, b) in &out {
+                prop_assert!(bound.iter().any(|(x, y)| x <= a && b <= y), "credited outside what was played");
+            }
+        }
+    }
+}
