@@ -9,4 +9,5 @@ mod media;
 mod ops;
 mod orgs;
 mod rate_limit;
+mod store;
 mod tokens;

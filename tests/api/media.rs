@@ -91,8 +91,12 @@ async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
     panic!("asset {id} still processing after 60 s");
 }
 
-async fn upload_flow(backend: Backend) {
-    let app = spawn(backend).await;
+async fn upload_flow(backend: Backend, s3: bool) {
+    let app = if s3 {
+        TestApp::spawn_with_s3(backend, |s| s.media.chunk_size_bytes = CHUNK).await
+    } else {
+        spawn(backend).await
+    };
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let curator = app.user_with_role("13700000001", "curator", None).await;
     let other = app.user_with_role("13700000002", "expert", None).await;
@@ -233,12 +237,22 @@ async fn broken_files(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_and_transcode_sqlite() {
-    upload_flow(Backend::Sqlite).await;
+    upload_flow(Backend::Sqlite, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_and_transcode_sqlite_s3() {
+    upload_flow(Backend::Sqlite, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_and_transcode_postgres_s3() {
+    upload_flow(Backend::Postgres, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_and_transcode_postgres() {
-    upload_flow(Backend::Postgres).await;
+    upload_flow(Backend::Postgres, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -554,4 +568,50 @@ async fn study_time_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn study_time_postgres() {
     study_time(Backend::Postgres).await;
+}
+
+/// On S3, playlists come from the server and segments redirect to presigned store URLs, which
+/// honour Range.
+async fn playback_from_s3(backend: Backend) {
+    let app = TestApp::spawn_with_s3(backend, |s| s.media.chunk_size_bytes = CHUNK).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let curator = app.user_with_role("13700000001", "curator", None).await;
+    let bytes = std::fs::read(clip(dir.path(), 2, "426x240")).unwrap_or_default();
+    let asset = upload(&app, &curator, "讲座.mp4", &bytes).await;
+    assert_eq!(settled(&app, &curator, &asset).await["state"], "ready");
+    let (_, pb) = app
+        .get(&format!("/api/v1/assets/{asset}/playback"), Some(&curator))
+        .await;
+    let url = pb["url"].as_str().unwrap_or_default().to_owned();
+    let (status, _, master) = raw(&app, Method::GET, &url, &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(master.contains("240p/index.m3u8"), "{master}");
+    let seg = format!("{}240p/seg_00000.m4s", url.trim_end_matches("master.m3u8"));
+    let (status, headers, _) = raw(&app, Method::GET, &seg, &[], None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let location = headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(location.contains("X-Amz-Signature"), "{location}");
+    let res = reqwest::Client::new()
+        .get(&location)
+        .header("range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.bytes().await.unwrap_or_default().len(), 100);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playback_from_s3_sqlite() {
+    playback_from_s3(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playback_from_s3_postgres() {
+    playback_from_s3(Backend::Postgres).await;
 }

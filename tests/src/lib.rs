@@ -30,6 +30,7 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pg_database: Option<String>,
+    s3: Option<S3Server>,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -163,6 +164,7 @@ impl TestApp {
             shutdown: Some(tx),
             task: Some(task),
             pg_database,
+            s3: None,
             _dir: dir,
         })
     }
@@ -173,6 +175,21 @@ impl TestApp {
             Some(db) => pg_url_for(db),
             None => format!("sqlite://{}", self.data_dir.join("parentschool.db").display()),
         }
+    }
+
+    /// Like [`spawn_with`](Self::spawn_with), with the object store on a real S3-compatible
+    /// server started for this test.
+    pub async fn spawn_with_s3(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let s3 = S3Server::start().await;
+        let s3_settings = s3.settings();
+        let mut app = Self::spawn_with(backend, |s| {
+            s.storage.backend = "s3".into();
+            s.storage.s3 = s3_settings;
+            tweak(s);
+        })
+        .await;
+        app.s3 = Some(s3);
+        app
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -271,6 +288,10 @@ impl TestApp {
     async fn admin_handle(&self) -> server::App {
         let mut settings = base_settings(self.data_dir.clone());
         settings.database.max_connections = 1;
+        if let Some(s3) = &self.s3 {
+            settings.storage.backend = "s3".into();
+            settings.storage.s3 = s3.settings();
+        }
         if let Some(db) = &self.pg_database {
             settings.database.url = Some(Secret::new(pg_url_for(db)));
         }
@@ -377,4 +398,83 @@ pub async fn raw(
     let status = res.status();
     let headers = res.headers().clone();
     (status, headers, res.text().await.unwrap_or_default())
+}
+
+/// A real S3-compatible server (`s3s-fs`) on loopback with a fresh bucket, stopped on drop.
+/// The binary comes from `PARENTSCHOOL_S3S_FS` or the `PATH` (the test command installs it).
+pub struct S3Server {
+    pub endpoint: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl S3Server {
+    pub async fn start() -> Self {
+        let bin = std::env::var("PARENTSCHOOL_S3S_FS").unwrap_or_else(|_| "s3s-fs".into());
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let bucket = "parentschool-test".to_owned();
+        std::fs::create_dir_all(dir.path().join(&bucket)).unwrap_or_else(|e| panic!("{e}"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (access_key, secret_key) = (
+            "AKIDPARENTSCHOOLTEST".to_owned(),
+            "parentschool-test-secret-key-0123456789".to_owned(),
+        );
+        let child = std::process::Command::new(&bin)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--access-key",
+                &access_key,
+                "--secret-key",
+                &secret_key,
+            ])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("the S3 tests need s3s-fs ({bin}): {e}; scripts/test installs it"));
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            bucket,
+            access_key,
+            secret_key,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// Storage settings pointing at this server.
+    pub fn settings(&self) -> platform::config::S3Settings {
+        platform::config::S3Settings {
+            endpoint: Some(self.endpoint.clone()),
+            region: "us-east-1".into(),
+            bucket: self.bucket.clone(),
+            key_prefix: "ps/".into(),
+            path_style: true,
+            access_key_id: Some(self.access_key.clone()),
+            secret_access_key: Some(Secret::new(self.secret_key.clone())),
+            presigned_delivery: true,
+        }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

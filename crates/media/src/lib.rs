@@ -20,6 +20,7 @@ mod assets;
 pub mod playback;
 pub mod probe;
 pub mod progress;
+pub mod s3;
 mod transcode;
 mod uploads;
 
@@ -36,6 +37,8 @@ pub struct Media {
     jobs: Jobs,
     cfg: Arc<MediaSettings>,
     work_dir: PathBuf,
+    /// Redirect segment requests to presigned store URLs (S3) instead of proxying the bytes.
+    presigned_delivery: bool,
 }
 
 impl Media {
@@ -54,7 +57,15 @@ impl Media {
             jobs,
             cfg: Arc::new(cfg),
             work_dir,
+            presigned_delivery: false,
         }
+    }
+
+    /// Lets clients fetch segments straight from the store through presigned URLs, when the
+    /// store can make them.
+    pub fn with_presigned_delivery(mut self, on: bool) -> Self {
+        self.presigned_delivery = on;
+        self
     }
 
     /// The job handler that transcodes uploaded assets.

@@ -216,6 +216,28 @@ async fn deliver(
         Err(StoreError::NotFound(_)) | Err(StoreError::InvalidKey(_)) => return asset_not_found().into_response(),
         Err(e) => return ApiError::internal(e).into_response(),
     };
+    // Segments and init files can come straight from the store (S3, a CDN in front of it);
+    // playlists stay here so their relative URLs keep pointing at this signed path.
+    if pb.media.presigned_delivery && !path.ends_with(".m3u8") {
+        match pb
+            .media
+            .store
+            .presign_get(&key, std::time::Duration::from_secs(3600))
+            .await
+        {
+            Ok(Some(url)) => {
+                let mut res = StatusCode::FOUND.into_response();
+                if let Ok(v) = HeaderValue::from_str(&url) {
+                    res.headers_mut().insert(header::LOCATION, v);
+                }
+                res.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=600"));
+                return res;
+            }
+            Ok(None) => {}
+            Err(e) => return ApiError::internal(e).into_response(),
+        }
+    }
     // Objects under a rendition prefix never change: the key and size identify the bytes.
     let etag = format!(
         "\"{}\"",

@@ -128,10 +128,11 @@ impl Default for DatabaseSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
-    /// `local` (a directory); the media issue adds `s3`.
+    /// `local` (a directory) or `s3` (any S3-compatible service).
     pub backend: String,
     /// Root of the local store; default `<data_dir>/objects`.
     pub local_dir: Option<PathBuf>,
+    pub s3: S3Settings,
 }
 
 impl Default for StorageSettings {
@@ -139,6 +140,40 @@ impl Default for StorageSettings {
         Self {
             backend: "local".into(),
             local_dir: None,
+            s3: S3Settings::default(),
+        }
+    }
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph, Aliyun OSS, Tencent COS, …).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Settings {
+    /// e.g. `https://oss-cn-hangzhou.aliyuncs.com`; unset for AWS itself.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    /// Prepended to every object key (e.g. `parentschool/`).
+    pub key_prefix: String,
+    /// Path-style addressing (`endpoint/bucket/key`), which most self-hosted services need.
+    pub path_style: bool,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    /// Answer segment requests with redirects to presigned URLs instead of proxying the bytes.
+    pub presigned_delivery: bool,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            region: "us-east-1".into(),
+            bucket: String::new(),
+            key_prefix: String::new(),
+            path_style: true,
+            access_key_id: None,
+            secret_access_key: None,
+            presigned_delivery: true,
         }
     }
 }

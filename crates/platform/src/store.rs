@@ -90,6 +90,12 @@ pub trait ObjectStore: Send + Sync + Debug {
     /// Whether the store can be reached and written (readiness).
     async fn check(&self) -> Result<(), StoreError>;
 
+    /// A URL that lets anyone GET `key` until `expires_in` passes, when the store can make one
+    /// (S3 can; a local directory cannot, and the server proxies the bytes instead).
+    async fn presign_get(&self, _key: &str, _expires_in: std::time::Duration) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
     async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<ObjectMeta, StoreError> {
         self.put(key, futures::stream::once(async move { Ok(bytes) }).boxed())
             .await

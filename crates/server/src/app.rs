@@ -67,12 +67,19 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     if settings.database.migrate_on_start {
         db.migrate().await.context("could not apply database migrations")?;
     }
-    let store_dir = settings.local_store_dir();
-    let store: Arc<dyn ObjectStore> = Arc::new(
-        LocalStore::open(&store_dir)
-            .await
-            .with_context(|| format!("could not open the object store at {}", store_dir.display()))?,
-    );
+    let store: Arc<dyn ObjectStore> = match settings.storage.backend.as_str() {
+        "s3" => {
+            Arc::new(media::s3::S3Store::new(&settings.storage.s3).context("could not configure the S3 object store")?)
+        }
+        _ => {
+            let store_dir = settings.local_store_dir();
+            Arc::new(
+                LocalStore::open(&store_dir)
+                    .await
+                    .with_context(|| format!("could not open the object store at {}", store_dir.display()))?,
+            )
+        }
+    };
     let secret = jwt_secret(&settings)?;
     let keys = Arc::new(TokenKeys::new(
         &secret,
@@ -95,7 +102,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         jobs.clone(),
         settings.media.clone(),
         settings.media_work_dir(),
-    );
+    )
+    .with_presigned_delivery(settings.storage.backend == "s3" && settings.storage.s3.presigned_delivery);
 
     let access: Arc<dyn media::AssetAccess> = Arc::new(CatalogAccess(catalog.clone()));
     let openapi_json = Arc::new(OnceLock::new());

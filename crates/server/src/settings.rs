@@ -56,11 +56,11 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
     if s.media.chunk_size_bytes < 5 * 1024 * 1024 {
         bail!("media.chunk_size_bytes must be at least 5 MiB (5242880), as S3 multipart uploads require");
     }
-    if s.storage.backend != "local" {
-        bail!(
-            "storage.backend {:?} is not supported yet; use \"local\"",
-            s.storage.backend
-        );
+    match s.storage.backend.as_str() {
+        "local" => {}
+        "s3" if s.storage.s3.bucket.is_empty() => bail!("storage.s3.bucket must be set when storage.backend is \"s3\""),
+        "s3" => {}
+        other => bail!("storage.backend {other:?} is not supported: use \"local\" or \"s3\""),
     }
     s.server.listen.parse::<std::net::SocketAddr>().with_context(|| {
         format!(
