@@ -45,7 +45,7 @@ test("a curator creates, publishes and lists a course", async () => {
     await page.getByLabel("课时标题").fill("第一讲：先听后说");
     await page.getByLabel("时长（分钟）").fill("12");
     await page.getByRole("button", { name: "创建课程" }).click();
-    await page.waitForURL(/\/studio\/courses\/[\w-]+$/);
+    await page.waitForURL(/\/studio\/courses\/[0-9a-f-]{36}$/);
     await page.getByRole("button", { name: "提交审核" }).click();
     await page.getByText("状态：待审核").waitFor();
     await page.getByRole("button", { name: "审核通过并发布" }).click();
@@ -56,7 +56,7 @@ test("a curator creates, publishes and lists a course", async () => {
     await page.getByRole("link", { name: "新建清单" }).click();
     await page.getByLabel("清单标题").fill(LIST);
     await page.getByRole("button", { name: "创建清单" }).click();
-    await page.waitForURL(/\/studio\/lists\/[\w-]+$/);
+    await page.waitForURL(/\/studio\/lists\/[0-9a-f-]{36}$/);
     await page.getByLabel("搜索要加入的课程").fill("沟通");
     await page.getByRole("button", { name: "查找" }).click();
     await page.getByRole("button", { name: "加入" }).first().click();

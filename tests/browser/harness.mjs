@@ -13,6 +13,7 @@ export const shots = join(root, "target/browser-failures");
 export const CHROMIUM_FLAGS = [
   "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--autoplay-policy=no-user-gesture-required",
 ];
 
 export class Server {

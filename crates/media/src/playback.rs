@@ -116,6 +116,7 @@ async fn playback(
             msg("视频还在处理中，请稍后再看。", "The video is not ready yet."),
         ));
     }
+    pb.open_session(auth.id).await?;
     let now = pb.media.clock.now();
     let duration_s = row.duration_ms.map(|ms| ms as f64 / 1000.0);
     let expires = now.plus_seconds(duration_s.unwrap_or(0.0).ceil() as i64 + 3600);

@@ -187,6 +187,23 @@ pub fn validate(report: &ProgressReport, duration_ms: i64) -> Result<(Vec<Span>,
 }
 
 impl Playback {
+    /// Opens a viewing session for the allowance: after a stale gap it starts from nothing at
+    /// `now`, so the allowance that follows is earned by watching time, not by idle time.
+    pub(crate) async fn open_session(&self, user: platform::ids::UserId) -> ApiResult<()> {
+        let now = self.media.clock.now();
+        platform::db_execute!(
+            &self.media.db,
+            "INSERT INTO credit_allowance (user_id, allowance_ms, last_at) VALUES ($1, 0, $2)
+             ON CONFLICT (user_id) DO UPDATE SET
+               allowance_ms = CASE WHEN $2 - credit_allowance.last_at > $3 THEN 0 ELSE credit_allowance.allowance_ms END,
+               last_at = CASE WHEN $2 - credit_allowance.last_at > $3 THEN $2 ELSE credit_allowance.last_at END",
+            user,
+            now,
+            STALE_MS,
+        )?;
+        Ok(())
+    }
+
     async fn may_watch(
         &self,
         user: &AuthUser,

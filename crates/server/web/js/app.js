@@ -9,6 +9,7 @@ function nav() {
   const s = session();
   const links = [h("a", { href: "/search", "data-link": true }, "搜索")];
   if (s) {
+    links.push(h("a", { href: "/me", "data-link": true }, "我的学习"));
     if (EDITORS.includes(s.user.role)) links.push(h("a", { href: "/studio", "data-link": true }, "工作台"));
     links.push(h("button", { type: "button", class: "linklike", onclick: logout }, "退出"));
   } else {
@@ -55,6 +56,7 @@ const routes = [
   [/^\/register$/, () => authPage("register")],
   [/^\/search$/, search],
   [/^\/password$/, passwordPage],
+  [/^\/me$/, learningPage],
   [/^\/lists\/([\w-]+)$/, listPage],
   [/^\/courses\/([\w-]+)$/, coursePage],
   [/^\/studio(\/.*)?$/, (rest) => import("./studio.js").then((m) => m.studio(rest || "", { page, go, main }))],
@@ -139,15 +141,52 @@ async function listPage(id) {
 
 async function coursePage(id) {
   const c = await api(`/api/v1/courses/${id}`);
+  const s = session();
+  const learning = s ? await api("/api/v1/me/learning").catch(() => null) : null;
+  const done = new Map();
+  for (const course of learning?.courses || []) for (const l of course.lessons) done.set(l.lesson_id, l);
+  const stage = h("div", { class: "stage", id: "stage" });
+  const playable = c.lessons.filter((l) => l.asset_id);
+  const wanted = new URLSearchParams(location.search).get("lesson");
+  const play = async (lesson) => {
+    if (!s) { stage.replaceChildren(h("p", { class: "card" }, "登录后即可观看并记录学时。", h("a", { href: "/login", "data-link": true, class: "btn" }, "登录"))); return; }
+    const { mountPlayer } = await import("./player.js");
+    stage.dataset.lesson = lesson.id;
+    await mountPlayer(stage, lesson.asset_id, { title: lesson.title });
+  };
+  const bar = (l) => {
+    const p = done.get(l.id);
+    const pct = p && p.duration_s ? Math.min(100, Math.round((100 * p.watched_s) / p.duration_s)) : 0;
+    return h("span", { class: "lesson-progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": pct, "aria-label": `已学 ${pct}%` },
+      h("span", { style: `width:${pct}%` }), p?.completed ? h("em", {}, "已完成") : null);
+  };
   page(c.title,
-    c.cover_url ? h("img", { class: "cover", src: c.cover_url, alt: `${c.title} 封面` }) : null,
+    playable.length ? stage : (c.cover_url ? h("img", { class: "cover", src: c.cover_url, alt: `${c.title} 封面` }) : null),
     h("p", { class: "meta" }, [c.lecturer?.name && `主讲：${c.lecturer.name}${c.lecturer.title ? `（${c.lecturer.title}）` : ""}`,
       `适合：${c.age_stages.map(stageLabel).join("、")}`].filter(Boolean).join(" · ")),
     c.topics.length || c.tags.length ? h("p", { class: "tags" }, [...c.topics, ...c.tags].map((t) => h("span", { class: "tag" }, t))) : null,
     c.summary ? h("p", {}, c.summary) : null,
     h("section", { class: "card" }, h("h2", {}, `课程目录（${c.lessons.length} 节，共 ${duration(c.total_duration_s)}）`),
-      h("ol", { class: "lessons" }, c.lessons.map((l) => h("li", {}, h("span", {}, l.title), h("span", { class: "meta" }, duration(l.duration_s)))))),
+      h("ol", { class: "lessons" }, c.lessons.map((l) => h("li", {},
+        l.asset_id ? h("button", { type: "button", class: "linklike lesson-play", onclick: () => { history.replaceState({}, "", `?lesson=${l.id}`); play(l); stage.scrollIntoView({ behavior: "smooth" }); } }, l.title) : h("span", {}, l.title),
+        h("span", { class: "meta" }, duration(l.duration_s)), s && l.asset_id ? bar(l) : null)))),
     c.editable ? h("a", { class: "btn secondary", href: `/studio/courses/${c.id}`, "data-link": true }, "编辑课程") : null);
+  if (playable.length) await play(playable.find((l) => l.id === wanted) || playable[0]);
+}
+
+async function learningPage() {
+  const s = session();
+  if (!s) return go("/login", true);
+  const l = await api("/api/v1/me/learning");
+  const hours = (sec) => `${(sec / 3600).toFixed(1)} 小时`;
+  page("我的学习",
+    h("section", { class: "card stats" },
+      h("p", {}, h("strong", {}, hours(l.current_term.credited_s)), h("span", { class: "meta" }, ` ${l.current_term.name}学时`)),
+      h("p", { class: "meta" }, `${l.previous_term.name}：${hours(l.previous_term.credited_s)} · 累计：${hours(l.total_s)}`)),
+    l.courses.length ? h("ul", { class: "plain" }, l.courses.map((c) => h("li", {},
+      h("a", { href: `/courses/${c.course_id}`, "data-link": true, class: "grow" }, c.title),
+      h("span", { class: "meta" }, `已完成 ${c.lessons_completed}/${c.lessons.length} 节 · ${duration(c.watched_s)}`))))
+      : h("p", { class: "empty" }, "还没有学习记录，去首页选一门课程吧。"));
 }
 
 function authPage(mode) {

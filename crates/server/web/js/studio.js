@@ -48,6 +48,45 @@ async function dashboard(user) {
 
 const field = (label, input) => h("label", {}, label, input);
 
+// A video picker that uploads in resumable chunks with a progress bar, then follows the
+// transcoding until the video is ready.
+function uploader(onReady) {
+  const input = h("input", { type: "file", accept: "video/*,audio/*", "aria-label": "上传视频" });
+  const bar = h("progress", { max: 100, value: 0, hidden: true, "aria-label": "上传进度" });
+  const note = h("span", { class: "meta", role: "status" });
+  input.addEventListener("change", async () => {
+    const file = input.files[0];
+    if (!file) return;
+    bar.hidden = false;
+    try {
+      const up = await api("/api/v1/uploads", { method: "POST", body: { filename: file.name, size: file.size, content_type: file.type } });
+      const have = new Set(up.received);
+      for (let n = 0; n < up.chunks; n++) {
+        if (!have.has(n)) {
+          const blob = file.slice(n * up.chunk_size, Math.min(file.size, (n + 1) * up.chunk_size));
+          for (let attempt = 0; ; attempt++) {
+            try { await api(`/api/v1/uploads/${up.id}/chunks/${n}`, { method: "PUT", raw: new Blob([blob], { type: "application/octet-stream" }) }); break; }
+            catch (err) { if (attempt >= 3 || err.status && err.status < 500) throw err; await new Promise((r) => setTimeout(r, 1000 * (attempt + 1))); }
+          }
+        }
+        bar.value = Math.round(((n + 1) / up.chunks) * 100);
+        note.textContent = `上传中 ${bar.value}%`;
+      }
+      const done = await api(`/api/v1/uploads/${up.id}/complete`, { method: "POST", body: {} });
+      bar.value = 0;
+      for (;;) {
+        const a = await api(`/api/v1/assets/${done.asset_id}`);
+        bar.value = a.progress;
+        note.textContent = a.state === "processing" ? `转码中 ${a.progress}%` : a.state === "ready" ? "视频已就绪" : `处理失败：${a.error}`;
+        if (a.state === "ready") { onReady(a.id, a.duration_s); break; }
+        if (a.state === "failed") break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    } catch (err) { note.textContent = err.message; toast(err.message, "error"); }
+  });
+  return h("span", { class: "uploader" }, input, bar, note);
+}
+
 async function courseEditor(id) {
   const [course, topics] = await Promise.all([id ? api(`/api/v1/courses/${id}`) : null, api("/api/v1/topics")]);
   const c = course || { title: "", summary: "", lecturer: { name: "", title: "" }, age_stages: [], topics: [], tags: [], lessons: [], visibility: "scoped", year: new Date().getFullYear() };
@@ -56,7 +95,11 @@ async function courseEditor(id) {
     const row = h("li", {},
       h("input", { name: "lesson_title", "aria-label": "课时标题", placeholder: "课时标题", value: l.title }),
       h("input", { name: "lesson_minutes", "aria-label": "时长（分钟）", type: "number", min: 0, step: "any", inputmode: "decimal", placeholder: "分钟", value: l.duration_s ? +(l.duration_s / 60).toFixed(1) : "" }),
-      h("input", { name: "lesson_asset", "aria-label": "视频编号", placeholder: "视频编号（可选）", value: l.asset_id || "" }),
+      h("input", { name: "lesson_asset", "aria-label": "视频编号", placeholder: "视频编号（上传后自动填写）", value: l.asset_id || "" }),
+      uploader((assetId, seconds) => {
+        row.querySelector("[name=lesson_asset]").value = assetId;
+        if (seconds) row.querySelector("[name=lesson_minutes]").value = +(seconds / 60).toFixed(1);
+      }),
       h("button", { type: "button", class: "icon", "aria-label": "删除此课时", onclick: () => row.remove() }, "✕"));
     row.dataset.id = l.id || "";
     lessons.append(row);
