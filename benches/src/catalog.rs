@@ -165,6 +165,7 @@ fn gen_courses(n: usize, rng: &mut StdRng) -> Vec<catalog::import::Entry> {
                     title: format!("第{}讲", k + 1),
                     duration_s: rng.gen_range(300..1800),
                     asset_id: None,
+                    video_path: None,
                 })
                 .collect();
             let (n_stages, n_topics) = (rng.gen_range(1..3), rng.gen_range(1..3));

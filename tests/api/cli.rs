@@ -565,3 +565,127 @@ async fn kill_during_transcode_sqlite() {
 async fn kill_during_transcode_postgres() {
     kill_during_transcode(Backend::Postgres).await;
 }
+
+/// `media upload` appends a lesson whose video the running server transcodes; the catalog
+/// import uploads `video_path` files once (a re-run reuses them) and refuses files that are not
+/// media, with their line.
+async fn media_cli(backend: Backend) {
+    let app = e2e::TestApp::spawn(backend).await;
+    let org = app.org("浙江省妇联", "province", None).await;
+    let curator = app.user_with_role("13700000001", "curator", Some(&org)).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let clip = dir.path().join("第二讲.mp4");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=25:duration=2",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(&clip)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(made);
+    std::fs::write(dir.path().join("notes.mp4"), "not a video at all\n".repeat(20)).unwrap_or_else(|e| panic!("{e}"));
+    let (status, course) = app.post("/api/v1/courses", Some(&curator), serde_json::json!({"title": "好好说话", "age_stages": ["6-12"], "lessons": [{"title": "第一讲", "duration_s": 60}]})).await;
+    assert_eq!(status, 201, "{course}");
+    let course_id = course["id"].as_str().unwrap_or_default().to_owned();
+    let url = app.database_url();
+    let env = [("PARENTSCHOOL__DATABASE__URL", url.as_str())];
+    let data_dir = app.data_dir.to_string_lossy().into_owned();
+    let clip_arg = clip.to_string_lossy().into_owned();
+    let (ok, out, err) = run(
+        dir.path(),
+        &env,
+        &[
+            "--data-dir",
+            &data_dir,
+            "media",
+            "upload",
+            &clip_arg,
+            "--course",
+            &course_id,
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("第 2 节"), "{out}");
+    let (_, course) = app.get(&format!("/api/v1/courses/{course_id}"), Some(&curator)).await;
+    assert_eq!(course["lessons"][1]["title"], "第二讲");
+    assert_eq!(course["lessons"][1]["duration_s"], 2);
+    let asset = course["lessons"][1]["asset_id"].as_str().unwrap_or_default().to_owned();
+    let mut state = serde_json::Value::Null;
+    for _ in 0..600 {
+        state = app.get(&format!("/api/v1/assets/{asset}"), Some(&curator)).await.1;
+        if state["state"] != "processing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        state["state"], "ready",
+        "the server's worker transcoded the CLI's upload: {state}"
+    );
+
+    let csv = "external_id,title,age_stages,lesson_title,lesson_video_path\nV1,有视频的课,6-12,第一讲,第二讲.mp4\nV2,坏视频,6-12,第一讲,notes.mp4\n";
+    let manifest = dir.path().join("videos.csv");
+    std::fs::write(&manifest, csv).unwrap_or_else(|e| panic!("{e}"));
+    let manifest_arg = manifest.to_string_lossy().into_owned();
+    let args = [
+        "--data-dir",
+        data_dir.as_str(),
+        "catalog",
+        "import",
+        manifest_arg.as_str(),
+        "--org",
+        org.as_str(),
+    ];
+    let (ok, out, _) = run(dir.path(), &env, &args);
+    assert!(!ok);
+    assert!(
+        out.contains("新建 created 1") && out.contains("第 3 行") && out.contains("notes.mp4"),
+        "{out}"
+    );
+    let (_, page) = app
+        .get("/api/v1/courses?q=%E6%9C%89%E8%A7%86%E9%A2%91", Some(&curator))
+        .await; // 有视频
+    let imported = page["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let (_, full) = app.get(&format!("/api/v1/courses/{imported}"), Some(&curator)).await;
+    assert_eq!(
+        full["lessons"][0]["asset_id"],
+        asset.as_str(),
+        "the same bytes are the same asset: {full}"
+    );
+    let (ok, out, _) = run(dir.path(), &env, &args);
+    assert!(!ok && out.contains("更新 updated 1"), "{out}");
+    let (_, again) = app.get(&format!("/api/v1/courses/{imported}"), Some(&curator)).await;
+    assert_eq!(again["lessons"][0]["asset_id"], asset.as_str());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_cli_sqlite() {
+    media_cli(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_cli_postgres() {
+    media_cli(Backend::Postgres).await;
+}

@@ -233,6 +233,49 @@ impl Catalog {
         Ok(n > 0)
     }
 
+    /// Appends a lesson to a course (the CLI's `media upload`); returns its position.
+    pub async fn append_lesson(
+        &self,
+        course: CourseId,
+        title: &str,
+        asset_id: &str,
+        duration_s: i32,
+    ) -> ApiResult<i32> {
+        let row = self.course_row(course).await?.ok_or_else(course_not_found)?;
+        let mut lessons: Vec<LessonInput> = self
+            .lessons(course)
+            .await?
+            .into_iter()
+            .map(|l| LessonInput {
+                id: Some(l.id),
+                title: l.title,
+                asset_id: l.asset_id,
+                duration_s: l.duration_s,
+            })
+            .collect();
+        lessons.push(LessonInput {
+            id: None,
+            title: title.to_owned(),
+            asset_id: Some(asset_id.to_owned()),
+            duration_s,
+        });
+        let position = lessons.len() as i32;
+        let input = CourseInput {
+            lessons: Some(lessons),
+            ..CourseInput::default()
+        };
+        let prepared = self.prepare(&Actor::Importer, input, Some(&row)).await?;
+        self.persist(
+            course,
+            &prepared,
+            row.author_id,
+            Some((row.version, None)),
+            row.status(),
+        )
+        .await?;
+        Ok(position)
+    }
+
     /// The lessons (with their courses) that use any of `assets`, in course and lesson order.
     pub async fn lessons_for_assets(&self, assets: &[String]) -> ApiResult<Vec<LessonRef>> {
         if assets.is_empty() {

@@ -55,6 +55,10 @@ pub struct ManifestLesson {
     #[serde(default)]
     pub duration_s: i32,
     pub asset_id: Option<String>,
+    /// A video file (relative to the manifest) to upload as this lesson's asset; the server
+    /// turns it into `asset_id` before the catalog sees the entry.
+    #[serde(default)]
+    pub video_path: Option<String>,
 }
 
 /// A manifest entry with the (1-based) line it starts on.
@@ -158,6 +162,7 @@ fn column(name: &str) -> Option<&'static str> {
             "lesson_title" | "课时标题" | "课节标题" => "lesson_title",
             "lesson_duration_s" | "lesson_duration" | "课时时长" | "时长" => "lesson_duration",
             "lesson_asset_id" | "媒体编号" | "视频编号" => "lesson_asset_id",
+            "lesson_video_path" | "video_path" | "视频文件" => "lesson_video_path",
             _ => return None,
         },
     )
@@ -329,6 +334,7 @@ fn parse_csv(text: &str) -> (Vec<Entry>, Vec<RowError>) {
                 title: lesson_title,
                 duration_s,
                 asset_id: Some(get("lesson_asset_id")).filter(|s| !s.is_empty()),
+                video_path: Some(get("lesson_video_path")).filter(|s| !s.is_empty()),
             });
         }
     }

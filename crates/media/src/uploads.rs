@@ -510,3 +510,90 @@ async fn complete(
     let asset_id = media.complete(&auth, id, req).await?;
     Ok((StatusCode::CREATED, Json(Completed { asset_id })))
 }
+
+impl Media {
+    /// Stores a whole file as a new asset and queues its transcoding (the CLI and the bulk
+    /// import use this; browsers use resumable uploads). A file whose SHA-256 matches an asset
+    /// that is not failed is not stored again: that asset is returned, so re-imports do not
+    /// duplicate videos.
+    pub async fn ingest_file(
+        &self,
+        owner: Option<UserId>,
+        path: &std::path::Path,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> ApiResult<AssetId> {
+        let io = |e: std::io::Error| {
+            ApiError::invalid_field(
+                "file",
+                msg(format!("无法读取文件：{e}"), format!("Could not read the file: {e}")),
+            )
+        };
+        let size = tokio::fs::metadata(path).await.map_err(io)?.len();
+        if size == 0 {
+            return Err(ApiError::invalid_field(
+                "file",
+                msg("文件是空的（0 字节）。", "The file is empty."),
+            ));
+        }
+        // Hash first (cheap next to transcoding) to find an asset with the same bytes.
+        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf).await.map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let digest = hex(&hasher.finalize());
+        let existing: Option<AssetId> = with_db!(&self.db, pool => sqlx::query_scalar::<_, AssetId>(
+            "SELECT id FROM assets WHERE sha256 = $1 AND state <> 'failed' ORDER BY id LIMIT 1",
+        )
+        .bind(&digest)
+        .fetch_optional(pool)
+        .await)?;
+        if let Some(id) = existing {
+            progress(size);
+            return Ok(id);
+        }
+        let asset = AssetId::new();
+        let source_key = format!("assets/{asset}/source");
+        let file = tokio::fs::File::open(path).await.map_err(io)?;
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let progress = std::sync::Arc::new(progress);
+        let body = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20)
+            .map(move |chunk| {
+                if let Ok(c) = &chunk {
+                    let total = sent.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed) + c.len() as u64;
+                    progress(total);
+                }
+                chunk
+            })
+            .boxed();
+        self.store.put(&source_key, body).await?;
+        let filename = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "video".into());
+        let now = self.clock.now();
+        let job = JobId::new();
+        let payload = serde_json::json!({ "asset_id": asset }).to_string();
+        let max_attempts = self.cfg.max_attempts.max(1);
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        with_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, source_key, job_id, created_at, updated_at)
+                 VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $9)",
+            )
+            .bind(asset).bind(owner).bind(&filename).bind("application/octet-stream").bind(size).bind(&digest)
+            .bind(&source_key).bind(job).bind(now)
+            .execute(&mut *tx).await?;
+            sqlx::query(Jobs::INSERT_SQL).bind(job).bind(TRANSCODE).bind(&payload).bind(max_attempts).bind(now)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(asset)
+    }
+}

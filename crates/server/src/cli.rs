@@ -45,8 +45,26 @@ enum Command {
     /// Manage the catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Manage media.
+    #[command(subcommand)]
+    Media(MediaCommand),
     /// Print the effective configuration with secrets masked.
     PrintConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum MediaCommand {
+    /// Upload a video file and append it as a lesson of a course; it is transcoded in the
+    /// background by a running server or worker.
+    Upload {
+        file: PathBuf,
+        /// The course the lesson is added to.
+        #[arg(long, value_name = "COURSE_ID")]
+        course: catalog::CourseId,
+        /// Lesson title (default: the file name).
+        #[arg(long)]
+        title: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +194,9 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
         }
         Command::Catalog(CatalogCommand::Import { file, org, publish }) => import(settings, &file, org, publish).await,
         Command::Worker => worker(settings).await,
+        Command::Media(MediaCommand::Upload { file, course, title }) => {
+            media_upload(settings, &file, course, title).await
+        }
         Command::Serve(_) => serve(settings).await,
     }
 }
@@ -189,6 +210,104 @@ fn cli_error(e: &platform::ApiError) -> anyhow::Error {
     anyhow::anyhow!(text)
 }
 
+/// Probes a video with ffprobe: its duration in whole seconds, or why it is not playable.
+async fn probe_duration(app: &crate::App, path: &std::path::Path) -> Result<i32, String> {
+    let p = media::probe::probe(&app.settings.media.ffprobe, path).await?;
+    Ok(p.duration_s.round() as i32)
+}
+
+fn bytes_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+async fn media_upload(
+    settings: platform::config::Settings,
+    file: &std::path::Path,
+    course: catalog::CourseId,
+    title: Option<String>,
+) -> anyhow::Result<()> {
+    let app = crate::build(settings).await?;
+    let duration = probe_duration(&app, file)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("could not read {}", file.display()))?
+        .len();
+    let bar = bytes_bar(size, "上传中");
+    let b = bar.clone();
+    let asset = app
+        .media
+        .ingest_file(None, file, move |n| b.set_position(n))
+        .await
+        .map_err(|e| cli_error(&e))?;
+    bar.finish_and_clear();
+    let title = title.unwrap_or_else(|| {
+        file.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "新课时".into())
+    });
+    let position = app
+        .catalog
+        .append_lesson(course, &title, &asset.to_string(), duration)
+        .await
+        .map_err(|e| cli_error(&e))?;
+    println!(
+        "已上传为第 {position} 节课 / uploaded as lesson {position}: asset {asset}（转码在服务器后台进行 / transcoding in the background）"
+    );
+    app.db.close().await;
+    Ok(())
+}
+
+/// Uploads the `video_path` files of an import's lessons and fills in their asset ids (and
+/// durations, when missing). Entries whose video cannot be read or is not media are reported
+/// as failed rows and left out.
+async fn ingest_import_videos(
+    app: &crate::App,
+    base: &std::path::Path,
+    entries: Vec<catalog::import::Entry>,
+    failed: &mut Vec<catalog::import::RowError>,
+) -> Vec<catalog::import::Entry> {
+    let mut kept = Vec::with_capacity(entries.len());
+    'entries: for mut entry in entries {
+        for lesson in &mut entry.course.lessons {
+            let Some(rel) = lesson.video_path.clone().filter(|_| lesson.asset_id.is_none()) else {
+                continue;
+            };
+            let path = base.join(&rel);
+            let fail = |reason: String| catalog::import::RowError {
+                line: entry.line,
+                external_id: Some(entry.course.external_id.clone()),
+                reason,
+            };
+            match probe_duration(app, &path).await {
+                Ok(d) if lesson.duration_s == 0 => lesson.duration_s = d,
+                Ok(_) => {}
+                Err(e) => {
+                    failed.push(fail(format!("视频“{rel}”：{e}")));
+                    continue 'entries;
+                }
+            }
+            match app.media.ingest_file(None, &path, |_| {}).await {
+                Ok(asset) => lesson.asset_id = Some(asset.to_string()),
+                Err(e) => {
+                    failed.push(fail(format!("视频“{rel}”上传失败：{}", e.message.zh)));
+                    continue 'entries;
+                }
+            }
+        }
+        kept.push(entry);
+    }
+    kept
+}
+
 async fn import(
     settings: platform::config::Settings,
     file: &std::path::Path,
@@ -198,13 +317,14 @@ async fn import(
     let bytes = std::fs::read(file).with_context(|| format!("could not read {}", file.display()))?;
     let (entries, mut failed) = catalog::import::parse(&bytes);
     let app = crate::build(settings).await?;
+    let base = file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let entries = ingest_import_videos(&app, &base, entries, &mut failed).await;
     let bar = indicatif::ProgressBar::new(entries.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} 导入中 [{bar:30}] {pos}/{len} {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let base = file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
     let cover = |path: &str| -> Result<bytes::Bytes, String> {
         let p = base.join(path);
         std::fs::read(&p).map(bytes::Bytes::from).map_err(|e| e.to_string())
