@@ -615,3 +615,51 @@ async fn playback_from_s3_sqlite() {
 async fn playback_from_s3_postgres() {
     playback_from_s3(Backend::Postgres).await;
 }
+
+/// Uploads left unfinished past `media.upload_ttl_hours` are removed with their chunks.
+async fn abandoned_uploads(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.media.chunk_size_bytes = CHUNK;
+        s.media.upload_ttl_hours = 0;
+    })
+    .await;
+    let curator = app.user_with_role("13700000001", "curator", None).await;
+    let (_, up) = app
+        .post(
+            "/api/v1/uploads",
+            Some(&curator),
+            json!({"filename": "半途而废.mp4", "size": CHUNK * 2}),
+        )
+        .await;
+    let id = up["id"].as_str().unwrap_or_default().to_owned();
+    let (status, _) = put_chunk(&app, &curator, &id, 0, vec![7u8; CHUNK as usize]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let handle = app.handle().await;
+    assert_eq!(
+        handle.store.list(&format!("uploads/{id}/")).await.map(|v| v.len()).ok(),
+        Some(1)
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let removed = handle.media.clean_up_uploads().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(removed >= 1);
+    assert_eq!(
+        handle.store.list(&format!("uploads/{id}/")).await.map(|v| v.len()).ok(),
+        Some(0)
+    );
+    let (_, status_body) = app.get(&format!("/api/v1/uploads/{id}"), Some(&curator)).await;
+    assert_eq!(status_body["state"], "aborted", "{status_body}");
+    let (status, body) = put_chunk(&app, &curator, &id, 1, vec![7u8; CHUNK as usize]).await;
+    assert_problem(status, &body, 409, "upload_closed");
+    handle.db.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_uploads_sqlite() {
+    abandoned_uploads(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_uploads_postgres() {
+    abandoned_uploads(Backend::Postgres).await;
+}

@@ -252,7 +252,7 @@ impl TestApp {
     /// Creates a user with any role straight through the service (as the CLI does) and returns
     /// an access token for them.
     pub async fn user_with_role(&self, phone: &str, role: &str, org: Option<&str>) -> String {
-        let app = self.admin_handle().await;
+        let app = self.handle().await;
         let org = org.map(|o| o.parse().unwrap_or_else(|e| panic!("bad org id {o}: {e}")));
         let role = platform::validate::Role::parse(role).unwrap_or_else(|| panic!("bad role {role}"));
         app.accounts
@@ -273,7 +273,7 @@ impl TestApp {
 
     /// Creates an organization through the service and returns its id.
     pub async fn org(&self, name: &str, kind: &str, parent: Option<&str>) -> String {
-        let app = self.admin_handle().await;
+        let app = self.handle().await;
         let kind = platform::validate::OrgKind::parse(kind).unwrap_or_else(|| panic!("bad kind {kind}"));
         let parent = parent.map(|p| p.parse().unwrap_or_else(|e| panic!("bad org id {p}: {e}")));
         let org = platform::orgs::create_org(&app.db, app.accounts.now(), name, kind, parent)
@@ -285,7 +285,7 @@ impl TestApp {
 
     /// A second handle on the same database and data folder, for set-up the API does not offer
     /// (the CLI's powers).
-    async fn admin_handle(&self) -> server::App {
+    pub async fn handle(&self) -> server::App {
         let mut settings = base_settings(self.data_dir.clone());
         settings.database.max_connections = 1;
         if let Some(s3) = &self.s3 {
