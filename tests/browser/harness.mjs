@@ -17,9 +17,39 @@ export const CHROMIUM_FLAGS = [
 ];
 
 export class Server {
-  constructor() {
+  /// `postgres: true` runs on a fresh PostgreSQL database (PARENTSCHOOL_TEST_PG_URL names the
+  /// server, as for the Rust tests); `s3: true` keeps objects on a real s3s-fs on loopback.
+  constructor({ postgres = false, s3 = false } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), "parentschool-browser-"));
     this.env = { ...process.env, RUST_LOG: "warn" };
+    this.postgres = postgres;
+    this.s3 = s3;
+  }
+
+  async provision() {
+    if (this.postgres) {
+      const admin = process.env.PARENTSCHOOL_TEST_PG_URL || "postgres://postgres@127.0.0.1:5432/postgres";
+      this.pgAdmin = admin;
+      this.pgName = `ps_browser_${Date.now()}_${process.pid}`;
+      execFileSync("psql", [admin, "-qc", `CREATE DATABASE "${this.pgName}"`]);
+      this.env.PARENTSCHOOL__DATABASE__URL = admin.replace(/\/[^/]*$/, `/${this.pgName}`);
+    }
+    if (this.s3) {
+      const bucketDir = join(this.dir, "s3");
+      mkdirSync(join(bucketDir, "browser"), { recursive: true });
+      const port = 20000 + Math.floor(Math.random() * 20000);
+      const keys = ["AKIDBROWSERTEST", "browser-test-secret-key-0123456789"];
+      this.s3proc = spawn(process.env.PARENTSCHOOL_S3S_FS || "s3s-fs",
+        ["--host", "127.0.0.1", "--port", String(port), "--access-key", keys[0], "--secret-key", keys[1], bucketDir], { stdio: "ignore" });
+      Object.assign(this.env, {
+        PARENTSCHOOL__STORAGE__BACKEND: "s3",
+        PARENTSCHOOL__STORAGE__S3__ENDPOINT: `http://127.0.0.1:${port}`,
+        PARENTSCHOOL__STORAGE__S3__BUCKET: "browser",
+        PARENTSCHOOL__STORAGE__S3__ACCESS_KEY_ID: keys[0],
+        PARENTSCHOOL__STORAGE__S3__SECRET_ACCESS_KEY: keys[1],
+      });
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 
   cli(...args) {
@@ -47,6 +77,8 @@ export class Server {
       this.proc.kill("SIGTERM");
       await exited;
     }
+    this.s3proc?.kill();
+    if (this.pgName) execFileSync("psql", [this.pgAdmin, "-qc", `DROP DATABASE IF EXISTS "${this.pgName}" WITH (FORCE)`]);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

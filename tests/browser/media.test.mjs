@@ -1,4 +1,4 @@
-// A curator uploads a generated video through the course editor (progress bar moves), it
+// On PostgreSQL and S3: a curator uploads a generated video through the course editor (progress bar moves), it
 // transcodes, a parent plays it in Chromium through MSE (frames decode), switches quality, resumes
 // after a reload, and sees the study time on "my learning"; the native-HLS path is forced too.
 import { test, before, after } from "node:test";
@@ -7,12 +7,14 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { Server, launch, phone, withShot, login } from "./harness.mjs";
 
-const server = new Server();
+// Once on the production pair: PostgreSQL and S3.
+const server = new Server({ postgres: true, s3: true });
 let browser, base, clip, courseUrl;
 const PASSWORD = "Test-pass-2026";
 const TITLE = "陪孩子读绘本";
 
 before(async () => {
+  await server.provision();
   const province = server.cli("org", "add", "--name", "浙江省妇联", "--kind", "province");
   server.cli("user", "add", "--phone", "13700000001", "--password", PASSWORD, "--role", "curator", "--org", province, "--name", "王老师");
   server.cli("user", "add", "--phone", "13800000001", "--password", PASSWORD, "--role", "parent", "--org", province, "--name", "乐乐妈妈");

@@ -160,6 +160,8 @@ pub struct S3Settings {
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<Secret>,
     /// Answer segment requests with redirects to presigned URLs instead of proxying the bytes.
+    /// The bucket must then allow the site's origin in its CORS rules (players fetch segments
+    /// with CORS), so it is off by default.
     pub presigned_delivery: bool,
 }
 
@@ -173,7 +175,7 @@ impl Default for S3Settings {
             path_style: true,
             access_key_id: None,
             secret_access_key: None,
-            presigned_delivery: true,
+            presigned_delivery: false,
         }
     }
 }
