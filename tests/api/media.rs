@@ -507,7 +507,8 @@ async fn study_time(backend: Backend) {
         credited <= 2.0 * elapsed + 0.01,
         "credited {credited} s in {elapsed} s: {a} {b}"
     );
-    assert_eq!(b["watched_s"].as_f64().unwrap_or(-1.0), credited.min(duration), "{b}");
+    let watched = b["watched_s"].as_f64().unwrap_or(-1.0);
+    assert!((watched - credited.min(duration)).abs() < 0.0015, "watched {watched} s is what was credited: {b}");
 
     // Seeking to the end credits only what was played there.
     tokio::time::sleep(Duration::from_millis(2600)).await;
