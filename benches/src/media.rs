@@ -53,7 +53,11 @@ fn wrk(url: &str, range: Option<&str>, seconds: u64) -> anyhow::Result<Wrk> {
     }
     let out = cmd.arg(url).output().context("wrk is needed: apt-get install wrk")?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let field = |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix).map(str::trim).map(str::to_owned)).unwrap_or_default();
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::trim).map(str::to_owned))
+            .unwrap_or_default()
+    };
     let transfer = field("Transfer/sec:");
     let mbps = if let Some(v) = transfer.strip_suffix("MB") {
         v.parse::<f64>().unwrap_or(0.0) * 8.0
@@ -67,14 +71,22 @@ fn wrk(url: &str, range: Option<&str>, seconds: u64) -> anyhow::Result<Wrk> {
     if text.contains("Non-2xx") {
         bail!("wrk saw errors for {url}:\n{text}");
     }
-    Ok(Wrk { rps: field("Requests/sec:").parse().unwrap_or(0.0), p50_ms: ms(&field("50%")), p99_ms: ms(&field("99%")), mbps })
+    Ok(Wrk {
+        rps: field("Requests/sec:").parse().unwrap_or(0.0),
+        p50_ms: ms(&field("50%")),
+        p99_ms: ms(&field("99%")),
+        mbps,
+    })
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let mut settings = Settings { data_dir: dir.path().join("data"), ..Settings::default() };
+    let mut settings = Settings {
+        data_dir: dir.path().join("data"),
+        ..Settings::default()
+    };
     settings.auth.jwt_secret = Some(Secret::new("bench-secret-0123456789abcdef0123456789"));
     settings.auth.login_attempts_per_ip = 1_000_000;
     settings.database.max_connections = 16;
@@ -84,12 +96,22 @@ async fn main() -> anyhow::Result<()> {
     let app = server::build(settings).await?;
     let backend = app.db.backend();
     let objects = dir.path().join("data/objects");
-    let org = platform::orgs::create_org(&app.db, app.accounts.now(), "浙江省妇联", platform::validate::OrgKind::Province, None)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let org = platform::orgs::create_org(
+        &app.db,
+        app.accounts.now(),
+        "浙江省妇联",
+        platform::validate::OrgKind::Province,
+        None,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let viewers = 32usize;
     for i in 0..=viewers {
-        let role = if i == 0 { platform::validate::Role::Curator } else { platform::validate::Role::Parent };
+        let role = if i == 0 {
+            platform::validate::Role::Curator
+        } else {
+            platform::validate::Role::Parent
+        };
         app.accounts
             .create_user(platform::accounts::NewUser {
                 phone: format!("1380000{i:04}"),
@@ -105,13 +127,38 @@ async fn main() -> anyhow::Result<()> {
     }
     let clip = dir.path().join("clip.mp4");
     let ok = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration=20"])
-        .args(["-f", "lavfi", "-i", "sine=duration=20", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=25:duration=20",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=20",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
         .arg(&clip)
         .status()?
         .success();
     anyhow::ensure!(ok, "ffmpeg failed");
-    let asset = app.media.ingest_file(None, &clip, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let asset = app
+        .media
+        .ingest_file(None, &clip, |_| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -124,8 +171,13 @@ async fn main() -> anyhow::Result<()> {
     let login = |phone: String| {
         let (client, base) = (client.clone(), base.clone());
         async move {
-            let body: serde_json::Value =
-                client.post(format!("{base}/api/v1/auth/login")).json(&serde_json::json!({"phone": phone, "password": "bench-pass-1"})).send().await?.json().await?;
+            let body: serde_json::Value = client
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&serde_json::json!({"phone": phone, "password": "bench-pass-1"}))
+                .send()
+                .await?
+                .json()
+                .await?;
             body["access_token"].as_str().map(str::to_owned).context("login failed")
         }
     };
@@ -133,7 +185,13 @@ async fn main() -> anyhow::Result<()> {
     // Wait for the transcode, then publish a course using the asset so parents may watch it.
     let t0 = Instant::now();
     loop {
-        let a: serde_json::Value = client.get(format!("{base}/api/v1/assets/{asset}")).bearer_auth(&curator).send().await?.json().await?;
+        let a: serde_json::Value = client
+            .get(format!("{base}/api/v1/assets/{asset}"))
+            .bearer_auth(&curator)
+            .send()
+            .await?
+            .json()
+            .await?;
         match a["state"].as_str() {
             Some("ready") => break,
             Some("failed") => bail!("transcode failed: {a}"),
@@ -151,20 +209,38 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let cid = course["id"].as_str().context("course")?.to_owned();
     for to in ["in_review", "published"] {
-        client.post(format!("{base}/api/v1/courses/{cid}/transitions")).bearer_auth(&curator).json(&serde_json::json!({"to": to})).send().await?;
+        client
+            .post(format!("{base}/api/v1/courses/{cid}/transitions"))
+            .bearer_auth(&curator)
+            .json(&serde_json::json!({"to": to}))
+            .send()
+            .await?;
     }
     let _ = catalog;
 
     // 1. Segment serving, ours vs nginx on the same files.
-    let pb: serde_json::Value = client.get(format!("{base}/api/v1/assets/{asset}/playback")).bearer_auth(&curator).send().await?.json().await?;
-    let seg_path = format!("{}720p/seg_00001.m4s", pb["url"].as_str().context("url")?.trim_end_matches("master.m3u8"));
+    let pb: serde_json::Value = client
+        .get(format!("{base}/api/v1/assets/{asset}/playback"))
+        .bearer_auth(&curator)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let seg_path = format!(
+        "{}720p/seg_00001.m4s",
+        pb["url"].as_str().context("url")?.trim_end_matches("master.m3u8")
+    );
     let ours = format!("{base}{seg_path}");
     let prefix = std::fs::read_dir(objects.join("assets").join(asset.to_string()))?
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .find(|n| n.starts_with("hls-"))
         .context("no rendition prefix")?;
-    let seg_file = objects.join("assets").join(asset.to_string()).join(&prefix).join("720p/seg_00001.m4s");
+    let seg_file = objects
+        .join("assets")
+        .join(asset.to_string())
+        .join(&prefix)
+        .join("720p/seg_00001.m4s");
     let seg_size = std::fs::metadata(&seg_file)?.len();
     let nginx_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let conf = dir.path().join("nginx.conf");
@@ -181,26 +257,58 @@ async fn main() -> anyhow::Result<()> {
             root = objects.display(),
         ),
     )?;
-    let mut nginx = Command::new(&args.nginx).args(["-c"]).arg(&conf).args(["-p"]).arg(dir.path()).spawn().context("nginx is needed: apt-get install nginx")?;
+    let mut nginx = Command::new(&args.nginx)
+        .args(["-c"])
+        .arg(&conf)
+        .args(["-p"])
+        .arg(dir.path())
+        .spawn()
+        .context("nginx is needed: apt-get install nginx")?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let theirs = format!("http://127.0.0.1:{nginx_port}/assets/{asset}/{prefix}/720p/seg_00001.m4s");
-    println!("\n## Segment serving ({backend}, local store, {} KiB segment, wrk -t2 -c100, {} s each)\n", seg_size / 1024, args.seconds);
+    println!(
+        "\n## Segment serving ({backend}, local store, {} KiB segment, wrk -t2 -c100, {} s each)\n",
+        seg_size / 1024,
+        args.seconds
+    );
     println!("| request | server | req/s | p50 ms | p99 ms | Mbit/s | ours/nginx req/s | ours/nginx p99 |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for (label, range) in [("Range: bytes=0-65535", Some("bytes=0-65535")), ("whole segment", None)] {
         let n = wrk(&theirs, range, args.seconds)?;
         let o = wrk(&ours, range, args.seconds)?;
-        println!("| {label} | nginx | {:.0} | {:.2} | {:.2} | {:.0} | | |", n.rps, n.p50_ms, n.p99_ms, n.mbps);
-        println!("| {label} | ParentSchool | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} |", o.rps, o.p50_ms, o.p99_ms, o.mbps, o.rps / n.rps, o.p99_ms / n.p99_ms.max(0.001));
+        println!(
+            "| {label} | nginx | {:.0} | {:.2} | {:.2} | {:.0} | | |",
+            n.rps, n.p50_ms, n.p99_ms, n.mbps
+        );
+        println!(
+            "| {label} | ParentSchool | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} |",
+            o.rps,
+            o.p50_ms,
+            o.p99_ms,
+            o.mbps,
+            o.rps / n.rps,
+            o.p99_ms / n.p99_ms.max(0.001)
+        );
     }
-    let _ = nginx.kill();
+    // A graceful stop, so the worker process goes too.
+    let _ = Command::new(&args.nginx)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(dir.path())
+        .args(["-s", "stop"])
+        .status();
     let _ = nginx.wait();
 
     // 2. Progress ingestion: each viewer reports a new 15 s window of played time.
     let mut tokens = Vec::new();
     for i in 1..=viewers {
         let t = login(format!("1380000{i:04}")).await?;
-        client.get(format!("{base}/api/v1/assets/{asset}/playback")).bearer_auth(&t).send().await?;
+        client
+            .get(format!("{base}/api/v1/assets/{asset}/playback"))
+            .bearer_auth(&t)
+            .send()
+            .await?;
         tokens.push(t);
     }
     let tokens = Arc::new(tokens);
@@ -243,17 +351,26 @@ async fn main() -> anyhow::Result<()> {
                 all.extend(t.await.unwrap_or_default());
             }
             all.sort();
-            let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+            let pct = |p: f64| {
+                all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+                    .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+            };
             (all.len() as f64 / started.elapsed().as_secs_f64(), pct(0.5), pct(0.99))
         }
     };
     let (hr, hp50, hp99) = run(false).await;
     let (pr, pp50, pp99) = run(true).await;
-    println!("\n## Progress ingestion ({backend}, {viewers} concurrent viewers, {} s each)\n", args.seconds);
+    println!(
+        "\n## Progress ingestion ({backend}, {viewers} concurrent viewers, {} s each)\n",
+        args.seconds
+    );
     println!("| request | req/s | p50 ms | p99 ms | vs trivial |");
     println!("|---|---:|---:|---:|---:|");
     println!("| trivial JSON handler (`/healthz`) | {hr:.0} | {hp50:.2} | {hp99:.2} | 100 % |");
-    println!("| `POST /api/v1/assets/{{id}}/progress` | {pr:.0} | {pp50:.2} | {pp99:.2} | {:.1} % |", 100.0 * pr / hr);
+    println!(
+        "| `POST /api/v1/assets/{{id}}/progress` | {pr:.0} | {pp50:.2} | {pp99:.2} | {:.1} % |",
+        100.0 * pr / hr
+    );
 
     let _ = tx.send(());
     serving.await??;

@@ -508,7 +508,10 @@ async fn study_time(backend: Backend) {
         "credited {credited} s in {elapsed} s: {a} {b}"
     );
     let watched = b["watched_s"].as_f64().unwrap_or(-1.0);
-    assert!((watched - credited.min(duration)).abs() < 0.0015, "watched {watched} s is what was credited: {b}");
+    assert!(
+        (watched - credited.min(duration)).abs() < 0.0015,
+        "watched {watched} s is what was credited: {b}"
+    );
 
     // Seeking to the end credits only what was played there.
     tokio::time::sleep(Duration::from_millis(2600)).await;

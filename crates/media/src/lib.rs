@@ -85,11 +85,7 @@ pub fn router(media: Media, access: Arc<dyn AssetAccess>, url_secret: &[u8]) -> 
     let chunk_limit = usize::try_from(media.cfg.chunk_size_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(1024);
-    let pb = playback::Playback {
-        media: media.clone(),
-        access,
-        key: Arc::new(playback::url_key(url_secret)),
-    };
+    let pb = playback::Playback::new(media.clone(), access, url_secret);
     uploads::router(chunk_limit)
         .merge(assets::router())
         .with_state(media)
@@ -99,9 +95,5 @@ pub fn router(media: Media, access: Arc<dyn AssetAccess>, url_secret: &[u8]) -> 
 
 /// The routes that serve media bytes under signed URLs (`/media/…`, outside `/api`).
 pub fn delivery_router(media: Media, access: Arc<dyn AssetAccess>, url_secret: &[u8]) -> axum::Router {
-    playback::delivery_router(playback::Playback {
-        media,
-        access,
-        key: Arc::new(playback::url_key(url_secret)),
-    })
+    playback::delivery_router(playback::Playback::new(media, access, url_secret))
 }

@@ -80,6 +80,43 @@ pub(crate) struct Playback {
     pub media: Media,
     pub access: Arc<dyn AssetAccess>,
     pub key: Arc<Vec<u8>>,
+    /// Rendition prefixes of ready assets. A ready asset's prefix never changes, so this is a
+    /// cache of immutable facts (bounded; cleared when full), not state: it spares a database
+    /// round trip on every segment request.
+    pub prefixes: Arc<std::sync::Mutex<std::collections::HashMap<AssetId, String>>>,
+}
+
+const PREFIX_CACHE: usize = 10_000;
+
+impl Playback {
+    pub(crate) fn new(media: Media, access: Arc<dyn AssetAccess>, secret: &[u8]) -> Self {
+        Self {
+            media,
+            access,
+            key: Arc::new(url_key(secret)),
+            prefixes: Arc::default(),
+        }
+    }
+
+    async fn ready_prefix(&self, asset: AssetId) -> Result<Option<String>, sqlx::Error> {
+        if let Some(p) = self.prefixes.lock().ok().and_then(|m| m.get(&asset).cloned()) {
+            return Ok(Some(p));
+        }
+        let prefix: Option<Option<String>> = with_db!(&self.media.db, pool => sqlx::query_scalar::<_, Option<String>>(
+            "SELECT hls_prefix FROM assets WHERE id = $1 AND state = 'ready'",
+        )
+        .bind(asset)
+        .fetch_optional(pool)
+        .await)?;
+        let prefix = prefix.flatten();
+        if let (Some(p), Ok(mut cache)) = (&prefix, self.prefixes.lock()) {
+            if cache.len() >= PREFIX_CACHE {
+                cache.clear();
+            }
+            cache.insert(asset, p.clone());
+        }
+        Ok(prefix)
+    }
 }
 
 pub(crate) fn api_router(pb: Playback) -> ApiRouter {
@@ -198,25 +235,12 @@ async fn deliver(
     if path.split('/').any(|s| s.is_empty() || s.starts_with('.')) {
         return asset_not_found().into_response();
     }
-    let prefix: Option<Option<String>> = match with_db!(&pb.media.db, pool => sqlx::query_scalar::<_, Option<String>>(
-        "SELECT hls_prefix FROM assets WHERE id = $1 AND state = 'ready'",
-    )
-    .bind(asset)
-    .fetch_optional(pool)
-    .await)
-    {
-        Ok(p) => p,
+    let prefix = match pb.ready_prefix(asset).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return asset_not_found().into_response(),
         Err(e) => return ApiError::internal(e).into_response(),
-    };
-    let Some(Some(prefix)) = prefix else {
-        return asset_not_found().into_response();
     };
     let key = format!("{prefix}/{path}");
-    let meta = match pb.media.store.head(&key).await {
-        Ok(m) => m,
-        Err(StoreError::NotFound(_)) | Err(StoreError::InvalidKey(_)) => return asset_not_found().into_response(),
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
     // Segments and init files can come straight from the store (S3, a CDN in front of it);
     // playlists stay here so their relative URLs keep pointing at this signed path.
     if pb.media.presigned_delivery && !path.ends_with(".m3u8") {
@@ -239,6 +263,50 @@ async fn deliver(
             Err(e) => return ApiError::internal(e).into_response(),
         }
     }
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(v) => match parse_range(v, u64::MAX) {
+            None => None,
+            Some(Ok(r)) => Some(r),
+            Some(Err(())) => Some(ByteRange {
+                start: u64::MAX,
+                end: None,
+            }),
+        },
+    };
+    // Suffix ranges (`bytes=-n`) need the size first; everything else opens the file once.
+    let suffix = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().starts_with("bytes=-"));
+    let range = if suffix {
+        match pb.media.store.head(&key).await {
+            Ok(meta) => headers
+                .get(header::RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_range(v, meta.size))
+                .and_then(Result::ok),
+            Err(StoreError::NotFound(_)) | Err(StoreError::InvalidKey(_)) => return asset_not_found().into_response(),
+            Err(e) => return ApiError::internal(e).into_response(),
+        }
+    } else {
+        range
+    };
+    let obj = match pb.media.store.get(&key, range).await {
+        Ok(o) => o,
+        Err(StoreError::NotFound(_)) | Err(StoreError::InvalidKey(_)) => return asset_not_found().into_response(),
+        Err(StoreError::RangeNotSatisfiable { size, .. }) => {
+            let mut res = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            res.headers_mut()
+                .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                res.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return res;
+        }
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let meta = obj.meta.clone();
     // Objects under a rendition prefix never change: the key and size identify the bytes.
     let etag = format!(
         "\"{}\"",
@@ -269,26 +337,6 @@ async fn deliver(
         base_headers(&mut res);
         return res;
     }
-    let range = match headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_range(v, meta.size))
-    {
-        None => None,
-        Some(Ok(r)) if r.resolve(meta.size).is_some() => Some(r),
-        Some(_) => {
-            let mut res = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-            base_headers(&mut res);
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", meta.size)) {
-                res.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            return res;
-        }
-    };
-    let obj = match pb.media.store.get(&key, range).await {
-        Ok(o) => o,
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
     let (start, end) = obj.range;
     let len = if meta.size == 0 { 0 } else { end - start + 1 };
     let mut res = if method == Method::HEAD {
