@@ -123,16 +123,6 @@ async fn admin_commands(backend: Backend) {
     assert!(err.contains("phone") && err.contains("password"), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_commands_sqlite() {
-    admin_commands(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_commands_postgres() {
-    admin_commands(Backend::Postgres).await;
-}
-
 #[test]
 fn configuration_layers_and_errors() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -323,16 +313,6 @@ async fn catalog_import(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn catalog_import_sqlite() {
-    catalog_import(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn catalog_import_postgres() {
-    catalog_import(Backend::Postgres).await;
-}
-
 /// `kill -9` in the middle of a transcode, then a restart: the job resumes and finishes, with one
 /// set of renditions and no partial objects left behind.
 async fn kill_during_transcode(backend: Backend) {
@@ -362,36 +342,7 @@ async fn kill_during_transcode(backend: Backend) {
     );
     assert!(ok, "{err}");
 
-    let clip = dir.path().join("lecture.mp4");
-    let made = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=8",
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:duration=8",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ])
-        .arg(&clip)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(made, "ffmpeg is required");
+    let clip = e2e::test_clip(dir.path(), 8, "1280x720");
     let bytes = std::fs::read(&clip).unwrap_or_default();
 
     let start = || {
@@ -556,16 +507,6 @@ async fn kill_during_transcode(backend: Backend) {
     let _ = second.wait();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_during_transcode_sqlite() {
-    kill_during_transcode(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_during_transcode_postgres() {
-    kill_during_transcode(Backend::Postgres).await;
-}
-
 /// `media upload` appends a lesson whose video the running server transcodes; the catalog
 /// import uploads `video_path` files once (a re-run reuses them) and refuses files that are not
 /// media, with their line.
@@ -575,35 +516,7 @@ async fn media_cli(backend: Backend) {
     let curator = app.user_with_role("13700000001", "curator", Some(&org)).await;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let clip = dir.path().join("第二讲.mp4");
-    let made = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x180:rate=25:duration=2",
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ])
-        .arg(&clip)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(made);
+    std::fs::rename(e2e::test_clip(dir.path(), 2, "320x180"), &clip).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.path().join("notes.mp4"), "not a video at all\n".repeat(20)).unwrap_or_else(|e| panic!("{e}"));
     let (status, course) = app.post("/api/v1/courses", Some(&curator), serde_json::json!({"title": "好好说话", "age_stages": ["6-12"], "lessons": [{"title": "第一讲", "duration_s": 60}]})).await;
     assert_eq!(status, 201, "{course}");
@@ -680,12 +593,4 @@ async fn media_cli(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn media_cli_sqlite() {
-    media_cli(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn media_cli_postgres() {
-    media_cli(Backend::Postgres).await;
-}
+e2e::on_both_databases!(admin_commands, catalog_import, kill_during_transcode, media_cli);

@@ -1,7 +1,6 @@
 //! Media through the HTTP API with real ffmpeg: resumable uploads, validation, transcoding.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use e2e::{Backend, TestApp, assert_problem, raw};
@@ -11,20 +10,8 @@ use sha2::{Digest, Sha256};
 
 const CHUNK: u64 = 64 * 1024;
 
-/// A generated test clip (ffmpeg testsrc2 + sine), made once per test in `dir`.
 fn clip(dir: &Path, seconds: u32, size: &str) -> PathBuf {
-    let out = dir.join(format!("clip-{seconds}-{size}.mp4"));
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=size={size}:rate=25:duration={seconds}"))
-        .args(["-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency=440:duration={seconds}"))
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"])
-        .arg(&out)
-        .status()
-        .unwrap_or_else(|e| panic!("ffmpeg is required for the media tests: {e}"));
-    assert!(status.success());
-    out
+    e2e::test_clip(dir, seconds, size)
 }
 
 async fn spawn(backend: Backend) -> TestApp {
@@ -201,7 +188,7 @@ async fn upload_flow(backend: Backend, s3: bool) {
     app.stop().await;
 }
 
-async fn broken_files(backend: Backend) {
+async fn broken_files_fail_with_reasons(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.media.chunk_size_bytes = CHUNK;
         s.media.max_duration_seconds = 4;
@@ -255,16 +242,6 @@ async fn upload_and_transcode_postgres() {
     upload_flow(Backend::Postgres, false).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn broken_files_fail_with_reasons_sqlite() {
-    broken_files(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn broken_files_fail_with_reasons_postgres() {
-    broken_files(Backend::Postgres).await;
-}
-
 /// Without ffmpeg the server still starts, says so in `/readyz`, and uploads end with a clear
 /// error instead of hanging in processing.
 async fn without_ffmpeg(backend: Backend) {
@@ -282,16 +259,6 @@ async fn without_ffmpeg(backend: Backend) {
     assert_eq!(done["state"], "failed");
     assert!(done["error"].as_str().is_some_and(|e| e.contains("ffmpeg")), "{done}");
     app.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_ffmpeg_sqlite() {
-    without_ffmpeg(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_ffmpeg_postgres() {
-    without_ffmpeg(Backend::Postgres).await;
 }
 
 /// Signed playback: who may get a URL, and how the bytes are served (Range, ETag, caching,
@@ -424,16 +391,6 @@ async fn playback(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn playback_sqlite() {
-    playback(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn playback_postgres() {
-    playback(Backend::Postgres).await;
-}
-
 /// Study time: the union of played ranges, no credit for seeking ahead, never faster than twice
 /// the wall clock across tabs, completion at 90 %, and "my learning" per course and term.
 async fn study_time(backend: Backend) {
@@ -564,16 +521,6 @@ async fn study_time(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn study_time_sqlite() {
-    study_time(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn study_time_postgres() {
-    study_time(Backend::Postgres).await;
-}
-
 /// On S3, playlists come from the server and segments redirect to presigned store URLs, which
 /// honour Range.
 async fn playback_from_s3(backend: Backend) {
@@ -608,16 +555,6 @@ async fn playback_from_s3(backend: Backend) {
     assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(res.bytes().await.unwrap_or_default().len(), 100);
     app.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn playback_from_s3_sqlite() {
-    playback_from_s3(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn playback_from_s3_postgres() {
-    playback_from_s3(Backend::Postgres).await;
 }
 
 /// Uploads left unfinished past `media.upload_ttl_hours` are removed with their chunks.
@@ -658,12 +595,11 @@ async fn abandoned_uploads(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn abandoned_uploads_sqlite() {
-    abandoned_uploads(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn abandoned_uploads_postgres() {
-    abandoned_uploads(Backend::Postgres).await;
-}
+e2e::on_both_databases!(
+    broken_files_fail_with_reasons,
+    without_ffmpeg,
+    playback,
+    study_time,
+    playback_from_s3,
+    abandoned_uploads
+);

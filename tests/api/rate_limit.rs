@@ -25,7 +25,7 @@ both_databases! {
     }
 }
 
-async fn per_address(backend: Backend) {
+async fn login_attempts_are_limited_per_address(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.auth.login_attempts_per_ip = 5).await;
     for i in 0..5 {
         let (status, _) = app
@@ -48,12 +48,4 @@ async fn per_address(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_attempts_are_limited_per_address_sqlite() {
-    per_address(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_attempts_are_limited_per_address_postgres() {
-    per_address(Backend::Postgres).await;
-}
+e2e::on_both_databases!(login_attempts_are_limited_per_address);

@@ -365,6 +365,43 @@ macro_rules! both_databases {
     )*};
 }
 
+/// Runs `async fn name(backend: Backend)` functions as two tests each, `name::sqlite` and
+/// `name::postgres`: `on_both_databases!(name, other_name);`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+/// A generated test clip (ffmpeg `testsrc2` + `sine`) of `seconds` at `size` (e.g. `426x240`),
+/// written into `dir`.
+pub fn test_clip(dir: &std::path::Path, seconds: u32, size: &str) -> PathBuf {
+    let out = dir.join(format!("clip-{seconds}-{size}.mp4"));
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={size}:rate=25:duration={seconds}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={seconds}"))
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"])
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("ffmpeg is required for the media tests: {e}"))
+        .success();
+    assert!(ok, "ffmpeg could not make the test clip");
+    out
+}
+
 /// Asserts a problem+json answer with the given status and code; returns the body.
 pub fn assert_problem(status: StatusCode, body: &Value, want_status: u16, want_code: &str) -> Value {
     assert_eq!(status.as_u16(), want_status, "status for {body}");
