@@ -520,6 +520,35 @@ async fn study_time(backend: Backend) {
     );
     let (_, none) = app.get("/api/v1/me/learning", Some(&outsider)).await;
     assert_eq!(none["total_s"], 0.0);
+
+    // Curators see their subtree's members with their study time; others may not look.
+    let (status, report) = app
+        .get(&format!("/api/v1/organizations/{province}/learning"), Some(&curator))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let members = report["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(members.len(), 1, "only parents and experts of the subtree: {report}");
+    assert!(
+        (members[0]["credited_s"].as_f64().unwrap_or(0.0) - duration).abs() < 0.01,
+        "{report}"
+    );
+    assert_eq!(members[0]["lessons_completed"], 1);
+    assert_eq!(members[0]["phone"], "138****0001");
+    let (status, body) = app
+        .get(&format!("/api/v1/organizations/{other}/learning"), Some(&curator))
+        .await;
+    assert_problem(status, &body, 403, "out_of_scope");
+    let (status, _) = app
+        .get(&format!("/api/v1/organizations/{province}/learning"), Some(&parent))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .get(
+            &format!("/api/v1/organizations/{province}/learning?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z"),
+            Some(&curator),
+        )
+        .await;
+    assert_problem(status, &body, 422, "validation_failed");
     app.stop().await;
 }
 

@@ -68,6 +68,11 @@ impl Media {
         self
     }
 
+    /// The database handle (the server composes reports across domains with it).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// The job handler that transcodes uploaded assets.
     pub fn transcoder(&self) -> Transcoder {
         Transcoder { media: self.clone() }

@@ -312,6 +312,52 @@ impl crate::Media {
         .await)?)
     }
 
+    /// Per user: credited milliseconds earned in `[from, to)` and lessons (assets) completed by
+    /// `to`, for the given users (an organization's report).
+    pub async fn totals_for(
+        &self,
+        users: &[platform::ids::UserId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> ApiResult<std::collections::HashMap<platform::ids::UserId, (i64, i64)>> {
+        let mut out: std::collections::HashMap<platform::ids::UserId, (i64, i64)> = std::collections::HashMap::new();
+        if users.is_empty() {
+            return Ok(out);
+        }
+        let (credits, completed): (Vec<(platform::ids::UserId, i64)>, Vec<(platform::ids::UserId, i64)>) = with_db!(&self.db, pool => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT user_id, CAST(SUM(credited_ms) AS BIGINT) FROM study_credits WHERE earned_at >= ",
+            );
+            qb.push_bind(from);
+            qb.push(" AND earned_at < ");
+            qb.push_bind(to);
+            qb.push(" AND user_id IN (");
+            let mut sep = qb.separated(", ");
+            for u in users {
+                sep.push_bind(*u);
+            }
+            qb.push(") GROUP BY user_id");
+            let credits = qb.build_query_as::<(platform::ids::UserId, i64)>().fetch_all(pool).await?;
+            let mut qb = sqlx::QueryBuilder::new("SELECT user_id, COUNT(*) FROM watch_progress WHERE completed_at < ");
+            qb.push_bind(to);
+            qb.push(" AND user_id IN (");
+            let mut sep = qb.separated(", ");
+            for u in users {
+                sep.push_bind(*u);
+            }
+            qb.push(") GROUP BY user_id");
+            let completed = qb.build_query_as::<(platform::ids::UserId, i64)>().fetch_all(pool).await?;
+            (credits, completed)
+        });
+        for (u, ms) in credits {
+            out.entry(u).or_default().0 = ms;
+        }
+        for (u, n) in completed {
+            out.entry(u).or_default().1 = n;
+        }
+        Ok(out)
+    }
+
     /// Credited milliseconds a user earned in `[from, to)` (terms), from the credit log.
     pub async fn credited_between(
         &self,

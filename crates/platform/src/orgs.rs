@@ -562,3 +562,44 @@ pub async fn may_make_public(db: &Db, user: &AuthUser) -> ApiResult<bool> {
         _ => Ok(false),
     }
 }
+
+/// A member of an organization subtree, for reports.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct SubtreeMember {
+    pub user_id: UserId,
+    pub display_name: String,
+    #[serde(skip)]
+    pub phone: Option<String>,
+    pub org_id: OrgId,
+    pub org_name: String,
+}
+
+/// Parents and experts belonging to `org` or below it, ordered by user id, a page at a time
+/// (`after`: the last user id of the previous page). A user in several organizations of the
+/// subtree appears once, with the first of them.
+pub async fn subtree_members(db: &Db, org: OrgId, after: Option<UserId>, limit: i64) -> ApiResult<Vec<SubtreeMember>> {
+    let path = org_path(db, org).await?;
+    let rows: Vec<SubtreeMember> = with_db!(db, pool => sqlx::query_as::<_, SubtreeMember>(
+        "SELECT u.id AS user_id, u.display_name, u.phone, o.id AS org_id, o.name AS org_name
+         FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id
+         WHERE o.path LIKE $1 AND u.deleted_at IS NULL AND u.role IN ('parent', 'expert') AND ($2 IS NULL OR u.id > $2)
+         ORDER BY u.id, o.path LIMIT $3",
+    )
+    .bind(format!("{path}%"))
+    .bind(after)
+    // Rows are per membership: leave room for users in several organizations of the subtree.
+    .bind(limit.saturating_mul(4).saturating_add(4))
+    .fetch_all(pool)
+    .await)?;
+    let mut out: Vec<SubtreeMember> = Vec::new();
+    for r in rows {
+        if out.last().is_some_and(|l| l.user_id == r.user_id) {
+            continue;
+        }
+        if out.len() as i64 >= limit {
+            break;
+        }
+        out.push(r);
+    }
+    Ok(out)
+}

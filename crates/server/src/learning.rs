@@ -99,7 +99,110 @@ fn ts(t: OffsetDateTime) -> Timestamp {
 }
 
 pub(crate) fn router(learning: Learning) -> ApiRouter {
-    ApiRouter::new().routes(routes!(my_learning)).with_state(learning)
+    ApiRouter::new()
+        .routes(routes!(my_learning))
+        .routes(routes!(org_learning))
+        .with_state(learning)
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct OrgLearningQuery {
+    /// Start of the period (RFC 3339); default: the current semester.
+    pub from: Option<Timestamp>,
+    /// End of the period (RFC 3339, exclusive).
+    pub to: Option<Timestamp>,
+    pub cursor: Option<String>,
+    /// 1–100, default 20.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberLearning {
+    pub user_id: platform::ids::UserId,
+    pub display_name: String,
+    /// Masked, e.g. 138****5678.
+    pub phone: String,
+    pub org_id: platform::ids::OrgId,
+    pub org_name: String,
+    pub credited_s: f64,
+    pub lessons_completed: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgLearning {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub items: Vec<MemberLearning>,
+    pub next_cursor: Option<String>,
+}
+
+/// Study time of the members of an organization subtree in a period (curators in scope).
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/learning", tag = "organizations",
+    params(("id" = platform::ids::OrgId, Path), OrgLearningQuery),
+    responses((status = 200, body = OrgLearning), (status = 403), (status = 422)), security(("bearer" = [])))]
+async fn org_learning(
+    State(l): State<Learning>,
+    auth: AuthUser,
+    platform::http::Path(id): platform::http::Path<platform::ids::OrgId>,
+    platform::http::Query(q): platform::http::Query<OrgLearningQuery>,
+) -> ApiResult<Json<OrgLearning>> {
+    let db = l.media.db();
+    platform::orgs::require_scope(db, &auth, id).await?;
+    let limit = platform::http::PageQuery {
+        cursor: None,
+        limit: q.limit,
+    }
+    .limit()?;
+    let [cur, _] = semesters(OffsetDateTime::now_utc());
+    let (from, to) = (q.from.unwrap_or(ts(cur.1)), q.to.unwrap_or(ts(cur.2)));
+    if to <= from {
+        return Err(platform::ApiError::invalid_field(
+            "to",
+            platform::error::msg("结束时间必须晚于开始时间。", "to must be after from."),
+        ));
+    }
+    let after = match q.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(c.parse().map_err(|_| {
+            platform::ApiError::invalid_field("cursor", platform::error::msg("分页游标无效。", "Invalid cursor."))
+        })?),
+    };
+    let mut members = platform::orgs::subtree_members(db, id, after, i64::from(limit) + 1).await?;
+    let more = members.len() > limit as usize;
+    members.truncate(limit as usize);
+    let ids: Vec<platform::ids::UserId> = members.iter().map(|m| m.user_id).collect();
+    let totals = l.media.totals_for(&ids, from, to).await?;
+    let next_cursor = if more {
+        members.last().map(|m| m.user_id.to_string())
+    } else {
+        None
+    };
+    let items = members
+        .into_iter()
+        .map(|m| {
+            let (ms, done) = totals.get(&m.user_id).copied().unwrap_or((0, 0));
+            MemberLearning {
+                user_id: m.user_id,
+                display_name: m.display_name,
+                phone: m
+                    .phone
+                    .as_deref()
+                    .and_then(|p| platform::validate::PhoneNumber::parse(p).ok())
+                    .map(|p| p.masked())
+                    .unwrap_or_default(),
+                org_id: m.org_id,
+                org_name: m.org_name,
+                credited_s: ms as f64 / 1000.0,
+                lessons_completed: done,
+            }
+        })
+        .collect();
+    Ok(Json(OrgLearning {
+        from,
+        to,
+        items,
+        next_cursor,
+    }))
 }
 
 /// The caller's study time: per course and lesson, this term, the last term and in total.
