@@ -290,6 +290,9 @@ impl Playback {
     }
 }
 
+/// `(user, number)` rows of a per-user aggregate.
+type PerUser = Vec<(platform::ids::UserId, i64)>;
+
 /// One asset's progress for one user.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct AssetProgress {
@@ -324,7 +327,7 @@ impl crate::Media {
         if users.is_empty() {
             return Ok(out);
         }
-        let (credits, completed): (Vec<(platform::ids::UserId, i64)>, Vec<(platform::ids::UserId, i64)>) = with_db!(&self.db, pool => {
+        let (credits, completed): (PerUser, PerUser) = with_db!(&self.db, pool => {
             let mut qb = sqlx::QueryBuilder::new(
                 "SELECT user_id, CAST(SUM(credited_ms) AS BIGINT) FROM study_credits WHERE earned_at >= ",
             );
