@@ -153,6 +153,9 @@ impl Transcoder {
         ctx.progress(90);
         let prefix = format!("assets/{asset}/hls-{}-{}", job.id, job.attempts);
         self.upload_dir(&out, &prefix).await?;
+        // The scratch space is no longer needed: free it before the asset is announced ready.
+        let _ = tokio::fs::remove_dir_all(&work).await;
+        m.remove_stale_work(asset).await;
         ctx.progress(98);
         let (w, h) = info.video.map_or((None, None), |(w, h)| (Some(w), Some(h)));
         let n = db_execute!(
