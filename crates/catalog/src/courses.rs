@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use platform::auth::{AuthUser, MaybeAuth};
-use platform::error::{ApiError, ApiResult, FieldError, msg};
+use platform::error::{ApiError, ApiResult, FieldError, ResultExt, msg};
 use platform::http::{ApiRouter, Json, Page, Path, Query, RawBody, cached_json};
 use platform::ids::{OrgId, UserId};
 use platform::validate::{self, Role};
@@ -780,10 +780,7 @@ impl Catalog {
                     .bind((initial_status == Status::Published).then_some(now))
                     .execute(&mut *tx)
                     .await
-                    .map_err(|e| match &e {
-                        sqlx::Error::Database(d) if d.is_unique_violation() => taken(),
-                        _ => ApiError::internal(e),
-                    })?;
+                    .on_constraint("courses_external_id", taken)?;
                 }
                 Some((current, expected)) => {
                     if expected.is_some_and(|v| v != current) {
@@ -817,10 +814,7 @@ impl Catalog {
                     .bind(current)
                     .execute(&mut *tx)
                     .await
-                    .map_err(|e| match &e {
-                        sqlx::Error::Database(d) if d.is_unique_violation() => taken(),
-                        _ => ApiError::internal(e),
-                    })?
+                    .on_constraint("courses_external_id", taken)?
                     .rows_affected();
                     if n == 0 {
                         return Err(version_conflict());

@@ -80,10 +80,8 @@ impl JobHandler for Transcoder {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| JobError::Fatal("payload without asset_id".into()))?;
         let result = self.transcode(job, asset, ctx).await;
+        // On success the scratch space is already gone; after a failure, free this attempt's.
         let _ = tokio::fs::remove_dir_all(self.media.work_dir.join(format!("{asset}-{}", job.attempts))).await;
-        if result.is_ok() {
-            self.media.remove_stale_work(asset).await;
-        }
         if let Err(err) = &result {
             let last = matches!(err, JobError::Fatal(_)) || job.attempts >= job.max_attempts;
             if last {
