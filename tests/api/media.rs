@@ -318,6 +318,7 @@ async fn playback(backend: Backend) {
         "{master}"
     );
     let base = url.trim_end_matches("master.m3u8").to_owned();
+    captions(&app, &asset, &curator, &parent_in, &url, &base).await;
     let (status, _, media_playlist) = raw(&app, Method::GET, &format!("{base}240p/index.m3u8"), &[], None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -391,6 +392,85 @@ async fn playback(backend: Backend) {
     let problem: Value = serde_json::from_str(&text).unwrap_or_default();
     assert_problem(status, &problem, 403, "playback_url_invalid");
     app.stop().await;
+}
+
+/// Captions: SRT or WebVTT per language, refused when broken, offered as HLS subtitles.
+async fn captions(app: &TestApp, asset: &str, curator: &str, parent: &str, master_url: &str, base: &str) {
+    let put = |token: &str, lang: &str, body: &str| {
+        let (path, auth, body) = (
+            format!("/api/v1/assets/{asset}/captions/{lang}"),
+            format!("Bearer {token}"),
+            body.as_bytes().to_vec(),
+        );
+        async move {
+            let (status, _, text) = raw(app, Method::PUT, &path, &[("authorization", &auth)], Some(body)).await;
+            (status, serde_json::from_str::<Value>(&text).unwrap_or(Value::Null))
+        }
+    };
+    let srt =
+        "1\r\n00:00:00,200 --> 00:00:01,500\r\n孩子，我们聊聊\r\n\r\n2\r\n00:00:01,500 --> 00:00:02,000\r\n好的\r\n";
+    let (status, body) = put(parent, "zh", srt).await;
+    assert_problem(status, &body, 404, "asset_not_found");
+    let (status, body) = put(curator, "zh", "这不是字幕，只是一段话。").await;
+    assert_problem(status, &body, 422, "caption_invalid");
+    let (status, body) = put(curator, "zh", "1\n00:00:01,000 --> 00:00:xx,000\n坏\n").await;
+    assert_problem(status, &body, 422, "caption_invalid");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains('2')), "{body}");
+    let (status, body) = put(curator, "中文", srt).await;
+    assert_problem(status, &body, 422, "validation_failed");
+    let (status, body) = put(curator, "zh", srt).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["label"].as_str(), body["cues"].as_i64()), (Some("中文"), Some(2)));
+    let (status, list) = app
+        .get(&format!("/api/v1/assets/{asset}/captions"), Some(curator))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+
+    let (status, _, master) = raw(app, Method::GET, master_url, &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        master.contains("#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"中文\",LANGUAGE=\"zh\"")
+            && master.contains("SUBTITLES=\"subs\"")
+            && master.contains("240p/index.m3u8"),
+        "{master}"
+    );
+    let (status, _, playlist) = raw(app, Method::GET, &format!("{base}subs/zh.m3u8"), &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        playlist.contains("zh.vtt") && playlist.contains("#EXT-X-ENDLIST"),
+        "{playlist}"
+    );
+    let (status, headers, vtt) = raw(app, Method::GET, &format!("{base}subs/zh.vtt"), &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("text/vtt; charset=utf-8")
+    );
+    assert!(
+        vtt.starts_with("WEBVTT\n") && vtt.contains("00:00:00.200 --> 00:00:01.500\n孩子，我们聊聊"),
+        "{vtt}"
+    );
+    let (status, _, _) = raw(app, Method::GET, &format!("{base}subs/en.vtt"), &[], None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Replacing keeps one track; deleting removes it from the master playlist.
+    let (status, body) = put(curator, "zh", "WEBVTT\n\n00:00.000 --> 00:01.000\n新版\n").await;
+    assert_eq!((status, body["cues"].as_i64()), (StatusCode::OK, Some(1)), "{body}");
+    let (_, _, vtt) = raw(app, Method::GET, &format!("{base}subs/zh.vtt"), &[], None).await;
+    assert!(vtt.contains("新版") && !vtt.contains("孩子"), "{vtt}");
+    let (status, _, _) = raw(
+        app,
+        Method::DELETE,
+        &format!("/api/v1/assets/{asset}/captions/zh"),
+        &[("authorization", &format!("Bearer {curator}"))],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, master) = raw(app, Method::GET, master_url, &[], None).await;
+    assert!(!master.contains("SUBTITLES"), "{master}");
+    // The browser test uploads captions again to check the player's toggle.
 }
 
 /// Study time: the union of played ranges, no credit for seeking ahead, never faster than twice
@@ -534,6 +614,43 @@ async fn study_time(backend: Backend) {
     );
     assert_eq!(members[0]["lessons_completed"], 1);
     assert_eq!(members[0]["phone"], "138****0001");
+    // The same report as CSV for Excel: BOM, Chinese header, masked phone, minutes.
+    let (status, headers, csv) = raw(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{province}/learning.csv"),
+        &[("authorization", &format!("Bearer {curator}"))],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("text/csv; charset=utf-8")
+    );
+    assert!(
+        headers
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("attachment;")),
+        "{headers:?}"
+    );
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(lines[0], "\u{feff}姓名,手机号,所在组织,学习时长（分钟）,完成课时");
+    assert_eq!(
+        lines[1],
+        format!("parent 13800000001,138****0001,浙江省妇联,{:.1},1", duration / 60.0)
+    );
+    assert_eq!(lines.len(), 3, "{csv}");
+    let (status, _, _) = raw(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{province}/learning.csv"),
+        &[("authorization", &format!("Bearer {parent}"))],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = app
         .get(&format!("/api/v1/organizations/{other}/learning"), Some(&curator))
         .await;

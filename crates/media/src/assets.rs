@@ -82,6 +82,16 @@ impl Media {
         Ok(with_db!(&self.db, pool => sqlx::query_as::<_, AssetRow>(&sql).bind(id).fetch_optional(pool).await)?)
     }
 
+    /// The asset, when `auth` may manage it (its uploader, curators and admins); others get the
+    /// same 404 as for a missing asset.
+    pub(crate) async fn managed_asset(&self, auth: &AuthUser, id: AssetId) -> ApiResult<AssetRow> {
+        let row = self.asset(id).await?.ok_or_else(asset_not_found)?;
+        if row.owner_id != Some(auth.id) && !matches!(auth.role, Role::Curator | Role::Admin) {
+            return Err(asset_not_found());
+        }
+        Ok(row)
+    }
+
     /// The asset's public state, with the transcoding job's progress while processing.
     pub async fn asset_view(&self, id: AssetId) -> ApiResult<AssetView> {
         let row = self.asset(id).await?.ok_or_else(asset_not_found)?;
@@ -115,9 +125,6 @@ pub(crate) fn router() -> ApiRouter<Media> {
 #[utoipa::path(get, path = "/api/v1/assets/{id}", tag = "media", params(("id" = AssetId, Path)),
     responses((status = 200, body = AssetView), (status = 404)), security(("bearer" = [])))]
 async fn get_asset(State(media): State<Media>, auth: AuthUser, Path(id): Path<AssetId>) -> ApiResult<Json<AssetView>> {
-    let row = media.asset(id).await?.ok_or_else(asset_not_found)?;
-    if row.owner_id != Some(auth.id) && !matches!(auth.role, Role::Curator | Role::Admin) {
-        return Err(asset_not_found());
-    }
+    media.managed_asset(&auth, id).await?;
     Ok(Json(media.asset_view(id).await?))
 }

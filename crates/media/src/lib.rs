@@ -1,6 +1,7 @@
 //! Media: video assets in the object store, resumable chunked uploads, `ffprobe` validation and
 //! durable `ffmpeg` transcoding jobs to an HLS (fMP4) ladder for phones with an audio-only
-//! rendition and a poster. Playback, S3 and watch progress are being added (see the media issue).
+//! rendition and a poster; captions as WebVTT subtitle renditions; signed HLS playback from the
+//! local store or S3; watch progress and verified study time.
 //!
 //! It never depends on `catalog` (a lesson refers to an asset by id), never reads configuration
 //! and never binds sockets: the server hands it settings, the database, the store and the job
@@ -17,6 +18,7 @@ use platform::store::ObjectStore;
 use platform::{Clock, Db};
 
 mod assets;
+mod captions;
 pub mod playback;
 pub mod probe;
 pub mod progress;
@@ -93,6 +95,7 @@ pub fn router(media: Media, access: Arc<dyn AssetAccess>, url_secret: &[u8]) -> 
     let pb = playback::Playback::new(media.clone(), access, url_secret);
     uploads::router(chunk_limit)
         .merge(assets::router())
+        .merge(captions::router())
         .with_state(media)
         .merge(playback::api_router(pb.clone()))
         .merge(progress::router().with_state(pb))

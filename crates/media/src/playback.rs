@@ -239,7 +239,20 @@ async fn deliver(
         Ok(None) => return asset_not_found().into_response(),
         Err(e) => return ApiError::internal(e).into_response(),
     };
-    let key = format!("{prefix}/{path}");
+    // Captions are added after transcoding: the master playlist gains their subtitle group and
+    // the `subs/` paths map to the caption objects (short-cached, since a language's captions
+    // can be replaced).
+    let mut short_cache = path == "master.m3u8";
+    let key = match captioned(&pb, asset, &prefix, &path).await {
+        Ok(Captioned::Playlist(text)) => return text_response(text, &path, &method, &headers),
+        Ok(Captioned::Object(key)) => {
+            short_cache = true;
+            key
+        }
+        Ok(Captioned::NotFound) => return asset_not_found().into_response(),
+        Ok(Captioned::Plain) => format!("{prefix}/{path}"),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
     // Segments and init files can come straight from the store (S3, a CDN in front of it);
     // playlists stay here so their relative URLs keep pointing at this signed path.
     if pb.media.presigned_delivery && !path.ends_with(".m3u8") {
@@ -311,11 +324,12 @@ async fn deliver(
         "\"{}\"",
         &URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{key}:{}", meta.size)))[..22]
     );
-    let immutable = !path.ends_with(".m3u8");
-    let cache = if immutable {
-        "public, max-age=31536000, immutable"
-    } else {
+    let cache = if short_cache {
+        SHORT_CACHE
+    } else if path.ends_with(".m3u8") {
         "public, max-age=3600"
+    } else {
+        "public, max-age=31536000, immutable"
     };
     let base_headers = |res: &mut Response| {
         let h = res.headers_mut();
@@ -350,6 +364,77 @@ async fn deliver(
         if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{}", meta.size)) {
             res.headers_mut().insert(header::CONTENT_RANGE, v);
         }
+    }
+    res
+}
+
+/// Playlists that change when captions do.
+const SHORT_CACHE: &str = "public, max-age=60";
+
+enum Captioned {
+    /// Not a caption path: serve the stored object.
+    Plain,
+    /// A playlist written here (the master with subtitles, or a subtitle playlist).
+    Playlist(String),
+    /// The WebVTT object of a caption track.
+    Object(String),
+    NotFound,
+}
+
+async fn captioned(pb: &Playback, asset: AssetId, prefix: &str, path: &str) -> Result<Captioned, anyhow::Error> {
+    let sub = path.strip_prefix("subs/");
+    if path != "master.m3u8" && sub.is_none() {
+        return Ok(Captioned::Plain);
+    }
+    let tracks = pb.media.caption_keys(asset).await?;
+    if let Some(sub) = sub {
+        let (lang, ext) = sub.rsplit_once('.').unwrap_or((sub, ""));
+        let Some(track) = tracks.into_iter().find(|t| t.lang == lang) else {
+            return Ok(Captioned::NotFound);
+        };
+        return Ok(match ext {
+            "vtt" => Captioned::Object(track.object_key),
+            "m3u8" => {
+                let duration = pb.media.asset(asset).await?.and_then(|a| a.duration_ms).unwrap_or(0);
+                Captioned::Playlist(crate::captions::subtitle_playlist(lang, duration as f64 / 1000.0))
+            }
+            _ => Captioned::NotFound,
+        });
+    }
+    if tracks.is_empty() {
+        return Ok(Captioned::Plain);
+    }
+    let master = pb.media.store.get_bytes(&format!("{prefix}/master.m3u8")).await?;
+    let tracks: Vec<(String, String)> = tracks.into_iter().map(|t| (t.lang, t.label)).collect();
+    Ok(Captioned::Playlist(crate::captions::with_subtitles(
+        &String::from_utf8_lossy(&master),
+        &tracks,
+    )))
+}
+
+/// A playlist made on the fly, with an `ETag` of its text.
+fn text_response(text: String, path: &str, method: &Method, headers: &HeaderMap) -> Response {
+    let etag = format!("\"{}\"", &URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))[..22]);
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut res = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if *method == Method::HEAD {
+        let mut r = Response::new(Body::empty());
+        r.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
+        r
+    } else {
+        Response::new(Body::from(text))
+    };
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(SHORT_CACHE));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
     }
     res
 }

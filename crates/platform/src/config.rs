@@ -46,6 +46,34 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub media: MediaSettings,
+    /// Study terms (学期) for study-time reports; empty means the Chinese school semesters
+    /// (spring from 1 February, autumn from 1 August).
+    pub terms: Vec<TermSettings>,
+}
+
+/// One study term: `from` and `to` are dates (`YYYY-MM-DD`, both included) in China time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TermSettings {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+}
+
+impl TermSettings {
+    /// The term's first and last day, or why they are not dates in order.
+    pub fn dates(&self) -> Result<(time::Date, time::Date), String> {
+        let fmt = time::macros::format_description!("[year]-[month]-[day]");
+        let parse = |s: &str| {
+            time::Date::parse(s, &fmt)
+                .map_err(|_| format!("term {:?}: {s:?} is not a date such as 2026-09-01", self.name))
+        };
+        let (from, to) = (parse(&self.from)?, parse(&self.to)?);
+        if to < from {
+            return Err(format!("term {:?} ends before it starts", self.name));
+        }
+        Ok((from, to))
+    }
 }
 
 impl Settings {
@@ -253,6 +281,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
             media: MediaSettings::default(),
+            terms: Vec::new(),
         }
     }
 }

@@ -120,6 +120,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .merge(crate::learning::router(crate::learning::Learning {
             catalog: catalog.clone(),
             media: media.clone(),
+            terms: std::sync::Arc::new(settings.terms.clone()),
         }))
         .merge(ops_router(ops));
     let (api, doc) = api.into_inner().split_for_parts();

@@ -18,6 +18,8 @@ use utoipa_axum::routes;
 pub(crate) struct Learning {
     pub catalog: catalog::Catalog,
     pub media: media::Media,
+    /// Configured terms (checked at start-up); empty means the school semesters.
+    pub terms: std::sync::Arc<Vec<platform::config::TermSettings>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -94,6 +96,35 @@ pub fn semesters(now: OffsetDateTime) -> [(String, OffsetDateTime, OffsetDateTim
     [term(cur), term(prev)]
 }
 
+type Period = (String, OffsetDateTime, OffsetDateTime);
+
+/// The term containing `now` (or the last one that began before it) and the one before it,
+/// from the configured terms; the school semesters when none is configured or none has begun.
+pub fn terms_at(now: OffsetDateTime, configured: &[platform::config::TermSettings]) -> [Period; 2] {
+    let china = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
+    let mut terms: Vec<Period> = configured
+        .iter()
+        .filter_map(|t| {
+            let (from, to) = t.dates().ok()?;
+            let end = to.next_day()?.midnight().assume_offset(china);
+            Some((t.name.clone(), from.midnight().assume_offset(china), end))
+        })
+        .collect();
+    terms.sort_by_key(|t| t.1);
+    let Some(i) = terms.iter().rposition(|t| t.1 <= now) else {
+        return semesters(now);
+    };
+    let prev = match i.checked_sub(1) {
+        Some(p) => terms[p].clone(),
+        None => {
+            // The last school semester that ended before this term began.
+            let [a, b] = semesters(terms[i].1 - time::Duration::seconds(1));
+            if a.2 > terms[i].1 { b } else { a }
+        }
+    };
+    [terms[i].clone(), prev]
+}
+
 fn ts(t: OffsetDateTime) -> Timestamp {
     Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
@@ -102,12 +133,13 @@ pub(crate) fn router(learning: Learning) -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(my_learning))
         .routes(routes!(org_learning))
+        .routes(routes!(org_learning_csv))
         .with_state(learning)
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 pub struct OrgLearningQuery {
-    /// Start of the period (RFC 3339); default: the current semester.
+    /// Start of the period (RFC 3339); default: the current term.
     pub from: Option<Timestamp>,
     /// End of the period (RFC 3339, exclusive).
     pub to: Option<Timestamp>,
@@ -136,6 +168,59 @@ pub struct OrgLearning {
     pub next_cursor: Option<String>,
 }
 
+impl Learning {
+    /// The period of a report: the query's, or the current term.
+    fn period(&self, q: &OrgLearningQuery) -> ApiResult<(Timestamp, Timestamp)> {
+        let [cur, _] = terms_at(OffsetDateTime::now_utc(), &self.terms);
+        let (from, to) = (q.from.unwrap_or(ts(cur.1)), q.to.unwrap_or(ts(cur.2)));
+        if to <= from {
+            return Err(platform::ApiError::invalid_field(
+                "to",
+                platform::error::msg("结束时间必须晚于开始时间。", "to must be after from."),
+            ));
+        }
+        Ok((from, to))
+    }
+
+    /// One page of an organization subtree's members with their study time in the period.
+    async fn members_page(
+        &self,
+        org: platform::ids::OrgId,
+        (from, to): (Timestamp, Timestamp),
+        after: Option<platform::ids::UserId>,
+        limit: u32,
+    ) -> ApiResult<(Vec<MemberLearning>, Option<platform::ids::UserId>)> {
+        let db = self.media.db();
+        let mut members = platform::orgs::subtree_members(db, org, after, i64::from(limit) + 1).await?;
+        let more = members.len() > limit as usize;
+        members.truncate(limit as usize);
+        let ids: Vec<platform::ids::UserId> = members.iter().map(|m| m.user_id).collect();
+        let totals = self.media.totals_for(&ids, from, to).await?;
+        let next = if more { members.last().map(|m| m.user_id) } else { None };
+        let items = members
+            .into_iter()
+            .map(|m| {
+                let (ms, done) = totals.get(&m.user_id).copied().unwrap_or((0, 0));
+                MemberLearning {
+                    user_id: m.user_id,
+                    display_name: m.display_name,
+                    phone: m
+                        .phone
+                        .as_deref()
+                        .and_then(|p| platform::validate::PhoneNumber::parse(p).ok())
+                        .map(|p| p.masked())
+                        .unwrap_or_default(),
+                    org_id: m.org_id,
+                    org_name: m.org_name,
+                    credited_s: ms as f64 / 1000.0,
+                    lessons_completed: done,
+                }
+            })
+            .collect();
+        Ok((items, next))
+    }
+}
+
 /// Study time of the members of an organization subtree in a period (curators in scope).
 #[utoipa::path(get, path = "/api/v1/organizations/{id}/learning", tag = "organizations",
     params(("id" = platform::ids::OrgId, Path), OrgLearningQuery),
@@ -146,63 +231,64 @@ async fn org_learning(
     platform::http::Path(id): platform::http::Path<platform::ids::OrgId>,
     platform::http::Query(q): platform::http::Query<OrgLearningQuery>,
 ) -> ApiResult<Json<OrgLearning>> {
-    let db = l.media.db();
-    platform::orgs::require_scope(db, &auth, id).await?;
+    platform::orgs::require_scope(l.media.db(), &auth, id).await?;
     let limit = platform::http::PageQuery {
         cursor: None,
         limit: q.limit,
     }
     .limit()?;
-    let [cur, _] = semesters(OffsetDateTime::now_utc());
-    let (from, to) = (q.from.unwrap_or(ts(cur.1)), q.to.unwrap_or(ts(cur.2)));
-    if to <= from {
-        return Err(platform::ApiError::invalid_field(
-            "to",
-            platform::error::msg("结束时间必须晚于开始时间。", "to must be after from."),
-        ));
-    }
+    let (from, to) = l.period(&q)?;
     let after = match q.cursor.as_deref() {
         None | Some("") => None,
         Some(c) => Some(c.parse().map_err(|_| {
             platform::ApiError::invalid_field("cursor", platform::error::msg("分页游标无效。", "Invalid cursor."))
         })?),
     };
-    let mut members = platform::orgs::subtree_members(db, id, after, i64::from(limit) + 1).await?;
-    let more = members.len() > limit as usize;
-    members.truncate(limit as usize);
-    let ids: Vec<platform::ids::UserId> = members.iter().map(|m| m.user_id).collect();
-    let totals = l.media.totals_for(&ids, from, to).await?;
-    let next_cursor = if more {
-        members.last().map(|m| m.user_id.to_string())
-    } else {
-        None
-    };
-    let items = members
-        .into_iter()
-        .map(|m| {
-            let (ms, done) = totals.get(&m.user_id).copied().unwrap_or((0, 0));
-            MemberLearning {
-                user_id: m.user_id,
-                display_name: m.display_name,
-                phone: m
-                    .phone
-                    .as_deref()
-                    .and_then(|p| platform::validate::PhoneNumber::parse(p).ok())
-                    .map(|p| p.masked())
-                    .unwrap_or_default(),
-                org_id: m.org_id,
-                org_name: m.org_name,
-                credited_s: ms as f64 / 1000.0,
-                lessons_completed: done,
-            }
-        })
-        .collect();
+    let (items, next) = l.members_page(id, (from, to), after, limit).await?;
     Ok(Json(OrgLearning {
         from,
         to,
         items,
-        next_cursor,
+        next_cursor: next.map(|u| u.to_string()),
     }))
+}
+
+/// The same report as a CSV file for Excel (UTF-8 with BOM, masked phone numbers), every member.
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/learning.csv", tag = "organizations",
+    params(("id" = platform::ids::OrgId, Path), OrgLearningQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403), (status = 422)),
+    security(("bearer" = [])))]
+async fn org_learning_csv(
+    State(l): State<Learning>,
+    auth: AuthUser,
+    platform::http::Path(id): platform::http::Path<platform::ids::OrgId>,
+    platform::http::Query(q): platform::http::Query<OrgLearningQuery>,
+) -> ApiResult<axum::response::Response> {
+    platform::orgs::require_scope(l.media.db(), &auth, id).await?;
+    let period = l.period(&q)?;
+    let mut rows = Vec::new();
+    let mut after = None;
+    loop {
+        let (items, next) = l.members_page(id, period, after, 500).await?;
+        rows.extend(items.into_iter().map(|m| {
+            vec![
+                m.display_name,
+                m.phone,
+                m.org_name,
+                format!("{:.1}", m.credited_s / 60.0),
+                m.lessons_completed.to_string(),
+            ]
+        }));
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    Ok(platform::http::csv_download(
+        "学习时长报表.csv",
+        &["姓名", "手机号", "所在组织", "学习时长（分钟）", "完成课时"],
+        &rows,
+    ))
 }
 
 /// The caller's study time: per course and lesson, this term, the last term and in total.
@@ -246,7 +332,7 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
         });
     }
     let now = OffsetDateTime::now_utc();
-    let [cur, prev] = semesters(now);
+    let [cur, prev] = terms_at(now, &l.terms);
     let term = |(name, from, to): (String, OffsetDateTime, OffsetDateTime)| {
         let media = l.media.clone();
         async move {
@@ -293,5 +379,35 @@ mod tests {
         // 1 February 00:30 in Beijing is still 31 January in UTC, but already spring.
         let [cur, _] = semesters(t("2027-02-01T00:30:00+08:00"));
         assert_eq!(cur.0, "2027 年春季学期");
+    }
+
+    #[test]
+    fn configured_terms_take_over() {
+        let t = |s: &str| {
+            OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        };
+        let term = |name: &str, from: &str, to: &str| platform::config::TermSettings {
+            name: name.into(),
+            from: from.into(),
+            to: to.into(),
+        };
+        let terms = [
+            term("2026 秋季", "2026-09-01", "2027-01-20"),
+            term("2026 春季", "2026-02-20", "2026-07-10"),
+        ];
+        let [cur, prev] = terms_at(t("2026-11-29T12:00:00+08:00"), &terms);
+        assert_eq!((cur.0.as_str(), prev.0.as_str()), ("2026 秋季", "2026 春季"));
+        // `to` is inclusive: the whole of 20 January counts.
+        assert_eq!(cur.2, t("2027-01-21T00:00:00+08:00"));
+        // In the holidays the last term that began stays current.
+        let [cur, _] = terms_at(t("2027-02-05T12:00:00+08:00"), &terms);
+        assert_eq!(cur.0, "2026 秋季");
+        // Before the first configured term began: the school semesters.
+        let [cur, _] = terms_at(t("2025-12-01T12:00:00+08:00"), &terms);
+        assert_eq!(cur.0, "2025 年秋季学期");
+        // The first configured term's predecessor is the semester before it.
+        let [cur, prev] = terms_at(t("2026-03-01T12:00:00+08:00"), &terms);
+        assert_eq!((cur.0.as_str(), prev.0.as_str()), ("2026 春季", "2025 年秋季学期"));
     }
 }

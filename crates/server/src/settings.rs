@@ -56,6 +56,16 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
     if s.media.chunk_size_bytes < 5 * 1024 * 1024 {
         bail!("media.chunk_size_bytes must be at least 5 MiB (5242880), as S3 multipart uploads require");
     }
+    let mut terms = s
+        .terms
+        .iter()
+        .map(|t| t.dates().map(|d| (d, &t.name)))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(anyhow::Error::msg)?;
+    terms.sort();
+    if let Some(w) = terms.windows(2).find(|w| w[1].0.0 <= w[0].0.1) {
+        bail!("terms {:?} and {:?} overlap", w[0].1, w[1].1);
+    }
     match s.storage.backend.as_str() {
         "local" => {}
         "s3" if s.storage.s3.bucket.is_empty() => bail!("storage.s3.bucket must be set when storage.backend is \"s3\""),
