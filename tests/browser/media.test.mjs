@@ -1,9 +1,11 @@
 // On PostgreSQL and S3: a curator uploads a generated video through the course editor (progress bar moves), it
-// transcodes, a parent plays it in Chromium through MSE (frames decode), switches quality, resumes
-// after a reload, and sees the study time on "my learning"; the native-HLS path is forced too.
+// transcodes and gets captions, a parent plays it in Chromium through MSE (frames decode), switches
+// quality, turns captions on, resumes after a reload, and sees the study time on "my learning";
+// the native-HLS path is forced too; the curator's study report shows the parent and exports CSV.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Server, launch, phone, withShot, login } from "./harness.mjs";
 
@@ -45,6 +47,10 @@ test("a curator uploads a video through the course editor and publishes it", asy
     await page.getByText("视频已就绪").waitFor({ timeout: 120000 });
     assert.equal(await bar.evaluate((b) => b.value), 100);
     assert.ok((await page.getByLabel("视频编号").inputValue()).length > 30, "the asset id was filled in");
+    const srt = join(server.dir, "lecture.srt");
+    writeFileSync(srt, "1\r\n00:00:00,000 --> 00:00:11,000\r\n大家好，今天我们一起读绘本。\r\n");
+    await page.getByLabel("上传字幕（SRT 或 WebVTT）").setInputFiles(srt);
+    await page.getByText("字幕已保存（中文，1 条）").waitFor();
     await page.getByRole("button", { name: "创建课程" }).click();
     await page.waitForURL(/\/studio\/courses\/[0-9a-f-]{36}$/);
     courseUrl = page.url().replace("/studio/courses/", "/courses/");
@@ -76,6 +82,12 @@ test("a parent plays it through MSE, switches quality, resumes after reload, and
     assert.deepEqual(options, ["自动", "360p", "540p", "仅音频（省流量）"]);
     await page.getByLabel("清晰度").selectOption("540p");
     await page.getByText("清晰度：540p").waitFor();
+    assert.deepEqual(await page.getByLabel("字幕").locator("option").allTextContents(), ["关", "中文"]);
+    await page.getByLabel("字幕").selectOption("zh");
+    await page.waitForFunction(() => {
+      const t = document.querySelector("video").textTracks[0];
+      return t && t.mode === "showing" && t.activeCues?.length && t.activeCues[0].text.includes("读绘本");
+    }, null, { timeout: 15000 });
     const framesBefore = await page.evaluate(() => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames);
     await page.waitForFunction((n) => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames > n + 10, framesBefore);
     await playing(page, 4);
@@ -105,6 +117,24 @@ test("the native HLS path plays when forced", async () => {
     assert.ok(canNative, "this Chromium has no native HLS to test");
     await page.evaluate(() => document.querySelector("video").play());
     await playing(page, 1);
+  });
+  await page.context().close();
+});
+
+test("the curator's study report lists the parent and exports CSV for Excel", async () => {
+  const page = await phone(browser);
+  await withShot(page, "media-report", async () => {
+    await login(page, base, "13700000001", PASSWORD);
+    await page.getByRole("link", { name: "学习报表" }).click();
+    const row = page.getByRole("row", { name: /乐乐妈妈/ });
+    await row.waitFor();
+    assert.match(await row.textContent(), /138\*\*\*\*0001/);
+    await page.locator(".bar-row", { hasText: "乐乐妈妈" }).waitFor();
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "导出 CSV（Excel）" }).click()]);
+    const csv = readFileSync(await download.path(), "utf8");
+    assert.ok(csv.startsWith("\ufeff姓名,手机号,所在组织,学习时长（分钟）,完成课时\r\n"), csv);
+    assert.match(csv, /乐乐妈妈,138\*\*\*\*0001,浙江省妇联,\d+\.\d,[01]/);
+    if (process.env.PARENTSCHOOL_SHOTS) await page.screenshot({ path: `${process.env.PARENTSCHOOL_SHOTS}/report.png`, fullPage: true });
   });
   await page.context().close();
 });

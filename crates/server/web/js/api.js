@@ -63,3 +63,17 @@ export const qs = (params) => {
   const s = p.toString();
   return s ? `?${s}` : "";
 };
+
+// Saves a file the API makes (e.g. a CSV report) under `filename`: a plain link cannot send the
+// Authorization header, so the bytes are fetched and handed to the browser as a blob.
+export async function download(path, filename) {
+  const s = session();
+  const res = await fetch(path, { headers: s?.access ? { authorization: `Bearer ${s.access}` } : {} });
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  const url = URL.createObjectURL(await res.blob());
+  const a = Object.assign(document.createElement("a"), { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}

@@ -25,6 +25,12 @@ export function parseMaster(text, base) {
   return out.sort((a, b) => a.bandwidth - b.bandwidth);
 }
 
+// Subtitle renditions of a master playlist: [{ lang, name, url }].
+export function parseSubtitles(text, base) {
+  return text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("#EXT-X-MEDIA:")).map((l) => attrs(l.slice(13)))
+    .filter((a) => a.TYPE === "SUBTITLES" && a.URI).map((a) => ({ lang: a.LANGUAGE, name: a.NAME, url: new URL(a.URI, base).href }));
+}
+
 export function parseMedia(text, base) {
   const segs = [];
   let init = null, t = 0, dur = 0;
@@ -48,8 +54,10 @@ export async function mountPlayer(container, assetId, { title = "" } = {}) {
   const video = h("video", { controls: true, playsinline: true, "webkit-playsinline": true, preload: "metadata", "aria-label": `播放：${title}` });
   const quality = h("select", { "aria-label": "清晰度" }, h("option", { value: "auto" }, "自动"));
   const speed = h("select", { "aria-label": "播放速度" }, [0.75, 1, 1.25, 1.5, 2].map((r) => h("option", { value: r, selected: r === 1 }, `${r}×`)));
+  const captions = h("select", { "aria-label": "字幕" }, h("option", { value: "" }, "关"));
+  const captionsLabel = h("label", { hidden: true }, "字幕 ", captions);
   const status = h("p", { class: "meta", role: "status" });
-  container.replaceChildren(h("div", { class: "player" }, video, h("div", { class: "player-bar" }, h("label", {}, "清晰度 ", quality), h("label", {}, "速度 ", speed)), status));
+  container.replaceChildren(h("div", { class: "player" }, video, h("div", { class: "player-bar" }, h("label", {}, "清晰度 ", quality), h("label", {}, "速度 ", speed), captionsLabel), status));
   speed.addEventListener("change", () => { video.playbackRate = Number(speed.value); });
   const engine = pickEngine();
   container.dataset.engine = engine;
@@ -70,12 +78,34 @@ export async function mountPlayer(container, assetId, { title = "" } = {}) {
   }
   const master = await fetch(pb.url).then((r) => r.text());
   const renditions = parseMaster(master, new URL(pb.url, location.href).href);
+  await addCaptions(video, parseSubtitles(master, new URL(pb.url, location.href).href), captions, captionsLabel);
   const ordered = [...renditions.filter((r) => r.name !== "audio"), ...renditions.filter((r) => r.name === "audio")];
   for (const r of ordered) quality.append(h("option", { value: r.name }, r.name === "audio" ? "仅音频（省流量）" : r.name));
   const player = new MsePlayer(video, renditions, status);
   quality.addEventListener("change", () => player.choose(quality.value));
   await player.start();
   return { video, engine, tracker, player, quality };
+}
+
+// Caption tracks as <track> elements (the WebVTT file behind each subtitle playlist), with an
+// on/off choice remembered across lessons.
+async function addCaptions(video, subs, select, label) {
+  if (!subs.length) return;
+  for (const s of subs) {
+    const pl = await fetch(s.url).then((r) => (r.ok ? r.text() : "")).catch(() => "");
+    const file = parseMedia(pl, s.url).segs[0];
+    if (!file) continue;
+    video.append(h("track", { kind: "subtitles", srclang: s.lang, label: s.name, src: file.url }));
+    select.append(h("option", { value: s.lang }, s.name));
+  }
+  if (select.options.length < 2) return;
+  label.hidden = false;
+  const show = (lang) => {
+    for (const t of video.textTracks) t.mode = t.language === lang ? "showing" : "disabled";
+  };
+  const saved = localStorage.getItem("ps.captions") || "";
+  if ([...select.options].some((o) => o.value === saved)) { select.value = saved; show(saved); }
+  select.addEventListener("change", () => { localStorage.setItem("ps.captions", select.value); show(select.value); });
 }
 
 class MsePlayer {

@@ -1,6 +1,6 @@
 // The studio (工作台) for experts and curators: review queue, course editor, list editor.
-import { api, qs, session } from "./api.js";
-import { h, toast, courseCard, fieldErrors, STAGES, STATUS } from "./ui.js";
+import { api, qs, session, download } from "./api.js";
+import { h, toast, courseCard, fieldErrors, duration, STAGES, STATUS } from "./ui.js";
 
 let ctx;
 
@@ -17,6 +17,7 @@ export async function studio(rest, context) {
   if ((m = rest.match(/^\/courses\/([\w-]+)$/))) return courseEditor(m[1]);
   if (rest === "/lists/new") return listEditor(null);
   if ((m = rest.match(/^\/lists\/([\w-]+)$/))) return listEditor(m[1]);
+  if (rest === "/reports" && s.user.role !== "expert") return studyReport();
   ctx.page("页面不存在", h("a", { href: "/studio", "data-link": true }, "返回工作台"));
 }
 
@@ -36,7 +37,8 @@ async function dashboard(user) {
   ctx.page("工作台",
     h("p", { class: "actions" },
       h("a", { class: "btn", href: "/studio/courses/new", "data-link": true }, "新建课程"),
-      curator ? h("a", { class: "btn secondary", href: "/studio/lists/new", "data-link": true }, "新建清单") : null),
+      curator ? h("a", { class: "btn secondary", href: "/studio/lists/new", "data-link": true }, "新建清单") : null,
+      curator ? h("a", { class: "btn secondary", href: "/studio/reports", "data-link": true }, "学习报表") : null),
     section(curator ? "待审核" : "审核中", review.items, "没有待审核的课程。"),
     section("草稿", drafts.items, "没有草稿。"),
     curator ? h("section", { class: "card" }, h("h2", {}, "课程清单"),
@@ -87,6 +89,24 @@ function uploader(onReady) {
   return h("span", { class: "uploader" }, input, bar, note);
 }
 
+// Captions for a lesson's video: an SRT or WebVTT file per language.
+function captions(assetOf) {
+  const lang = h("select", { "aria-label": "字幕语言" }, h("option", { value: "zh" }, "中文"), h("option", { value: "en" }, "English"));
+  const input = h("input", { type: "file", accept: ".srt,.vtt,text/vtt", "aria-label": "上传字幕（SRT 或 WebVTT）" });
+  const note = h("span", { class: "meta", role: "status" });
+  input.addEventListener("change", async () => {
+    const file = input.files[0], asset = assetOf();
+    if (!file) return;
+    if (!asset) { note.textContent = "请先上传视频，再上传字幕。"; return; }
+    try {
+      const c = await api(`/api/v1/assets/${asset}/captions/${lang.value}`, { method: "PUT", raw: new Blob([file], { type: "text/plain" }) });
+      note.textContent = `字幕已保存（${c.label}，${c.cues} 条）`;
+    } catch (err) { note.textContent = err.message; toast(err.message, "error"); }
+    input.value = "";
+  });
+  return h("span", { class: "uploader" }, "字幕 ", lang, input, note);
+}
+
 async function courseEditor(id) {
   const [course, topics] = await Promise.all([id ? api(`/api/v1/courses/${id}`) : null, api("/api/v1/topics")]);
   const c = course || { title: "", summary: "", lecturer: { name: "", title: "" }, age_stages: [], topics: [], tags: [], lessons: [], visibility: "scoped", year: new Date().getFullYear() };
@@ -100,6 +120,7 @@ async function courseEditor(id) {
         row.querySelector("[name=lesson_asset]").value = assetId;
         if (seconds) row.querySelector("[name=lesson_minutes]").value = +(seconds / 60).toFixed(1);
       }),
+      captions(() => row.querySelector("[name=lesson_asset]").value),
       h("button", { type: "button", class: "icon", "aria-label": "删除此课时", onclick: () => row.remove() }, "✕"));
     row.dataset.id = l.id || "";
     lessons.append(row);
@@ -258,4 +279,60 @@ async function listEditor(id) {
     h("section", { class: "card" }, h("h2", {}, "加入课程"),
       h("form", { class: "search", onsubmit: (e) => { e.preventDefault(); find(); } }, q, h("button", { class: "btn" }, "查找")), found));
   find();
+}
+
+// Study-time report (学习报表) for curators: members of an organization subtree with their
+// credited time in a period (default: the current term), a bar chart, and a CSV for Excel.
+async function studyReport() {
+  const orgs = await api("/api/v1/organizations?limit=100");
+  if (!orgs.items.length) return ctx.page("学习报表", h("p", { class: "empty" }, "你还没有管理的组织。"));
+  const depth = {}; // the list comes in tree order, so a parent is always seen first
+  for (const o of orgs.items) depth[o.id] = o.parent_id in depth ? depth[o.parent_id] + 1 : 0;
+  const org = h("select", { name: "org", "aria-label": "组织" }, orgs.items.map((o) =>
+    h("option", { value: o.id }, `${"　".repeat(depth[o.id])}${o.name}`)));
+  const from = h("input", { type: "date", name: "from", "aria-label": "开始日期" });
+  const to = h("input", { type: "date", name: "to", "aria-label": "结束日期（含）" });
+  const period = () => ({
+    from: from.value ? `${from.value}T00:00:00+08:00` : undefined,
+    to: to.value ? new Date(new Date(`${to.value}T00:00:00+08:00`).getTime() + 86400000).toISOString() : undefined,
+  });
+  const summary = h("p", { class: "meta", role: "status" });
+  const chart = h("div", { class: "bars", role: "img", "aria-label": "学习时长条形图" });
+  const body = h("tbody");
+  const more = h("button", { type: "button", class: "btn secondary", hidden: true }, "加载更多");
+  let cursor = null, rows = [];
+  const load = async (reset) => {
+    if (reset) { cursor = null; rows = []; body.replaceChildren(); }
+    try {
+      const page = await api(`/api/v1/organizations/${org.value}/learning${qs({ ...period(), cursor, limit: 50 })}`);
+      rows.push(...page.items);
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      body.append(...page.items.map((m) => h("tr", {},
+        h("td", {}, m.display_name), h("td", {}, m.phone), h("td", {}, m.org_name),
+        h("td", { class: "num" }, (m.credited_s / 60).toFixed(1)), h("td", { class: "num" }, m.lessons_completed))));
+      const fmt = (ts) => new Date(ts).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" });
+      const active = rows.filter((m) => m.credited_s > 0).length;
+      summary.textContent = `${fmt(page.from)} 至 ${fmt(page.to - 1)}：已列出 ${rows.length} 人，其中 ${active} 人有学习记录，合计 ${duration(rows.reduce((a, m) => a + m.credited_s, 0))}`;
+      const top = [...rows].sort((a, b) => b.credited_s - a.credited_s).slice(0, 10);
+      const max = Math.max(1, ...top.map((m) => m.credited_s));
+      chart.replaceChildren(...top.map((m) => h("div", { class: "bar-row" },
+        h("span", { class: "bar-label" }, m.display_name),
+        h("span", { class: "bar", style: `width:${Math.max(1, (m.credited_s / max) * 100)}%` }),
+        h("span", { class: "bar-value" }, `${(m.credited_s / 60).toFixed(1)} 分钟`))));
+      if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "empty" }, "这个组织还没有成员。")));
+    } catch (err) { toast(err.message, "error"); }
+  };
+  more.addEventListener("click", () => load(false));
+  const csv = h("button", { type: "button", class: "btn secondary", onclick: () =>
+    download(`/api/v1/organizations/${org.value}/learning.csv${qs(period())}`, "学习时长报表.csv").catch((err) => toast(err.message, "error")) }, "导出 CSV（Excel）");
+  const form = h("form", { class: "card form row", onsubmit: (e) => { e.preventDefault(); load(true); } },
+    field("组织", org), field("开始日期（默认本学期）", from), field("结束日期", to), h("p", { class: "actions" }, h("button", { class: "btn" }, "查询"), csv));
+  ctx.page("学习报表", form,
+    h("section", { class: "card" }, h("h2", {}, "学习时长前十"), summary, chart),
+    h("section", { class: "card" }, h("h2", {}, "成员明细"),
+      h("table", { class: "report" },
+        h("thead", {}, h("tr", {}, ["姓名", "手机号", "所在组织", "学习时长（分钟）", "完成课时"].map((t) => h("th", { scope: "col" }, t)))), body),
+      more));
+  load(true);
 }
