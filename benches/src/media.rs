@@ -2,7 +2,9 @@
 //! 1. segment serving: `wrk` with 100 connections fetching a 720p HLS segment (a 64 KiB Range
 //!    and the whole file) through our signed URL, and the same file from nginx (Debian package);
 //! 2. progress ingestion: played-range reports per second from 32 concurrent viewers, next to
-//!    the trivial `/healthz` handler.
+//!    the trivial `/healthz` handler;
+//! 0. (first) transcoding: a generated 720p clip through our job against the same ffmpeg
+//!    commands (`media::plan`) run by hand.
 //!
 //! `cargo run --release -p bench --bin media-bench -- [--seconds 5] [--database-url postgres://…]`
 //! (needs `ffmpeg`, `nginx` and `wrk`: `apt-get install ffmpeg nginx wrk`).
@@ -23,6 +25,9 @@ struct Args {
     database_url: Option<String>,
     #[arg(long, default_value = "nginx")]
     nginx: String,
+    /// Length of the clip for the transcoding benchmark (0 skips it).
+    #[arg(long, default_value_t = 60)]
+    clip_seconds: u64,
 }
 
 struct Wrk {
@@ -82,6 +87,11 @@ fn wrk(url: &str, range: Option<&str>, seconds: u64) -> anyhow::Result<Wrk> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The transcoder's phase timings (`RUST_LOG=media=debug` for more).
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "media=info".into()))
+        .with_writer(std::io::stderr)
+        .init();
     let dir = tempfile::tempdir()?;
     let mut settings = Settings {
         data_dir: dir.path().join("data"),
@@ -93,7 +103,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(url) = &args.database_url {
         settings.database.url = Some(Secret::new(url.clone()));
     }
+    let media_cfg = settings.media.clone();
     let app = server::build(settings).await?;
+    let app_media = app.media.clone();
     let backend = app.db.backend();
     let objects = dir.path().join("data/objects");
     let org = platform::orgs::create_org(
@@ -126,34 +138,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let clip = dir.path().join("clip.mp4");
-    let ok = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=20",
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=20",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ])
-        .arg(&clip)
-        .status()?
-        .success();
-    anyhow::ensure!(ok, "ffmpeg failed");
+    make_clip(&clip, 20, 1000)?;
     let asset = app
         .media
         .ingest_file(None, &clip, |_| {})
@@ -184,21 +169,78 @@ async fn main() -> anyhow::Result<()> {
     let curator = login("13800000000".into()).await?;
     // Wait for the transcode, then publish a course using the asset so parents may watch it.
     let t0 = Instant::now();
-    loop {
-        let a: serde_json::Value = client
-            .get(format!("{base}/api/v1/assets/{asset}"))
-            .bearer_auth(&curator)
-            .send()
-            .await?
-            .json()
-            .await?;
-        match a["state"].as_str() {
-            Some("ready") => break,
-            Some("failed") => bail!("transcode failed: {a}"),
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
+    wait_ready(&client, &base, &curator, &asset.to_string()).await?;
     eprintln!("transcoded 20 s of 720p in {:.1} s", t0.elapsed().as_secs_f64());
+
+    // 0. Transcoding: the job pipeline against the very same ffmpeg commands run by hand.
+    if args.clip_seconds > 0 {
+        let long = dir.path().join("long.mp4");
+        make_clip(&long, args.clip_seconds, 400)?;
+        let info = media::probe::probe(&media_cfg.ffprobe, &long)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let out = dir.path().join("by-hand");
+        let plan = media::plan(&media_cfg, &long, &out, &info);
+        // Two rounds, alternating, so a noisy neighbour hurts both sides alike; the best of each.
+        let (mut by_hand, mut job) = (f64::MAX, f64::MAX);
+        for round in 0..2 {
+            let _ = std::fs::remove_dir_all(&out);
+            std::fs::create_dir_all(&out)?;
+            let t = Instant::now();
+            let ok = Command::new(&media_cfg.ffmpeg)
+                .args(&plan.encode)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()?
+                .success();
+            anyhow::ensure!(ok, "ffmpeg encode failed");
+            for (folder, package) in &plan.package {
+                std::fs::create_dir_all(folder)?;
+                let ok = Command::new(&media_cfg.ffmpeg)
+                    .current_dir(folder)
+                    .args(package)
+                    .status()?
+                    .success();
+                anyhow::ensure!(ok, "ffmpeg packaging failed");
+            }
+            let hand = t.elapsed().as_secs_f64();
+            // Another tone each round, so the upload is not deduplicated.
+            let copy = dir.path().join(format!("long-{round}.mp4"));
+            make_clip(&copy, args.clip_seconds, 500 + 100 * round)?;
+            let t = Instant::now();
+            let asset = app_media
+                .ingest_file(None, &copy, |_| {})
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            wait_ready(&client, &base, &curator, &asset.to_string()).await?;
+            let ours = t.elapsed().as_secs_f64();
+            eprintln!("round {round}: by hand {hand:.1} s, job {ours:.1} s");
+            by_hand = by_hand.min(hand);
+            job = job.min(ours);
+        }
+        let secs = args.clip_seconds as f64;
+        println!(
+            "\n## Transcoding ({} s of 1280x720 testsrc2 + sine, ladder {}, preset {})\n",
+            args.clip_seconds,
+            plan.outputs
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join("/"),
+            media_cfg.x264_preset
+        );
+        println!("| path (best of 2 alternating rounds) | wall s | × real time | overhead |");
+        println!("|---|---:|---:|---:|");
+        println!(
+            "| same ffmpeg commands by hand | {by_hand:.1} | {:.2} | |",
+            secs / by_hand
+        );
+        println!(
+            "| our job (upload to store → ready) | {job:.1} | {:.2} | {:+.1} % |",
+            secs / job,
+            100.0 * (job - by_hand) / by_hand
+        );
+    }
     let course: serde_json::Value = client
         .post(format!("{base}/api/v1/courses"))
         .bearer_auth(&curator)
@@ -376,4 +418,55 @@ async fn main() -> anyhow::Result<()> {
     serving.await??;
     db.close().await;
     Ok(())
+}
+
+/// A generated 720p clip with a `tone` Hz sine, `secs` long.
+fn make_clip(clip: &std::path::Path, secs: u64, tone: u64) -> anyhow::Result<()> {
+    let ok = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            format!("testsrc2=size=1280x720:rate=25:duration={secs}").as_str(),
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            format!("sine=frequency={tone}:duration={secs}").as_str(),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(clip)
+        .status()?
+        .success();
+    anyhow::ensure!(ok, "ffmpeg failed");
+    Ok(())
+}
+
+/// Polls the asset until it is ready.
+async fn wait_ready(client: &reqwest::Client, base: &str, token: &str, asset: &str) -> anyhow::Result<()> {
+    loop {
+        let a: serde_json::Value = client
+            .get(format!("{base}/api/v1/assets/{asset}"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        match a["state"].as_str() {
+            Some("ready") => return Ok(()),
+            Some("failed") => bail!("transcode failed: {a}"),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }

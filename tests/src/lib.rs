@@ -505,6 +505,7 @@ impl S3Server {
             access_key_id: Some(self.access_key.clone()),
             secret_access_key: Some(Secret::new(self.secret_key.clone())),
             presigned_delivery: true,
+            ..platform::config::S3Settings::default()
         }
     }
 }

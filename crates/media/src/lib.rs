@@ -28,7 +28,7 @@ mod uploads;
 
 pub use assets::AssetId;
 pub use playback::AssetAccess;
-pub use transcode::{TRANSCODE, Transcoder};
+pub use transcode::{Plan, TRANSCODE, Transcoder, plan};
 
 /// The media service: state of its routes and of its job handler.
 #[derive(Clone, Debug)]

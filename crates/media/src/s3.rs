@@ -29,14 +29,17 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl S3Store {
-    /// A client for the configured bucket. Credentials come from the settings.
+    /// A client for the configured bucket. Credentials come from the settings (which the server
+    /// completes from the standard AWS environment variables and credentials file).
     pub fn new(cfg: &S3Settings) -> Result<Self, StoreError> {
         if cfg.bucket.is_empty() {
             return Err(StoreError::Backend("storage.s3.bucket is not set".into()));
         }
         let (Some(id), Some(secret)) = (&cfg.access_key_id, &cfg.secret_access_key) else {
             return Err(StoreError::Backend(
-                "storage.s3.access_key_id and secret_access_key are required".into(),
+                "no S3 credentials: set storage.s3.access_key_id and secret_access_key, AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials"
+                    .into(),
             ));
         };
         let http = aws_smithy_http_client::Builder::new()
@@ -48,7 +51,13 @@ impl S3Store {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(cfg.region.clone()))
             .force_path_style(cfg.path_style)
-            .credentials_provider(Credentials::new(id, secret.expose(), None, None, "parentschool-config"))
+            .credentials_provider(Credentials::new(
+                id,
+                secret.expose(),
+                cfg.session_token.as_ref().map(|t| t.expose().to_owned()),
+                None,
+                "parentschool-config",
+            ))
             .http_client(http);
         if let Some(endpoint) = &cfg.endpoint {
             conf = conf.endpoint_url(endpoint);

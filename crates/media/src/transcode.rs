@@ -103,6 +103,134 @@ impl JobHandler for Transcoder {
     }
 }
 
+/// The ffmpeg command lines of a transcode: one encode of the whole ladder (and the audio-only
+/// rendition) into MP4 files under `out`, then per rendition a packaging into HLS fMP4, run in
+/// that rendition's folder. Public so the benchmark runs the very same commands by hand.
+#[derive(Debug)]
+pub struct Plan {
+    /// Arguments of the encoding ffmpeg (progress on stdout).
+    pub encode: Vec<String>,
+    /// Rendition names with their video height and bitrate (`None` for audio).
+    pub outputs: Vec<(String, Option<(i32, i64)>)>,
+    /// Per rendition: the folder to run in and the arguments of the packaging ffmpeg.
+    pub package: Vec<(PathBuf, Vec<String>)>,
+}
+
+pub fn plan(cfg: &platform::config::MediaSettings, source: &Path, out: &Path, info: &Probe) -> Plan {
+    let seg = cfg.segment_seconds.max(1);
+    let mut args: Vec<String> = [
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-nostats",
+        "-progress",
+        "pipe:1",
+        "-i",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(source.display().to_string());
+    let ladder = info.video.map(|(_, h)| ladder_for(h)).unwrap_or_default();
+    let mut outputs: Vec<(String, Option<(i32, i64)>)> = Vec::new();
+    if !ladder.is_empty() {
+        let labels: Vec<String> = (0..ladder.len()).map(|i| format!("[s{i}]")).collect();
+        let mut graph = format!("[0:v]split={}{}", ladder.len(), labels.join(""));
+        for (i, (h, _)) in ladder.iter().enumerate() {
+            graph.push_str(&format!(";[s{i}]scale=-2:{h}[v{i}]"));
+        }
+        args.extend(["-filter_complex".into(), graph]);
+        for (i, (h, kbps)) in ladder.iter().enumerate() {
+            let name = format!("{h}p");
+            args.extend([
+                "-map".into(),
+                format!("[v{i}]"),
+                "-map".into(),
+                "0:a:0?".into(),
+                "-c:v".into(),
+                "libx264".into(),
+                "-preset".into(),
+                cfg.x264_preset.clone(),
+                "-profile:v".into(),
+                "main".into(),
+                "-pix_fmt".into(),
+                "yuv420p".into(),
+                "-b:v".into(),
+                format!("{kbps}k"),
+                "-maxrate".into(),
+                format!("{}k", kbps * 3 / 2),
+                "-bufsize".into(),
+                format!("{}k", kbps * 2),
+                "-force_key_frames".into(),
+                format!("expr:gte(t,n_forced*{seg})"),
+                "-sc_threshold".into(),
+                "0".into(),
+                "-c:a".into(),
+                "aac".into(),
+                "-b:a".into(),
+                format!("{AUDIO_KBPS}k"),
+                "-ac".into(),
+                "2".into(),
+                out.join(format!("{name}.mp4")).display().to_string(),
+            ]);
+            outputs.push((name, Some((*h, *kbps))));
+        }
+    }
+    if info.audio {
+        args.extend(
+            [
+                "-map",
+                "0:a:0",
+                "-vn",
+                "-c:a",
+                "aac",
+                "-b:a",
+                &format!("{AUDIO_ONLY_KBPS}k"),
+                "-ac",
+                "2",
+            ]
+            .map(String::from),
+        );
+        args.push(out.join("audio.mp4").display().to_string());
+        outputs.push(("audio".into(), None));
+    }
+    let seg = seg.to_string();
+    let package = outputs
+        .iter()
+        .map(|(name, _)| {
+            let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i"]
+                .map(String::from)
+                .to_vec();
+            a.push(out.join(format!("{name}.mp4")).display().to_string());
+            a.extend(
+                [
+                    "-c",
+                    "copy",
+                    "-f",
+                    "hls",
+                    "-hls_time",
+                    &seg,
+                    "-hls_playlist_type",
+                    "vod",
+                    "-hls_segment_type",
+                    "fmp4",
+                    "-hls_fmp4_init_filename",
+                    "init.mp4",
+                    "-hls_segment_filename",
+                    "seg_%05d.m4s",
+                    "index.m3u8",
+                ]
+                .map(String::from),
+            );
+            (out.join("hls").join(name), a)
+        })
+        .collect();
+    Plan {
+        encode: args,
+        outputs,
+        package,
+    }
+}
+
 impl Transcoder {
     async fn transcode(&self, job: &Job, asset: AssetId, ctx: &JobContext) -> Result<(), JobError> {
         let m = &self.media;
@@ -129,6 +257,7 @@ impl Transcoder {
         let _ = tokio::fs::remove_dir_all(&work).await;
         let out = work.join("out");
         tokio::fs::create_dir_all(&out).await.map_err(retry)?;
+        let started = std::time::Instant::now();
         let source = work.join("source");
         let mut obj = m.store.get(&source_key, None).await.map_err(retry)?;
         let mut file = tokio::fs::File::create(&source).await.map_err(retry)?;
@@ -147,7 +276,9 @@ impl Transcoder {
                 m.cfg.max_duration_seconds / 60
             )));
         }
+        let fetched = started.elapsed();
         let renditions = self.encode(&source, &out, &info, ctx).await?;
+        let encoded = started.elapsed();
         ctx.progress(90);
         let prefix = format!("assets/{asset}/hls-{}-{}", job.id, job.attempts);
         self.upload_dir(&out, &prefix).await?;
@@ -155,6 +286,13 @@ impl Transcoder {
         let _ = tokio::fs::remove_dir_all(&work).await;
         m.remove_stale_work(asset).await;
         ctx.progress(98);
+        tracing::info!(
+            %asset,
+            fetch_ms = fetched.as_millis() as u64,
+            encode_ms = (encoded - fetched).as_millis() as u64,
+            upload_ms = (started.elapsed() - encoded).as_millis() as u64,
+            "asset transcoded"
+        );
         let (w, h) = info.video.map_or((None, None), |(w, h)| (Some(w), Some(h)));
         let n = db_execute!(
             &m.db,
@@ -188,82 +326,12 @@ impl Transcoder {
         ctx: &JobContext,
     ) -> Result<Vec<Rendition>, JobError> {
         let m = &self.media;
-        let seg = m.cfg.segment_seconds.max(1);
-        let mut args: Vec<String> = [
-            "-hide_banner",
-            "-nostdin",
-            "-y",
-            "-nostats",
-            "-progress",
-            "pipe:1",
-            "-i",
-        ]
-        .map(String::from)
-        .to_vec();
-        args.push(source.display().to_string());
-        let ladder = info.video.map(|(_, h)| ladder_for(h)).unwrap_or_default();
-        let mut outputs: Vec<(String, Option<(i32, i64)>)> = Vec::new();
-        if !ladder.is_empty() {
-            let labels: Vec<String> = (0..ladder.len()).map(|i| format!("[s{i}]")).collect();
-            let mut graph = format!("[0:v]split={}{}", ladder.len(), labels.join(""));
-            for (i, (h, _)) in ladder.iter().enumerate() {
-                graph.push_str(&format!(";[s{i}]scale=-2:{h}[v{i}]"));
-            }
-            args.extend(["-filter_complex".into(), graph]);
-            for (i, (h, kbps)) in ladder.iter().enumerate() {
-                let name = format!("{h}p");
-                args.extend([
-                    "-map".into(),
-                    format!("[v{i}]"),
-                    "-map".into(),
-                    "0:a:0?".into(),
-                    "-c:v".into(),
-                    "libx264".into(),
-                    "-preset".into(),
-                    m.cfg.x264_preset.clone(),
-                    "-profile:v".into(),
-                    "main".into(),
-                    "-pix_fmt".into(),
-                    "yuv420p".into(),
-                    "-b:v".into(),
-                    format!("{kbps}k"),
-                    "-maxrate".into(),
-                    format!("{}k", kbps * 3 / 2),
-                    "-bufsize".into(),
-                    format!("{}k", kbps * 2),
-                    "-force_key_frames".into(),
-                    format!("expr:gte(t,n_forced*{seg})"),
-                    "-sc_threshold".into(),
-                    "0".into(),
-                    "-c:a".into(),
-                    "aac".into(),
-                    "-b:a".into(),
-                    format!("{AUDIO_KBPS}k"),
-                    "-ac".into(),
-                    "2".into(),
-                    out.join(format!("{name}.mp4")).display().to_string(),
-                ]);
-                outputs.push((name, Some((*h, *kbps))));
-            }
-        }
-        if info.audio {
-            args.extend(
-                [
-                    "-map",
-                    "0:a:0",
-                    "-vn",
-                    "-c:a",
-                    "aac",
-                    "-b:a",
-                    &format!("{AUDIO_ONLY_KBPS}k"),
-                    "-ac",
-                    "2",
-                ]
-                .map(String::from),
-            );
-            args.push(out.join("audio.mp4").display().to_string());
-            outputs.push(("audio".into(), None));
-        }
+        let Plan {
+            encode: args,
+            outputs,
+            package,
+        } = plan(&m.cfg, source, out, info);
+        let started = std::time::Instant::now();
         let mut child = tokio::process::Command::new(&m.cfg.ffmpeg)
             .args(&args)
             .stdout(std::process::Stdio::piped())
@@ -299,6 +367,7 @@ impl Transcoder {
             }
         }
         let status = child.wait().await.map_err(retry)?;
+        let ffmpeg_ms = started.elapsed().as_millis() as u64;
         let tail = err_task.await.unwrap_or_default();
         if !status.success() {
             tracing::warn!(ffmpeg = %tail, "ffmpeg failed");
@@ -317,62 +386,44 @@ impl Transcoder {
         }
 
         let hls = out.join("hls");
-        let mut renditions = Vec::new();
-        for (name, video) in &outputs {
-            let dir = hls.join(name);
-            tokio::fs::create_dir_all(&dir).await.map_err(retry)?;
-            let input = out.join(format!("{name}.mp4"));
-            let size = tokio::fs::metadata(&input).await.map_err(retry)?.len() as f64;
-            let status = tokio::process::Command::new(&m.cfg.ffmpeg)
-                .current_dir(&dir)
-                .args(["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i"])
-                .arg(&input)
-                .args([
-                    "-c",
-                    "copy",
-                    "-f",
-                    "hls",
-                    "-hls_time",
-                    &seg.to_string(),
-                    "-hls_playlist_type",
-                    "vod",
-                ])
-                .args([
-                    "-hls_segment_type",
-                    "fmp4",
-                    "-hls_fmp4_init_filename",
-                    "init.mp4",
-                    "-hls_segment_filename",
-                    "seg_%05d.m4s",
-                ])
-                .arg("index.m3u8")
-                .kill_on_drop(true)
-                .status()
-                .await
-                .map_err(retry)?;
-            if !status.success() {
-                return Err(retry(format!("HLS packaging of {name} failed")));
-            }
-            let average = (size * 8.0 / info.duration_s.max(0.1)) as i64;
-            renditions.push(Rendition {
-                name: name.clone(),
-                width: video.and(info.video).map(|(w, h)| {
-                    let target = video.map_or(h, |(vh, _)| vh);
-                    ((w as i64 * target as i64 / h.max(1) as i64) as i32 + 1) / 2 * 2
-                }),
-                height: video.map(|(h, _)| h),
-                bandwidth: average * 5 / 4,
-                codecs: if video.is_some() {
-                    if info.audio {
-                        "avc1.4d401f,mp4a.40.2".into()
+        // The packagings only copy streams: run them side by side.
+        let renditions = futures::future::try_join_all(outputs.iter().zip(&package).map(
+            |((name, video), (dir, package))| async move {
+                tokio::fs::create_dir_all(dir).await.map_err(retry)?;
+                let input = out.join(format!("{name}.mp4"));
+                let size = tokio::fs::metadata(&input).await.map_err(retry)?.len() as f64;
+                let status = tokio::process::Command::new(&m.cfg.ffmpeg)
+                    .current_dir(dir)
+                    .args(package)
+                    .kill_on_drop(true)
+                    .status()
+                    .await
+                    .map_err(retry)?;
+                if !status.success() {
+                    return Err(retry(format!("HLS packaging of {name} failed")));
+                }
+                let average = (size * 8.0 / info.duration_s.max(0.1)) as i64;
+                Ok(Rendition {
+                    name: name.clone(),
+                    width: video.and(info.video).map(|(w, h)| {
+                        let target = video.map_or(h, |(vh, _)| vh);
+                        ((w as i64 * target as i64 / h.max(1) as i64) as i32 + 1) / 2 * 2
+                    }),
+                    height: video.map(|(h, _)| h),
+                    bandwidth: average * 5 / 4,
+                    codecs: if video.is_some() {
+                        if info.audio {
+                            "avc1.4d401f,mp4a.40.2".into()
+                        } else {
+                            "avc1.4d401f".into()
+                        }
                     } else {
-                        "avc1.4d401f".into()
-                    }
-                } else {
-                    "mp4a.40.2".into()
-                },
-            });
-        }
+                        "mp4a.40.2".into()
+                    },
+                })
+            },
+        ))
+        .await?;
         // Poster: a frame a second in (or mid-way through a shorter clip).
         if info.video.is_some() {
             let at = (info.duration_s / 2.0).min(1.0);
@@ -394,6 +445,11 @@ impl Transcoder {
                 .status()
                 .await;
         }
+        tracing::debug!(
+            ffmpeg_ms,
+            package_and_poster_ms = started.elapsed().as_millis() as u64 - ffmpeg_ms,
+            "ladder encoded and packaged"
+        );
         let mut master = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
         for r in &renditions {
             master.push_str(&format!(

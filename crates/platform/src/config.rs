@@ -185,8 +185,12 @@ pub struct S3Settings {
     pub key_prefix: String,
     /// Path-style addressing (`endpoint/bucket/key`), which most self-hosted services need.
     pub path_style: bool,
+    /// Credentials; when unset the server takes them from the standard AWS places
+    /// (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, then the shared
+    /// credentials file's `AWS_PROFILE` or `default` profile).
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<Secret>,
+    pub session_token: Option<Secret>,
     /// Answer segment requests with redirects to presigned URLs instead of proxying the bytes.
     /// The bucket must then allow the site's origin in its CORS rules (players fetch segments
     /// with CORS), so it is off by default.
@@ -203,6 +207,7 @@ impl Default for S3Settings {
             path_style: true,
             access_key_id: None,
             secret_access_key: None,
+            session_token: None,
             presigned_delivery: false,
         }
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use platform::config::Settings;
+use platform::config::{S3Settings, Secret, Settings};
 
 /// Command-line values that override every file and variable.
 #[derive(Debug, Default, Clone)]
@@ -40,8 +40,64 @@ pub fn load(overrides: &Overrides) -> anyhow::Result<Settings> {
         let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
         anyhow::anyhow!("invalid configuration: {}", all.join("; "))
     })?;
+    let mut settings = settings;
+    if settings.storage.backend == "s3" {
+        aws_credentials(
+            &mut settings.storage.s3,
+            |k| std::env::var(k).ok().filter(|v| !v.is_empty()),
+            std::env::var_os("HOME").map(PathBuf::from),
+        );
+    }
     validate(&settings)?;
     Ok(settings)
+}
+
+/// Completes missing S3 credentials the way AWS tools look for them: the environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), then the shared
+/// credentials file (`AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`, profile
+/// `AWS_PROFILE` or `default`). Keys in the configuration win.
+fn aws_credentials(s3: &mut S3Settings, env: impl Fn(&str) -> Option<String>, home: Option<PathBuf>) {
+    if s3.access_key_id.is_some() && s3.secret_access_key.is_some() {
+        return;
+    }
+    let found = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => Some((id, secret, env("AWS_SESSION_TOKEN"))),
+        _ => {
+            let file = env("AWS_SHARED_CREDENTIALS_FILE")
+                .map(PathBuf::from)
+                .or_else(|| home.map(|h| h.join(".aws/credentials")));
+            let profile = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
+            file.and_then(|f| std::fs::read_to_string(f).ok())
+                .and_then(|text| profile_keys(&text, &profile))
+        }
+    };
+    if let Some((id, secret, token)) = found {
+        s3.access_key_id = Some(id);
+        s3.secret_access_key = Some(Secret::new(secret));
+        s3.session_token = token.map(Secret::new);
+    }
+}
+
+/// `aws_access_key_id`, `aws_secret_access_key` and `aws_session_token` of one profile of an
+/// INI-style credentials file.
+fn profile_keys(text: &str, profile: &str) -> Option<(String, String, Option<String>)> {
+    let (mut section, mut id, mut secret, mut token) = (String::new(), None, None, None);
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim().to_owned();
+        } else if section == profile {
+            if let Some((k, v)) = line.split_once('=') {
+                let v = v.trim().to_owned();
+                match k.trim() {
+                    "aws_access_key_id" => id = Some(v),
+                    "aws_secret_access_key" => secret = Some(v),
+                    "aws_session_token" => token = Some(v),
+                    _ => {}
+                }
+            }
+        }
+    }
+    Some((id?, secret?, token))
 }
 
 fn validate(s: &Settings) -> anyhow::Result<()> {
@@ -116,5 +172,47 @@ mod tests {
         );
         assert_eq!(mask_url_password("postgres://ps@db/ps"), "postgres://ps@db/ps");
         assert_eq!(mask_url_password("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn s3_credentials_follow_the_aws_chain() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+        };
+        // The environment.
+        let mut s3 = S3Settings::default();
+        aws_credentials(
+            &mut s3,
+            env(&[("AWS_ACCESS_KEY_ID", "AKENV"), ("AWS_SECRET_ACCESS_KEY", "envsecret")]),
+            None,
+        );
+        assert_eq!(s3.access_key_id.as_deref(), Some("AKENV"));
+        // The shared credentials file, named profile.
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(dir.path().join(".aws")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.path().join(".aws/credentials"),
+            "[default]\naws_access_key_id = AKDEF\naws_secret_access_key = d\n\n[oss]\naws_access_key_id=AKOSS\naws_secret_access_key=o\naws_session_token=t\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut s3 = S3Settings::default();
+        aws_credentials(&mut s3, env(&[("AWS_PROFILE", "oss")]), Some(dir.path().to_owned()));
+        assert_eq!(s3.access_key_id.as_deref(), Some("AKOSS"));
+        assert_eq!(s3.session_token.as_ref().map(|t| t.expose()), Some("t"));
+        let mut s3 = S3Settings::default();
+        aws_credentials(&mut s3, env(&[]), Some(dir.path().to_owned()));
+        assert_eq!(s3.access_key_id.as_deref(), Some("AKDEF"));
+        // Configured keys win.
+        let mut s3 = S3Settings {
+            access_key_id: Some("AKCONF".into()),
+            secret_access_key: Some(Secret::new("c")),
+            ..S3Settings::default()
+        };
+        aws_credentials(
+            &mut s3,
+            env(&[("AWS_ACCESS_KEY_ID", "AKENV"), ("AWS_SECRET_ACCESS_KEY", "e")]),
+            None,
+        );
+        assert_eq!(s3.access_key_id.as_deref(), Some("AKCONF"));
     }
 }
