@@ -5,6 +5,7 @@ mod auth;
 mod catalog;
 mod cli;
 mod errors;
+mod live;
 mod media;
 mod ops;
 mod orgs;

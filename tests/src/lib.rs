@@ -87,6 +87,8 @@ fn base_settings(data_dir: PathBuf) -> Settings {
     };
     settings.auth.jwt_secret = Some(Secret::new(TEST_JWT_SECRET));
     settings.server.shutdown_grace_seconds = 2;
+    // WebRTC media stays on loopback.
+    settings.live.media_addrs = vec!["127.0.0.1:0".into()];
     settings
 }
 

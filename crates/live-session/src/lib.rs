@@ -1,15 +1,196 @@
 //! Live sessions: weekly expert series and their occurrences, enrolment with waitlists, the
-//! WHIP/WHEP SFU built on the `webrtc` crate, attendance intervals, questions and chat.
+//! WHIP/WHEP SFU built on the `webrtc` crate, live events for open pages, and attendance.
 //!
-//! Lifecycle, enrolment and attendance are sans-IO state machines (events and `now` in,
-//! decisions out); the WebRTC and HTTP glue stays thin. It may depend on `media` (a recording
-//! becomes an asset) but never on `catalog` or `server`, and binds media sockets only on the
-//! addresses the server gives it. The routes arrive with the live-session issues.
+//! Recurrence, the live state and SDP checks are pure (`recurrence`, `lifecycle`, `sdp`,
+//! `ics`); the SFU (`sfu`) forwards media and reports what happens as events, which
+//! [`Live::run`] turns into state changes, attendance and page events. It may depend on `media`
+//! (the next issue records into it) but never on `catalog` or `server`, reads no configuration
+//! and binds media sockets only on the addresses the server gives it.
 #![forbid(unsafe_code)]
 
-use platform::http::ApiRouter;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// The live-session API routes (none yet).
-pub fn router() -> ApiRouter {
-    ApiRouter::new()
+use platform::config::LiveSettings;
+use platform::http::ApiRouter;
+use platform::{Clock, Db, Timestamp};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+
+pub mod attendance;
+mod enrolment;
+pub mod events;
+pub mod ics;
+pub mod lifecycle;
+mod occurrences;
+pub mod recurrence;
+mod reports;
+pub mod sdp;
+mod series;
+pub mod sfu;
+mod signalling;
+
+pub use attendance::Attendance;
+pub use events::{Events, LiveEvent};
+pub use sfu::{Sfu, SfuConfig, SfuEvent};
+
+platform::new_id!(
+    /// A weekly series of live lectures.
+    SeriesId
+);
+platform::new_id!(
+    /// One live lecture of a series.
+    OccurrenceId
+);
+
+/// The live-session service: state of its routes and of its background loop.
+#[derive(Clone, Debug)]
+pub struct Live {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    cfg: Arc<LiveConfig>,
+    /// Signs tickets and calendar URLs (derived from the service secret).
+    key: Arc<Vec<u8>>,
+    sfu: Sfu,
+    events: Events,
+    attendance: Attendance,
+}
+
+/// Settings the server hands over.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub publisher_grace_seconds: u64,
+    pub attendance_flush_seconds: u64,
+    pub ticket_seconds: u64,
+    /// Where users reach the service (links in calendar feeds).
+    pub public_url: String,
+}
+
+impl Live {
+    /// The service and the SFU's event receiver, which [`Live::run`] consumes.
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        settings: &LiveSettings,
+        public_url: String,
+        secret: &[u8],
+    ) -> (Self, mpsc::UnboundedReceiver<SfuEvent>) {
+        let (sfu, rx) = Sfu::new(SfuConfig {
+            udp_addrs: settings.media_addrs.clone(),
+            media_wait: Duration::from_secs(settings.publisher_media_wait_seconds),
+        });
+        let mut h = Sha256::new();
+        h.update(b"parentschool live v1\0");
+        h.update(secret);
+        (
+            Self {
+                attendance: Attendance::new(db.clone()),
+                db,
+                clock,
+                cfg: Arc::new(LiveConfig {
+                    publisher_grace_seconds: settings.publisher_grace_seconds,
+                    attendance_flush_seconds: settings.attendance_flush_seconds.clamp(1, 10),
+                    ticket_seconds: settings.ticket_seconds,
+                    public_url,
+                }),
+                key: Arc::new(h.finalize().to_vec()),
+                sfu,
+                events: Events::default(),
+            },
+            rx,
+        )
+    }
+
+    /// The attendance recorder (benchmarks drive it directly).
+    pub fn attendance(&self) -> &Attendance {
+        &self.attendance
+    }
+
+    /// Live minutes a user attended per occurrence starting in `[from, to)` (for "my learning").
+    pub async fn attended_between(
+        &self,
+        user: platform::ids::UserId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(OccurrenceId, i64)>, sqlx::Error> {
+        self.attendance.user_minutes(user, from, to).await
+    }
+
+    /// The background work of a node: SFU events become live-state changes, attendance and page
+    /// events; attendance is flushed every few seconds; abandoned occurrences end after the
+    /// grace period. Returns when `shutdown` turns true, after a last flush.
+    pub async fn run(self, mut sfu_events: mpsc::UnboundedReceiver<SfuEvent>, mut shutdown: watch::Receiver<bool>) {
+        let mut flush = tokio::time::interval(Duration::from_secs(self.cfg.attendance_flush_seconds));
+        let mut grace = tokio::time::interval(Duration::from_secs(15));
+        loop {
+            tokio::select! {
+                Some(ev) = sfu_events.recv() => self.on_sfu_event(ev).await,
+                _ = flush.tick() => {
+                    if let Err(e) = self.attendance.flush(self.clock.now()).await {
+                        tracing::warn!(error = %e, "attendance flush failed; retrying at the next tick");
+                    }
+                }
+                _ = grace.tick() => {
+                    match self.end_abandoned().await {
+                        Ok(ended) => for occ in ended {
+                            self.sfu.close_room(occ).await;
+                            tracing::info!(%occ, "occurrence ended: the publisher did not come back");
+                        },
+                        Err(e) => tracing::warn!(error = %e, "could not end abandoned occurrences"),
+                    }
+                }
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() {
+                        let _ = self.attendance.flush(self.clock.now()).await;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_sfu_event(&self, ev: SfuEvent) {
+        let now = self.clock.now();
+        match ev {
+            SfuEvent::PublisherLost { occ, .. } => {
+                if let Err(e) = self.transition(occ, lifecycle::Event::PublisherGone).await {
+                    tracing::warn!(%occ, error = %e, "could not pause after the publisher was lost");
+                }
+            }
+            SfuEvent::ViewerJoined { occ, session, user } => {
+                self.attendance.join(occ, user, session, now);
+                self.events.publish(
+                    occ,
+                    LiveEvent::Viewers {
+                        count: self.sfu.viewer_count(occ),
+                    },
+                );
+            }
+            SfuEvent::ViewerLeft {
+                occ,
+                session,
+                gone_at_ms,
+            } => {
+                let at = gone_at_ms.map_or(now, |ms| Timestamp(ms.min(now.0)));
+                self.attendance.leave(session, at);
+                self.events.publish(
+                    occ,
+                    LiveEvent::Viewers {
+                        count: self.sfu.viewer_count(occ),
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// The live-session API routes.
+pub fn router(live: Live) -> ApiRouter {
+    series::router()
+        .merge(occurrences::router())
+        .merge(enrolment::router())
+        .merge(events::router())
+        .merge(signalling::router())
+        .merge(reports::router())
+        .with_state(live)
 }

@@ -18,26 +18,7 @@ use utoipa_axum::routes;
 use crate::assets::{AssetId, asset_not_found};
 use crate::playback::Playback;
 
-/// A half-open range `[from, to)` in milliseconds.
-pub type Span = (i64, i64);
-
-/// Sorted, merged, without empty spans.
-pub fn normalise(mut v: Vec<Span>) -> Vec<Span> {
-    v.retain(|(a, b)| b > a);
-    v.sort_unstable();
-    let mut out: Vec<Span> = Vec::with_capacity(v.len());
-    for (a, b) in v {
-        match out.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => out.push((a, b)),
-        }
-    }
-    out
-}
-
-pub fn total(v: &[Span]) -> i64 {
-    v.iter().map(|(a, b)| b - a).sum()
-}
+pub use platform::intervals::{Span, normalise, total};
 
 /// Adds `new` to the normalised `union`, crediting at most `budget` ms of coverage not already
 /// in it, taken in playback order. Returns the new union and the credited milliseconds.

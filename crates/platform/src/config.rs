@@ -46,9 +46,40 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub media: MediaSettings,
+    pub live: LiveSettings,
     /// Study terms (学期) for study-time reports; empty means the Chinese school semesters
     /// (spring from 1 February, autumn from 1 August).
     pub terms: Vec<TermSettings>,
+}
+
+/// Live sessions: WebRTC media, attendance, the live state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveSettings {
+    /// An occurrence whose publisher is gone this long ends by itself.
+    pub publisher_grace_seconds: u64,
+    /// Open attendance intervals are written at least this often (at most 10).
+    pub attendance_flush_seconds: u64,
+    /// Tickets for the live events stream and embedded WHEP players live this long.
+    pub ticket_seconds: u64,
+    /// Local UDP addresses WebRTC media binds to (one socket per connection on an ephemeral
+    /// port of each; their addresses are the ICE host candidates). `0.0.0.0:0` stands for every
+    /// non-loopback interface; tests use `127.0.0.1:0`.
+    pub media_addrs: Vec<String>,
+    /// A viewer waits this long for the publisher's first media before WHEP answers 503.
+    pub publisher_media_wait_seconds: u64,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            publisher_grace_seconds: 600,
+            attendance_flush_seconds: 5,
+            ticket_seconds: 600,
+            media_addrs: vec!["0.0.0.0:0".into()],
+            publisher_media_wait_seconds: 5,
+        }
+    }
 }
 
 /// One study term: `from` and `to` are dates (`YYYY-MM-DD`, both included) in China time.
@@ -286,6 +317,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
             media: MediaSettings::default(),
+            live: LiveSettings::default(),
             terms: Vec::new(),
         }
     }

@@ -19,6 +19,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod intervals;
 pub mod jobs;
 pub mod orgs;
 pub mod store;

@@ -42,6 +42,9 @@ pub struct App {
     pub media: media::Media,
     pub jobs: platform::jobs::Jobs,
     pub store: Arc<dyn ObjectStore>,
+    pub live: live_session::Live,
+    /// The SFU's events, consumed by the live loop that `serve` starts.
+    live_events: Arc<std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<live_session::SfuEvent>>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -105,6 +108,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     )
     .with_presigned_delivery(settings.storage.backend == "s3" && settings.storage.s3.presigned_delivery);
 
+    let public_url = settings
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.server.listen));
+    let (live, live_events) = live_session::Live::new(db.clone(), clock.clone(), &settings.live, public_url, &secret);
     let access: Arc<dyn media::AssetAccess> = Arc::new(CatalogAccess(catalog.clone()));
     let openapi_json = Arc::new(OnceLock::new());
     let ops = Ops {
@@ -116,7 +125,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let api = accounts::router(accounts.clone())
         .merge(catalog::router(catalog.clone()))
         .merge(media::router(media.clone(), access.clone(), &secret))
-        .merge(live_session::router())
+        .merge(live_session::router(live.clone()))
         .merge(crate::learning::router(crate::learning::Learning {
             catalog: catalog.clone(),
             media: media.clone(),
@@ -167,6 +176,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         media,
         jobs,
         store,
+        live,
+        live_events: Arc::new(std::sync::Mutex::new(Some(live_events))),
     })
 }
 
@@ -187,10 +198,16 @@ impl App {
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
         let (workers_stop, workers_rx) = tokio::sync::watch::channel(false);
         let workers = if self.settings.media.worker_in_serve {
-            Some(self.spawn_workers(workers_rx))
+            Some(self.spawn_workers(workers_rx.clone()))
         } else {
             None
         };
+        let live_loop = self
+            .live_events
+            .lock()
+            .ok()
+            .and_then(|mut rx| rx.take())
+            .map(|rx| tokio::spawn(self.live.clone().run(rx, workers_rx)));
         let server = axum::serve(
             listener,
             self.router.clone().into_make_service_with_connect_info::<SocketAddr>(),
@@ -211,6 +228,10 @@ impl App {
         }
         if let Some(workers) = workers {
             let _ = tokio::time::timeout(grace, workers).await;
+        }
+        if let Some(live_loop) = live_loop {
+            // Its last act is writing the open attendance intervals.
+            let _ = tokio::time::timeout(grace, live_loop).await;
         }
         self.db.close().await;
         Ok(())

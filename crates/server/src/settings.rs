@@ -112,6 +112,12 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
     if s.media.chunk_size_bytes < 5 * 1024 * 1024 {
         bail!("media.chunk_size_bytes must be at least 5 MiB (5242880), as S3 multipart uploads require");
     }
+    if !(1..=10).contains(&s.live.attendance_flush_seconds) {
+        bail!("live.attendance_flush_seconds must be between 1 and 10");
+    }
+    if s.live.media_addrs.is_empty() {
+        bail!("live.media_addrs needs at least one address such as 0.0.0.0:0");
+    }
     let mut terms = s
         .terms
         .iter()

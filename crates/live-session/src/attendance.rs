@@ -1,0 +1,217 @@
+//! Attendance: one interval per viewer connection, `[joined_at, left_at)`. Joins, leaves and
+//! the "still here" mark of open intervals are queued in memory and written in batches every
+//! `live.attendance_flush_seconds` (≤ 10 s): a crash loses at most that much, an open interval
+//! ends at its last `seen_until`, and thousands of viewers cost a few statements per flush.
+//! Reports take the union of a user's intervals (reconnects merge), so minutes are never
+//! counted twice, and compare it with the time the occurrence was actually live.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use platform::ids::UserId;
+use platform::{Db, Timestamp, with_db};
+
+use crate::OccurrenceId;
+use crate::sfu::SessionId;
+
+/// Rows per multi-row statement.
+const BATCH: usize = 200;
+
+#[derive(Debug, Clone, Copy)]
+struct Join {
+    id: uuid::Uuid,
+    occ: OccurrenceId,
+    user: UserId,
+    at: Timestamp,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    joins: Vec<Join>,
+    leaves: Vec<(uuid::Uuid, Timestamp)>,
+    /// Open intervals by session.
+    open: HashMap<SessionId, uuid::Uuid>,
+}
+
+/// What one flush wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Flushed {
+    pub joins: usize,
+    pub leaves: usize,
+    pub open: usize,
+    pub statements: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Attendance {
+    db: Db,
+    pending: Arc<Mutex<Pending>>,
+}
+
+impl Attendance {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            pending: Arc::default(),
+        }
+    }
+
+    /// A viewer's media connected.
+    pub fn join(&self, occ: OccurrenceId, user: UserId, session: SessionId, at: Timestamp) {
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let id = uuid::Uuid::now_v7();
+        p.open.insert(session, id);
+        p.joins.push(Join { id, occ, user, at });
+    }
+
+    /// A viewer left (at `at`).
+    pub fn leave(&self, session: SessionId, at: Timestamp) {
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(id) = p.open.remove(&session) {
+            p.leaves.push((id, at));
+        }
+    }
+
+    /// Writes what is queued and marks every open interval as seen until `now`. On a database
+    /// error nothing queued is lost: it is written by the next flush.
+    pub async fn flush(&self, now: Timestamp) -> Result<Flushed, sqlx::Error> {
+        let (joins, leaves, open) = {
+            let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                std::mem::take(&mut p.joins),
+                std::mem::take(&mut p.leaves),
+                p.open.values().copied().collect::<Vec<_>>(),
+            )
+        };
+        let result = self.write(&joins, &leaves, &open, now).await;
+        if result.is_err() {
+            let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let mut j = joins;
+            j.append(&mut p.joins);
+            p.joins = j;
+            let mut l = leaves;
+            l.append(&mut p.leaves);
+            p.leaves = l;
+        }
+        result
+    }
+
+    async fn write(
+        &self,
+        joins: &[Join],
+        leaves: &[(uuid::Uuid, Timestamp)],
+        open: &[uuid::Uuid],
+        now: Timestamp,
+    ) -> Result<Flushed, sqlx::Error> {
+        let mut out = Flushed {
+            joins: joins.len(),
+            leaves: leaves.len(),
+            open: open.len(),
+            statements: 0,
+        };
+        if joins.is_empty() && leaves.is_empty() && open.is_empty() {
+            return Ok(out);
+        }
+        with_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in joins.chunks(BATCH) {
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| format!("(${}, ${}, ${}, ${}, ${})", i * 5 + 1, i * 5 + 2, i * 5 + 3, i * 5 + 4, i * 5 + 5))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO live_attendance (id, occurrence_id, user_id, joined_at, seen_until) VALUES {}",
+                    values.join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for j in chunk {
+                    q = q.bind(j.id).bind(j.occ).bind(j.user).bind(j.at).bind(now.max(j.at));
+                }
+                q.execute(&mut *tx).await?;
+                out.statements += 1;
+            }
+            for chunk in leaves.chunks(BATCH) {
+                // UPDATE … FROM (VALUES …) differs between the two; a CASE works on both.
+                let mut sql = String::from("UPDATE live_attendance SET left_at = CASE id");
+                for i in 0..chunk.len() {
+                    sql.push_str(&format!(" WHEN ${} THEN ${}", i * 2 + 1, i * 2 + 2));
+                }
+                sql.push_str(" END, seen_until = CASE id");
+                for i in 0..chunk.len() {
+                    sql.push_str(&format!(" WHEN ${} THEN ${}", i * 2 + 1, i * 2 + 2));
+                }
+                sql.push_str(" END WHERE id IN (");
+                sql.push_str(&(0..chunk.len()).map(|i| format!("${}", i * 2 + 1)).collect::<Vec<_>>().join(", "));
+                sql.push(')');
+                let mut q = sqlx::query(&sql);
+                for (id, at) in chunk {
+                    q = q.bind(*id).bind(*at);
+                }
+                q.execute(&mut *tx).await?;
+                out.statements += 1;
+            }
+            for chunk in open.chunks(BATCH * 2) {
+                let sql = format!(
+                    "UPDATE live_attendance SET seen_until = $1 WHERE left_at IS NULL AND id IN ({})",
+                    (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ")
+                );
+                let mut q = sqlx::query(&sql).bind(now);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+                out.statements += 1;
+            }
+            tx.commit().await?;
+            Ok::<(), sqlx::Error>(())
+        })?;
+        Ok(out)
+    }
+
+    /// Every user's attended milliseconds in an occurrence (union of their intervals; an open
+    /// interval counts up to its last flush, or `now` if still connected here).
+    pub async fn attended_ms(&self, occ: OccurrenceId) -> Result<HashMap<UserId, i64>, sqlx::Error> {
+        let rows: Vec<(UserId, Timestamp, Timestamp, Option<Timestamp>)> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT user_id, joined_at, seen_until, left_at FROM live_attendance WHERE occurrence_id = $1",
+        )
+        .bind(occ)
+        .fetch_all(pool)
+        .await)?;
+        let mut spans: HashMap<UserId, Vec<platform::intervals::Span>> = HashMap::new();
+        for (user, joined, seen, left) in rows {
+            spans.entry(user).or_default().push((joined.0, left.unwrap_or(seen).0));
+        }
+        Ok(spans
+            .into_iter()
+            .map(|(u, s)| (u, platform::intervals::total(&platform::intervals::normalise(s))))
+            .collect())
+    }
+
+    /// A user's attended milliseconds per occurrence that started in `[from, to)`.
+    pub async fn user_minutes(
+        &self,
+        user: UserId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(OccurrenceId, i64)>, sqlx::Error> {
+        let rows: Vec<(OccurrenceId, Timestamp, Timestamp, Option<Timestamp>)> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT a.occurrence_id, a.joined_at, a.seen_until, a.left_at FROM live_attendance a
+             JOIN live_occurrences o ON o.id = a.occurrence_id
+             WHERE a.user_id = $1 AND o.starts_at >= $2 AND o.starts_at < $3",
+        )
+        .bind(user)
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await)?;
+        let mut spans: HashMap<OccurrenceId, Vec<platform::intervals::Span>> = HashMap::new();
+        for (occ, joined, seen, left) in rows {
+            spans.entry(occ).or_default().push((joined.0, left.unwrap_or(seen).0));
+        }
+        let mut out: Vec<(OccurrenceId, i64)> = spans
+            .into_iter()
+            .map(|(o, s)| (o, platform::intervals::total(&platform::intervals::normalise(s))))
+            .collect();
+        out.sort_by_key(|(o, _)| *o);
+        Ok(out)
+    }
+}

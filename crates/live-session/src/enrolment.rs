@@ -1,0 +1,488 @@
+//! Enrolment (报名): a parent in the audience enrols in one occurrence or the whole series;
+//! beyond capacity they wait in line and are promoted in order when someone cancels; staff
+//! enrol a class or a member list at once. Each occurrence's row is locked (an UPDATE) at the
+//! start of every change, so concurrent enrolments never overfill it on PostgreSQL either.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::http::{ApiRouter, Json, Path};
+use platform::ids::{OrgId, UserId};
+use platform::validate::Role;
+use platform::{Timestamp, with_db};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use crate::occurrences::{OccurrenceRow, occurrence_not_found};
+use crate::{Live, OccurrenceId, SeriesId};
+
+/// Moves the first waitlisted users into free seats (inside the caller's transaction `$tx`).
+macro_rules! promote {
+    ($tx:ident, $occ:expr, $capacity:expr, $now:expr) => {{
+        let enrolled: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'",
+        )
+        .bind($occ)
+        .fetch_one(&mut *$tx)
+        .await?;
+        let free = i64::from($capacity) - enrolled;
+        if free > 0 {
+            sqlx::query(
+                "UPDATE live_enrolments SET state = 'enrolled', updated_at = $3
+                 WHERE occurrence_id = $1 AND user_id IN (
+                   SELECT user_id FROM live_enrolments WHERE occurrence_id = $1 AND state = 'waitlisted' ORDER BY seq LIMIT $2)",
+            )
+            .bind($occ)
+            .bind(free)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+/// Most users one staff request may enrol.
+const MAX_BATCH: usize = 2000;
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    /// Staff: enrol these users.
+    pub user_ids: Option<Vec<UserId>>,
+    /// Staff: enrol every parent of this class (or any organization) and below.
+    pub class_id: Option<OrgId>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Enrolment {
+    pub user_id: UserId,
+    /// enrolled, waitlisted or cancelled.
+    pub state: String,
+    /// 1 for the first in line; only while waitlisted.
+    pub waitlist_position: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrolResult {
+    /// The caller's own enrolment (self-enrolment), or the first of a batch.
+    pub state: String,
+    pub waitlist_position: Option<i64>,
+    /// Batch enrolments: one entry per user, plus users skipped as outside the audience.
+    pub results: Vec<Enrolment>,
+    pub skipped_out_of_scope: Vec<UserId>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesEnrolResult {
+    /// Per future occurrence of the series.
+    pub occurrences: Vec<OccurrenceEnrolment>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OccurrenceEnrolment {
+    pub occurrence_id: OccurrenceId,
+    pub starts_at: Timestamp,
+    pub state: String,
+    pub waitlist_position: Option<i64>,
+}
+
+fn closed() -> ApiError {
+    ApiError::conflict(
+        "enrolment_closed",
+        msg(
+            "这场直播已经开始或结束，不能再报名或取消。",
+            "This occurrence has started or ended; enrolment is closed.",
+        ),
+    )
+}
+
+impl Live {
+    /// The waitlist position of `user` (1-based), or `None` when not waitlisted.
+    pub(crate) async fn enrolment_of(&self, occ: OccurrenceId, user: UserId) -> ApiResult<Option<Enrolment>> {
+        let row: Option<(String, i64)> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT state, seq FROM live_enrolments WHERE occurrence_id = $1 AND user_id = $2",
+        )
+        .bind(occ).bind(user)
+        .fetch_optional(pool)
+        .await)?;
+        let Some((state, seq)) = row else {
+            return Ok(None);
+        };
+        let position = if state == "waitlisted" {
+            let ahead: i64 = with_db!(&self.db, pool => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'waitlisted' AND seq < $2",
+            )
+            .bind(occ).bind(seq)
+            .fetch_one(pool)
+            .await)?;
+            Some(ahead + 1)
+        } else {
+            None
+        };
+        Ok(Some(Enrolment {
+            user_id: user,
+            state,
+            waitlist_position: position,
+        }))
+    }
+
+    /// Enrols `users` in one occurrence in one transaction: already enrolled or waitlisted
+    /// users keep their place; the rest are enrolled while seats remain, then waitlisted.
+    pub(crate) async fn enrol(
+        &self,
+        occ: &OccurrenceRow,
+        capacity: i32,
+        users: &[UserId],
+        by: UserId,
+    ) -> ApiResult<()> {
+        let now = self.clock.now();
+        with_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            // Lock the occurrence: enrolments of it run one after the other.
+            let open: Option<i64> = sqlx::query_scalar(
+                "UPDATE live_occurrences SET updated_at = $2 WHERE id = $1 AND state IN ('scheduled', 'live', 'paused')
+                 AND starts_at > $2 RETURNING starts_at",
+            )
+            .bind(occ.id).bind(now)
+            .fetch_optional(&mut *tx).await?;
+            if open.is_none() {
+                tx.rollback().await?;
+                return Err(closed());
+            }
+            let mut enrolled: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'",
+            )
+            .bind(occ.id)
+            .fetch_one(&mut *tx).await?;
+            let mut seq: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(seq), 0) FROM live_enrolments WHERE occurrence_id = $1",
+            )
+            .bind(occ.id)
+            .fetch_one(&mut *tx).await?;
+            for user in users {
+                let current: Option<String> = sqlx::query_scalar(
+                    "SELECT state FROM live_enrolments WHERE occurrence_id = $1 AND user_id = $2",
+                )
+                .bind(occ.id).bind(*user)
+                .fetch_optional(&mut *tx).await?;
+                if matches!(current.as_deref(), Some("enrolled" | "waitlisted")) {
+                    continue;
+                }
+                seq += 1;
+                let state = if enrolled < i64::from(capacity) { "enrolled" } else { "waitlisted" };
+                enrolled += i64::from(state == "enrolled");
+                sqlx::query(
+                    "INSERT INTO live_enrolments (occurrence_id, user_id, state, seq, enrolled_by, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6)
+                     ON CONFLICT (occurrence_id, user_id) DO UPDATE SET state = excluded.state, seq = excluded.seq,
+                       enrolled_by = excluded.enrolled_by, updated_at = excluded.updated_at",
+                )
+                .bind(occ.id).bind(*user).bind(state).bind(seq).bind(by).bind(now)
+                .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<(), ApiError>(())
+        })
+    }
+
+    /// Cancels `user`'s enrolment and promotes the first in line into a freed seat.
+    pub(crate) async fn cancel(&self, occ: OccurrenceId, user: UserId, capacity: i32) -> ApiResult<bool> {
+        let now = self.clock.now();
+        with_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let open: Option<i64> = sqlx::query_scalar(
+                "UPDATE live_occurrences SET updated_at = $2 WHERE id = $1 AND state = 'scheduled' AND starts_at > $2
+                 RETURNING starts_at",
+            )
+            .bind(occ).bind(now)
+            .fetch_optional(&mut *tx).await?;
+            if open.is_none() {
+                tx.rollback().await?;
+                return Err(closed());
+            }
+            let n = sqlx::query(
+                "UPDATE live_enrolments SET state = 'cancelled', updated_at = $3
+                 WHERE occurrence_id = $1 AND user_id = $2 AND state IN ('enrolled', 'waitlisted')",
+            )
+            .bind(occ).bind(user).bind(now)
+            .execute(&mut *tx).await?.rows_affected();
+            promote!(tx, occ, capacity, now);
+            tx.commit().await?;
+            Ok::<bool, ApiError>(n == 1)
+        })
+    }
+
+    /// Promotes waitlisted users of every open occurrence of a series into free seats and enrols
+    /// whole-series enrolees in occurrences they are not in yet (after an edit).
+    pub(crate) async fn fill_series(&self, series: SeriesId) -> ApiResult<()> {
+        let s = self.series_row(series).await?;
+        let now = self.clock.now();
+        let occs = self.open_occurrences(series, now).await?;
+        let users: Vec<UserId> = with_db!(&self.db, pool => sqlx::query_scalar(
+            "SELECT user_id FROM live_series_enrolments WHERE series_id = $1 ORDER BY created_at, user_id",
+        )
+        .bind(series)
+        .fetch_all(pool)
+        .await)?;
+        for o in &occs {
+            with_db!(&self.db, pool => {
+                let mut tx = pool.begin().await?;
+                promote!(tx, o.id, s.capacity, now);
+                tx.commit().await?;
+                Ok::<(), sqlx::Error>(())
+            })?;
+            let missing: Vec<UserId> = {
+                let have: Vec<UserId> = with_db!(&self.db, pool => sqlx::query_scalar(
+                    "SELECT user_id FROM live_enrolments WHERE occurrence_id = $1",
+                )
+                .bind(o.id)
+                .fetch_all(pool)
+                .await)?;
+                users.iter().copied().filter(|u| !have.contains(u)).collect()
+            };
+            if !missing.is_empty() {
+                match self.enrol(o, s.capacity, &missing, s.expert_id).await {
+                    Ok(()) => {}
+                    // It started meanwhile: nothing to fill.
+                    Err(e) if e.code == "enrolment_closed" => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Users of `org`'s subtree who are parents (a class enrolment).
+    async fn class_parents(&self, org: OrgId) -> ApiResult<Vec<UserId>> {
+        let path = platform::orgs::org_path(&self.db, org).await?;
+        Ok(with_db!(&self.db, pool => sqlx::query_scalar::<_, UserId>(
+            "SELECT DISTINCT u.id FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id
+             WHERE o.path LIKE $1 AND u.role = 'parent' AND u.deleted_at IS NULL ORDER BY u.id LIMIT $2",
+        )
+        .bind(format!("{path}%"))
+        .bind(MAX_BATCH as i64 + 1)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    async fn enrol_request(&self, auth: &AuthUser, id: OccurrenceId, req: EnrolRequest) -> ApiResult<EnrolResult> {
+        let (occ, series) = self.occurrence_with_series(id).await?;
+        let batch = req.user_ids.is_some() || req.class_id.is_some();
+        if !batch {
+            if !self.in_audience(auth.id, series.scope_org_id).await? {
+                return Err(ApiError::forbidden(
+                    "out_of_scope",
+                    msg(
+                        "这场直播不面向你所在的学校或地区。",
+                        "This live session is not for your organization.",
+                    ),
+                ));
+            }
+            if let Some(e) = self.enrolment_of(id, auth.id).await?.filter(|e| e.state != "cancelled") {
+                return Err(ApiError::conflict(
+                    "already_enrolled",
+                    msg(
+                        if e.state == "enrolled" {
+                            "你已经报名了这场直播。"
+                        } else {
+                            "你已经在候补名单中。"
+                        },
+                        "You are already enrolled or waitlisted.",
+                    ),
+                )
+                .with_extra("state", serde_json::json!(e.state))
+                .with_extra("waitlist_position", serde_json::json!(e.waitlist_position)));
+            }
+            self.enrol(&occ, series.capacity, &[auth.id], auth.id).await?;
+            let mine = self.enrolment_of(id, auth.id).await?;
+            return Ok(EnrolResult {
+                state: mine.as_ref().map_or_else(|| "cancelled".into(), |e| e.state.clone()),
+                waitlist_position: mine.as_ref().and_then(|e| e.waitlist_position),
+                results: mine.into_iter().collect(),
+                skipped_out_of_scope: Vec::new(),
+            });
+        }
+        // Staff: curators (and admins) covering the users, or the series' managers.
+        auth.require_role(&[Role::Curator, Role::Admin])?;
+        let mut users = Vec::new();
+        if let Some(class) = req.class_id {
+            platform::orgs::require_scope(&self.db, auth, class).await?;
+            users.extend(self.class_parents(class).await?);
+        }
+        for u in req.user_ids.unwrap_or_default() {
+            if !users.contains(&u) {
+                users.push(u);
+            }
+        }
+        if users.len() > MAX_BATCH {
+            return Err(ApiError::invalid_field(
+                "user_ids",
+                msg(
+                    format!("一次最多为 {MAX_BATCH} 人报名。"),
+                    format!("At most {MAX_BATCH} users per request."),
+                ),
+            ));
+        }
+        let (mut ok, mut skipped) = (Vec::new(), Vec::new());
+        for u in users {
+            let in_reach = auth.is_admin() || platform::orgs::user_in_scope_of(&self.db, auth.id, u).await?;
+            if in_reach && self.in_audience(u, series.scope_org_id).await? {
+                ok.push(u);
+            } else {
+                skipped.push(u);
+            }
+        }
+        self.enrol(&occ, series.capacity, &ok, auth.id).await?;
+        let mut results = Vec::new();
+        for u in ok {
+            results.extend(self.enrolment_of(id, u).await?);
+        }
+        Ok(EnrolResult {
+            state: results.first().map_or_else(|| "cancelled".into(), |e| e.state.clone()),
+            waitlist_position: results.first().and_then(|e| e.waitlist_position),
+            results,
+            skipped_out_of_scope: skipped,
+        })
+    }
+}
+
+pub(crate) fn router() -> ApiRouter<Live> {
+    ApiRouter::new()
+        .routes(routes!(enrol_occurrence, list_enrolments))
+        .routes(routes!(cancel_mine))
+        .routes(routes!(enrol_series))
+        .routes(routes!(cancel_series))
+}
+
+/// Enrol: yourself with `{}`; staff with `{"user_ids":[…]}` or `{"class_id"}`.
+#[utoipa::path(post, path = "/api/v1/live/occurrences/{id}/enrolments", tag = "live",
+    params(("id" = OccurrenceId, Path)), request_body = EnrolRequest,
+    responses((status = 200, body = EnrolResult), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
+async fn enrol_occurrence(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+    Json(req): Json<EnrolRequest>,
+) -> ApiResult<Json<EnrolResult>> {
+    Ok(Json(live.enrol_request(&auth, id, req).await?))
+}
+
+/// Who is enrolled and waitlisted (those who manage the series).
+#[utoipa::path(get, path = "/api/v1/live/occurrences/{id}/enrolments", tag = "live",
+    params(("id" = OccurrenceId, Path)),
+    responses((status = 200, body = Vec<Enrolment>), (status = 404)), security(("bearer" = [])))]
+async fn list_enrolments(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+) -> ApiResult<Json<Vec<Enrolment>>> {
+    let (_, series) = live.occurrence_with_series(id).await?;
+    if !live.manages(&auth, &series).await? {
+        return Err(occurrence_not_found());
+    }
+    let rows: Vec<(UserId, String)> = with_db!(&live.db, pool => sqlx::query_as(
+        "SELECT user_id, state FROM live_enrolments WHERE occurrence_id = $1 AND state <> 'cancelled' ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await)?;
+    let mut line = 0;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(user_id, state)| {
+                let waitlist_position = (state == "waitlisted").then(|| {
+                    line += 1;
+                    line
+                });
+                Enrolment {
+                    user_id,
+                    state,
+                    waitlist_position,
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// Cancel your enrolment (until the start); the first in line gets the seat.
+#[utoipa::path(delete, path = "/api/v1/live/occurrences/{id}/enrolments/me", tag = "live",
+    params(("id" = OccurrenceId, Path)),
+    responses((status = 204), (status = 404), (status = 409)), security(("bearer" = [])))]
+async fn cancel_mine(State(live): State<Live>, auth: AuthUser, Path(id): Path<OccurrenceId>) -> ApiResult<StatusCode> {
+    let (_, series) = live.occurrence_with_series(id).await?;
+    if !live.cancel(id, auth.id, series.capacity).await? {
+        return Err(ApiError::not_found(
+            "enrolment_not_found",
+            msg("你没有报名这场直播。", "You are not enrolled in this occurrence."),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Enrol yourself in every future occurrence of a series (and those added later).
+#[utoipa::path(post, path = "/api/v1/live/series/{id}/enrolments", tag = "live",
+    params(("id" = SeriesId, Path)),
+    responses((status = 200, body = SeriesEnrolResult), (status = 403), (status = 404)), security(("bearer" = [])))]
+async fn enrol_series(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<SeriesId>,
+) -> ApiResult<Json<SeriesEnrolResult>> {
+    let s = live.series_row(id).await?;
+    if !live.in_audience(auth.id, s.scope_org_id).await? {
+        return Err(ApiError::forbidden(
+            "out_of_scope",
+            msg(
+                "这个直播系列不面向你所在的学校或地区。",
+                "This series is not for your organization.",
+            ),
+        ));
+    }
+    let now = live.clock.now();
+    platform::db_execute!(
+        &live.db,
+        "INSERT INTO live_series_enrolments (series_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        id,
+        auth.id,
+        now
+    )?;
+    let mut out = Vec::new();
+    for o in live.open_occurrences(id, now).await? {
+        match live.enrol(&o, s.capacity, &[auth.id], auth.id).await {
+            Ok(()) => {}
+            // It started meanwhile: reported below as it stands.
+            Err(e) if e.code == "enrolment_closed" => {}
+            Err(e) => return Err(e),
+        }
+        let mine = live.enrolment_of(o.id, auth.id).await?;
+        out.push(OccurrenceEnrolment {
+            occurrence_id: o.id,
+            starts_at: o.starts_at,
+            state: mine.as_ref().map_or_else(|| "cancelled".into(), |e| e.state.clone()),
+            waitlist_position: mine.and_then(|e| e.waitlist_position),
+        });
+    }
+    Ok(Json(SeriesEnrolResult { occurrences: out }))
+}
+
+/// Leave a whole series: future occurrences are cancelled for you.
+#[utoipa::path(delete, path = "/api/v1/live/series/{id}/enrolments/me", tag = "live",
+    params(("id" = SeriesId, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+async fn cancel_series(State(live): State<Live>, auth: AuthUser, Path(id): Path<SeriesId>) -> ApiResult<StatusCode> {
+    let s = live.series_row(id).await?;
+    let now = live.clock.now();
+    platform::db_execute!(
+        &live.db,
+        "DELETE FROM live_series_enrolments WHERE series_id = $1 AND user_id = $2",
+        id,
+        auth.id
+    )?;
+    for o in live.open_occurrences(id, now).await? {
+        if o.state == "scheduled" {
+            let _ = live.cancel(o.id, auth.id, s.capacity).await?;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,205 @@
+//! Live events for open pages, as Server-Sent Events: the occurrence's state and viewer count.
+//! `EventSource` cannot send an `Authorization` header, so a page first asks for a short-lived
+//! ticket scoped to one occurrence (HMAC-signed, no table) and opens
+//! `…/events?ticket=…`. The same ticket works as the Bearer token of WHEP for players embedded
+//! elsewhere. On connect the stream starts with the current state; a comment every 15 s keeps
+//! proxies from closing it, and the state is re-read then so a node that did not see a
+//! change (another node handled it) still tells its viewers.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures::Stream;
+use hmac::{Hmac, Mac};
+use platform::Timestamp;
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::http::{ApiRouter, Json, Path, Query};
+use platform::ids::UserId;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tokio::sync::broadcast;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
+
+use crate::lifecycle::LiveState;
+use crate::occurrences::occurrence_not_found;
+use crate::{Live, OccurrenceId};
+
+/// What open pages are told.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    State { state: LiveState },
+    Viewers { count: usize },
+}
+
+/// Per-occurrence broadcast channels of this node.
+#[derive(Debug, Default, Clone)]
+pub struct Events {
+    channels: Arc<Mutex<HashMap<OccurrenceId, broadcast::Sender<LiveEvent>>>>,
+}
+
+impl Events {
+    pub fn publish(&self, occ: OccurrenceId, event: LiveEvent) {
+        if let Ok(mut map) = self.channels.lock() {
+            if let Some(tx) = map.get(&occ) {
+                if tx.send(event).is_err() {
+                    // Nobody listens any more.
+                    map.remove(&occ);
+                }
+            }
+        }
+    }
+
+    fn subscribe(&self, occ: OccurrenceId) -> Option<broadcast::Receiver<LiveEvent>> {
+        let mut map = self.channels.lock().ok()?;
+        Some(map.entry(occ).or_insert_with(|| broadcast::channel(64).0).subscribe())
+    }
+}
+
+/// A short-lived credential for one occurrence and one user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ticket {
+    pub ticket: String,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TicketQuery {
+    pub ticket: String,
+}
+
+impl Live {
+    fn ticket_mac(&self, occ: OccurrenceId, user: UserId, exp: i64) -> Hmac<Sha256> {
+        // Invariant: HMAC accepts keys of any length.
+        #[allow(clippy::expect_used)]
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        mac.update(format!("ticket/{occ}/{user}/{exp}").as_bytes());
+        mac
+    }
+
+    pub(crate) fn issue_ticket(&self, occ: OccurrenceId, user: UserId) -> Ticket {
+        let exp = self.clock.now().unix_seconds() + self.cfg.ticket_seconds as i64;
+        let sig = URL_SAFE_NO_PAD.encode(self.ticket_mac(occ, user, exp).finalize().into_bytes());
+        Ticket {
+            ticket: format!("pst.{user}.{exp}.{sig}"),
+            expires_at: Timestamp::from_unix_seconds(exp),
+        }
+    }
+
+    /// The user a ticket was issued to, if it is valid for `occ` now.
+    pub(crate) fn check_ticket(&self, occ: OccurrenceId, ticket: &str) -> Option<UserId> {
+        let mut parts = ticket.strip_prefix("pst.")?.split('.');
+        let (user, exp, sig) = (parts.next()?, parts.next()?, parts.next()?);
+        let (user, exp): (UserId, i64) = (user.parse().ok()?, exp.parse().ok()?);
+        if exp < self.clock.now().unix_seconds() {
+            return None;
+        }
+        let given = URL_SAFE_NO_PAD.decode(sig).ok()?;
+        self.ticket_mac(occ, user, exp).verify_slice(&given).ok()?;
+        Some(user)
+    }
+}
+
+fn bad_ticket() -> ApiError {
+    ApiError::unauthorized(
+        "ticket_invalid",
+        msg(
+            "观看凭证已过期或不属于这场直播，请刷新页面。",
+            "The ticket expired or is for another occurrence; reload.",
+        ),
+    )
+}
+
+pub(crate) fn router() -> ApiRouter<Live> {
+    ApiRouter::new().routes(routes!(ticket)).routes(routes!(events))
+}
+
+/// A ticket for the live events stream (and WHEP from embedded players), valid a few minutes.
+#[utoipa::path(post, path = "/api/v1/live/occurrences/{id}/tickets", tag = "live", params(("id" = OccurrenceId, Path)),
+    responses((status = 200, body = Ticket), (status = 404)), security(("bearer" = [])))]
+async fn ticket(State(live): State<Live>, auth: AuthUser, Path(id): Path<OccurrenceId>) -> ApiResult<Json<Ticket>> {
+    let (_, s) = live.occurrence_with_series(id).await?;
+    if !live.manages(&auth, &s).await? && !live.in_audience(auth.id, s.scope_org_id).await? {
+        return Err(occurrence_not_found());
+    }
+    Ok(Json(live.issue_ticket(id, auth.id)))
+}
+
+/// Server-Sent Events of one occurrence: `state` and `viewers` events (JSON data).
+#[utoipa::path(get, path = "/api/v1/live/occurrences/{id}/events", tag = "live",
+    params(("id" = OccurrenceId, Path), TicketQuery),
+    responses((status = 200, content_type = "text/event-stream", body = LiveEvent), (status = 401), (status = 404)))]
+async fn events(
+    State(live): State<Live>,
+    Path(id): Path<OccurrenceId>,
+    Query(q): Query<TicketQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    live.check_ticket(id, &q.ticket).ok_or_else(bad_ticket)?;
+    let occ = live.occurrence_row(id).await?;
+    let rx = live
+        .events
+        .subscribe(id)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("events lock poisoned")))?;
+    let first = LiveEvent::State {
+        state: LiveState::parse(&occ.state),
+    };
+    let viewers = LiveEvent::Viewers {
+        count: live.sfu.viewer_count(id),
+    };
+    struct S {
+        live: Live,
+        id: OccurrenceId,
+        rx: broadcast::Receiver<LiveEvent>,
+        pending: Vec<LiveEvent>,
+        last_state: Option<LiveState>,
+    }
+    let init = S {
+        live: live.clone(),
+        id,
+        rx,
+        pending: vec![viewers, first],
+        last_state: None,
+    };
+    let stream = futures::stream::unfold(init, |mut s| async move {
+        loop {
+            if let Some(e) = s.pending.pop() {
+                if let LiveEvent::State { state } = &e {
+                    if s.last_state == Some(*state) {
+                        continue;
+                    }
+                    s.last_state = Some(*state);
+                }
+                let ev = SseEvent::default()
+                    .event(match e {
+                        LiveEvent::State { .. } => "state",
+                        LiveEvent::Viewers { .. } => "viewers",
+                    })
+                    .json_data(&e)
+                    .unwrap_or_default();
+                return Some((Ok(ev), s));
+            }
+            match tokio::time::timeout(Duration::from_secs(15), s.rx.recv()).await {
+                Ok(Ok(e)) => s.pending.push(e),
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+                // Quiet for a while: re-read the state (another node may have changed it).
+                Err(_) => {
+                    if let Ok(occ) = s.live.occurrence_row(s.id).await {
+                        s.pending.push(LiveEvent::State {
+                            state: LiveState::parse(&occ.state),
+                        });
+                    }
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

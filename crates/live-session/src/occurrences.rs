@@ -1,0 +1,417 @@
+//! Occurrences: the schedule a user sees (their audience's lectures and their enrolments), one
+//! occurrence's detail, ending it, the live-state transitions stored through the sans-IO
+//! [`Lifecycle`], and the per-parent iCalendar feed under a secret URL.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::http::{ApiRouter, Json, Path, Query};
+use platform::ids::{OrgId, UserId};
+use platform::validate::Role;
+use platform::{Timestamp, with_db};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
+
+use crate::enrolment::Enrolment;
+use crate::lifecycle::{Event, Lifecycle, LiveState, Refusal};
+use crate::series::SeriesRow;
+use crate::{Live, OccurrenceId, SeriesId};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct OccurrenceRow {
+    pub id: OccurrenceId,
+    pub series_id: SeriesId,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub state: String,
+    pub live_ms: i64,
+    pub live_since: Option<Timestamp>,
+    pub paused_at: Option<Timestamp>,
+    pub went_live_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+}
+
+const OCC_COLUMNS: &str =
+    "id, series_id, starts_at, ends_at, state, live_ms, live_since, paused_at, went_live_at, ended_at";
+
+impl OccurrenceRow {
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
+        Lifecycle {
+            state: LiveState::parse(&self.state),
+            live_ms: self.live_ms,
+            live_since: self.live_since,
+            paused_at: self.paused_at,
+            went_live_at: self.went_live_at,
+            ended_at: self.ended_at,
+        }
+    }
+}
+
+pub(crate) fn occurrence_not_found() -> ApiError {
+    ApiError::not_found(
+        "occurrence_not_found",
+        msg("这场直播不存在。", "No such live occurrence."),
+    )
+}
+
+/// One occurrence as a user sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OccurrenceView {
+    pub id: OccurrenceId,
+    pub series_id: SeriesId,
+    pub title: String,
+    pub description: String,
+    pub lecturer: String,
+    pub expert_id: UserId,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    /// scheduled, live, paused, ended or cancelled.
+    pub state: LiveState,
+    pub capacity: i32,
+    pub enrolled: i64,
+    pub waitlisted: i64,
+    /// Minutes the occurrence has been live so far.
+    pub live_minutes: f64,
+    pub scope_org_id: Option<OrgId>,
+    /// The caller's enrolment, if any.
+    pub my_enrolment: Option<Enrolment>,
+    /// The caller may go live, end it and see its reports.
+    pub may_manage: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ScheduleQuery {
+    /// Default: 1 day ago.
+    pub from: Option<Timestamp>,
+    /// Default: 60 days after `from`; at most 180 days after it.
+    pub to: Option<Timestamp>,
+    /// Only occurrences the caller is enrolled or waitlisted in.
+    pub mine: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarLink {
+    /// A secret iCalendar URL to subscribe to in a phone's calendar (webcal works too).
+    pub url: String,
+}
+
+impl Live {
+    pub(crate) async fn occurrence_row(&self, id: OccurrenceId) -> ApiResult<OccurrenceRow> {
+        let sql = format!("SELECT {OCC_COLUMNS} FROM live_occurrences WHERE id = $1");
+        with_db!(&self.db, pool => sqlx::query_as::<_, OccurrenceRow>(&sql).bind(id).fetch_optional(pool).await)?
+            .ok_or_else(occurrence_not_found)
+    }
+
+    pub(crate) async fn occurrence_with_series(&self, id: OccurrenceId) -> ApiResult<(OccurrenceRow, SeriesRow)> {
+        let occ = self.occurrence_row(id).await?;
+        let series = self.series_row(occ.series_id).await?;
+        Ok((occ, series))
+    }
+
+    /// The series' occurrences that have not ended nor been cancelled and start after `now`
+    /// (or are live now).
+    pub(crate) async fn open_occurrences(&self, series: SeriesId, now: Timestamp) -> ApiResult<Vec<OccurrenceRow>> {
+        let sql = format!(
+            "SELECT {OCC_COLUMNS} FROM live_occurrences WHERE series_id = $1
+             AND (state IN ('live', 'paused') OR (state = 'scheduled' AND starts_at > $2)) ORDER BY starts_at"
+        );
+        Ok(
+            with_db!(&self.db, pool => sqlx::query_as::<_, OccurrenceRow>(&sql).bind(series).bind(now).fetch_all(pool).await)?,
+        )
+    }
+
+    /// Whether `user` may watch: enrolled, or managing the series (experts, curators in scope).
+    pub(crate) async fn may_watch(&self, user: &AuthUser, occ: OccurrenceId, series: &SeriesRow) -> ApiResult<bool> {
+        if self.manages(user, series).await? {
+            return Ok(true);
+        }
+        Ok(self
+            .enrolment_of(occ, user.id)
+            .await?
+            .is_some_and(|e| e.state == "enrolled"))
+    }
+
+    pub(crate) async fn view(&self, user: &AuthUser, occ: OccurrenceRow, s: &SeriesRow) -> ApiResult<OccurrenceView> {
+        let counts: Vec<(String, i64)> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT state, COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 GROUP BY state",
+        )
+        .bind(occ.id)
+        .fetch_all(pool)
+        .await)?;
+        let count = |st: &str| counts.iter().find(|(s, _)| s == st).map_or(0, |(_, n)| *n);
+        let now = self.clock.now();
+        Ok(OccurrenceView {
+            id: occ.id,
+            series_id: s.id,
+            title: s.title.clone(),
+            description: s.description.clone(),
+            lecturer: s.lecturer.clone(),
+            expert_id: s.expert_id,
+            starts_at: occ.starts_at,
+            ends_at: occ.ends_at,
+            state: LiveState::parse(&occ.state),
+            capacity: s.capacity,
+            enrolled: count("enrolled"),
+            waitlisted: count("waitlisted"),
+            live_minutes: (occ.lifecycle().live_ms_at(now) as f64 / 60_000.0 * 10.0).round() / 10.0,
+            scope_org_id: s.scope_org_id,
+            my_enrolment: self.enrolment_of(occ.id, user.id).await?,
+            may_manage: self.manages(user, s).await?,
+        })
+    }
+
+    /// Applies a live-state event to an occurrence and stores the result; the row is locked for
+    /// the read-modify-write. Returns the new lifecycle and whether it changed.
+    pub(crate) async fn transition(&self, id: OccurrenceId, event: Event) -> ApiResult<(Lifecycle, bool)> {
+        let now = self.clock.now();
+        let sql = format!("SELECT {OCC_COLUMNS} FROM live_occurrences WHERE id = $1");
+        let result = with_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE live_occurrences SET updated_at = updated_at WHERE id = $1")
+                .bind(id).execute(&mut *tx).await?;
+            let Some(row) = sqlx::query_as::<_, OccurrenceRow>(&sql).bind(id).fetch_optional(&mut *tx).await? else {
+                tx.rollback().await?;
+                return Err(occurrence_not_found());
+            };
+            let mut l = row.lifecycle();
+            let changed = match l.apply(event, now) {
+                Ok(c) => c,
+                Err(r) => {
+                    tx.rollback().await?;
+                    return Err(refusal(r));
+                }
+            };
+            if changed {
+                sqlx::query(
+                    "UPDATE live_occurrences SET state = $2, live_ms = $3, live_since = $4, paused_at = $5,
+                       went_live_at = $6, ended_at = $7, updated_at = $8 WHERE id = $1",
+                )
+                .bind(id).bind(l.state.as_str()).bind(l.live_ms).bind(l.live_since).bind(l.paused_at)
+                .bind(l.went_live_at).bind(l.ended_at).bind(now)
+                .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<(Lifecycle, bool), ApiError>((l, changed))
+        })?;
+        if result.1 {
+            self.events
+                .publish(id, crate::events::LiveEvent::State { state: result.0.state });
+        }
+        Ok(result)
+    }
+
+    /// Ends occurrences paused for longer than the grace period (a lost publisher that did not
+    /// come back). Returns the ended ones; safe to run on every node.
+    pub async fn end_abandoned(&self) -> ApiResult<Vec<OccurrenceId>> {
+        let now = self.clock.now();
+        let grace = self.cfg.publisher_grace_seconds as i64 * 1000;
+        let due: Vec<OccurrenceId> = with_db!(&self.db, pool => sqlx::query_scalar(
+            "SELECT id FROM live_occurrences WHERE state = 'paused' AND paused_at <= $1",
+        )
+        .bind(Timestamp(now.0 - grace))
+        .fetch_all(pool)
+        .await)?;
+        let mut ended = Vec::new();
+        for id in due {
+            if let Ok((_, true)) = self.transition(id, Event::Tick { grace_ms: grace }).await {
+                ended.push(id);
+            }
+        }
+        Ok(ended)
+    }
+
+    fn calendar_sig(&self, user: UserId) -> String {
+        // Invariant: HMAC accepts keys of any length.
+        #[allow(clippy::expect_used)]
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        mac.update(format!("calendar/{user}").as_bytes());
+        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..18])
+    }
+}
+
+pub(crate) fn refusal(r: Refusal) -> ApiError {
+    match r {
+        Refusal::AlreadyEnded => ApiError::conflict(
+            "occurrence_ended",
+            msg("这场直播已经结束。", "This occurrence has ended."),
+        ),
+        Refusal::Cancelled => ApiError::conflict(
+            "occurrence_cancelled",
+            msg("这场直播已取消。", "This occurrence was cancelled."),
+        ),
+    }
+}
+
+pub(crate) fn router() -> ApiRouter<Live> {
+    ApiRouter::new()
+        .routes(routes!(schedule))
+        .routes(routes!(get_occurrence))
+        .routes(routes!(end_occurrence))
+        .routes(routes!(calendar_link))
+        .routes(routes!(calendar_feed))
+}
+
+/// The schedule: occurrences in a period that the caller may enrol in, watch or manage.
+#[utoipa::path(get, path = "/api/v1/live/occurrences", tag = "live", params(ScheduleQuery),
+    responses((status = 200, body = Vec<OccurrenceView>), (status = 422)), security(("bearer" = [])))]
+async fn schedule(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Query(q): Query<ScheduleQuery>,
+) -> ApiResult<Json<Vec<OccurrenceView>>> {
+    let now = live.clock.now();
+    let from = q.from.unwrap_or(Timestamp(now.0 - 86_400_000));
+    let to = q.to.unwrap_or(Timestamp(from.0 + 60 * 86_400_000));
+    if to <= from || to.0 - from.0 > 180 * 86_400_000 {
+        return Err(ApiError::invalid_field(
+            "to",
+            msg(
+                "结束时间须晚于开始时间，且跨度不超过 180 天。",
+                "to must be after from, at most 180 days later.",
+            ),
+        ));
+    }
+    let sql = format!(
+        "SELECT {} FROM live_occurrences o WHERE o.starts_at >= $1 AND o.starts_at < $2 AND o.state <> 'cancelled'
+         ORDER BY o.starts_at LIMIT 500",
+        OCC_COLUMNS
+            .split(", ")
+            .map(|c| format!("o.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let rows: Vec<OccurrenceRow> =
+        with_db!(&live.db, pool => sqlx::query_as::<_, OccurrenceRow>(&sql).bind(from).bind(to).fetch_all(pool).await)?;
+    let mut series: std::collections::HashMap<SeriesId, (SeriesRow, bool)> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for occ in rows {
+        if !series.contains_key(&occ.series_id) {
+            let s = live.series_row(occ.series_id).await?;
+            let visible = live.manages(&auth, &s).await? || live.in_audience(auth.id, s.scope_org_id).await?;
+            series.insert(s.id, (s, visible));
+        }
+        let Some((s, true)) = series.get(&occ.series_id) else {
+            continue;
+        };
+        let v = live.view(&auth, occ, s).await?;
+        if q.mine == Some(true) && v.my_enrolment.as_ref().is_none_or(|e| e.state == "cancelled") {
+            continue;
+        }
+        out.push(v);
+    }
+    Ok(Json(out))
+}
+
+/// One occurrence (its audience and those who manage it).
+#[utoipa::path(get, path = "/api/v1/live/occurrences/{id}", tag = "live", params(("id" = OccurrenceId, Path)),
+    responses((status = 200, body = OccurrenceView), (status = 404)), security(("bearer" = [])))]
+async fn get_occurrence(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+) -> ApiResult<Json<OccurrenceView>> {
+    let (occ, s) = live.occurrence_with_series(id).await?;
+    if !live.manages(&auth, &s).await? && !live.in_audience(auth.id, s.scope_org_id).await? {
+        return Err(occurrence_not_found());
+    }
+    Ok(Json(live.view(&auth, occ, &s).await?))
+}
+
+/// End the occurrence (its expert, curators in scope, admins); viewers are told at once.
+#[utoipa::path(post, path = "/api/v1/live/occurrences/{id}/end", tag = "live", params(("id" = OccurrenceId, Path)),
+    responses((status = 200, body = OccurrenceView), (status = 404), (status = 409)), security(("bearer" = [])))]
+async fn end_occurrence(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+) -> ApiResult<Json<OccurrenceView>> {
+    let (_, s) = live.occurrence_with_series(id).await?;
+    if !live.manages(&auth, &s).await? {
+        return Err(
+            if auth.role == Role::Parent || !live.in_audience(auth.id, s.scope_org_id).await? {
+                occurrence_not_found()
+            } else {
+                ApiError::forbidden(
+                    "not_series_manager",
+                    msg(
+                        "只有主讲专家或工作人员可以结束直播。",
+                        "Only the expert or staff may end it.",
+                    ),
+                )
+            },
+        );
+    }
+    live.transition(id, Event::End).await?;
+    live.sfu.close_room(id).await;
+    let occ = live.occurrence_row(id).await?;
+    Ok(Json(live.view(&auth, occ, &s).await?))
+}
+
+/// The caller's secret calendar URL (their enrolled lectures, with reminders).
+#[utoipa::path(get, path = "/api/v1/live/calendar", tag = "live",
+    responses((status = 200, body = CalendarLink)), security(("bearer" = [])))]
+async fn calendar_link(State(live): State<Live>, auth: AuthUser) -> ApiResult<Json<CalendarLink>> {
+    Ok(Json(CalendarLink {
+        url: format!("/api/v1/live/calendar/{}/{}.ics", auth.id, live.calendar_sig(auth.id)),
+    }))
+}
+
+/// A parent's iCalendar feed (no login: the URL is the secret).
+#[utoipa::path(get, path = "/api/v1/live/calendar/{user}/{file}", tag = "live",
+    params(("user" = UserId, Path), ("file" = String, Path, description = "`{signature}.ics`")),
+    responses((status = 200, content_type = "text/calendar", body = String), (status = 404)))]
+async fn calendar_feed(State(live): State<Live>, Path((user, file)): Path<(UserId, String)>) -> ApiResult<Response> {
+    let sig = file.strip_suffix(".ics").unwrap_or_default();
+    let expected = live.calendar_sig(user);
+    if sig.len() != expected.len() || !subtle_eq(sig.as_bytes(), expected.as_bytes()) {
+        return Err(ApiError::not_found(
+            "calendar_not_found",
+            msg("日历链接无效。", "Unknown calendar link."),
+        ));
+    }
+    let rows: Vec<(OccurrenceId, Timestamp, Timestamp, String, String, String, String)> = with_db!(&live.db, pool => sqlx::query_as(
+        "SELECT o.id, o.starts_at, o.ends_at, o.state, s.title, s.lecturer, s.description
+         FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id JOIN live_series s ON s.id = o.series_id
+         WHERE e.user_id = $1 AND e.state = 'enrolled' AND o.ends_at > $2 ORDER BY o.starts_at LIMIT 500",
+    )
+    .bind(user)
+    .bind(Timestamp(live.clock.now().0 - 30 * 86_400_000))
+    .fetch_all(pool)
+    .await)?;
+    let events: Vec<crate::ics::Event> = rows
+        .into_iter()
+        .map(
+            |(id, starts, ends, state, title, lecturer, description)| crate::ics::Event {
+                uid: format!("{id}@parentschool"),
+                starts_at: starts.to_offset_date_time(),
+                ends_at: ends.to_offset_date_time(),
+                summary: format!("直播：{title}"),
+                description: format!("主讲：{lecturer}\n{description}"),
+                url: format!("{}/live/{id}", live.cfg.public_url.trim_end_matches('/')),
+                cancelled: state == "cancelled",
+            },
+        )
+        .collect();
+    let body = crate::ics::calendar("家长学堂直播", &events, live.clock.now().to_offset_date_time());
+    let mut res = body.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+    *res.status_mut() = StatusCode::OK;
+    Ok(res)
+}
+
+/// Constant-time equality of two byte strings of the same length.
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

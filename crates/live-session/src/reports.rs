@@ -1,0 +1,197 @@
+//! Attendance reports of an occurrence for those who manage it: every enrolee (and anyone else
+//! who watched) with minutes attended and attended/not attended against the series' threshold
+//! of the time it was actually live, grouped by organization (school, class), as JSON for the
+//! charts and as CSV for Excel.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::response::Response;
+use platform::auth::AuthUser;
+use platform::error::ApiResult;
+use platform::http::{ApiRouter, Json, Path};
+use platform::ids::{OrgId, UserId};
+use platform::{Timestamp, with_db};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use crate::occurrences::occurrence_not_found;
+use crate::{Live, OccurrenceId};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonAttendance {
+    pub user_id: UserId,
+    pub display_name: String,
+    /// Masked, e.g. 138****5678.
+    pub phone: String,
+    pub org_id: Option<OrgId>,
+    pub org_name: String,
+    /// enrolled, waitlisted, cancelled, or `none` (watched without enrolling, e.g. staff).
+    pub enrolment: String,
+    pub minutes: f64,
+    pub attended: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgAttendance {
+    pub org_id: Option<OrgId>,
+    pub org_name: String,
+    pub enrolled: usize,
+    pub attended: usize,
+    pub minutes: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendanceReport {
+    pub occurrence_id: OccurrenceId,
+    pub title: String,
+    pub starts_at: Timestamp,
+    pub state: String,
+    /// Minutes the occurrence was actually live.
+    pub live_minutes: f64,
+    /// Share of the live time that counts as attended.
+    pub threshold: f64,
+    pub enrolled: usize,
+    pub attended: usize,
+    pub by_org: Vec<OrgAttendance>,
+    pub people: Vec<PersonAttendance>,
+}
+
+impl Live {
+    async fn report(&self, auth: &AuthUser, id: OccurrenceId) -> ApiResult<AttendanceReport> {
+        let (occ, series) = self.occurrence_with_series(id).await?;
+        if !self.manages(auth, &series).await? {
+            return Err(occurrence_not_found());
+        }
+        let live_ms = occ.lifecycle().live_ms_at(self.clock.now());
+        let minutes = self.attendance.attended_ms(id).await?;
+        let enrolments: Vec<(UserId, String)> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT user_id, state FROM live_enrolments WHERE occurrence_id = $1",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await)?;
+        let mut people: BTreeMap<UserId, String> = enrolments.into_iter().collect();
+        for u in minutes.keys() {
+            people.entry(*u).or_insert_with(|| "none".into());
+        }
+        // Each person with their first organization (in tree order).
+        let mut out = Vec::new();
+        for (user, enrolment) in people {
+            let row: Option<(String, Option<String>)> = with_db!(&self.db, pool => sqlx::query_as(
+                "SELECT display_name, phone FROM users WHERE id = $1",
+            )
+            .bind(user)
+            .fetch_optional(pool)
+            .await)?;
+            let Some((display_name, phone)) = row else {
+                continue;
+            };
+            let org: Option<(OrgId, String)> = with_db!(&self.db, pool => sqlx::query_as(
+                "SELECT o.id, o.name FROM memberships m JOIN organizations o ON o.id = m.org_id
+                 WHERE m.user_id = $1 ORDER BY o.path LIMIT 1",
+            )
+            .bind(user)
+            .fetch_optional(pool)
+            .await)?;
+            let ms = minutes.get(&user).copied().unwrap_or(0).min(live_ms.max(0));
+            out.push(PersonAttendance {
+                user_id: user,
+                display_name,
+                phone: phone
+                    .as_deref()
+                    .and_then(|p| platform::validate::PhoneNumber::parse(p).ok())
+                    .map(|p| p.masked())
+                    .unwrap_or_default(),
+                org_id: org.as_ref().map(|(id, _)| *id),
+                org_name: org.map(|(_, n)| n).unwrap_or_default(),
+                enrolment,
+                minutes: (ms as f64 / 6_000.0).round() / 10.0,
+                attended: live_ms > 0 && ms as f64 >= series.threshold * live_ms as f64,
+            });
+        }
+        out.sort_by(|a, b| a.org_name.cmp(&b.org_name).then(a.display_name.cmp(&b.display_name)));
+        let mut by_org: Vec<OrgAttendance> = Vec::new();
+        for p in &out {
+            let i = match by_org.iter().position(|o| o.org_id == p.org_id) {
+                Some(i) => i,
+                None => {
+                    by_org.push(OrgAttendance {
+                        org_id: p.org_id,
+                        org_name: p.org_name.clone(),
+                        enrolled: 0,
+                        attended: 0,
+                        minutes: 0.0,
+                    });
+                    by_org.len() - 1
+                }
+            };
+            let o = &mut by_org[i];
+            o.enrolled += usize::from(p.enrolment == "enrolled");
+            o.attended += usize::from(p.attended);
+            o.minutes += p.minutes;
+        }
+        Ok(AttendanceReport {
+            occurrence_id: id,
+            title: series.title,
+            starts_at: occ.starts_at,
+            state: occ.state,
+            live_minutes: (live_ms as f64 / 6_000.0).round() / 10.0,
+            threshold: series.threshold,
+            enrolled: out.iter().filter(|p| p.enrolment == "enrolled").count(),
+            attended: out.iter().filter(|p| p.attended).count(),
+            by_org,
+            people: out,
+        })
+    }
+}
+
+pub(crate) fn router() -> ApiRouter<Live> {
+    ApiRouter::new()
+        .routes(routes!(attendance))
+        .routes(routes!(attendance_csv))
+}
+
+/// Attendance of an occurrence (its expert, curators in scope, admins).
+#[utoipa::path(get, path = "/api/v1/live/occurrences/{id}/attendance", tag = "live", params(("id" = OccurrenceId, Path)),
+    responses((status = 200, body = AttendanceReport), (status = 404)), security(("bearer" = [])))]
+async fn attendance(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+) -> ApiResult<Json<AttendanceReport>> {
+    Ok(Json(live.report(&auth, id).await?))
+}
+
+/// The same as CSV for Excel (UTF-8 with BOM, masked phone numbers).
+#[utoipa::path(get, path = "/api/v1/live/occurrences/{id}/attendance.csv", tag = "live", params(("id" = OccurrenceId, Path)),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404)), security(("bearer" = [])))]
+async fn attendance_csv(State(live): State<Live>, auth: AuthUser, Path(id): Path<OccurrenceId>) -> ApiResult<Response> {
+    let r = live.report(&auth, id).await?;
+    let state = |e: &str| match e {
+        "enrolled" => "已报名",
+        "waitlisted" => "候补",
+        "cancelled" => "已取消",
+        _ => "未报名",
+    };
+    let rows: Vec<Vec<String>> = r
+        .people
+        .iter()
+        .map(|p| {
+            vec![
+                p.display_name.clone(),
+                p.phone.clone(),
+                p.org_name.clone(),
+                state(&p.enrolment).to_owned(),
+                format!("{:.1}", p.minutes),
+                if p.attended { "是" } else { "否" }.to_owned(),
+            ]
+        })
+        .collect();
+    Ok(platform::http::csv_download(
+        &format!("直播出勤-{}.csv", r.starts_at.to_rfc3339().get(..10).unwrap_or("")),
+        &["姓名", "手机号", "所在组织", "报名状态", "观看时长（分钟）", "是否出勤"],
+        &rows,
+    ))
+}

@@ -1,0 +1,320 @@
+//! WHIP (RFC 9725) and WHEP over HTTP: `POST` an SDP offer, get `201 Created` with the answer
+//! and the session's `Location`; `DELETE` that location to stop. Errors are problem+json like
+//! everywhere else. Publishing takes the user's access token (the series' expert or an admin);
+//! watching takes an access token or a ticket for the occurrence (embedded players).
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::http::{ApiRouter, Path, RawBody};
+use platform::validate::Role;
+use platform::with_db;
+use utoipa_axum::routes;
+
+use crate::lifecycle::{Event, LiveState};
+use crate::occurrences::{occurrence_not_found, refusal};
+use crate::sdp::{self, SdpError};
+use crate::sfu::{SessionId, SfuError};
+use crate::{Live, OccurrenceId};
+
+fn sdp_error(e: SdpError) -> ApiError {
+    let (status, code, m) = match e {
+        SdpError::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "sdp_too_large",
+            msg(
+                "SDP 过大（上限 32 KiB）。",
+                "The SDP offer is too large (32 KiB at most).",
+            ),
+        ),
+        SdpError::NotSdp => (
+            StatusCode::BAD_REQUEST,
+            "sdp_invalid",
+            msg("请求体不是 SDP offer。", "The body is not an SDP offer."),
+        ),
+        SdpError::NoMedia => (
+            StatusCode::BAD_REQUEST,
+            "sdp_no_media",
+            msg("SDP 里没有音视频。", "The offer has no audio or video."),
+        ),
+        SdpError::TooManyMedia => (
+            StatusCode::BAD_REQUEST,
+            "sdp_too_many_media",
+            msg(
+                format!("SDP 的媒体段过多（最多 {}）。", sdp::MAX_MEDIA_SECTIONS),
+                format!("Too many media sections (at most {}).", sdp::MAX_MEDIA_SECTIONS),
+            ),
+        ),
+        SdpError::NoSupportedCodec => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "sdp_unsupported_codecs",
+            msg(
+                "不支持这些编码：请使用 H.264 或 VP8 视频、Opus 音频。",
+                "Unsupported codecs: use H.264 or VP8 video and Opus audio.",
+            ),
+        ),
+    };
+    ApiError::new(status, code, m)
+}
+
+fn sfu_error(e: SfuError) -> ApiError {
+    match e {
+        SfuError::PublisherActive => ApiError::conflict(
+            "publisher_active",
+            msg(
+                "这场直播已经有人在推流：请先在另一处结束推流。",
+                "Someone is already publishing this occurrence; stop that first.",
+            ),
+        ),
+        SfuError::NoMedia => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_live_media",
+            msg(
+                "主讲人的画面还没有到达，请稍后重试。",
+                "The publisher's media has not arrived yet; retry shortly.",
+            ),
+        )
+        .with_extra("retry_after_seconds", serde_json::json!(3)),
+        SfuError::NoSession => ApiError::not_found(
+            "session_not_found",
+            msg("这个直播连接不存在或已结束。", "No such session."),
+        ),
+        SfuError::Codecs(c) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "sdp_unsupported_codecs",
+            msg(
+                format!("你的浏览器不支持直播使用的编码（{c}）。"),
+                format!("Your browser cannot receive the stream's codec ({c})."),
+            ),
+        ),
+        SfuError::Gathering | SfuError::WebRtc(_) => ApiError::internal(anyhow::anyhow!("{e}")),
+    }
+}
+
+/// The SDP body, which must be sent as `application/sdp`.
+fn offer(headers: &HeaderMap, body: &[u8]) -> ApiResult<(String, sdp::OfferSummary)> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.trim().to_ascii_lowercase().starts_with("application/sdp") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "sdp_content_type",
+            msg(
+                "请以 Content-Type: application/sdp 发送 SDP。",
+                "Send the offer as application/sdp.",
+            ),
+        ));
+    }
+    if body.len() > sdp::MAX_SDP_BYTES {
+        return Err(sdp_error(SdpError::TooLarge));
+    }
+    let text = std::str::from_utf8(body).map_err(|_| sdp_error(SdpError::NotSdp))?;
+    let summary = sdp::inspect(text).map_err(sdp_error)?;
+    Ok((text.to_owned(), summary))
+}
+
+fn created(location: String, answer: String) -> Response {
+    let mut res = (StatusCode::CREATED, answer).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        h.insert(header::LOCATION, v);
+    }
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Location"),
+    );
+    res
+}
+
+/// The caller of WHEP: an access token, or a ticket for one occurrence.
+pub(crate) enum Watcher {
+    User(AuthUser),
+    Ticket(String),
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Watcher {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        match bearer {
+            Some(t) if t.starts_with("pst.") => Ok(Self::Ticket(t.to_owned())),
+            _ => AuthUser::from_request_parts(parts, state).await.map(Self::User),
+        }
+    }
+}
+
+impl Live {
+    async fn watcher_user(&self, occ: OccurrenceId, w: Watcher) -> ApiResult<AuthUser> {
+        match w {
+            Watcher::User(u) => Ok(u),
+            Watcher::Ticket(t) => {
+                let id = self.check_ticket(occ, &t).ok_or_else(|| {
+                    ApiError::unauthorized(
+                        "ticket_invalid",
+                        msg(
+                            "观看凭证已过期或不属于这场直播。",
+                            "The ticket expired or is for another occurrence.",
+                        ),
+                    )
+                })?;
+                let role: Option<String> = with_db!(&self.db, pool => sqlx::query_scalar(
+                    "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(id)
+                .fetch_optional(pool)
+                .await)?;
+                let role = role.and_then(|r| Role::parse(&r)).ok_or_else(occurrence_not_found)?;
+                Ok(AuthUser { id, role })
+            }
+        }
+    }
+}
+
+pub(crate) fn router() -> ApiRouter<Live> {
+    ApiRouter::new()
+        .routes(routes!(whip))
+        .routes(routes!(whip_delete))
+        .routes(routes!(whep))
+        .routes(routes!(whep_delete))
+}
+
+/// Go live (WHIP): the series' expert (or an admin) posts an SDP offer.
+#[utoipa::path(post, path = "/api/v1/live/occurrences/{id}/whip", tag = "live", params(("id" = OccurrenceId, Path)),
+    request_body(content = String, content_type = "application/sdp"),
+    responses((status = 201, content_type = "application/sdp", body = String), (status = 400), (status = 403),
+        (status = 404), (status = 409), (status = 413), (status = 415)), security(("bearer" = [])))]
+async fn whip(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let (occ, series) = live.occurrence_with_series(id).await?;
+    if !(auth.is_admin() || auth.id == series.expert_id) {
+        return Err(if live.in_audience(auth.id, series.scope_org_id).await? {
+            ApiError::forbidden(
+                "not_the_expert",
+                msg(
+                    "只有这个系列的主讲专家可以推流。",
+                    "Only the series' expert may publish.",
+                ),
+            )
+        } else {
+            occurrence_not_found()
+        });
+    }
+    match LiveState::parse(&occ.state) {
+        LiveState::Ended => return Err(refusal(crate::lifecycle::Refusal::AlreadyEnded)),
+        LiveState::Cancelled => return Err(refusal(crate::lifecycle::Refusal::Cancelled)),
+        _ => {}
+    }
+    let (sdp, summary) = offer(&headers, &body)?;
+    let (session, answer) = live
+        .sfu
+        .publish(id, sdp, summary.audio, !summary.video_codecs.is_empty())
+        .await
+        .map_err(sfu_error)?;
+    if let Err(e) = live.transition(id, Event::Publish).await {
+        let _ = live.sfu.unpublish(id, session).await;
+        return Err(e);
+    }
+    Ok(created(format!("/api/v1/live/occurrences/{id}/whip/{session}"), answer))
+}
+
+/// Stop publishing (the occurrence pauses until the expert publishes again or ends it).
+#[utoipa::path(delete, path = "/api/v1/live/occurrences/{id}/whip/{session}", tag = "live",
+    params(("id" = OccurrenceId, Path), ("session" = SessionId, Path)),
+    responses((status = 200), (status = 403), (status = 404)), security(("bearer" = [])))]
+async fn whip_delete(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path((id, session)): Path<(OccurrenceId, SessionId)>,
+) -> ApiResult<StatusCode> {
+    let (_, series) = live.occurrence_with_series(id).await?;
+    if !(auth.is_admin() || auth.id == series.expert_id) {
+        return Err(occurrence_not_found());
+    }
+    live.sfu.unpublish(id, session).await.map_err(sfu_error)?;
+    live.transition(id, Event::PublisherGone).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Watch (WHEP): an enrolled parent, or someone who manages the series, posts a recvonly offer.
+#[utoipa::path(post, path = "/api/v1/live/occurrences/{id}/whep", tag = "live", params(("id" = OccurrenceId, Path)),
+    request_body(content = String, content_type = "application/sdp"),
+    responses((status = 201, content_type = "application/sdp", body = String), (status = 400), (status = 403),
+        (status = 404), (status = 409), (status = 415), (status = 503)), security(("bearer" = [])))]
+async fn whep(
+    State(live): State<Live>,
+    watcher: Watcher,
+    Path(id): Path<OccurrenceId>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let auth = live.watcher_user(id, watcher).await?;
+    let (occ, series) = live.occurrence_with_series(id).await?;
+    if !live.may_watch(&auth, id, &series).await? {
+        return Err(if live.in_audience(auth.id, series.scope_org_id).await? {
+            ApiError::forbidden(
+                "not_enrolled",
+                msg("请先报名这场直播再观看。", "Enrol in this occurrence to watch it."),
+            )
+        } else {
+            occurrence_not_found()
+        });
+    }
+    match LiveState::parse(&occ.state) {
+        LiveState::Live => {}
+        LiveState::Scheduled => {
+            return Err(ApiError::conflict(
+                "not_live_yet",
+                msg("直播还没有开始，请到开始时间再来。", "The lecture has not started yet."),
+            ));
+        }
+        LiveState::Paused => {
+            return Err(ApiError::conflict(
+                "live_paused",
+                msg("主讲人暂时离开了，请稍候。", "The lecturer paused; please wait."),
+            ));
+        }
+        LiveState::Ended | LiveState::Cancelled => {
+            return Err(ApiError::conflict(
+                "occurrence_ended",
+                msg(
+                    "直播已经结束，回放稍后发布。",
+                    "The lecture has ended; the replay comes later.",
+                ),
+            ));
+        }
+    }
+    let (sdp, _) = offer(&headers, &body)?;
+    let (session, answer) = live.sfu.subscribe(id, auth.id, sdp).await.map_err(sfu_error)?;
+    Ok(created(format!("/api/v1/live/occurrences/{id}/whep/{session}"), answer))
+}
+
+/// Stop watching.
+#[utoipa::path(delete, path = "/api/v1/live/occurrences/{id}/whep/{session}", tag = "live",
+    params(("id" = OccurrenceId, Path), ("session" = SessionId, Path)),
+    responses((status = 200), (status = 404)), security(("bearer" = [])))]
+async fn whep_delete(
+    State(live): State<Live>,
+    watcher: Watcher,
+    Path((id, session)): Path<(OccurrenceId, SessionId)>,
+) -> ApiResult<StatusCode> {
+    live.watcher_user(id, watcher).await?;
+    live.sfu.unsubscribe(id, session).await.map_err(sfu_error)?;
+    Ok(StatusCode::OK)
+}

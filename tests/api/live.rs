@@ -1,0 +1,239 @@
+//! Live sessions: series and occurrences, enrolment with a waitlist, the calendar feed, the live
+//! state, WHIP/WHEP refusals and attendance reports (media itself is covered by the browser
+//! test).
+
+use e2e::{TestApp, assert_problem, both_databases, raw};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Next week's Thursday 19:30 in China time, as RFC 3339.
+fn next_thursday() -> String {
+    let now =
+        time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
+    let mut d = now.date() + time::Duration::days(7);
+    while d.weekday() != time::Weekday::Thursday {
+        d += time::Duration::days(1);
+    }
+    format!("{d}T19:30:00+08:00")
+}
+
+async fn me(app: &TestApp, token: &str) -> String {
+    let (_, me) = app.get("/api/v1/me", Some(token)).await;
+    me["id"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn sdp_post(app: &TestApp, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let auth = format!("Bearer {token}");
+    let (status, _, text) = raw(
+        app,
+        Method::POST,
+        path,
+        &[("authorization", &auth), ("content-type", content_type)],
+        Some(body),
+    )
+    .await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+both_databases! {
+    async fn series_enrolment_waitlist_and_calendar(app) {
+        let province = app.org("浙江省妇联", "province", None).await;
+        let school = app.org("西湖小学", "school", Some(&province)).await;
+        let class = app.org("三年级二班", "class", Some(&school)).await;
+        let elsewhere = app.org("江苏省妇联", "province", None).await;
+        let expert = app.user_with_role("13600000001", "expert", Some(&school)).await;
+        let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+        let parents = [
+            app.user_with_role("13800000001", "parent", Some(&class)).await,
+            app.user_with_role("13800000002", "parent", Some(&class)).await,
+            app.user_with_role("13800000003", "parent", Some(&school)).await,
+            app.user_with_role("13800000004", "parent", Some(&school)).await,
+        ];
+        let outsider = app.user_with_role("13800000009", "parent", Some(&elsewhere)).await;
+        let start = next_thursday();
+        let series = json!({"title": "青春期亲子沟通", "description": "每周四晚", "rrule": "FREQ=WEEKLY;BYDAY=TH;COUNT=3",
+            "starts_at": start, "duration_minutes": 60, "capacity": 2, "scope_org_id": school});
+
+        // Bad series: each with a clear answer.
+        for (patch, code) in [
+            (json!({"rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU;UNTIL=20301231"}), "validation_failed"),
+            (json!({"rrule": "FREQ=DAILY;COUNT=3"}), "validation_failed"),
+            (json!({"rrule": "FREQ=WEEKLY;BYDAY=TH,FR;COUNT=4", "duration_minutes": 1500}), "validation_failed"),
+            (json!({"capacity": 0}), "validation_failed"),
+        ] {
+            let mut body = series.clone();
+            for (k, v) in patch.as_object().into_iter().flatten() {
+                body[k] = v.clone();
+            }
+            let (status, problem) = app.post("/api/v1/live/series", Some(&expert), body).await;
+            assert_problem(status, &problem, 422, code);
+        }
+        let (status, problem) = app.post("/api/v1/live/series", Some(&parents[0]), series.clone()).await;
+        assert_problem(status, &problem, 403, "forbidden_role");
+        let (status, problem) = app.post("/api/v1/live/series", Some(&curator), series.clone()).await;
+        assert_problem(status, &problem, 422, "validation_failed");
+
+        let (status, created) = app.post("/api/v1/live/series", Some(&expert), series.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let occs = created["occurrences"].as_array().cloned().unwrap_or_default();
+        assert_eq!(occs.len(), 3, "{created}");
+        assert_eq!(occs[0]["starts_at"].as_str().map(|s| s.replace(".000", "")), Some(
+            time::OffsetDateTime::parse(&start, &time::format_description::well_known::Rfc3339)
+                .map(|t| t.to_offset(time::UtcOffset::UTC).format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
+                .unwrap_or_default()
+        ));
+        assert!(occs.iter().all(|o| o["state"] == "scheduled"));
+        let occ = occs[0]["id"].as_str().unwrap_or_default().to_owned();
+        let enrol = format!("/api/v1/live/occurrences/{occ}/enrolments");
+
+        // Two seats, then a waitlist in order; double enrolment and outsiders are refused.
+        let (_, a) = app.post(&enrol, Some(&parents[0]), json!({})).await;
+        assert_eq!((a["state"].as_str(), a["waitlist_position"].as_i64()), (Some("enrolled"), None), "{a}");
+        let (_, b) = app.post(&enrol, Some(&parents[1]), json!({})).await;
+        assert_eq!(b["state"], "enrolled");
+        let (_, c) = app.post(&enrol, Some(&parents[2]), json!({})).await;
+        assert_eq!((c["state"].as_str(), c["waitlist_position"].as_i64()), (Some("waitlisted"), Some(1)), "{c}");
+        let (_, d) = app.post(&enrol, Some(&parents[3]), json!({})).await;
+        assert_eq!(d["waitlist_position"], 2);
+        let (status, problem) = app.post(&enrol, Some(&parents[0]), json!({})).await;
+        assert_problem(status, &problem, 409, "already_enrolled");
+        let (status, problem) = app.post(&enrol, Some(&outsider), json!({})).await;
+        assert_problem(status, &problem, 403, "out_of_scope");
+        let (status, problem) = app.post(&enrol, Some(&parents[0]), json!({"class_id": class})).await;
+        assert_problem(status, &problem, 403, "forbidden_role");
+
+        // A cancellation promotes the first in line.
+        let (status, _) = app.call(Method::DELETE, &format!("{enrol}/me"), Some(&parents[0]), Value::Null).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, view) = app.get(&format!("/api/v1/live/occurrences/{occ}"), Some(&parents[2])).await;
+        assert_eq!(view["my_enrolment"]["state"], "enrolled", "{view}");
+        assert_eq!((view["enrolled"].as_i64(), view["waitlisted"].as_i64()), (Some(2), Some(1)));
+        let (_, view) = app.get(&format!("/api/v1/live/occurrences/{occ}"), Some(&parents[3])).await;
+        assert_eq!(view["my_enrolment"]["waitlist_position"], 1, "{view}");
+        let (status, problem) = app.call(Method::DELETE, &format!("{enrol}/me"), Some(&parents[0]), Value::Null).await;
+        assert_problem(status, &problem, 404, "enrolment_not_found");
+        let (status, _) = app.get(&format!("/api/v1/live/occurrences/{occ}"), Some(&outsider)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // A curator enrols a whole class in the second occurrence; the expert sees the list.
+        let occ2 = occs[1]["id"].as_str().unwrap_or_default().to_owned();
+        let (status, res) = app.post(&format!("/api/v1/live/occurrences/{occ2}/enrolments"), Some(&curator), json!({"class_id": class})).await;
+        assert_eq!(status, StatusCode::OK, "{res}");
+        assert_eq!(res["results"].as_array().map(Vec::len), Some(2), "{res}");
+        let outsider_id = me(app, &outsider).await;
+        let (_, res) = app.post(&format!("/api/v1/live/occurrences/{occ2}/enrolments"), Some(&curator), json!({"user_ids": [outsider_id]})).await;
+        assert_eq!(res["skipped_out_of_scope"].as_array().map(Vec::len), Some(1), "{res}");
+        let (_, list) = app.get(&format!("/api/v1/live/occurrences/{occ2}/enrolments"), Some(&expert)).await;
+        assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+
+        // The whole series: every occurrence, and the schedule shows them as mine.
+        let series_id = created["id"].as_str().unwrap_or_default().to_owned();
+        let (status, all) = app.post(&format!("/api/v1/live/series/{series_id}/enrolments"), Some(&parents[3]), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{all}");
+        assert_eq!(all["occurrences"].as_array().map(Vec::len), Some(3), "{all}");
+        let (_, mine) = app.get("/api/v1/live/occurrences?mine=true", Some(&parents[3])).await;
+        assert_eq!(mine.as_array().map(Vec::len), Some(3), "{mine}");
+        let (_, none) = app.get("/api/v1/live/occurrences", Some(&outsider)).await;
+        assert_eq!(none.as_array().map(Vec::len), Some(0), "{none}");
+
+        // The calendar feed under a secret URL.
+        let (_, link) = app.get("/api/v1/live/calendar", Some(&parents[2])).await;
+        let url = link["url"].as_str().unwrap_or_default().to_owned();
+        let (status, headers, ics) = raw(app, Method::GET, &url, &[], None).await;
+        assert_eq!(status, StatusCode::OK, "{ics}");
+        assert!(headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/calendar")));
+        assert!(ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.contains(&format!("UID:{occ}@parentschool")) && ics.contains("SUMMARY:直播：青春期亲子沟通"), "{ics}");
+        let (status, _, _) = raw(app, Method::GET, &url.replace(".ics", "x.ics"), &[], None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Editing: one occurrence fewer; the dropped future one is cancelled, enrolments kept.
+        let (status, edited) = app.call(Method::PATCH, &format!("/api/v1/live/series/{series_id}"), Some(&expert),
+            json!({"version": 1, "rrule": "FREQ=WEEKLY;BYDAY=TH;COUNT=2", "capacity": 3})).await;
+        assert_eq!(status, StatusCode::OK, "{edited}");
+        let states: Vec<&str> = edited["occurrences"].as_array().into_iter().flatten().filter_map(|o| o["state"].as_str()).collect();
+        assert_eq!(states, ["scheduled", "scheduled", "cancelled"], "{edited}");
+        // The larger capacity promotes the waitlist.
+        let (_, view) = app.get(&format!("/api/v1/live/occurrences/{occ}"), Some(&parents[3])).await;
+        assert_eq!(view["my_enrolment"]["state"], "enrolled", "{view}");
+        let (status, problem) = app.call(Method::PATCH, &format!("/api/v1/live/series/{series_id}"), Some(&expert), json!({"version": 1, "title": "旧版本"})).await;
+        assert_problem(status, &problem, 409, "version_conflict");
+    }
+
+    async fn live_state_whip_whep_refusals_and_reports(app) {
+        let province = app.org("浙江省妇联", "province", None).await;
+        let school = app.org("西湖小学", "school", Some(&province)).await;
+        let other_school = app.org("上城小学", "school", Some(&province)).await;
+        let expert = app.user_with_role("13600000001", "expert", Some(&school)).await;
+        let other_expert = app.user_with_role("13600000002", "expert", Some(&school)).await;
+        let admin = app.user_with_role("13700000009", "admin", None).await;
+        let parent = app.user_with_role("13800000001", "parent", Some(&school)).await;
+        let stranger = app.user_with_role("13800000002", "parent", Some(&school)).await;
+        let (_, created) = app.post("/api/v1/live/series", Some(&expert), json!({"title": "安全教育", "rrule": "FREQ=WEEKLY;COUNT=2",
+            "starts_at": next_thursday(), "duration_minutes": 45, "capacity": 100, "scope_org_id": school})).await;
+        let occ = created["occurrences"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let occ2 = created["occurrences"][1]["id"].as_str().unwrap_or_default().to_owned();
+        app.post(&format!("/api/v1/live/occurrences/{occ}/enrolments"), Some(&parent), json!({})).await;
+        let whip = format!("/api/v1/live/occurrences/{occ}/whip");
+        let whep = format!("/api/v1/live/occurrences/{occ}/whep");
+        let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
+
+        // Before going live: viewers are told it has not started.
+        let (status, problem) = sdp_post(app, &whep, &parent, "application/sdp", offer.into()).await;
+        assert_problem(status, &problem, 409, "not_live_yet");
+        let (status, problem) = sdp_post(app, &whep, &stranger, "application/sdp", offer.into()).await;
+        assert_problem(status, &problem, 403, "not_enrolled");
+        // Publishing: only the series' expert; hostile SDP is refused before any WebRTC work.
+        let (status, problem) = sdp_post(app, &whip, &parent, "application/sdp", offer.into()).await;
+        assert_problem(status, &problem, 403, "not_the_expert");
+        let (status, problem) = sdp_post(app, &whip, &other_expert, "application/sdp", offer.into()).await;
+        assert_problem(status, &problem, 403, "not_the_expert");
+        let (status, problem) = sdp_post(app, &whip, &expert, "text/plain", offer.into()).await;
+        assert_problem(status, &problem, 415, "sdp_content_type");
+        let (status, problem) = sdp_post(app, &whip, &expert, "application/sdp", b"garbage".to_vec()).await;
+        assert_problem(status, &problem, 400, "sdp_invalid");
+        let (status, problem) = sdp_post(app, &whip, &expert, "application/sdp", vec![b'v'; 1_000_000]).await;
+        assert_problem(status, &problem, 413, "sdp_too_large");
+        let (status, problem) = sdp_post(app, &whip, &expert, "application/sdp", "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\n".into()).await;
+        assert_problem(status, &problem, 400, "sdp_no_media");
+        let vp9 = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 VP9/90000\r\n";
+        let (status, problem) = sdp_post(app, &whip, &expert, "application/sdp", vp9.into()).await;
+        assert_problem(status, &problem, 415, "sdp_unsupported_codecs");
+        let many = format!("v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\n{}", "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n".repeat(50));
+        let (status, problem) = sdp_post(app, &whip, &expert, "application/sdp", many.into()).await;
+        assert_problem(status, &problem, 400, "sdp_too_many_media");
+
+        // Tickets are bound to one occurrence.
+        let (status, ticket) = app.post(&format!("/api/v1/live/occurrences/{occ}/tickets"), Some(&parent), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{ticket}");
+        let t = ticket["ticket"].as_str().unwrap_or_default().to_owned();
+        let (status, headers, _) = raw(app, Method::GET, &format!("/api/v1/live/occurrences/{occ2}/events?ticket={t}"), &[], None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}");
+        let (status, problem) = sdp_post(app, &format!("/api/v1/live/occurrences/{occ2}/whep"), &t, "application/sdp", offer.into()).await;
+        assert_problem(status, &problem, 401, "ticket_invalid");
+        let (status, problem) = app.post(&format!("/api/v1/live/occurrences/{occ}/tickets"), Some(&app.user_with_role("13800000003", "parent", Some(&other_school)).await), json!({})).await;
+        assert_problem(status, &problem, 404, "occurrence_not_found");
+
+        // Ending: parents may not; the expert may; afterwards nobody publishes or watches.
+        let (status, _) = app.post(&format!("/api/v1/live/occurrences/{occ}/end"), Some(&parent), json!({})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, ended) = app.post(&format!("/api/v1/live/occurrences/{occ}/end"), Some(&expert), json!({})).await;
+        assert_eq!((status, ended["state"].as_str()), (StatusCode::OK, Some("ended")), "{ended}");
+        let (status, problem) = sdp_post(app, &whip, &expert, "application/sdp", offer.into()).await;
+        assert_problem(status, &problem, 409, "occurrence_ended");
+        let (status, problem) = sdp_post(app, &whep, &parent, "application/sdp", offer.into()).await;
+        assert_problem(status, &problem, 409, "occurrence_ended");
+
+        // The report of an occurrence nobody watched: enrolled, not attended; CSV for Excel.
+        let (status, report) = app.get(&format!("/api/v1/live/occurrences/{occ}/attendance"), Some(&admin)).await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!((report["enrolled"].as_i64(), report["attended"].as_i64()), (Some(1), Some(0)), "{report}");
+        assert_eq!(report["people"][0]["phone"], "138****0001");
+        let auth = format!("Bearer {expert}");
+        let (status, headers, csv) = raw(app, Method::GET, &format!("/api/v1/live/occurrences/{occ}/attendance.csv"), &[("authorization", &auth)], None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers.get("content-type").and_then(|v| v.to_str().ok()), Some("text/csv; charset=utf-8"));
+        assert!(csv.starts_with("\u{feff}姓名,手机号,所在组织,报名状态,观看时长（分钟）,是否出勤\r\n") && csv.contains("138****0001,西湖小学,已报名,0.0,否"), "{csv}");
+        let (status, _) = app.get(&format!("/api/v1/live/occurrences/{occ}/attendance"), Some(&parent)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}
