@@ -83,8 +83,12 @@ export class Server {
   }
 }
 
-export async function launch() {
-  return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: CHROMIUM_FLAGS });
+/// Flags for WebRTC tests: a fake camera and microphone without a permission prompt, and host
+/// candidates on 127.0.0.1 (the tests run in a network namespace with only loopback).
+export const WEBRTC_FLAGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection"];
+
+export async function launch(extra = []) {
+  return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: [...CHROMIUM_FLAGS, ...extra] });
 }
 
 export async function phone(browser) {

@@ -9,6 +9,7 @@ function nav() {
   const s = session();
   const links = [h("a", { href: "/search", "data-link": true }, "搜索")];
   if (s) {
+    links.push(h("a", { href: "/live", "data-link": true }, "直播"));
     links.push(h("a", { href: "/me", "data-link": true }, "我的学习"));
     if (EDITORS.includes(s.user.role)) links.push(h("a", { href: "/studio", "data-link": true }, "工作台"));
     links.push(h("button", { type: "button", class: "linklike", onclick: logout }, "退出"));
@@ -50,6 +51,11 @@ function failed(err) {
     h("p", {}, h("a", { href: "/", "data-link": true }, "返回首页"))));
 }
 
+// A page may ask to be told when the user navigates away (the live room hangs up).
+let leaving = null;
+const onLeave = (fn) => { leaving = fn; };
+const live = () => import("./live.js");
+
 const routes = [
   [/^\/$/, home],
   [/^\/login$/, () => authPage("login")],
@@ -59,10 +65,13 @@ const routes = [
   [/^\/me$/, learningPage],
   [/^\/lists\/([\w-]+)$/, listPage],
   [/^\/courses\/([\w-]+)$/, coursePage],
-  [/^\/studio(\/.*)?$/, (rest) => import("./studio.js").then((m) => m.studio(rest || "", { page, go, main }))],
+  [/^\/live$/, () => live().then((m) => m.schedule({ page, go }))],
+  [/^\/live\/([\w-]+)$/, (id) => live().then((m) => m.room(id, { page, go, onLeave }))],
+  [/^\/studio(\/.*)?$/, (rest) => import("./studio.js").then((m) => m.studio(rest || "", { page, go, main, onLeave }))],
 ];
 
 async function render() {
+  if (leaving) { const fn = leaving; leaving = null; fn(); }
   nav();
   const path = location.pathname;
   for (const [re, fn] of routes) {

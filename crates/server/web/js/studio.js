@@ -18,6 +18,9 @@ export async function studio(rest, context) {
   if (rest === "/lists/new") return listEditor(null);
   if ((m = rest.match(/^\/lists\/([\w-]+)$/))) return listEditor(m[1]);
   if (rest === "/reports" && s.user.role !== "expert") return studyReport();
+  if (rest === "/live") return import("./live-studio.js").then((l) => l.liveHome(ctx));
+  if ((m = rest.match(/^\/live\/([\w-]+)$/))) return import("./live-studio.js").then((l) => l.goLive(m[1], ctx));
+  if ((m = rest.match(/^\/live\/([\w-]+)\/report$/))) return import("./live-studio.js").then((l) => l.report(m[1], ctx));
   ctx.page("页面不存在", h("a", { href: "/studio", "data-link": true }, "返回工作台"));
 }
 
@@ -38,7 +41,8 @@ async function dashboard(user) {
     h("p", { class: "actions" },
       h("a", { class: "btn", href: "/studio/courses/new", "data-link": true }, "新建课程"),
       curator ? h("a", { class: "btn secondary", href: "/studio/lists/new", "data-link": true }, "新建清单") : null,
-      curator ? h("a", { class: "btn secondary", href: "/studio/reports", "data-link": true }, "学习报表") : null),
+      curator ? h("a", { class: "btn secondary", href: "/studio/reports", "data-link": true }, "学习报表") : null,
+      h("a", { class: "btn secondary", href: "/studio/live", "data-link": true }, "直播管理")),
     section(curator ? "待审核" : "审核中", review.items, "没有待审核的课程。"),
     section("草稿", drafts.items, "没有草稿。"),
     curator ? h("section", { class: "card" }, h("h2", {}, "课程清单"),

@@ -1,0 +1,178 @@
+// The live side of the studio: weekly series (create), the expert's go-live page (camera and
+// microphone preview with device choice, WHIP with H.264 preferred, viewer count) and the
+// attendance report (chart by organization, people, CSV).
+import { api, session, download } from "./api.js";
+import { h, toast, fieldErrors } from "./ui.js";
+import { exchange, gathered, liveEvents } from "./live.js";
+
+const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
+const fmt = (ts) => new Date(ts).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
+const WEEKDAYS = [["MO", "周一"], ["TU", "周二"], ["WE", "周三"], ["TH", "周四"], ["FR", "周五"], ["SA", "周六"], ["SU", "周日"]];
+const field = (label, input) => h("label", {}, label, input);
+
+export async function liveHome(ctx) {
+  const s = session();
+  const all = await api("/api/v1/live/occurrences");
+  const managed = all.filter((o) => o.may_manage);
+  const orgs = s.user.organizations || [];
+  const form = h("form", { class: "card form", novalidate: true },
+    h("h2", {}, "新建每周直播"),
+    field("标题", h("input", { name: "title", required: true, maxlength: 100 })),
+    field("简介", h("textarea", { name: "description", rows: 2, maxlength: 2000 })),
+    h("div", { class: "row" },
+      field("首次开播（北京时间）", h("input", { name: "starts_at", type: "datetime-local", required: true })),
+      field("时长（分钟）", h("input", { name: "duration_minutes", type: "number", min: 10, max: 480, value: 60 }))),
+    h("fieldset", { name: "rrule" }, h("legend", {}, "每周重复"),
+      WEEKDAYS.map(([code, label]) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "byday", value: code }), label)),
+      field("共几次", h("input", { name: "count", type: "number", min: 1, max: 104, value: 10 }))),
+    h("div", { class: "row" },
+      field("人数上限", h("input", { name: "capacity", type: "number", min: 1, value: 500 })),
+      field("出勤比例（观看时长占直播时长）", h("input", { name: "attendance_threshold", type: "number", min: 0.05, max: 1, step: 0.05, value: 0.5 }))),
+    field("面向", h("select", { name: "scope_org_id" }, orgs.map((o) => h("option", { value: o.id }, `${o.name}及下级`)), h("option", { value: "" }, "所有人（限省级工作人员）"))),
+    s.user.role !== "expert" ? field("主讲专家的用户编号", h("input", { name: "expert_id", required: true })) : null,
+    h("p", { class: "actions" }, h("button", { class: "btn" }, "创建")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    const days = f.getAll("byday");
+    const local = f.get("starts_at");
+    const body = {
+      title: f.get("title"), description: f.get("description"),
+      starts_at: local ? `${local}:00+08:00` : "",
+      duration_minutes: Number(f.get("duration_minutes")), capacity: Number(f.get("capacity")),
+      attendance_threshold: Number(f.get("attendance_threshold")),
+      rrule: `FREQ=WEEKLY;${days.length ? `BYDAY=${days.join(",")};` : ""}COUNT=${Number(f.get("count")) || 1}`,
+      scope_org_id: f.get("scope_org_id") || null,
+    };
+    if (f.get("expert_id")) body.expert_id = f.get("expert_id");
+    try {
+      const created = await api("/api/v1/live/series", { method: "POST", body });
+      toast(`已创建 ${created.occurrences.length} 场直播`);
+      ctx.go("/studio/live", true);
+    } catch (err) { fieldErrors(form, err); toast(err.message, "error"); }
+  });
+  ctx.page("直播管理",
+    h("section", { class: "card" }, h("h2", {}, "我的直播"),
+      managed.length ? h("ul", { class: "plain occurrences" }, managed.map((o) => h("li", { class: "occurrence" },
+        h("strong", {}, o.title), h("span", { class: "meta" }, `${fmt(o.starts_at)} · ${o.enrolled}/${o.capacity} 人报名`),
+        h("span", { class: `badge ${o.state}` }, STATE[o.state]),
+        h("span", { class: "actions" },
+          h("a", { class: "btn small", href: `/studio/live/${o.id}`, "data-link": true }, "开播"),
+          h("a", { class: "btn secondary small", href: `/studio/live/${o.id}/report`, "data-link": true }, "出勤报表")))))
+        : h("p", { class: "empty" }, "还没有直播。")),
+    form);
+}
+
+export async function goLive(id, ctx) {
+  const o = await api(`/api/v1/live/occurrences/${id}`);
+  const preview = h("video", { autoplay: true, muted: true, playsinline: true, "aria-label": "摄像头预览" });
+  const camera = h("select", { "aria-label": "摄像头" });
+  const mic = h("select", { "aria-label": "麦克风" });
+  const status = h("p", { class: "live-status", role: "status", "aria-live": "polite" }, STATE[o.state]);
+  const viewers = h("p", { class: "meta" }, "0 人正在观看");
+  const start = h("button", { type: "button", class: "btn" }, "开始直播");
+  const pause = h("button", { type: "button", class: "btn secondary", disabled: true }, "暂停推流");
+  const end = h("button", { type: "button", class: "btn danger" }, "结束直播");
+  ctx.page(`开播：${o.title}`, h("div", { class: "card" },
+    h("p", { class: "meta" }, `${fmt(o.starts_at)} · ${o.enrolled} 人已报名`),
+    h("div", { class: "player" }, preview),
+    h("div", { class: "row" }, field("摄像头", camera), field("麦克风", mic)),
+    h("p", { class: "actions" }, start, pause, end), status, viewers));
+
+  let stream = null, pc = null, location = null;
+  const openDevices = async () => {
+    stream?.getTracks().forEach((t) => t.stop());
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: camera.value ? { deviceId: { exact: camera.value } } : { width: 1280, height: 720 },
+      audio: mic.value ? { deviceId: { exact: mic.value } } : true,
+    });
+    preview.srcObject = stream;
+    if (pc) {
+      for (const sender of pc.getSenders()) {
+        const t = stream.getTracks().find((x) => x.kind === sender.track?.kind);
+        if (t) await sender.replaceTrack(t);
+      }
+    }
+  };
+  try {
+    await openDevices();
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    camera.replaceChildren(...devices.filter((d) => d.kind === "videoinput").map((d, i) => h("option", { value: d.deviceId }, d.label || `摄像头 ${i + 1}`)));
+    mic.replaceChildren(...devices.filter((d) => d.kind === "audioinput").map((d, i) => h("option", { value: d.deviceId }, d.label || `麦克风 ${i + 1}`)));
+  } catch (err) { status.textContent = `无法打开摄像头或麦克风：${err.message}`; }
+  camera.addEventListener("change", openDevices);
+  mic.addEventListener("change", openDevices);
+
+  const hangUp = async () => {
+    pc?.close(); pc = null;
+    if (location) { const l = location; location = null; await fetch(l, { method: "DELETE", headers: { authorization: `Bearer ${session()?.access}` } }).catch(() => {}); }
+    start.disabled = false; pause.disabled = true;
+  };
+  start.addEventListener("click", async () => {
+    if (!stream) return toast("请先允许使用摄像头和麦克风", "error");
+    start.disabled = true;
+    status.textContent = "正在连接……";
+    pc = new RTCPeerConnection();
+    for (const track of stream.getTracks()) {
+      const t = pc.addTransceiver(track, { direction: "sendonly" });
+      // H.264 first (the replay and live HLS can use it without re-encoding), VP8 otherwise.
+      if (track.kind === "video" && RTCRtpSender.getCapabilities && t.setCodecPreferences) {
+        const codecs = RTCRtpSender.getCapabilities("video").codecs;
+        const rank = (c) => (/h264/i.test(c.mimeType) ? 0 : /vp8/i.test(c.mimeType) ? 1 : 2);
+        t.setCodecPreferences([...codecs].sort((a, b) => rank(a) - rank(b)));
+      }
+    }
+    pc.onconnectionstatechange = () => {
+      if (!pc) return;
+      if (pc.connectionState === "connected") status.textContent = "直播中";
+      if (pc.connectionState === "failed") { status.textContent = "推流中断，请重新开始直播。"; hangUp(); }
+    };
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      const r = await exchange(`/api/v1/live/occurrences/${id}/whip`, pc.localDescription.sdp, session()?.access);
+      location = r.location;
+      await pc.setRemoteDescription({ type: "answer", sdp: r.answer });
+      pause.disabled = false;
+    } catch (err) { status.textContent = err.message; await hangUp(); }
+  });
+  pause.addEventListener("click", async () => { await hangUp(); status.textContent = "已暂停推流：观众会看到“主讲人暂时离开”。"; });
+  end.addEventListener("click", async () => {
+    if (!confirm("确定结束这场直播吗？结束后不能再开播。")) return;
+    await hangUp();
+    try { await api(`/api/v1/live/occurrences/${id}/end`, { method: "POST", body: {} }); status.textContent = "直播已结束"; start.disabled = true; }
+    catch (err) { toast(err.message, "error"); }
+  });
+  const closeEvents = await liveEvents(id, {
+    viewers: (n) => { viewers.textContent = `${n} 人正在观看`; },
+    state: (st) => { if (!pc || st !== "live") status.textContent = STATE[st]; },
+  });
+  ctx.onLeave(() => { closeEvents(); hangUp(); stream?.getTracks().forEach((t) => t.stop()); });
+}
+
+export async function report(id, ctx) {
+  const r = await api(`/api/v1/live/occurrences/${id}/attendance`);
+  const max = Math.max(1, ...r.by_org.map((o) => o.enrolled));
+  const chart = h("div", { class: "bars", role: "img", "aria-label": "各组织报名与出勤人数" },
+    r.by_org.map((o) => h("div", { class: "bar-row" },
+      h("span", { class: "bar-label" }, o.org_name || "未加入组织"),
+      h("span", { class: "bar-pair" },
+        h("span", { class: "bar light", style: `width:${(o.enrolled / max) * 100}%` }),
+        h("span", { class: "bar", style: `width:${(o.attended / max) * 100}%` })),
+      h("span", { class: "bar-value" }, `${o.attended}/${o.enrolled} 人`))));
+  ctx.page(`出勤报表：${r.title}`,
+    h("section", { class: "card" },
+      h("p", {}, `${fmt(r.starts_at)} · 实际直播 ${r.live_minutes} 分钟 · 出勤标准：观看满 ${Math.round(r.threshold * 100)}%`),
+      h("p", { class: "summary" }, `报名 ${r.enrolled} 人，出勤 ${r.attended} 人`),
+      h("h2", {}, "按组织"), chart,
+      h("p", { class: "meta" }, "浅色：报名人数；深色：出勤人数"),
+      h("button", { type: "button", class: "btn secondary", onclick: () =>
+        download(`/api/v1/live/occurrences/${id}/attendance.csv`, `直播出勤-${r.title}.csv`).catch((err) => toast(err.message, "error")) }, "导出 CSV（Excel）")),
+    h("section", { class: "card" }, h("h2", {}, "明细"),
+      h("table", { class: "report" },
+        h("thead", {}, h("tr", {}, ["姓名", "手机号", "所在组织", "报名", "观看（分钟）", "出勤"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, r.people.map((p) => h("tr", {},
+          h("td", {}, p.display_name), h("td", {}, p.phone), h("td", {}, p.org_name),
+          h("td", {}, { enrolled: "已报名", waitlisted: "候补", cancelled: "已取消" }[p.enrolment] || "未报名"),
+          h("td", { class: "num" }, p.minutes.toFixed(1)), h("td", {}, p.attended ? "是" : "否")))))));
+}

@@ -1,0 +1,174 @@
+// Live lectures for parents: the schedule (enrol, cancel, add to calendar) and the live room
+// (WHEP player, state from Server-Sent Events, a message for every state and error).
+import { api, session } from "./api.js";
+import { h, toast } from "./ui.js";
+
+const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
+const fmt = (ts) => new Date(ts).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
+
+function enrolmentText(e) {
+  if (!e || e.state === "cancelled") return null;
+  return e.state === "enrolled" ? "已报名" : `候补第 ${e.waitlist_position} 位`;
+}
+
+function occurrenceItem(o, refresh) {
+  const mine = enrolmentText(o.my_enrolment);
+  const open = o.state === "scheduled";
+  const actions = [];
+  if (o.state === "live" || o.state === "paused" || mine || o.may_manage) {
+    actions.push(h("a", { class: "btn small", href: `/live/${o.id}`, "data-link": true }, o.state === "live" ? "进入直播间" : "查看"));
+  }
+  if (open && !mine && !o.may_manage) {
+    actions.push(h("button", { type: "button", class: "btn small", onclick: async () => {
+      try {
+        const r = await api(`/api/v1/live/occurrences/${o.id}/enrolments`, { method: "POST", body: {} });
+        toast(r.state === "enrolled" ? "报名成功" : `名额已满，你在候补第 ${r.waitlist_position} 位`);
+        refresh();
+      } catch (err) { toast(err.message, "error"); }
+    } }, "报名"));
+  }
+  if (open && mine) {
+    actions.push(h("button", { type: "button", class: "btn secondary small", onclick: async () => {
+      try { await api(`/api/v1/live/occurrences/${o.id}/enrolments/me`, { method: "DELETE" }); toast("已取消报名"); refresh(); }
+      catch (err) { toast(err.message, "error"); }
+    } }, "取消报名"));
+  }
+  return h("li", { class: "occurrence" },
+    h("strong", {}, o.title),
+    h("span", { class: "meta" }, `${fmt(o.starts_at)} · ${o.lecturer} · ${o.enrolled}/${o.capacity} 人已报名`),
+    h("span", { class: `badge ${o.state}` }, STATE[o.state]), mine ? h("span", { class: "badge mine" }, mine) : null,
+    h("span", { class: "actions" }, actions));
+}
+
+export async function schedule(ctx) {
+  if (!session()) return ctx.go("/login", true);
+  const draw = async () => {
+    const all = await api("/api/v1/live/occurrences");
+    const mine = all.filter((o) => enrolmentText(o.my_enrolment));
+    const rest = all.filter((o) => !enrolmentText(o.my_enrolment));
+    const calendar = h("p", { class: "meta" });
+    api("/api/v1/live/calendar").then((c) => {
+      const url = new URL(c.url, location.href);
+      calendar.replaceChildren("把报名的直播加到手机日历（开播前 30 分钟提醒）：",
+        h("a", { href: `webcal://${url.host}${url.pathname}` }, "订阅日历"), " · ",
+        h("a", { href: url.href, download: "家长学堂直播.ics" }, "下载 .ics"));
+    }).catch(() => {});
+    ctx.page("直播课堂",
+      h("section", { class: "card" }, h("h2", {}, "我的报名"),
+        mine.length ? h("ul", { class: "plain occurrences" }, mine.map((o) => occurrenceItem(o, draw))) : h("p", { class: "empty" }, "还没有报名的直播。"),
+        calendar),
+      h("section", { class: "card" }, h("h2", {}, "近期直播"),
+        rest.length ? h("ul", { class: "plain occurrences" }, rest.map((o) => occurrenceItem(o, draw))) : h("p", { class: "empty" }, "近期没有面向你的直播。")));
+  };
+  await draw();
+}
+
+const ERRORS = {
+  not_live_yet: "直播还没有开始，开始后这里会自动播放。",
+  live_paused: "主讲人暂时离开了，请稍候，回来后会自动继续。",
+  occurrence_ended: "直播已结束，回放整理好后会发布在课程里。",
+  not_enrolled: "你还没有报名这场直播，请先报名。",
+  no_live_media: "主讲人的画面还没有到达，正在重试……",
+  sdp_unsupported_codecs: "你的浏览器不支持这场直播的视频格式，请换用系统浏览器或更新微信。",
+};
+
+// Waits until ICE gathering is complete (non-trickle WHIP/WHEP), at most 3 s.
+export function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((res) => {
+    const done = () => { if (pc.iceGatheringState === "complete") { pc.removeEventListener("icegatheringstatechange", done); res(); } };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(res, 3000);
+  });
+}
+
+// Posts an SDP offer to a WHIP/WHEP endpoint; returns { answer, location } or throws with the
+// problem's code and message.
+export async function exchange(url, offer, token) {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/sdp", authorization: `Bearer ${token}` }, body: offer });
+  if (res.status !== 201) {
+    const p = await res.json().catch(() => ({}));
+    const err = new Error(ERRORS[p.code] || p.detail || `连接失败（${res.status}）`);
+    err.code = p.code; err.status = res.status;
+    throw err;
+  }
+  return { answer: await res.text(), location: res.headers.get("location") };
+}
+
+// The live events of an occurrence (state, viewers) through a ticket; reconnects by itself.
+export async function liveEvents(id, handlers) {
+  let source = null, closed = false;
+  const open = async () => {
+    if (closed) return;
+    try {
+      const t = await api(`/api/v1/live/occurrences/${id}/tickets`, { method: "POST", body: {} });
+      source = new EventSource(`/api/v1/live/occurrences/${id}/events?ticket=${encodeURIComponent(t.ticket)}`);
+      source.addEventListener("state", (e) => handlers.state?.(JSON.parse(e.data).state));
+      source.addEventListener("viewers", (e) => handlers.viewers?.(JSON.parse(e.data).count));
+      source.onerror = () => { source.close(); setTimeout(open, 3000); };
+    } catch { setTimeout(open, 5000); }
+  };
+  await open();
+  return () => { closed = true; source?.close(); };
+}
+
+export async function room(id, ctx) {
+  const s = session();
+  if (!s) return ctx.go("/login", true);
+  const o = await api(`/api/v1/live/occurrences/${id}`);
+  const video = h("video", { playsinline: true, "webkit-playsinline": true, autoplay: true, muted: true, controls: true, "aria-label": `直播：${o.title}` });
+  const status = h("p", { class: "live-status", role: "status", "aria-live": "polite" });
+  const viewers = h("span", { class: "meta" });
+  const unmute = h("button", { type: "button", class: "btn", hidden: true, onclick: () => { video.muted = false; video.play(); unmute.hidden = true; } }, "点击开启声音");
+  ctx.page(o.title, h("div", { class: "card" },
+    h("p", { class: "meta" }, `${fmt(o.starts_at)} · 主讲：${o.lecturer}`),
+    h("div", { class: "player live" }, video), unmute, status, viewers));
+
+  let pc = null, location = null, state = o.state, retry = null, left = false;
+  const say = (text) => { status.textContent = text; };
+  const stop = async () => {
+    clearTimeout(retry);
+    const old = pc; pc = null;
+    old?.close();
+    if (location) { const l = location; location = null; await fetch(l, { method: "DELETE", headers: { authorization: `Bearer ${session()?.access}` } }).catch(() => {}); }
+  };
+  const watch = async () => {
+    if (pc || left || state !== "live") return;
+    say("正在连接直播……");
+    pc = new RTCPeerConnection();
+    const mine = pc;
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.addTransceiver("audio", { direction: "recvonly" });
+    const stream = new MediaStream();
+    pc.ontrack = (e) => { stream.addTrack(e.track); video.srcObject = stream; };
+    pc.onconnectionstatechange = () => {
+      if (mine !== pc) return;
+      if (pc.connectionState === "connected") { say("直播中"); video.play().then(() => { unmute.hidden = !video.muted; }).catch(() => { unmute.hidden = false; }); }
+      if (pc.connectionState === "failed") { say("网络中断，正在重新连接……"); stop().then(() => { retry = setTimeout(watch, 2000); }); }
+    };
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      const r = await exchange(`/api/v1/live/occurrences/${id}/whep`, pc.localDescription.sdp, session()?.access);
+      location = r.location;
+      if (mine !== pc) return stop();
+      await pc.setRemoteDescription({ type: "answer", sdp: r.answer });
+      setTimeout(() => { if (mine === pc && pc.connectionState !== "connected") say("网络连接较慢，仍在尝试……如长时间无画面，请换用 Wi-Fi。"); }, 10000);
+    } catch (err) {
+      await stop();
+      say(err.message);
+      if (err.code === "no_live_media" || !err.code) retry = setTimeout(watch, 3000);
+    }
+  };
+  const onState = (st) => {
+    state = st;
+    if (st === "live") { watch(); return; }
+    stop();
+    say({ scheduled: "直播还没有开始，开始后这里会自动播放。", paused: ERRORS.live_paused, ended: ERRORS.occurrence_ended, cancelled: "这场直播已取消。" }[st] || "");
+  };
+  const closeEvents = await liveEvents(id, { state: onState, viewers: (n) => { viewers.textContent = `${n} 人正在观看`; } });
+  onState(state);
+  const leave = () => { left = true; closeEvents(); stop(); };
+  addEventListener("pagehide", leave, { once: true });
+  ctx.onLeave(leave);
+}
