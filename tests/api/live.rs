@@ -237,3 +237,44 @@ both_databases! {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }
+
+both_databases! {
+    async fn attendance_is_batched_merged_and_counts_as_study_time(app) {
+        let province = app.org("浙江省妇联", "province", None).await;
+        let school = app.org("西湖小学", "school", Some(&province)).await;
+        let expert = app.user_with_role("13600000001", "expert", Some(&school)).await;
+        let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+        let parent = app.user_with_role("13800000001", "parent", Some(&school)).await;
+        let (_, created) = app.post("/api/v1/live/series", Some(&expert), json!({"title": "安全教育", "rrule": "FREQ=WEEKLY;COUNT=1",
+            "starts_at": next_thursday(), "duration_minutes": 45, "capacity": 100, "scope_org_id": school})).await;
+        let occ: live_session::OccurrenceId = created["occurrences"][0]["id"].as_str().unwrap_or_default().parse().unwrap_or_else(|e| panic!("{e}"));
+        let user: platform::ids::UserId = me(app, &parent).await.parse().unwrap_or_else(|e| panic!("{e}"));
+        let starts: platform::Timestamp = serde_json::from_value(created["occurrences"][0]["starts_at"].clone()).unwrap_or_else(|e| panic!("{e}"));
+
+        // Two connections of one parent (a phone reconnecting), overlapping by 30 s, and one
+        // still open at the last flush (its end is the flush time).
+        let handle = app.handle().await;
+        let att = handle.live.attendance();
+        let (s1, s2, s3) = (live_session::sfu::SessionId::new(), live_session::sfu::SessionId::new(), live_session::sfu::SessionId::new());
+        let t = |s: i64| platform::Timestamp(starts.0 + s * 1000);
+        att.join(occ, user, s1, t(0));
+        att.join(occ, user, s2, t(60));
+        let first = att.flush(t(70)).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((first.joins, first.open), (2, 2), "{first:?}");
+        att.leave(s1, t(90));
+        att.leave(s2, t(150));
+        att.join(occ, user, s3, t(200));
+        let second = att.flush(t(230)).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((second.joins, second.leaves, second.open), (1, 2, 1), "{second:?}");
+        assert!(second.statements <= 3, "writes are batched: {second:?}");
+        // Union: [0, 150) + [200, 230) = 180 s.
+        let (_, learning) = app.get("/api/v1/me/learning", Some(&parent)).await;
+        assert_eq!(learning["live_s"], 180.0, "{learning}");
+        assert_eq!(learning["live"][0]["title"], "安全教育");
+        assert_eq!(learning["total_s"], 180.0);
+        let (_, report) = app.get(&format!("/api/v1/organizations/{province}/learning?from=2020-01-01T00:00:00Z&to=2040-01-01T00:00:00Z"), Some(&curator)).await;
+        let row = report["items"].as_array().into_iter().flatten().find(|i| i["phone"] == "138****0001").cloned().unwrap_or_default();
+        assert_eq!(row["live_s"], 180.0, "{report}");
+        handle.db.close().await;
+    }
+}

@@ -186,32 +186,77 @@ impl Attendance {
             .collect())
     }
 
-    /// A user's attended milliseconds per occurrence that started in `[from, to)`.
+    /// A user's attended milliseconds per occurrence that started in `[from, to)`, with the
+    /// series title and the start, in start order.
     pub async fn user_minutes(
         &self,
         user: UserId,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Vec<(OccurrenceId, i64)>, sqlx::Error> {
-        let rows: Vec<(OccurrenceId, Timestamp, Timestamp, Option<Timestamp>)> = with_db!(&self.db, pool => sqlx::query_as(
-            "SELECT a.occurrence_id, a.joined_at, a.seen_until, a.left_at FROM live_attendance a
-             JOIN live_occurrences o ON o.id = a.occurrence_id
-             WHERE a.user_id = $1 AND o.starts_at >= $2 AND o.starts_at < $3",
+    ) -> Result<Vec<AttendedOccurrence>, sqlx::Error> {
+        let rows: Vec<(OccurrenceId, String, Timestamp, Timestamp, Timestamp, Option<Timestamp>)> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT a.occurrence_id, s.title, o.starts_at, a.joined_at, a.seen_until, a.left_at FROM live_attendance a
+             JOIN live_occurrences o ON o.id = a.occurrence_id JOIN live_series s ON s.id = o.series_id
+             WHERE a.user_id = $1 AND o.starts_at >= $2 AND o.starts_at < $3 ORDER BY o.starts_at",
         )
         .bind(user)
         .bind(from)
         .bind(to)
         .fetch_all(pool)
         .await)?;
-        let mut spans: HashMap<OccurrenceId, Vec<platform::intervals::Span>> = HashMap::new();
-        for (occ, joined, seen, left) in rows {
-            spans.entry(occ).or_default().push((joined.0, left.unwrap_or(seen).0));
+        let mut out: Vec<(AttendedOccurrence, Vec<platform::intervals::Span>)> = Vec::new();
+        for (occ, title, starts_at, joined, seen, left) in rows {
+            let span = (joined.0, left.unwrap_or(seen).0);
+            match out.iter_mut().find(|(a, _)| a.occurrence_id == occ) {
+                Some((_, spans)) => spans.push(span),
+                None => out.push((
+                    AttendedOccurrence {
+                        occurrence_id: occ,
+                        title,
+                        starts_at,
+                        attended_ms: 0,
+                    },
+                    vec![span],
+                )),
+            }
         }
-        let mut out: Vec<(OccurrenceId, i64)> = spans
+        Ok(out
             .into_iter()
-            .map(|(o, s)| (o, platform::intervals::total(&platform::intervals::normalise(s))))
-            .collect();
-        out.sort_by_key(|(o, _)| *o);
+            .map(|(mut a, spans)| {
+                a.attended_ms = platform::intervals::total(&platform::intervals::normalise(spans));
+                a
+            })
+            .collect())
+    }
+
+    /// Attended milliseconds per user over occurrences that started in `[from, to)`.
+    pub async fn totals_for(
+        &self,
+        users: &[UserId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<HashMap<UserId, i64>, sqlx::Error> {
+        let mut out = HashMap::new();
+        for u in users {
+            let ms: i64 = self
+                .user_minutes(*u, from, to)
+                .await?
+                .iter()
+                .map(|a| a.attended_ms)
+                .sum();
+            if ms > 0 {
+                out.insert(*u, ms);
+            }
+        }
         Ok(out)
     }
+}
+
+/// A live lecture a user attended.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AttendedOccurrence {
+    pub occurrence_id: OccurrenceId,
+    pub title: String,
+    pub starts_at: Timestamp,
+    pub attended_ms: i64,
 }

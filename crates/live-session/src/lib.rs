@@ -30,7 +30,7 @@ mod series;
 pub mod sfu;
 mod signalling;
 
-pub use attendance::Attendance;
+pub use attendance::{Attendance, AttendedOccurrence};
 pub use events::{Events, LiveEvent};
 pub use sfu::{Sfu, SfuConfig, SfuEvent};
 
@@ -104,16 +104,6 @@ impl Live {
     /// The attendance recorder (benchmarks drive it directly).
     pub fn attendance(&self) -> &Attendance {
         &self.attendance
-    }
-
-    /// Live minutes a user attended per occurrence starting in `[from, to)` (for "my learning").
-    pub async fn attended_between(
-        &self,
-        user: platform::ids::UserId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<(OccurrenceId, i64)>, sqlx::Error> {
-        self.attendance.user_minutes(user, from, to).await
     }
 
     /// The background work of a node: SFU events become live-state changes, attendance and page

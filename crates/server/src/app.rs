@@ -129,6 +129,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .merge(crate::learning::router(crate::learning::Learning {
             catalog: catalog.clone(),
             media: media.clone(),
+            live: live.clone(),
             terms: std::sync::Arc::new(settings.terms.clone()),
         }))
         .merge(ops_router(ops));

@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 pub(crate) struct Learning {
     pub catalog: catalog::Catalog,
     pub media: media::Media,
+    pub live: live_session::Live,
     /// Configured terms (checked at start-up); empty means the school semesters.
     pub terms: std::sync::Arc<Vec<platform::config::TermSettings>>,
 }
@@ -27,8 +28,10 @@ pub struct Term {
     pub name: String,
     pub from: Timestamp,
     pub to: Timestamp,
-    /// Study time credited within the term.
+    /// Study time credited within the term: recorded lessons and live lectures.
     pub credited_s: f64,
+    /// Of which live lectures.
+    pub live_s: f64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,8 +56,12 @@ pub struct CourseLearning {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyLearning {
-    /// All credited study time.
+    /// All credited study time: recorded lessons and live lectures.
     pub total_s: f64,
+    /// Of which live lectures.
+    pub live_s: f64,
+    /// Live lectures attended, oldest first.
+    pub live: Vec<live_session::AttendedOccurrence>,
     pub current_term: Term,
     pub previous_term: Term,
     pub courses: Vec<CourseLearning>,
@@ -156,7 +163,10 @@ pub struct MemberLearning {
     pub phone: String,
     pub org_id: platform::ids::OrgId,
     pub org_name: String,
+    /// Recorded lessons.
     pub credited_s: f64,
+    /// Live lectures (occurrences that started in the period).
+    pub live_s: f64,
     pub lessons_completed: i64,
 }
 
@@ -196,6 +206,7 @@ impl Learning {
         members.truncate(limit as usize);
         let ids: Vec<platform::ids::UserId> = members.iter().map(|m| m.user_id).collect();
         let totals = self.media.totals_for(&ids, from, to).await?;
+        let live = self.live.attendance().totals_for(&ids, from, to).await?;
         let next = if more { members.last().map(|m| m.user_id) } else { None };
         let items = members
             .into_iter()
@@ -213,6 +224,7 @@ impl Learning {
                     org_id: m.org_id,
                     org_name: m.org_name,
                     credited_s: ms as f64 / 1000.0,
+                    live_s: live.get(&m.user_id).copied().unwrap_or(0) as f64 / 1000.0,
                     lessons_completed: done,
                 }
             })
@@ -276,6 +288,7 @@ async fn org_learning_csv(
                 m.phone,
                 m.org_name,
                 format!("{:.1}", m.credited_s / 60.0),
+                format!("{:.1}", m.live_s / 60.0),
                 m.lessons_completed.to_string(),
             ]
         }));
@@ -286,12 +299,20 @@ async fn org_learning_csv(
     }
     Ok(platform::http::csv_download(
         "学习时长报表.csv",
-        &["姓名", "手机号", "所在组织", "学习时长（分钟）", "完成课时"],
+        &[
+            "姓名",
+            "手机号",
+            "所在组织",
+            "课程学习（分钟）",
+            "直播学习（分钟）",
+            "完成课时",
+        ],
         &rows,
     ))
 }
 
-/// The caller's study time: per course and lesson, this term, the last term and in total.
+/// The caller's study time: per course and lesson, live lectures, this term, the last term and
+/// in total.
 #[utoipa::path(get, path = "/api/v1/me/learning", tag = "me", responses((status = 200, body = MyLearning)), security(("bearer" = [])))]
 async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Json<MyLearning>> {
     let progress = l.media.progress_of(auth.id).await?;
@@ -333,15 +354,28 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
     }
     let now = OffsetDateTime::now_utc();
     let [cur, prev] = terms_at(now, &l.terms);
+    let live = l
+        .live
+        .attendance()
+        .user_minutes(auth.id, Timestamp(0), Timestamp(i64::MAX))
+        .await?;
+    let live_between = |from: Timestamp, to: Timestamp| {
+        live.iter()
+            .filter(|a| a.starts_at >= from && a.starts_at < to)
+            .map(|a| a.attended_ms)
+            .sum::<i64>()
+    };
     let term = |(name, from, to): (String, OffsetDateTime, OffsetDateTime)| {
         let media = l.media.clone();
+        let live_ms = live_between(ts(from), ts(to));
         async move {
             let ms = media.credited_between(auth.id, ts(from), ts(to)).await?;
             ApiResult::Ok(Term {
                 name,
                 from: ts(from),
                 to: ts(to),
-                credited_s: ms as f64 / 1000.0,
+                credited_s: (ms + live_ms) as f64 / 1000.0,
+                live_s: live_ms as f64 / 1000.0,
             })
         }
     };
@@ -349,11 +383,14 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
         .media
         .credited_between(auth.id, Timestamp(0), Timestamp(i64::MAX))
         .await?;
+    let live_total = live_between(Timestamp(0), Timestamp(i64::MAX));
     Ok(Json(MyLearning {
-        total_s: total as f64 / 1000.0,
+        total_s: (total + live_total) as f64 / 1000.0,
+        live_s: live_total as f64 / 1000.0,
         current_term: term(cur).await?,
         previous_term: term(prev).await?,
         courses,
+        live,
     }))
 }
 

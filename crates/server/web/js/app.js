@@ -191,11 +191,14 @@ async function learningPage() {
   page("我的学习",
     h("section", { class: "card stats" },
       h("p", {}, h("strong", {}, hours(l.current_term.credited_s)), h("span", { class: "meta" }, ` ${l.current_term.name}学时`)),
-      h("p", { class: "meta" }, `${l.previous_term.name}：${hours(l.previous_term.credited_s)} · 累计：${hours(l.total_s)}`)),
+      h("p", { class: "meta" }, `${l.previous_term.name}：${hours(l.previous_term.credited_s)} · 累计：${hours(l.total_s)}（其中直播 ${hours(l.live_s)}）`)),
     l.courses.length ? h("ul", { class: "plain" }, l.courses.map((c) => h("li", {},
       h("a", { href: `/courses/${c.course_id}`, "data-link": true, class: "grow" }, c.title),
       h("span", { class: "meta" }, `已完成 ${c.lessons_completed}/${c.lessons.length} 节 · ${duration(c.watched_s)}`))))
-      : h("p", { class: "empty" }, "还没有学习记录，去首页选一门课程吧。"));
+      : h("p", { class: "empty" }, "还没有学习记录，去首页选一门课程吧。"),
+    l.live.length ? h("section", { class: "card" }, h("h2", {}, "参加的直播"), h("ul", { class: "plain" }, l.live.map((a) => h("li", {},
+      h("a", { href: `/live/${a.occurrence_id}`, "data-link": true, class: "grow" }, a.title),
+      h("span", { class: "meta" }, `${new Date(a.starts_at).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" })} · ${duration(a.attended_ms / 1000)}`))))) : null);
 }
 
 function authPage(mode) {

@@ -314,17 +314,18 @@ async function studyReport() {
       more.hidden = !cursor;
       body.append(...page.items.map((m) => h("tr", {},
         h("td", {}, m.display_name), h("td", {}, m.phone), h("td", {}, m.org_name),
-        h("td", { class: "num" }, (m.credited_s / 60).toFixed(1)), h("td", { class: "num" }, m.lessons_completed))));
+        h("td", { class: "num" }, (m.credited_s / 60).toFixed(1)), h("td", { class: "num" }, (m.live_s / 60).toFixed(1)),
+        h("td", { class: "num" }, m.lessons_completed))));
       const fmt = (ts) => new Date(ts).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" });
-      const active = rows.filter((m) => m.credited_s > 0).length;
-      summary.textContent = `${fmt(page.from)} 至 ${fmt(page.to - 1)}：已列出 ${rows.length} 人，其中 ${active} 人有学习记录，合计 ${duration(rows.reduce((a, m) => a + m.credited_s, 0))}`;
-      const top = [...rows].sort((a, b) => b.credited_s - a.credited_s).slice(0, 10);
-      const max = Math.max(1, ...top.map((m) => m.credited_s));
+      const total = (m) => m.credited_s + m.live_s;
+      summary.textContent = `${fmt(page.from)} 至 ${fmt(page.to - 1)}：已列出 ${rows.length} 人，其中 ${rows.filter((m) => total(m) > 0).length} 人有学习记录，合计 ${duration(rows.reduce((a, m) => a + total(m), 0))}`;
+      const top = [...rows].sort((a, b) => total(b) - total(a)).slice(0, 10);
+      const max = Math.max(1, ...top.map(total));
       chart.replaceChildren(...top.map((m) => h("div", { class: "bar-row" },
         h("span", { class: "bar-label" }, m.display_name),
-        h("span", { class: "bar", style: `width:${Math.max(1, (m.credited_s / max) * 100)}%` }),
-        h("span", { class: "bar-value" }, `${(m.credited_s / 60).toFixed(1)} 分钟`))));
-      if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "empty" }, "这个组织还没有成员。")));
+        h("span", { class: "bar", style: `width:${Math.max(1, (total(m) / max) * 100)}%` }),
+        h("span", { class: "bar-value" }, `${(total(m) / 60).toFixed(1)} 分钟`))));
+      if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, "这个组织还没有成员。")));
     } catch (err) { toast(err.message, "error"); }
   };
   more.addEventListener("click", () => load(false));
@@ -336,7 +337,7 @@ async function studyReport() {
     h("section", { class: "card" }, h("h2", {}, "学习时长前十"), summary, chart),
     h("section", { class: "card" }, h("h2", {}, "成员明细"),
       h("table", { class: "report" },
-        h("thead", {}, h("tr", {}, ["姓名", "手机号", "所在组织", "学习时长（分钟）", "完成课时"].map((t) => h("th", { scope: "col" }, t)))), body),
+        h("thead", {}, h("tr", {}, ["姓名", "手机号", "所在组织", "课程（分钟）", "直播（分钟）", "完成课时"].map((t) => h("th", { scope: "col" }, t)))), body),
       more));
   load(true);
 }
