@@ -1,0 +1,229 @@
+//! Live benchmarks.
+//!
+//! `attendance`: 5,000 simulated viewers join and leave one occurrence over a minute (a fifth of
+//! them reconnect once), through the same recorder the SFU feeds, flushed every 5 s as the server
+//! does. Reports the statements and time per flush, and checks that nothing is lost: every
+//! interval is stored and every viewer's attended time equals the union computed here.
+//!
+//! `cargo run --release -p bench --bin live-bench -- attendance [--viewers 5000] [--seconds 60]
+//! [--database-url postgres://…/EMPTY_DB]`
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use platform::config::{Secret, Settings};
+use platform::ids::UserId;
+use platform::{Timestamp, with_db};
+use rand::Rng;
+
+#[derive(Parser, Debug)]
+enum Cmd {
+    /// Attendance recording under 5,000 viewers.
+    Attendance {
+        #[arg(long, default_value_t = 5000)]
+        viewers: usize,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+fn now() -> Timestamp {
+    Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cmd::parse() {
+        Cmd::Attendance {
+            viewers,
+            seconds,
+            database_url,
+        } => attendance(viewers, seconds, database_url).await,
+    }
+}
+
+async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut settings = Settings {
+        data_dir: dir.path().join("data"),
+        ..Settings::default()
+    };
+    settings.auth.jwt_secret = Some(Secret::new("bench-secret-0123456789abcdef0123456789"));
+    if let Some(url) = &database_url {
+        settings.database.url = Some(Secret::new(url.clone()));
+    }
+    // One instance serves the API; a second on the same database records attendance for this
+    // benchmark alone (the serving one's loop flushes its own recorder).
+    let app = server::build(settings.clone()).await?;
+    let recorder = server::build(settings).await?;
+    let backend = app.db.backend();
+    let db = app.db.clone();
+    // The expert, the series (through the API), and the viewers (inserted in bulk: hashing
+    // 5,000 passwords would measure argon2, not attendance).
+    let province = platform::orgs::create_org(&db, app.accounts.now(), "浙江省妇联", platform::validate::OrgKind::Province, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let org = platform::orgs::create_org(
+        &db,
+        app.accounts.now(),
+        "西湖小学",
+        platform::validate::OrgKind::School,
+        Some(province.id),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    app.accounts
+        .create_user(platform::accounts::NewUser {
+            phone: "13600000001".into(),
+            password: "bench-pass-1".into(),
+            display_name: "专家".into(),
+            role: platform::validate::Role::Expert,
+            org: Some(org.id),
+            must_change_password: false,
+            privacy_consent: true,
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let users: Vec<UserId> = (0..viewers).map(|_| UserId::new()).collect();
+    for (c, chunk) in users.chunks(500).enumerate() {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, '家长', 'parent', 0)", i * 2 + 1, i * 2 + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO users (id, phone, display_name, role, created_at) VALUES {}",
+            values.join(", ")
+        );
+        with_db!(&db, pool => {
+            let mut q = sqlx::query(&sql);
+            for (i, u) in chunk.iter().enumerate() {
+                q = q.bind(*u).bind(format!("+86139{:08}", c * 500 + i));
+            }
+            q.execute(pool).await.map(|_| ())
+        })?;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.serve(listener, async move {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"phone": "13600000001", "password": "bench-pass-1"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["access_token"].as_str().context("login")?.to_owned();
+    let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(2);
+    let series: serde_json::Value = client
+        .post(format!("{base}/api/v1/live/series"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"title": "基准直播", "rrule": "FREQ=WEEKLY;COUNT=1", "starts_at": format!("{day}T19:30:00+08:00"),
+            "duration_minutes": 60, "capacity": 100000, "scope_org_id": org.id}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let occ: live_session::OccurrenceId = series["occurrences"][0]["id"]
+        .as_str()
+        .context("series")?
+        .parse()?;
+    // The recorder the SFU feeds, driven directly (no WebRTC in the way).
+    let att = recorder.live.attendance().clone();
+
+    // The plan: each viewer joins in the first half, leaves in the second; a fifth reconnect.
+    let span_ms = seconds as i64 * 1000;
+    let mut rng = rand::thread_rng();
+    let mut events: Vec<(i64, bool, usize, live_session::sfu::SessionId)> = Vec::new();
+    for (i, _) in users.iter().enumerate() {
+        let join = rng.gen_range(0..span_ms / 2);
+        let leave = rng.gen_range(span_ms / 2..span_ms);
+        let s = live_session::sfu::SessionId::new();
+        events.push((join, true, i, s));
+        events.push((leave, false, i, s));
+        if i % 5 == 0 {
+            let back = rng.gen_range(join..leave);
+            let s2 = live_session::sfu::SessionId::new();
+            events.push((back, true, i, s2));
+            events.push((rng.gen_range(back..=leave), false, i, s2));
+        }
+    }
+    events.sort_by_key(|e| e.0);
+    let started = Instant::now();
+    let t0 = now();
+    let mut expected: HashMap<UserId, Vec<(i64, i64)>> = HashMap::new();
+    let mut open: HashMap<live_session::sfu::SessionId, i64> = HashMap::new();
+    let mut flushes: Vec<(Duration, live_session::attendance::Flushed)> = Vec::new();
+    let mut next_flush = 5000i64;
+    let mut i = 0;
+    while i < events.len() || (started.elapsed().as_millis() as i64) < span_ms {
+        let elapsed = started.elapsed().as_millis() as i64;
+        while i < events.len() && events[i].0 <= elapsed {
+            let (_, join, u, s) = events[i];
+            let at = Timestamp(t0.0 + events[i].0);
+            if join {
+                att.join(occ, users[u], s, at);
+                open.insert(s, at.0);
+            } else {
+                att.leave(s, at);
+                if let Some(from) = open.remove(&s) {
+                    expected.entry(users[u]).or_default().push((from, at.0));
+                }
+            }
+            i += 1;
+        }
+        if elapsed >= next_flush {
+            let f0 = Instant::now();
+            let f = att.flush(now()).await?;
+            flushes.push((f0.elapsed(), f));
+            next_flush += 5000;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let f0 = Instant::now();
+    let f = att.flush(now()).await?;
+    flushes.push((f0.elapsed(), f));
+
+    // Nothing lost: every interval stored and closed, and each union as computed here.
+    let (rows, closed): (i64, i64) = with_db!(&db, pool => sqlx::query_as(
+        "SELECT COUNT(*), COUNT(left_at) FROM live_attendance WHERE occurrence_id = $1",
+    )
+    .bind(occ)
+    .fetch_one(pool)
+    .await)?;
+    let stored = att.attended_ms(occ).await?;
+    let mismatches = expected
+        .iter()
+        .filter(|(u, spans)| {
+            let want = platform::intervals::total(&platform::intervals::normalise(spans.to_vec()));
+            stored.get(u).copied() != Some(want)
+        })
+        .count();
+    let joins: usize = flushes.iter().map(|(_, f)| f.joins).sum();
+    let statements: usize = flushes.iter().map(|(_, f)| f.statements).sum();
+    let mut times: Vec<Duration> = flushes.iter().map(|(d, _)| *d).collect();
+    times.sort();
+    println!("\n## Attendance recording ({backend}, {viewers} viewers over {seconds} s, flush every 5 s)\n");
+    println!("| viewers | connections | flushes | statements | rows stored / closed | p50 flush ms | max flush ms | users with a wrong total |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {viewers} | {joins} | {} | {statements} | {rows} / {closed} | {:.1} | {:.1} | {mismatches} |",
+        flushes.len(),
+        times[times.len() / 2].as_secs_f64() * 1000.0,
+        times.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    );
+    anyhow::ensure!(rows as usize == joins && closed == rows && mismatches == 0, "attendance was lost");
+    let _ = tx.send(());
+    serving.await??;
+    Ok(())
+}
