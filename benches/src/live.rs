@@ -68,9 +68,15 @@ async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) 
     let db = app.db.clone();
     // The expert, the series (through the API), and the viewers (inserted in bulk: hashing
     // 5,000 passwords would measure argon2, not attendance).
-    let province = platform::orgs::create_org(&db, app.accounts.now(), "浙江省妇联", platform::validate::OrgKind::Province, None)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let province = platform::orgs::create_org(
+        &db,
+        app.accounts.now(),
+        "浙江省妇联",
+        platform::validate::OrgKind::Province,
+        None,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let org = platform::orgs::create_org(
         &db,
         app.accounts.now(),
@@ -134,10 +140,7 @@ async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) 
         .await?
         .json()
         .await?;
-    let occ: live_session::OccurrenceId = series["occurrences"][0]["id"]
-        .as_str()
-        .context("series")?
-        .parse()?;
+    let occ: live_session::OccurrenceId = series["occurrences"][0]["id"].as_str().context("series")?.parse()?;
     // The recorder the SFU feeds, driven directly (no WebRTC in the way).
     let att = recorder.live.attendance().clone();
 
@@ -214,7 +217,9 @@ async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) 
     let mut times: Vec<Duration> = flushes.iter().map(|(d, _)| *d).collect();
     times.sort();
     println!("\n## Attendance recording ({backend}, {viewers} viewers over {seconds} s, flush every 5 s)\n");
-    println!("| viewers | connections | flushes | statements | rows stored / closed | p50 flush ms | max flush ms | users with a wrong total |");
+    println!(
+        "| viewers | connections | flushes | statements | rows stored / closed | p50 flush ms | max flush ms | users with a wrong total |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     println!(
         "| {viewers} | {joins} | {} | {statements} | {rows} / {closed} | {:.1} | {:.1} | {mismatches} |",
@@ -222,7 +227,10 @@ async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) 
         times[times.len() / 2].as_secs_f64() * 1000.0,
         times.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
     );
-    anyhow::ensure!(rows as usize == joins && closed == rows && mismatches == 0, "attendance was lost");
+    anyhow::ensure!(
+        rows as usize == joins && closed == rows && mismatches == 0,
+        "attendance was lost"
+    );
     let _ = tx.send(());
     serving.await??;
     Ok(())

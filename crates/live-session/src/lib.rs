@@ -110,6 +110,11 @@ impl Live {
     /// events; attendance is flushed every few seconds; abandoned occurrences end after the
     /// grace period. Returns when `shutdown` turns true, after a last flush.
     pub async fn run(self, mut sfu_events: mpsc::UnboundedReceiver<SfuEvent>, mut shutdown: watch::Receiver<bool>) {
+        // Publishers do not survive a restart: lectures this node had live are paused (the
+        // expert publishes again, or the grace period ends them).
+        if let Err(e) = self.pause_orphaned().await {
+            tracing::warn!(error = %e, "could not pause lectures left live by a restart");
+        }
         let mut flush = tokio::time::interval(Duration::from_secs(self.cfg.attendance_flush_seconds));
         let mut grace = tokio::time::interval(Duration::from_secs(15));
         loop {
@@ -137,6 +142,20 @@ impl Live {
                 }
             }
         }
+    }
+
+    /// Pauses occurrences marked live without a publisher here (after a restart).
+    async fn pause_orphaned(&self) -> platform::ApiResult<()> {
+        let live: Vec<OccurrenceId> = platform::with_db!(&self.db, pool => sqlx::query_scalar(
+            "SELECT id FROM live_occurrences WHERE state = 'live'",
+        )
+        .fetch_all(pool)
+        .await)?;
+        for occ in live.into_iter().filter(|o| !self.sfu.has_publisher(*o)) {
+            self.transition(occ, lifecycle::Event::PublisherGone).await?;
+            tracing::info!(%occ, "paused: its publisher did not survive the restart");
+        }
+        Ok(())
     }
 
     async fn on_sfu_event(&self, ev: SfuEvent) {

@@ -140,6 +140,7 @@ struct Publisher {
 
 struct Viewer {
     pc: Arc<dyn PeerConnection>,
+    user: platform::ids::UserId,
     /// Its media connected (it is counted and was reported as joined).
     joined: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -544,6 +545,7 @@ impl Sfu {
             session,
             Viewer {
                 pc: peer.pc.clone(),
+                user,
                 joined: joined.clone(),
             },
         );
@@ -608,15 +610,20 @@ impl Sfu {
         true
     }
 
-    /// WHEP `DELETE`: the viewer leaves. The leave is reported by the viewer's own task when
-    /// its connection closes.
-    pub async fn unsubscribe(&self, occ: OccurrenceId, session: SessionId) -> Result<(), SfuError> {
+    /// WHEP `DELETE`: the viewer leaves (`user`: only their own session; `None` for staff).
+    pub async fn unsubscribe(
+        &self,
+        occ: OccurrenceId,
+        session: SessionId,
+        user: Option<platform::ids::UserId>,
+    ) -> Result<(), SfuError> {
         let room = self.existing_room(occ).ok_or(SfuError::NoSession)?;
         let pc = room
             .viewers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&session)
+            .filter(|v| user.is_none_or(|u| u == v.user))
             .map(|v| v.pc.clone())
             .ok_or(SfuError::NoSession)?;
         // Closing ends the viewer's state stream; its task then removes and reports it. A

@@ -314,7 +314,13 @@ async fn whep_delete(
     watcher: Watcher,
     Path((id, session)): Path<(OccurrenceId, SessionId)>,
 ) -> ApiResult<StatusCode> {
-    live.watcher_user(id, watcher).await?;
-    live.sfu.unsubscribe(id, session).await.map_err(sfu_error)?;
+    let auth = live.watcher_user(id, watcher).await?;
+    let (_, series) = live.occurrence_with_series(id).await?;
+    let own = if live.manages(&auth, &series).await? {
+        None
+    } else {
+        Some(auth.id)
+    };
+    live.sfu.unsubscribe(id, session, own).await.map_err(sfu_error)?;
     Ok(StatusCode::OK)
 }
