@@ -202,6 +202,16 @@ both_databases! {
         let (status, problem) = sdp_post(app, &whip, &expert, "application/sdp", many.into()).await;
         assert_problem(status, &problem, 400, "sdp_too_many_media");
 
+        // Other origins (OBS, browser tools) may call WHIP/WHEP: preflight and exposed Location.
+        let (status, headers, _) = raw(app, Method::OPTIONS, &whip, &[("origin", "https://obs.example"),
+            ("access-control-request-method", "POST"), ("access-control-request-headers", "authorization,content-type")], None).await;
+        assert!(status.is_success(), "{status}");
+        assert_eq!(headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some("*"));
+        assert!(headers.get("access-control-allow-headers").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("authorization")), "{headers:?}");
+        let auth = format!("Bearer {parent}");
+        let (_, headers, _) = raw(app, Method::POST, &whep, &[("origin", "https://obs.example"), ("authorization", &auth), ("content-type", "application/sdp")], Some(offer.into())).await;
+        assert_eq!(headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some("*"), "problems carry CORS too");
+
         // Tickets are bound to one occurrence.
         let (status, ticket) = app.post(&format!("/api/v1/live/occurrences/{occ}/tickets"), Some(&parent), json!({})).await;
         assert_eq!(status, StatusCode::OK, "{ticket}");

@@ -97,6 +97,14 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
         return false;
       }, null, { timeout: 30000, polling: 500 });
       await expert.getByText("1 人正在观看").waitFor({ timeout: 15000 });
+
+      // A second publisher is refused with a clear message while the first is live.
+      const second = await fetch(`${base}/api/v1/live/occurrences/${occ}/whip`, {
+        method: "POST", headers: { "content-type": "application/sdp", authorization: `Bearer ${expertToken}` },
+        body: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n",
+      });
+      assert.equal(second.status, 409);
+      assert.equal((await second.json()).code, "publisher_active");
       await parent.waitForTimeout(3000); // a few seconds of attendance
 
       // The parent leaves; the report counts their minutes.

@@ -182,12 +182,51 @@ impl Live {
     }
 }
 
+/// WHIP/WHEP may be called from other origins (OBS, browser tools, embedded players): they
+/// authenticate with a Bearer token, never a cookie, so any origin is allowed.
 pub(crate) fn router() -> ApiRouter<Live> {
+    use axum::http::Method;
+    use tower_http::cors::{Any, CorsLayer};
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST, Method::DELETE, Method::OPTIONS, Method::PATCH])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH])
+        .expose_headers([header::LOCATION, header::ETAG, header::LINK])
+        .max_age(std::time::Duration::from_secs(86400));
     ApiRouter::new()
-        .routes(routes!(whip))
-        .routes(routes!(whip_delete))
-        .routes(routes!(whep))
-        .routes(routes!(whep_delete))
+        .routes(routes!(whip, whip_options))
+        .routes(routes!(whip_delete, whip_session_options))
+        .routes(routes!(whep, whep_options))
+        .routes(routes!(whep_delete, whep_session_options))
+        .layer(cors)
+}
+
+/// CORS preflight (answered by the CORS layer; this route makes the method exist).
+#[utoipa::path(options, path = "/api/v1/live/occurrences/{id}/whip", tag = "live", params(("id" = OccurrenceId, Path)),
+    responses((status = 204)))]
+async fn whip_options() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// CORS preflight.
+#[utoipa::path(options, path = "/api/v1/live/occurrences/{id}/whip/{session}", tag = "live",
+    params(("id" = OccurrenceId, Path), ("session" = SessionId, Path)), responses((status = 204)))]
+async fn whip_session_options() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// CORS preflight.
+#[utoipa::path(options, path = "/api/v1/live/occurrences/{id}/whep", tag = "live", params(("id" = OccurrenceId, Path)),
+    responses((status = 204)))]
+async fn whep_options() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// CORS preflight.
+#[utoipa::path(options, path = "/api/v1/live/occurrences/{id}/whep/{session}", tag = "live",
+    params(("id" = OccurrenceId, Path), ("session" = SessionId, Path)), responses((status = 204)))]
+async fn whep_session_options() -> StatusCode {
+    StatusCode::NO_CONTENT
 }
 
 /// Go live (WHIP): the series' expert (or an admin) posts an SDP offer.
