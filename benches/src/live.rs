@@ -5,8 +5,15 @@
 //! does. Reports the statements and time per flush, and checks that nothing is lost: every
 //! interval is stored and every viewer's attended time equals the union computed here.
 //!
-//! `cargo run --release -p bench --bin live-bench -- attendance [--viewers 5000] [--seconds 60]
-//! [--database-url postgres://…/EMPTY_DB]`
+//! `fanout`: one publisher (~500 kbit/s VP8 + Opus) and N WHEP subscribers from `live-load`, a
+//! separate process on loopback, for each N: the server's CPU per subscriber (and the per-core
+//! capacity it implies), RSS per subscriber, lost packets, and late joiners' time to their first
+//! keyframe. The server is this process; the load tool shares the two cores.
+//!
+//! `cargo build --release -p bench && target/release/live-bench attendance [--viewers 5000]
+//! [--seconds 60] [--database-url postgres://…/EMPTY_DB]`;
+//! `target/release/live-bench fanout [--viewers 50,100,200,400] [--seconds 10]` (run it in a
+//! network namespace with only loopback: `unshare -n sh -c 'ip link set lo up; …'`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -29,6 +36,15 @@ enum Cmd {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// SFU fan-out to N subscribers.
+    Fanout {
+        #[arg(long, value_delimiter = ',', default_values_t = [50, 100, 200, 400])]
+        viewers: Vec<usize>,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 500)]
+        bitrate_kbps: u64,
+    },
 }
 
 fn now() -> Timestamp {
@@ -47,6 +63,11 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             database_url,
         } => attendance(viewers, seconds, database_url).await,
+        Cmd::Fanout {
+            viewers,
+            seconds,
+            bitrate_kbps,
+        } => fanout(viewers, seconds, bitrate_kbps).await,
     }
 }
 
@@ -231,6 +252,159 @@ async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) 
         rows as usize == joins && closed == rows && mismatches == 0,
         "attendance was lost"
     );
+    let _ = tx.send(());
+    serving.await??;
+    Ok(())
+}
+
+/// CPU seconds this process has used (user + system).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // After the command name: state is field 0; utime and stime are fields 11 and 12.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Resident memory of this process in MiB.
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn fanout(counts: Vec<usize>, seconds: u64, bitrate_kbps: u64) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut settings = Settings {
+        data_dir: dir.path().join("data"),
+        ..Settings::default()
+    };
+    settings.auth.jwt_secret = Some(Secret::new("bench-secret-0123456789abcdef0123456789"));
+    settings.live.media_addrs = vec!["127.0.0.1:0".into()];
+    settings.log.level = "error".into();
+    let app = server::build(settings).await?;
+    let db = app.db.clone();
+    let province = platform::orgs::create_org(
+        &db,
+        app.accounts.now(),
+        "浙江省妇联",
+        platform::validate::OrgKind::Province,
+        None,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    app.accounts
+        .create_user(platform::accounts::NewUser {
+            phone: "13600000001".into(),
+            password: "bench-pass-1".into(),
+            display_name: "专家".into(),
+            role: platform::validate::Role::Expert,
+            org: Some(province.id),
+            must_change_password: false,
+            privacy_consent: true,
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.serve(listener, async move {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"phone": "13600000001", "password": "bench-pass-1"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["access_token"].as_str().context("login")?.to_owned();
+    let load = std::env::current_exe()?.with_file_name("live-load");
+    anyhow::ensure!(
+        load.exists(),
+        "build the load tool first: cargo build --release -p bench"
+    );
+    let mut rows = Vec::new();
+    for (i, n) in counts.iter().enumerate() {
+        // A fresh occurrence per run (the expert watches through the same token: managers may).
+        let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(2 + i as i64 * 7);
+        let series: serde_json::Value = client
+            .post(format!("{base}/api/v1/live/series"))
+            .bearer_auth(&token)
+            .json(
+                &serde_json::json!({"title": format!("扇出 {n}"), "rrule": "FREQ=WEEKLY;COUNT=1",
+                "starts_at": format!("{day}T19:30:00+08:00"), "duration_minutes": 60, "capacity": 100000,
+                "scope_org_id": province.id}),
+            )
+            .send()
+            .await?
+            .json()
+            .await?;
+        let occ = series["occurrences"][0]["id"].as_str().context("series")?.to_owned();
+        let rss0 = rss_mib();
+        let (cpu0, t0) = (cpu_seconds(), Instant::now());
+        let mut child = tokio::process::Command::new(&load)
+            .args(["--base", &base, "--occ", &occ, "--token", &token])
+            .args(["--viewers", &n.to_string(), "--seconds", &seconds.to_string()])
+            .args(["--bitrate-kbps", &bitrate_kbps.to_string(), "--late-joiners", "20"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let mut out = child.stdout.take().context("stdout")?;
+        let mut peak = rss0;
+        let reading = tokio::spawn(async move {
+            let mut s = String::new();
+            tokio::io::AsyncReadExt::read_to_string(&mut out, &mut s)
+                .await
+                .map(|_| s)
+        });
+        while child.try_wait()?.is_none() {
+            peak = peak.max(rss_mib());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let (cpu, wall) = (cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
+        let report: serde_json::Value = serde_json::from_str(reading.await??.trim()).context("load tool output")?;
+        let connected = report["connected"].as_u64().unwrap_or(0) as f64;
+        let per_sub = cpu / wall / connected.max(1.0) * 100.0;
+        rows.push(format!(
+            "| {n} | {} | {:.1} % | {:.3} % | {:.0} | {:.2} | {} ({:.2} %) | {:.0} / {:.0} |",
+            report["connected"],
+            cpu / wall * 100.0,
+            per_sub,
+            100.0 / per_sub.max(1e-9),
+            (peak - rss0).max(0.0) / connected.max(1.0),
+            report["lost_packets_total"],
+            report["loss_ratio"].as_f64().unwrap_or(0.0) * 100.0,
+            report["late_join_first_keyframe_ms"]["p50"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
+            report["late_join_first_keyframe_ms"]["p95"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
+        ));
+        eprintln!("{n} viewers: {report}");
+        // End it so the next run starts from an empty SFU.
+        client
+            .post(format!("{base}/api/v1/live/occurrences/{occ}/end"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    println!(
+        "\n## SFU fan-out (release, {bitrate_kbps} kbit/s VP8 + Opus, {seconds} s steady state + set-up, 20 late joiners)\n"
+    );
+    println!(
+        "| subscribers | connected | server CPU (of one core) | CPU per subscriber | subscribers per core | RSS MiB per subscriber | lost packets | late joiner first keyframe p50 / p95 ms |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        println!("{r}");
+    }
     let _ = tx.send(());
     serving.await??;
     Ok(())
