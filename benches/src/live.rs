@@ -72,53 +72,18 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let mut settings = Settings {
-        data_dir: dir.path().join("data"),
-        ..Settings::default()
-    };
-    settings.auth.jwt_secret = Some(Secret::new("bench-secret-0123456789abcdef0123456789"));
-    if let Some(url) = &database_url {
-        settings.database.url = Some(Secret::new(url.clone()));
-    }
-    // One instance serves the API; a second on the same database records attendance for this
-    // benchmark alone (the serving one's loop flushes its own recorder).
-    let app = server::build(settings.clone()).await?;
-    let recorder = server::build(settings).await?;
-    let backend = app.db.backend();
-    let db = app.db.clone();
-    // The expert, the series (through the API), and the viewers (inserted in bulk: hashing
-    // 5,000 passwords would measure argon2, not attendance).
-    let province = platform::orgs::create_org(
-        &db,
-        app.accounts.now(),
-        "浙江省妇联",
-        platform::validate::OrgKind::Province,
-        None,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let org = platform::orgs::create_org(
-        &db,
-        app.accounts.now(),
-        "西湖小学",
-        platform::validate::OrgKind::School,
-        Some(province.id),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    app.accounts
-        .create_user(platform::accounts::NewUser {
-            phone: "13600000001".into(),
-            password: "bench-pass-1".into(),
-            display_name: "专家".into(),
-            role: platform::validate::Role::Expert,
-            org: Some(org.id),
-            must_change_password: false,
-            privacy_consent: true,
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bench = Bench::start(|s| {
+        if let Some(url) = &database_url {
+            s.database.url = Some(Secret::new(url.clone()));
+        }
+    })
+    .await?;
+    let db = bench.db.clone();
+    let backend = db.backend();
+    // A second instance on the same database records attendance for this benchmark alone (the
+    // serving one's loop flushes its own recorder). Viewers are inserted in bulk: hashing 5,000
+    // passwords would measure argon2, not attendance.
+    let recorder = server::build(bench.settings.clone()).await?;
     let users: Vec<UserId> = (0..viewers).map(|_| UserId::new()).collect();
     for (c, chunk) in users.chunks(500).enumerate() {
         let values: Vec<String> = (0..chunk.len())
@@ -136,32 +101,7 @@ async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) 
             q.execute(pool).await.map(|_| ())
         })?;
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(app.serve(listener, async move {
-        let _ = rx.await;
-    }));
-    let client = reqwest::Client::new();
-    let login: serde_json::Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"phone": "13600000001", "password": "bench-pass-1"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = login["access_token"].as_str().context("login")?.to_owned();
-    let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(2);
-    let series: serde_json::Value = client
-        .post(format!("{base}/api/v1/live/series"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"title": "基准直播", "rrule": "FREQ=WEEKLY;COUNT=1", "starts_at": format!("{day}T19:30:00+08:00"),
-            "duration_minutes": 60, "capacity": 100000, "scope_org_id": org.id}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let occ: live_session::OccurrenceId = series["occurrences"][0]["id"].as_str().context("series")?.parse()?;
+    let occ: live_session::OccurrenceId = bench.occurrence("基准直播", 2).await?.parse()?;
     // The recorder the SFU feeds, driven directly (no WebRTC in the way).
     let att = recorder.live.attendance().clone();
 
@@ -252,9 +192,7 @@ async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) 
         rows as usize == joins && closed == rows && mismatches == 0,
         "attendance was lost"
     );
-    let _ = tx.send(());
-    serving.await??;
-    Ok(())
+    bench.stop().await
 }
 
 /// CPU seconds this process has used (user + system).
@@ -277,52 +215,8 @@ fn rss_mib() -> f64 {
 }
 
 async fn fanout(counts: Vec<usize>, seconds: u64, bitrate_kbps: u64) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let mut settings = Settings {
-        data_dir: dir.path().join("data"),
-        ..Settings::default()
-    };
-    settings.auth.jwt_secret = Some(Secret::new("bench-secret-0123456789abcdef0123456789"));
-    settings.live.media_addrs = vec!["127.0.0.1:0".into()];
-    settings.log.level = "error".into();
-    let app = server::build(settings).await?;
-    let db = app.db.clone();
-    let province = platform::orgs::create_org(
-        &db,
-        app.accounts.now(),
-        "浙江省妇联",
-        platform::validate::OrgKind::Province,
-        None,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    app.accounts
-        .create_user(platform::accounts::NewUser {
-            phone: "13600000001".into(),
-            password: "bench-pass-1".into(),
-            display_name: "专家".into(),
-            role: platform::validate::Role::Expert,
-            org: Some(province.id),
-            must_change_password: false,
-            privacy_consent: true,
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(app.serve(listener, async move {
-        let _ = rx.await;
-    }));
-    let client = reqwest::Client::new();
-    let login: serde_json::Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"phone": "13600000001", "password": "bench-pass-1"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = login["access_token"].as_str().context("login")?.to_owned();
+    let bench = Bench::start(|s| s.live.media_addrs = vec!["127.0.0.1:0".into()]).await?;
+    let (base, token, client) = (bench.base.clone(), bench.token.clone(), bench.client.clone());
     let load = std::env::current_exe()?.with_file_name("live-load");
     anyhow::ensure!(
         load.exists(),
@@ -331,20 +225,7 @@ async fn fanout(counts: Vec<usize>, seconds: u64, bitrate_kbps: u64) -> anyhow::
     let mut rows = Vec::new();
     for (i, n) in counts.iter().enumerate() {
         // A fresh occurrence per run (the expert watches through the same token: managers may).
-        let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(2 + i as i64 * 7);
-        let series: serde_json::Value = client
-            .post(format!("{base}/api/v1/live/series"))
-            .bearer_auth(&token)
-            .json(
-                &serde_json::json!({"title": format!("扇出 {n}"), "rrule": "FREQ=WEEKLY;COUNT=1",
-                "starts_at": format!("{day}T19:30:00+08:00"), "duration_minutes": 60, "capacity": 100000,
-                "scope_org_id": province.id}),
-            )
-            .send()
-            .await?
-            .json()
-            .await?;
-        let occ = series["occurrences"][0]["id"].as_str().context("series")?.to_owned();
+        let occ = bench.occurrence(&format!("扇出 {n}"), 2 + i as i64 * 7).await?;
         let rss0 = rss_mib();
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
         let mut child = tokio::process::Command::new(&load)
@@ -405,7 +286,113 @@ async fn fanout(counts: Vec<usize>, seconds: u64, bitrate_kbps: u64) -> anyhow::
     for r in rows {
         println!("{r}");
     }
-    let _ = tx.send(());
-    serving.await??;
-    Ok(())
+    bench.stop().await
+}
+
+/// The real server on `127.0.0.1:0` with a province, a school and an expert in it, logged in.
+struct Bench {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+    db: platform::Db,
+    school: platform::ids::OrgId,
+    settings: Settings,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Bench {
+    async fn start(tweak: impl FnOnce(&mut Settings)) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut settings = Settings {
+            data_dir: dir.path().join("data"),
+            ..Settings::default()
+        };
+        settings.auth.jwt_secret = Some(Secret::new("bench-secret-0123456789abcdef0123456789"));
+        settings.log.level = "error".into();
+        tweak(&mut settings);
+        let app = server::build(settings.clone()).await?;
+        let db = app.db.clone();
+        let err = |e: platform::ApiError| anyhow::anyhow!("{e}");
+        let province = platform::orgs::create_org(
+            &db,
+            app.accounts.now(),
+            "浙江省妇联",
+            platform::validate::OrgKind::Province,
+            None,
+        )
+        .await
+        .map_err(err)?;
+        let school = platform::orgs::create_org(
+            &db,
+            app.accounts.now(),
+            "西湖小学",
+            platform::validate::OrgKind::School,
+            Some(province.id),
+        )
+        .await
+        .map_err(err)?;
+        app.accounts
+            .create_user(platform::accounts::NewUser {
+                phone: "13600000001".into(),
+                password: "bench-pass-1".into(),
+                display_name: "专家".into(),
+                role: platform::validate::Role::Expert,
+                org: Some(school.id),
+                must_change_password: false,
+                privacy_consent: true,
+            })
+            .await
+            .map_err(err)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(app.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::new();
+        let login: serde_json::Value = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"phone": "13600000001", "password": "bench-pass-1"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = login["access_token"].as_str().context("login")?.to_owned();
+        Ok(Self {
+            base,
+            token,
+            client,
+            db,
+            school: school.id,
+            settings,
+            stop,
+            serving,
+            _dir: dir,
+        })
+    }
+
+    /// A one-off lecture `days` days ahead for the school; its occurrence id.
+    async fn occurrence(&self, title: &str, days: i64) -> anyhow::Result<String> {
+        let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
+        let series: serde_json::Value = self
+            .client
+            .post(format!("{}/api/v1/live/series", self.base))
+            .bearer_auth(&self.token)
+            .json(&serde_json::json!({"title": title, "rrule": "FREQ=WEEKLY;COUNT=1",
+                "starts_at": format!("{day}T19:30:00+08:00"), "duration_minutes": 60, "capacity": 100000,
+                "scope_org_id": self.school}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(series["occurrences"][0]["id"].as_str().context("series")?.to_owned())
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.serving.await??;
+        Ok(())
+    }
 }

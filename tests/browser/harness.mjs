@@ -28,11 +28,17 @@ export class Server {
 
   async provision() {
     if (this.postgres) {
-      const admin = process.env.PARENTSCHOOL_TEST_PG_URL || "postgres://postgres@127.0.0.1:5432/postgres";
+      // "socket": through the Unix socket (PARENTSCHOOL_TEST_PG_SOCKET_URL), for tests in a
+      // network namespace where 127.0.0.1:5432 of the host is out of reach.
+      const admin = this.postgres === "socket"
+        ? process.env.PARENTSCHOOL_TEST_PG_SOCKET_URL
+        : process.env.PARENTSCHOOL_TEST_PG_URL || "postgres://postgres@127.0.0.1:5432/postgres";
       this.pgAdmin = admin;
       this.pgName = `ps_browser_${Date.now()}_${process.pid}`;
       execFileSync("psql", [admin, "-qc", `CREATE DATABASE "${this.pgName}"`]);
-      this.env.PARENTSCHOOL__DATABASE__URL = admin.replace(/\/[^/]*$/, `/${this.pgName}`);
+      const url = new URL(admin);
+      url.pathname = `/${this.pgName}`;
+      this.env.PARENTSCHOOL__DATABASE__URL = url.toString();
     }
     if (this.s3) {
       const bucketDir = join(this.dir, "s3");

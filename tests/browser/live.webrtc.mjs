@@ -7,7 +7,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Server, launch, phone, withShot, login, WEBRTC_FLAGS } from "./harness.mjs";
 
-const server = new Server();
+// On PostgreSQL through its Unix socket when scripts/test found one (the namespace has no
+// route to the host's 127.0.0.1), else on SQLite.
+const server = new Server({ postgres: process.env.PARENTSCHOOL_TEST_PG_SOCKET_URL ? "socket" : false });
 let browser, base, occ, expertToken;
 const PASSWORD = "Test-pass-2026";
 
