@@ -288,3 +288,86 @@ both_databases! {
         handle.db.close().await;
     }
 }
+
+both_databases! {
+    async fn questions_votes_answers_and_chat(app) {
+        let province = app.org("浙江省妇联", "province", None).await;
+        let school = app.org("西湖小学", "school", Some(&province)).await;
+        let expert = app.user_with_role("13600000001", "expert", Some(&school)).await;
+        let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+        let a = app.user_with_role("13800000001", "parent", Some(&school)).await;
+        let b = app.user_with_role("13800000002", "parent", Some(&school)).await;
+        let stranger = app.user_with_role("13800000003", "parent", Some(&school)).await;
+        let (_, created) = app.post("/api/v1/live/series", Some(&expert), json!({"title": "网络安全", "rrule": "FREQ=WEEKLY;COUNT=1",
+            "starts_at": next_thursday(), "duration_minutes": 60, "capacity": 100, "scope_org_id": school})).await;
+        let occ = created["occurrences"][0]["id"].as_str().unwrap_or_default().to_owned();
+        for p in [&a, &b] {
+            app.post(&format!("/api/v1/live/occurrences/{occ}/enrolments"), Some(p), json!({})).await;
+        }
+        let questions = format!("/api/v1/live/occurrences/{occ}/questions");
+        let messages = format!("/api/v1/live/occurrences/{occ}/messages");
+        let (status, problem) = app.post(&questions, Some(&a), json!({"text": "孩子沉迷手机怎么办？"})).await;
+        assert_problem(status, &problem, 409, "not_live");
+
+        // Set-up the API cannot do without a WebRTC publisher: the lecture is live.
+        let handle = app.handle().await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        let id: live_session::OccurrenceId = occ.parse().unwrap_or_else(|e| panic!("{e}"));
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", id, now)
+            .unwrap_or_else(|e| panic!("{e}"));
+        handle.db.close().await;
+
+        let (status, q) = app.post(&questions, Some(&a), json!({"text": "  孩子沉迷手机怎么办？ "})).await;
+        assert_eq!(status, StatusCode::CREATED, "{q}");
+        assert_eq!((q["text"].as_str(), q["votes"].as_i64(), q["answered"].as_bool()), (Some("孩子沉迷手机怎么办？"), Some(0), Some(false)));
+        let qid = q["id"].as_str().unwrap_or_default().to_owned();
+        // Bad input: empty, too long, control characters, too fast, not enrolled.
+        let (status, problem) = app.post(&questions, Some(&b), json!({"text": "   "})).await;
+        assert_problem(status, &problem, 422, "validation_failed");
+        let (status, problem) = app.post(&questions, Some(&b), json!({"text": "问".repeat(5000)})).await;
+        assert_problem(status, &problem, 422, "validation_failed");
+        let (status, problem) = app.post(&questions, Some(&b), json!({"text": "你好\u{0007}"})).await;
+        assert_problem(status, &problem, 422, "validation_failed");
+        let (status, problem) = app.post(&messages, Some(&a), json!({"text": "又是我"})).await;
+        assert_problem(status, &problem, 429, "rate_limited");
+        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("发言太频繁")), "{problem}");
+        let (status, problem) = app.post(&questions, Some(&stranger), json!({"text": "我能问吗"})).await;
+        assert_problem(status, &problem, 403, "not_enrolled");
+
+        // One vote per user; the list orders by votes; hidden questions take no votes.
+        let vote = format!("{questions}/{qid}/votes");
+        let (status, voted) = app.post(&vote, Some(&b), json!({})).await;
+        assert_eq!((status, voted["votes"].as_i64(), voted["voted"].as_bool()), (StatusCode::CREATED, Some(1), Some(true)), "{voted}");
+        let (status, problem) = app.post(&vote, Some(&b), json!({})).await;
+        assert_problem(status, &problem, 409, "already_voted");
+        let (status, q2) = app.post(&questions, Some(&b), json!({"text": "青春期叛逆怎么沟通？"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{q2}");
+        let (_, list) = app.get(&questions, Some(&a)).await;
+        assert_eq!(list[0]["id"].as_str(), Some(qid.as_str()), "most votes first: {list}");
+
+        // Only the expert or staff answer and hide.
+        let (status, problem) = app.call(Method::PATCH, &format!("{questions}/{qid}"), Some(&a), json!({"answered": true})).await;
+        assert_problem(status, &problem, 403, "not_series_manager");
+        let (status, answered) = app.call(Method::PATCH, &format!("{questions}/{qid}"), Some(&expert), json!({"answered": true})).await;
+        assert_eq!((status, answered["answered"].as_bool()), (StatusCode::OK, Some(true)), "{answered}");
+        assert!(answered["answered_at"].is_string(), "{answered}");
+        let q2id = q2["id"].as_str().unwrap_or_default().to_owned();
+        let (status, _) = app.call(Method::PATCH, &format!("{questions}/{q2id}"), Some(&curator), json!({"hidden": true})).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, problem) = app.post(&format!("{questions}/{q2id}/votes"), Some(&a), json!({})).await;
+        assert_problem(status, &problem, 409, "question_hidden");
+        let (_, list) = app.get(&questions, Some(&a)).await;
+        assert_eq!(list.as_array().map(Vec::len), Some(1), "parents do not see hidden questions: {list}");
+        let (_, list) = app.get(&questions, Some(&expert)).await;
+        assert_eq!(list.as_array().map(Vec::len), Some(2));
+
+        // Chat, with the word filter of the configuration (none here) and hiding.
+        let (status, m) = app.post(&messages, Some(&curator), json!({"text": "老师讲得真好"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{m}");
+        let (status, problem) = app.call(Method::PATCH, &format!("{messages}/{}", m["id"].as_str().unwrap_or_default()), Some(&expert), json!({"answered": true})).await;
+        assert_problem(status, &problem, 422, "validation_failed");
+        let (_, chat) = app.get(&messages, Some(&a)).await;
+        assert_eq!(chat[0]["text"], "老师讲得真好", "{chat}");
+        assert_eq!(chat[0]["author"], "curator 13700000001");
+    }
+}

@@ -1,4 +1,5 @@
-//! Live events for open pages, as Server-Sent Events: the occurrence's state and viewer count.
+//! Live events for open pages, as Server-Sent Events: the occurrence's state, viewer count,
+//! chat messages and questions.
 //! `EventSource` cannot send an `Authorization` header, so a page first asks for a short-lived
 //! ticket scoped to one occurrence (HMAC-signed, no table) and opens
 //! `…/events?ticket=…`. The same ticket works as the Bearer token of WHEP for players embedded
@@ -36,8 +37,20 @@ use crate::{Live, OccurrenceId};
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
-    State { state: LiveState },
-    Viewers { count: usize },
+    State {
+        state: LiveState,
+    },
+    Viewers {
+        count: usize,
+    },
+    /// A chat message was sent or changed (hidden).
+    Message {
+        message: crate::messages::MessageView,
+    },
+    /// A question was asked or changed (votes, answered, hidden).
+    Question {
+        question: crate::messages::MessageView,
+    },
 }
 
 /// Per-occurrence broadcast channels of this node.
@@ -181,6 +194,8 @@ async fn events(
                     .event(match e {
                         LiveEvent::State { .. } => "state",
                         LiveEvent::Viewers { .. } => "viewers",
+                        LiveEvent::Message { .. } => "message",
+                        LiveEvent::Question { .. } => "question",
                     })
                     .json_data(&e)
                     .unwrap_or_default();

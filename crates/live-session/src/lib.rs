@@ -22,6 +22,7 @@ mod enrolment;
 pub mod events;
 pub mod ics;
 pub mod lifecycle;
+pub mod messages;
 mod occurrences;
 pub mod recurrence;
 mod reports;
@@ -64,6 +65,8 @@ pub struct LiveConfig {
     pub ticket_seconds: u64,
     /// Where users reach the service (links in calendar feeds).
     pub public_url: String,
+    pub message_max_chars: usize,
+    pub word_filter: Vec<String>,
 }
 
 impl Live {
@@ -92,6 +95,8 @@ impl Live {
                     attendance_flush_seconds: settings.attendance_flush_seconds.clamp(1, 10),
                     ticket_seconds: settings.ticket_seconds,
                     public_url,
+                    message_max_chars: settings.message_max_chars.clamp(1, 5000),
+                    word_filter: settings.word_filter.clone(),
                 }),
                 key: Arc::new(h.finalize().to_vec()),
                 sfu,
@@ -201,5 +206,6 @@ pub fn router(live: Live) -> ApiRouter {
         .merge(events::router())
         .merge(signalling::router())
         .merge(reports::router())
+        .merge(messages::router())
         .with_state(live)
 }

@@ -68,6 +68,10 @@ pub struct LiveSettings {
     pub media_addrs: Vec<String>,
     /// A viewer waits this long for the publisher's first media before WHEP answers 503.
     pub publisher_media_wait_seconds: u64,
+    /// Longest chat message or question, in characters.
+    pub message_max_chars: usize,
+    /// Words masked with ＊ in chat messages and questions.
+    pub word_filter: Vec<String>,
 }
 
 impl Default for LiveSettings {
@@ -78,6 +82,8 @@ impl Default for LiveSettings {
             ticket_seconds: 600,
             media_addrs: vec!["0.0.0.0:0".into()],
             publisher_media_wait_seconds: 5,
+            message_max_chars: 300,
+            word_filter: Vec::new(),
         }
     }
 }

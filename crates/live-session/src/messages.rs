@@ -1,0 +1,441 @@
+//! Questions and chat during a live occurrence: parents (and staff) who may watch send chat
+//! messages and questions; questions get one vote per user; the expert and curators mark
+//! questions answered (the time becomes a chapter mark of the replay) and hide messages. A word
+//! filter masks configured words; a length limit and per-user rates keep the room usable.
+//! Every change reaches open pages as a live event.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, ResultExt, msg};
+use platform::http::{ApiRouter, Json, Path};
+use platform::ids::UserId;
+use platform::{Timestamp, with_db};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use crate::events::LiveEvent;
+use crate::lifecycle::LiveState;
+use crate::occurrences::occurrence_not_found;
+use crate::{Live, OccurrenceId};
+
+platform::new_id!(
+    /// A chat message or question.
+    MessageId
+);
+
+/// At most this many messages (chat and questions together) per user and minute.
+const PER_MINUTE: i64 = 10;
+/// At least this long between two messages of one user.
+const MIN_GAP_MS: i64 = 2_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessagePatch {
+    /// Questions only; the expert or staff.
+    pub answered: Option<bool>,
+    /// The expert or staff.
+    pub hidden: Option<bool>,
+}
+
+/// A chat message or a question.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct MessageView {
+    pub id: MessageId,
+    #[serde(skip)]
+    pub user_id: UserId,
+    pub author: String,
+    pub text: String,
+    pub votes: i32,
+    pub answered: bool,
+    pub answered_at: Option<Timestamp>,
+    pub hidden: bool,
+    pub created_at: Timestamp,
+    /// The caller voted for it (questions).
+    #[sqlx(default)]
+    pub voted: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Chat,
+    Question,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Question => "question",
+        }
+    }
+}
+
+fn not_found(kind: Kind) -> ApiError {
+    match kind {
+        Kind::Question => ApiError::not_found("question_not_found", msg("这个问题不存在。", "No such question.")),
+        Kind::Chat => ApiError::not_found("message_not_found", msg("这条消息不存在。", "No such message.")),
+    }
+}
+
+/// Masks every occurrence of a filtered word with ＊ (one per character), case-insensitively
+/// for Latin letters.
+pub fn mask(text: &str, words: &[String]) -> String {
+    let mut out = text.to_owned();
+    for w in words.iter().map(|w| w.trim()).filter(|w| !w.is_empty()) {
+        let lower = out.to_lowercase();
+        let needle = w.to_lowercase();
+        if lower.len() != out.len() {
+            // Case folding changed byte lengths: fall back to exact matches.
+            out = out.replace(w, &"＊".repeat(w.chars().count()));
+            continue;
+        }
+        let mut result = String::with_capacity(out.len());
+        let mut i = 0;
+        while let Some(pos) = lower[i..].find(&needle) {
+            result.push_str(&out[i..i + pos]);
+            result.push_str(&"＊".repeat(w.chars().count()));
+            i += pos + needle.len();
+        }
+        result.push_str(&out[i..]);
+        out = result;
+    }
+    out
+}
+
+impl Live {
+    fn check_text(&self, text: &str) -> ApiResult<String> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err(ApiError::invalid_field(
+                "text",
+                msg("内容不能为空。", "The text must not be empty."),
+            ));
+        }
+        let max = self.cfg.message_max_chars;
+        if t.chars().count() > max {
+            return Err(ApiError::invalid_field(
+                "text",
+                msg(format!("内容最多 {max} 个字。"), format!("At most {max} characters.")),
+            ));
+        }
+        if t.chars().any(|c| c.is_control()) {
+            return Err(ApiError::invalid_field(
+                "text",
+                msg("内容不能包含控制字符或换行。", "No control characters or line breaks."),
+            ));
+        }
+        Ok(mask(t, &self.cfg.word_filter))
+    }
+
+    /// The occurrence must be live or paused, and the caller may watch it.
+    async fn room_member(&self, auth: &AuthUser, id: OccurrenceId) -> ApiResult<bool> {
+        let (occ, series) = self.occurrence_with_series(id).await?;
+        if !self.may_watch(auth, id, &series).await? {
+            return Err(if self.in_audience(auth.id, series.scope_org_id).await? {
+                ApiError::forbidden("not_enrolled", msg("报名后才能提问和聊天。", "Enrol to ask and chat."))
+            } else {
+                occurrence_not_found()
+            });
+        }
+        if !matches!(LiveState::parse(&occ.state), LiveState::Live | LiveState::Paused) {
+            return Err(ApiError::conflict(
+                "not_live",
+                msg(
+                    "直播进行时才能提问和聊天。",
+                    "Questions and chat are open while the lecture is live.",
+                ),
+            ));
+        }
+        self.manages(auth, &series).await
+    }
+
+    async fn rate_limit(&self, user: UserId, now: Timestamp) -> ApiResult<()> {
+        let (count, last): (i64, Option<Timestamp>) = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT COUNT(*), MAX(created_at) FROM live_messages WHERE user_id = $1 AND created_at > $2",
+        )
+        .bind(user)
+        .bind(Timestamp(now.0 - 60_000))
+        .fetch_one(pool)
+        .await)?;
+        let wait_ms = match last {
+            Some(l) if now.0 - l.0 < MIN_GAP_MS => MIN_GAP_MS - (now.0 - l.0),
+            _ if count >= PER_MINUTE => 60_000,
+            _ => return Ok(()),
+        };
+        let seconds = ((wait_ms + 999) / 1000) as u64;
+        let mut e = ApiError::too_many_requests(seconds);
+        e.message = msg(
+            format!("发言太频繁，请 {seconds} 秒后再试。"),
+            format!("Too many messages; try again in {seconds} s."),
+        );
+        Err(e)
+    }
+
+    async fn post(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind, text: &str) -> ApiResult<MessageView> {
+        self.room_member(auth, id).await?;
+        let text = self.check_text(text)?;
+        let now = self.clock.now();
+        self.rate_limit(auth.id, now).await?;
+        let mid = MessageId::new();
+        platform::db_execute!(
+            &self.db,
+            "INSERT INTO live_messages (id, occurrence_id, user_id, kind, text, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            mid,
+            id,
+            auth.id,
+            kind.as_str(),
+            &text,
+            now
+        )?;
+        let view = self.message(auth, id, kind, mid).await?;
+        self.publish_message(id, kind, &view);
+        Ok(view)
+    }
+
+    async fn message(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind, mid: MessageId) -> ApiResult<MessageView> {
+        let row: Option<MessageView> = with_db!(&self.db, pool => sqlx::query_as::<_, MessageView>(
+            "SELECT m.id, m.user_id, u.display_name AS author, m.text, m.votes, m.answered, m.answered_at, m.hidden,
+                    m.created_at, EXISTS (SELECT 1 FROM live_question_votes v WHERE v.question_id = m.id AND v.user_id = $4) AS voted
+             FROM live_messages m JOIN users u ON u.id = m.user_id
+             WHERE m.id = $1 AND m.occurrence_id = $2 AND m.kind = $3",
+        )
+        .bind(mid).bind(id).bind(kind.as_str()).bind(auth.id)
+        .fetch_optional(pool)
+        .await)?;
+        row.ok_or_else(|| not_found(kind))
+    }
+
+    fn publish_message(&self, id: OccurrenceId, kind: Kind, m: &MessageView) {
+        let event = match kind {
+            Kind::Chat => LiveEvent::Message { message: m.clone() },
+            Kind::Question => LiveEvent::Question { question: m.clone() },
+        };
+        self.events.publish(id, event);
+    }
+
+    async fn list(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind) -> ApiResult<Vec<MessageView>> {
+        let (_, series) = self.occurrence_with_series(id).await?;
+        let manager = self.manages(auth, &series).await?;
+        if !manager && !self.in_audience(auth.id, series.scope_org_id).await? {
+            return Err(occurrence_not_found());
+        }
+        let order = match kind {
+            Kind::Question => "m.answered, m.votes DESC, m.created_at",
+            Kind::Chat => "m.created_at DESC",
+        };
+        let sql = format!(
+            "SELECT m.id, m.user_id, u.display_name AS author, m.text, m.votes, m.answered, m.answered_at, m.hidden,
+                    m.created_at, EXISTS (SELECT 1 FROM live_question_votes v WHERE v.question_id = m.id AND v.user_id = $3) AS voted
+             FROM live_messages m JOIN users u ON u.id = m.user_id
+             WHERE m.occurrence_id = $1 AND m.kind = $2 AND ($4 OR NOT m.hidden) ORDER BY {order} LIMIT 500"
+        );
+        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, MessageView>(&sql)
+            .bind(id).bind(kind.as_str()).bind(auth.id).bind(manager)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    async fn vote(&self, auth: &AuthUser, id: OccurrenceId, qid: MessageId) -> ApiResult<MessageView> {
+        self.room_member(auth, id).await?;
+        let q = self.message(auth, id, Kind::Question, qid).await?;
+        if q.hidden {
+            return Err(ApiError::conflict(
+                "question_hidden",
+                msg("这个问题已被隐藏，不能投票。", "This question was hidden."),
+            ));
+        }
+        let now = self.clock.now();
+        with_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query("INSERT INTO live_question_votes (question_id, user_id, created_at) VALUES ($1, $2, $3)")
+                .bind(qid).bind(auth.id).bind(now)
+                .execute(&mut *tx).await
+                .on_constraint("live_question_votes", || ApiError::conflict(
+                    "already_voted",
+                    msg("你已经为这个问题投过票了。", "You already voted for this question."),
+                ));
+            if let Err(e) = inserted {
+                tx.rollback().await?;
+                return Err(e);
+            }
+            sqlx::query("UPDATE live_messages SET votes = votes + 1 WHERE id = $1")
+                .bind(qid).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<(), ApiError>(())
+        })?;
+        let view = self.message(auth, id, Kind::Question, qid).await?;
+        self.publish_message(id, Kind::Question, &view);
+        Ok(view)
+    }
+
+    async fn moderate(
+        &self,
+        auth: &AuthUser,
+        id: OccurrenceId,
+        kind: Kind,
+        mid: MessageId,
+        p: MessagePatch,
+    ) -> ApiResult<MessageView> {
+        let (_, series) = self.occurrence_with_series(id).await?;
+        if !self.manages(auth, &series).await? {
+            return Err(ApiError::forbidden(
+                "not_series_manager",
+                msg(
+                    "只有主讲专家或工作人员可以这样做。",
+                    "Only the expert or staff may do this.",
+                ),
+            ));
+        }
+        let current = self.message(auth, id, kind, mid).await?;
+        if p.answered.is_some() && kind == Kind::Chat {
+            return Err(ApiError::invalid_field(
+                "answered",
+                msg("聊天消息不能标记为已回答。", "Only questions can be answered."),
+            ));
+        }
+        let now = self.clock.now();
+        let answered = p.answered.unwrap_or(current.answered);
+        let answered_at = match (current.answered, answered) {
+            (false, true) => Some(now),
+            (_, false) => None,
+            (true, true) => current.answered_at,
+        };
+        let hidden = p.hidden.unwrap_or(current.hidden);
+        platform::db_execute!(
+            &self.db,
+            "UPDATE live_messages SET answered = $2, answered_at = $3, hidden = $4, hidden_by = CASE WHEN $4 THEN $5 ELSE NULL END WHERE id = $1",
+            mid,
+            answered,
+            answered_at,
+            hidden,
+            auth.id
+        )?;
+        let view = self.message(auth, id, kind, mid).await?;
+        self.publish_message(id, kind, &view);
+        Ok(view)
+    }
+}
+
+pub(crate) fn router() -> ApiRouter<Live> {
+    ApiRouter::new()
+        .routes(routes!(list_questions, ask))
+        .routes(routes!(moderate_question))
+        .routes(routes!(vote))
+        .routes(routes!(list_messages, chat))
+        .routes(routes!(moderate_message))
+}
+
+/// Questions, unanswered first by votes (hidden ones only for the expert and staff).
+#[utoipa::path(get, path = "/api/v1/live/occurrences/{id}/questions", tag = "live", params(("id" = OccurrenceId, Path)),
+    responses((status = 200, body = Vec<MessageView>), (status = 404)), security(("bearer" = [])))]
+async fn list_questions(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+) -> ApiResult<Json<Vec<MessageView>>> {
+    Ok(Json(live.list(&auth, id, Kind::Question).await?))
+}
+
+/// Ask a question (while live; enrolees and staff).
+#[utoipa::path(post, path = "/api/v1/live/occurrences/{id}/questions", tag = "live", params(("id" = OccurrenceId, Path)),
+    request_body = NewMessage,
+    responses((status = 201, body = MessageView), (status = 403), (status = 409), (status = 422), (status = 429)), security(("bearer" = [])))]
+async fn ask(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+    Json(req): Json<NewMessage>,
+) -> ApiResult<(StatusCode, Json<MessageView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(live.post(&auth, id, Kind::Question, &req.text).await?),
+    ))
+}
+
+/// Vote for a question (once per user).
+#[utoipa::path(post, path = "/api/v1/live/occurrences/{id}/questions/{qid}/votes", tag = "live",
+    params(("id" = OccurrenceId, Path), ("qid" = MessageId, Path)),
+    responses((status = 201, body = MessageView), (status = 404), (status = 409)), security(("bearer" = [])))]
+async fn vote(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path((id, qid)): Path<(OccurrenceId, MessageId)>,
+) -> ApiResult<(StatusCode, Json<MessageView>)> {
+    Ok((StatusCode::CREATED, Json(live.vote(&auth, id, qid).await?)))
+}
+
+/// Mark a question answered, or hide it (the expert and staff).
+#[utoipa::path(patch, path = "/api/v1/live/occurrences/{id}/questions/{qid}", tag = "live",
+    params(("id" = OccurrenceId, Path), ("qid" = MessageId, Path)), request_body = MessagePatch,
+    responses((status = 200, body = MessageView), (status = 403), (status = 404)), security(("bearer" = [])))]
+async fn moderate_question(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path((id, qid)): Path<(OccurrenceId, MessageId)>,
+    Json(p): Json<MessagePatch>,
+) -> ApiResult<Json<MessageView>> {
+    Ok(Json(live.moderate(&auth, id, Kind::Question, qid, p).await?))
+}
+
+/// Chat messages, newest first.
+#[utoipa::path(get, path = "/api/v1/live/occurrences/{id}/messages", tag = "live", params(("id" = OccurrenceId, Path)),
+    responses((status = 200, body = Vec<MessageView>), (status = 404)), security(("bearer" = [])))]
+async fn list_messages(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+) -> ApiResult<Json<Vec<MessageView>>> {
+    Ok(Json(live.list(&auth, id, Kind::Chat).await?))
+}
+
+/// Send a chat message (while live; enrolees and staff).
+#[utoipa::path(post, path = "/api/v1/live/occurrences/{id}/messages", tag = "live", params(("id" = OccurrenceId, Path)),
+    request_body = NewMessage,
+    responses((status = 201, body = MessageView), (status = 403), (status = 409), (status = 422), (status = 429)), security(("bearer" = [])))]
+async fn chat(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+    Json(req): Json<NewMessage>,
+) -> ApiResult<(StatusCode, Json<MessageView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(live.post(&auth, id, Kind::Chat, &req.text).await?),
+    ))
+}
+
+/// Hide a chat message (the expert and staff).
+#[utoipa::path(patch, path = "/api/v1/live/occurrences/{id}/messages/{mid}", tag = "live",
+    params(("id" = OccurrenceId, Path), ("mid" = MessageId, Path)), request_body = MessagePatch,
+    responses((status = 200, body = MessageView), (status = 403), (status = 404)), security(("bearer" = [])))]
+async fn moderate_message(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path((id, mid)): Path<(OccurrenceId, MessageId)>,
+    Json(p): Json<MessagePatch>,
+) -> ApiResult<Json<MessageView>> {
+    Ok(Json(live.moderate(&auth, id, Kind::Chat, mid, p).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask;
+
+    #[test]
+    fn filtered_words_are_masked() {
+        let words = vec!["广告".to_owned(), "spam".to_owned(), " ".to_owned()];
+        assert_eq!(
+            mask("加微信看广告，SPAM spam", &words),
+            "加微信看＊＊，＊＊＊＊ ＊＊＊＊"
+        );
+        assert_eq!(mask("老师好", &words), "老师好");
+    }
+}
