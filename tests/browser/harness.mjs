@@ -68,6 +68,8 @@ export class Server {
       let out = "";
       const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30000);
       this.proc.stdout.on("data", (chunk) => {
+        // PARENTSCHOOL_BROWSER_LOG=1 shows the server's log (set RUST_LOG in the test's env).
+        if (process.env.PARENTSCHOOL_BROWSER_LOG) process.stderr.write(chunk);
         out += chunk;
         const m = out.match(/listening on (http:\/\/\S+)/);
         if (m) { clearTimeout(timer); resolve(m[1]); }

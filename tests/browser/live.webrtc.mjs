@@ -2,7 +2,8 @@
 // scripts/test): an expert goes live from the studio page with Chromium's fake camera and
 // microphone (WHIP), an enrolled parent enrols on the schedule page and watches in another
 // context (WHEP); getStats() shows decoded video frames and arriving audio; after the parent
-// leaves, the attendance report and its page show their minutes.
+// leaves, the attendance report and its page show their minutes. On the way the parent asks a
+// question, which the studio sees, gets a vote and is marked answered.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Server, launch, phone, withShot, login, WEBRTC_FLAGS } from "./harness.mjs";
@@ -107,7 +108,16 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
       });
       assert.equal(second.status, 409);
       assert.equal((await second.json()).code, "publisher_active");
-      await parent.waitForTimeout(3000); // a few seconds of attendance
+      // A question reaches the studio, gets a vote and is marked answered, live both ways.
+      await parent.getByLabel("向老师提问").fill("孩子总玩手机怎么办？");
+      await parent.getByLabel("向老师提问").press("Enter");
+      const asked = expert.locator(".question", { hasText: "孩子总玩手机怎么办？" });
+      await asked.waitFor({ timeout: 10000 });
+      await parent.getByRole("button", { name: "同问 +1" }).click();
+      await asked.getByText("1 票").waitFor({ timeout: 10000 });
+      await asked.getByRole("button", { name: "标记已回答" }).click();
+      await parent.locator(".question", { hasText: "孩子总玩手机怎么办？" }).getByText("已回答").waitFor({ timeout: 10000 });
+      await parent.waitForTimeout(4000); // a few more seconds of attendance
 
       // The parent leaves; the report counts their minutes.
       await parent.getByRole("link", { name: "我的学习" }).click();

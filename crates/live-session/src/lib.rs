@@ -165,6 +165,7 @@ impl Live {
 
     async fn on_sfu_event(&self, ev: SfuEvent) {
         let now = self.clock.now();
+        tracing::debug!(?ev, "sfu event");
         match ev {
             SfuEvent::PublisherLost { occ, .. } => {
                 if let Err(e) = self.transition(occ, lifecycle::Event::PublisherGone).await {

@@ -287,10 +287,11 @@ impl Sfu {
         let se = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_network_types(vec![NetworkType::Udp4])
-            // Notice a vanished peer in seconds, not the default half minute.
+            // Notice a vanished peer within half a minute. Browsers check consent every few
+            // seconds (RFC 7675), so "disconnected" must allow for more than one missed check.
             .with_ice_timeouts(
-                Some(Duration::from_secs(4)),
-                Some(Duration::from_secs(12)),
+                Some(Duration::from_secs(10)),
+                Some(Duration::from_secs(20)),
                 Some(Duration::from_secs(2)),
             )
             .build();
@@ -557,6 +558,7 @@ impl Sfu {
             while state.changed().await.is_ok() {
                 let s = *state.borrow_and_update();
                 let now_ms = unix_ms();
+                tracing::debug!(%occ, %session, state = %s, "viewer connection");
                 match s {
                     RTCPeerConnectionState::Connected => {
                         disconnected_at = None;

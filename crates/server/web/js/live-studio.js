@@ -3,7 +3,7 @@
 // attendance report (chart by organization, people, CSV).
 import { api, session, download } from "./api.js";
 import { h, toast, fieldErrors } from "./ui.js";
-import { exchange, gathered, liveEvents } from "./live.js";
+import { exchange, gathered, liveEvents, discussion } from "./live.js";
 
 const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
 const fmt = (ts) => new Date(ts).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
@@ -73,11 +73,12 @@ export async function goLive(id, ctx) {
   const start = h("button", { type: "button", class: "btn" }, "开始直播");
   const pause = h("button", { type: "button", class: "btn secondary", disabled: true }, "暂停推流");
   const end = h("button", { type: "button", class: "btn danger" }, "结束直播");
+  const talk = discussion(id, { manage: true });
   ctx.page(`开播：${o.title}`, h("div", { class: "card" },
     h("p", { class: "meta" }, `${fmt(o.starts_at)} · ${o.enrolled} 人已报名`),
     h("div", { class: "player" }, preview),
     h("div", { class: "row" }, field("摄像头", camera), field("麦克风", mic)),
-    h("p", { class: "actions" }, start, pause, end), status, viewers));
+    h("p", { class: "actions" }, start, pause, end), status, viewers), talk.panel);
 
   let stream = null, pc = null, location = null;
   const openDevices = async () => {
@@ -144,6 +145,7 @@ export async function goLive(id, ctx) {
     catch (err) { toast(err.message, "error"); }
   });
   const closeEvents = await liveEvents(id, {
+    ...talk.handlers,
     viewers: (n) => { viewers.textContent = `${n} 人正在观看`; },
     state: (st) => { if (!pc || st !== "live") status.textContent = STATE[st]; },
   });

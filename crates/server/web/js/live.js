@@ -105,6 +105,8 @@ export async function liveEvents(id, handlers) {
       source = new EventSource(`/api/v1/live/occurrences/${id}/events?ticket=${encodeURIComponent(t.ticket)}`);
       source.addEventListener("state", (e) => handlers.state?.(JSON.parse(e.data).state));
       source.addEventListener("viewers", (e) => handlers.viewers?.(JSON.parse(e.data).count));
+      source.addEventListener("question", (e) => handlers.question?.(JSON.parse(e.data).question));
+      source.addEventListener("message", (e) => handlers.message?.(JSON.parse(e.data).message));
       source.onerror = () => { source.close(); setTimeout(open, 3000); };
     } catch { setTimeout(open, 5000); }
   };
@@ -120,9 +122,10 @@ export async function room(id, ctx) {
   const status = h("p", { class: "live-status", role: "status", "aria-live": "polite" });
   const viewers = h("span", { class: "meta" });
   const unmute = h("button", { type: "button", class: "btn", hidden: true, onclick: () => { video.muted = false; video.play(); unmute.hidden = true; } }, "点击开启声音");
+  const talk = discussion(id);
   ctx.page(o.title, h("div", { class: "card" },
     h("p", { class: "meta" }, `${fmt(o.starts_at)} · 主讲：${o.lecturer}`),
-    h("div", { class: "player live" }, video), unmute, status, viewers));
+    h("div", { class: "player live" }, video), unmute, status, viewers), talk.panel);
 
   let pc = null, location = null, state = o.state, retry = null, left = false;
   const say = (text) => { status.textContent = text; };
@@ -166,9 +169,56 @@ export async function room(id, ctx) {
     stop();
     say({ scheduled: "直播还没有开始，开始后这里会自动播放。", paused: ERRORS.live_paused, ended: ERRORS.occurrence_ended, cancelled: "这场直播已取消。" }[st] || "");
   };
-  const closeEvents = await liveEvents(id, { state: onState, viewers: (n) => { viewers.textContent = `${n} 人正在观看`; } });
+  const closeEvents = await liveEvents(id, { ...talk.handlers, state: onState, viewers: (n) => { viewers.textContent = `${n} 人正在观看`; } });
   onState(state);
   const leave = () => { left = true; closeEvents(); stop(); };
   addEventListener("pagehide", leave, { once: true });
   ctx.onLeave(leave);
+}
+
+// Questions (voted, answered) and chat of an occurrence; `manage` adds the expert's buttons.
+// Returns the panel and the handlers that keep it current from live events.
+export function discussion(id, { manage = false } = {}) {
+  const questions = new Map(), messages = new Map();
+  const qList = h("ol", { class: "questions", "aria-label": "问题" });
+  const mList = h("ol", { class: "chat", "aria-label": "聊天" });
+  const act = (label, fn) => h("button", { type: "button", class: "btn secondary small", onclick: async () => {
+    try { await fn(); } catch (err) { toast(err.message, "error"); }
+  } }, label);
+  const drawQuestions = () => {
+    const all = [...questions.values()].filter((q) => manage || !q.hidden)
+      .sort((a, b) => (a.answered - b.answered) || (b.votes - a.votes) || a.created_at.localeCompare?.(b.created_at) || 0);
+    qList.replaceChildren(...all.map((q) => h("li", { class: `question${q.answered ? " answered" : ""}${q.hidden ? " hidden" : ""}` },
+      h("span", { class: "grow" }, q.text), h("span", { class: "meta" }, ` ${q.author} · ${q.votes} 票`),
+      q.answered ? h("span", { class: "badge mine" }, "已回答") : null,
+      manage ? [
+        q.answered ? null : act("标记已回答", () => api(`/api/v1/live/occurrences/${id}/questions/${q.id}`, { method: "PATCH", body: { answered: true } }).then(upQ)),
+        act(q.hidden ? "取消隐藏" : "隐藏", () => api(`/api/v1/live/occurrences/${id}/questions/${q.id}`, { method: "PATCH", body: { hidden: !q.hidden } }).then(upQ)),
+      ] : (q.voted || q.answered ? null : act("同问 +1", () => api(`/api/v1/live/occurrences/${id}/questions/${q.id}/votes`, { method: "POST", body: {} }).then(upQ))))));
+  };
+  const drawChat = () => {
+    const all = [...messages.values()].filter((m) => manage || !m.hidden).sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
+    mList.replaceChildren(...all.slice(-100).map((m) => h("li", { class: m.hidden ? "hidden" : "" },
+      h("strong", {}, `${m.author}：`), m.text,
+      manage ? act(m.hidden ? "取消隐藏" : "隐藏", () => api(`/api/v1/live/occurrences/${id}/messages/${m.id}`, { method: "PATCH", body: { hidden: !m.hidden } }).then(upM)) : null)));
+    mList.scrollTop = mList.scrollHeight;
+  };
+  const upQ = (q) => { const old = questions.get(q.id); questions.set(q.id, { ...q, voted: q.voted || old?.voted }); drawQuestions(); };
+  const upM = (m) => { messages.set(m.id, m); drawChat(); };
+  const form = (label, path, after) => {
+    const input = h("input", { name: "text", maxlength: 300, "aria-label": label, placeholder: label, autocomplete: "off" });
+    return h("form", { class: "say", onsubmit: async (e) => {
+      e.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      try { after(await api(`/api/v1/live/occurrences/${id}/${path}`, { method: "POST", body: { text } })); input.value = ""; }
+      catch (err) { toast(err.message, "error"); }
+    } }, input, h("button", { class: "btn small" }, "发送"));
+  };
+  const panel = h("section", { class: "card discussion" },
+    h("h2", {}, "提问"), qList, manage ? null : form("向老师提问", "questions", upQ),
+    h("h2", {}, "聊天"), mList, form("说点什么", "messages", upM));
+  api(`/api/v1/live/occurrences/${id}/questions`).then((l) => l.forEach(upQ)).catch(() => {});
+  api(`/api/v1/live/occurrences/${id}/messages`).then((l) => l.forEach(upM)).catch(() => {});
+  return { panel, handlers: { question: upQ, message: upM } };
 }
