@@ -236,18 +236,36 @@ impl Attendance {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<HashMap<UserId, i64>, sqlx::Error> {
-        let mut out = HashMap::new();
-        for u in users {
-            let ms: i64 = self
-                .user_minutes(*u, from, to)
-                .await?
-                .iter()
-                .map(|a| a.attended_ms)
-                .sum();
-            if ms > 0 {
-                out.insert(*u, ms);
+        let mut out: HashMap<UserId, i64> = HashMap::new();
+        for chunk in users.chunks(500) {
+            let sql = format!(
+                "SELECT a.user_id, a.occurrence_id, a.joined_at, a.seen_until, a.left_at FROM live_attendance a
+                 JOIN live_occurrences o ON o.id = a.occurrence_id
+                 WHERE o.starts_at >= $1 AND o.starts_at < $2 AND a.user_id IN ({})",
+                (0..chunk.len())
+                    .map(|i| format!("${}", i + 3))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let rows: Vec<(UserId, OccurrenceId, Timestamp, Timestamp, Option<Timestamp>)> = with_db!(&self.db, pool => {
+                let mut q = sqlx::query_as(&sql).bind(from).bind(to);
+                for u in chunk {
+                    q = q.bind(*u);
+                }
+                q.fetch_all(pool).await
+            })?;
+            // Unions per user and occurrence (reconnects merge), then summed per user.
+            let mut per: HashMap<(UserId, OccurrenceId), Vec<platform::intervals::Span>> = HashMap::new();
+            for (user, occ, joined, seen, left) in rows {
+                per.entry((user, occ))
+                    .or_default()
+                    .push((joined.0, left.unwrap_or(seen).0));
+            }
+            for ((user, _), s) in per {
+                *out.entry(user).or_default() += platform::intervals::total(&platform::intervals::normalise(s));
             }
         }
+        out.retain(|_, ms| *ms > 0);
         Ok(out)
     }
 }

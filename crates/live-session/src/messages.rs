@@ -25,6 +25,15 @@ platform::new_id!(
     MessageId
 );
 
+/// The columns of a `MessageView`; `$voter` is the caller (for `voted`).
+fn message_select(voter: &str) -> String {
+    format!(
+        "SELECT m.id, m.user_id, u.display_name AS author, m.text, m.votes, m.answered, m.answered_at, m.hidden,
+                m.created_at, EXISTS (SELECT 1 FROM live_question_votes v WHERE v.question_id = m.id AND v.user_id = {voter}) AS voted
+         FROM live_messages m JOIN users u ON u.id = m.user_id"
+    )
+}
+
 /// At most this many messages (chat and questions together) per user and minute.
 const PER_MINUTE: i64 = 10;
 /// At least this long between two messages of one user.
@@ -201,12 +210,11 @@ impl Live {
     }
 
     async fn message(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind, mid: MessageId) -> ApiResult<MessageView> {
-        let row: Option<MessageView> = with_db!(&self.db, pool => sqlx::query_as::<_, MessageView>(
-            "SELECT m.id, m.user_id, u.display_name AS author, m.text, m.votes, m.answered, m.answered_at, m.hidden,
-                    m.created_at, EXISTS (SELECT 1 FROM live_question_votes v WHERE v.question_id = m.id AND v.user_id = $4) AS voted
-             FROM live_messages m JOIN users u ON u.id = m.user_id
-             WHERE m.id = $1 AND m.occurrence_id = $2 AND m.kind = $3",
-        )
+        let sql = format!(
+            "{} WHERE m.id = $1 AND m.occurrence_id = $2 AND m.kind = $3",
+            message_select("$4")
+        );
+        let row: Option<MessageView> = with_db!(&self.db, pool => sqlx::query_as::<_, MessageView>(&sql)
         .bind(mid).bind(id).bind(kind.as_str()).bind(auth.id)
         .fetch_optional(pool)
         .await)?;
@@ -232,10 +240,8 @@ impl Live {
             Kind::Chat => "m.created_at DESC",
         };
         let sql = format!(
-            "SELECT m.id, m.user_id, u.display_name AS author, m.text, m.votes, m.answered, m.answered_at, m.hidden,
-                    m.created_at, EXISTS (SELECT 1 FROM live_question_votes v WHERE v.question_id = m.id AND v.user_id = $3) AS voted
-             FROM live_messages m JOIN users u ON u.id = m.user_id
-             WHERE m.occurrence_id = $1 AND m.kind = $2 AND ($4 OR NOT m.hidden) ORDER BY {order} LIMIT 500"
+            "{} WHERE m.occurrence_id = $1 AND m.kind = $2 AND ($4 OR NOT m.hidden) ORDER BY {order} LIMIT 500",
+            message_select("$3")
         );
         Ok(with_db!(&self.db, pool => sqlx::query_as::<_, MessageView>(&sql)
             .bind(id).bind(kind.as_str()).bind(auth.id).bind(manager)

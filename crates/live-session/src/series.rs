@@ -317,13 +317,12 @@ impl Live {
         .bind(expert)
         .fetch_optional(pool)
         .await)?;
-        let Some((role, expert_name)) = expert_row.filter(|(r, _)| r == "expert" || r == "admin") else {
+        let Some((_, expert_name)) = expert_row.filter(|(r, _)| r == "expert" || r == "admin") else {
             return Err(ApiError::invalid_field(
                 "expert_id",
                 msg("主讲人必须是专家账号。", "expert_id must be an expert."),
             ));
         };
-        let _ = role;
         // The audience must be within the creator's reach.
         match req.scope_org_id {
             None if !platform::orgs::may_make_public(&self.db, user).await? => {

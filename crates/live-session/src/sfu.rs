@@ -620,24 +620,22 @@ impl Sfu {
         user: Option<platform::ids::UserId>,
     ) -> Result<(), SfuError> {
         let room = self.existing_room(occ).ok_or(SfuError::NoSession)?;
-        let pc = room
+        let owned = room
             .viewers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&session)
-            .filter(|v| user.is_none_or(|u| u == v.user))
-            .map(|v| v.pc.clone())
-            .ok_or(SfuError::NoSession)?;
-        // Closing ends the viewer's state stream; its task then removes and reports it. A
-        // local close does not always report Closed, so remove here too (once).
-        let _ = pc.close().await;
-        if self.remove_viewer(occ, session).await {
-            let _ = self.events.send(SfuEvent::ViewerLeft {
-                occ,
-                session,
-                gone_at_ms: None,
-            });
+            .is_some_and(|v| user.is_none_or(|u| u == v.user));
+        // Removed before closing: the viewer's own task then finds it gone and stays silent, so
+        // the leave is reported once, at this moment.
+        if !owned || !self.remove_viewer(occ, session).await {
+            return Err(SfuError::NoSession);
         }
+        let _ = self.events.send(SfuEvent::ViewerLeft {
+            occ,
+            session,
+            gone_at_ms: None,
+        });
         Ok(())
     }
 
