@@ -17,6 +17,7 @@ mod courses;
 pub mod import;
 mod lists;
 mod model;
+pub mod replays;
 pub mod search;
 
 pub use model::*;

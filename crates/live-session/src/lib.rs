@@ -20,19 +20,26 @@ use tokio::sync::{mpsc, watch};
 pub mod attendance;
 mod enrolment;
 pub mod events;
+pub mod hls;
+pub mod ice;
 pub mod ics;
 pub mod lifecycle;
 pub mod messages;
+pub mod notify;
 mod occurrences;
+pub mod recording;
 pub mod recurrence;
 mod reports;
 pub mod sdp;
 mod series;
 pub mod sfu;
 mod signalling;
+pub mod udp_mux;
 
 pub use attendance::{Attendance, AttendedOccurrence};
 pub use events::{Events, LiveEvent};
+pub use notify::{LogNotifier, Notice, Notifier, WebhookNotifier};
+pub use recording::{RecordingSetup, Replay, ReplayJob, ReplayPublisher};
 pub use sfu::{Sfu, SfuConfig, SfuEvent};
 
 platform::new_id!(
@@ -55,6 +62,11 @@ pub struct Live {
     sfu: Sfu,
     events: Events,
     attendance: Attendance,
+    /// Recording and live HLS (off without ffmpeg or when configured off).
+    rec: Option<Arc<RecordingSetup>>,
+    recorders: recording::Recorders,
+    hls: hls::HlsViewers,
+    notifier: Arc<dyn Notifier>,
 }
 
 /// Settings the server hands over.
@@ -67,6 +79,9 @@ pub struct LiveConfig {
     pub public_url: String,
     pub message_max_chars: usize,
     pub word_filter: Vec<String>,
+    pub hls_segment_seconds: u64,
+    pub reminder_minutes: Vec<u32>,
+    pub ice: ice::IceConfig,
 }
 
 impl Live {
@@ -81,6 +96,8 @@ impl Live {
         let (sfu, rx) = Sfu::new(SfuConfig {
             udp_addrs: settings.media_addrs.clone(),
             media_wait: Duration::from_secs(settings.publisher_media_wait_seconds),
+            viewer_limit: settings.webrtc_viewer_limit,
+            mux: None,
         });
         let mut h = Sha256::new();
         h.update(b"parentschool live v1\0");
@@ -97,13 +114,69 @@ impl Live {
                     public_url,
                     message_max_chars: settings.message_max_chars.clamp(1, 5000),
                     word_filter: settings.word_filter.clone(),
+                    hls_segment_seconds: settings.hls_segment_seconds.clamp(1, 10),
+                    reminder_minutes: settings.reminder_minutes.clone(),
+                    ice: ice::IceConfig::from_settings(settings),
                 }),
                 key: Arc::new(h.finalize().to_vec()),
                 sfu,
                 events: Events::default(),
+                rec: None,
+                recorders: recording::Recorders::default(),
+                hls: hls::HlsViewers::default(),
+                notifier: Arc::new(LogNotifier),
             },
             rx,
         )
+    }
+
+    /// Records lectures (live HLS and replays) with this setup.
+    pub fn with_recording(mut self, setup: RecordingSetup) -> Self {
+        self.rec = Some(Arc::new(setup));
+        self
+    }
+
+    /// Sends all WebRTC media through one shared UDP port (bound by the server).
+    pub fn with_udp_mux(mut self, mux: Arc<udp_mux::UdpMux>) -> Self {
+        self.sfu = self.sfu.with_mux(mux);
+        self
+    }
+
+    /// Sends reminders and notices through `notifier` (the log by default).
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// The routes that serve live HLS under signed URLs (outside `/api`).
+    pub fn delivery_router(&self) -> axum::Router {
+        hls::delivery_router(self.clone())
+    }
+
+    /// What happens once an occurrence has ended, on whichever node ended it: its room closes
+    /// (viewers and the recorder see it go), HLS viewers leave, and the replay is queued unless
+    /// this node's recorder is still storing the last pieces (it queues it when done).
+    pub(crate) async fn on_ended(&self, occ: OccurrenceId) {
+        self.sfu.close_room(occ).await;
+        self.close_hls_sessions(occ);
+        if let Err(e) = self.queue_replay_if_ended(occ).await {
+            tracing::warn!(%occ, error = %e, "could not queue the replay");
+        }
+    }
+
+    /// Recordings of lectures that ended while no recorder was running (a node died): their
+    /// replay is queued now.
+    async fn queue_orphaned_replays(&self) -> platform::ApiResult<()> {
+        let ended: Vec<OccurrenceId> = platform::with_db!(&self.db, pool => sqlx::query_scalar(
+            "SELECT r.occurrence_id FROM live_recordings r JOIN live_occurrences o ON o.id = r.occurrence_id
+              WHERE r.state = 'recording' AND o.state = 'ended'",
+        )
+        .fetch_all(pool)
+        .await)?;
+        for occ in ended {
+            self.queue_replay_if_ended(occ).await?;
+        }
+        Ok(())
     }
 
     /// The attendance recorder (benchmarks drive it directly).
@@ -122,8 +195,18 @@ impl Live {
         }
         let mut flush = tokio::time::interval(Duration::from_secs(self.cfg.attendance_flush_seconds));
         let mut grace = tokio::time::interval(Duration::from_secs(15));
+        let mut hls_expiry = tokio::time::interval(Duration::from_secs(5));
+        let mut reminders = tokio::time::interval(Duration::from_secs(30));
         loop {
             tokio::select! {
+                _ = hls_expiry.tick() => self.expire_hls_sessions(),
+                _ = reminders.tick() => {
+                    match self.send_reminders().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(sent = n, "reminders sent"),
+                        Err(e) => tracing::warn!(error = %e, "could not send reminders"),
+                    }
+                }
                 Some(ev) = sfu_events.recv() => self.on_sfu_event(ev).await,
                 _ = flush.tick() => {
                     if let Err(e) = self.attendance.flush(self.clock.now()).await {
@@ -137,6 +220,12 @@ impl Live {
                             tracing::info!(%occ, "occurrence ended: the publisher did not come back");
                         },
                         Err(e) => tracing::warn!(error = %e, "could not end abandoned occurrences"),
+                    }
+                    if let Err(e) = self.queue_orphaned_replays().await {
+                        tracing::warn!(error = %e, "could not queue replays of ended lectures");
+                    }
+                    if let Err(e) = self.finish_replays().await {
+                        tracing::warn!(error = %e, "could not check replays");
                     }
                 }
                 _ = shutdown.changed() => {
@@ -174,12 +263,7 @@ impl Live {
             }
             SfuEvent::ViewerJoined { occ, session, user } => {
                 self.attendance.join(occ, user, session, now);
-                self.events.publish(
-                    occ,
-                    LiveEvent::Viewers {
-                        count: self.sfu.viewer_count(occ),
-                    },
-                );
+                self.publish_viewers(occ);
             }
             SfuEvent::ViewerLeft {
                 occ,
@@ -188,12 +272,7 @@ impl Live {
             } => {
                 let at = gone_at_ms.map_or(now, |ms| Timestamp(ms.min(now.0)));
                 self.attendance.leave(session, at);
-                self.events.publish(
-                    occ,
-                    LiveEvent::Viewers {
-                        count: self.sfu.viewer_count(occ),
-                    },
-                );
+                self.publish_viewers(occ);
             }
         }
     }
@@ -208,5 +287,7 @@ pub fn router(live: Live) -> ApiRouter {
         .merge(signalling::router())
         .merge(reports::router())
         .merge(messages::router())
+        .merge(hls::router())
+        .merge(ice::router())
         .with_state(live)
 }

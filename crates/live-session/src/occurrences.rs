@@ -36,10 +36,13 @@ pub(crate) struct OccurrenceRow {
     pub paused_at: Option<Timestamp>,
     pub went_live_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
+    pub replay_course_id: Option<uuid::Uuid>,
+    pub replay_lesson_id: Option<uuid::Uuid>,
+    pub replay_asset_id: Option<uuid::Uuid>,
 }
 
-const OCC_COLUMNS: &str =
-    "id, series_id, starts_at, ends_at, state, live_ms, live_since, paused_at, went_live_at, ended_at";
+const OCC_COLUMNS: &str = "id, series_id, starts_at, ends_at, state, live_ms, live_since, paused_at, went_live_at, ended_at, \
+     replay_course_id, replay_lesson_id, replay_asset_id";
 
 impl OccurrenceRow {
     pub(crate) fn lifecycle(&self) -> Lifecycle {
@@ -84,6 +87,19 @@ pub struct OccurrenceView {
     pub my_enrolment: Option<Enrolment>,
     /// The caller may go live, end it and see its reports.
     pub may_manage: bool,
+    /// The recording as a lesson, once the replay exists.
+    pub replay: Option<ReplayRef>,
+    /// The signed live HLS playlist while the lecture is live (for viewers beyond the WebRTC
+    /// limit and networks where WebRTC cannot connect).
+    pub hls_url: Option<String>,
+}
+
+/// Where the replay of an occurrence is.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReplayRef {
+    pub course_id: uuid::Uuid,
+    pub lesson_id: uuid::Uuid,
+    pub asset_id: uuid::Uuid,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -147,6 +163,23 @@ impl Live {
         .await)?;
         let count = |st: &str| counts.iter().find(|(s, _)| s == st).map_or(0, |(_, n)| *n);
         let now = self.clock.now();
+        let state = LiveState::parse(&occ.state);
+        let my_enrolment = self.enrolment_of(occ.id, user.id).await?;
+        let may_manage = self.manages(user, s).await?;
+        let may_watch = may_manage || my_enrolment.as_ref().is_some_and(|e| e.state == "enrolled");
+        let hls_url = if may_watch && self.hls_available(occ.id, state).await? {
+            Some(self.hls_url(occ.id, user.id))
+        } else {
+            None
+        };
+        let replay = match (occ.replay_course_id, occ.replay_lesson_id, occ.replay_asset_id) {
+            (Some(course_id), Some(lesson_id), Some(asset_id)) => Some(ReplayRef {
+                course_id,
+                lesson_id,
+                asset_id,
+            }),
+            _ => None,
+        };
         Ok(OccurrenceView {
             id: occ.id,
             series_id: s.id,
@@ -156,14 +189,16 @@ impl Live {
             expert_id: s.expert_id,
             starts_at: occ.starts_at,
             ends_at: occ.ends_at,
-            state: LiveState::parse(&occ.state),
+            state,
             capacity: s.capacity,
             enrolled: count("enrolled"),
             waitlisted: count("waitlisted"),
             live_minutes: (occ.lifecycle().live_ms_at(now) as f64 / 60_000.0 * 10.0).round() / 10.0,
             scope_org_id: s.scope_org_id,
-            my_enrolment: self.enrolment_of(occ.id, user.id).await?,
-            may_manage: self.manages(user, s).await?,
+            my_enrolment,
+            may_manage,
+            replay,
+            hls_url,
         })
     }
 
@@ -203,6 +238,9 @@ impl Live {
         if result.1 {
             self.events
                 .publish(id, crate::events::LiveEvent::State { state: result.0.state });
+            if result.0.state == LiveState::Ended {
+                self.on_ended(id).await;
+            }
         }
         Ok(result)
     }

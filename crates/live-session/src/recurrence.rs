@@ -13,6 +13,21 @@ pub fn china() -> UtcOffset {
     UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC)
 }
 
+/// A time as people in China read it: `2026年12月3日 19:30`.
+pub fn china_time(at: platform::Timestamp) -> String {
+    let t = OffsetDateTime::from_unix_timestamp(at.0.div_euclid(1000))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .to_offset(china());
+    format!(
+        "{}年{}月{}日 {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum End {
     Count(u32),

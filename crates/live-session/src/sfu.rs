@@ -11,7 +11,7 @@
 //! The SFU knows nothing of enrolment or attendance: it reports what happens as [`SfuEvent`]s.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -73,6 +73,8 @@ pub enum SfuError {
     NoMedia,
     #[error("no such session")]
     NoSession,
+    #[error("the room has as many WebRTC viewers as it may")]
+    Full,
     #[error("the offer offers no codec we forward ({0})")]
     Codecs(String),
     #[error("webrtc: {0}")]
@@ -107,22 +109,25 @@ impl PeerConnectionEventHandler for Handler {
 }
 
 struct Peer {
+    /// The shared port's public address, for the answer's candidates (muxed connections).
+    public: Option<std::net::SocketAddr>,
     pc: Arc<dyn PeerConnection>,
     gathering: watch::Receiver<RTCIceGatheringState>,
     state: watch::Receiver<RTCPeerConnectionState>,
 }
 
-/// A publisher track and the channel its packets fan out through.
-struct PubTrack {
-    kind: RtpCodecKind,
-    codec: RTCRtpCodec,
+/// A publisher track and the channel its packets fan out through (to viewer legs and the
+/// recorder).
+pub(crate) struct PubTrack {
+    pub(crate) kind: RtpCodecKind,
+    pub(crate) codec: RTCRtpCodec,
     media_ssrc: u32,
     remote: Arc<dyn TrackRemote>,
-    tx: broadcast::Sender<rtp::Packet>,
+    pub(crate) tx: broadcast::Sender<rtp::Packet>,
 }
 
 impl PubTrack {
-    async fn request_keyframe(&self) {
+    pub(crate) async fn request_keyframe(&self) {
         if self.kind == RtpCodecKind::Video {
             let pli = PictureLossIndication {
                 sender_ssrc: 0,
@@ -136,6 +141,7 @@ impl PubTrack {
 struct Publisher {
     session: SessionId,
     pc: Arc<dyn PeerConnection>,
+    state: watch::Receiver<RTCPeerConnectionState>,
 }
 
 struct Viewer {
@@ -152,6 +158,47 @@ struct Room {
     expected: Mutex<(bool, bool)>,
     viewers: Mutex<HashMap<SessionId, Viewer>>,
     viewer_count: AtomicUsize,
+    /// When the publisher's last packet arrived (Unix ms): a silent publisher is stale.
+    last_media_ms: AtomicI64,
+}
+
+/// A publisher that sent nothing for this long (or whose connection dropped) may be replaced
+/// by a new one: its network dropped and the expert publishes again.
+/// (A new publisher counts as sending from its `POST`.)
+const STALE_PUBLISHER_MS: i64 = 3_000;
+
+impl Publisher {
+    fn stale(&self, room: &Room) -> bool {
+        matches!(
+            *self.state.borrow(),
+            RTCPeerConnectionState::Disconnected | RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+        ) || unix_ms() - room.last_media_ms.load(Ordering::Relaxed) > STALE_PUBLISHER_MS
+    }
+}
+
+impl Room {
+    fn publisher_replaceable(&self) -> bool {
+        self.publisher
+            .lock()
+            .map(|p| p.as_ref().is_none_or(|p| p.stale(self)))
+            .unwrap_or(false)
+    }
+
+    /// The current publisher track of a kind other than `not` (waits for one; `None` once the
+    /// room is gone).
+    async fn next_track(
+        tracks: &mut watch::Receiver<Vec<Arc<PubTrack>>>,
+        kind: RtpCodecKind,
+        not: Option<&Arc<PubTrack>>,
+    ) -> Option<Arc<PubTrack>> {
+        let pick = |v: &Vec<Arc<PubTrack>>| {
+            v.iter()
+                .find(|t| t.kind == kind && not.is_none_or(|n| !Arc::ptr_eq(n, t)))
+                .cloned()
+        };
+        let found = tracks.wait_for(|v| pick(v).is_some()).await.ok()?;
+        pick(&found)
+    }
 }
 
 /// Network settings of the SFU's peer connections.
@@ -161,6 +208,10 @@ pub struct SfuConfig {
     pub udp_addrs: Vec<String>,
     /// How long a viewer waits for the publisher's first packets.
     pub media_wait: Duration,
+    /// WebRTC viewers per room (0: no limit); more watch through live HLS.
+    pub viewer_limit: usize,
+    /// One shared UDP port for every connection (else a socket per connection on `udp_addrs`).
+    pub mux: Option<Arc<crate::udp_mux::UdpMux>>,
 }
 
 /// The rooms of this node.
@@ -245,6 +296,16 @@ impl Sfu {
         )
     }
 
+    /// The same SFU with every new connection on the shared port `mux` (before any room opens).
+    pub fn with_mux(self, mux: Arc<crate::udp_mux::UdpMux>) -> Self {
+        let mut cfg = (*self.cfg).clone();
+        cfg.mux = Some(mux);
+        Self {
+            cfg: Arc::new(cfg),
+            ..self
+        }
+    }
+
     fn room_count(&self) -> usize {
         self.rooms.lock().map(|r| r.len()).unwrap_or(0)
     }
@@ -260,6 +321,7 @@ impl Sfu {
                     expected: Mutex::new((false, false)),
                     viewers: Mutex::default(),
                     viewer_count: AtomicUsize::new(0),
+                    last_media_ms: AtomicI64::new(0),
                 })
             })
             .clone()
@@ -275,6 +337,24 @@ impl Sfu {
             .map_or(0, |r| r.viewer_count.load(Ordering::Relaxed))
     }
 
+    /// The room's publisher tracks as they come and go (empty between publishers and once the
+    /// room closed); `None` when there is no room.
+    pub(crate) fn tracks(&self, occ: OccurrenceId) -> Option<watch::Receiver<Vec<Arc<PubTrack>>>> {
+        self.existing_room(occ).map(|r| r.tracks.subscribe())
+    }
+
+    /// The kinds (audio, video) the current publisher's offer carries.
+    pub(crate) fn expected_kinds(&self, occ: OccurrenceId) -> (bool, bool) {
+        self.existing_room(occ).map_or((false, false), |r| {
+            *r.expected.lock().unwrap_or_else(|p| p.into_inner())
+        })
+    }
+
+    /// Whether the occurrence has a room on this node (it closes when the lecture ends).
+    pub fn room_open(&self, occ: OccurrenceId) -> bool {
+        self.existing_room(occ).is_some()
+    }
+
     /// Whether a publisher is connected to the occurrence on this node.
     pub fn has_publisher(&self, occ: OccurrenceId) -> bool {
         self.existing_room(occ)
@@ -284,7 +364,15 @@ impl Sfu {
     async fn peer(&self) -> Result<(Peer, mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>), SfuError> {
         let mut me = media_engine()?;
         let registry = register_default_interceptors(Registry::new(), &mut me).map_err(rtc_err)?;
-        let se = SettingEngineBuilder::new()
+        let mut se = SettingEngineBuilder::new();
+        let mut runtime = None;
+        if let Some(mux) = &self.cfg.mux {
+            // The ufrag routes the connection's datagrams on the shared port.
+            let ufrag = crate::udp_mux::new_ufrag();
+            se = se.with_ice_credentials(ufrag.clone(), platform::auth::random_token());
+            runtime = Some(Arc::new(crate::udp_mux::MuxRuntime::new(mux.clone(), ufrag)));
+        }
+        let se = se
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_network_types(vec![NetworkType::Udp4])
             // Notice a vanished peer within half a minute. Browsers check consent every few
@@ -298,7 +386,16 @@ impl Sfu {
         let (g_tx, g_rx) = watch::channel(RTCIceGatheringState::New);
         let (s_tx, s_rx) = watch::channel(RTCPeerConnectionState::New);
         let (t_tx, t_rx) = mpsc::unbounded_channel();
-        let pc = PeerConnectionBuilder::new()
+        let mut builder = PeerConnectionBuilder::new();
+        let udp_addrs = match runtime {
+            Some(rt) => {
+                builder = builder.with_runtime(rt);
+                // The placeholder each muxed connection binds (see `udp_mux`).
+                vec!["127.0.0.1:0".to_owned()]
+            }
+            None => self.cfg.udp_addrs.clone(),
+        };
+        let pc = builder
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(me)
             .with_setting_engine(se)
@@ -308,12 +405,13 @@ impl Sfu {
                 state: s_tx,
                 tracks: t_tx,
             }))
-            .with_udp_addrs(self.cfg.udp_addrs.clone())
+            .with_udp_addrs(udp_addrs)
             .build()
             .await
             .map_err(rtc_err)?;
         Ok((
             Peer {
+                public: self.cfg.mux.as_ref().map(|m| m.public_addr()),
                 pc: Arc::new(pc),
                 gathering: g_rx,
                 state: s_rx,
@@ -337,7 +435,10 @@ impl Sfu {
         .map_err(|_| SfuError::Gathering)?
         .map_err(|_| SfuError::Gathering)?;
         let sdp = peer.pc.local_description().await.ok_or(SfuError::Gathering)?.sdp;
-        Ok(sdp)
+        Ok(match peer.public {
+            Some(public) => crate::udp_mux::rewrite_candidates(&sdp, public),
+            None => sdp,
+        })
     }
 
     /// WHIP: takes the publisher's offer (checked by `sdp::inspect` first), answers it, and
@@ -350,7 +451,7 @@ impl Sfu {
         video: bool,
     ) -> Result<(SessionId, String), SfuError> {
         let room = self.room(occ);
-        if room.publisher.lock().map(|p| p.is_some()).unwrap_or(true) {
+        if !room.publisher_replaceable() {
             return Err(SfuError::PublisherActive);
         }
         let (peer, mut tracks_rx) = self.peer().await?;
@@ -366,23 +467,33 @@ impl Sfu {
             return Err(SfuError::Codecs("nothing negotiated".into()));
         }
         let session = SessionId::new();
-        let taken = {
+        let replaced = {
             let mut slot = room.publisher.lock().unwrap_or_else(|p| p.into_inner());
-            let free = slot.is_none();
-            if free {
-                *slot = Some(Publisher {
+            if slot.as_ref().is_some_and(|p| !p.stale(&room)) {
+                None
+            } else {
+                Some(slot.replace(Publisher {
                     session,
                     pc: peer.pc.clone(),
-                });
+                    state: peer.state.clone(),
+                }))
             }
-            !free
         };
-        if taken {
+        let Some(stale) = replaced else {
             let _ = peer.pc.close().await;
             return Err(SfuError::PublisherActive);
-        }
+        };
         *room.expected.lock().unwrap_or_else(|p| p.into_inner()) = (audio, video);
+        room.last_media_ms.store(unix_ms(), Ordering::Relaxed);
+        // Viewers' legs and the recorder follow the room's tracks: they wait for the new
+        // publisher's tracks and carry on with a fresh keyframe.
         room.tracks.send_replace(Vec::new());
+        if let Some(old) = stale {
+            tracing::info!(%occ, old = %old.session, new = %session, "a new publisher replaced a stale one");
+            tokio::spawn(async move {
+                let _ = old.pc.close().await;
+            });
+        }
         // Tracks appear with their first packet: each gets a reader feeding its channel.
         let reader_room = room.clone();
         tokio::spawn(async move {
@@ -402,11 +513,13 @@ impl Sfu {
                     tx: broadcast::channel(LEG_BUFFER).0,
                 });
                 reader_room.tracks.send_modify(|v| v.push(t.clone()));
+                let room = reader_room.clone();
                 tokio::spawn(async move {
                     while let Some(ev) = t.remote.poll().await {
                         match ev {
                             // No receivers is fine: nobody watches yet.
                             TrackRemoteEvent::OnRtpPacket(pkt) => {
+                                room.last_media_ms.store(unix_ms(), Ordering::Relaxed);
                                 let _ = t.tx.send(pkt);
                             }
                             TrackRemoteEvent::OnEnded => break,
@@ -471,6 +584,10 @@ impl Sfu {
         offer: String,
     ) -> Result<(SessionId, String), SfuError> {
         let room = self.existing_room(occ).ok_or(SfuError::NoMedia)?;
+        let limit = self.cfg.viewer_limit;
+        if limit > 0 && room.viewers.lock().map(|v| v.len()).unwrap_or(0) >= limit {
+            return Err(SfuError::Full);
+        }
         // Wait for the publisher's tracks (they appear with its first packets).
         let (want_audio, want_video) = *room.expected.lock().unwrap_or_else(|p| p.into_inner());
         let mut tracks_rx = room.tracks.subscribe();
@@ -550,6 +667,7 @@ impl Sfu {
                 joined: joined.clone(),
             },
         );
+        let room_tracks = room.tracks.subscribe();
         let (sfu, mut state) = (self.clone(), peer.state.clone());
         tokio::spawn(async move {
             let mut connected_since: Option<i64> = None;
@@ -566,7 +684,13 @@ impl Sfu {
                             connected_since = Some(now_ms);
                             joined.store(true, Ordering::Relaxed);
                             for (t, local, ssrc, pt) in &params {
-                                forwarding.push(tokio::spawn(forward(t.clone(), local.clone(), *ssrc, *pt)));
+                                forwarding.push(tokio::spawn(forward(
+                                    room_tracks.clone(),
+                                    t.clone(),
+                                    local.clone(),
+                                    *ssrc,
+                                    *pt,
+                                )));
                                 t.request_keyframe().await;
                             }
                             if let Some(room) = sfu.existing_room(occ) {
@@ -644,6 +768,8 @@ impl Sfu {
         let Some(room) = self.rooms.lock().ok().and_then(|mut r| r.remove(&occ)) else {
             return;
         };
+        // Legs and the recorder see the tracks go and find the room gone.
+        room.tracks.send_replace(Vec::new());
         if let Some(p) = room.publisher.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let pc = p.pc;
             tokio::spawn(async move {
@@ -702,31 +828,127 @@ fn fmtp_value<'a>(fmtp: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Forwards one publisher track to one viewer leg until the leg closes.
-async fn forward(t: Arc<PubTrack>, local: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8) {
-    let mut rx = t.tx.subscribe();
+/// Keeps a leg's RTP sequence numbers and timestamps continuous when its source changes (a new
+/// publisher replaced a stale one): the viewer's decoder sees one stream with a gap in time.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Continuity {
+    seq_off: u16,
+    ts_off: u32,
+    /// Last sequence number and timestamp sent, and when (ms).
+    last: Option<(u16, u32, i64)>,
+    /// The next packet is the first of a new source.
+    switching: bool,
+}
+
+impl Continuity {
+    /// The next packets come from another source.
+    pub(crate) fn switch(&mut self) {
+        self.switching = true;
+    }
+
+    /// Rewrites one packet's sequence number and timestamp; `now_ms` and `clock_rate` place
+    /// the new source's first packet after the old source's last one.
+    pub(crate) fn apply(&mut self, seq: u16, ts: u32, now_ms: i64, clock_rate: u32) -> (u16, u32) {
+        if self.switching {
+            self.switching = false;
+            if let Some((last_seq, last_ts, at)) = self.last {
+                let gap = ((now_ms - at).max(1) as u64 * u64::from(clock_rate) / 1000) as u32;
+                self.seq_off = last_seq.wrapping_add(1).wrapping_sub(seq);
+                self.ts_off = last_ts.wrapping_add(gap.max(1)).wrapping_sub(ts);
+            }
+        }
+        let out = (seq.wrapping_add(self.seq_off), ts.wrapping_add(self.ts_off));
+        self.last = Some((out.0, out.1, now_ms));
+        out
+    }
+}
+
+/// Forwards a room's publisher track of one kind to one viewer leg until the leg closes,
+/// following the room to a new publisher's track when one replaces the old.
+async fn forward(
+    mut tracks: watch::Receiver<Vec<Arc<PubTrack>>>,
+    first: Arc<PubTrack>,
+    local: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    pt: u8,
+) {
+    let (kind, mime) = (first.kind, first.codec.mime_type.clone());
+    let mut t = first;
+    let mut seq = Continuity::default();
     loop {
-        match rx.recv().await {
-            Ok(mut pkt) => {
-                pkt.header.ssrc = ssrc;
-                pkt.header.payload_type = pt;
-                pkt.header.extension = false;
-                pkt.header.extensions.clear();
-                pkt.header.extensions_padding = 0;
-                if local.write_rtp(pkt).await.is_err() {
-                    break;
+        let mut rx = t.tx.subscribe();
+        loop {
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Ok(mut pkt) => {
+                        let (s, ts) = seq.apply(pkt.header.sequence_number, pkt.header.timestamp, unix_ms(), t.codec.clock_rate);
+                        pkt.header.sequence_number = s;
+                        pkt.header.timestamp = ts;
+                        pkt.header.ssrc = ssrc;
+                        pkt.header.payload_type = pt;
+                        pkt.header.extension = false;
+                        pkt.header.extensions.clear();
+                        pkt.header.extensions_padding = 0;
+                        if local.write_rtp(pkt).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Fell behind: skip to the present and get a fresh keyframe to decode from.
+                    Err(broadcast::error::RecvError::Lagged(_)) => t.request_keyframe().await,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                changed = tracks.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    if !tracks.borrow_and_update().iter().any(|x| Arc::ptr_eq(x, &t)) {
+                        break;
+                    }
                 }
             }
-            // Fell behind: skip to the present and get a fresh keyframe to decode from.
-            Err(broadcast::error::RecvError::Lagged(_)) => t.request_keyframe().await,
-            Err(broadcast::error::RecvError::Closed) => break,
         }
+        // The publisher went away: wait for the next one's track (the leg cannot change codec).
+        let next = loop {
+            match Room::next_track(&mut tracks, kind, Some(&t)).await {
+                None => return,
+                Some(n) if n.codec.mime_type.eq_ignore_ascii_case(&mime) => break n,
+                Some(n) => {
+                    tracing::info!(codec = %n.codec.mime_type, "the new publisher's codec differs; the leg waits");
+                    // Wait for the tracks to change again.
+                    if tracks.changed().await.is_err() {
+                        return;
+                    }
+                }
+            }
+        };
+        t = next;
+        seq.switch();
+        t.request_keyframe().await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn continuity_across_sources() {
+        let mut c = Continuity::default();
+        assert_eq!(c.apply(100, 9000, 1_000, 90_000), (100, 9000));
+        assert_eq!(c.apply(101, 12_000, 1_033, 90_000), (101, 12_000));
+        // A new publisher starts with its own random numbers, half a second later.
+        c.switch();
+        let (s, ts) = c.apply(60_000, 4_000_000_000, 1_533, 90_000);
+        assert_eq!(s, 102);
+        assert_eq!(ts, 12_000 + 45_000);
+        // Wrapping sequence numbers and timestamps keep counting on.
+        let (s2, ts2) = c.apply(60_001, 4_000_003_000, 1_566, 90_000);
+        assert_eq!((s2, ts2), (103, 12_000 + 45_000 + 3_000));
+        let mut w = Continuity::default();
+        w.apply(u16::MAX, u32::MAX, 0, 48_000);
+        w.switch();
+        assert_eq!(w.apply(7, 7, 20, 48_000), (0, 959));
+    }
 
     #[test]
     fn fmtp_values() {

@@ -90,6 +90,14 @@ fn sfu_error(e: SfuError) -> ApiError {
                 format!("Your browser cannot receive the stream's codec ({c})."),
             ),
         ),
+        SfuError::Full => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webrtc_full",
+            msg(
+                "实时连接已满，请用 HLS 观看（延迟稍高）。",
+                "WebRTC is full; watch through HLS (a little more delay).",
+            ),
+        ),
         SfuError::Gathering | SfuError::WebRtc(_) => ApiError::internal(anyhow::anyhow!("{e}")),
     }
 }
@@ -155,8 +163,90 @@ impl<S: Send + Sync> FromRequestParts<S> for Watcher {
     }
 }
 
+/// The caller of WHIP: an access token, or the occurrence's stream key (OBS).
+pub(crate) enum PublisherAuth {
+    User(AuthUser),
+    StreamKey(String),
+}
+
+/// Stream keys look like this, so they are told from access tokens without a lookup.
+const STREAM_KEY_PREFIX: &str = "psk_";
+
+impl<S: Send + Sync> FromRequestParts<S> for PublisherAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        match bearer {
+            Some(t) if t.starts_with(STREAM_KEY_PREFIX) => Ok(Self::StreamKey(t.to_owned())),
+            _ => AuthUser::from_request_parts(parts, state).await.map(Self::User),
+        }
+    }
+}
+
+fn stream_key_hash(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl Live {
-    async fn watcher_user(&self, occ: OccurrenceId, w: Watcher) -> ApiResult<AuthUser> {
+    /// Whether the caller may publish (or stop publishing) `id`: its expert, an admin, or
+    /// the holder of its current stream key. Refusals say why.
+    async fn check_publisher(&self, id: OccurrenceId, who: &PublisherAuth) -> ApiResult<()> {
+        match who {
+            PublisherAuth::User(auth) => {
+                let (_, series) = self.occurrence_with_series(id).await?;
+                if auth.is_admin() || auth.id == series.expert_id {
+                    Ok(())
+                } else if self.in_audience(auth.id, series.scope_org_id).await? {
+                    Err(ApiError::forbidden(
+                        "not_the_expert",
+                        msg(
+                            "只有这个系列的主讲专家可以推流。",
+                            "Only the series' expert may publish.",
+                        ),
+                    ))
+                } else {
+                    Err(occurrence_not_found())
+                }
+            }
+            PublisherAuth::StreamKey(key) => {
+                let owner: Option<OccurrenceId> = with_db!(&self.db, pool => sqlx::query_scalar(
+                    "SELECT id FROM live_occurrences WHERE stream_key_hash = $1",
+                )
+                .bind(stream_key_hash(key))
+                .fetch_optional(pool)
+                .await)?;
+                match owner {
+                    Some(o) if o == id => Ok(()),
+                    Some(_) => Err(ApiError::forbidden(
+                        "stream_key_other_occurrence",
+                        msg(
+                            "这个推流密钥属于另一场直播：请在这场直播的页面生成密钥。",
+                            "This stream key belongs to another occurrence.",
+                        ),
+                    )),
+                    None => Err(ApiError::unauthorized(
+                        "stream_key_invalid",
+                        msg(
+                            "推流密钥无效或已撤销：请在直播管理页面重新生成。",
+                            "The stream key is invalid or was revoked; create a new one.",
+                        ),
+                    )),
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn watcher_user(&self, occ: OccurrenceId, w: Watcher) -> ApiResult<AuthUser> {
         match w {
             Watcher::User(u) => Ok(u),
             Watcher::Ticket(t) => {
@@ -198,7 +288,77 @@ pub(crate) fn router() -> ApiRouter<Live> {
         .routes(routes!(whip_delete, whip_session_options))
         .routes(routes!(whep, whep_options))
         .routes(routes!(whep_delete, whep_session_options))
+        .routes(routes!(create_stream_key, revoke_stream_key))
         .layer(cors)
+}
+
+/// A new stream key for OBS and other WHIP encoders.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct StreamKey {
+    /// Paste as the Bearer token of WHIP; shown once (only its hash is kept).
+    pub stream_key: String,
+    pub whip_url: String,
+}
+
+/// Create (or replace) the occurrence's stream key: the series' expert or an admin. The old
+/// key stops working at once.
+#[utoipa::path(post, path = "/api/v1/live/occurrences/{id}/stream-key", tag = "live", params(("id" = OccurrenceId, Path)),
+    responses((status = 201, body = StreamKey), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
+async fn create_stream_key(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+) -> ApiResult<(StatusCode, axum::Json<StreamKey>)> {
+    live.check_publisher(id, &PublisherAuth::User(auth)).await?;
+    let occ = live.occurrence_row(id).await?;
+    match LiveState::parse(&occ.state) {
+        LiveState::Ended => return Err(refusal(crate::lifecycle::Refusal::AlreadyEnded)),
+        LiveState::Cancelled => return Err(refusal(crate::lifecycle::Refusal::Cancelled)),
+        _ => {}
+    }
+    let key = format!("{STREAM_KEY_PREFIX}{}", platform::auth::random_token());
+    platform::db_execute!(
+        &live.db,
+        "UPDATE live_occurrences SET stream_key_hash = $2, updated_at = $3 WHERE id = $1",
+        id,
+        stream_key_hash(&key),
+        live.clock.now()
+    )?;
+    tracing::info!(occ = %id, "stream key created");
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(StreamKey {
+            stream_key: key,
+            whip_url: format!(
+                "{}/api/v1/live/occurrences/{id}/whip",
+                live.cfg.public_url.trim_end_matches('/')
+            ),
+        }),
+    ))
+}
+
+/// Revoke the occurrence's stream key (a publisher already connected with it stays on).
+#[utoipa::path(delete, path = "/api/v1/live/occurrences/{id}/stream-key", tag = "live", params(("id" = OccurrenceId, Path)),
+    responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+async fn revoke_stream_key(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+) -> ApiResult<StatusCode> {
+    live.check_publisher(id, &PublisherAuth::User(auth)).await?;
+    let n = platform::db_execute!(
+        &live.db,
+        "UPDATE live_occurrences SET stream_key_hash = NULL, updated_at = $2 WHERE id = $1 AND stream_key_hash IS NOT NULL",
+        id,
+        live.clock.now()
+    )?;
+    if n == 0 {
+        return Err(ApiError::not_found(
+            "stream_key_not_found",
+            msg("这场直播没有推流密钥。", "This occurrence has no stream key."),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// CORS preflight (answered by the CORS layer; this route makes the method exist).
@@ -236,25 +396,13 @@ async fn whep_session_options() -> StatusCode {
         (status = 404), (status = 409), (status = 413), (status = 415)), security(("bearer" = [])))]
 async fn whip(
     State(live): State<Live>,
-    auth: AuthUser,
+    who: PublisherAuth,
     Path(id): Path<OccurrenceId>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    let (occ, series) = live.occurrence_with_series(id).await?;
-    if !(auth.is_admin() || auth.id == series.expert_id) {
-        return Err(if live.in_audience(auth.id, series.scope_org_id).await? {
-            ApiError::forbidden(
-                "not_the_expert",
-                msg(
-                    "只有这个系列的主讲专家可以推流。",
-                    "Only the series' expert may publish.",
-                ),
-            )
-        } else {
-            occurrence_not_found()
-        });
-    }
+    live.check_publisher(id, &who).await?;
+    let occ = live.occurrence_row(id).await?;
     match LiveState::parse(&occ.state) {
         LiveState::Ended => return Err(refusal(crate::lifecycle::Refusal::AlreadyEnded)),
         LiveState::Cancelled => return Err(refusal(crate::lifecycle::Refusal::Cancelled)),
@@ -270,6 +418,7 @@ async fn whip(
         let _ = live.sfu.unpublish(id, session).await;
         return Err(e);
     }
+    live.start_recording(id);
     Ok(created(format!("/api/v1/live/occurrences/{id}/whip/{session}"), answer))
 }
 
@@ -279,13 +428,10 @@ async fn whip(
     responses((status = 200), (status = 403), (status = 404)), security(("bearer" = [])))]
 async fn whip_delete(
     State(live): State<Live>,
-    auth: AuthUser,
+    who: PublisherAuth,
     Path((id, session)): Path<(OccurrenceId, SessionId)>,
 ) -> ApiResult<StatusCode> {
-    let (_, series) = live.occurrence_with_series(id).await?;
-    if !(auth.is_admin() || auth.id == series.expert_id) {
-        return Err(occurrence_not_found());
-    }
+    live.check_publisher(id, &who).await?;
     live.sfu.unpublish(id, session).await.map_err(sfu_error)?;
     live.transition(id, Event::PublisherGone).await?;
     Ok(StatusCode::OK)
@@ -340,7 +486,17 @@ async fn whep(
         }
     }
     let (sdp, _) = offer(&headers, &body)?;
-    let (session, answer) = live.sfu.subscribe(id, auth.id, sdp).await.map_err(sfu_error)?;
+    let (session, answer) = match live.sfu.subscribe(id, auth.id, sdp).await {
+        Ok(x) => x,
+        Err(SfuError::Full) => {
+            let hls = live
+                .hls_available(id, LiveState::Live)
+                .await?
+                .then(|| live.hls_url(id, auth.id));
+            return Err(sfu_error(SfuError::Full).with_extra("hls_url", serde_json::json!(hls)));
+        }
+        Err(e) => return Err(sfu_error(e)),
+    };
     Ok(created(format!("/api/v1/live/occurrences/{id}/whep/{session}"), answer))
 }
 

@@ -72,6 +72,31 @@ pub struct LiveSettings {
     pub message_max_chars: usize,
     /// Words masked with ＊ in chat messages and questions.
     pub word_filter: Vec<String>,
+    /// WebRTC viewers per occurrence on a node (0: no limit); more watch through live HLS.
+    pub webrtc_viewer_limit: usize,
+    /// One UDP port for all WebRTC media (ICE UDP mux), so a firewall needs one rule; 0 binds
+    /// a socket per connection on `media_addrs` instead.
+    pub udp_port: u16,
+    /// The address clients reach the UDP port at (the host candidate), e.g. the public IP;
+    /// by default the first non-loopback address (or 127.0.0.1 when `media_addrs` is loopback).
+    pub udp_public_ip: Option<String>,
+    /// STUN servers handed to clients (`stun:host:port`).
+    pub stun_urls: Vec<String>,
+    /// TURN servers handed to clients with time-limited credentials (`turn:host:3478?transport=udp`).
+    pub turn_urls: Vec<String>,
+    /// The TURN REST shared secret (coturn's `static-auth-secret`).
+    pub turn_secret: Option<Secret>,
+    /// How long TURN credentials are valid.
+    pub turn_credential_seconds: u64,
+    /// Record lectures and publish the replay (needs ffmpeg).
+    pub recording: bool,
+    /// Target length of live HLS segments (and of the pieces a crash may lose).
+    pub hls_segment_seconds: u64,
+    /// Reminders go out this many minutes before each enrolled lecture.
+    pub reminder_minutes: Vec<u32>,
+    /// Reminders and "replay ready" notices are posted here as JSON (SMS or WeChat gateways);
+    /// without it they are written to the log.
+    pub notify_webhook_url: Option<String>,
 }
 
 impl Default for LiveSettings {
@@ -84,6 +109,17 @@ impl Default for LiveSettings {
             publisher_media_wait_seconds: 5,
             message_max_chars: 300,
             word_filter: Vec::new(),
+            webrtc_viewer_limit: 300,
+            udp_port: 0,
+            udp_public_ip: None,
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_credential_seconds: 12 * 3600,
+            recording: true,
+            hls_segment_seconds: 2,
+            reminder_minutes: vec![24 * 60, 30],
+            notify_webhook_url: None,
         }
     }
 }

@@ -114,6 +114,43 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", settings.server.listen));
     let (live, live_events) = live_session::Live::new(db.clone(), clock.clone(), &settings.live, public_url, &secret);
+    let notifier: Arc<dyn live_session::Notifier> = match &settings.live.notify_webhook_url {
+        Some(url) => Arc::new(live_session::WebhookNotifier::new(url.clone())?),
+        None => Arc::new(live_session::LogNotifier),
+    };
+    let live = live.with_notifier(notifier);
+    let live = if settings.live.udp_port != 0 {
+        let public_ip = match &settings.live.udp_public_ip {
+            Some(ip) => ip
+                .parse::<std::net::IpAddr>()
+                .with_context(|| format!("live.udp_public_ip {ip:?} is not an IP address"))?,
+            None => local_ip(&settings.live.media_addrs),
+        };
+        let mux = live_session::udp_mux::UdpMux::bind(
+            SocketAddr::from(([0, 0, 0, 0], settings.live.udp_port)),
+            SocketAddr::new(public_ip, settings.live.udp_port),
+        )
+        .await
+        .with_context(|| format!("could not bind the WebRTC media port udp/{}", settings.live.udp_port))?;
+        live.with_udp_mux(mux)
+    } else {
+        live
+    };
+    let live = if settings.live.recording {
+        live.with_recording(live_session::RecordingSetup {
+            store: store.clone(),
+            media: media.clone(),
+            jobs: jobs.clone(),
+            ffmpeg: settings.media.ffmpeg.clone(),
+            work_dir: settings.media_work_dir(),
+            replays: Arc::new(CatalogReplays {
+                catalog: catalog.clone(),
+                db: db.clone(),
+            }),
+        })
+    } else {
+        live
+    };
     let access: Arc<dyn media::AssetAccess> = Arc::new(CatalogAccess(catalog.clone()));
     let openapi_json = Arc::new(OnceLock::new());
     let ops = Ops {
@@ -144,6 +181,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let trust_proxy = settings.server.trust_proxy_headers;
     let router = api
         .merge(media::delivery_router(media.clone(), access, &secret))
+        .merge(live.delivery_router())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -240,7 +278,8 @@ impl App {
 
     /// Runs the background work (the job queue and clean-ups) until `stop` turns `true`.
     pub fn spawn_workers(&self, stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-        let handlers: Vec<Arc<dyn platform::jobs::JobHandler>> = vec![Arc::new(self.media.transcoder())];
+        let handlers: Vec<Arc<dyn platform::jobs::JobHandler>> =
+            vec![Arc::new(self.media.transcoder()), Arc::new(self.live.replay_job())];
         let worker = format!("{}-{}", hostname(), uuid::Uuid::now_v7().simple());
         let jobs = platform::jobs::run_worker(
             self.jobs.clone(),
@@ -268,6 +307,22 @@ impl App {
             tokio::join!(jobs, cleanup);
         })
     }
+}
+
+/// The address browsers reach this machine at, when none is configured: the one the default
+/// route leaves from (no packet is sent), or loopback when media is loopback-only or there is
+/// no route.
+fn local_ip(media_addrs: &[String]) -> std::net::IpAddr {
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    if media_addrs.iter().all(|a| a.starts_with("127.")) {
+        return loopback;
+    }
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("192.0.2.1:9")?;
+            s.local_addr()
+        })
+        .map_or(loopback, |a| a.ip())
 }
 
 fn hostname() -> String {
@@ -334,6 +389,39 @@ struct CatalogAccess(catalog::Catalog);
 impl media::AssetAccess for CatalogAccess {
     async fn may_watch(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> platform::ApiResult<bool> {
         self.0.lesson_asset_visible(user, &asset.to_string()).await
+    }
+}
+
+/// Publishes live replays as lessons (the catalog side of `live_session::ReplayPublisher`).
+#[derive(Debug)]
+struct CatalogReplays {
+    catalog: catalog::Catalog,
+    db: Db,
+}
+
+#[async_trait::async_trait]
+impl live_session::ReplayPublisher for CatalogReplays {
+    async fn attach(&self, r: &live_session::Replay) -> anyhow::Result<(uuid::Uuid, uuid::Uuid)> {
+        let fallback_owner = platform::orgs::memberships(&self.db, r.expert_id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .first()
+            .map(|o| o.id);
+        let course = catalog::replays::ReplayCourse {
+            external_id: format!("live-replay-{}", r.series_id),
+            title: r.series_title.clone(),
+            summary: r.description.clone(),
+            lecturer: r.lecturer.clone(),
+            scope_org_id: r.scope_org_id,
+            fallback_owner,
+        };
+        let title = format!("{} 直播回放", live_session::recurrence::china_time(r.starts_at));
+        let (course, lesson) = self
+            .catalog
+            .attach_replay(&course, &title, &r.asset_id.to_string(), r.duration_s)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok((course.0, lesson.0))
     }
 }
 

@@ -1,0 +1,123 @@
+//! Replay courses of live series: the server hands over a finished recording's asset and the
+//! series it belongs to; the replay becomes a lesson of the series' replay course (one course
+//! per series, found by its external id), published to the series' audience.
+
+use platform::ApiResult;
+use platform::ids::OrgId;
+use platform::with_db;
+
+use crate::courses::Actor;
+use crate::{Catalog, CourseId, CourseInput, Lecturer, LessonId, LessonInput, Status, Visibility};
+
+/// What a replay course is made of.
+#[derive(Debug, Clone)]
+pub struct ReplayCourse {
+    /// Stable per series, e.g. `live-replay-<series id>`.
+    pub external_id: String,
+    pub title: String,
+    pub summary: String,
+    pub lecturer: String,
+    /// The audience (`None`: everyone, a public course owned by `fallback_owner`).
+    pub scope_org_id: Option<OrgId>,
+    pub fallback_owner: Option<OrgId>,
+}
+
+impl Catalog {
+    /// Adds (once) a lesson for `asset_id` to the series' replay course, creating and
+    /// publishing the course on first use. Returns the course and the lesson.
+    pub async fn attach_replay(
+        &self,
+        c: &ReplayCourse,
+        lesson_title: &str,
+        asset_id: &str,
+        duration_s: i32,
+    ) -> ApiResult<(CourseId, LessonId)> {
+        let existing: Option<CourseId> = with_db!(&self.db, pool => sqlx::query_scalar::<_, CourseId>(
+            "SELECT id FROM courses WHERE external_id = $1",
+        )
+        .bind(&c.external_id)
+        .fetch_optional(pool)
+        .await)?;
+        let course = match existing {
+            Some(id) => id,
+            None => {
+                let owner = c.scope_org_id.or(c.fallback_owner);
+                let input = CourseInput {
+                    external_id: Some(c.external_id.clone()),
+                    title: Some(format!("{}（直播回放）", c.title)),
+                    summary: Some(c.summary.clone()),
+                    lecturer: Some(Lecturer {
+                        user_id: None,
+                        name: c.lecturer.clone(),
+                        title: String::new(),
+                    }),
+                    age_stages: Some(crate::AgeStage::ALL.iter().map(|a| a.code().to_owned()).collect()),
+                    topics: Some(Vec::new()),
+                    tags: Some(vec!["直播回放".to_owned()]),
+                    visibility: Some(if c.scope_org_id.is_some() {
+                        Visibility::Scoped
+                    } else {
+                        Visibility::Public
+                    }),
+                    scope_org_id: c.scope_org_id,
+                    owner_org_id: owner,
+                    ..CourseInput::default()
+                };
+                let prepared = self.prepare(&Actor::Importer, input, None).await?;
+                let id = CourseId::new();
+                self.persist(id, &prepared, None, None, Status::Published).await?;
+                id
+            }
+        };
+        let find = || async {
+            with_db!(&self.db, pool => sqlx::query_scalar::<_, LessonId>(
+                "SELECT id FROM lessons WHERE course_id = $1 AND asset_id = $2",
+            )
+            .bind(course)
+            .bind(asset_id)
+            .fetch_optional(pool)
+            .await)
+        };
+        if let Some(lesson) = find().await? {
+            return Ok((course, lesson));
+        }
+        let row = self
+            .course_row(course)
+            .await?
+            .ok_or_else(crate::courses::course_not_found)?;
+        let mut lessons: Vec<LessonInput> = self
+            .lessons(course)
+            .await?
+            .into_iter()
+            .map(|l| LessonInput {
+                id: Some(l.id),
+                title: l.title,
+                asset_id: l.asset_id,
+                duration_s: l.duration_s,
+            })
+            .collect();
+        lessons.push(LessonInput {
+            id: None,
+            title: lesson_title.to_owned(),
+            asset_id: Some(asset_id.to_owned()),
+            duration_s: duration_s.clamp(0, 86_400),
+        });
+        let input = CourseInput {
+            lessons: Some(lessons),
+            ..CourseInput::default()
+        };
+        let prepared = self.prepare(&Actor::Importer, input, Some(&row)).await?;
+        self.persist(
+            course,
+            &prepared,
+            row.author_id,
+            Some((row.version, None)),
+            Status::Published,
+        )
+        .await?;
+        let lesson = find()
+            .await?
+            .ok_or_else(|| platform::error::ApiError::internal(anyhow::anyhow!("the replay lesson was not stored")))?;
+        Ok((course, lesson))
+    }
+}

@@ -1,0 +1,453 @@
+//! Live HLS for large audiences: the recording's pieces (`recording`) served as a live HLS
+//! playlist under a signed URL, like VOD playback: pieces are immutable and cacheable for a
+//! day, the playlist for a second, so any HTTP CDN can carry the stream. The playlist text is
+//! the same for every viewer (its URLs are relative to the signed path), so a node builds it at
+//! most once a second per occurrence.
+//!
+//! HLS viewers' attendance comes from player heartbeats: the first one opens a session (counted
+//! like a WebRTC viewer), later ones keep it open, and a session not heard from for
+//! [`HEARTBEAT_TIMEOUT_MS`] ends at the last heartbeat.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use platform::error::{ApiError, ApiResult, msg};
+use platform::http::{ApiRouter, Json, Path};
+use platform::ids::UserId;
+use platform::{Timestamp, with_db};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use crate::lifecycle::LiveState;
+use crate::occurrences::occurrence_not_found;
+use crate::sfu::SessionId;
+use crate::signalling::Watcher;
+use crate::{Live, OccurrenceId};
+
+/// Pieces listed in the live playlist (a sliding window; players start near its end).
+const WINDOW: i64 = 12;
+/// Players send a heartbeat this often…
+pub const HEARTBEAT_SECONDS: u64 = 10;
+/// …and a session not heard from for this long has left (at its last heartbeat).
+pub const HEARTBEAT_TIMEOUT_MS: i64 = 30_000;
+/// How long signed live URLs last.
+const URL_SECONDS: i64 = 6 * 3600;
+
+/// One piece of the playlist.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Piece {
+    pub seq: i32,
+    pub run: i32,
+    pub duration_ms: i32,
+}
+
+/// The live playlist of the last pieces (newest last). `discontinuities` is the number of run
+/// changes before the first listed piece; `ended` closes the playlist.
+pub fn live_playlist(pieces: &[Piece], discontinuities: i64, ended: bool) -> String {
+    let target = pieces
+        .iter()
+        .map(|p| (i64::from(p.duration_ms) + 999) / 1000)
+        .max()
+        .unwrap_or(2)
+        .max(1);
+    let mut s = format!(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuities}\n",
+        pieces.first().map_or(1, |p| p.seq)
+    );
+    let mut run = None;
+    for p in pieces {
+        if run != Some(p.run) {
+            if run.is_some() {
+                s.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            s.push_str(&format!("#EXT-X-MAP:URI=\"{}/init.mp4\"\n", p.run));
+            run = Some(p.run);
+        }
+        s.push_str(&format!(
+            "#EXTINF:{:.3},\n{}/{}.m4s\n",
+            f64::from(p.duration_ms) / 1000.0,
+            p.run,
+            p.seq
+        ));
+    }
+    if ended {
+        s.push_str("#EXT-X-ENDLIST\n");
+    }
+    s
+}
+
+/// HLS sessions of this node: session → (occurrence, user, last heartbeat).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HlsViewers {
+    sessions: Arc<Mutex<HashMap<SessionId, (OccurrenceId, UserId, i64)>>>,
+    /// Built playlists: occurrence → (built at, text).
+    playlists: Arc<Mutex<HashMap<OccurrenceId, (i64, Arc<String>)>>>,
+}
+
+impl HlsViewers {
+    pub(crate) fn count(&self, occ: OccurrenceId) -> usize {
+        self.sessions
+            .lock()
+            .map(|m| m.values().filter(|v| v.0 == occ).count())
+            .unwrap_or(0)
+    }
+
+    /// Sessions not heard from for too long: removed, with their last heartbeat.
+    fn expire(&self, now_ms: i64) -> Vec<(SessionId, OccurrenceId, i64)> {
+        let Ok(mut m) = self.sessions.lock() else {
+            return Vec::new();
+        };
+        let gone: Vec<_> = m
+            .iter()
+            .filter(|(_, v)| now_ms - v.2 > HEARTBEAT_TIMEOUT_MS)
+            .map(|(k, v)| (*k, v.0, v.2))
+            .collect();
+        for g in &gone {
+            m.remove(&g.0);
+        }
+        gone
+    }
+
+    /// Every session of an occurrence (it ended).
+    fn close(&self, occ: OccurrenceId) -> Vec<(SessionId, i64)> {
+        let Ok(mut m) = self.sessions.lock() else {
+            return Vec::new();
+        };
+        let gone: Vec<_> = m.iter().filter(|(_, v)| v.0 == occ).map(|(k, v)| (*k, v.2)).collect();
+        for g in &gone {
+            m.remove(&g.0);
+        }
+        gone
+    }
+}
+
+impl Live {
+    fn hls_mac(&self, occ: OccurrenceId, user: UserId, exp: i64) -> Hmac<Sha256> {
+        // Invariant: HMAC accepts keys of any length.
+        #[allow(clippy::expect_used)]
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        mac.update(format!("hls/{occ}/{user}/{exp}").as_bytes());
+        mac
+    }
+
+    /// The signed URL of the live playlist for `user`.
+    pub(crate) fn hls_url(&self, occ: OccurrenceId, user: UserId) -> String {
+        let exp = self.clock.now().unix_seconds() + URL_SECONDS;
+        let sig = URL_SAFE_NO_PAD.encode(self.hls_mac(occ, user, exp).finalize().into_bytes());
+        format!("/live-hls/{occ}/{user}/{exp}/{sig}/index.m3u8")
+    }
+
+    fn hls_url_valid(&self, occ: OccurrenceId, user: UserId, exp: i64, sig: &str) -> bool {
+        exp >= self.clock.now().unix_seconds()
+            && URL_SAFE_NO_PAD
+                .decode(sig)
+                .is_ok_and(|g| self.hls_mac(occ, user, exp).verify_slice(&g).is_ok())
+    }
+
+    /// Whether live HLS can be watched now: live or paused, recording, with a piece stored.
+    pub(crate) async fn hls_available(&self, occ: OccurrenceId, state: LiveState) -> ApiResult<bool> {
+        if self.rec.is_none() || !matches!(state, LiveState::Live | LiveState::Paused) {
+            return Ok(false);
+        }
+        let n: i64 = with_db!(&self.db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM live_recordings r WHERE r.occurrence_id = $1 AND r.state = 'recording'
+               AND EXISTS (SELECT 1 FROM live_segments s WHERE s.occurrence_id = r.occurrence_id)",
+        )
+        .bind(occ)
+        .fetch_one(pool)
+        .await)?;
+        Ok(n > 0)
+    }
+
+    async fn playlist(&self, occ: OccurrenceId) -> ApiResult<Arc<String>> {
+        let now = self.clock.now().0;
+        if let Some((at, text)) = self.hls.playlists.lock().ok().and_then(|m| m.get(&occ).cloned()) {
+            if now - at < 1000 {
+                return Ok(text);
+            }
+        }
+        let (mut pieces, state) = with_db!(&self.db, pool => {
+            let pieces: Vec<Piece> = sqlx::query_as(
+                "SELECT seq, run, duration_ms FROM live_segments WHERE occurrence_id = $1 ORDER BY seq DESC LIMIT $2",
+            )
+            .bind(occ).bind(WINDOW).fetch_all(pool).await?;
+            let state: Option<String> = sqlx::query_scalar("SELECT state FROM live_occurrences WHERE id = $1")
+                .bind(occ).fetch_optional(pool).await?;
+            Ok::<_, sqlx::Error>((pieces, state))
+        })?;
+        let state = state.ok_or_else(occurrence_not_found)?;
+        pieces.reverse();
+        let discontinuities: i64 = match pieces.first() {
+            Some(first) => with_db!(&self.db, pool => sqlx::query_scalar(
+                "SELECT COUNT(DISTINCT run) FROM live_segments WHERE occurrence_id = $1 AND seq < $2 AND run < $3",
+            )
+            .bind(occ).bind(first.seq).bind(first.run)
+            .fetch_one(pool)
+            .await)?,
+            None => 0,
+        };
+        let ended = matches!(LiveState::parse(&state), LiveState::Ended | LiveState::Cancelled);
+        let text = Arc::new(live_playlist(&pieces, discontinuities, ended));
+        if let Ok(mut m) = self.hls.playlists.lock() {
+            if m.len() > 1000 {
+                m.clear();
+            }
+            m.insert(occ, (now, text.clone()));
+        }
+        Ok(text)
+    }
+
+    /// Ends HLS sessions not heard from in time (called every few seconds).
+    pub(crate) fn expire_hls_sessions(&self) {
+        for (session, occ, last) in self.hls.expire(self.clock.now().0) {
+            self.attendance.leave(session, Timestamp(last));
+            self.publish_viewers(occ);
+        }
+    }
+
+    /// Ends the HLS sessions of an occurrence that ended.
+    pub(crate) fn close_hls_sessions(&self, occ: OccurrenceId) {
+        for (session, last) in self.hls.close(occ) {
+            self.attendance.leave(session, Timestamp(last));
+        }
+    }
+
+    /// Tells open pages how many watch (WebRTC and HLS on this node).
+    pub(crate) fn publish_viewers(&self, occ: OccurrenceId) {
+        self.events.publish(
+            occ,
+            crate::LiveEvent::Viewers {
+                count: self.sfu.viewer_count(occ) + self.hls.count(occ),
+            },
+        );
+    }
+}
+
+fn forbidden_url() -> Response {
+    ApiError::forbidden(
+        "playback_url_invalid",
+        msg(
+            "播放链接已过期或无效，请刷新页面。",
+            "The playback link expired or is invalid; reload.",
+        ),
+    )
+    .into_response()
+}
+
+/// The signed live HLS routes (outside `/api`, like VOD delivery).
+pub(crate) fn delivery_router(live: Live) -> Router {
+    Router::new()
+        .route("/live-hls/{occ}/{user}/{exp}/{sig}/index.m3u8", get(playlist))
+        .route("/live-hls/{occ}/{user}/{exp}/{sig}/{run}/{file}", get(piece))
+        .with_state(live)
+}
+
+async fn playlist(
+    State(live): State<Live>,
+    axum::extract::Path((occ, user, exp, sig)): axum::extract::Path<(String, String, i64, String)>,
+) -> Response {
+    let (Ok(occ), Ok(user)) = (occ.parse::<OccurrenceId>(), user.parse::<UserId>()) else {
+        return forbidden_url();
+    };
+    if !live.hls_url_valid(occ, user, exp, &sig) {
+        return forbidden_url();
+    }
+    match live.playlist(occ).await {
+        Ok(text) => {
+            let mut res = (StatusCode::OK, text.as_str().to_owned()).into_response();
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/vnd.apple.mpegurl"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=1"));
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn piece(
+    State(live): State<Live>,
+    axum::extract::Path((occ, user, exp, sig, run, file)): axum::extract::Path<(
+        String,
+        String,
+        i64,
+        String,
+        u32,
+        String,
+    )>,
+) -> Response {
+    let (Ok(occ), Ok(user)) = (occ.parse::<OccurrenceId>(), user.parse::<UserId>()) else {
+        return forbidden_url();
+    };
+    if !live.hls_url_valid(occ, user, exp, &sig) {
+        return forbidden_url();
+    }
+    let valid = file == "init.mp4"
+        || file
+            .strip_suffix(".m4s")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let Some(setup) = live.rec.as_ref().filter(|_| valid) else {
+        return not_found();
+    };
+    match setup.store.get(&format!("live/{occ}/{run}/{file}"), None).await {
+        Ok(obj) => {
+            let mut res = Response::new(Body::from_stream(obj.body));
+            let h = res.headers_mut();
+            let ct = if file.ends_with(".mp4") {
+                "video/mp4"
+            } else {
+                "video/iso.segment"
+            };
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            if let Ok(v) = HeaderValue::from_str(&obj.meta.size.to_string()) {
+                h.insert(header::CONTENT_LENGTH, v);
+            }
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400, immutable"),
+            );
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+            res
+        }
+        Err(platform::store::StoreError::NotFound(_)) => not_found(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+fn not_found() -> Response {
+    ApiError::not_found(
+        "live_piece_not_found",
+        msg("没有这段直播录像。", "No such piece of the live stream."),
+    )
+    .into_response()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct HeartbeatRequest {
+    /// The session of earlier heartbeats; omitted on the first.
+    pub session: Option<SessionId>,
+    /// The player stopped (page hidden or closed).
+    #[serde(default)]
+    pub leaving: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HeartbeatView {
+    pub session: SessionId,
+    /// Send the next heartbeat within this many seconds.
+    pub interval_s: u64,
+}
+
+pub(crate) fn router() -> ApiRouter<Live> {
+    ApiRouter::new().routes(routes!(heartbeat))
+}
+
+/// A live HLS player's heartbeat (every 10 s while playing): its viewer's attendance, like
+/// WebRTC viewing. The first opens a session; `leaving` ends it at once.
+#[utoipa::path(post, path = "/api/v1/live/occurrences/{id}/hls-heartbeats", tag = "live",
+    params(("id" = OccurrenceId, Path)), request_body = HeartbeatRequest,
+    responses((status = 200, body = HeartbeatView), (status = 403), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+async fn heartbeat(
+    State(live): State<Live>,
+    watcher: Watcher,
+    Path(id): Path<OccurrenceId>,
+    Json(req): Json<HeartbeatRequest>,
+) -> ApiResult<Json<HeartbeatView>> {
+    let auth = live.watcher_user(id, watcher).await?;
+    let (occ, series) = live.occurrence_with_series(id).await?;
+    if !live.may_watch(&auth, id, &series).await? {
+        return Err(occurrence_not_found());
+    }
+    let now = live.clock.now();
+    let state = LiveState::parse(&occ.state);
+    let known = req.session.and_then(|s| {
+        live.hls
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&s).copied())
+            .filter(|v| v.0 == id && v.1 == auth.id)
+            .map(|_| s)
+    });
+    if req.leaving || !matches!(state, LiveState::Live | LiveState::Paused) {
+        if let Some(s) = known {
+            live.hls.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&s);
+            live.attendance.leave(s, now);
+            live.publish_viewers(id);
+        }
+        if !matches!(state, LiveState::Live | LiveState::Paused) {
+            return Err(ApiError::conflict(
+                "not_live",
+                msg("直播现在没有在进行。", "The lecture is not live now."),
+            ));
+        }
+        return Ok(Json(HeartbeatView {
+            session: known.unwrap_or_else(SessionId::new),
+            interval_s: HEARTBEAT_SECONDS,
+        }));
+    }
+    let session = match known {
+        Some(s) => {
+            if let Some(v) = live.hls.sessions.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&s) {
+                v.2 = now.0;
+            }
+            s
+        }
+        None => {
+            let s = SessionId::new();
+            live.hls
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(s, (id, auth.id, now.0));
+            live.attendance.join(id, auth.id, s, now);
+            live.publish_viewers(id);
+            s
+        }
+    };
+    Ok(Json(HeartbeatView {
+        session,
+        interval_s: HEARTBEAT_SECONDS,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(seq: i32, run: i32, ms: i32) -> Piece {
+        Piece {
+            seq,
+            run,
+            duration_ms: ms,
+        }
+    }
+
+    #[test]
+    fn playlist_with_runs_and_end() {
+        let text = live_playlist(&[p(7, 1, 2000), p(8, 2, 2100), p(9, 2, 1500)], 3, false);
+        assert!(text.starts_with("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:3\n"));
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-DISCONTINUITY-SEQUENCE:3\n"));
+        assert!(text.contains(
+            "#EXT-X-MAP:URI=\"1/init.mp4\"\n#EXTINF:2.000,\n1/7.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"2/init.mp4\"\n#EXTINF:2.100,\n2/8.m4s\n#EXTINF:1.500,\n2/9.m4s\n"
+        ));
+        assert!(!text.contains("ENDLIST"));
+        assert!(live_playlist(&[p(1, 1, 2000)], 0, true).ends_with("#EXT-X-ENDLIST\n"));
+        assert!(live_playlist(&[], 0, false).contains("#EXT-X-MEDIA-SEQUENCE:1\n"));
+    }
+}

@@ -1,0 +1,331 @@
+//! Reminders before enrolled lectures and "replay ready" notices, through a [`Notifier`]: the
+//! log, or a webhook that an SMS or WeChat gateway sits behind. Each notice is claimed in the
+//! database before it is sent (a unique row per kind, occurrence, user and offset), so no node
+//! sends it twice, across restarts too; a claim whose sending failed is retried later with the
+//! same id, which the gateway gets as `Idempotency-Key` to drop duplicates of its own.
+
+use std::time::Duration;
+
+use platform::ids::UserId;
+use platform::{ApiResult, Timestamp, db_execute, with_db};
+use serde::Serialize;
+
+use crate::{Live, OccurrenceId};
+
+/// A notice for one user.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Notice {
+    /// Stable across retries: the gateway's idempotency key.
+    pub id: uuid::Uuid,
+    /// `reminder` or `replay_ready`.
+    pub kind: String,
+    pub occurrence_id: OccurrenceId,
+    pub user_id: UserId,
+    /// The user's phone number (gateways text it).
+    pub phone: Option<String>,
+    pub title: String,
+    pub starts_at: Timestamp,
+    /// Minutes before the start (reminders).
+    pub minutes_before: i32,
+    /// The page to open.
+    pub url: String,
+    /// The text to send, in Chinese.
+    pub text: String,
+}
+
+/// Sends notices. Implementations must be safe to call again with the same notice.
+#[async_trait::async_trait]
+pub trait Notifier: Send + Sync + std::fmt::Debug {
+    async fn send(&self, notice: &Notice) -> anyhow::Result<()>;
+}
+
+/// Writes notices to the log (the default without a gateway).
+#[derive(Debug, Default)]
+pub struct LogNotifier;
+
+#[async_trait::async_trait]
+impl Notifier for LogNotifier {
+    async fn send(&self, n: &Notice) -> anyhow::Result<()> {
+        tracing::info!(id = %n.id, kind = %n.kind, user = %n.user_id, occ = %n.occurrence_id, text = %n.text, "notice");
+        Ok(())
+    }
+}
+
+/// Posts each notice as JSON to a gateway, with `Idempotency-Key: <notice id>`; any 2xx is
+/// accepted.
+#[derive(Debug)]
+pub struct WebhookNotifier {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl WebhookNotifier {
+    pub fn new(url: String) -> anyhow::Result<Self> {
+        Ok(Self {
+            url,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Notifier for WebhookNotifier {
+    async fn send(&self, n: &Notice) -> anyhow::Result<()> {
+        let res = self
+            .http
+            .post(&self.url)
+            .header("Idempotency-Key", n.id.to_string())
+            .json(n)
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            anyhow::bail!("the gateway answered {}", res.status());
+        }
+        Ok(())
+    }
+}
+
+/// The offset (minutes) whose reminder is due `minutes_left` before the start: the smallest
+/// offset already reached, so a parent who enrols late gets one timely reminder rather than
+/// every earlier one at once.
+pub fn due_offset(offsets: &[u32], minutes_left: i64) -> Option<u32> {
+    offsets
+        .iter()
+        .copied()
+        .filter(|&o| o > 0 && i64::from(o) >= minutes_left)
+        .min()
+}
+
+/// A claim not confirmed as sent after this long is tried again.
+const RETRY_AFTER_MS: i64 = 5 * 60_000;
+
+#[derive(sqlx::FromRow)]
+struct Due {
+    occurrence_id: OccurrenceId,
+    user_id: UserId,
+    starts_at: Timestamp,
+}
+
+#[derive(sqlx::FromRow)]
+struct Pending {
+    id: uuid::Uuid,
+    kind: String,
+    occurrence_id: OccurrenceId,
+    user_id: UserId,
+    offset_minutes: i32,
+}
+
+impl Live {
+    /// Claims and sends the reminders that are due, then retries stale claims. Safe on every
+    /// node at once.
+    pub(crate) async fn send_reminders(&self) -> ApiResult<usize> {
+        let offsets = self.cfg.reminder_minutes.clone();
+        let Some(&max) = offsets.iter().max() else {
+            return Ok(0);
+        };
+        let now = self.clock.now();
+        let horizon = Timestamp(now.0 + i64::from(max) * 60_000);
+        let due: Vec<Due> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT e.occurrence_id, e.user_id, o.starts_at FROM live_enrolments e
+               JOIN live_occurrences o ON o.id = e.occurrence_id
+              WHERE e.state = 'enrolled' AND o.state = 'scheduled' AND o.starts_at > $1 AND o.starts_at <= $2",
+        )
+        .bind(now)
+        .bind(horizon)
+        .fetch_all(pool)
+        .await)?;
+        let mut sent = 0;
+        for d in due {
+            let left = (d.starts_at.0 - now.0) / 60_000;
+            let Some(offset) = due_offset(&offsets, left) else {
+                continue;
+            };
+            if let Some(id) = self
+                .claim("reminder", d.occurrence_id, d.user_id, offset as i32, now)
+                .await?
+            {
+                sent += usize::from(
+                    self.deliver(id, "reminder", d.occurrence_id, d.user_id, offset as i32)
+                        .await,
+                );
+            }
+        }
+        sent += self.retry_stale(now).await?;
+        Ok(sent)
+    }
+
+    /// Tells everyone enrolled in `occ` that its replay can be watched.
+    pub(crate) async fn notify_replay_ready(&self, occ: OccurrenceId) -> ApiResult<()> {
+        let users: Vec<UserId> = with_db!(&self.db, pool => sqlx::query_scalar(
+            "SELECT user_id FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'",
+        )
+        .bind(occ)
+        .fetch_all(pool)
+        .await)?;
+        let now = self.clock.now();
+        for user in users {
+            if let Some(id) = self.claim("replay_ready", occ, user, 0, now).await? {
+                self.deliver(id, "replay_ready", occ, user, 0).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts the notice's row; `None` when it exists (another node or an earlier run has it).
+    async fn claim(
+        &self,
+        kind: &str,
+        occ: OccurrenceId,
+        user: UserId,
+        offset: i32,
+        now: Timestamp,
+    ) -> ApiResult<Option<uuid::Uuid>> {
+        let id = uuid::Uuid::now_v7();
+        let n = db_execute!(
+            &self.db,
+            "INSERT INTO live_notifications (id, kind, occurrence_id, user_id, offset_minutes, claimed_at, attempts, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $6) ON CONFLICT (kind, occurrence_id, user_id, offset_minutes) DO NOTHING",
+            id,
+            kind,
+            occ,
+            user,
+            offset,
+            now
+        )?;
+        Ok((n == 1).then_some(id))
+    }
+
+    /// Claims whose sending failed (or whose node died) are re-claimed and sent again.
+    async fn retry_stale(&self, now: Timestamp) -> ApiResult<usize> {
+        let stale: Vec<Pending> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT id, kind, occurrence_id, user_id, offset_minutes FROM live_notifications
+              WHERE sent_at IS NULL AND claimed_at < $1 AND attempts < 10 ORDER BY claimed_at LIMIT 100",
+        )
+        .bind(Timestamp(now.0 - RETRY_AFTER_MS))
+        .fetch_all(pool)
+        .await)?;
+        let mut sent = 0;
+        for p in stale {
+            // Re-claim: only one node wins the update.
+            let n = db_execute!(
+                &self.db,
+                "UPDATE live_notifications SET claimed_at = $2, attempts = attempts + 1
+                  WHERE id = $1 AND sent_at IS NULL AND claimed_at < $3",
+                p.id,
+                now,
+                Timestamp(now.0 - RETRY_AFTER_MS)
+            )?;
+            if n == 1 {
+                sent += usize::from(
+                    self.deliver(p.id, &p.kind, p.occurrence_id, p.user_id, p.offset_minutes)
+                        .await,
+                );
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends a claimed notice and records the outcome; returns whether it was sent.
+    async fn deliver(&self, id: uuid::Uuid, kind: &str, occ: OccurrenceId, user: UserId, offset: i32) -> bool {
+        let notice = match self.notice(id, kind, occ, user, offset).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(%occ, error = %e, "could not prepare a notice");
+                return false;
+            }
+        };
+        let outcome = self.notifier.send(&notice).await;
+        let now = self.clock.now();
+        let write = match &outcome {
+            Ok(()) => db_execute!(
+                &self.db,
+                "UPDATE live_notifications SET sent_at = $2, last_error = NULL WHERE id = $1",
+                id,
+                now
+            ),
+            Err(e) => db_execute!(
+                &self.db,
+                "UPDATE live_notifications SET last_error = $2 WHERE id = $1",
+                id,
+                format!("{e:#}")
+            ),
+        };
+        if let Err(e) = write {
+            tracing::warn!(%id, error = %e, "could not record a notice's outcome");
+        }
+        match outcome {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(%id, %occ, error = %e, "a notice was not sent; it is retried later");
+                false
+            }
+        }
+    }
+
+    async fn notice(
+        &self,
+        id: uuid::Uuid,
+        kind: &str,
+        occ: OccurrenceId,
+        user: UserId,
+        offset: i32,
+    ) -> ApiResult<Notice> {
+        let (row, series) = self.occurrence_with_series(occ).await?;
+        let phone: Option<String> = with_db!(&self.db, pool => sqlx::query_scalar::<_, Option<String>>(
+            "SELECT phone FROM users WHERE id = $1",
+        )
+        .bind(user)
+        .fetch_optional(pool)
+        .await)?
+        .flatten();
+        let base = self.cfg.public_url.trim_end_matches('/');
+        let when = crate::recurrence::china_time(row.starts_at);
+        let (url, text) = if kind == "replay_ready" {
+            (
+                format!("{base}/live/{occ}"),
+                format!(
+                    "【家长学堂】“{}”（{when}）的回放已经可以观看，观看同样计入学时。",
+                    series.title
+                ),
+            )
+        } else {
+            (
+                format!("{base}/live/{occ}"),
+                format!(
+                    "【家长学堂】您报名的直播“{}”将于 {when} 开始，请准时进入直播间。",
+                    series.title
+                ),
+            )
+        };
+        Ok(Notice {
+            id,
+            kind: kind.to_owned(),
+            occurrence_id: occ,
+            user_id: user,
+            phone,
+            title: series.title,
+            starts_at: row.starts_at,
+            minutes_before: offset,
+            url,
+            text,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nearest_reached_offset_is_due() {
+        let offsets = [1440, 30];
+        assert_eq!(due_offset(&offsets, 2000), None);
+        assert_eq!(due_offset(&offsets, 1440), Some(1440));
+        assert_eq!(due_offset(&offsets, 600), Some(1440));
+        // Enrolled late: only the 30-minute reminder, not the day-before one as well.
+        assert_eq!(due_offset(&offsets, 29), Some(30));
+        assert_eq!(due_offset(&offsets, 0), Some(30));
+        assert_eq!(due_offset(&[], 10), None);
+        assert_eq!(due_offset(&[0], 0), None);
+    }
+}
