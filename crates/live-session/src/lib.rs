@@ -288,6 +288,7 @@ pub fn router(live: Live) -> ApiRouter {
         .merge(reports::router())
         .merge(messages::router())
         .merge(hls::router())
+        .merge(recording::router())
         .merge(ice::router())
         .with_state(live)
 }

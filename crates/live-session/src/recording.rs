@@ -711,6 +711,7 @@ impl Live {
                     }
                 };
                 let _ = tokio::fs::remove_dir_all(&dir).await;
+                self.seed_live_minutes(&setup, occ, asset).await?;
                 db_execute!(
                     &self.db,
                     "UPDATE live_recordings SET asset_id = $2, updated_at = $3 WHERE occurrence_id = $1",
@@ -750,6 +751,42 @@ impl Live {
         });
         tracing::info!(%occ, %asset, %course, %lesson, "replay attached; transcoding");
         Ok(())
+    }
+
+    /// What each viewer watched live, marked as watched on the replay (without new credit):
+    /// a lecture counts once, live and replay minutes being one union.
+    async fn seed_live_minutes(&self, setup: &RecordingSetup, occ: OccurrenceId, asset: media::AssetId) -> anyhow::Result<()> {
+        let segments = self.replay_segments(occ).await?;
+        let rows: Vec<(platform::ids::UserId, i64, i64)> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT user_id, joined_at, COALESCE(left_at, seen_until) FROM live_attendance WHERE occurrence_id = $1",
+        )
+        .bind(occ)
+        .fetch_all(pool)
+        .await)?;
+        let mut per_user: std::collections::HashMap<platform::ids::UserId, Vec<platform::intervals::Span>> =
+            std::collections::HashMap::new();
+        for (user, from, to) in rows {
+            let span = (replay_offset(&segments, from), replay_offset(&segments, to));
+            per_user.entry(user).or_default().push(span);
+        }
+        for (user, spans) in per_user {
+            let spans = platform::intervals::normalise(spans);
+            if !spans.is_empty() {
+                setup.media.seed_watched(user, asset, &spans).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The recording's pieces as (wall-clock start, duration) in ms, in order.
+    pub(crate) async fn replay_segments(&self, occ: OccurrenceId) -> ApiResult<Vec<(i64, i64)>> {
+        let rows: Vec<(i64, i32)> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT started_at, duration_ms FROM live_segments WHERE occurrence_id = $1 ORDER BY seq",
+        )
+        .bind(occ)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows.into_iter().map(|(a, d)| (a, i64::from(d))).collect())
     }
 
     /// Downloads the pieces and joins them: each run's init segment and pieces make one
@@ -804,6 +841,97 @@ impl Live {
 
 /// Occurrences being recorded on this node.
 pub(crate) type Recorders = Arc<Mutex<HashSet<OccurrenceId>>>;
+
+/// A replay's chat and chapters, placed on the replay's timeline.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ReplayView {
+    pub occurrence_id: OccurrenceId,
+    pub title: String,
+    pub starts_at: Timestamp,
+    /// Answered questions, where the expert marked them (seconds into the replay).
+    pub chapters: Vec<ReplayItem>,
+    /// Chat messages and questions as they were sent, oldest first.
+    pub messages: Vec<ReplayItem>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ReplayItem {
+    pub at_s: f64,
+    /// `chat` or `question`.
+    pub kind: String,
+    pub author: String,
+    pub text: String,
+}
+
+pub(crate) fn router() -> platform::http::ApiRouter<Live> {
+    platform::http::ApiRouter::new().routes(utoipa_axum::routes!(replay_view))
+}
+
+/// The chat and chapters to show beside a replay (its asset id; 404 for other assets).
+#[utoipa::path(get, path = "/api/v1/live/replays/{asset_id}", tag = "live", params(("asset_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ReplayView), (status = 404)), security(("bearer" = [])))]
+async fn replay_view(
+    axum::extract::State(live): axum::extract::State<Live>,
+    auth: platform::auth::AuthUser,
+    platform::http::Path(asset): platform::http::Path<uuid::Uuid>,
+) -> ApiResult<platform::http::Json<ReplayView>> {
+    let not_found = || {
+        platform::error::ApiError::not_found(
+            "replay_not_found",
+            platform::error::msg("这不是直播回放。", "This is not the replay of a live lecture."),
+        )
+    };
+    let occ: Option<OccurrenceId> = with_db!(&live.db, pool => sqlx::query_scalar(
+        "SELECT id FROM live_occurrences WHERE replay_asset_id = $1",
+    )
+    .bind(asset)
+    .fetch_optional(pool)
+    .await)?;
+    let occ = occ.ok_or_else(not_found)?;
+    let (row, series) = live.occurrence_with_series(occ).await?;
+    if !live.manages(&auth, &series).await? && !live.in_audience(auth.id, series.scope_org_id).await? {
+        return Err(not_found());
+    }
+    let segments = live.replay_segments(occ).await?;
+    let rows: Vec<(String, String, String, bool, Option<Timestamp>, Timestamp)> = with_db!(&live.db, pool => sqlx::query_as(
+        "SELECT m.kind, u.display_name, m.text, m.answered, m.answered_at, m.created_at
+           FROM live_messages m JOIN users u ON u.id = m.user_id
+          WHERE m.occurrence_id = $1 AND NOT m.hidden ORDER BY m.created_at LIMIT 5000",
+    )
+    .bind(occ)
+    .fetch_all(pool)
+    .await)?;
+    let at = |t: Timestamp| replay_offset(&segments, t.0) as f64 / 1000.0;
+    let mut chapters: Vec<ReplayItem> = rows
+        .iter()
+        .filter_map(|(kind, author, text, answered, answered_at, _)| match (kind.as_str(), answered, answered_at) {
+            ("question", true, Some(t)) => Some(ReplayItem {
+                at_s: at(*t),
+                kind: kind.clone(),
+                author: author.clone(),
+                text: text.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    chapters.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    let messages = rows
+        .into_iter()
+        .map(|(kind, author, text, _, _, created)| ReplayItem {
+            at_s: at(created),
+            kind,
+            author,
+            text,
+        })
+        .collect();
+    Ok(platform::http::Json(ReplayView {
+        occurrence_id: occ,
+        title: series.title,
+        starts_at: row.starts_at,
+        chapters,
+        messages,
+    }))
+}
 
 #[cfg(test)]
 mod tests {

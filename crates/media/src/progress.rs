@@ -342,6 +342,41 @@ impl crate::Media {
         Ok(out)
     }
 
+    /// Marks `spans` of an asset as already watched by `user` without crediting them: time that
+    /// was credited elsewhere (a live lecture whose replay this asset is). Watching those
+    /// spans again earns nothing; the rest of the asset earns as usual, so the two make one
+    /// union.
+    pub async fn seed_watched(
+        &self,
+        user: platform::ids::UserId,
+        asset: AssetId,
+        spans: &[Span],
+    ) -> ApiResult<()> {
+        let now = self.clock.now();
+        with_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let existing: Option<String> = sqlx::query_scalar(
+                "SELECT ranges FROM watch_progress WHERE user_id = $1 AND asset_id = $2",
+            )
+            .bind(user).bind(asset)
+            .fetch_optional(&mut *tx).await?;
+            let mut union: Vec<Span> = existing.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+            union.extend_from_slice(spans);
+            let union = platform::intervals::normalise(union);
+            sqlx::query(
+                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, completed_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 0, NULL, $5)
+                 ON CONFLICT (user_id, asset_id) DO UPDATE SET ranges = excluded.ranges, watched_ms = excluded.watched_ms,
+                   updated_at = excluded.updated_at",
+            )
+            .bind(user).bind(asset).bind(serde_json::to_string(&union).unwrap_or_else(|_| "[]".into()))
+            .bind(total(&union)).bind(now)
+            .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// Credited milliseconds a user earned in `[from, to)` (terms), from the credit log.
     pub async fn credited_between(
         &self,
