@@ -21,7 +21,7 @@ export class Server {
   /// server, as for the Rust tests); `s3: true` keeps objects on a real s3s-fs on loopback.
   constructor({ postgres = false, s3 = false } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), "parentschool-browser-"));
-    this.env = { ...process.env, RUST_LOG: "warn" };
+    this.env = { ...process.env, RUST_LOG: process.env.PARENTSCHOOL_BROWSER_LOG ? (process.env.RUST_LOG || "info") : "warn" };
     this.postgres = postgres;
     this.s3 = s3;
   }

@@ -1,9 +1,13 @@
 // WebRTC end to end, run inside a network namespace with only loopback (`unshare -n`, see
 // scripts/test): an expert goes live from the studio page with Chromium's fake camera and
 // microphone (WHIP), an enrolled parent enrols on the schedule page and watches in another
-// context (WHEP); getStats() shows decoded video frames and arriving audio; after the parent
-// leaves, the attendance report and its page show their minutes. On the way the parent asks a
-// question, which the studio sees, gets a vote and is marked answered.
+// context (WHEP) through the one shared UDP port; getStats() shows decoded video frames and
+// arriving audio. The parent asks a question, which the studio sees, gets a vote and is marked
+// answered. A second parent, over the WebRTC viewer limit, is switched to live HLS by the room
+// and counted in attendance. The expert's network "drops" and an H.264 + Opus publisher using
+// the stream key (as OBS would) replaces the stale session while the first parent's picture
+// goes on. After the end, the replay plays as a lesson with the chat and the answered question
+// as a chapter beside it, and the live minutes already count on it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Server, launch, phone, withShot, login, WEBRTC_FLAGS } from "./harness.mjs";
@@ -11,7 +15,9 @@ import { Server, launch, phone, withShot, login, WEBRTC_FLAGS } from "./harness.
 // On PostgreSQL through its Unix socket when scripts/test found one (the namespace has no
 // route to the host's 127.0.0.1), else on SQLite.
 const server = new Server({ postgres: process.env.PARENTSCHOOL_TEST_PG_SOCKET_URL ? "socket" : false });
-let browser, base, occ, expertToken;
+let browser, base, occ, expertToken, parent2Token, parent2;
+// The shared WebRTC media port.
+const UDP_PORT = 30000 + Math.floor(Math.random() * 20000);
 const PASSWORD = "Test-pass-2026";
 
 // Every RTCPeerConnection a page makes, for getStats().
@@ -41,12 +47,16 @@ before(async () => {
   Object.assign(server.env, {
     PARENTSCHOOL__LIVE__MEDIA_ADDRS: '["127.0.0.1:0"]',
     PARENTSCHOOL__LIVE__ATTENDANCE_FLUSH_SECONDS: "1",
+    PARENTSCHOOL__LIVE__WEBRTC_VIEWER_LIMIT: "1",
+    PARENTSCHOOL__LIVE__UDP_PORT: String(UDP_PORT),
+    PARENTSCHOOL__LIVE__UDP_PUBLIC_IP: "127.0.0.1",
   });
   await server.provision();
   const province = server.cli("org", "add", "--name", "浙江省妇联", "--kind", "province");
   const school = server.cli("org", "add", "--name", "西湖小学", "--kind", "school", "--parent", province);
   server.cli("user", "add", "--phone", "13600000001", "--password", PASSWORD, "--role", "expert", "--org", school, "--name", "李老师");
   server.cli("user", "add", "--phone", "13800000001", "--password", PASSWORD, "--role", "parent", "--org", school, "--name", "乐乐妈妈");
+  server.cli("user", "add", "--phone", "13800000002", "--password", PASSWORD, "--role", "parent", "--org", school, "--name", "乐乐爸爸");
   base = await server.start();
   expertToken = (await apiCall("/api/v1/auth/login", null, { phone: "13600000001", password: PASSWORD })).access_token;
   // Tomorrow evening; going live early is allowed.
@@ -56,6 +66,8 @@ before(async () => {
     duration_minutes: 60, capacity: 100, scope_org_id: school,
   });
   occ = series.occurrences[0].id;
+  parent2Token = (await apiCall("/api/v1/auth/login", null, { phone: "13800000002", password: PASSWORD })).access_token;
+  await apiCall(`/api/v1/live/occurrences/${occ}/enrolments`, parent2Token, {});
   browser = await launch(WEBRTC_FLAGS);
 });
 
@@ -67,6 +79,7 @@ after(async () => {
 test("an expert goes live, an enrolled parent watches, attendance is recorded", async () => {
   const expert = await phone(browser);
   await expert.context().grantPermissions(["camera", "microphone"]).catch(() => {});
+  await expert.addInitScript(RECORD_PCS);
   const parent = await phone(browser);
   await parent.addInitScript(RECORD_PCS);
   await withShot(expert, "live-expert", async () => {
@@ -119,6 +132,76 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
       await parent.locator(".question", { hasText: "孩子总玩手机怎么办？" }).getByText("已回答").waitFor({ timeout: 10000 });
       await parent.waitForTimeout(4000); // a few more seconds of attendance
 
+      // Media flows through the one shared UDP port.
+      const remotePort = await parent.evaluate(async () => {
+        for (const pc of window.__pcs) {
+          const stats = await pc.getStats();
+          let pair = null;
+          stats.forEach((s) => { if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair = s; });
+          if (pair) return stats.get(pair.remoteCandidateId)?.port;
+        }
+        return null;
+      });
+      assert.equal(remotePort, UDP_PORT);
+
+      // A second parent is over the WebRTC limit (1): the room switches to live HLS by itself,
+      // plays, and its heartbeats count as attendance.
+      parent2 = await phone(browser);
+      await withShot(parent2, "live-parent-hls", async () => {
+        await login(parent2, base, "13800000002", PASSWORD);
+        await parent2.goto(`${base}/live/${occ}`);
+        await parent2.getByText("实时观看人数已满，已切换到流畅模式（HLS）").waitFor({ timeout: 30000 });
+        await parent2.waitForFunction(() => {
+          const v = document.querySelector("video");
+          return v && v.getVideoPlaybackQuality().totalVideoFrames > 10 && !v.paused;
+        }, null, { timeout: 40000, polling: 500 });
+        await expert.getByText("2 人正在观看").waitFor({ timeout: 15000 });
+        await parent2.waitForTimeout(3000);
+      });
+
+      // The expert's network drops (nothing more is sent); a publisher with the stream key, as
+      // OBS would use it (H.264 + Opus), replaces the stale session. The first parent keeps
+      // their connection and the picture goes on.
+      const { stream_key, whip_url } = await apiCall(`/api/v1/live/occurrences/${occ}/stream-key`, expertToken, {});
+      assert.match(whip_url, new RegExp(`/api/v1/live/occurrences/${occ}/whip$`));
+      await expert.evaluate(async () => { for (const pc of window.__pcs) for (const s of pc.getSenders()) await s.replaceTrack(null); });
+      await expert.waitForTimeout(3500);
+      const frames = () => parent.evaluate(async () => {
+        let n = 0;
+        for (const pc of window.__pcs) (await pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") n += s.framesDecoded || 0; });
+        return n;
+      });
+      const before = await frames();
+      const obs = await expert.context().newPage();
+      await obs.goto(`${base}/`);
+      const published = await obs.evaluate(async ({ url, key }) => {
+        const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+        const pc = new RTCPeerConnection();
+        window.__obs = pc;
+        for (const track of stream.getTracks()) {
+          const t = pc.addTransceiver(track, { direction: "sendonly" });
+          if (track.kind === "video") t.setCodecPreferences(RTCRtpSender.getCapabilities("video").codecs.filter((c) => /h264/i.test(c.mimeType)));
+        }
+        await pc.setLocalDescription(await pc.createOffer());
+        await new Promise((r) => { if (pc.iceGatheringState === "complete") r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r(); setTimeout(r, 3000); });
+        const res = await fetch(url, { method: "POST", headers: { "content-type": "application/sdp", authorization: `Bearer ${key}` }, body: pc.localDescription.sdp });
+        const answer = await res.text();
+        if (res.status !== 201) return { status: res.status, answer };
+        await pc.setRemoteDescription({ type: "answer", sdp: answer });
+        return { status: 201, h264: /H264/i.test(answer) };
+      }, { url: whip_url, key: stream_key });
+      assert.deepEqual(published, { status: 201, h264: true });
+      await parent.waitForFunction(async (n) => {
+        let f = 0;
+        for (const pc of window.__pcs) (await pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") f += s.framesDecoded || 0; });
+        return f > n + 30;
+      }, before, { timeout: 20000, polling: 500 });
+      // The recording resumes with the new publisher: the HLS viewer's picture goes on too.
+      const hlsFrames = await parent2.evaluate(() => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames);
+      await parent2.waitForFunction((n) => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames > n + 60,
+        hlsFrames, { timeout: 30000, polling: 500 });
+      assert.equal((await apiCall(`/api/v1/live/occurrences/${occ}`, expertToken)).state, "live");
+
       // The parent leaves; the report counts their minutes.
       await parent.getByRole("link", { name: "我的学习" }).click();
       let report;
@@ -131,12 +214,42 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
       assert.ok(person && person.minutes >= 0.05, JSON.stringify(report));
       assert.equal(person.enrolment, "enrolled");
       assert.equal(person.phone, "138****0001");
-      assert.equal(report.enrolled, 1);
+      assert.equal(report.enrolled, 2);
+
+      // The HLS viewer is in the report too.
+      const hlsViewer = report.people.find((p) => p.display_name === "乐乐爸爸");
+      assert.ok(hlsViewer && hlsViewer.minutes >= 0.05, JSON.stringify(report));
 
       // The report page shows it; the expert ends the lecture.
       await expert.goto(`${base}/studio/live/${occ}/report`);
       await expert.getByRole("row", { name: /乐乐妈妈/ }).waitFor();
-      await expert.getByText("报名 1 人").waitFor();
+      await expert.getByText("报名 2 人").waitFor();
+      await apiCall(`/api/v1/live/occurrences/${occ}/end`, expertToken, {});
+
+      // The recording becomes a replay lesson; once transcoded it plays with the chat beside it
+      // and the answered question as a chapter. What the parent watched live already counts.
+      let replay = null;
+      for (let i = 0; i < 120 && !replay; i++) {
+        replay = (await apiCall(`/api/v1/live/occurrences/${occ}`, expertToken)).replay;
+        if (!replay) await new Promise((r) => setTimeout(r, 1000));
+      }
+      assert.ok(replay, "the replay was attached");
+      const parentToken = (await apiCall("/api/v1/auth/login", null, { phone: "13800000001", password: PASSWORD })).access_token;
+      for (let i = 0; i < 180; i++) {
+        const res = await fetch(`${base}/api/v1/assets/${replay.asset_id}/playback`, { headers: { authorization: `Bearer ${parentToken}` } });
+        if (res.ok) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      const seeded = await apiCall(`/api/v1/assets/${replay.asset_id}/progress`, parentToken);
+      assert.ok(seeded.watched_s > 1, JSON.stringify(seeded));
+      await parent.goto(`${base}/courses/${replay.course_id}?lesson=${replay.lesson_id}`);
+      await parent.getByRole("button", { name: /孩子总玩手机怎么办？/ }).waitFor({ timeout: 20000 });
+      await parent.locator(".replay-chat").waitFor();
+      await parent.waitForFunction(() => {
+        const v = document.querySelector(".stage video");
+        if (v && v.paused) v.play().catch(() => {});
+        return v && v.getVideoPlaybackQuality().totalVideoFrames > 10;
+      }, null, { timeout: 30000, polling: 500 });
     });
   });
   await parent.context().close();

@@ -75,8 +75,9 @@ pub struct LiveConfig {
     pub publisher_grace_seconds: u64,
     pub attendance_flush_seconds: u64,
     pub ticket_seconds: u64,
-    /// Where users reach the service (links in calendar feeds).
-    pub public_url: String,
+    /// Where users reach the service (links in calendar feeds, WHIP URLs, notices); without
+    /// it, links follow the request's host.
+    pub public_url: Option<String>,
     pub message_max_chars: usize,
     pub word_filter: Vec<String>,
     pub hls_segment_seconds: u64,
@@ -90,7 +91,7 @@ impl Live {
         db: Db,
         clock: Arc<dyn Clock>,
         settings: &LiveSettings,
-        public_url: String,
+        public_url: Option<String>,
         secret: &[u8],
     ) -> (Self, mpsc::UnboundedReceiver<SfuEvent>) {
         let (sfu, rx) = Sfu::new(SfuConfig {
@@ -128,6 +129,17 @@ impl Live {
             },
             rx,
         )
+    }
+
+    /// Where users reach the service: the configured public URL, else the request's host.
+    pub(crate) fn base_url(&self, headers: &axum::http::HeaderMap) -> String {
+        if let Some(u) = &self.cfg.public_url {
+            return u.trim_end_matches('/').to_owned();
+        }
+        headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map_or_else(String::new, |h| format!("http://{h}"))
     }
 
     /// Records lectures (live HLS and replays) with this setup.

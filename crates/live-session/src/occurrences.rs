@@ -405,7 +405,12 @@ async fn calendar_link(State(live): State<Live>, auth: AuthUser) -> ApiResult<Js
 #[utoipa::path(get, path = "/api/v1/live/calendar/{user}/{file}", tag = "live",
     params(("user" = UserId, Path), ("file" = String, Path, description = "`{signature}.ics`")),
     responses((status = 200, content_type = "text/calendar", body = String), (status = 404)))]
-async fn calendar_feed(State(live): State<Live>, Path((user, file)): Path<(UserId, String)>) -> ApiResult<Response> {
+async fn calendar_feed(
+    State(live): State<Live>,
+    Path((user, file)): Path<(UserId, String)>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    let base = live.base_url(&headers);
     let sig = file.strip_suffix(".ics").unwrap_or_default();
     let expected = live.calendar_sig(user);
     if sig.len() != expected.len() || !subtle_eq(sig.as_bytes(), expected.as_bytes()) {
@@ -432,7 +437,7 @@ async fn calendar_feed(State(live): State<Live>, Path((user, file)): Path<(UserI
                 ends_at: ends.to_offset_date_time(),
                 summary: format!("直播：{title}"),
                 description: format!("主讲：{lecturer}\n{description}"),
-                url: format!("{}/live/{id}", live.cfg.public_url.trim_end_matches('/')),
+                url: format!("{base}/live/{id}"),
                 cancelled: state == "cancelled",
             },
         )

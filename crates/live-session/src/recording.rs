@@ -404,7 +404,7 @@ impl Live {
                 audio.is_some(),
                 segment_s,
             ))
-            .stdin(std::process::Stdio::piped())
+            .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -476,12 +476,14 @@ impl Live {
             p.abort();
         }
         if end != RunEnd::FfmpegExited {
-            // `q` makes ffmpeg finish the last piece and the playlist.
-            if let Some(mut stdin) = child.stdin.take() {
-                let _ = stdin.write_all(b"q\n").await;
-                let _ = stdin.flush().await;
+            // SIGTERM makes ffmpeg finish the last piece and the playlist at once while packets
+            // still flow (the lecture ended). After a publisher went silent it can take seconds
+            // (`q` on stdin waits for the next packet): then the unfinished piece, seconds of a
+            // dropped stream, is given up.
+            if let Some(pid) = child.id() {
+                let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
             }
-            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+            if tokio::time::timeout(Duration::from_secs(2), child.wait())
                 .await
                 .is_err()
             {
@@ -755,7 +757,12 @@ impl Live {
 
     /// What each viewer watched live, marked as watched on the replay (without new credit):
     /// a lecture counts once, live and replay minutes being one union.
-    async fn seed_live_minutes(&self, setup: &RecordingSetup, occ: OccurrenceId, asset: media::AssetId) -> anyhow::Result<()> {
+    async fn seed_live_minutes(
+        &self,
+        setup: &RecordingSetup,
+        occ: OccurrenceId,
+        asset: media::AssetId,
+    ) -> anyhow::Result<()> {
         let segments = self.replay_segments(occ).await?;
         let rows: Vec<(platform::ids::UserId, i64, i64)> = with_db!(&self.db, pool => sqlx::query_as(
             "SELECT user_id, joined_at, COALESCE(left_at, seen_until) FROM live_attendance WHERE occurrence_id = $1",
@@ -904,15 +911,17 @@ async fn replay_view(
     let at = |t: Timestamp| replay_offset(&segments, t.0) as f64 / 1000.0;
     let mut chapters: Vec<ReplayItem> = rows
         .iter()
-        .filter_map(|(kind, author, text, answered, answered_at, _)| match (kind.as_str(), answered, answered_at) {
-            ("question", true, Some(t)) => Some(ReplayItem {
-                at_s: at(*t),
-                kind: kind.clone(),
-                author: author.clone(),
-                text: text.clone(),
-            }),
-            _ => None,
-        })
+        .filter_map(
+            |(kind, author, text, answered, answered_at, _)| match (kind.as_str(), answered, answered_at) {
+                ("question", true, Some(t)) => Some(ReplayItem {
+                    at_s: at(*t),
+                    kind: kind.clone(),
+                    author: author.clone(),
+                    text: text.clone(),
+                }),
+                _ => None,
+            },
+        )
         .collect();
     chapters.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     let messages = rows

@@ -133,7 +133,8 @@ impl PubTrack {
                 sender_ssrc: 0,
                 media_ssrc: self.media_ssrc,
             };
-            let _ = self.remote.write_rtcp(vec![Box::new(pli)]).await;
+            // Bounded: a write to a publisher whose connection just closed may never finish.
+            let _ = tokio::time::timeout(Duration::from_millis(500), self.remote.write_rtcp(vec![Box::new(pli)])).await;
         }
     }
 }

@@ -308,6 +308,7 @@ async fn create_stream_key(
     State(live): State<Live>,
     auth: AuthUser,
     Path(id): Path<OccurrenceId>,
+    headers: HeaderMap,
 ) -> ApiResult<(StatusCode, axum::Json<StreamKey>)> {
     live.check_publisher(id, &PublisherAuth::User(auth)).await?;
     let occ = live.occurrence_row(id).await?;
@@ -329,10 +330,7 @@ async fn create_stream_key(
         StatusCode::CREATED,
         axum::Json(StreamKey {
             stream_key: key,
-            whip_url: format!(
-                "{}/api/v1/live/occurrences/{id}/whip",
-                live.cfg.public_url.trim_end_matches('/')
-            ),
+            whip_url: format!("{}/api/v1/live/occurrences/{id}/whip", live.base_url(&headers)),
         }),
     ))
 }

@@ -346,12 +346,7 @@ impl crate::Media {
     /// was credited elsewhere (a live lecture whose replay this asset is). Watching those
     /// spans again earns nothing; the rest of the asset earns as usual, so the two make one
     /// union.
-    pub async fn seed_watched(
-        &self,
-        user: platform::ids::UserId,
-        asset: AssetId,
-        spans: &[Span],
-    ) -> ApiResult<()> {
+    pub async fn seed_watched(&self, user: platform::ids::UserId, asset: AssetId, spans: &[Span]) -> ApiResult<()> {
         let now = self.clock.now();
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;

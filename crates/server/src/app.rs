@@ -108,11 +108,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     )
     .with_presigned_delivery(settings.storage.backend == "s3" && settings.storage.s3.presigned_delivery);
 
-    let public_url = settings
-        .server
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", settings.server.listen));
+    let public_url = settings.server.public_url.clone();
     let (live, live_events) = live_session::Live::new(db.clone(), clock.clone(), &settings.live, public_url, &secret);
     let notifier: Arc<dyn live_session::Notifier> = match &settings.live.notify_webhook_url {
         Some(url) => Arc::new(live_session::WebhookNotifier::new(url.clone())?),

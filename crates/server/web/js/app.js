@@ -161,7 +161,10 @@ async function coursePage(id) {
     if (!s) { stage.replaceChildren(h("p", { class: "card" }, "登录后即可观看并记录学时。", h("a", { href: "/login", "data-link": true, class: "btn" }, "登录"))); return; }
     const { mountPlayer } = await import("./player.js");
     stage.dataset.lesson = lesson.id;
-    await mountPlayer(stage, lesson.asset_id, { title: lesson.title });
+    const player = await mountPlayer(stage, lesson.asset_id, { title: lesson.title });
+    // A live lecture's replay: its chat beside it, answered questions as chapters.
+    const r = await api(`/api/v1/live/replays/${lesson.asset_id}`).catch(() => null);
+    if (r && player) stage.append(replayPanel(r, player.video));
   };
   const bar = (l) => {
     const p = done.get(l.id);
@@ -181,6 +184,24 @@ async function coursePage(id) {
         h("span", { class: "meta" }, duration(l.duration_s)), s && l.asset_id ? bar(l) : null)))),
     c.editable ? h("a", { class: "btn secondary", href: `/studio/courses/${c.id}`, "data-link": true }, "编辑课程") : null);
   if (playable.length) await play(playable.find((l) => l.id === wanted) || playable[0]);
+}
+
+const clock = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
+
+function replayPanel(r, video) {
+  const seek = (t) => { video.currentTime = t; video.play().catch(() => {}); };
+  const chat = h("ol", { class: "chat replay-chat", "aria-label": "直播时的聊天" }, r.messages.map((m) => h("li", { "data-at": m.at_s },
+    h("button", { type: "button", class: "linklike time", onclick: () => seek(m.at_s), "aria-label": `跳到 ${clock(m.at_s)}` }, clock(m.at_s)), " ",
+    h("strong", {}, `${m.author}${m.kind === "question" ? "（提问）" : ""}：`), m.text)));
+  // Follow the replay: messages up to the current time are shown as said.
+  video.addEventListener("timeupdate", () => {
+    for (const li of chat.children) li.classList.toggle("future", Number(li.dataset.at) > video.currentTime);
+  });
+  return h("section", { class: "card discussion replay" },
+    h("h2", {}, "章节（已回答的问题）"),
+    r.chapters.length ? h("ol", { class: "chapters" }, r.chapters.map((c) => h("li", {},
+      h("button", { type: "button", class: "linklike chapter", onclick: () => seek(c.at_s) }, `${clock(c.at_s)} ${c.text}`)))) : h("p", { class: "empty" }, "这场直播没有已回答的问题。"),
+    h("h2", {}, "直播聊天"), r.messages.length ? chat : h("p", { class: "empty" }, "这场直播没有聊天记录。"));
 }
 
 async function learningPage() {

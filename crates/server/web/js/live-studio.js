@@ -3,7 +3,7 @@
 // attendance report (chart by organization, people, CSV).
 import { api, session, download } from "./api.js";
 import { h, toast, fieldErrors } from "./ui.js";
-import { exchange, gathered, liveEvents, discussion } from "./live.js";
+import { exchange, gathered, liveEvents, discussion, iceServers } from "./live.js";
 
 const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
 const fmt = (ts) => new Date(ts).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
@@ -78,7 +78,7 @@ export async function goLive(id, ctx) {
     h("p", { class: "meta" }, `${fmt(o.starts_at)} · ${o.enrolled} 人已报名`),
     h("div", { class: "player" }, preview),
     h("div", { class: "row" }, field("摄像头", camera), field("麦克风", mic)),
-    h("p", { class: "actions" }, start, pause, end), status, viewers), talk.panel);
+    h("p", { class: "actions" }, start, pause, end), status, viewers), talk.panel, streamKeyCard(id));
 
   let stream = null, pc = null, location = null;
   const openDevices = async () => {
@@ -113,7 +113,7 @@ export async function goLive(id, ctx) {
     if (!stream) return toast("请先允许使用摄像头和麦克风", "error");
     start.disabled = true;
     status.textContent = "正在连接……";
-    pc = new RTCPeerConnection();
+    pc = new RTCPeerConnection({ iceServers: await iceServers() });
     for (const track of stream.getTracks()) {
       const t = pc.addTransceiver(track, { direction: "sendonly" });
       // H.264 first (the replay and live HLS can use it without re-encoding), VP8 otherwise.
@@ -150,6 +150,26 @@ export async function goLive(id, ctx) {
     state: (st) => { if (!pc || st !== "live") status.textContent = STATE[st]; },
   });
   ctx.onLeave(() => { closeEvents(); hangUp(); stream?.getTracks().forEach((t) => t.stop()); });
+}
+
+// OBS and other WHIP encoders: a per-lecture stream key used as the WHIP Bearer token.
+function streamKeyCard(id) {
+  const box = h("div", { class: "stream-key" });
+  const show = (k) => box.replaceChildren(
+    field("WHIP 地址（服务器）", h("input", { readonly: true, value: k.whip_url, onfocus: (e) => e.target.select() })),
+    field("推流密钥（Bearer Token）", h("input", { readonly: true, value: k.stream_key, onfocus: (e) => e.target.select() })),
+    h("p", { class: "meta" }, "密钥只显示这一次；泄露后请撤销并重新生成。"));
+  const create = h("button", { type: "button", class: "btn secondary", onclick: async () => {
+    try { show(await api(`/api/v1/live/occurrences/${id}/stream-key`, { method: "POST", body: {} })); toast("已生成推流密钥"); }
+    catch (err) { toast(err.message, "error"); }
+  } }, "生成推流密钥");
+  const revoke = h("button", { type: "button", class: "btn secondary", onclick: async () => {
+    try { await api(`/api/v1/live/occurrences/${id}/stream-key`, { method: "DELETE" }); box.replaceChildren(h("p", {}, "推流密钥已撤销。")); }
+    catch (err) { toast(err.message, "error"); }
+  } }, "撤销密钥");
+  return h("section", { class: "card" }, h("h2", {}, "用 OBS 推流"),
+    h("p", { class: "meta" }, "OBS 30 及以上：设置 → 直播 → 服务选“WHIP”，填入下面的地址和密钥；编码选 H.264 和 Opus。"),
+    box, h("p", { class: "actions" }, create, revoke));
 }
 
 export async function report(id, ctx) {

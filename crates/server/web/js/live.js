@@ -89,10 +89,98 @@ export async function exchange(url, offer, token) {
   if (res.status !== 201) {
     const p = await res.json().catch(() => ({}));
     const err = new Error(ERRORS[p.code] || p.detail || `连接失败（${res.status}）`);
-    err.code = p.code; err.status = res.status;
+    err.code = p.code; err.status = res.status; err.problem = p;
     throw err;
   }
   return { answer: await res.text(), location: res.headers.get("location") };
+}
+
+// The STUN/TURN servers for this user (TURN credentials are personal and expire).
+export async function iceServers() {
+  try { return (await api("/api/v1/live/ice-servers")).ice_servers; } catch { return []; }
+}
+
+const MSE = window.ManagedMediaSource || window.MediaSource;
+const HLS_TYPE = 'video/mp4; codecs="avc1.42e01f,mp4a.40.2"';
+
+// Live HLS: polls the live playlist and appends new pieces in order. MSE runs in "sequence"
+// mode, so a new run (another publisher, a restart) continues where the last one ended;
+// native HLS where MSE is missing (iOS WeChat). Stays near the live edge.
+export class LiveHls {
+  constructor(video, url, status) { this.video = video; this.url = url; this.status = status; this.stopped = false; }
+
+  async start() {
+    if (!MSE || !MSE.isTypeSupported?.(HLS_TYPE)) { this.video.src = this.url; return; }
+    this.ms = new MSE();
+    this.video.src = URL.createObjectURL(this.ms);
+    await new Promise((res) => this.ms.addEventListener("sourceopen", res, { once: true }));
+    this.sb = this.ms.addSourceBuffer(HLS_TYPE);
+    this.sb.mode = "sequence";
+    this.last = null; this.init = null;
+    this.loop();
+  }
+
+  append(buf) {
+    return new Promise((res, rej) => {
+      this.sb.addEventListener("updateend", res, { once: true });
+      this.sb.addEventListener("error", rej, { once: true });
+      this.sb.appendBuffer(buf);
+    });
+  }
+
+  async loop() {
+    while (!this.stopped) {
+      let wait = 1000;
+      try {
+        const res = await fetch(this.url, { cache: "no-store" });
+        if (res.status === 403) { this.status("观看链接已过期，请刷新页面。"); return; }
+        const text = await res.text();
+        const base = new URL(this.url, location.href).href;
+        const pieces = [];
+        let init = null;
+        for (const l of text.split("\n").map((x) => x.trim())) {
+          if (l.startsWith("#EXT-X-MAP:")) init = new URL(/URI="([^"]+)"/.exec(l)[1], base).href;
+          else if (l && !l.startsWith("#")) pieces.push({ url: new URL(l, base).href, seq: Number(l.split("/").pop().split(".")[0]), init });
+        }
+        const todo = this.last === null ? pieces.slice(-3) : pieces.filter((p) => p.seq > this.last);
+        for (const p of todo) {
+          if (this.stopped) return;
+          if (p.init !== this.init) { await this.append(await fetch(p.init).then((r) => r.arrayBuffer())); this.init = p.init; }
+          await this.append(await fetch(p.url).then((r) => r.arrayBuffer()));
+          this.last = p.seq;
+        }
+        const b = this.sb.buffered;
+        if (b.length) {
+          const end = b.end(b.length - 1);
+          if (this.video.currentTime < b.start(0) || end - this.video.currentTime > 12) this.video.currentTime = Math.max(b.start(0), end - 4);
+          if (this.video.currentTime - b.start(0) > 60 && !this.sb.updating) this.sb.remove(0, this.video.currentTime - 30);
+        }
+        if (text.includes("#EXT-X-ENDLIST")) { if (this.ms.readyState === "open" && !this.sb.updating) this.ms.endOfStream(); return; }
+      } catch { wait = 2000; }
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  stop() { this.stopped = true; this.video.removeAttribute("src"); this.video.load(); }
+}
+
+// Heartbeats of a live HLS viewer (their attendance) every 10 s while playing; `stop` ends the
+// session at once.
+export function hlsHeartbeats(id, video) {
+  let sessionId = null, stopped = false;
+  const beat = async (leaving = false) => {
+    if (!leaving && (video.paused || stopped)) return;
+    const res = await fetch(`/api/v1/live/occurrences/${id}/hls-heartbeats`, {
+      method: "POST", keepalive: leaving,
+      headers: { "content-type": "application/json", authorization: `Bearer ${session()?.access}` },
+      body: JSON.stringify({ session: sessionId, leaving }),
+    }).catch(() => null);
+    const data = res?.ok ? await res.json().catch(() => null) : null;
+    if (data && !leaving) sessionId = data.session;
+  };
+  const timer = setInterval(beat, 10000);
+  video.addEventListener("playing", () => { if (!sessionId) beat(); });
+  return () => { if (stopped) return; stopped = true; clearInterval(timer); if (sessionId) beat(true); };
 }
 
 // The live events of an occurrence (state, viewers) through a ticket; reconnects by itself.
@@ -122,23 +210,54 @@ export async function room(id, ctx) {
   const status = h("p", { class: "live-status", role: "status", "aria-live": "polite" });
   const viewers = h("span", { class: "meta" });
   const unmute = h("button", { type: "button", class: "btn", hidden: true, onclick: () => { video.muted = false; video.play(); unmute.hidden = true; } }, "点击开启声音");
+  const modeButton = h("button", { type: "button", class: "btn secondary small", hidden: true }, "切换到流畅模式");
+  const replay = h("p", { hidden: !o.replay }, o.replay ? h("a", { class: "btn", href: `/courses/${o.replay.course_id}?lesson=${o.replay.lesson_id}`, "data-link": true }, "观看回放") : null);
   const talk = discussion(id);
   ctx.page(o.title, h("div", { class: "card" },
     h("p", { class: "meta" }, `${fmt(o.starts_at)} · 主讲：${o.lecturer}`),
-    h("div", { class: "player live" }, video), unmute, status, viewers), talk.panel);
+    h("div", { class: "player live" }, video), unmute, status, h("p", { class: "actions" }, viewers, modeButton), replay), talk.panel);
 
-  let pc = null, location = null, state = o.state, retry = null, left = false;
+  // "webrtc" (low delay) or "hls" (any network, any number of viewers).
+  let mode = sessionStorage.getItem("ps.liveMode") === "hls" ? "hls" : "webrtc";
+  let pc = null, location = null, state = o.state, retry = null, left = false, hls = null, stopBeats = null;
+  const ice = await iceServers();
   const say = (text) => { status.textContent = text; };
+  const stopHls = () => { hls?.stop(); hls = null; stopBeats?.(); stopBeats = null; };
+  const playing = () => video.play().then(() => { unmute.hidden = !video.muted; }).catch(() => { unmute.hidden = false; });
   const stop = async () => {
     clearTimeout(retry);
+    stopHls();
     const old = pc; pc = null;
     old?.close();
     if (location) { const l = location; location = null; await fetch(l, { method: "DELETE", headers: { authorization: `Bearer ${session()?.access}` } }).catch(() => {}); }
   };
+  const showMode = () => {
+    modeButton.hidden = state !== "live" && state !== "paused";
+    modeButton.textContent = mode === "hls" ? "切换到低延迟模式" : "切换到流畅模式";
+  };
+  // Live HLS: the given URL, or the occurrence's once its first pieces are stored.
+  const watchHls = async (url, why) => {
+    await stop();
+    mode = "hls"; showMode();
+    if (left || state === "ended" || state === "cancelled") return;
+    url ??= (await api(`/api/v1/live/occurrences/${id}`).catch(() => ({}))).hls_url;
+    if (!url) { say("流畅模式正在准备，请稍候……"); retry = setTimeout(() => watchHls(null, why), 3000); return; }
+    video.srcObject = null;
+    hls = new LiveHls(video, url, say);
+    stopBeats = hlsHeartbeats(id, video);
+    await hls.start();
+    say(why || "流畅模式（HLS）：延迟约 10 秒");
+    playing();
+  };
+  modeButton.addEventListener("click", () => {
+    if (mode === "hls") { mode = "webrtc"; sessionStorage.setItem("ps.liveMode", "webrtc"); stop().then(() => { video.removeAttribute("src"); watch(); showMode(); }); }
+    else { sessionStorage.setItem("ps.liveMode", "hls"); watchHls(null); }
+  });
   const watch = async () => {
-    if (pc || left || state !== "live") return;
+    if (pc || hls || left || state !== "live") return;
+    if (mode === "hls") return watchHls(null);
     say("正在连接直播……");
-    pc = new RTCPeerConnection();
+    pc = new RTCPeerConnection({ iceServers: ice });
     const mine = pc;
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });
@@ -146,7 +265,7 @@ export async function room(id, ctx) {
     pc.ontrack = (e) => { stream.addTrack(e.track); video.srcObject = stream; };
     pc.onconnectionstatechange = () => {
       if (mine !== pc) return;
-      if (pc.connectionState === "connected") { say("直播中"); video.play().then(() => { unmute.hidden = !video.muted; }).catch(() => { unmute.hidden = false; }); }
+      if (pc.connectionState === "connected") { say("直播中"); playing(); }
       if (pc.connectionState === "failed") { say("网络中断，正在重新连接……"); stop().then(() => { retry = setTimeout(watch, 2000); }); }
     };
     try {
@@ -156,18 +275,26 @@ export async function room(id, ctx) {
       location = r.location;
       if (mine !== pc) return stop();
       await pc.setRemoteDescription({ type: "answer", sdp: r.answer });
-      setTimeout(() => { if (mine === pc && pc.connectionState !== "connected") say("网络连接较慢，仍在尝试……如长时间无画面，请换用 Wi-Fi。"); }, 10000);
+      // WeChat on Android and strict school firewalls: no WebRTC within 10 s, HLS instead.
+      setTimeout(() => { if (mine === pc && pc.connectionState !== "connected") watchHls(null, "实时连接不通，已切换到流畅模式（HLS）"); }, 10000);
     } catch (err) {
       await stop();
+      if (err.code === "webrtc_full") return watchHls(err.problem?.hls_url, "实时观看人数已满，已切换到流畅模式（HLS）");
       say(err.message);
       if (err.code === "no_live_media" || !err.code) retry = setTimeout(watch, 3000);
     }
   };
   const onState = (st) => {
     state = st;
+    showMode();
     if (st === "live") { watch(); return; }
+    if (st === "paused" && hls) return; // the stream resumes by itself when the lecturer returns
     stop();
     say({ scheduled: "直播还没有开始，开始后这里会自动播放。", paused: ERRORS.live_paused, ended: ERRORS.occurrence_ended, cancelled: "这场直播已取消。" }[st] || "");
+    if (st === "ended") api(`/api/v1/live/occurrences/${id}`).then((x) => {
+      if (x.replay) replay.replaceChildren(h("a", { class: "btn", href: `/courses/${x.replay.course_id}?lesson=${x.replay.lesson_id}`, "data-link": true }, "观看回放"));
+      replay.hidden = !x.replay;
+    }).catch(() => {});
   };
   const closeEvents = await liveEvents(id, { ...talk.handlers, state: onState, viewers: (n) => { viewers.textContent = `${n} 人正在观看`; } });
   onState(state);
