@@ -6,6 +6,7 @@ mod catalog;
 mod cli;
 mod errors;
 mod live;
+mod live_ii;
 mod media;
 mod ops;
 mod orgs;

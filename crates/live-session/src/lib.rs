@@ -82,6 +82,7 @@ pub struct LiveConfig {
     pub word_filter: Vec<String>,
     pub hls_segment_seconds: u64,
     pub reminder_minutes: Vec<u32>,
+    pub reminder_check_seconds: u64,
     pub ice: ice::IceConfig,
 }
 
@@ -117,6 +118,7 @@ impl Live {
                     word_filter: settings.word_filter.clone(),
                     hls_segment_seconds: settings.hls_segment_seconds.clamp(1, 10),
                     reminder_minutes: settings.reminder_minutes.clone(),
+                    reminder_check_seconds: settings.reminder_check_seconds.clamp(1, 3600),
                     ice: ice::IceConfig::from_settings(settings),
                 }),
                 key: Arc::new(h.finalize().to_vec()),
@@ -208,12 +210,12 @@ impl Live {
         let mut flush = tokio::time::interval(Duration::from_secs(self.cfg.attendance_flush_seconds));
         let mut grace = tokio::time::interval(Duration::from_secs(15));
         let mut hls_expiry = tokio::time::interval(Duration::from_secs(5));
-        let mut reminders = tokio::time::interval(Duration::from_secs(30));
+        let mut reminders = tokio::time::interval(Duration::from_secs(self.cfg.reminder_check_seconds));
         loop {
             tokio::select! {
                 _ = hls_expiry.tick() => self.expire_hls_sessions(),
                 _ = reminders.tick() => {
-                    match self.send_reminders().await {
+                    match self.sweep_reminders().await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(sent = n, "reminders sent"),
                         Err(e) => tracing::warn!(error = %e, "could not send reminders"),

@@ -116,9 +116,9 @@ struct Pending {
 }
 
 impl Live {
-    /// Claims and sends the reminders that are due, then retries stale claims. Safe on every
-    /// node at once.
-    pub(crate) async fn send_reminders(&self) -> ApiResult<usize> {
+    /// Claims and sends the reminders that are due, then retries stale claims; returns how
+    /// many were sent. Safe on every node at once (each node runs it every few seconds).
+    pub async fn sweep_reminders(&self) -> ApiResult<usize> {
         let offsets = self.cfg.reminder_minutes.clone();
         let Some(&max) = offsets.iter().max() else {
             return Ok(0);

@@ -94,6 +94,8 @@ pub struct LiveSettings {
     pub hls_segment_seconds: u64,
     /// Reminders go out this many minutes before each enrolled lecture.
     pub reminder_minutes: Vec<u32>,
+    /// How often due reminders are looked for.
+    pub reminder_check_seconds: u64,
     /// Reminders and "replay ready" notices are posted here as JSON (SMS or WeChat gateways);
     /// without it they are written to the log.
     pub notify_webhook_url: Option<String>,
@@ -119,6 +121,7 @@ impl Default for LiveSettings {
             recording: true,
             hls_segment_seconds: 2,
             reminder_minutes: vec![24 * 60, 30],
+            reminder_check_seconds: 30,
             notify_webhook_url: None,
         }
     }
