@@ -62,8 +62,8 @@ export class Server {
     return execFileSync(bin, ["--data-dir", join(this.dir, "data"), ...args], { env: this.env, encoding: "utf8" }).trim();
   }
 
-  async start() {
-    this.proc = spawn(bin, ["--data-dir", join(this.dir, "data"), "serve", "--listen", "127.0.0.1:0"], { env: this.env, stdio: ["ignore", "pipe", "inherit"] });
+  async start(listen = "127.0.0.1:0") {
+    this.proc = spawn(bin, ["--data-dir", join(this.dir, "data"), "serve", "--listen", listen], { env: this.env, stdio: ["ignore", "pipe", "inherit"] });
     this.url = await new Promise((resolve, reject) => {
       let out = "";
       const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30000);
@@ -77,6 +77,14 @@ export class Server {
       this.proc.on("exit", (code) => reject(new Error(`server exited with ${code}: ${out}`)));
     });
     return this.url;
+  }
+
+  /// A crash: SIGKILL, then the server starts again on the same address and data.
+  async restart() {
+    const exited = new Promise((r) => this.proc.once("exit", r));
+    this.proc.kill("SIGKILL");
+    await exited;
+    return this.start(new URL(this.url).host);
   }
 
   async stop() {

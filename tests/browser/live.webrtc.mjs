@@ -9,6 +9,7 @@
 // goes on. After the end, the replay plays as a lesson with the chat and the answered question
 // as a chapter beside it, and the live minutes already count on it.
 import { test, before, after } from "node:test";
+import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { Server, launch, phone, withShot, login, WEBRTC_FLAGS } from "./harness.mjs";
 
@@ -19,6 +20,26 @@ let browser, base, occ, expertToken, parent2Token, parent2;
 // The shared WebRTC media port.
 const UDP_PORT = 30000 + Math.floor(Math.random() * 20000);
 const PASSWORD = "Test-pass-2026";
+
+// Publishes the fake camera and microphone with H.264 + Opus to a WHIP URL with a stream key,
+// as OBS would (runs in a page).
+const PUBLISH_WITH_KEY = async ({ url, key }) => {
+  window.__obs?.close();
+  const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+  const pc = new RTCPeerConnection();
+  window.__obs = pc;
+  for (const track of stream.getTracks()) {
+    const t = pc.addTransceiver(track, { direction: "sendonly" });
+    if (track.kind === "video") t.setCodecPreferences(RTCRtpSender.getCapabilities("video").codecs.filter((c) => /h264/i.test(c.mimeType)));
+  }
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((r) => { if (pc.iceGatheringState === "complete") r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r(); setTimeout(r, 3000); });
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/sdp", authorization: `Bearer ${key}` }, body: pc.localDescription.sdp });
+  const answer = await res.text();
+  if (res.status !== 201) return { status: res.status, answer };
+  await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  return { status: 201, h264: /H264/i.test(answer) };
+};
 
 // Every RTCPeerConnection a page makes, for getStats().
 const RECORD_PCS = () => {
@@ -98,6 +119,7 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
       await expert.waitForFunction(() => document.querySelector("video")?.srcObject, null, { timeout: 15000 });
       await expert.getByRole("button", { name: "开始直播" }).click();
       await expert.getByText("直播中", { exact: true }).waitFor({ timeout: 20000 });
+      const liveAt = Date.now();
 
       // The parent's open room switches to the stream by itself (Server-Sent Events).
       await parent.waitForFunction(async () => {
@@ -174,22 +196,7 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
       const before = await frames();
       const obs = await expert.context().newPage();
       await obs.goto(`${base}/`);
-      const published = await obs.evaluate(async ({ url, key }) => {
-        const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
-        const pc = new RTCPeerConnection();
-        window.__obs = pc;
-        for (const track of stream.getTracks()) {
-          const t = pc.addTransceiver(track, { direction: "sendonly" });
-          if (track.kind === "video") t.setCodecPreferences(RTCRtpSender.getCapabilities("video").codecs.filter((c) => /h264/i.test(c.mimeType)));
-        }
-        await pc.setLocalDescription(await pc.createOffer());
-        await new Promise((r) => { if (pc.iceGatheringState === "complete") r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r(); setTimeout(r, 3000); });
-        const res = await fetch(url, { method: "POST", headers: { "content-type": "application/sdp", authorization: `Bearer ${key}` }, body: pc.localDescription.sdp });
-        const answer = await res.text();
-        if (res.status !== 201) return { status: res.status, answer };
-        await pc.setRemoteDescription({ type: "answer", sdp: answer });
-        return { status: 201, h264: /H264/i.test(answer) };
-      }, { url: whip_url, key: stream_key });
+      const published = await obs.evaluate(PUBLISH_WITH_KEY, { url: whip_url, key: stream_key });
       assert.deepEqual(published, { status: 201, h264: true });
       await parent.waitForFunction(async (n) => {
         let f = 0;
@@ -201,6 +208,29 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
       await parent2.waitForFunction((n) => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames > n + 60,
         hlsFrames, { timeout: 30000, polling: 500 });
       assert.equal((await apiCall(`/api/v1/live/occurrences/${occ}`, expertToken)).state, "live");
+
+      // ffmpeg dies mid-way: the recorder starts it again and the HLS picture goes on.
+      execFileSync("pkill", ["-KILL", "-f", "ffmpeg.*live/.*/in[.]sdp"]);
+      const afterKill = await parent2.evaluate(() => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames);
+      await parent2.waitForFunction((n) => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames > n + 60,
+        afterKill, { timeout: 30000, polling: 500 });
+
+      // A crash during the lecture: the server is killed and restarts on the same data. The
+      // lecture is paused until the publisher comes back; recording resumes into the same replay.
+      const crashedAt = Date.now();
+      await server.restart();
+      let stateAfter;
+      for (let i = 0; i < 20 && stateAfter !== "paused"; i++) {
+        stateAfter = (await apiCall(`/api/v1/live/occurrences/${occ}`, expertToken)).state;
+        if (stateAfter !== "paused") await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.equal(stateAfter, "paused");
+      const republished = await obs.evaluate(PUBLISH_WITH_KEY, { url: whip_url, key: stream_key });
+      assert.equal(republished.status, 201, JSON.stringify(republished));
+      const resumedAt = Date.now();
+      const afterCrash = await parent2.evaluate(() => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames);
+      await parent2.waitForFunction((n) => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames > n + 90,
+        afterCrash, { timeout: 40000, polling: 500 });
 
       // The parent leaves; the report counts their minutes.
       await parent.getByRole("link", { name: "我的学习" }).click();
@@ -225,6 +255,7 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
       await expert.getByRole("row", { name: /乐乐妈妈/ }).waitFor();
       await expert.getByText("报名 2 人").waitFor();
       await apiCall(`/api/v1/live/occurrences/${occ}/end`, expertToken, {});
+      const endedAt = Date.now();
 
       // The recording becomes a replay lesson; once transcoded it plays with the chat beside it
       // and the answered question as a chapter. What the parent watched live already counts.
@@ -240,6 +271,11 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
         if (res.ok) break;
         await new Promise((r) => setTimeout(r, 1000));
       }
+      // The replay holds the lecture from before the crash and after it (a few seconds of
+      // each run are lost at most: ffmpeg's start and the piece being written).
+      const asset = await apiCall(`/api/v1/assets/${replay.asset_id}`, expertToken);
+      const lived = (crashedAt - liveAt + endedAt - resumedAt) / 1000;
+      assert.ok(asset.duration_s > lived * 0.5 && asset.duration_s < lived + 5, `${asset.duration_s} s of ${lived} s live`);
       const seeded = await apiCall(`/api/v1/assets/${replay.asset_id}/progress`, parentToken);
       assert.ok(seeded.watched_s > 1, JSON.stringify(seeded));
       await parent.goto(`${base}/courses/${replay.course_id}?lesson=${replay.lesson_id}`);
