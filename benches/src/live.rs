@@ -44,6 +44,33 @@ enum Cmd {
         seconds: u64,
         #[arg(long, default_value_t = 500)]
         bitrate_kbps: u64,
+        /// All media through one shared UDP port (ICE UDP mux) instead of a socket per peer.
+        #[arg(long)]
+        udp_mux: bool,
+    },
+    /// The same fan-out through per-peer sockets and through the one shared UDP port, in one run.
+    Mux {
+        #[arg(long, value_delimiter = ',', default_values_t = [100, 300])]
+        viewers: Vec<usize>,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 500)]
+        bitrate_kbps: u64,
+    },
+    /// Chat fan-out: listeners on the live events stream, messages per second through the API.
+    Chat {
+        #[arg(long, default_value_t = 2000)]
+        listeners: usize,
+        #[arg(long, default_value_t = 20)]
+        rate: u64,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// The reference of `chat`: a bare axum SSE broadcast server (run by `chat` itself).
+    #[command(hide = true)]
+    ChatReference {
+        #[arg(long)]
+        port: u16,
     },
 }
 
@@ -67,7 +94,42 @@ async fn main() -> anyhow::Result<()> {
             viewers,
             seconds,
             bitrate_kbps,
-        } => fanout(viewers, seconds, bitrate_kbps).await,
+            udp_mux,
+        } => {
+            let rows = fanout(&viewers, seconds, bitrate_kbps, udp_mux).await?;
+            println!(
+                "\n## SFU fan-out (release, {bitrate_kbps} kbit/s VP8 + Opus, {seconds} s steady state + set-up, 20 late joiners{})\n",
+                if udp_mux { ", one UDP port" } else { "" }
+            );
+            println!("{FANOUT_HEADER}");
+            for r in rows {
+                println!("| {} |", r.join(" | "));
+            }
+            Ok(())
+        }
+        Cmd::Mux {
+            viewers,
+            seconds,
+            bitrate_kbps,
+        } => {
+            let per_peer = fanout(&viewers, seconds, bitrate_kbps, false).await?;
+            let muxed = fanout(&viewers, seconds, bitrate_kbps, true).await?;
+            println!("\n## Fan-out through one UDP port vs a socket per peer (release, {bitrate_kbps} kbit/s, {seconds} s)\n");
+            println!("| sockets {}", FANOUT_HEADER.split('\n').next().unwrap_or(""));
+            println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+            for (label, rows) in [("per peer", per_peer), ("one UDP port", muxed)] {
+                for r in rows {
+                    println!("| {label} | {} |", r.join(" | "));
+                }
+            }
+            Ok(())
+        }
+        Cmd::Chat {
+            listeners,
+            rate,
+            seconds,
+        } => chat(listeners, rate, seconds).await,
+        Cmd::ChatReference { port } => chat_reference(port).await,
     }
 }
 
@@ -214,8 +276,20 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-async fn fanout(counts: Vec<usize>, seconds: u64, bitrate_kbps: u64) -> anyhow::Result<()> {
-    let bench = Bench::start(|s| s.live.media_addrs = vec!["127.0.0.1:0".into()]).await?;
+const FANOUT_HEADER: &str = "| subscribers | connected | server CPU (of one core) | CPU per subscriber | subscribers per core | RSS MiB per subscriber | lost packets | late joiner first keyframe p50 / p95 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+/// One fan-out run per count; the table rows.
+async fn fanout(counts: &[usize], seconds: u64, bitrate_kbps: u64, udp_mux: bool) -> anyhow::Result<Vec<Vec<String>>> {
+    let bench = Bench::start(|s| {
+        s.live.media_addrs = vec!["127.0.0.1:0".into()];
+        // The SFU alone (the synthetic VP8 frames are no video for ffmpeg to record).
+        s.live.recording = false;
+        if udp_mux {
+            s.live.udp_port = 40_000 + rand::random::<u16>() % 20_000;
+            s.live.udp_public_ip = Some("127.0.0.1".into());
+        }
+    })
+    .await?;
     let (base, token, client) = (bench.base.clone(), bench.token.clone(), bench.client.clone());
     let load = std::env::current_exe()?.with_file_name("live-load");
     anyhow::ensure!(
@@ -251,22 +325,24 @@ async fn fanout(counts: Vec<usize>, seconds: u64, bitrate_kbps: u64) -> anyhow::
         let report: serde_json::Value = serde_json::from_str(reading.await??.trim()).context("load tool output")?;
         let connected = report["connected"].as_u64().unwrap_or(0) as f64;
         let per_sub = cpu / wall / connected.max(1.0) * 100.0;
-        rows.push(format!(
-            "| {n} | {} | {:.1} % | {:.3} % | {:.0} | {:.2} | {} ({:.2} %) | {:.0} / {:.0} |",
-            report["connected"],
-            cpu / wall * 100.0,
-            per_sub,
-            100.0 / per_sub.max(1e-9),
-            (peak - rss0).max(0.0) / connected.max(1.0),
-            report["lost_packets_total"],
-            report["loss_ratio"].as_f64().unwrap_or(0.0) * 100.0,
-            report["late_join_first_keyframe_ms"]["p50"]
-                .as_f64()
-                .unwrap_or(f64::NAN),
-            report["late_join_first_keyframe_ms"]["p95"]
-                .as_f64()
-                .unwrap_or(f64::NAN),
-        ));
+        rows.push(vec![
+            n.to_string(),
+            report["connected"].to_string(),
+            format!("{:.1} %", cpu / wall * 100.0),
+            format!("{per_sub:.3} %"),
+            format!("{:.0}", 100.0 / per_sub.max(1e-9)),
+            format!("{:.2}", (peak - rss0).max(0.0) / connected.max(1.0)),
+            format!(
+                "{} ({:.2} %)",
+                report["lost_packets_total"],
+                report["loss_ratio"].as_f64().unwrap_or(0.0) * 100.0
+            ),
+            format!(
+                "{:.0} / {:.0}",
+                report["late_join_first_keyframe_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
+                report["late_join_first_keyframe_ms"]["p95"].as_f64().unwrap_or(f64::NAN)
+            ),
+        ]);
         eprintln!("{n} viewers: {report}");
         // End it so the next run starts from an empty SFU.
         client
@@ -276,17 +352,8 @@ async fn fanout(counts: Vec<usize>, seconds: u64, bitrate_kbps: u64) -> anyhow::
             .await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    println!(
-        "\n## SFU fan-out (release, {bitrate_kbps} kbit/s VP8 + Opus, {seconds} s steady state + set-up, 20 late joiners)\n"
-    );
-    println!(
-        "| subscribers | connected | server CPU (of one core) | CPU per subscriber | subscribers per core | RSS MiB per subscriber | lost packets | late joiner first keyframe p50 / p95 ms |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for r in rows {
-        println!("{r}");
-    }
-    bench.stop().await
+    bench.stop().await?;
+    Ok(rows)
 }
 
 /// The real server on `127.0.0.1:0` with a province, a school and an expert in it, logged in.
@@ -395,4 +462,342 @@ impl Bench {
         self.serving.await??;
         Ok(())
     }
+}
+
+/// CPU seconds (user + system) of another process.
+fn cpu_seconds_of(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Starts a server process and waits until it listens; returns it and its base URL.
+async fn spawn_listening(mut cmd: tokio::process::Command) -> anyhow::Result<(tokio::process::Child, String)> {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(i) = line.find("http://") {
+                let url: String = line[i..].chars().take_while(|c| !c.is_whitespace()).collect();
+                return Ok::<_, anyhow::Error>(url);
+            }
+        }
+        anyhow::bail!("the server exited before listening")
+    })
+    .await??;
+    // Keep draining its output.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, base))
+}
+
+/// One chat fan-out measurement against a running server: `listeners` event streams at
+/// `events_url`; `send(i)` posts message `i` (its text carries the send time).
+async fn chat_run<F, Fut>(
+    label: &str,
+    pid: u32,
+    events_url: String,
+    listeners: usize,
+    rate: u64,
+    seconds: u64,
+    send: F,
+) -> anyhow::Result<String>
+where
+    F: Fn(usize, String) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<f64>();
+    let mut streams = Vec::new();
+    let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for _ in 0..listeners {
+        let (client, url, tx, connected) = (client.clone(), events_url.clone(), tx.clone(), connected.clone());
+        streams.push(tokio::spawn(async move {
+            let Ok(mut res) = client.get(&url).send().await else { return };
+            if !res.status().is_success() {
+                return;
+            }
+            connected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut carry = String::new();
+            while let Ok(Some(chunk)) = res.chunk().await {
+                carry.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(i) = carry.find("bench ") {
+                    let digits: String = carry[i + 6..].chars().take_while(char::is_ascii_digit).collect();
+                    if digits.len() < 13 {
+                        break;
+                    }
+                    if let Ok(sent) = digits.parse::<i64>() {
+                        let _ = tx.send((now().0 - sent) as f64);
+                    }
+                    carry.drain(..i + 6 + digits.len());
+                }
+                if carry.len() > 4096 {
+                    let keep = carry.len() - 64;
+                    carry.drain(..keep);
+                }
+            }
+        }));
+    }
+    drop(tx);
+    for _ in 0..100 {
+        if connected.load(std::sync::atomic::Ordering::Relaxed) >= listeners {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let connected = connected.load(std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let send = std::sync::Arc::new(send);
+    let total = (rate * seconds) as usize;
+    let (cpu0, t0) = (cpu_seconds_of(pid), Instant::now());
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    let mut posts = Vec::new();
+    let mut refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for i in 0..total {
+        tick.tick().await;
+        let (send, refused) = (send.clone(), refused.clone());
+        posts.push(tokio::spawn(async move {
+            if !send(i, format!("bench {}", now().0)).await {
+                refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    for p in posts {
+        let _ = p.await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (cpu, wall) = (cpu_seconds_of(pid) - cpu0, t0.elapsed().as_secs_f64());
+    for s in streams {
+        s.abort();
+    }
+    let mut lat = Vec::new();
+    while let Ok(l) = rx.try_recv() {
+        lat.push(l);
+    }
+    lat.sort_by(f64::total_cmp);
+    let refused = std::sync::Arc::get_mut(&mut refused).map_or(0, |r| *r.get_mut());
+    let sent = total - refused;
+    Ok(format!(
+        "| {label} | {connected} | {:.1} | {} of {} ({:.1} %) | {:.0} | {:.0} | {:.0} | {:.1} % |",
+        sent as f64 / seconds as f64,
+        lat.len(),
+        sent * connected,
+        lat.len() as f64 * 100.0 / (sent * connected).max(1) as f64,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        percentile(&lat, 1.0),
+        cpu / wall * 100.0
+    ))
+}
+
+/// Chat fan-out: the service (its own process) with `listeners` on the live events stream of a
+/// live lecture while parents post `rate` chat messages a second through the API; against a
+/// bare axum SSE broadcast server doing only the fan-out, in the same run.
+async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
+    let bin = std::env::current_exe()?.with_file_name("parentschool");
+    anyhow::ensure!(bin.exists(), "build the server first: cargo build --release -p server -p bench");
+    // Each parent may post ten messages a minute: enough of them for the rate, and some spare.
+    let posters = (rate as usize * 6 + 10).max(20);
+    let dir = tempfile::tempdir()?;
+    let secret = "bench-secret-0123456789abcdef0123456789";
+    let mut settings = Settings {
+        data_dir: dir.path().join("data"),
+        ..Settings::default()
+    };
+    settings.auth.jwt_secret = Some(Secret::new(secret));
+    settings.log.level = "error".into();
+    settings.live.recording = false;
+    // Set-up through the library on the server's data: a school, the expert and the parents.
+    let (school, users) = {
+        let app = server::build(settings.clone()).await?;
+        let err = |e: platform::ApiError| anyhow::anyhow!("{e}");
+        let now = app.accounts.now();
+        let province = platform::orgs::create_org(&app.db, now, "浙江省妇联", platform::validate::OrgKind::Province, None)
+            .await
+            .map_err(err)?;
+        let school = platform::orgs::create_org(&app.db, now, "西湖小学", platform::validate::OrgKind::School, Some(province.id))
+            .await
+            .map_err(err)?;
+        let mut users = Vec::new();
+        for i in 0..=posters {
+            let phone = format!("138{:08}", i);
+            app.accounts
+                .create_user(platform::accounts::NewUser {
+                    phone: phone.clone(),
+                    password: "bench-pass-1".into(),
+                    display_name: format!("家长{i}"),
+                    role: if i == 0 { platform::validate::Role::Expert } else { platform::validate::Role::Parent },
+                    org: Some(school.id),
+                    must_change_password: false,
+                    privacy_consent: true,
+                })
+                .await
+                .map_err(err)?;
+            users.push(phone);
+        }
+        app.db.close().await;
+        (school.id, users)
+    };
+    let mut cmd = tokio::process::Command::new(&bin);
+    cmd.args(["--data-dir", &settings.data_dir.display().to_string(), "serve", "--listen", "127.0.0.1:0"])
+        .env("PARENTSCHOOL__AUTH__JWT_SECRET", secret)
+        .env("PARENTSCHOOL__AUTH__LOGIN_ATTEMPTS_PER_IP", "1000000")
+        .env("PARENTSCHOOL__LIVE__RECORDING", "false")
+        .env("RUST_LOG", "error");
+    let (server, base) = spawn_listening(cmd).await?;
+    let pid = server.id().context("server pid")?;
+    let client = reqwest::Client::new();
+    let login = |phone: String| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let v: serde_json::Value = client
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&serde_json::json!({"phone": phone, "password": "bench-pass-1"}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            v["access_token"].as_str().map(str::to_owned).context("login")
+        }
+    };
+    let expert = login(users[0].clone()).await?;
+    let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(2);
+    let series: serde_json::Value = client
+        .post(format!("{base}/api/v1/live/series"))
+        .bearer_auth(&expert)
+        .json(&serde_json::json!({"title": "聊天扇出", "rrule": "FREQ=WEEKLY;COUNT=1",
+            "starts_at": format!("{day}T19:30:00+08:00"), "duration_minutes": 60, "capacity": 100000, "scope_org_id": school}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let occ = series["occurrences"][0]["id"].as_str().context("series")?.to_owned();
+    let mut tokens = Vec::new();
+    for phone in &users[1..] {
+        let t = login(phone.clone()).await?;
+        let res = client
+            .post(format!("{base}/api/v1/live/occurrences/{occ}/enrolments"))
+            .bearer_auth(&t)
+            .json(&serde_json::json!({}))
+            .send()
+            .await?;
+        anyhow::ensure!(res.status().is_success(), "enrolment: {}", res.status());
+        tokens.push(t);
+    }
+    // Live without a publisher (chat is open while live): set in the database.
+    {
+        let db = platform::Db::connect(&settings.database_url(), 1).await?;
+        let id: live_session::OccurrenceId = occ.parse()?;
+        platform::db_execute!(&db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", id, now())?;
+        db.close().await;
+    }
+    let ticket: serde_json::Value = client
+        .post(format!("{base}/api/v1/live/occurrences/{occ}/tickets"))
+        .bearer_auth(&expert)
+        .json(&serde_json::json!({}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let events = format!(
+        "{base}/api/v1/live/occurrences/{occ}/events?ticket={}",
+        ticket["ticket"].as_str().context("ticket")?
+    );
+    let tokens = std::sync::Arc::new(tokens);
+    let post_url = format!("{base}/api/v1/live/occurrences/{occ}/messages");
+    let ours = {
+        let client = client.clone();
+        chat_run("ParentSchool (API, checks, database, SSE)", pid, events, listeners, rate, seconds, move |i, text| {
+            let (client, url, token) = (client.clone(), post_url.clone(), tokens[i % tokens.len()].clone());
+            async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&serde_json::json!({"text": text}))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await?
+    };
+    drop(server);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    cmd.args(["chat-reference", "--port", &port.to_string()]);
+    let (reference, rbase) = spawn_listening(cmd).await?;
+    let rpid = reference.id().context("reference pid")?;
+    let reference_row = {
+        let client = client.clone();
+        let send_url = format!("{rbase}/send");
+        chat_run("bare axum SSE broadcast", rpid, format!("{rbase}/events"), listeners, rate, seconds, move |_, text| {
+            let (client, url) = (client.clone(), send_url.clone());
+            async move { client.post(url).body(text).send().await.is_ok_and(|r| r.status().is_success()) }
+        })
+        .await?
+    };
+    drop(reference);
+    println!("\n## Chat fan-out (release, {listeners} listeners, {rate} messages/s for {seconds} s, loopback)\n");
+    println!("| server | listeners connected | messages/s accepted | deliveries | p50 ms | p99 ms | max ms | server CPU (of one core) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("{ours}");
+    println!("{reference_row}");
+    Ok(())
+}
+
+/// The reference of `chat`: `POST /send` broadcasts its body as a `message` event to every
+/// `GET /events` stream, nothing else.
+async fn chat_reference(port: u16) -> anyhow::Result<()> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let (tx, _) = tokio::sync::broadcast::channel::<String>(1024);
+    let events_tx = tx.clone();
+    let app = axum::Router::new()
+        .route(
+            "/events",
+            axum::routing::get(move || {
+                let rx = events_tx.subscribe();
+                async move {
+                    let stream = futures::stream::unfold(rx, |mut rx| async move {
+                        loop {
+                            match rx.recv().await {
+                                Ok(text) => {
+                                    let data = serde_json::json!({"message": {"text": text}}).to_string();
+                                    return Some((Ok::<_, std::convert::Infallible>(Event::default().event("message").data(data)), rx));
+                                }
+                                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                                Err(_) => return None,
+                            }
+                        }
+                    });
+                    Sse::new(stream).keep_alive(KeepAlive::default())
+                }
+            }),
+        )
+        .route(
+            "/send",
+            axum::routing::post(move |body: String| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(body);
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("reference listening on http://127.0.0.1:{port}");
+    axum::serve(listener, app).await?;
+    Ok(())
 }
