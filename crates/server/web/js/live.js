@@ -101,7 +101,22 @@ export async function iceServers() {
 }
 
 const MSE = window.ManagedMediaSource || window.MediaSource;
-const HLS_TYPE = 'video/mp4; codecs="avc1.42e01f,mp4a.40.2"';
+
+// The MSE type of an fMP4 initialization segment: its H.264 profile (avcC) and whether it has
+// AAC audio (a lecture may be video only).
+export function initType(buf) {
+  const b = new Uint8Array(buf);
+  const find = (tag) => {
+    const t = [...tag].map((c) => c.charCodeAt(0));
+    for (let i = 0; i + 4 <= b.length; i++) if (b[i] === t[0] && b[i + 1] === t[1] && b[i + 2] === t[2] && b[i + 3] === t[3]) return i;
+    return -1;
+  };
+  const codecs = [];
+  const avc = find("avcC");
+  if (avc >= 0) codecs.push(`avc1.${[b[avc + 5], b[avc + 6], b[avc + 7]].map((x) => x.toString(16).padStart(2, "0")).join("")}`);
+  if (find("mp4a") >= 0) codecs.push("mp4a.40.2");
+  return `video/mp4; codecs="${codecs.join(",") || "avc1.42e01f"}"`;
+}
 
 // Live HLS: polls the live playlist and appends new pieces in order. MSE runs in "sequence"
 // mode, so a new run (another publisher, a restart) continues where the last one ended;
@@ -110,14 +125,26 @@ export class LiveHls {
   constructor(video, url, status) { this.video = video; this.url = url; this.status = status; this.stopped = false; }
 
   async start() {
-    if (!MSE || !MSE.isTypeSupported?.(HLS_TYPE)) { this.video.src = this.url; return; }
+    if (!MSE || !MSE.isTypeSupported?.('video/mp4; codecs="avc1.42e01f,mp4a.40.2"')) { this.video.src = this.url; return; }
     this.ms = new MSE();
     this.video.src = URL.createObjectURL(this.ms);
     await new Promise((res) => this.ms.addEventListener("sourceopen", res, { once: true }));
-    this.sb = this.ms.addSourceBuffer(HLS_TYPE);
-    this.sb.mode = "sequence";
     this.last = null; this.init = null;
     this.loop();
+  }
+
+  // Appends an initialization segment, creating the source buffer from the first one (and
+  // changing its type when a new run differs).
+  async appendInit(buf) {
+    const type = initType(buf);
+    if (!this.sb) {
+      this.sb = this.ms.addSourceBuffer(type);
+      this.sb.mode = "sequence";
+    } else if (type !== this.type && this.sb.changeType) {
+      this.sb.changeType(type);
+    }
+    this.type = type;
+    await this.append(buf);
   }
 
   append(buf) {
@@ -145,17 +172,17 @@ export class LiveHls {
         const todo = this.last === null ? pieces.slice(-3) : pieces.filter((p) => p.seq > this.last);
         for (const p of todo) {
           if (this.stopped) return;
-          if (p.init !== this.init) { await this.append(await fetch(p.init).then((r) => r.arrayBuffer())); this.init = p.init; }
+          if (p.init !== this.init) { await this.appendInit(await fetch(p.init).then((r) => r.arrayBuffer())); this.init = p.init; }
           await this.append(await fetch(p.url).then((r) => r.arrayBuffer()));
           this.last = p.seq;
         }
-        const b = this.sb.buffered;
+        const b = this.sb?.buffered || [];
         if (b.length) {
           const end = b.end(b.length - 1);
           if (this.video.currentTime < b.start(0) || end - this.video.currentTime > 12) this.video.currentTime = Math.max(b.start(0), end - 4);
           if (this.video.currentTime - b.start(0) > 60 && !this.sb.updating) this.sb.remove(0, this.video.currentTime - 30);
         }
-        if (text.includes("#EXT-X-ENDLIST")) { if (this.ms.readyState === "open" && !this.sb.updating) this.ms.endOfStream(); return; }
+        if (text.includes("#EXT-X-ENDLIST")) { if (this.ms.readyState === "open" && this.sb && !this.sb.updating) this.ms.endOfStream(); return; }
       } catch { wait = 2000; }
       await new Promise((r) => setTimeout(r, wait));
     }
