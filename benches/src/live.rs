@@ -114,7 +114,9 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let per_peer = fanout(&viewers, seconds, bitrate_kbps, false).await?;
             let muxed = fanout(&viewers, seconds, bitrate_kbps, true).await?;
-            println!("\n## Fan-out through one UDP port vs a socket per peer (release, {bitrate_kbps} kbit/s, {seconds} s)\n");
+            println!(
+                "\n## Fan-out through one UDP port vs a socket per peer (release, {bitrate_kbps} kbit/s, {seconds} s)\n"
+            );
             println!("| sockets {}", FANOUT_HEADER.split('\n').next().unwrap_or(""));
             println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (label, rows) in [("per peer", per_peer), ("one UDP port", muxed)] {
@@ -339,8 +341,12 @@ async fn fanout(counts: &[usize], seconds: u64, bitrate_kbps: u64, udp_mux: bool
             ),
             format!(
                 "{:.0} / {:.0}",
-                report["late_join_first_keyframe_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
-                report["late_join_first_keyframe_ms"]["p95"].as_f64().unwrap_or(f64::NAN)
+                report["late_join_first_keyframe_ms"]["p50"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN),
+                report["late_join_first_keyframe_ms"]["p95"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
             ),
         ]);
         eprintln!("{n} viewers: {report}");
@@ -525,7 +531,9 @@ where
     for _ in 0..listeners {
         let (client, url, tx, connected) = (client.clone(), events_url.clone(), tx.clone(), connected.clone());
         streams.push(tokio::spawn(async move {
-            let Ok(mut res) = client.get(&url).send().await else { return };
+            let Ok(mut res) = client.get(&url).send().await else {
+                return;
+            };
             if !res.status().is_success() {
                 return;
             }
@@ -607,7 +615,10 @@ where
 /// bare axum SSE broadcast server doing only the fan-out, in the same run.
 async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
     let bin = std::env::current_exe()?.with_file_name("parentschool");
-    anyhow::ensure!(bin.exists(), "build the server first: cargo build --release -p server -p bench");
+    anyhow::ensure!(
+        bin.exists(),
+        "build the server first: cargo build --release -p server -p bench"
+    );
     // Each parent may post ten messages a minute: enough of them for the rate, and some spare.
     let posters = (rate as usize * 6 + 10).max(20);
     let dir = tempfile::tempdir()?;
@@ -624,12 +635,19 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
         let app = server::build(settings.clone()).await?;
         let err = |e: platform::ApiError| anyhow::anyhow!("{e}");
         let now = app.accounts.now();
-        let province = platform::orgs::create_org(&app.db, now, "浙江省妇联", platform::validate::OrgKind::Province, None)
-            .await
-            .map_err(err)?;
-        let school = platform::orgs::create_org(&app.db, now, "西湖小学", platform::validate::OrgKind::School, Some(province.id))
-            .await
-            .map_err(err)?;
+        let province =
+            platform::orgs::create_org(&app.db, now, "浙江省妇联", platform::validate::OrgKind::Province, None)
+                .await
+                .map_err(err)?;
+        let school = platform::orgs::create_org(
+            &app.db,
+            now,
+            "西湖小学",
+            platform::validate::OrgKind::School,
+            Some(province.id),
+        )
+        .await
+        .map_err(err)?;
         let mut users = Vec::new();
         for i in 0..=posters {
             let phone = format!("138{:08}", i);
@@ -638,7 +656,11 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
                     phone: phone.clone(),
                     password: "bench-pass-1".into(),
                     display_name: format!("家长{i}"),
-                    role: if i == 0 { platform::validate::Role::Expert } else { platform::validate::Role::Parent },
+                    role: if i == 0 {
+                        platform::validate::Role::Expert
+                    } else {
+                        platform::validate::Role::Parent
+                    },
                     org: Some(school.id),
                     must_change_password: false,
                     privacy_consent: true,
@@ -651,11 +673,17 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
         (school.id, users)
     };
     let mut cmd = tokio::process::Command::new(&bin);
-    cmd.args(["--data-dir", &settings.data_dir.display().to_string(), "serve", "--listen", "127.0.0.1:0"])
-        .env("PARENTSCHOOL__AUTH__JWT_SECRET", secret)
-        .env("PARENTSCHOOL__AUTH__LOGIN_ATTEMPTS_PER_IP", "1000000")
-        .env("PARENTSCHOOL__LIVE__RECORDING", "false")
-        .env("RUST_LOG", "error");
+    cmd.args([
+        "--data-dir",
+        &settings.data_dir.display().to_string(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .env("PARENTSCHOOL__AUTH__JWT_SECRET", secret)
+    .env("PARENTSCHOOL__AUTH__LOGIN_ATTEMPTS_PER_IP", "1000000")
+    .env("PARENTSCHOOL__LIVE__RECORDING", "false")
+    .env("RUST_LOG", "error");
     let (server, base) = spawn_listening(cmd).await?;
     let pid = server.id().context("server pid")?;
     let client = reqwest::Client::new();
@@ -700,7 +728,12 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
     {
         let db = platform::Db::connect(&settings.database_url(), 1).await?;
         let id: live_session::OccurrenceId = occ.parse()?;
-        platform::db_execute!(&db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", id, now())?;
+        platform::db_execute!(
+            &db,
+            "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1",
+            id,
+            now()
+        )?;
         db.close().await;
     }
     let ticket: serde_json::Value = client
@@ -719,18 +752,26 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
     let post_url = format!("{base}/api/v1/live/occurrences/{occ}/messages");
     let ours = {
         let client = client.clone();
-        chat_run("ParentSchool (API, checks, database, SSE)", pid, events, listeners, rate, seconds, move |i, text| {
-            let (client, url, token) = (client.clone(), post_url.clone(), tokens[i % tokens.len()].clone());
-            async move {
-                client
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&serde_json::json!({"text": text}))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            }
-        })
+        chat_run(
+            "ParentSchool (API, checks, database, SSE)",
+            pid,
+            events,
+            listeners,
+            rate,
+            seconds,
+            move |i, text| {
+                let (client, url, token) = (client.clone(), post_url.clone(), tokens[i % tokens.len()].clone());
+                async move {
+                    client
+                        .post(url)
+                        .bearer_auth(token)
+                        .json(&serde_json::json!({"text": text}))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                }
+            },
+        )
         .await?
     };
     drop(server);
@@ -743,15 +784,32 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
     let reference_row = {
         let client = client.clone();
         let send_url = format!("{rbase}/send");
-        chat_run("bare axum SSE broadcast", rpid, format!("{rbase}/events"), listeners, rate, seconds, move |_, text| {
-            let (client, url) = (client.clone(), send_url.clone());
-            async move { client.post(url).body(text).send().await.is_ok_and(|r| r.status().is_success()) }
-        })
+        chat_run(
+            "bare axum SSE broadcast",
+            rpid,
+            format!("{rbase}/events"),
+            listeners,
+            rate,
+            seconds,
+            move |_, text| {
+                let (client, url) = (client.clone(), send_url.clone());
+                async move {
+                    client
+                        .post(url)
+                        .body(text)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                }
+            },
+        )
         .await?
     };
     drop(reference);
     println!("\n## Chat fan-out (release, {listeners} listeners, {rate} messages/s for {seconds} s, loopback)\n");
-    println!("| server | listeners connected | messages/s accepted | deliveries | p50 ms | p99 ms | max ms | server CPU (of one core) |");
+    println!(
+        "| server | listeners connected | messages/s accepted | deliveries | p50 ms | p99 ms | max ms | server CPU (of one core) |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     println!("{ours}");
     println!("{reference_row}");
@@ -775,7 +833,10 @@ async fn chat_reference(port: u16) -> anyhow::Result<()> {
                             match rx.recv().await {
                                 Ok(text) => {
                                     let data = serde_json::json!({"message": {"text": text}}).to_string();
-                                    return Some((Ok::<_, std::convert::Infallible>(Event::default().event("message").data(data)), rx));
+                                    return Some((
+                                        Ok::<_, std::convert::Infallible>(Event::default().event("message").data(data)),
+                                        rx,
+                                    ));
                                 }
                                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                                 Err(_) => return None,

@@ -87,12 +87,16 @@ pub fn live_playlist(pieces: &[Piece], discontinuities: i64, ended: bool) -> Str
     s
 }
 
-/// HLS sessions of this node: session → (occurrence, user, last heartbeat).
+/// An HLS session: its occurrence, its viewer and their last heartbeat (ms).
+type HlsSession = (OccurrenceId, UserId, i64);
+/// A playlist built at (ms).
+type BuiltPlaylist = (i64, Arc<String>);
+
+/// HLS sessions of this node, and the playlists it built.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct HlsViewers {
-    sessions: Arc<Mutex<HashMap<SessionId, (OccurrenceId, UserId, i64)>>>,
-    /// Built playlists: occurrence → (built at, text).
-    playlists: Arc<Mutex<HashMap<OccurrenceId, (i64, Arc<String>)>>>,
+    sessions: Arc<Mutex<HashMap<SessionId, HlsSession>>>,
+    playlists: Arc<Mutex<HashMap<OccurrenceId, BuiltPlaylist>>>,
 }
 
 impl HlsViewers {

@@ -400,7 +400,7 @@ mod tests {
     #[test]
     fn candidates_point_at_the_shared_port() {
         let sdp = "v=0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 43210 typ host\r\na=candidate:2 1 tcp 1 10.0.0.1 5555 typ host\r\na=end-of-candidates\r\n";
-        let out = rewrite_candidates(sdp, "203.0.113.7:50000".parse().unwrap());
+        let out = rewrite_candidates(sdp, "203.0.113.7:50000".parse().unwrap_or_else(|e| panic!("{e}")));
         assert_eq!(
             out,
             "v=0\r\na=candidate:1 1 udp 2130706431 203.0.113.7 50000 typ host\r\na=candidate:2 1 tcp 1 10.0.0.1 5555 typ host\r\na=end-of-candidates\r\n"
@@ -409,21 +409,32 @@ mod tests {
 
     #[tokio::test]
     async fn datagrams_reach_the_connection_that_owns_the_ufrag() {
-        let mux = UdpMux::bind("127.0.0.1:0".parse().unwrap(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let a = mux.register("ufragA", "127.0.0.1:1".parse().unwrap());
-        let b = mux.register("ufragB", "127.0.0.1:2".parse().unwrap());
+        let mux = UdpMux::bind(
+            "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+            "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let a = mux.register("ufragA", "127.0.0.1:1".parse().unwrap_or_else(|e| panic!("{e}")));
+        let b = mux.register("ufragB", "127.0.0.1:2".parse().unwrap_or_else(|e| panic!("{e}")));
         assert_eq!(mux.connections(), 2);
-        let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         // Unknown sender, not STUN: dropped. Then a Binding request for B, then RTP from the
         // same address: both reach B.
-        client.send_to(b"noise", mux.public_addr()).await.unwrap();
+        client
+            .send_to(b"noise", mux.public_addr())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         client
             .send_to(&binding_request("ufragB:x"), mux.public_addr())
             .await
-            .unwrap();
-        client.send_to(b"\x80\x60rtp", mux.public_addr()).await.unwrap();
+            .unwrap_or_else(|e| panic!("{e}"));
+        client
+            .send_to(b"\x80\x60rtp", mux.public_addr())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let recv = |s: Arc<MuxedSocket>| async move {
             let mut buf = [0u8; 1600];
             let mut meta = [RecvMeta::default()];
@@ -432,17 +443,17 @@ mod tests {
                 s.poll_recv(cx, &mut bufs, &mut meta)
             })
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(n, 1);
             buf[..meta[0].len].to_vec()
         };
         let first = tokio::time::timeout(Duration::from_secs(2), recv(b.clone()))
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(first, binding_request("ufragB:x"));
         let second = tokio::time::timeout(Duration::from_secs(2), recv(b.clone()))
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(second, b"\x80\x60rtp");
         // A got nothing.
         assert!(
