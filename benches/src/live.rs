@@ -10,10 +10,20 @@
 //! capacity it implies), RSS per subscriber, lost packets, and late joiners' time to their first
 //! keyframe. The server is this process; the load tool shares the two cores.
 //!
-//! `cargo build --release -p bench && target/release/live-bench attendance [--viewers 5000]
-//! [--seconds 60] [--database-url postgres://…/EMPTY_DB]`;
-//! `target/release/live-bench fanout [--viewers 50,100,200,400] [--seconds 10]` (run it in a
-//! network namespace with only loopback: `unshare -n sh -c 'ip link set lo up; …'`).
+//! `mux`: the same fan-out through a socket per peer and through the one shared UDP port, in
+//! one run.
+//!
+//! `chat`: the service as its own process, N listeners on a live lecture's events stream and
+//! parents posting chat messages at a rate through the API; delivery latency (the send time is
+//! in the text) and the server's CPU, against a bare axum SSE broadcast server in the same run.
+//!
+//! `cargo build --release -p bench -p server && target/release/live-bench attendance
+//! [--viewers 5000] [--seconds 60] [--database-url postgres://…/EMPTY_DB]`;
+//! `target/release/live-bench fanout [--viewers 50,100,200,400] [--seconds 10] [--udp-mux]` and
+//! `target/release/live-bench mux [--viewers 100,300]` (run them in a network namespace with only
+//! loopback: `unshare -n sh -c 'ip link set lo up; …'`);
+//! `target/release/live-bench chat [--listeners 2000] [--rate 20] [--seconds 20]` (needs
+//! `ulimit -n` above twice the listeners).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -284,8 +294,10 @@ const FANOUT_HEADER: &str = "| subscribers | connected | server CPU (of one core
 async fn fanout(counts: &[usize], seconds: u64, bitrate_kbps: u64, udp_mux: bool) -> anyhow::Result<Vec<Vec<String>>> {
     let bench = Bench::start(|s| {
         s.live.media_addrs = vec!["127.0.0.1:0".into()];
-        // The SFU alone (the synthetic VP8 frames are no video for ffmpeg to record).
+        // The SFU alone (the synthetic VP8 frames are no video for ffmpeg to record), with no
+        // WebRTC viewer limit.
         s.live.recording = false;
+        s.live.webrtc_viewer_limit = 0;
         if udp_mux {
             s.live.udp_port = 40_000 + rand::random::<u16>() % 20_000;
             s.live.udp_public_ip = Some("127.0.0.1".into());
