@@ -10,12 +10,22 @@
 // as a chapter beside it, and the live minutes already count on it.
 import { test, before, after } from "node:test";
 import { execFileSync } from "node:child_process";
+import { createServer } from "node:http";
 import assert from "node:assert/strict";
 import { Server, launch, phone, withShot, login, WEBRTC_FLAGS } from "./harness.mjs";
 
 // On PostgreSQL through its Unix socket when scripts/test found one (the namespace has no
-// route to the host's 127.0.0.1), else on SQLite.
-const server = new Server({ postgres: process.env.PARENTSCHOOL_TEST_PG_SOCKET_URL ? "socket" : false });
+// route to the host's 127.0.0.1), else on SQLite; PARENTSCHOOL_WEBRTC_DB=sqlite forces SQLite
+// (scripts/test runs it both ways).
+const onPostgres = process.env.PARENTSCHOOL_TEST_PG_SOCKET_URL && process.env.PARENTSCHOOL_WEBRTC_DB !== "sqlite";
+const server = new Server({ postgres: onPostgres ? "socket" : false });
+// The notice gateway: reminders and "replay ready" notices arrive here.
+const notices = [];
+const gateway = createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => { body += c; });
+  req.on("end", () => { notices.push({ key: req.headers["idempotency-key"], ...JSON.parse(body) }); res.writeHead(202).end(); });
+});
 let browser, base, occ, expertToken, parent2Token, parent2;
 // The shared WebRTC media port.
 const UDP_PORT = 30000 + Math.floor(Math.random() * 20000);
@@ -65,7 +75,10 @@ async function apiCall(path, token, body, method = body ? "POST" : "GET") {
 }
 
 before(async () => {
+  await new Promise((r) => gateway.listen(0, "127.0.0.1", r));
   Object.assign(server.env, {
+    PARENTSCHOOL__LIVE__NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${gateway.address().port}/notices`,
+    PARENTSCHOOL__LIVE__REMINDER_CHECK_SECONDS: "1",
     PARENTSCHOOL__LIVE__MEDIA_ADDRS: '["127.0.0.1:0"]',
     PARENTSCHOOL__LIVE__ATTENDANCE_FLUSH_SECONDS: "1",
     PARENTSCHOOL__LIVE__WEBRTC_VIEWER_LIMIT: "1",
@@ -95,6 +108,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server.stop();
+  gateway.close();
 });
 
 test("an expert goes live, an enrolled parent watches, attendance is recorded", async () => {
@@ -180,6 +194,15 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
         await expert.getByText("2 人正在观看").waitFor({ timeout: 15000 });
         await parent2.waitForTimeout(3000);
       });
+      // What the room was told: 503 webrtc_full with the signed live playlist.
+      const full = await fetch(`${base}/api/v1/live/occurrences/${occ}/whep`, {
+        method: "POST", headers: { "content-type": "application/sdp", authorization: `Bearer ${parent2Token}` },
+        body: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n",
+      });
+      assert.equal(full.status, 503);
+      const fullBody = await full.json();
+      assert.equal(fullBody.code, "webrtc_full");
+      assert.match(fullBody.hls_url, new RegExp(`^/live-hls/${occ}/.+/index\\.m3u8$`));
 
       // The expert's network drops (nothing more is sent); a publisher with the stream key, as
       // OBS would use it (H.264 + Opus), replaces the stale session. The first parent keeps
@@ -278,6 +301,14 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
       assert.ok(asset.duration_s > lived * 0.5 && asset.duration_s < lived + 5, `${asset.duration_s} s of ${lived} s live`);
       const seeded = await apiCall(`/api/v1/assets/${replay.asset_id}/progress`, parentToken);
       assert.ok(seeded.watched_s > 1, JSON.stringify(seeded));
+      // Both enrolled parents are told once that the replay is ready (and were reminded once).
+      for (let i = 0; i < 60 && notices.filter((n) => n.kind === "replay_ready").length < 2; i++) await new Promise((r) => setTimeout(r, 500));
+      const ready = notices.filter((n) => n.kind === "replay_ready");
+      assert.equal(ready.length, 2, JSON.stringify(notices));
+      assert.deepEqual(ready.map((n) => n.phone).sort(), ["+8613800000001", "+8613800000002"]);
+      assert.ok(ready.every((n) => n.key === n.id && n.occurrence_id === occ && n.text.includes("回放")));
+      const reminders = notices.filter((n) => n.kind === "reminder");
+      assert.equal(new Set(reminders.map((n) => n.id)).size, reminders.length, "no reminder twice");
       await parent.goto(`${base}/courses/${replay.course_id}?lesson=${replay.lesson_id}`);
       await parent.getByRole("button", { name: /孩子总玩手机怎么办？/ }).waitFor({ timeout: 20000 });
       await parent.locator(".replay-chat").waitFor();
