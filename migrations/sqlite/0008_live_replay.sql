@@ -1,7 +1,7 @@
 -- Live sessions II: stream keys, recordings (live HLS pieces in the object store and the replay
--- made from them), reminders sent once, and heartbeats of live HLS viewers.
+-- made from them) and reminders sent once.
 
--- SHA-256 (hex) of the occurrence's stream key, a WHIP Bearer token for OBS; NULL: none.
+-- SHA-256 (base64url, as for refresh tokens) of the occurrence's stream key, a WHIP Bearer token for OBS; NULL: none.
 ALTER TABLE live_occurrences ADD COLUMN stream_key_hash TEXT;
 CREATE UNIQUE INDEX live_occurrences_stream_key ON live_occurrences (stream_key_hash);
 -- The replay lesson, once the server attached the recording to the series' replay course.

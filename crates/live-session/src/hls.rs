@@ -1,8 +1,9 @@
 //! Live HLS for large audiences: the recording's pieces (`recording`) served as a live HLS
-//! playlist under a signed URL, like VOD playback: pieces are immutable and cacheable for a
-//! day, the playlist for a second, so any HTTP CDN can carry the stream. The playlist text is
-//! the same for every viewer (its URLs are relative to the signed path), so a node builds it at
-//! most once a second per occurrence.
+//! playlist under a signed URL: pieces are immutable and cacheable for a day, the playlist for
+//! a second. The URL is signed per occurrence and hour (not per viewer), so every viewer asks
+//! for the same URLs and an HTTP CDN in front serves them from its cache; who watches is known
+//! from the heartbeats. The playlist text is the same for everyone, so a node builds it at most
+//! once a second per occurrence.
 //!
 //! HLS viewers' attendance comes from player heartbeats: the first one opens a session (counted
 //! like a WebRTC viewer), later ones keep it open, and a session not heard from for
@@ -41,8 +42,9 @@ const WINDOW: i64 = 12;
 pub const HEARTBEAT_SECONDS: u64 = 10;
 /// …and a session not heard from for this long has left (at its last heartbeat).
 pub const HEARTBEAT_TIMEOUT_MS: i64 = 30_000;
-/// How long signed live URLs last.
-const URL_SECONDS: i64 = 6 * 3600;
+/// Signed live URLs expire at the end of the hour after next: everyone in an hour gets the same
+/// URL (cache hits), valid one to two hours; players ask for a new one on 403.
+const URL_HOUR: i64 = 3600;
 
 /// One piece of the playlist.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -137,26 +139,26 @@ impl HlsViewers {
 }
 
 impl Live {
-    fn hls_mac(&self, occ: OccurrenceId, user: UserId, exp: i64) -> Hmac<Sha256> {
+    fn hls_mac(&self, occ: OccurrenceId, exp: i64) -> Hmac<Sha256> {
         // Invariant: HMAC accepts keys of any length.
         #[allow(clippy::expect_used)]
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
-        mac.update(format!("hls/{occ}/{user}/{exp}").as_bytes());
+        mac.update(format!("hls/{occ}/{exp}").as_bytes());
         mac
     }
 
-    /// The signed URL of the live playlist for `user`.
-    pub(crate) fn hls_url(&self, occ: OccurrenceId, user: UserId) -> String {
-        let exp = self.clock.now().unix_seconds() + URL_SECONDS;
-        let sig = URL_SAFE_NO_PAD.encode(self.hls_mac(occ, user, exp).finalize().into_bytes());
-        format!("/live-hls/{occ}/{user}/{exp}/{sig}/index.m3u8")
+    /// The signed URL of the live playlist (for those who may watch).
+    pub(crate) fn hls_url(&self, occ: OccurrenceId) -> String {
+        let exp = (self.clock.now().unix_seconds() / URL_HOUR + 2) * URL_HOUR;
+        let sig = URL_SAFE_NO_PAD.encode(self.hls_mac(occ, exp).finalize().into_bytes());
+        format!("/live-hls/{occ}/{exp}/{sig}/index.m3u8")
     }
 
-    fn hls_url_valid(&self, occ: OccurrenceId, user: UserId, exp: i64, sig: &str) -> bool {
+    fn hls_url_valid(&self, occ: OccurrenceId, exp: i64, sig: &str) -> bool {
         exp >= self.clock.now().unix_seconds()
             && URL_SAFE_NO_PAD
                 .decode(sig)
-                .is_ok_and(|g| self.hls_mac(occ, user, exp).verify_slice(&g).is_ok())
+                .is_ok_and(|g| self.hls_mac(occ, exp).verify_slice(&g).is_ok())
     }
 
     /// Whether live HLS can be watched now: live or paused, recording, with a piece stored.
@@ -252,19 +254,19 @@ fn forbidden_url() -> Response {
 /// The signed live HLS routes (outside `/api`, like VOD delivery).
 pub(crate) fn delivery_router(live: Live) -> Router {
     Router::new()
-        .route("/live-hls/{occ}/{user}/{exp}/{sig}/index.m3u8", get(playlist))
-        .route("/live-hls/{occ}/{user}/{exp}/{sig}/{run}/{file}", get(piece))
+        .route("/live-hls/{occ}/{exp}/{sig}/index.m3u8", get(playlist))
+        .route("/live-hls/{occ}/{exp}/{sig}/{run}/{file}", get(piece))
         .with_state(live)
 }
 
 async fn playlist(
     State(live): State<Live>,
-    axum::extract::Path((occ, user, exp, sig)): axum::extract::Path<(String, String, i64, String)>,
+    axum::extract::Path((occ, exp, sig)): axum::extract::Path<(String, i64, String)>,
 ) -> Response {
-    let (Ok(occ), Ok(user)) = (occ.parse::<OccurrenceId>(), user.parse::<UserId>()) else {
+    let Ok(occ) = occ.parse::<OccurrenceId>() else {
         return forbidden_url();
     };
-    if !live.hls_url_valid(occ, user, exp, &sig) {
+    if !live.hls_url_valid(occ, exp, &sig) {
         return forbidden_url();
     }
     match live.playlist(occ).await {
@@ -285,19 +287,12 @@ async fn playlist(
 
 async fn piece(
     State(live): State<Live>,
-    axum::extract::Path((occ, user, exp, sig, run, file)): axum::extract::Path<(
-        String,
-        String,
-        i64,
-        String,
-        u32,
-        String,
-    )>,
+    axum::extract::Path((occ, exp, sig, run, file)): axum::extract::Path<(String, i64, String, u32, String)>,
 ) -> Response {
-    let (Ok(occ), Ok(user)) = (occ.parse::<OccurrenceId>(), user.parse::<UserId>()) else {
+    let Ok(occ) = occ.parse::<OccurrenceId>() else {
         return forbidden_url();
     };
-    if !live.hls_url_valid(occ, user, exp, &sig) {
+    if !live.hls_url_valid(occ, exp, &sig) {
         return forbidden_url();
     }
     let valid = file == "init.mp4"

@@ -23,7 +23,7 @@ use crate::Live;
 pub struct IceConfig {
     pub stun_urls: Vec<String>,
     pub turn_urls: Vec<String>,
-    pub turn_secret: Option<String>,
+    pub turn_secret: Option<platform::config::Secret>,
     pub credential_seconds: u64,
 }
 
@@ -32,7 +32,7 @@ impl IceConfig {
         Self {
             stun_urls: s.stun_urls.clone(),
             turn_urls: s.turn_urls.clone(),
-            turn_secret: s.turn_secret.as_ref().map(|x| x.expose().to_owned()),
+            turn_secret: s.turn_secret.clone(),
             credential_seconds: s.turn_credential_seconds.clamp(60, 7 * 86_400),
         }
     }
@@ -78,7 +78,7 @@ pub fn ice_servers(cfg: &IceConfig, user: &str, now_unix: i64) -> IceServers {
         });
     }
     let mut expires_at = None;
-    if let (false, Some(secret)) = (cfg.turn_urls.is_empty(), cfg.turn_secret.as_deref()) {
+    if let (false, Some(secret)) = (cfg.turn_urls.is_empty(), cfg.turn_secret.as_ref().map(|s| s.expose())) {
         let exp = now_unix + cfg.credential_seconds as i64;
         let (username, credential) = turn_credentials(secret, user, exp);
         out.push(IceServer {
@@ -130,7 +130,7 @@ mod tests {
         let cfg = IceConfig {
             stun_urls: vec!["stun:stun.example.org:3478".into()],
             turn_urls: vec!["turn:turn.example.org:3478?transport=udp".into()],
-            turn_secret: Some("s3cret".into()),
+            turn_secret: Some(platform::config::Secret::new("s3cret")),
             credential_seconds: 3600,
         };
         let s = ice_servers(&cfg, "u1", 1000);

@@ -173,7 +173,7 @@ impl Live {
     pub(crate) async fn on_ended(&self, occ: OccurrenceId) {
         self.sfu.close_room(occ).await;
         self.close_hls_sessions(occ);
-        if let Err(e) = self.queue_replay_if_ended(occ).await {
+        if let Err(e) = self.queue_replay_if_ended(occ, false).await {
             tracing::warn!(%occ, error = %e, "could not queue the replay");
         }
     }
@@ -188,7 +188,7 @@ impl Live {
         .fetch_all(pool)
         .await)?;
         for occ in ended {
-            self.queue_replay_if_ended(occ).await?;
+            self.queue_replay_if_ended(occ, false).await?;
         }
         Ok(())
     }
@@ -210,17 +210,12 @@ impl Live {
         let mut flush = tokio::time::interval(Duration::from_secs(self.cfg.attendance_flush_seconds));
         let mut grace = tokio::time::interval(Duration::from_secs(15));
         let mut hls_expiry = tokio::time::interval(Duration::from_secs(5));
-        let mut reminders = tokio::time::interval(Duration::from_secs(self.cfg.reminder_check_seconds));
+        // Notices and replays wait on gateways and the store: they run beside this loop, which
+        // must keep up with SFU events and flushes.
+        tokio::spawn(self.clone().notices_and_replays(shutdown.clone()));
         loop {
             tokio::select! {
                 _ = hls_expiry.tick() => self.expire_hls_sessions(),
-                _ = reminders.tick() => {
-                    match self.sweep_reminders().await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(sent = n, "reminders sent"),
-                        Err(e) => tracing::warn!(error = %e, "could not send reminders"),
-                    }
-                }
                 Some(ev) = sfu_events.recv() => self.on_sfu_event(ev).await,
                 _ = flush.tick() => {
                     if let Err(e) = self.attendance.flush(self.clock.now()).await {
@@ -235,12 +230,6 @@ impl Live {
                         },
                         Err(e) => tracing::warn!(error = %e, "could not end abandoned occurrences"),
                     }
-                    if let Err(e) = self.queue_orphaned_replays().await {
-                        tracing::warn!(error = %e, "could not queue replays of ended lectures");
-                    }
-                    if let Err(e) = self.finish_replays().await {
-                        tracing::warn!(error = %e, "could not check replays");
-                    }
                 }
                 _ = shutdown.changed() => {
                     if *shutdown.borrow() {
@@ -248,6 +237,31 @@ impl Live {
                         return;
                     }
                 }
+            }
+        }
+    }
+
+    /// Reminders, replays to queue (lectures that ended while no recorder ran) and replays that
+    /// finished transcoding (their notices), until `shutdown`.
+    async fn notices_and_replays(self, mut shutdown: watch::Receiver<bool>) {
+        let mut reminders = tokio::time::interval(Duration::from_secs(self.cfg.reminder_check_seconds));
+        let mut replays = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = reminders.tick() => match self.sweep_reminders().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sent = n, "reminders sent"),
+                    Err(e) => tracing::warn!(error = %e, "could not send reminders"),
+                },
+                _ = replays.tick() => {
+                    if let Err(e) = self.queue_orphaned_replays().await {
+                        tracing::warn!(error = %e, "could not queue replays of ended lectures");
+                    }
+                    if let Err(e) = self.finish_replays().await {
+                        tracing::warn!(error = %e, "could not check replays");
+                    }
+                }
+                _ = shutdown.changed() => if *shutdown.borrow() { return },
             }
         }
     }

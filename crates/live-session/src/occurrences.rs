@@ -168,7 +168,7 @@ impl Live {
         let may_manage = self.manages(user, s).await?;
         let may_watch = may_manage || my_enrolment.as_ref().is_some_and(|e| e.state == "enrolled");
         let hls_url = if may_watch && self.hls_available(occ.id, state).await? {
-            Some(self.hls_url(occ.id, user.id))
+            Some(self.hls_url(occ.id))
         } else {
             None
         };

@@ -30,6 +30,9 @@ use crate::{Live, OccurrenceId, SeriesId};
 /// The job that turns a finished recording into a media asset and a replay lesson.
 pub const REPLAY_JOB: &str = "live.replay";
 
+/// A recording whose newest piece is younger than this may still be finishing on some node.
+const RECORDER_QUIET_MS: i64 = 15_000;
+
 /// Payload types of the RTP handed to ffmpeg (the SFU rewrites them).
 const VIDEO_PT: u8 = 96;
 const AUDIO_PT: u8 = 111;
@@ -39,7 +42,6 @@ const AUDIO_PT: u8 = 111;
 pub struct RecordingSetup {
     pub store: Arc<dyn ObjectStore>,
     pub media: media::Media,
-    pub jobs: Jobs,
     /// The `ffmpeg` program.
     pub ffmpeg: String,
     /// Local scratch space (pieces wait here until they are in the store).
@@ -115,6 +117,9 @@ pub fn ffmpeg_args(
         "-nostats",
         "-protocol_whitelist",
         "file,udp,rtp",
+        // Listen on loopback only: nothing from the network can reach the recording.
+        "-localaddr",
+        "127.0.0.1",
         "-buffer_size",
         "4194304",
         "-reorder_queue_size",
@@ -229,6 +234,7 @@ fn free_ports() -> Option<u16> {
 
 /// Sends one track's packets to ffmpeg until the track's channel closes.
 async fn pump(t: Arc<PubTrack>, sock: Arc<tokio::net::UdpSocket>, port: u16, pt: u8, ssrc: u32) {
+    let to = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut rx = t.tx.subscribe();
     loop {
         match rx.recv().await {
@@ -239,7 +245,7 @@ async fn pump(t: Arc<PubTrack>, sock: Arc<tokio::net::UdpSocket>, port: u16, pt:
                 pkt.header.extensions.clear();
                 pkt.header.extensions_padding = 0;
                 if let Ok(buf) = pkt.marshal() {
-                    let _ = sock.send_to(&buf, ("127.0.0.1", port)).await;
+                    let _ = sock.send_to(&buf, to).await;
                 }
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -291,7 +297,7 @@ impl Live {
             }
             live.recorders.lock().unwrap_or_else(|p| p.into_inner()).remove(&occ);
             // The room closed because the lecture ended: the replay can be made now.
-            if let Err(e) = live.queue_replay_if_ended(occ).await {
+            if let Err(e) = live.queue_replay_if_ended(occ, true).await {
                 tracing::warn!(%occ, error = %e, "could not queue the replay");
             }
         });
@@ -323,17 +329,31 @@ impl Live {
         loop {
             // Wait for a publisher's tracks (all the kinds its offer carries).
             let (want_audio, want_video) = self.sfu.expected_kinds(occ);
-            let current = match tracks
-                .wait_for(|v| {
-                    let has = |k| v.iter().any(|t: &Arc<PubTrack>| t.kind == k);
-                    !v.is_empty()
-                        && (!want_video || has(RtpCodecKind::Video))
-                        && (!want_audio || has(RtpCodecKind::Audio))
-                })
-                .await
-            {
-                Ok(v) => v.clone(),
-                Err(_) => return Ok(()),
+            let complete = |v: &Vec<Arc<PubTrack>>| {
+                let has = |k| v.iter().any(|t: &Arc<PubTrack>| t.kind == k);
+                !v.is_empty() && (!want_video || has(RtpCodecKind::Video)) && (!want_audio || has(RtpCodecKind::Audio))
+            };
+            // All the kinds the offer announced, or after a while what has come (a silent
+            // microphone must not keep the picture from being recorded).
+            let waited = match tokio::time::timeout(Duration::from_secs(5), tracks.wait_for(complete)).await {
+                Ok(Ok(v)) => Some(v.clone()),
+                Ok(Err(_)) => return Ok(()),
+                Err(_) => None,
+            };
+            let current = match waited {
+                Some(v) => v,
+                None => {
+                    let now = tracks.borrow_and_update().clone();
+                    if now.is_empty() {
+                        // No publisher yet: wait for one, however long.
+                        match tracks.wait_for(|v| !v.is_empty()).await {
+                            Ok(v) => v.clone(),
+                            Err(_) => return Ok(()),
+                        }
+                    } else {
+                        now
+                    }
+                }
             };
             if !self.sfu.room_open(occ) {
                 return Ok(());
@@ -425,7 +445,13 @@ impl Live {
         let sock = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await?);
         let mut pumps = Vec::new();
         if let Some(v) = &video {
-            pumps.push(tokio::spawn(pump(v.clone(), sock.clone(), base, VIDEO_PT, 0x5053_0001)));
+            pumps.push(tokio::spawn(pump(
+                v.clone(),
+                sock.clone(),
+                base,
+                VIDEO_PT,
+                rand::random(),
+            )));
             v.request_keyframe().await;
         }
         if let Some(a) = &audio {
@@ -434,7 +460,7 @@ impl Live {
                 sock.clone(),
                 base + 2,
                 AUDIO_PT,
-                0x5053_0002,
+                rand::random(),
             )));
         }
         tracing::info!(%occ, run, copy_video, "recording run started");
@@ -564,21 +590,28 @@ impl Live {
 
     /// Queues the replay job once the lecture has ended (claimed in the database: one job,
     /// whichever node gets here first). A recording without pieces becomes `empty`.
-    pub(crate) async fn queue_replay_if_ended(&self, occ: OccurrenceId) -> ApiResult<()> {
-        let Some(setup) = self.rec.clone() else {
+    ///
+    /// `finished`: this node's recorder has stored its last piece. Otherwise a piece stored in
+    /// the last seconds means a recorder (perhaps on another node) is still finishing, and the
+    /// periodic sweep queues the replay a little later.
+    pub(crate) async fn queue_replay_if_ended(&self, occ: OccurrenceId, finished: bool) -> ApiResult<()> {
+        if self.rec.is_none() {
             return Ok(());
-        };
+        }
         let row = self.occurrence_row(occ).await?;
         if row.state != "ended" || self.recording_here(occ) {
             return Ok(());
         }
         let now = self.clock.now();
-        let pieces: i64 = with_db!(&self.db, pool => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM live_segments WHERE occurrence_id = $1",
+        let (pieces, newest): (i64, Option<i64>) = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT COUNT(*), MAX(created_at) FROM live_segments WHERE occurrence_id = $1",
         )
         .bind(occ)
         .fetch_one(pool)
         .await)?;
+        if !finished && newest.is_some_and(|t| now.0 - t < RECORDER_QUIET_MS) {
+            return Ok(());
+        }
         if pieces == 0 {
             db_execute!(
                 &self.db,
@@ -603,7 +636,6 @@ impl Live {
             }
             tx.commit().await?;
         });
-        let _ = setup;
         Ok(())
     }
 
@@ -630,6 +662,11 @@ impl Live {
                 "failed" => "failed",
                 _ => continue,
             };
+            // Notices first (each is claimed once, so a repeat after an error sends only what
+            // is missing), then the state.
+            if state == "ready" {
+                self.notify_replay_ready(occ).await?;
+            }
             let n = db_execute!(
                 &self.db,
                 "UPDATE live_recordings SET state = $2, updated_at = $3 WHERE occurrence_id = $1 AND state = 'processing'",
@@ -637,9 +674,8 @@ impl Live {
                 state,
                 self.clock.now()
             )?;
-            if n == 1 && state == "ready" {
-                tracing::info!(%occ, %asset, "replay ready");
-                self.notify_replay_ready(occ).await?;
+            if n == 1 {
+                tracing::info!(%occ, %asset, state, "replay transcoded");
             }
         }
         Ok(())
@@ -667,10 +703,22 @@ impl JobHandler for ReplayJob {
             .and_then(|v| v.as_str())
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| JobError::Fatal("the payload names no occurrence".into()))?;
-        self.live
-            .make_replay(occ, ctx)
-            .await
-            .map_err(|e| JobError::Retry(format!("{e:#}")))
+        match self.live.make_replay(occ, ctx).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let error = format!("{e:#}");
+                // What went wrong stays with the recording (and in the job) for the staff.
+                let _ = db_execute!(
+                    &self.live.db,
+                    "UPDATE live_recordings SET error = $2, state = CASE WHEN $3 THEN 'failed' ELSE state END, updated_at = $4 WHERE occurrence_id = $1",
+                    occ,
+                    &error,
+                    job.attempts >= job.max_attempts,
+                    self.live.clock.now()
+                );
+                Err(JobError::Retry(error))
+            }
+        }
     }
 }
 
@@ -713,7 +761,6 @@ impl Live {
                     }
                 };
                 let _ = tokio::fs::remove_dir_all(&dir).await;
-                self.seed_live_minutes(&setup, occ, asset).await?;
                 db_execute!(
                     &self.db,
                     "UPDATE live_recordings SET asset_id = $2, updated_at = $3 WHERE occurrence_id = $1",
@@ -724,6 +771,8 @@ impl Live {
                 asset
             }
         };
+        // Idempotent (a union), so a retry may run it again.
+        self.seed_live_minutes(&setup, occ, asset).await?;
         ctx.progress(80);
         let replay = Replay {
             occurrence_id: occ,
@@ -959,7 +1008,9 @@ mod tests {
     fn ffmpeg_arguments() {
         let a = ffmpeg_args(FsPath::new("/w/in.sdp"), FsPath::new("/w"), true, true, true, 2);
         let s = a.join(" ");
-        assert!(s.contains("-i /w/in.sdp -map 0:v:0 -c:v copy -map 0:a:0 -c:a aac"));
+        assert!(
+            s.contains("-localaddr 127.0.0.1") && s.contains("-i /w/in.sdp -map 0:v:0 -c:v copy -map 0:a:0 -c:a aac")
+        );
         assert!(
             s.contains("-hls_segment_type fmp4")
                 && s.ends_with("-hls_time 2 -hls_segment_filename /w/%d.m4s /w/index.m3u8")

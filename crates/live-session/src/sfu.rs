@@ -513,6 +513,15 @@ impl Sfu {
                     remote: track.clone(),
                     tx: broadcast::channel(LEG_BUFFER).0,
                 });
+                // A late track of a publisher that was replaced meanwhile is not this room's.
+                let current = reader_room
+                    .publisher
+                    .lock()
+                    .map(|p| p.as_ref().is_some_and(|p| p.session == session))
+                    .unwrap_or(false);
+                if !current {
+                    break;
+                }
                 reader_room.tracks.send_modify(|v| v.push(t.clone()));
                 let room = reader_room.clone();
                 tokio::spawn(async move {

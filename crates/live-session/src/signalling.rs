@@ -189,12 +189,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PublisherAuth {
     }
 }
 
+/// Stored like refresh tokens: only the hash.
 fn stream_key_hash(key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    platform::auth::token_hash(key)
 }
 
 impl Live {
@@ -487,10 +484,7 @@ async fn whep(
     let (session, answer) = match live.sfu.subscribe(id, auth.id, sdp).await {
         Ok(x) => x,
         Err(SfuError::Full) => {
-            let hls = live
-                .hls_available(id, LiveState::Live)
-                .await?
-                .then(|| live.hls_url(id, auth.id));
+            let hls = live.hls_available(id, LiveState::Live).await?.then(|| live.hls_url(id));
             return Err(sfu_error(SfuError::Full).with_extra("hls_url", serde_json::json!(hls)));
         }
         Err(e) => return Err(sfu_error(e)),

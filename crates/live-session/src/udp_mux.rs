@@ -128,10 +128,24 @@ impl UdpMux {
                 let (n, from) = match sock.recv_from(&mut buf).await {
                     Ok(x) => x,
                     // ICMP errors of earlier sends surface here; they do not end the socket.
-                    Err(e) if e.kind() != io::ErrorKind::Other => continue,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::ConnectionRefused
+                                | io::ErrorKind::ConnectionReset
+                                | io::ErrorKind::Interrupted
+                                | io::ErrorKind::WouldBlock
+                        ) =>
+                    {
+                        continue;
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "the shared media port failed");
-                        return;
+                        tracing::warn!(error = %e, "reading the shared media port failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        if weak.strong_count() == 0 {
+                            return;
+                        }
+                        continue;
                     }
                 };
                 let Some(mux) = weak.upgrade() else { return };
@@ -158,17 +172,17 @@ impl UdpMux {
     fn route(&self, d: &[u8], from: SocketAddr) {
         let conn = {
             let Ok(mut r) = self.routes.lock() else { return };
-            match r.by_addr.get(&from).and_then(Weak::upgrade) {
-                Some(c) => Some(c),
-                None => {
-                    let found = stun_binding_ufrag(d)
-                        .and_then(|u| r.by_ufrag.get(u))
-                        .and_then(Weak::upgrade);
-                    if let Some(c) = &found {
-                        r.by_addr.insert(from, Arc::downgrade(c));
-                    }
-                    found
+            // A Binding request names its connection: it wins over an address that a connection
+            // of the same client used before (a reloaded page, a new session).
+            match stun_binding_ufrag(d)
+                .and_then(|u| r.by_ufrag.get(u))
+                .and_then(Weak::upgrade)
+            {
+                Some(c) => {
+                    r.by_addr.insert(from, Arc::downgrade(&c));
+                    Some(c)
                 }
+                None => r.by_addr.get(&from).and_then(Weak::upgrade),
             }
         };
         let Some(conn) = conn else { return };

@@ -136,7 +136,6 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         live.with_recording(live_session::RecordingSetup {
             store: store.clone(),
             media: media.clone(),
-            jobs: jobs.clone(),
             ffmpeg: settings.media.ffmpeg.clone(),
             work_dir: settings.media_work_dir(),
             replays: Arc::new(CatalogReplays {

@@ -122,15 +122,22 @@ export function initType(buf) {
 // mode, so a new run (another publisher, a restart) continues where the last one ended;
 // native HLS where MSE is missing (iOS WeChat). Stays near the live edge.
 export class LiveHls {
-  constructor(video, url, status) { this.video = video; this.url = url; this.status = status; this.stopped = false; }
+  // `renew` fetches a fresh signed URL when the current one has expired (403).
+  constructor(video, url, status, renew = null) { this.video = video; this.url = url; this.status = status; this.renew = renew; this.stopped = false; this.reopened = 0; }
 
   async start() {
     if (!MSE || !MSE.isTypeSupported?.('video/mp4; codecs="avc1.42e01f,mp4a.40.2"')) { this.video.src = this.url; return; }
+    await this.open();
+    this.loop();
+  }
+
+  // A fresh MediaSource that starts again near the live edge (also after a decode error).
+  async open() {
+    if (this.video.src.startsWith("blob:")) URL.revokeObjectURL(this.video.src);
     this.ms = new MSE();
+    this.sb = null; this.last = null; this.init = null;
     this.video.src = URL.createObjectURL(this.ms);
     await new Promise((res) => this.ms.addEventListener("sourceopen", res, { once: true }));
-    this.last = null; this.init = null;
-    this.loop();
   }
 
   // Appends an initialization segment, creating the source buffer from the first one (and
@@ -149,10 +156,19 @@ export class LiveHls {
 
   append(buf) {
     return new Promise((res, rej) => {
-      this.sb.addEventListener("updateend", res, { once: true });
-      this.sb.addEventListener("error", rej, { once: true });
-      this.sb.appendBuffer(buf);
+      const sb = this.sb;
+      const done = () => { sb.removeEventListener("error", fail); res(); };
+      const fail = () => { sb.removeEventListener("updateend", done); rej(new Error("append failed")); };
+      sb.addEventListener("updateend", done, { once: true });
+      sb.addEventListener("error", fail, { once: true });
+      sb.appendBuffer(buf);
     });
+  }
+
+  async get(url) {
+    const res = await fetch(url);
+    if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });
+    return res.arrayBuffer();
   }
 
   async loop() {
@@ -160,7 +176,12 @@ export class LiveHls {
       let wait = 1000;
       try {
         const res = await fetch(this.url, { cache: "no-store" });
-        if (res.status === 403) { this.status("观看链接已过期，请刷新页面。"); return; }
+        if (res.status === 403) {
+          const fresh = await this.renew?.().catch(() => null);
+          if (!fresh) { this.status("观看链接已过期，请刷新页面。"); return; }
+          this.url = fresh;
+          continue;
+        }
         const text = await res.text();
         const base = new URL(this.url, location.href).href;
         const pieces = [];
@@ -172,8 +193,8 @@ export class LiveHls {
         const todo = this.last === null ? pieces.slice(-3) : pieces.filter((p) => p.seq > this.last);
         for (const p of todo) {
           if (this.stopped) return;
-          if (p.init !== this.init) { await this.appendInit(await fetch(p.init).then((r) => r.arrayBuffer())); this.init = p.init; }
-          await this.append(await fetch(p.url).then((r) => r.arrayBuffer()));
+          if (p.init !== this.init) { await this.appendInit(await this.get(p.init)); this.init = p.init; }
+          await this.append(await this.get(p.url));
           this.last = p.seq;
         }
         const b = this.sb?.buffered || [];
@@ -183,7 +204,16 @@ export class LiveHls {
           if (this.video.currentTime - b.start(0) > 60 && !this.sb.updating) this.sb.remove(0, this.video.currentTime - 30);
         }
         if (text.includes("#EXT-X-ENDLIST")) { if (this.ms.readyState === "open" && this.sb && !this.sb.updating) this.ms.endOfStream(); return; }
-      } catch { wait = 2000; }
+      } catch {
+        wait = 2000;
+        // The media element gave up on what it was fed: start over from the live edge (at
+        // most every 10 s).
+        if (!this.stopped && (this.ms.readyState !== "open" || this.video.error) && Date.now() - this.reopened > 10000) {
+          this.reopened = Date.now();
+          await this.open();
+          this.video.play().catch(() => {});
+        }
+      }
       await new Promise((r) => setTimeout(r, wait));
     }
   }
@@ -270,7 +300,7 @@ export async function room(id, ctx) {
     url ??= (await api(`/api/v1/live/occurrences/${id}`).catch(() => ({}))).hls_url;
     if (!url) { say("流畅模式正在准备，请稍候……"); retry = setTimeout(() => watchHls(null, why), 3000); return; }
     video.srcObject = null;
-    hls = new LiveHls(video, url, say);
+    hls = new LiveHls(video, url, say, async () => (await api(`/api/v1/live/occurrences/${id}`)).hls_url);
     stopBeats = hlsHeartbeats(id, video);
     await hls.start();
     say(why || "流畅模式（HLS）：延迟约 10 秒");
