@@ -271,11 +271,7 @@ async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) 
 
 /// CPU seconds this process has used (user + system).
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // After the command name: state is field 0; utime and stime are fields 11 and 12.
-    (ticks(11) + ticks(12)) / 100.0
+    cpu_seconds_in("/proc/self/stat")
 }
 
 /// Resident memory of this process in MiB.
@@ -484,9 +480,15 @@ impl Bench {
 
 /// CPU seconds (user + system) of another process.
 fn cpu_seconds_of(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    cpu_seconds_in(&format!("/proc/{pid}/stat"))
+}
+
+/// User + system CPU seconds from a `/proc/…/stat` file.
+fn cpu_seconds_in(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // After the command name: state is field 0; utime and stime are fields 11 and 12.
     (ticks(11) + ticks(12)) / 100.0
 }
 

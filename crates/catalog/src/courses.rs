@@ -337,7 +337,7 @@ impl Catalog {
             .any(|p| path.starts_with(p.as_str())))
     }
 
-    pub(crate) async fn lessons(&self, id: CourseId) -> ApiResult<Vec<LessonView>> {
+    async fn lessons(&self, id: CourseId) -> ApiResult<Vec<LessonView>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             id: LessonId,

@@ -7,7 +7,7 @@ use platform::ids::OrgId;
 use platform::with_db;
 
 use crate::courses::Actor;
-use crate::{Catalog, CourseId, CourseInput, Lecturer, LessonId, LessonInput, Status, Visibility};
+use crate::{Catalog, CourseId, CourseInput, Lecturer, LessonId, Status, Visibility};
 
 /// What a replay course is made of.
 #[derive(Debug, Clone)]
@@ -81,40 +81,8 @@ impl Catalog {
         if let Some(lesson) = find().await? {
             return Ok((course, lesson));
         }
-        let row = self
-            .course_row(course)
-            .await?
-            .ok_or_else(crate::courses::course_not_found)?;
-        let mut lessons: Vec<LessonInput> = self
-            .lessons(course)
-            .await?
-            .into_iter()
-            .map(|l| LessonInput {
-                id: Some(l.id),
-                title: l.title,
-                asset_id: l.asset_id,
-                duration_s: l.duration_s,
-            })
-            .collect();
-        lessons.push(LessonInput {
-            id: None,
-            title: lesson_title.to_owned(),
-            asset_id: Some(asset_id.to_owned()),
-            duration_s: duration_s.clamp(0, 86_400),
-        });
-        let input = CourseInput {
-            lessons: Some(lessons),
-            ..CourseInput::default()
-        };
-        let prepared = self.prepare(&Actor::Importer, input, Some(&row)).await?;
-        self.persist(
-            course,
-            &prepared,
-            row.author_id,
-            Some((row.version, None)),
-            Status::Published,
-        )
-        .await?;
+        self.append_lesson(course, lesson_title, asset_id, duration_s.clamp(0, 86_400))
+            .await?;
         let lesson = find()
             .await?
             .ok_or_else(|| platform::error::ApiError::internal(anyhow::anyhow!("the replay lesson was not stored")))?;

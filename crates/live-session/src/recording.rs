@@ -275,6 +275,8 @@ struct Uploader {
     dir: PathBuf,
     init_done: bool,
     uploaded: usize,
+    /// The number of the next piece, once known.
+    next_seq: Option<i32>,
 }
 
 impl Live {
@@ -470,6 +472,7 @@ impl Live {
             dir: dir.clone(),
             init_done: false,
             uploaded: 0,
+            next_seq: None,
         };
         let mut poll = tokio::time::interval(Duration::from_millis(500));
         let mut keyframes = tokio::time::interval(Duration::from_secs(segment_s.max(1)));
@@ -561,12 +564,17 @@ impl Live {
                 .and_then(|m| m.modified().ok())
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(self.clock.now().0, |d| d.as_millis() as i64);
-            let seq: i32 = with_db!(&self.db, pool => sqlx::query_scalar::<_, i32>(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM live_segments WHERE occurrence_id = $1",
-            )
-            .bind(up.occ)
-            .fetch_one(pool)
-            .await)?;
+            // One recorder per occurrence writes its pieces: the next number is read once per
+            // run, then counted here.
+            let seq = match up.next_seq {
+                Some(n) => n,
+                None => with_db!(&self.db, pool => sqlx::query_scalar::<_, i32>(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM live_segments WHERE occurrence_id = $1",
+                )
+                .bind(up.occ)
+                .fetch_one(pool)
+                .await)?,
+            };
             setup
                 .store
                 .put_bytes(&format!("{prefix}/{seq}.m4s"), bytes::Bytes::from(body))
@@ -584,6 +592,7 @@ impl Live {
             )?;
             let _ = tokio::fs::remove_file(&path).await;
             up.uploaded += 1;
+            up.next_seq = Some(seq + 1);
         }
         Ok(())
     }
