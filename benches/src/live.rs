@@ -740,7 +740,7 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
     }
     // Live without a publisher (chat is open while live): set in the database.
     {
-        let db = platform::Db::connect(&settings.database_url(), 1).await?;
+        let db = platform::Db::connect(&settings.database_url(), 1, settings.database.acquire_timeout()).await?;
         let id: live_session::OccurrenceId = occ.parse()?;
         platform::db_execute!(
             &db,

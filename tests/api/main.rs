@@ -10,6 +10,7 @@ mod live_ii;
 mod media;
 mod ops;
 mod orgs;
+mod outage;
 mod rate_limit;
 mod store;
 mod tokens;

@@ -84,22 +84,37 @@ impl JobHandler for Transcoder {
         let _ = tokio::fs::remove_dir_all(self.media.work_dir.join(format!("{asset}-{}", job.attempts))).await;
         if let Err(err) = &result {
             let last = matches!(err, JobError::Fatal(_)) || job.attempts >= job.max_attempts;
+            // The asset says what went wrong at every attempt, not only after the last one, so
+            // a job that keeps failing the same way is visible while it retries.
+            let (state, reason) = failure_note(err, job.attempts, job.max_attempts);
+            if let Err(e) = db_execute!(
+                &self.media.db,
+                "UPDATE assets SET state = $2, error = $3, updated_at = $4 WHERE id = $1 AND state = 'processing'",
+                asset,
+                state,
+                &reason,
+                self.media.clock.now(),
+            ) {
+                tracing::warn!(%asset, error = %e, "could not record the transcoding failure on the asset");
+            }
             if last {
-                let reason = match err {
-                    JobError::Fatal(r) => r.clone(),
-                    JobError::Retry(r) => format!("多次处理失败：{r}"),
-                };
-                let _ = db_execute!(
-                    &self.media.db,
-                    "UPDATE assets SET state = 'failed', error = $2, updated_at = $3 WHERE id = $1 AND state = 'processing'",
-                    asset,
-                    &reason,
-                    self.media.clock.now(),
-                );
                 self.media.delete_renditions_except(asset, None).await;
             }
         }
         result
+    }
+}
+
+/// The asset's state and `error` after a failed attempt: still `processing` with the reason and
+/// the attempt while retries remain, `failed` with a reason a curator can act on after the last.
+fn failure_note(err: &JobError, attempt: i32, max_attempts: i32) -> (&'static str, String) {
+    match err {
+        JobError::Fatal(r) => ("failed", r.clone()),
+        JobError::Retry(r) if attempt >= max_attempts => (
+            "failed",
+            format!("转码失败，已重试 {attempt} 次仍未成功，请重新上传或联系管理员。最后一次的原因：{r}"),
+        ),
+        JobError::Retry(r) => ("processing", format!("转码失败，正在重试（第 {attempt} 次）：{r}")),
     }
 }
 
@@ -392,15 +407,23 @@ impl Transcoder {
                 tokio::fs::create_dir_all(dir).await.map_err(retry)?;
                 let input = out.join(format!("{name}.mp4"));
                 let size = tokio::fs::metadata(&input).await.map_err(retry)?.len() as f64;
-                let status = tokio::process::Command::new(&m.cfg.ffmpeg)
+                let run = tokio::process::Command::new(&m.cfg.ffmpeg)
                     .current_dir(dir)
                     .args(package)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
                     .kill_on_drop(true)
-                    .status()
+                    .output()
                     .await
-                    .map_err(retry)?;
-                if !status.success() {
-                    return Err(retry(format!("HLS packaging of {name} failed")));
+                    .map_err(|e| retry(format!("无法启动 ffmpeg：{e}")))?;
+                if !run.status.success() {
+                    let stderr = String::from_utf8_lossy(&run.stderr);
+                    tracing::warn!(rendition = %name, ffmpeg = %stderr, "HLS packaging failed");
+                    return Err(retry(format!(
+                        "{name} 清晰度的 HLS 打包失败（{}）",
+                        stderr.lines().last().unwrap_or("ffmpeg 无输出").trim()
+                    )));
                 }
                 let average = (size * 8.0 / info.duration_s.max(0.1)) as i64;
                 Ok(Rendition {
@@ -540,6 +563,21 @@ impl Media {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_attempt_says_so_while_retrying_and_fails_after_the_last() {
+        let err = JobError::Retry("磁盘已满".into());
+        let (state, note) = failure_note(&err, 2, 4);
+        assert_eq!(
+            (state, note.as_str()),
+            ("processing", "转码失败，正在重试（第 2 次）：磁盘已满")
+        );
+        let (state, note) = failure_note(&err, 4, 4);
+        assert_eq!(state, "failed");
+        assert!(note.contains("已重试 4 次") && note.ends_with("磁盘已满"), "{note}");
+        let (state, note) = failure_note(&JobError::Fatal("视频无法解码".into()), 1, 4);
+        assert_eq!((state, note.as_str()), ("failed", "视频无法解码"));
+    }
 
     #[test]
     fn ladder_never_upscales() {

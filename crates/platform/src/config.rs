@@ -2,7 +2,7 @@
 //! environment variables into them; every struct rejects unknown keys so that a typo in a config
 //! file is an error naming the key rather than a silently ignored setting.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -176,6 +176,53 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| self.data_dir.join("objects"))
     }
+
+    /// Makes every configured path absolute against `base` (the working directory at start-up):
+    /// the data dir, the store, the work dir, the web dir and an SQLite URL's file. Child
+    /// processes (ffmpeg) run in folders of their own, so a relative path handed to them would
+    /// name another file; after this, every path derived from the settings is absolute.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        abs(&mut self.data_dir);
+        for p in [
+            &mut self.storage.local_dir,
+            &mut self.media.work_dir,
+            &mut self.server.web_dir,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            abs(p);
+        }
+        if let Some(url) = &self.database.url {
+            if let Some(resolved) = absolute_sqlite_url(url.expose(), base) {
+                self.database.url = Some(Secret::new(resolved));
+            }
+        }
+    }
+}
+
+/// `sqlite://rel/x.db?mode=rwc` → `sqlite:///base/rel/x.db?mode=rwc`; `None` when the URL is
+/// not SQLite, is in memory or is already absolute.
+fn absolute_sqlite_url(url: &str, base: &Path) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    if path.is_empty() || path.starts_with(':') || Path::new(path).is_absolute() {
+        return None;
+    }
+    let mut out = format!("sqlite://{}", base.join(path).display());
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Some(out)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,8 +262,17 @@ pub struct DatabaseSettings {
     /// the data directory.
     pub url: Option<Secret>,
     pub max_connections: u32,
+    /// Longest wait for a pooled connection, in milliseconds: while the database is
+    /// unreachable, requests get a 503 after this instead of hanging.
+    pub acquire_timeout_ms: u64,
     /// Apply pending migrations when the server starts.
     pub migrate_on_start: bool,
+}
+
+impl DatabaseSettings {
+    pub fn acquire_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.acquire_timeout_ms.max(1))
+    }
 }
 
 impl Default for DatabaseSettings {
@@ -224,6 +280,7 @@ impl Default for DatabaseSettings {
         Self {
             url: None,
             max_connections: 10,
+            acquire_timeout_ms: 2000,
             migrate_on_start: true,
         }
     }
@@ -413,5 +470,36 @@ impl Default for MediaSettings {
             max_attempts: 4,
             job_lease_seconds: 30,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_become_absolute_against_the_working_directory() {
+        let mut s = Settings::default();
+        s.storage.local_dir = Some("store".into());
+        s.media.work_dir = Some("/scratch".into());
+        s.database.url = Some(Secret::new("sqlite://db/x.db?mode=rwc"));
+        s.resolve_paths(Path::new("/srv/ps"));
+        assert_eq!(s.data_dir, Path::new("/srv/ps/data"));
+        assert_eq!(s.local_store_dir(), Path::new("/srv/ps/store"));
+        assert_eq!(s.media_work_dir(), Path::new("/scratch"));
+        assert_eq!(s.database_url(), "sqlite:///srv/ps/db/x.db?mode=rwc");
+
+        let mut s = Settings::default();
+        s.resolve_paths(Path::new("/srv/ps"));
+        assert_eq!(s.database_url(), "sqlite:///srv/ps/data/parentschool.db");
+        assert_eq!(s.media_work_dir(), Path::new("/srv/ps/data/work"));
+        assert_eq!(s.local_store_dir(), Path::new("/srv/ps/data/objects"));
+        for url in ["sqlite::memory:", "sqlite:///abs/x.db", "postgres://u@h/db"] {
+            assert_eq!(absolute_sqlite_url(url, Path::new("/srv")), None, "{url}");
+        }
+        assert_eq!(
+            absolute_sqlite_url("sqlite:rel.db", Path::new("/srv")).as_deref(),
+            Some("sqlite:///srv/rel.db")
+        );
     }
 }

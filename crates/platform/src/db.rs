@@ -56,8 +56,10 @@ pub enum DbError {
 
 impl Db {
     /// Opens a pool for `url` (`sqlite://…` or `postgres://…`). An SQLite file and its folder are
-    /// created when missing.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
+    /// created when missing. A request waits at most `acquire_timeout` for a connection: while
+    /// the database is down, requests fail fast (503) instead of hanging, and the pool connects
+    /// again by itself once it is back.
+    pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> Result<Self, DbError> {
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -77,7 +79,7 @@ impl Db {
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(acquire_timeout)
                 .connect_with(opts)
                 .await?;
             Ok(Self::Sqlite(pool))
@@ -85,7 +87,7 @@ impl Db {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(acquire_timeout)
                 .connect_with(opts)
                 .await?;
             Ok(Self::Postgres(pool))

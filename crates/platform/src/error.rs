@@ -194,8 +194,25 @@ impl ApiError {
         e
     }
 
-    /// A 500 whose cause goes to the log, not to the client.
+    /// A 500 whose cause goes to the log, not to the client; a 503 with `Retry-After` when
+    /// the cause is a database that cannot be reached right now (an outage is not a bug, and
+    /// clients should come back rather than give up).
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let cause = cause.into();
+        if cause
+            .chain()
+            .any(|c| c.downcast_ref::<sqlx::Error>().is_some_and(database_unavailable))
+        {
+            let mut e = Self::unavailable(
+                "database_unavailable",
+                msg(
+                    "数据库暂时无法连接，请稍后再试。",
+                    "The database cannot be reached right now; try again shortly.",
+                ),
+            );
+            e.cause = Some(Arc::new(cause));
+            return e;
+        }
         let mut e = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
@@ -205,6 +222,13 @@ impl ApiError {
             ),
         );
         e.cause = Some(Arc::new(cause.into()));
+        e
+    }
+
+    /// 503 with `Retry-After`: a dependency is down; the request may succeed later.
+    pub fn unavailable(code: &'static str, message: Msg) -> Self {
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
+        e.retry_after = Some(UNAVAILABLE_RETRY_SECONDS);
         e
     }
 
@@ -307,6 +331,28 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// How long clients are asked to wait after a 503.
+pub const UNAVAILABLE_RETRY_SECONDS: u64 = 5;
+
+/// Errors that mean the database is out of reach (down, restarting, overloaded), not that the
+/// request or the code is wrong: pool timeouts, broken connections, PostgreSQL's connection
+/// exceptions (08…), shutdowns (57P01–57P03) and "too many connections" (53300), SQLite's busy.
+pub fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                || code.parse::<u32>().is_ok_and(|n| n & 0xff == 5)
+        }),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         Self::internal(e)
@@ -355,7 +401,16 @@ pub async fn render_problems(req: Request, next: Next) -> Response {
     let Some(problem) = res.extensions().get::<Arc<ApiError>>().cloned() else {
         return res;
     };
-    if problem.status.is_server_error() {
+    if problem.status == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::warn!(
+            request_id = request_id.as_deref().unwrap_or(""),
+            %method,
+            path,
+            code = problem.code,
+            cause = problem.cause.as_ref().map(|c| format!("{c:#}")).unwrap_or_default(),
+            "request refused: a dependency is unavailable"
+        );
+    } else if problem.status.is_server_error() {
         tracing::error!(
             request_id = request_id.as_deref().unwrap_or(""),
             %method,

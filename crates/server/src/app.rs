@@ -59,14 +59,18 @@ impl std::fmt::Debug for App {
 /// the router.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let url = settings.database_url();
-    let db = Db::connect(&url, settings.database.max_connections)
-        .await
-        .with_context(|| {
-            format!(
-                "could not open the database {}",
-                crate::settings::mask_url_password(&url)
-            )
-        })?;
+    let db = Db::connect(
+        &url,
+        settings.database.max_connections,
+        settings.database.acquire_timeout(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "could not open the database {}",
+            crate::settings::mask_url_password(&url)
+        )
+    })?;
     if settings.database.migrate_on_start {
         db.migrate().await.context("could not apply database migrations")?;
     }
@@ -456,12 +460,15 @@ struct Readiness {
     ffmpeg: String,
 }
 
+const READY_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// The database and the object store answer.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Readiness), (status = 503)))]
 async fn readyz(State(ops): State<Ops>) -> Response {
+    // No longer than a request waits for the database: a probe must answer before it times out.
     let (db, store) = tokio::join!(
-        tokio::time::timeout(Duration::from_secs(3), ops.db.ping()),
-        tokio::time::timeout(Duration::from_secs(3), ops.store.check())
+        tokio::time::timeout(READY_TIMEOUT, ops.db.ping()),
+        tokio::time::timeout(READY_TIMEOUT, ops.store.check())
     );
     let database = match db {
         Ok(Ok(())) => "ok".to_owned(),
@@ -484,10 +491,12 @@ async fn readyz(State(ops): State<Ops>) -> Response {
         .into_response()
     } else {
         tracing::warn!(database, object_store, "not ready");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::unavailable(
             "not_ready",
-            msg("服务尚未就绪。", "The service is not ready."),
+            msg(
+                "服务尚未就绪，请稍后再试。",
+                "The service is not ready; try again shortly.",
+            ),
         )
         .with_extra(
             "checks",

@@ -141,7 +141,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
             Ok(())
         }
         Command::Migrate => {
-            let db = Db::connect(&settings.database_url(), 1)
+            let db = Db::connect(&settings.database_url(), 1, settings.database.acquire_timeout())
                 .await
                 .context("could not open the database")?;
             db.migrate().await.context("migration failed")?;

@@ -41,6 +41,8 @@ pub fn load(overrides: &Overrides) -> anyhow::Result<Settings> {
         anyhow::anyhow!("invalid configuration: {}", all.join("; "))
     })?;
     let mut settings = settings;
+    let cwd = std::env::current_dir().context("could not read the working directory")?;
+    settings.resolve_paths(&cwd);
     if settings.storage.backend == "s3" {
         aws_credentials(
             &mut settings.storage.s3,

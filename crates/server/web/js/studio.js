@@ -83,7 +83,7 @@ function uploader(onReady) {
       for (;;) {
         const a = await api(`/api/v1/assets/${done.asset_id}`);
         bar.value = a.progress;
-        note.textContent = a.state === "processing" ? `转码中 ${a.progress}%` : a.state === "ready" ? "视频已就绪" : `处理失败：${a.error}`;
+        note.textContent = a.state === "processing" ? (a.error ? `转码中 ${a.progress}%（${a.error}）` : `转码中 ${a.progress}%`) : a.state === "ready" ? "视频已就绪" : `处理失败：${a.error}`;
         if (a.state === "ready") { onReady(a.id, a.duration_s); break; }
         if (a.state === "failed") break;
         await new Promise((r) => setTimeout(r, 1000));
