@@ -8,6 +8,7 @@ mod errors;
 mod live;
 mod live_ii;
 mod media;
+mod newcomer;
 mod ops;
 mod orgs;
 mod outage;
