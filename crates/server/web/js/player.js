@@ -50,15 +50,22 @@ function pickEngine() {
   return "native";
 }
 
+const SPEEDS = [0.75, 1, 1.25, 1.5, 2];
+
 export async function mountPlayer(container, assetId, { title = "" } = {}) {
   const video = h("video", { controls: true, playsinline: true, "webkit-playsinline": true, preload: "metadata", "aria-label": `播放：${title}` });
   const quality = h("select", { "aria-label": "清晰度" }, h("option", { value: "auto" }, "自动"));
-  const speed = h("select", { "aria-label": "播放速度" }, [0.75, 1, 1.25, 1.5, 2].map((r) => h("option", { value: r, selected: r === 1 }, `${r}×`)));
+  // Speed and quality are remembered across lessons and visits, like captions.
+  const savedRate = SPEEDS.includes(Number(localStorage.getItem("ps.speed"))) ? Number(localStorage.getItem("ps.speed")) : 1;
+  const speed = h("select", { "aria-label": "播放速度" }, SPEEDS.map((r) => h("option", { value: r, selected: r === savedRate }, `${r}×`)));
   const captions = h("select", { "aria-label": "字幕" }, h("option", { value: "" }, "关"));
   const captionsLabel = h("label", { hidden: true }, "字幕 ", captions);
   const status = h("p", { class: "meta", role: "status" });
   container.replaceChildren(h("div", { class: "player" }, video, h("div", { class: "player-bar" }, h("label", {}, "清晰度 ", quality), h("label", {}, "速度 ", speed), captionsLabel), status));
-  speed.addEventListener("change", () => { video.playbackRate = Number(speed.value); });
+  // A (re)load resets playbackRate to defaultPlaybackRate: set both.
+  const setRate = (r) => { video.defaultPlaybackRate = r; video.playbackRate = r; };
+  setRate(savedRate);
+  speed.addEventListener("change", () => { localStorage.setItem("ps.speed", speed.value); setRate(Number(speed.value)); });
   const engine = pickEngine();
   container.dataset.engine = engine;
 
@@ -67,11 +74,14 @@ export async function mountPlayer(container, assetId, { title = "" } = {}) {
   catch (err) { status.textContent = err.code === "asset_not_ready" ? "视频正在处理，请稍后再来。" : err.message; return null; }
   const progress = await api(`/api/v1/assets/${assetId}/progress`).catch(() => null);
   if (pb.poster_url) video.poster = pb.poster_url;
-  const tracker = track(video, assetId, status);
+  let player = null;
+  // While the MSE player reopens its source the element's own clock reads 0: report the
+  // position the player is heading for instead.
+  const tracker = track(video, assetId, status, () => (player ? player.position() : video.currentTime));
   const resumeAt = progress && progress.position_s < (progress.duration_s || Infinity) - 5 ? progress.position_s : 0;
-  video.addEventListener("loadedmetadata", () => { if (resumeAt > 0) video.currentTime = resumeAt; }, { once: true });
 
   if (engine === "native") {
+    video.addEventListener("loadedmetadata", () => { if (resumeAt > 0) video.currentTime = resumeAt; }, { once: true });
     video.src = pb.url;
     quality.disabled = true;
     return { video, engine, tracker };
@@ -81,9 +91,12 @@ export async function mountPlayer(container, assetId, { title = "" } = {}) {
   await addCaptions(video, parseSubtitles(master, new URL(pb.url, location.href).href), captions, captionsLabel);
   const ordered = [...renditions.filter((r) => r.name !== "audio"), ...renditions.filter((r) => r.name === "audio")];
   for (const r of ordered) quality.append(h("option", { value: r.name }, r.name === "audio" ? "仅音频（省流量）" : r.name));
-  const player = new MsePlayer(video, renditions, status);
-  quality.addEventListener("change", () => player.choose(quality.value));
-  await player.start();
+  const savedQuality = localStorage.getItem("ps.quality");
+  const manual = renditions.some((r) => r.name === savedQuality) ? savedQuality : null;
+  if (manual) quality.value = manual;
+  player = new MsePlayer(video, renditions, status, manual);
+  quality.addEventListener("change", () => { localStorage.setItem("ps.quality", quality.value); player.choose(quality.value); });
+  await player.start(resumeAt);
   return { video, engine, tracker, player, quality };
 }
 
@@ -108,113 +121,261 @@ async function addCaptions(video, subs, select, label) {
   select.addEventListener("change", () => { localStorage.setItem("ps.captions", select.value); show(select.value); });
 }
 
+const kindOf = (r) => (r.name === "audio" ? "audio" : "video");
+const mimeOf = (r) => `${kindOf(r)}/mp4; codecs="${r.codecs}"`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Fetches segments one at a time into one SourceBuffer, keeping ~20 s ahead. Every seek,
+// quality choice and reopening starts a new generation (`gen`): a fetch or append begun
+// in an older one is dropped rather than allowed to move `next`, so a resume or a switch
+// can never skip the segment it needs. Audio-only and video renditions cannot share a
+// SourceBuffer (MSE fixes the track set at the first init segment), so switching between
+// them reopens the MediaSource at the same position; video renditions switch in place.
 class MsePlayer {
-  constructor(video, renditions, status) {
+  constructor(video, renditions, status, manual) {
     this.video = video; this.renditions = renditions; this.status = status;
     this.videoRenditions = renditions.filter((r) => r.name !== "audio");
-    this.manual = null; this.bandwidth = 0; this.current = null; this.playlists = {};
-    this.next = 0; this.loading = false; this.ended = false;
+    this.manual = manual; this.bandwidth = 0; this.current = null; this.playlists = {}; this.loaded = {};
+    this.next = 0; this.loading = false; this.ended = false; this.gen = 0; this.pending = null;
+    this.forced = false; this.expired = false; this.lastReopen = 0; this.abort = null;
   }
 
-  async playlist(r) {
-    this.playlists[r.name] ??= fetch(r.url).then((res) => res.text()).then((t) => parseMedia(t, r.url));
+  playlist(r) {
+    this.playlists[r.name] ??= fetch(r.url).then((res) => {
+      if (!res.ok) throw new Error(`playlist ${res.status}`);
+      return res.text();
+    }).then((t) => (this.loaded[r.name] = parseMedia(t, r.url))).catch((err) => { delete this.playlists[r.name]; throw err; });
     return this.playlists[r.name];
   }
 
   target() {
-    if (this.manual) return this.renditions.find((r) => r.name === this.manual);
+    if (this.manual) return this.renditions.find((r) => r.name === this.manual) || this.renditions[0];
     const list = this.videoRenditions.length ? this.videoRenditions : this.renditions;
     let best = list[0];
     for (const r of list) if (this.bandwidth && r.bandwidth < this.bandwidth * 0.7) best = r;
     return best;
   }
 
-  async start() {
-    this.ms = new MS();
-    if (window.ManagedMediaSource) this.video.disableRemotePlayback = true;
-    this.video.src = URL.createObjectURL(this.ms);
-    await new Promise((res) => this.ms.addEventListener("sourceopen", res, { once: true }));
-    const first = this.target();
-    const pl = await this.playlist(first);
-    this.ms.duration = pl.duration;
-    this.sb = this.ms.addSourceBuffer(`${first.name === "audio" ? "audio" : "video"}/mp4; codecs="${first.codecs}"`);
-    await this.switchTo(first);
+  // Where playback is, or is heading while the source reopens.
+  position() { return this.pending ?? this.video.currentTime; }
+
+  async start(at) {
     this.video.addEventListener("timeupdate", () => this.pump());
-    this.video.addEventListener("seeking", () => { this.seekTo(this.video.currentTime); });
+    this.video.addEventListener("seeking", () => this.seekTo(this.video.currentTime));
+    this.video.addEventListener("error", () => this.recover());
+    await this.open(at, false);
+  }
+
+  // A new generation: what is in flight no longer counts.
+  bump() {
+    this.gen += 1;
+    this.abort?.abort();
+    this.abort = null;
+    this.ended = false;
+    this.expired = false;
+  }
+
+  // (Re)opens a MediaSource for the wanted rendition and seeks to `at`.
+  async open(at, play) {
+    this.bump();
+    const gen = this.gen;
+    this.pending = at; this.current = null; this.sb = null;
+    const r = this.target();
+    const ms = new MS();
+    this.ms = ms;
+    if (window.ManagedMediaSource) this.video.disableRemotePlayback = true;
+    const old = this.video.src;
+    this.video.src = URL.createObjectURL(ms);
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    await new Promise((res) => ms.addEventListener("sourceopen", res, { once: true }));
+    for (;;) {
+      if (gen !== this.gen) return;
+      try {
+        const pl = await this.playlist(r);
+        if (gen !== this.gen) return;
+        if (!this.sb) { ms.duration = pl.duration; this.sb = ms.addSourceBuffer(mimeOf(r)); }
+        const init = await this.bytes(pl.init);
+        if (gen !== this.gen) return;
+        await appendTo(this.sb, init);
+        break;
+      } catch (err) {
+        if (gen !== this.gen) return;
+        this.status.textContent = "网络不稳定，正在重试……";
+        await sleep(1500);
+      }
+    }
+    if (gen !== this.gen) return;
+    this.current = r;
+    this.announce(r);
+    this.next = this.indexAt(this.loaded[r.name], at);
+    this.pending = null;
+    // The metadata is there now; the seek completes when the segment holding `at` arrives.
+    if (at > 0) this.video.currentTime = at;
+    if (play) this.video.play().catch(() => {});
     this.pump();
   }
 
-  append(buf) {
-    return new Promise((res, rej) => {
-      this.sb.addEventListener("updateend", res, { once: true });
-      this.sb.addEventListener("error", rej, { once: true });
-      this.sb.appendBuffer(buf);
-    });
-  }
-
-  async switchTo(r) {
-    const pl = await this.playlist(r);
-    if (this.current && this.current.codecs !== r.codecs && this.sb.changeType) {
-      this.sb.changeType(`${r.name === "audio" ? "audio" : "video"}/mp4; codecs="${r.codecs}"`);
-    }
-    this.current = r;
-    await this.append(await fetch(pl.init).then((x) => x.arrayBuffer()));
+  announce(r) {
     this.status.textContent = r.name === "audio" ? "仅音频" : `清晰度：${r.name}`;
     document.dispatchEvent(new CustomEvent("ps-rendition", { detail: r.name }));
   }
 
-  async choose(name) {
-    this.manual = name === "auto" ? null : name;
-    this.seekTo(this.video.currentTime, true);
+  // The end of the buffered range holding `t`, or null.
+  bufferedEnd(t) {
+    const b = this.sb?.buffered;
+    if (!b) return null;
+    for (let i = 0; i < b.length; i++) if (b.start(i) <= t + 0.25 && b.end(i) > t) return b.end(i);
+    return null;
   }
 
-  async seekTo(time, force = false) {
-    const pl = await this.playlist(this.current);
-    const i = pl.segs.findIndex((s) => s.end > time + 0.05);
-    this.next = i < 0 ? pl.segs.length : i;
-    this.ended = false;
-    this.forceSwitch = force;
+  // The first segment still needed to play from `t`: the one after what is buffered from there
+  // on, or the one holding `t`.
+  indexAt(pl, t) {
+    const end = this.bufferedEnd(t);
+    const i = end === null ? pl.segs.findIndex((s) => s.end > t) : pl.segs.findIndex((s) => s.end > end + 0.3);
+    return i < 0 ? pl.segs.length : i;
+  }
+
+  seekTo(t) {
+    if (!this.current) return; // still opening: open() seeks itself
+    this.bump();
+    this.next = this.indexAt(this.loaded[this.current.name], t);
     this.pump();
+  }
+
+  choose(name) {
+    this.manual = name === "auto" ? null : name;
+    if (!this.current) return; // opening: the next pump switches
+    if (kindOf(this.target()) !== kindOf(this.current)) { this.reopen(); return; }
+    this.bump();
+    this.forced = true;
+    this.pump();
+  }
+
+  reopen() {
+    this.lastReopen = Date.now();
+    const play = this.pending !== null ? this.playAfterOpen : !this.video.paused;
+    this.playAfterOpen = play;
+    return this.open(this.position(), play);
+  }
+
+  // A decode error leaves the element unusable: reopen where it stopped (at most every 10 s).
+  recover() {
+    if (!this.video.error || !this.current || Date.now() - this.lastReopen < 10000) return;
+    this.status.textContent = "播放出错，正在恢复……";
+    this.reopen();
+  }
+
+  async bytes(url, measure = false) {
+    const abort = new AbortController();
+    this.abort = abort;
+    const t0 = performance.now();
+    const res = await fetch(url, { signal: abort.signal });
+    if (res.status === 403) { this.expired = true; throw new Error("expired"); }
+    if (!res.ok) throw new Error(`segment ${res.status}`);
+    const data = await res.arrayBuffer();
+    if (measure) {
+      const bps = data.byteLength * 8 / Math.max((performance.now() - t0) / 1000, 0.05);
+      this.bandwidth = this.bandwidth ? 0.7 * this.bandwidth + 0.3 * bps : bps;
+    }
+    return data;
+  }
+
+  // Another video rendition in the same SourceBuffer: its init segment, then its segments.
+  // Chosen by hand, it replaces what is buffered after the segment playing now; chosen by
+  // bandwidth, it follows what is buffered.
+  async switchTo(r, gen, sb) {
+    const pl = await this.playlist(r);
+    if (gen !== this.gen) return;
+    if (r.codecs !== this.current.codecs && sb.changeType) sb.changeType(mimeOf(r));
+    const init = await this.bytes(pl.init);
+    if (gen !== this.gen) return;
+    await appendTo(sb, init);
+    if (gen !== this.gen) return;
+    if (this.forced) {
+      const t = this.video.currentTime;
+      const i = pl.segs.findIndex((s) => s.end > t);
+      const keep = i < 0 ? pl.duration : pl.segs[i].end;
+      const end = this.bufferedEnd(t);
+      if (end !== null && end > keep + 0.1) await removeFrom(sb, keep, this.ms.duration);
+      if (gen !== this.gen) return;
+      this.next = i < 0 ? pl.segs.length : (end !== null && end >= keep - 0.3 ? i + 1 : i);
+      this.forced = false;
+    }
+    this.current = r;
+    this.announce(r);
   }
 
   async pump() {
-    if (this.loading || this.ended || !this.sb) return;
-    const b = this.sb.buffered, t = this.video.currentTime;
-    let ahead = 0;
-    for (let i = 0; i < b.length; i++) if (b.start(i) <= t + 0.5 && b.end(i) > t) ahead = b.end(i) - t;
-    if (ahead > 20 && !this.forceSwitch) return;
+    if (this.loading || this.ended || this.expired || !this.sb || !this.current) return;
+    const { gen, sb, ms } = this;
+    const t = this.video.currentTime;
+    const want = this.target();
+    const switching = want.name !== this.current.name;
+    const end = this.bufferedEnd(t);
+    if (!switching && end !== null && end - t > 20) return;
+    if (switching && kindOf(want) !== kindOf(this.current)) { this.reopen(); return; }
     this.loading = true;
+    let retry = false;
     try {
-      const want = this.target();
-      if (want && (want.name !== this.current.name)) await this.switchTo(want);
-      this.forceSwitch = false;
-      const pl = await this.playlist(this.current);
-      const seg = pl.segs[this.next];
+      if (switching) await this.switchTo(want, gen, sb);
+      if (gen !== this.gen) return;
+      const pl = this.loaded[this.current.name];
+      const i = this.next;
+      const seg = pl.segs[i];
       if (!seg) {
-        if (this.ms.readyState === "open" && !this.sb.updating) this.ms.endOfStream();
+        if (ms.readyState === "open" && !sb.updating) ms.endOfStream();
         this.ended = true;
         return;
       }
-      const t0 = performance.now();
-      const res = await fetch(seg.url);
-      if (res.status === 403) { this.status.textContent = "播放链接已过期，请刷新页面继续观看。"; return; }
-      const data = await res.arrayBuffer();
-      const secs = Math.max((performance.now() - t0) / 1000, 0.05);
-      this.bandwidth = this.bandwidth ? 0.7 * this.bandwidth + 0.3 * (data.byteLength * 8 / secs) : data.byteLength * 8 / secs;
-      await this.append(data);
-      this.next += 1;
+      const data = await this.bytes(seg.url, true);
+      if (gen !== this.gen) return;
+      await appendTo(sb, data, () => this.evict(sb, t));
+      if (gen !== this.gen) return;
+      this.next = i + 1;
+      if (this.status.textContent.startsWith("网络")) this.announce(this.current);
     } catch (err) {
+      if (gen !== this.gen) return;
+      if (this.expired) { this.status.textContent = "播放链接已过期，请刷新页面继续观看。"; return; }
       this.status.textContent = "网络不稳定，正在重试……";
-      await new Promise((r) => setTimeout(r, 1500));
+      retry = true;
     } finally {
       this.loading = false;
+      if (!retry) setTimeout(() => this.pump(), 0);
     }
-    this.pump();
+    if (retry) { await sleep(1500); this.pump(); }
+  }
+
+  // A full buffer: drop what lies well behind the playhead.
+  async evict(sb, t) {
+    if (t > 30) await removeFrom(sb, 0, t - 10);
   }
 }
 
+function appendTo(sb, buf, onFull) {
+  return new Promise((res, rej) => {
+    const done = () => { sb.removeEventListener("error", fail); res(); };
+    const fail = () => { sb.removeEventListener("updateend", done); rej(new Error("append failed")); };
+    sb.addEventListener("updateend", done, { once: true });
+    sb.addEventListener("error", fail, { once: true });
+    try { sb.appendBuffer(buf); } catch (err) {
+      sb.removeEventListener("updateend", done); sb.removeEventListener("error", fail);
+      if (err.name === "QuotaExceededError" && onFull) onFull().then(() => appendTo(sb, buf)).then(res, rej);
+      else rej(err);
+    }
+  });
+}
+
+function removeFrom(sb, start, end) {
+  return new Promise((res, rej) => {
+    if (!(end > start)) { res(); return; }
+    sb.addEventListener("updateend", () => res(), { once: true });
+    try { sb.remove(start, end); } catch (err) { rej(err); }
+  });
+}
+
 // Played ranges since the last report, sent every 15 s and on pause, seek and leaving.
-function track(video, assetId, status) {
+function track(video, assetId, status, position = () => video.currentTime) {
   const sessionId = crypto.randomUUID();
   let ranges = [], from = null, last = 0;
   const close = () => { if (from !== null && last > from) ranges.push([from, last]); from = null; };
@@ -235,7 +396,7 @@ function track(video, assetId, status) {
     fetch(`/api/v1/assets/${assetId}/progress`, {
       method: "POST", keepalive,
       headers: { "content-type": "application/json", authorization: `Bearer ${s?.access}` },
-      body: JSON.stringify({ session_id: sessionId, segments: normalise(segments), position_s: video.currentTime || 0 }),
+      body: JSON.stringify({ session_id: sessionId, segments: normalise(segments), position_s: position() || 0 }),
     }).then((r) => r.ok && r.json()).then((p) => {
       if (p) { status.dataset.watched = p.watched_s; document.dispatchEvent(new CustomEvent("ps-progress", { detail: p })); }
     }).catch(() => {});
