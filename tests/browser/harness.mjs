@@ -19,8 +19,12 @@ export const CHROMIUM_FLAGS = [
 export class Server {
   /// `postgres: true` runs on a fresh PostgreSQL database (PARENTSCHOOL_TEST_PG_URL names the
   /// server, as for the Rust tests); `s3: true` keeps objects on a real s3s-fs on loopback.
-  constructor({ postgres = false, s3 = false } = {}) {
+  /// `newcomer: true` runs the binary as the README does: in a fresh working directory without
+  /// `--data-dir`, so everything lands in the default relative `data` folder.
+  constructor({ postgres = false, s3 = false, newcomer = false } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), "parentschool-browser-"));
+    this.dataArgs = newcomer ? [] : ["--data-dir", join(this.dir, "data")];
+    this.cwd = newcomer ? this.dir : undefined;
     this.env = { ...process.env, RUST_LOG: process.env.PARENTSCHOOL_BROWSER_LOG ? (process.env.RUST_LOG || "info") : "warn" };
     this.postgres = postgres;
     this.s3 = s3;
@@ -59,11 +63,11 @@ export class Server {
   }
 
   cli(...args) {
-    return execFileSync(bin, ["--data-dir", join(this.dir, "data"), ...args], { env: this.env, encoding: "utf8" }).trim();
+    return execFileSync(bin, [...this.dataArgs, ...args], { env: this.env, cwd: this.cwd, encoding: "utf8" }).trim();
   }
 
   async start(listen = "127.0.0.1:0") {
-    this.proc = spawn(bin, ["--data-dir", join(this.dir, "data"), "serve", "--listen", listen], { env: this.env, stdio: ["ignore", "pipe", "inherit"] });
+    this.proc = spawn(bin, [...this.dataArgs, "serve", "--listen", listen], { env: this.env, cwd: this.cwd, stdio: ["ignore", "pipe", "inherit"] });
     this.url = await new Promise((resolve, reject) => {
       let out = "";
       const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30000);

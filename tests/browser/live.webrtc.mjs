@@ -16,9 +16,10 @@ import { Server, launch, phone, withShot, login, WEBRTC_FLAGS } from "./harness.
 
 // On PostgreSQL through its Unix socket when scripts/test found one (the namespace has no
 // route to the host's 127.0.0.1), else on SQLite; PARENTSCHOOL_WEBRTC_DB=sqlite forces SQLite
-// (scripts/test runs it both ways).
+// (scripts/test runs it both ways). The SQLite run is also the newcomer's: the binary in a fresh
+// folder with the default relative data dir, where the replay must still become playable.
 const onPostgres = process.env.PARENTSCHOOL_TEST_PG_SOCKET_URL && process.env.PARENTSCHOOL_WEBRTC_DB !== "sqlite";
-const server = new Server({ postgres: onPostgres ? "socket" : false });
+const server = new Server({ postgres: onPostgres ? "socket" : false, newcomer: !onPostgres });
 // The notice gateway: reminders and "replay ready" notices arrive here.
 const notices = [];
 const gateway = createServer((req, res) => {

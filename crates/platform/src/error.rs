@@ -221,7 +221,7 @@ impl ApiError {
                 "Internal server error; try again later. If it persists, give the request id to an administrator.",
             ),
         );
-        e.cause = Some(Arc::new(cause.into()));
+        e.cause = Some(Arc::new(cause));
         e
     }
 
