@@ -261,6 +261,57 @@ async fn without_ffmpeg(backend: Backend) {
     app.stop().await;
 }
 
+/// A transcode that keeps failing the same way (here: every HLS packaging, through an ffmpeg
+/// wrapper) says why on the asset while it retries, and ends `failed` with that reason after
+/// the last attempt, never `processing` for ever.
+async fn repeated_failures_are_reported(backend: Backend) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let wrapper = dir.path().join("ffmpeg");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh
+for a in \"$@\"; do [ \"$a\" = hls ] && { echo 'No space left on device' >&2; exit 1; }; done
+exec ffmpeg \"$@\"
+",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    let good = std::fs::read(clip(dir.path(), 2, "320x180")).unwrap_or_default();
+    for max_attempts in [2, 1] {
+        let ffmpeg = wrapper.display().to_string();
+        let app = TestApp::spawn_with(backend, |s| {
+            s.media.chunk_size_bytes = CHUNK;
+            s.media.ffmpeg = ffmpeg;
+            s.media.max_attempts = max_attempts;
+        })
+        .await;
+        let curator = app.user_with_role("13700000001", "curator", None).await;
+        let asset = upload(&app, &curator, "讲座.mp4", &good).await;
+        let mut seen = Value::Null;
+        for _ in 0..300 {
+            let (_, a) = app.get(&format!("/api/v1/assets/{asset}"), Some(&curator)).await;
+            if !a["error"].is_null() {
+                seen = a;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let error = seen["error"].as_str().unwrap_or_default();
+        assert!(error.contains("No space left on device"), "the cause is shown: {seen}");
+        if max_attempts == 2 {
+            // The first of two attempts failed: still processing, and it says so.
+            assert_eq!(seen["state"], "processing", "{seen}");
+            assert!(error.starts_with("转码失败，正在重试（第 1 次）"), "{seen}");
+        } else {
+            assert_eq!(seen["state"], "failed", "{seen}");
+            assert!(error.contains("已尝试 1 次仍未成功"), "{seen}");
+            assert_eq!(seen["renditions"], json!([]));
+        }
+        app.stop().await;
+    }
+}
+
 /// Signed playback: who may get a URL, and how the bytes are served (Range, ETag, caching,
 /// tampered and expired signatures).
 async fn playback(backend: Backend) {
@@ -748,6 +799,7 @@ async fn abandoned_uploads(backend: Backend) {
 
 e2e::on_both_databases!(
     broken_files_fail_with_reasons,
+    repeated_failures_are_reported,
     without_ffmpeg,
     playback,
     study_time,

@@ -112,7 +112,7 @@ fn failure_note(err: &JobError, attempt: i32, max_attempts: i32) -> (&'static st
         JobError::Fatal(r) => ("failed", r.clone()),
         JobError::Retry(r) if attempt >= max_attempts => (
             "failed",
-            format!("转码失败，已重试 {attempt} 次仍未成功，请重新上传或联系管理员。最后一次的原因：{r}"),
+            format!("转码失败，已尝试 {attempt} 次仍未成功，请重新上传或联系管理员。最后一次的原因：{r}"),
         ),
         JobError::Retry(r) => ("processing", format!("转码失败，正在重试（第 {attempt} 次）：{r}")),
     }
@@ -574,7 +574,7 @@ mod tests {
         );
         let (state, note) = failure_note(&err, 4, 4);
         assert_eq!(state, "failed");
-        assert!(note.contains("已重试 4 次") && note.ends_with("磁盘已满"), "{note}");
+        assert!(note.contains("已尝试 4 次") && note.ends_with("磁盘已满"), "{note}");
         let (state, note) = failure_note(&JobError::Fatal("视频无法解码".into()), 1, 4);
         assert_eq!((state, note.as_str()), ("failed", "视频无法解码"));
     }
