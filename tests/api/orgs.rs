@@ -2,7 +2,7 @@
 
 use e2e::{assert_problem, both_databases, token_of};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 both_databases! {
     async fn curator_of_one_county_cannot_touch_another(app) {
@@ -117,14 +117,14 @@ both_databases! {
         let (_, members) = app.get(&format!("/api/v1/organizations/{class}/members"), Some(&curator)).await;
         assert_eq!(members["items"], json!([]));
 
-        let (status, _) = app
+        // Adding by phone is an invitation the parent accepts (see `staff_add_by_phone_only_with_consent`).
+        let (status, sent) = app
             .post(&format!("/api/v1/organizations/{school}/members"), Some(&curator), json!({"phone": "+8613812345678"}))
             .await;
-        assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, body) = app
-            .post(&format!("/api/v1/organizations/{school}/members"), Some(&curator), json!({"phone": "13999999999"}))
-            .await;
-        assert_problem(status, &body, 404, "user_not_found");
+        assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+        let (_, members) = app.get(&format!("/api/v1/organizations/{school}/members"), Some(&curator)).await;
+        let listed = members["items"].as_array().cloned().unwrap_or_default();
+        assert!(listed.iter().all(|m| m["phone"] != "138****5678"), "not a member before accepting: {members}");
 
         // Curators create parents and experts in scope, not admins.
         let (status, body) = app
@@ -142,6 +142,89 @@ both_databases! {
         // A staff-created account starts with a password to change.
         let login = app.login("13600000001", "abc12345x").await;
         assert_eq!(login["user"]["must_change_password"], true);
+    }
+
+    async fn staff_add_by_phone_only_with_consent(app) {
+        let province = app.org("浙江省妇联", "province", None).await;
+        let school = app.org("新凤小学", "school", Some(&province)).await;
+        let class = app.org("三年级一班", "class", Some(&school)).await;
+        let other_school = app.org("别的小学", "school", Some(&province)).await;
+        let curator = app.user_with_role("13700000001", "curator", Some(&class)).await;
+        let other_curator = app.user_with_role("13700000002", "curator", Some(&other_school)).await;
+        let reg = app.register("13812345678", "abc12345x").await;
+        let (parent, parent_id) = (token_of(&reg), reg["user"]["id"].as_str().unwrap_or_default().to_owned());
+        let stranger = token_of(&app.register("13812340000", "abc12345x").await);
+        let reset = format!("/api/v1/users/{parent_id}/password-reset");
+
+        // The takeover that was: add any registered parent by phone, then reset their password.
+        let (status, sent) = app
+            .post(&format!("/api/v1/organizations/{class}/members"), Some(&curator), json!({"phone": "13812345678"}))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+        let (status, body) = app.post(&reset, Some(&curator), json!(null)).await;
+        assert_problem(status, &body, 403, "out_of_scope");
+        let (_, me) = app.get("/api/v1/me", Some(&parent)).await;
+        assert_eq!(me["organizations"], json!([]), "an invitation is not a membership: {me}");
+
+        // Registered or not, the answer is the same: a phone number reveals nothing.
+        let (status, unknown) = app
+            .post(&format!("/api/v1/organizations/{class}/members"), Some(&curator), json!({"phone": "13999999999"}))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{unknown}");
+        let shape = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+        assert_eq!(shape(&sent), shape(&unknown));
+        assert_eq!((sent["status"].as_str(), unknown["status"].as_str()), (Some("invited"), Some("invited")));
+        // Out of scope, as before.
+        let (status, body) = app
+            .post(&format!("/api/v1/organizations/{class}/members"), Some(&other_curator), json!({"phone": "13812345678"}))
+            .await;
+        assert_problem(status, &body, 403, "out_of_scope");
+
+        // Only the invited parent sees and answers the invitation.
+        let (status, mine) = app.get("/api/v1/me/invitations", Some(&parent)).await;
+        assert_eq!(status, StatusCode::OK, "{mine}");
+        assert_eq!(mine.as_array().map(Vec::len), Some(1), "{mine}");
+        assert_eq!(mine[0]["organization"]["name"], "三年级一班");
+        let invitation = mine[0]["id"].as_str().unwrap_or_default().to_owned();
+        let (_, theirs) = app.get("/api/v1/me/invitations", Some(&stranger)).await;
+        assert_eq!(theirs, json!([]));
+        let accept = format!("/api/v1/me/invitations/{invitation}/accept");
+        let (status, body) = app.post(&accept, Some(&stranger), json!({})).await;
+        assert_problem(status, &body, 404, "invitation_not_found");
+        let (status, body) = app.call(Method::DELETE, &format!("/api/v1/me/invitations/{invitation}"), Some(&stranger), json!(null)).await;
+        assert_problem(status, &body, 404, "invitation_not_found");
+
+        // Accepted: a member by consent, whose password staff in scope may now reset.
+        let (status, joined) = app.post(&accept, Some(&parent), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{joined}");
+        assert_eq!(joined["name"], "三年级一班");
+        let (_, me) = app.get("/api/v1/me", Some(&parent)).await;
+        assert_eq!(me["organizations"][0]["name"], "三年级一班", "{me}");
+        let (status, body) = app.post(&accept, Some(&parent), json!({})).await;
+        assert_problem(status, &body, 404, "invitation_not_found");
+        let (status, body) = app.post(&reset, Some(&other_curator), json!(null)).await;
+        assert_problem(status, &body, 403, "out_of_scope");
+        let (status, body) = app.post(&reset, Some(&curator), json!(null)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        // Declined: gone, and nothing joined.
+        let (status, body) = app
+            .post(&format!("/api/v1/organizations/{school}/members"), Some(&curator), json!({"phone": "13812340000"}))
+            .await;
+        assert_problem(status, &body, 403, "out_of_scope");
+        let school_curator = app.user_with_role("13700000003", "curator", Some(&school)).await;
+        let (status, _) = app
+            .post(&format!("/api/v1/organizations/{school}/members"), Some(&school_curator), json!({"phone": "13812340000"}))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let (_, theirs) = app.get("/api/v1/me/invitations", Some(&stranger)).await;
+        let declined = theirs[0]["id"].as_str().unwrap_or_default().to_owned();
+        let (status, _) = app.call(Method::DELETE, &format!("/api/v1/me/invitations/{declined}"), Some(&stranger), json!(null)).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, theirs) = app.get("/api/v1/me/invitations", Some(&stranger)).await;
+        assert_eq!(theirs, json!([]));
+        let (_, me) = app.get("/api/v1/me", Some(&stranger)).await;
+        assert_eq!(me["organizations"], json!([]));
     }
 
     async fn admins_change_roles(app) {

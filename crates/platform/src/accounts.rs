@@ -174,10 +174,11 @@ impl Accounts {
                 ApiError::conflict("phone_taken", msg("该手机号已注册，请直接登录。", "This phone number is already registered; log in instead."))
             })?;
             if let Some(org) = new.org {
-                sqlx::query("INSERT INTO memberships (user_id, org_id, created_at) VALUES ($1, $2, $3)")
+                sqlx::query("INSERT INTO memberships (user_id, org_id, created_at, via) VALUES ($1, $2, $3, $4)")
                     .bind(id)
                     .bind(org)
                     .bind(now)
+                    .bind(orgs::Via::Created.as_str())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -523,9 +524,18 @@ impl Accounts {
     }
 
     /// Sets a one-time password that must be changed at next login and ends every session.
+    /// Curators may do so only for parents and experts who joined their subtree by consent or
+    /// whose account staff created there: never for someone merely put on a list.
     pub async fn reset_password(&self, actor: &AuthUser, target: UserId) -> ApiResult<String> {
         let user = self.user_by_id(target).await?.ok_or_else(user_not_found)?;
-        if !self.may_manage_user(actor, &user).await? {
+        let allowed = match actor.role {
+            Role::Admin => true,
+            Role::Curator if matches!(user.role(), Role::Parent | Role::Expert) => {
+                orgs::user_in_scope_by_consent(&self.db, actor.id, user.id).await?
+            }
+            _ => false,
+        };
+        if !allowed {
             return Err(out_of_scope_user());
         }
         let temporary = temporary_password();

@@ -70,3 +70,7 @@ new_id!(
     /// A durable background job.
     JobId
 );
+new_id!(
+    /// An invitation of a phone number to an organization.
+    InvitationId
+);

@@ -10,10 +10,11 @@ use utoipa_axum::routes;
 
 use crate::accounts::{Accounts, out_of_scope_user};
 use crate::auth::AuthUser;
+use crate::clock::Timestamp;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult, msg};
 use crate::http::{ApiRouter, Json, Page, PageQuery, Path, Query};
-use crate::ids::{OrgId, UserId};
+use crate::ids::{InvitationId, OrgId, UserId};
 use crate::validate::{self, OrgKind, PhoneNumber, Role};
 use crate::{db_execute, with_db};
 
@@ -128,17 +129,54 @@ pub async fn require_scope(db: &Db, user: &AuthUser, org: OrgId) -> ApiResult<()
 
 /// Whether `target` belongs to an organization inside one of `curator`'s subtrees.
 pub async fn user_in_scope_of(db: &Db, curator: UserId, target: UserId) -> ApiResult<bool> {
+    member_in_scope(db, curator, target, false).await
+}
+
+/// Whether `target` belongs to an organization inside one of `curator`'s subtrees by their own
+/// consent (a join code, an accepted invitation) or because staff created the account there.
+/// Only then may staff act for them, e.g. reset their password.
+pub async fn user_in_scope_by_consent(db: &Db, curator: UserId, target: UserId) -> ApiResult<bool> {
+    member_in_scope(db, curator, target, true).await
+}
+
+async fn member_in_scope(db: &Db, curator: UserId, target: UserId, consent: bool) -> ApiResult<bool> {
     Ok(with_db!(db, pool => sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM memberships tm JOIN organizations t ON t.id = tm.org_id,
                 memberships cm JOIN organizations c ON c.id = cm.org_id
-         WHERE tm.user_id = $1 AND cm.user_id = $2 AND t.path LIKE c.path || '%'",
+         WHERE tm.user_id = $1 AND cm.user_id = $2 AND t.path LIKE c.path || '%'
+           AND ($3 = 0 OR tm.via IN ('join_code', 'invitation', 'created'))",
     )
     .bind(target)
     .bind(curator)
+    .bind(i64::from(consent))
     .fetch_one(pool)
     .await)?
         > 0)
 }
+
+/// How a membership came about (`memberships.via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The user entered the organization's join code.
+    JoinCode,
+    /// The user accepted a staff member's invitation.
+    Invitation,
+    /// Staff (or the CLI) created the account in the organization.
+    Created,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::JoinCode => "join_code",
+            Self::Invitation => "invitation",
+            Self::Created => "created",
+        }
+    }
+}
+
+/// How long an invitation stays open.
+const INVITATION_DAYS: i64 = 14;
 
 /// Creates an organization below `parent` (a root when `None`) after checking the tree shape.
 pub async fn create_org(
@@ -246,8 +284,29 @@ pub struct JoinRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
-    /// Phone number of a registered user.
+    /// Phone number to invite; the user joins by accepting the invitation in the app.
     pub phone: String,
+}
+
+/// The same answer whether or not the number is registered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationSent {
+    /// Always `invited`.
+    pub status: &'static str,
+    /// Masked as `138****5678`.
+    pub phone: String,
+    #[schema(value_type = i64)]
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    pub id: InvitationId,
+    pub organization: OrgView,
+    /// The display name of the staff member who invited.
+    pub invited_by: String,
+    #[schema(value_type = i64)]
+    pub expires_at: Timestamp,
 }
 
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
@@ -267,6 +326,9 @@ pub(crate) fn router() -> ApiRouter<Accounts> {
         .routes(routes!(rotate_join_code))
         .routes(routes!(join))
         .routes(routes!(list_members, add_member))
+        .routes(routes!(my_invitations))
+        .routes(routes!(accept_invitation))
+        .routes(routes!(decline_invitation))
         .routes(routes!(remove_member))
 }
 
@@ -413,17 +475,20 @@ async fn join(State(acc): State<Accounts>, auth: AuthUser, Json(req): Json<JoinR
             ),
         )
     })?;
-    add_membership(&acc, auth.id, row.id).await?;
+    add_membership(&acc.db, auth.id, row.id, Via::JoinCode, acc.now()).await?;
     Ok(Json(row.view()))
 }
 
-async fn add_membership(acc: &Accounts, user: UserId, org: OrgId) -> ApiResult<()> {
+/// Adds a membership; joining again by consent upgrades one of unknown origin.
+async fn add_membership(db: &Db, user: UserId, org: OrgId, via: Via, now: Timestamp) -> ApiResult<()> {
     db_execute!(
-        &acc.db,
-        "INSERT INTO memberships (user_id, org_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id, org_id) DO NOTHING",
+        db,
+        "INSERT INTO memberships (user_id, org_id, created_at, via) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, org_id) DO UPDATE SET via = excluded.via WHERE memberships.via = 'unknown'",
         user,
         org,
-        acc.now(),
+        now,
+        via.as_str(),
     )?;
     Ok(())
 }
@@ -481,30 +546,133 @@ async fn list_members(
     )))
 }
 
-/// Add a registered user (by phone) to an organization in scope.
+/// Invite a phone number to an organization in scope. The user joins only by accepting in the
+/// app; the answer is the same whether or not the number is registered.
 #[utoipa::path(post, path = "/api/v1/organizations/{id}/members", tag = "organizations", params(("id" = OrgId, Path)),
-    request_body = AddMemberRequest, responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+    request_body = AddMemberRequest, responses((status = 202, body = InvitationSent), (status = 403), (status = 404), (status = 422)),
+    security(("bearer" = [])))]
 async fn add_member(
     State(acc): State<Accounts>,
     auth: AuthUser,
     Path(id): Path<OrgId>,
     Json(req): Json<AddMemberRequest>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<(StatusCode, Json<InvitationSent>)> {
     require_scope(&acc.db, &auth, id).await?;
     let phone = PhoneNumber::parse(&req.phone).map_err(|m| ApiError::invalid_field("phone", m))?;
-    let user: Option<UserId> = with_db!(&acc.db, pool => sqlx::query_scalar::<_, UserId>(
-        "SELECT id FROM users WHERE phone = $1 AND deleted_at IS NULL",
+    let now = acc.now();
+    let expires_at = now.plus_seconds(INVITATION_DAYS * 86_400);
+    // A repeated invitation is renewed, not duplicated.
+    db_execute!(
+        &acc.db,
+        "INSERT INTO org_invitations (id, org_id, phone, invited_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (org_id, phone) DO UPDATE SET invited_by = excluded.invited_by, created_at = excluded.created_at, expires_at = excluded.expires_at",
+        InvitationId::new(),
+        id,
+        phone.as_str(),
+        auth.id,
+        now,
+        expires_at,
+    )?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(InvitationSent {
+            status: "invited",
+            phone: phone.masked(),
+            expires_at,
+        }),
+    ))
+}
+
+/// Invitations waiting for the caller (matched by their phone number).
+#[utoipa::path(get, path = "/api/v1/me/invitations", tag = "me",
+    responses((status = 200, body = Vec<InvitationView>)), security(("bearer" = [])))]
+async fn my_invitations(State(acc): State<Accounts>, auth: AuthUser) -> ApiResult<Json<Vec<InvitationView>>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: InvitationId,
+        org_id: OrgId,
+        name: String,
+        kind: String,
+        parent_id: Option<OrgId>,
+        invited_by_name: String,
+        expires_at: Timestamp,
+    }
+    let rows: Vec<Row> = with_db!(&acc.db, pool => sqlx::query_as::<_, Row>(
+        "SELECT i.id, o.id AS org_id, o.name, o.kind, o.parent_id, s.display_name AS invited_by_name, i.expires_at
+         FROM org_invitations i JOIN users u ON u.phone = i.phone JOIN organizations o ON o.id = i.org_id
+              JOIN users s ON s.id = i.invited_by
+         WHERE u.id = $1 AND u.deleted_at IS NULL AND i.expires_at > $2
+           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.org_id = i.org_id AND m.via <> 'unknown')
+         ORDER BY i.created_at DESC LIMIT 50",
     )
-    .bind(phone.as_str())
+    .bind(auth.id)
+    .bind(acc.now())
+    .fetch_all(pool)
+    .await)?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| InvitationView {
+                id: r.id,
+                organization: OrgView {
+                    id: r.org_id,
+                    name: r.name,
+                    kind: r.kind,
+                    parent_id: r.parent_id,
+                },
+                invited_by: r.invited_by_name,
+                expires_at: r.expires_at,
+            })
+            .collect(),
+    ))
+}
+
+/// The caller's open invitation `id`: (invitation, organization).
+async fn open_invitation(acc: &Accounts, auth: &AuthUser, id: InvitationId) -> ApiResult<OrgId> {
+    let org: Option<OrgId> = with_db!(&acc.db, pool => sqlx::query_scalar::<_, OrgId>(
+        "SELECT i.org_id FROM org_invitations i JOIN users u ON u.phone = i.phone
+         WHERE i.id = $1 AND u.id = $2 AND u.deleted_at IS NULL AND i.expires_at > $3",
+    )
+    .bind(id)
+    .bind(auth.id)
+    .bind(acc.now())
     .fetch_optional(pool)
     .await)?;
-    let user = user.ok_or_else(|| {
+    org.ok_or_else(|| {
         ApiError::not_found(
-            "user_not_found",
-            msg("没有使用该手机号的用户。", "No user has this phone number."),
+            "invitation_not_found",
+            msg(
+                "没有这条邀请，或邀请已过期，请向老师确认。",
+                "No such invitation, or it has expired; ask the school.",
+            ),
         )
-    })?;
-    add_membership(&acc, user, id).await?;
+    })
+}
+
+/// Accept an invitation: the caller joins the organization.
+#[utoipa::path(post, path = "/api/v1/me/invitations/{id}/accept", tag = "me", params(("id" = InvitationId, Path)),
+    responses((status = 200, body = OrgView), (status = 404, description = "invitation_not_found")), security(("bearer" = [])))]
+async fn accept_invitation(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<InvitationId>,
+) -> ApiResult<Json<OrgView>> {
+    let org = open_invitation(&acc, &auth, id).await?;
+    add_membership(&acc.db, auth.id, org, Via::Invitation, acc.now()).await?;
+    db_execute!(&acc.db, "DELETE FROM org_invitations WHERE id = $1", id)?;
+    let row = org_row(&acc.db, org).await?.ok_or_else(org_not_found)?;
+    Ok(Json(row.view()))
+}
+
+/// Decline an invitation.
+#[utoipa::path(delete, path = "/api/v1/me/invitations/{id}", tag = "me", params(("id" = InvitationId, Path)),
+    responses((status = 204), (status = 404, description = "invitation_not_found")), security(("bearer" = [])))]
+async fn decline_invitation(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<InvitationId>,
+) -> ApiResult<StatusCode> {
+    open_invitation(&acc, &auth, id).await?;
+    db_execute!(&acc.db, "DELETE FROM org_invitations WHERE id = $1", id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -103,11 +103,42 @@ async function home() {
     l.course_count > l.courses.length
       ? h("a", { href: `/lists/${l.id}`, "data-link": true, class: "more" }, `查看全部 ${l.course_count} 门课程`) : null));
   main.querySelector(".loading")?.remove();
+  if (s) main.prepend(...(await invitations()));
   if (!sections.length) {
     main.append(h("p", { class: "card empty" }, s ? "你所在的学校暂时还没有发布课程清单。" : "登录后可以看到你所在学校和地区的课程清单。",
       s ? null : h("a", { href: "/login", "data-link": true, class: "btn" }, "登录")));
   }
   main.append(...sections);
+}
+
+// Staff invitations to a school or class: the parent joins only by accepting here.
+async function invitations() {
+  const list = await api("/api/v1/me/invitations").catch(() => []);
+  return list.map((inv) => {
+    const card = h("section", { class: "card invitation", "aria-label": "加入邀请" },
+      h("p", {}, `${inv.invited_by} 邀请你加入「${inv.organization.name}」。加入后，该组织的老师可以看到你的学习记录。`));
+    const answer = async (accept) => {
+      try {
+        if (accept) {
+          const org = await api(`/api/v1/me/invitations/${inv.id}/accept`, { method: "POST", body: {} });
+          // The saved session carries the user's organizations: refresh it.
+          const me = await api("/api/v1/me");
+          const cur = session();
+          saveSession({ access_token: cur.access, refresh_token: cur.refresh, user: me });
+          toast(`已加入「${org.name}」`);
+          render();
+        } else {
+          await api(`/api/v1/me/invitations/${inv.id}`, { method: "DELETE" });
+          card.remove();
+          toast("已拒绝邀请");
+        }
+      } catch (err) { toast(err.message, "error"); }
+    };
+    card.append(h("p", { class: "actions" },
+      h("button", { type: "button", class: "btn", onclick: () => answer(true) }, "接受并加入"),
+      h("button", { type: "button", class: "btn secondary", onclick: () => answer(false) }, "拒绝")));
+    return card;
+  });
 }
 
 async function search() {
