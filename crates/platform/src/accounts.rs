@@ -310,7 +310,10 @@ impl Accounts {
         let phone = PhoneNumber::parse(&req.phone).map_err(|m| ApiError::invalid_field("phone", m))?;
         self.rate_limit(&format!("login-ip:{ip}"), self.cfg.login_attempts_per_ip)
             .await?;
-        let phone_bucket = format!("login-phone:{}", phone.as_str());
+        // Wrong passwords are counted per phone number *and address*: an attacker who knows a
+        // number is slowed down at their address (and by the per-address limit over all
+        // numbers) but cannot keep the owner out from theirs.
+        let phone_bucket = format!("login-phone:{}@{ip}", phone.as_str());
         self.rate_limit(&phone_bucket, self.cfg.login_attempts_per_phone)
             .await?;
         let user = self.user_by_phone(&phone).await?;

@@ -234,6 +234,11 @@ pub struct ServerSettings {
     pub public_url: Option<String>,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_proxy_headers: bool,
+    /// Addresses or CIDR blocks of the reverse proxies in front of the server. The client is the
+    /// rightmost `X-Forwarded-For` entry that is not one of them (a client can prepend anything,
+    /// never append). Empty: the connecting peer is the one proxy, and the rightmost entry is
+    /// the client. A peer that is not listed (when the list is set) is itself the client.
+    pub trusted_proxies: Vec<String>,
     /// Largest accepted JSON request body, in bytes.
     pub max_body_bytes: usize,
     /// Serve the web app from this folder instead of the embedded copy (development).
@@ -248,6 +253,7 @@ impl Default for ServerSettings {
             listen: "127.0.0.1:8080".into(),
             public_url: None,
             trust_proxy_headers: false,
+            trusted_proxies: Vec::new(),
             max_body_bytes: 1024 * 1024,
             web_dir: None,
             shutdown_grace_seconds: 20,

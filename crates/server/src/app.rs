@@ -178,6 +178,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
 
     let web = web::WebApp::new(settings.server.web_dir.clone());
     let trust_proxy = settings.server.trust_proxy_headers;
+    let proxies = Arc::new(
+        platform::http::TrustedProxies::parse(&settings.server.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?,
+    );
     let router = api
         .merge(media::delivery_router(media.clone(), access, &secret))
         .merge(live.delivery_router())
@@ -202,7 +206,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
                 .layer(middleware::from_fn(record_metrics))
                 .layer(Extension(keys))
                 .layer(Extension(web))
-                .layer(middleware::from_fn(move |req, next| client_ip(trust_proxy, req, next)))
+                .layer(middleware::from_fn(move |req, next| {
+                    client_ip(trust_proxy, proxies.clone(), req, next)
+                }))
                 .layer(DefaultBodyLimit::max(settings.server.max_body_bytes)),
         );
     Ok(App {
@@ -549,18 +555,19 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     .into_response()
 }
 
-async fn client_ip(trust_proxy: bool, mut req: Request, next: Next) -> Response {
-    let forwarded = trust_proxy
-        .then(|| req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()))
-        .flatten()
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty());
-    let ip = forwarded.unwrap_or_else(|| {
-        req.extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
-    });
+async fn client_ip(
+    trust_proxy: bool,
+    proxies: Arc<platform::http::TrustedProxies>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let ip = match req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(peer) => {
+            let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+            platform::http::client_address(peer.0.ip(), forwarded, trust_proxy, &proxies).to_string()
+        }
+        None => "unknown".to_owned(),
+    };
     req.extensions_mut().insert(ClientIp(ip));
     next.run(req).await
 }

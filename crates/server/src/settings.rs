@@ -136,6 +136,8 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
         "s3" => {}
         other => bail!("storage.backend {other:?} is not supported: use \"local\" or \"s3\""),
     }
+    platform::http::TrustedProxies::parse(&s.server.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
     s.server.listen.parse::<std::net::SocketAddr>().with_context(|| {
         format!(
             "server.listen {:?} is not an address such as 127.0.0.1:8080",
