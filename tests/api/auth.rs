@@ -43,6 +43,7 @@ both_databases! {
         let body = assert_problem(status, &body, 422, "validation_failed");
         let fields: Vec<&str> = body["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
         assert!(fields.contains(&"phone") && fields.contains(&"display_name"), "{body}");
+        assert!(fields.contains(&"accept_privacy_notice"), "consent was not given: {body}");
         assert_eq!(fields.iter().filter(|f| **f == "password").count(), 2, "length and letters+digits: {body}");
         for e in body["errors"].as_array().into_iter().flatten() {
             assert!(e["detail"].as_str().is_some_and(|d| !d.is_empty()), "{e}");
@@ -50,7 +51,7 @@ both_databases! {
 
         app.register("13812345678", "abc12345x").await;
         let (status, body) = app
-            .post("/api/v1/auth/register", None, json!({"phone": "+86 138 1234 5678", "password": "abc12345y", "display_name": "又一个"}))
+            .post("/api/v1/auth/register", None, json!({"phone": "+86 138 1234 5678", "password": "abc12345y", "display_name": "又一个", "accept_privacy_notice": true}))
             .await;
         assert_problem(status, &body, 409, "phone_taken");
 
@@ -58,6 +59,12 @@ both_databases! {
             .post("/api/v1/auth/register", None, json!({"phone": "13912345678", "password": "abc12345x", "display_name": "甲", "accept_privacy_notice": false}))
             .await;
         assert_problem(status, &body, 422, "validation_failed");
+        // Consent is explicit: leaving the answer out is not consent, and nothing is recorded.
+        let (status, body) = app
+            .post("/api/v1/auth/register", None, json!({"phone": "13912345678", "password": "abc12345x", "display_name": "甲"}))
+            .await;
+        let body = assert_problem(status, &body, 422, "validation_failed");
+        assert_eq!(body["errors"][0]["field"], "accept_privacy_notice", "{body}");
         // Nothing half-written: the refused registrations left no account behind.
         let (status, body) = app.post("/api/v1/auth/login", None, json!({"phone": "13912345678", "password": "abc12345x"})).await;
         assert_problem(status, &body, 401, "invalid_credentials");

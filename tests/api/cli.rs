@@ -153,6 +153,24 @@ fn configuration_layers_and_errors() {
     let (ok, _, err) = run(dir.path(), &[], &["--config", "/nonexistent.toml", "print-config"]);
     assert!(!ok);
     assert!(err.contains("does not exist"), "{err}");
+
+    // The example production file's placeholder secrets are refused until replaced.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/production.toml");
+    let example = example.to_string_lossy().into_owned();
+    let (ok, _, err) = run(dir.path(), &[], &["--config", &example, "print-config"]);
+    assert!(
+        !ok && err.contains("auth.jwt_secret is still the example placeholder"),
+        "{err}"
+    );
+    let real = ("PARENTSCHOOL__AUTH__JWT_SECRET", "kJ2v9Qx7Lm4Rt8Wz1Yb6Nc3Hd5Fg0Ps2");
+    let (ok, _, err) = run(dir.path(), &[real], &["--config", &example, "print-config"]);
+    assert!(
+        !ok && err.contains("live.turn_secret is still the example placeholder"),
+        "{err}"
+    );
+    let turn = ("PARENTSCHOOL__LIVE__TURN_SECRET", "Zx8Cv7Bn6Mq5Wr4Et3Yu2Io1");
+    let (ok, _, err) = run(dir.path(), &[real, turn], &["--config", &example, "print-config"]);
+    assert!(ok, "{err}");
 }
 
 /// The README's first command, from an empty folder: creates ./data with the SQLite file and the

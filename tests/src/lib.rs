@@ -231,7 +231,7 @@ impl TestApp {
             .post(
                 "/api/v1/auth/register",
                 None,
-                serde_json::json!({"phone": phone, "password": password, "display_name": "测试家长"}),
+                serde_json::json!({"phone": phone, "password": password, "display_name": "测试家长", "accept_privacy_notice": true}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "register {phone}: {body}");

@@ -117,6 +117,12 @@ impl Accounts {
     /// Validates and creates a user (used by registration, staff and the CLI). Returns 409
     /// `phone_taken` for a number already registered.
     pub async fn create_user(&self, new: NewUser) -> ApiResult<UserId> {
+        let (phone, display_name) = self.check_new_user(&new).map_err(ApiError::validation)?;
+        self.insert_user(new, phone, display_name).await
+    }
+
+    /// Every field error of a new account at once, or its parsed phone and name.
+    fn check_new_user(&self, new: &NewUser) -> Result<(PhoneNumber, String), Vec<FieldError>> {
         let mut errors = Vec::new();
         let phone = PhoneNumber::parse(&new.phone)
             .map_err(|m| {
@@ -138,9 +144,13 @@ impl Accounts {
                 })
             })
             .ok();
-        let (Some(phone), Some(display_name), true) = (phone, display_name, errors.is_empty()) else {
-            return Err(ApiError::validation(errors));
-        };
+        match (phone, display_name, errors.is_empty()) {
+            (Some(phone), Some(display_name), true) => Ok((phone, display_name)),
+            _ => Err(errors),
+        }
+    }
+
+    async fn insert_user(&self, new: NewUser, phone: PhoneNumber, display_name: String) -> ApiResult<UserId> {
         if let Some(org) = new.org {
             orgs::require_org(&self.db, org).await?;
         }
@@ -282,26 +292,30 @@ impl Accounts {
     pub async fn register(&self, req: RegisterRequest, ip: &str) -> ApiResult<AuthResponse> {
         self.rate_limit(&format!("register-ip:{ip}"), self.cfg.login_attempts_per_ip)
             .await?;
-        if req.accept_privacy_notice == Some(false) {
-            return Err(ApiError::invalid_field(
-                "accept_privacy_notice",
-                msg(
-                    "注册需要同意隐私政策。",
-                    "Registration requires accepting the privacy notice.",
+        let new = NewUser {
+            phone: req.phone,
+            password: req.password,
+            display_name: req.display_name,
+            role: Role::Parent,
+            org: None,
+            must_change_password: false,
+            privacy_consent: true,
+        };
+        // Consent is explicit: a missing answer is no consent. Reported with the other fields.
+        let checked = self.check_new_user(&new);
+        if req.accept_privacy_notice != Some(true) {
+            let mut errors = checked.err().unwrap_or_default();
+            errors.push(FieldError {
+                field: "accept_privacy_notice".into(),
+                message: msg(
+                    "注册需要阅读并同意隐私政策。",
+                    "Registration requires reading and accepting the privacy notice.",
                 ),
-            ));
+            });
+            return Err(ApiError::validation(errors));
         }
-        let id = self
-            .create_user(NewUser {
-                phone: req.phone,
-                password: req.password,
-                display_name: req.display_name,
-                role: Role::Parent,
-                org: None,
-                must_change_password: false,
-                privacy_consent: true,
-            })
-            .await?;
+        let (phone, display_name) = checked.map_err(ApiError::validation)?;
+        let id = self.insert_user(new, phone, display_name).await?;
         let user = self.user_by_id(id).await?.ok_or_else(user_not_found)?;
         self.issue_pair(&user).await
     }
@@ -603,7 +617,7 @@ pub struct RegisterRequest {
     pub phone: String,
     pub password: String,
     pub display_name: String,
-    /// Consent to the privacy notice; registering means consent unless this is `false`.
+    /// Consent to the privacy notice: must be `true` (consent is never assumed).
     #[serde(default)]
     pub accept_privacy_notice: Option<bool>,
 }

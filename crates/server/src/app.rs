@@ -476,16 +476,20 @@ async fn readyz(State(ops): State<Ops>) -> Response {
         tokio::time::timeout(READY_TIMEOUT, ops.db.ping()),
         tokio::time::timeout(READY_TIMEOUT, ops.store.check())
     );
-    let database = match db {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(e)) => format!("error: {e}"),
-        Err(_) => "error: timed out".to_owned(),
+    // Callers (anonymous load balancers) learn only ok or unavailable; the cause is logged.
+    let check = |name: &str, r: Result<Result<(), String>, tokio::time::error::Elapsed>| match r {
+        Ok(Ok(())) => "ok",
+        Ok(Err(e)) => {
+            tracing::warn!(check = name, error = %e, "readiness check failed");
+            "unavailable"
+        }
+        Err(_) => {
+            tracing::warn!(check = name, "readiness check timed out");
+            "unavailable"
+        }
     };
-    let object_store = match store {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(e)) => format!("error: {e}"),
-        Err(_) => "error: timed out".to_owned(),
-    };
+    let database = check("database", db.map(|r| r.map_err(|e| e.to_string()))).to_owned();
+    let object_store = check("object_store", store.map(|r| r.map_err(|e| e.to_string()))).to_owned();
     let ffmpeg = ops.media.ffmpeg_version().await.unwrap_or_else(|| "missing".into());
     if database == "ok" && object_store == "ok" {
         Json(Readiness {

@@ -102,10 +102,24 @@ fn profile_keys(text: &str, profile: &str) -> Option<(String, String, Option<Str
     Some((id?, secret?, token))
 }
 
+/// An example value copied from `deploy/` or the docs, not a secret.
+fn is_placeholder(secret: &str) -> bool {
+    let s = secret.to_ascii_lowercase().replace(['-', '_', ' '], "");
+    s.contains("changeme")
+}
+
 fn validate(s: &Settings) -> anyhow::Result<()> {
     if let Some(secret) = &s.auth.jwt_secret {
         if secret.expose().len() < 32 {
             bail!("auth.jwt_secret must be at least 32 bytes long");
+        }
+    }
+    for (key, secret) in [
+        ("auth.jwt_secret", &s.auth.jwt_secret),
+        ("live.turn_secret", &s.live.turn_secret),
+    ] {
+        if secret.as_ref().is_some_and(|v| is_placeholder(v.expose())) {
+            bail!("{key} is still the example placeholder: generate one, e.g. with `head -c 48 /dev/urandom | base64`");
         }
     }
     if !matches!(s.log.format.as_str(), "pretty" | "json") {
