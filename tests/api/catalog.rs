@@ -166,6 +166,19 @@ both_databases! {
         assert_problem(status, &body, 403, "out_of_scope");
         let (status, body) = app.post("/api/v1/courses", Some(&w.parent_a), json!({"title": "家长写课", "age_stages": ["3-6"]})).await;
         assert_problem(status, &body, 403, "forbidden_role");
+
+        // The external ids replays were once found by are reserved: a course cannot claim the
+        // one a series' replays would go to, on creation or by an edit.
+        let claim = format!("live-replay-{}", uuid::Uuid::now_v7());
+        let (status, body) = app
+            .post("/api/v1/courses", Some(&w.curator_a), json!({"title": "冒名回放", "age_stages": ["3-6"], "external_id": claim}))
+            .await;
+        let body = assert_problem(status, &body, 422, "validation_failed");
+        assert_eq!(body["errors"][0]["field"], "external_id", "{body}");
+        let (status, body) = app
+            .call(Method::PATCH, &format!("/api/v1/courses/{}", empty["id"].as_str().unwrap_or_default()), Some(&w.curator_a), json!({"external_id": claim, "version": empty["version"]}))
+            .await;
+        assert_problem(status, &body, 422, "validation_failed");
     }
 
     async fn bad_course_input_writes_nothing(app) {

@@ -17,6 +17,20 @@ both_databases! {
         assert_eq!(headers.get("x-request-id").and_then(|v| v.to_str().ok()), Some("abc-123"));
     }
 
+    async fn pages_and_answers_carry_security_headers(app) {
+        for path in ["/", "/courses/x", "/api/v1/courses", "/api/v1/nope", "/js/app.js"] {
+            let (_, headers, _) = raw(app, Method::GET, path, &[], None).await;
+            let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let csp = get("content-security-policy");
+            for directive in ["script-src 'self'", "frame-ancestors 'self'", "object-src 'none'", "media-src 'self' blob:"] {
+                assert!(csp.contains(directive), "{path}: {directive} missing from {csp:?}");
+            }
+            assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
+            assert_eq!(get("x-frame-options"), "SAMEORIGIN", "{path}");
+            assert_eq!(get("referrer-policy"), "same-origin", "{path}");
+        }
+    }
+
     async fn openapi_documents_every_api_route(app) {
         let (status, doc) = app.get("/api/openapi.json", None).await;
         assert_eq!(status, StatusCode::OK);

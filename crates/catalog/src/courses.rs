@@ -37,6 +37,9 @@ impl Actor {
     }
 }
 
+/// External ids the system reserves.
+pub const RESERVED_EXTERNAL_ID_PREFIXES: &[&str] = &["live-replay-"];
+
 pub(crate) const SUMMARY_COLUMNS: &str = "c.id, c.external_id, c.title, c.summary, c.lecturer_user_id, c.lecturer_name, \
     c.lecturer_title, c.language, c.year, c.age_stages, c.topics, c.tags, c.cover_key, c.status, c.owner_org_id, \
     c.author_id, c.visibility, c.scope_org_id, c.scope_path, c.owner_path, c.version, c.created_at, c.updated_at, \
@@ -535,6 +538,21 @@ impl Catalog {
                 msg(
                     format!("年份需在 2000 到 {} 之间。", this_year + 1),
                     format!("The year must be between 2000 and {}.", this_year + 1),
+                ),
+            );
+        }
+        // Ids under a reserved prefix are the system's (the replay courses made before replay
+        // courses were named on their series): nobody may claim one anew.
+        let claimed = input.external_id.as_ref().filter(|e| {
+            RESERVED_EXTERNAL_ID_PREFIXES.iter().any(|p| e.trim().starts_with(p))
+                && old.as_ref().and_then(|o| o.external_id.as_ref()) != Some(*e)
+        });
+        if claimed.is_some() {
+            field(
+                "external_id",
+                msg(
+                    "以 live-replay- 开头的外部编号为系统保留。",
+                    "External ids starting with live-replay- are reserved.",
                 ),
             );
         }

@@ -1,6 +1,6 @@
 //! Replay courses of live series: the server hands over a finished recording's asset and the
 //! series it belongs to; the replay becomes a lesson of the series' replay course (one course
-//! per series, found by its external id), published to the series' audience.
+//! per series, whose id the series keeps), published to the series' audience.
 
 use platform::ApiResult;
 use platform::ids::OrgId;
@@ -12,8 +12,9 @@ use crate::{Catalog, CourseId, CourseInput, Lecturer, LessonId, Status, Visibili
 /// What a replay course is made of.
 #[derive(Debug, Clone)]
 pub struct ReplayCourse {
-    /// Stable per series, e.g. `live-replay-<series id>`.
-    pub external_id: String,
+    /// The series' replay course, once made (its id is kept on the series, never looked up by
+    /// an external id that any course editor could set).
+    pub course_id: Option<CourseId>,
     pub title: String,
     pub summary: String,
     pub lecturer: String,
@@ -32,18 +33,20 @@ impl Catalog {
         asset_id: &str,
         duration_s: i32,
     ) -> ApiResult<(CourseId, LessonId)> {
-        let existing: Option<CourseId> = with_db!(&self.db, pool => sqlx::query_scalar::<_, CourseId>(
-            "SELECT id FROM courses WHERE external_id = $1",
-        )
-        .bind(&c.external_id)
-        .fetch_optional(pool)
-        .await)?;
+        let existing: Option<CourseId> = match c.course_id {
+            Some(id) => {
+                with_db!(&self.db, pool => sqlx::query_scalar::<_, CourseId>("SELECT id FROM courses WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await)?
+            }
+            None => None,
+        };
         let course = match existing {
             Some(id) => id,
             None => {
                 let owner = c.scope_org_id.or(c.fallback_owner);
                 let input = CourseInput {
-                    external_id: Some(c.external_id.clone()),
                     title: Some(format!("{}（直播回放）", c.title)),
                     summary: Some(c.summary.clone()),
                     lecturer: Some(Lecturer {

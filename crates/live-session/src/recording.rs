@@ -64,6 +64,8 @@ pub struct Replay {
     pub starts_at: Timestamp,
     pub asset_id: media::AssetId,
     pub duration_s: i32,
+    /// The series' replay course, when an earlier replay made it.
+    pub replay_course_id: Option<uuid::Uuid>,
 }
 
 /// Attaches a replay as a lesson of the series' replay course, published to the series'
@@ -794,11 +796,14 @@ impl Live {
             starts_at: occ_row.starts_at,
             asset_id: asset,
             duration_s: i32::try_from(duration_ms / 1000).unwrap_or(i32::MAX),
+            replay_course_id: series.replay_course_id,
         };
         let (course, lesson) = setup.replays.attach(&replay).await?;
         let now = self.clock.now();
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE live_series SET replay_course_id = $2 WHERE id = $1 AND replay_course_id IS NULL")
+                .bind(series.id).bind(course).execute(&mut *tx).await?;
             sqlx::query(
                 "UPDATE live_occurrences SET replay_course_id = $2, replay_lesson_id = $3, replay_asset_id = $4, updated_at = $5 WHERE id = $1",
             )

@@ -103,10 +103,12 @@ pub(crate) struct SeriesRow {
     pub scope_org_id: Option<OrgId>,
     pub threshold: f64,
     pub version: i32,
+    /// The series' replay course, once the first replay made it.
+    pub replay_course_id: Option<uuid::Uuid>,
 }
 
 const SERIES_COLUMNS: &str = "id, expert_id, title, description, lecturer, rrule, exceptions, first_start, \
-    duration_min, capacity, scope_org_id, threshold, version";
+    duration_min, capacity, scope_org_id, threshold, version, replay_course_id";
 
 pub(crate) fn series_not_found() -> ApiError {
     ApiError::not_found("series_not_found", msg("直播系列不存在。", "No such live series."))

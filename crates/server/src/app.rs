@@ -177,6 +177,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     );
 
     let web = web::WebApp::new(settings.server.web_dir.clone());
+    let security = Arc::new(SecurityHeaders::new(&settings));
     let trust_proxy = settings.server.trust_proxy_headers;
     let proxies = Arc::new(
         platform::http::TrustedProxies::parse(&settings.server.trusted_proxies)
@@ -199,6 +200,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
                     tracing::info_span!("http", method = %req.method(), path = req.uri().path(), request_id = id)
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(middleware::from_fn(move |req, next| {
+                    security_headers(security.clone(), req, next)
+                }))
                 .layer(middleware::from_fn(render_problems))
                 .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
                     ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
@@ -413,7 +417,7 @@ impl live_session::ReplayPublisher for CatalogReplays {
             .first()
             .map(|o| o.id);
         let course = catalog::replays::ReplayCourse {
-            external_id: format!("live-replay-{}", r.series_id),
+            course_id: r.replay_course_id.map(catalog::CourseId),
             title: r.series_title.clone(),
             summary: r.description.clone(),
             lecturer: r.lecturer.clone(),
@@ -574,6 +578,60 @@ async fn client_ip(
     };
     req.extensions_mut().insert(ClientIp(ip));
     next.run(req).await
+}
+
+/// Headers every response carries: a Content-Security-Policy that allows only this origin's
+/// scripts (and media blobs for the player; the bucket's origin when segments are served from
+/// it), no framing by other sites, no MIME sniffing, and no Referer with signed URLs to others.
+struct SecurityHeaders {
+    csp: HeaderValue,
+}
+
+impl SecurityHeaders {
+    fn new(settings: &Settings) -> Self {
+        let bucket = (settings.storage.backend == "s3" && settings.storage.s3.presigned_delivery)
+            .then(|| settings.storage.s3.endpoint.as_deref().and_then(origin_of))
+            .flatten()
+            .map(|o| format!(" {o}"))
+            .unwrap_or_default();
+        let csp = format!(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:{bucket}; \
+             media-src 'self' blob:{bucket}; connect-src 'self'{bucket}; font-src 'self'; object-src 'none'; \
+             base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
+        );
+        Self {
+            csp: HeaderValue::from_str(&csp)
+                .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'; frame-ancestors 'self'")),
+        }
+    }
+}
+
+/// `https://oss.example.com/anything` → `https://oss.example.com`.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest
+        .split('/')
+        .next()
+        .filter(|h| !h.is_empty() && !h.contains(['\'', ';', ' ']))?;
+    Some(format!("{scheme}://{host}"))
+}
+
+async fn security_headers(security: Arc<SecurityHeaders>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let headers = res.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert_with(|| security.csp.clone());
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("SAMEORIGIN"));
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("same-origin"));
+    res
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {

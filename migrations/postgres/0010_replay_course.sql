@@ -1,0 +1,5 @@
+-- Trust: the replay course of a series is named by id on the series, not found by an external
+-- id that anyone creating a course could claim. Replay courses made before are bound to their
+-- series once, by the external id they were made with (`live-replay-<series id>`).
+ALTER TABLE live_series ADD COLUMN replay_course_id UUID;
+UPDATE live_series s SET replay_course_id = c.id FROM courses c WHERE c.external_id = 'live-replay-' || s.id::text;
