@@ -207,6 +207,34 @@ async fn broken_files_fail_with_reasons(backend: Backend) {
         ("截断.mp4", good[..good.len() * 6 / 10].to_vec(), "不完整"),
         ("太长.mp4", long, "超过上限"),
     ];
+    // Text that ffmpeg would read as a playlist or a concat list naming another file on disk
+    // (here: another upload's stored source) is refused, not transcoded and served.
+    let victim = upload(&app, &curator, "别人的.mp4", &good).await;
+    assert_eq!(settled(&app, &curator, &victim).await["state"], "ready");
+    // The victim's rendition playlist, as the local store keeps it.
+    let mut stack = vec![app.data_dir.join(format!("objects/assets/{victim}"))];
+    let mut stored = None;
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "index.m3u8") {
+                stored = Some(path);
+            }
+        }
+    }
+    let stored = stored.unwrap_or_else(|| panic!("no rendition playlist of {victim} in the store"));
+    let dir = stored.parent().map(Path::to_path_buf).unwrap_or_default();
+    let playlist = format!(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"file://{}\"\n#EXTINF:2.0,\nfile://{}\n#EXT-X-ENDLIST\n",
+        dir.join("init.mp4").display(),
+        dir.join("seg_00000.m4s").display()
+    );
+    let concat = format!("ffconcat version 1.0\nfile '{}'\n", dir.join("init.mp4").display());
+    let mut cases = cases;
+    cases.push(("播放列表.mp4", playlist.into_bytes(), "不是可识别"));
+    cases.push(("拼接.mp4", concat.into_bytes(), "不是可识别"));
     for (name, bytes, reason) in cases {
         let asset = upload(&app, &curator, name, &bytes).await;
         let done = settled(&app, &curator, &asset).await;

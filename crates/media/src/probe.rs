@@ -84,10 +84,26 @@ pub fn parse(json: &str) -> Result<Probe, String> {
     })
 }
 
+/// The containers ffprobe and ffmpeg may open (demuxer names): real media files only. Without
+/// it a text file could be read as an HLS playlist or a concat list, whose entries name other
+/// files on disk, and those would be transcoded and served.
+pub const INPUT_FORMATS: &str = "mov,matroska,avi,flv,mpegts,mpeg,asf,mp3,wav,aac,ogg,flac";
+
+/// Options that go before every `-i` of an uploaded file (or of what was made from one): the
+/// container allow-list, and only local files as protocols.
+pub fn input_guard() -> [&'static str; 4] {
+    ["-format_whitelist", INPUT_FORMATS, "-protocol_whitelist", "file,pipe"]
+}
+
+/// Longest ffprobe run: reading a container's header takes seconds.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Turns ffprobe's complaint into a reason a curator understands.
 pub fn explain_failure(stderr: &str) -> String {
     let s = stderr.to_lowercase();
-    if s.contains("moov atom not found") {
+    if s.contains("not on whitelist") {
+        "文件不是可识别的音视频格式（只接受 MP4、MOV、MKV、WebM、AVI、FLV、TS、MPEG、WMV 视频和常见音频）。".into()
+    } else if s.contains("moov atom not found") {
         "视频文件不完整（上传可能中断或文件已损坏），请重新导出后上传。".into()
     } else if s.contains("invalid data found") {
         "文件不是可识别的音视频格式（可能是改了扩展名的其他文件）。".into()
@@ -98,12 +114,15 @@ pub fn explain_failure(stderr: &str) -> String {
 
 /// Runs `ffprobe` on `path`.
 pub async fn probe(ffprobe: &str, path: &Path) -> Result<Probe, String> {
-    let out = tokio::process::Command::new(ffprobe)
+    let run = tokio::process::Command::new(ffprobe)
         .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
+        .args(input_guard())
         .arg(path)
         .kill_on_drop(true)
-        .output()
+        .output();
+    let out = tokio::time::timeout(PROBE_TIMEOUT, run)
         .await
+        .map_err(|_| "读取文件信息超时，文件可能已损坏。".to_owned())?
         .map_err(|e| format!("无法运行 ffprobe：{e}"))?;
     if !out.status.success() {
         return Err(explain_failure(&String::from_utf8_lossy(&out.stderr)));
@@ -141,5 +160,6 @@ mod tests {
         assert!(parse(nothing).is_err());
         assert!(explain_failure("x.mp4: Invalid data found when processing input").contains("不是可识别"));
         assert!(explain_failure("[mov] moov atom not found").contains("不完整"));
+        assert!(explain_failure("[hls @ 0x1] Format not on whitelist 'mov'").contains("不是可识别"));
     }
 }

@@ -105,6 +105,12 @@ impl JobHandler for Transcoder {
     }
 }
 
+/// How long one encode may take: ten minutes plus three times the video's length (the
+/// ladder encodes at about 1.75× real time on two cores).
+pub fn encode_time_limit(duration_s: f64) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(600.0 + 3.0 * duration_s.clamp(0.0, 86_400.0))
+}
+
 /// The asset's state and `error` after a failed attempt: still `processing` with the reason and
 /// the attempt while retries remain, `failed` with a reason a curator can act on after the last.
 fn failure_note(err: &JobError, attempt: i32, max_attempts: i32) -> (&'static str, String) {
@@ -133,17 +139,11 @@ pub struct Plan {
 
 pub fn plan(cfg: &platform::config::MediaSettings, source: &Path, out: &Path, info: &Probe) -> Plan {
     let seg = cfg.segment_seconds.max(1);
-    let mut args: Vec<String> = [
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-nostats",
-        "-progress",
-        "pipe:1",
-        "-i",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1"]
+        .map(String::from)
+        .to_vec();
+    args.extend(probe::input_guard().map(String::from));
+    args.push("-i".into());
     args.push(source.display().to_string());
     let ladder = info.video.map(|(_, h)| ladder_for(h)).unwrap_or_default();
     let mut outputs: Vec<(String, Option<(i32, i64)>)> = Vec::new();
@@ -212,9 +212,11 @@ pub fn plan(cfg: &platform::config::MediaSettings, source: &Path, out: &Path, in
     let package = outputs
         .iter()
         .map(|(name, _)| {
-            let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i"]
+            let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
                 .map(String::from)
                 .to_vec();
+            a.extend(probe::input_guard().map(String::from));
+            a.push("-i".into());
             a.push(out.join(format!("{name}.mp4")).display().to_string());
             a.extend(
                 [
@@ -370,16 +372,27 @@ impl Transcoder {
         let mut lines = tokio::io::BufReader::new(stdout).lines();
         let total_us = info.duration_s * 1_000_000.0;
         let mut encoded_us = 0.0f64;
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(v) = line
-                .strip_prefix("out_time_us=")
-                .or_else(|| line.strip_prefix("out_time_ms="))
-            {
-                if let Ok(us) = v.trim().parse::<f64>() {
-                    encoded_us = encoded_us.max(us);
-                    ctx.progress(2 + (85.0 * (us / total_us).clamp(0.0, 1.0)) as i32);
+        let read = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(v) = line
+                    .strip_prefix("out_time_us=")
+                    .or_else(|| line.strip_prefix("out_time_ms="))
+                {
+                    if let Ok(us) = v.trim().parse::<f64>() {
+                        encoded_us = encoded_us.max(us);
+                        ctx.progress(2 + (85.0 * (us / total_us).clamp(0.0, 1.0)) as i32);
+                    }
                 }
             }
+        };
+        // No encode may run for ever: a limit scaled to the video's length.
+        let limit = encode_time_limit(info.duration_s);
+        if tokio::time::timeout(limit, read).await.is_err() {
+            let _ = child.kill().await;
+            return Err(JobError::Fatal(format!(
+                "转码超过 {} 分钟仍未完成，已停止；文件可能有问题，请重新导出后上传。",
+                limit.as_secs().div_ceil(60)
+            )));
         }
         let status = child.wait().await.map_err(retry)?;
         let ffmpeg_ms = started.elapsed().as_millis() as u64;
@@ -414,8 +427,10 @@ impl Transcoder {
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::piped())
                     .kill_on_drop(true)
-                    .output()
+                    .output();
+                let run = tokio::time::timeout(encode_time_limit(info.duration_s), run)
                     .await
+                    .map_err(|_| JobError::Fatal(format!("{name} 清晰度的 HLS 打包超时，已停止。")))?
                     .map_err(|e| retry(format!("无法启动 ffmpeg：{e}")))?;
                 if !run.status.success() {
                     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -459,8 +474,9 @@ impl Transcoder {
                     "error",
                     "-ss",
                     &format!("{at:.2}"),
-                    "-i",
                 ])
+                .args(probe::input_guard())
+                .arg("-i")
                 .arg(source)
                 .args(["-frames:v", "1", "-vf", "scale=-2:'min(360,ih)'"])
                 .arg(hls.join("poster.jpg"))
