@@ -352,8 +352,29 @@ both_databases! {
         assert_eq!((status, answered["answered"].as_bool()), (StatusCode::OK, Some(true)), "{answered}");
         assert!(answered["answered_at"].is_string(), "{answered}");
         let q2id = q2["id"].as_str().unwrap_or_default().to_owned();
+        // A parent's open room hears that the question was hidden, but not its text.
+        let (_, ticket) = app.post(&format!("/api/v1/live/occurrences/{occ}/tickets"), Some(&a), json!({})).await;
+        let t = ticket["ticket"].as_str().unwrap_or_default().to_owned();
+        let mut events = app
+            .client
+            .get(app.url(&format!("/api/v1/live/occurrences/{occ}/events?ticket={t}")))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(events.status(), StatusCode::OK);
         let (status, _) = app.call(Method::PATCH, &format!("{questions}/{q2id}"), Some(&curator), json!({"hidden": true})).await;
         assert_eq!(status, StatusCode::OK);
+        let mut heard = String::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !heard.contains(&q2id) && std::time::Instant::now() < deadline {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), events.chunk()).await {
+                Ok(Ok(Some(bytes))) => heard.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => break,
+            }
+        }
+        assert!(heard.contains(&q2id), "the hide reached the room: {heard}");
+        assert!(!heard.contains("叛逆"), "a hidden question's text is not broadcast: {heard}");
+        drop(events);
         let (status, problem) = app.post(&format!("{questions}/{q2id}/votes"), Some(&a), json!({})).await;
         assert_problem(status, &problem, 409, "question_hidden");
         let (_, list) = app.get(&questions, Some(&a)).await;

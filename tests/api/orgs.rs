@@ -98,6 +98,14 @@ both_databases! {
         let (status, joined) = app.post("/api/v1/me/organizations", Some(&parent), json!({"join_code": code})).await;
         assert_eq!(status, StatusCode::OK, "{joined}");
         assert_eq!(joined["name"], "一年级一班");
+        // Guessing codes is limited: ten tries, then 429 even with the right code.
+        let guesser = token_of(&app.register("13812349999", "abc12345x").await);
+        for n in 0..10 {
+            let (status, body) = app.post("/api/v1/me/organizations", Some(&guesser), json!({"join_code": format!("ZZZZ{n:04}")})).await;
+            assert_problem(status, &body, 404, "join_code_not_found");
+        }
+        let (status, body) = app.post("/api/v1/me/organizations", Some(&guesser), json!({"join_code": code})).await;
+        assert_problem(status, &body, 429, "rate_limited");
         // Joining twice is harmless.
         let (status, _) = app.post("/api/v1/me/organizations", Some(&parent), json!({"join_code": code})).await;
         assert_eq!(status, StatusCode::OK);

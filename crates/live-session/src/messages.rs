@@ -222,9 +222,15 @@ impl Live {
     }
 
     fn publish_message(&self, id: OccurrenceId, kind: Kind, m: &MessageView) {
+        // Everyone in the room hears of a change; a hidden message's text goes to nobody (staff
+        // read it from the list).
+        let mut m = m.clone();
+        if m.hidden {
+            m.text.clear();
+        }
         let event = match kind {
-            Kind::Chat => LiveEvent::Message { message: m.clone() },
-            Kind::Question => LiveEvent::Question { question: m.clone() },
+            Kind::Chat => LiveEvent::Message { message: m },
+            Kind::Question => LiveEvent::Question { question: m },
         };
         self.events.publish(id, event);
     }

@@ -13,7 +13,7 @@ use crate::auth::AuthUser;
 use crate::clock::Timestamp;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult, msg};
-use crate::http::{ApiRouter, Json, Page, PageQuery, Path, Query};
+use crate::http::{ApiRouter, ClientIp, Json, Page, PageQuery, Path, Query};
 use crate::ids::{InvitationId, OrgId, UserId};
 use crate::validate::{self, OrgKind, PhoneNumber, Role};
 use crate::{db_execute, with_db};
@@ -174,6 +174,9 @@ impl Via {
         }
     }
 }
+
+/// Join-code attempts per account within the login window.
+const JOIN_ATTEMPTS: u32 = 10;
 
 /// How long an invitation stays open.
 const INVITATION_DAYS: i64 = 14;
@@ -451,8 +454,17 @@ async fn rotate_join_code(
 
 /// Join a school or class with the code its staff shared.
 #[utoipa::path(post, path = "/api/v1/me/organizations", tag = "me", request_body = JoinRequest,
-    responses((status = 200, body = OrgView), (status = 404, description = "join_code_not_found")), security(("bearer" = [])))]
-async fn join(State(acc): State<Accounts>, auth: AuthUser, Json(req): Json<JoinRequest>) -> ApiResult<Json<OrgView>> {
+    responses((status = 200, body = OrgView), (status = 404, description = "join_code_not_found"), (status = 429)), security(("bearer" = [])))]
+async fn join(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<JoinRequest>,
+) -> ApiResult<Json<OrgView>> {
+    // Codes are short enough to type: guessing is limited per account and per address.
+    acc.rate_limit(&format!("join-user:{}", auth.id), JOIN_ATTEMPTS).await?;
+    acc.rate_limit(&format!("join-ip:{ip}"), acc.cfg.login_attempts_per_ip)
+        .await?;
     let code = req.join_code.trim().to_ascii_uppercase();
     if code.is_empty() {
         return Err(ApiError::invalid_field(
