@@ -460,13 +460,25 @@ impl Accounts {
         Ok(())
     }
 
-    async fn revoke_all_refresh(&self, user: UserId) -> ApiResult<()> {
-        db_execute!(
-            &self.db,
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-            user,
-            self.now()
-        )?;
+    /// A new password and the end of every session signed in with the old one, in one
+    /// transaction: never a changed password with the old sessions still alive.
+    async fn set_password(&self, id: UserId, hash: &str, must_change: bool) -> ApiResult<()> {
+        let now = self.now();
+        with_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET password_hash = $2, must_change_password = $3 WHERE id = $1")
+                .bind(id)
+                .bind(hash)
+                .bind(must_change)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -485,14 +497,7 @@ impl Accounts {
             return Err(ApiError::validation(validate::field_errors("new_password", problems)));
         }
         let new_hash = auth::hash_password_blocking(req.new_password).await?;
-        db_execute!(
-            &self.db,
-            "UPDATE users SET password_hash = $2, must_change_password = $3 WHERE id = $1",
-            id,
-            &new_hash,
-            false
-        )?;
-        self.revoke_all_refresh(id).await?;
+        self.set_password(id, &new_hash, false).await?;
         let user = self.user_by_id(id).await?.ok_or_else(user_not_found)?;
         self.issue_pair(&user).await
     }
@@ -557,14 +562,7 @@ impl Accounts {
         }
         let temporary = temporary_password();
         let hash = auth::hash_password_blocking(temporary.clone()).await?;
-        db_execute!(
-            &self.db,
-            "UPDATE users SET password_hash = $2, must_change_password = $3 WHERE id = $1",
-            target,
-            &hash,
-            true
-        )?;
-        self.revoke_all_refresh(target).await?;
+        self.set_password(target, &hash, true).await?;
         Ok(temporary)
     }
 
