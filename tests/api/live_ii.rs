@@ -283,7 +283,24 @@ async fn turn_credentials_are_accepted_by_coturn(backend: Backend) {
     .await;
     let (status, body) = app.get("/api/v1/live/ice-servers", None).await;
     assert_problem(status, &body, 401, "unauthenticated");
-    let parent = app.user_with_role("13800000001", "parent", None).await;
+    // A fresh account gets STUN but no relay until it may watch a lecture.
+    let (_, school, occs) = lectures(&app, 1).await;
+    let parent = app.user_with_role("13800000001", "parent", Some(&school)).await;
+    let (status, ice) = app.get("/api/v1/live/ice-servers", Some(&parent)).await;
+    assert_eq!(status, StatusCode::OK, "{ice}");
+    assert_eq!(
+        ice["ice_servers"],
+        json!([{"urls": ["stun:127.0.0.1:3478"]}]),
+        "no TURN before enrolling"
+    );
+    let (status, seat) = app
+        .post(
+            &format!("/api/v1/live/occurrences/{}/enrolments", occs[0]),
+            Some(&parent),
+            json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{seat}");
     let (status, ice) = app.get("/api/v1/live/ice-servers", Some(&parent)).await;
     assert_eq!(status, StatusCode::OK, "{ice}");
     assert_eq!(ice["ice_servers"][0], json!({"urls": ["stun:127.0.0.1:3478"]}));

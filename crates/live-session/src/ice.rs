@@ -67,8 +67,9 @@ pub fn turn_credentials(secret: &str, user_id: &str, expires_unix: i64) -> (Stri
     (username, STANDARD.encode(mac.finalize().into_bytes()))
 }
 
-/// The ICE servers for `user` at `now_unix`.
-pub fn ice_servers(cfg: &IceConfig, user: &str, now_unix: i64) -> IceServers {
+/// The ICE servers for `user` at `now_unix`; TURN (a relay that costs bandwidth) only when
+/// `turn` says the user may watch or host a lecture.
+pub fn ice_servers(cfg: &IceConfig, user: &str, now_unix: i64, turn: bool) -> IceServers {
     let mut out = Vec::new();
     if !cfg.stun_urls.is_empty() {
         out.push(IceServer {
@@ -78,7 +79,11 @@ pub fn ice_servers(cfg: &IceConfig, user: &str, now_unix: i64) -> IceServers {
         });
     }
     let mut expires_at = None;
-    if let (false, Some(secret)) = (cfg.turn_urls.is_empty(), cfg.turn_secret.as_ref().map(|s| s.expose())) {
+    if let (true, false, Some(secret)) = (
+        turn,
+        cfg.turn_urls.is_empty(),
+        cfg.turn_secret.as_ref().map(|s| s.expose()),
+    ) {
         let exp = now_unix + cfg.credential_seconds as i64;
         let (username, credential) = turn_credentials(secret, user, exp);
         out.push(IceServer {
@@ -103,11 +108,31 @@ pub(crate) fn router() -> ApiRouter<Live> {
 #[utoipa::path(get, path = "/api/v1/live/ice-servers", tag = "live",
     responses((status = 200, body = IceServers), (status = 401)), security(("bearer" = [])))]
 async fn get_ice_servers(State(live): State<Live>, auth: AuthUser) -> ApiResult<Json<IceServers>> {
+    let turn = live.may_use_turn(&auth).await?;
     Ok(Json(ice_servers(
         &live.cfg.ice,
         &auth.id.to_string(),
         live.clock.now().unix_seconds(),
+        turn,
     )))
+}
+
+impl Live {
+    /// Staff and experts may host; a parent may watch once enrolled in a lecture that has not
+    /// ended. Anyone else (a fresh self-registered account) gets no relay credentials.
+    async fn may_use_turn(&self, auth: &AuthUser) -> ApiResult<bool> {
+        if !matches!(auth.role, platform::validate::Role::Parent) {
+            return Ok(true);
+        }
+        let seats: i64 = platform::with_db!(&self.db, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id
+             WHERE e.user_id = $1 AND e.state = 'enrolled' AND o.state IN ('scheduled', 'live', 'paused')",
+        )
+        .bind(auth.id)
+        .fetch_one(pool)
+        .await)?;
+        Ok(seats > 0)
+    }
 }
 
 #[cfg(test)]
@@ -133,13 +158,17 @@ mod tests {
             turn_secret: Some(platform::config::Secret::new("s3cret")),
             credential_seconds: 3600,
         };
-        let s = ice_servers(&cfg, "u1", 1000);
+        let s = ice_servers(&cfg, "u1", 1000, true);
         assert_eq!(s.ice_servers.len(), 2);
         assert_eq!(s.ice_servers[0].username, None);
         assert_eq!(s.ice_servers[1].username.as_deref(), Some("4600:u1"));
         assert_eq!(s.expires_at, Some(Timestamp::from_unix_seconds(4600)));
         // TURN without a secret is not handed out (it could not authenticate).
-        let none = ice_servers(&IceConfig::default(), "u1", 1000);
+        let none = ice_servers(&IceConfig::default(), "u1", 1000, true);
         assert!(none.ice_servers.is_empty() && none.expires_at.is_none());
+        // Without the right to a relay: STUN only.
+        let stun = ice_servers(&cfg, "u1", 1000, false);
+        assert_eq!(stun.ice_servers.len(), 1);
+        assert!(stun.ice_servers[0].username.is_none() && stun.expires_at.is_none());
     }
 }
