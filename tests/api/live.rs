@@ -35,6 +35,67 @@ async fn sdp_post(app: &TestApp, path: &str, token: &str, content_type: &str, bo
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// A busy platform: other schools' lectures fill the period, and a parent still sees their own
+/// school's lecture (the audience is filtered before the schedule's limit).
+async fn the_schedule_filters_before_its_limit(backend: e2e::Backend) {
+    let app = &TestApp::spawn(backend).await;
+    let fmt = |days: i64| {
+        let d = time::OffsetDateTime::now_utc()
+            .to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC))
+            .date()
+            + time::Duration::days(days);
+        format!("{d}T19:30:00+08:00")
+    };
+    let province = app.org("浙江省妇联", "province", None).await;
+    let busy = app.org("别的小学", "school", Some(&province)).await;
+    let ours = app.org("新凤小学", "school", Some(&province)).await;
+    let busy_expert = app.user_with_role("13600000001", "expert", Some(&busy)).await;
+    for n in 0..6 {
+        let (status, body) = app
+            .post(
+                "/api/v1/live/series",
+                Some(&busy_expert),
+                json!({"title": format!("每日课堂 {n}"), "rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU;COUNT=100",
+                "starts_at": fmt(1), "duration_minutes": 30, "capacity": 100, "scope_org_id": busy}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let expert = app.user_with_role("13600000002", "expert", Some(&ours)).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/live/series",
+            Some(&expert),
+            json!({"title": "期末家长课", "rrule": "FREQ=WEEKLY;COUNT=1",
+            "starts_at": fmt(120), "duration_minutes": 60, "capacity": 100, "scope_org_id": ours}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let parent = app.user_with_role("13800000001", "parent", Some(&ours)).await;
+    let now = time::OffsetDateTime::now_utc();
+    let rfc = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let path = format!(
+        "/api/v1/live/occurrences?from={}&to={}",
+        rfc(now),
+        rfc(now + time::Duration::days(179))
+    );
+    let (status, list) = app.get(&path, Some(&parent)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let titles: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["期末家长课"], "only and surely the parent's own lecture");
+    // The busy school's staff see theirs, up to the limit.
+    let (_, theirs) = app.get(&path, Some(&busy_expert)).await;
+    assert_eq!(theirs.as_array().map(Vec::len), Some(500));
+}
+
 both_databases! {
     async fn series_enrolment_waitlist_and_calendar(app) {
         let province = app.org("浙江省妇联", "province", None).await;
@@ -392,3 +453,5 @@ both_databases! {
         assert_eq!(chat[0]["author"], "curator 13700000001");
     }
 }
+
+e2e::on_both_databases!(the_schedule_filters_before_its_limit);

@@ -296,6 +296,9 @@ pub(crate) fn router() -> ApiRouter<Live> {
         .routes(routes!(calendar_feed))
 }
 
+/// Occurrences in one schedule answer; a narrower `from`/`to` shows the rest.
+const SCHEDULE_LIMIT: u32 = 500;
+
 /// The schedule: occurrences in a period that the caller may enrol in, watch or manage.
 #[utoipa::path(get, path = "/api/v1/live/occurrences", tag = "live", params(ScheduleQuery),
     responses((status = 200, body = Vec<OccurrenceView>), (status = 422)), security(("bearer" = [])))]
@@ -316,17 +319,39 @@ async fn schedule(
             ),
         ));
     }
+    // Who sees a series is decided in SQL, before the limit: the audience (everyone for an
+    // unscoped series, else members of its organization or below) and those who manage it
+    // (the same rule as `manages`). A busy platform's other lectures never push the caller's
+    // out of the page.
+    let manages = match auth.role {
+        Role::Admin => "TRUE",
+        Role::Expert => "s.expert_id = $3",
+        Role::Curator => {
+            "EXISTS (SELECT 1 FROM organizations so, memberships cm JOIN organizations co ON co.id = cm.org_id
+                     WHERE so.id = s.scope_org_id AND cm.user_id = $3 AND so.path LIKE co.path || '%')"
+        }
+        Role::Parent => "FALSE",
+    };
     let sql = format!(
-        "SELECT {} FROM live_occurrences o WHERE o.starts_at >= $1 AND o.starts_at < $2 AND o.state <> 'cancelled'
-         ORDER BY o.starts_at LIMIT 500",
+        "SELECT {} FROM live_occurrences o JOIN live_series s ON s.id = o.series_id
+         WHERE o.starts_at >= $1 AND o.starts_at < $2 AND o.state <> 'cancelled'
+           AND (s.scope_org_id IS NULL
+                OR EXISTS (SELECT 1 FROM organizations so, memberships m JOIN organizations mo ON mo.id = m.org_id
+                           WHERE so.id = s.scope_org_id AND m.user_id = $3 AND mo.path LIKE so.path || '%')
+                OR {manages})
+         ORDER BY o.starts_at LIMIT {SCHEDULE_LIMIT}",
         OCC_COLUMNS
             .split(", ")
             .map(|c| format!("o.{c}"))
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let rows: Vec<OccurrenceRow> =
-        with_db!(&live.db, pool => sqlx::query_as::<_, OccurrenceRow>(&sql).bind(from).bind(to).fetch_all(pool).await)?;
+    let rows: Vec<OccurrenceRow> = with_db!(&live.db, pool => sqlx::query_as::<_, OccurrenceRow>(&sql)
+        .bind(from)
+        .bind(to)
+        .bind(auth.id)
+        .fetch_all(pool)
+        .await)?;
     let mut series: std::collections::HashMap<SeriesId, (SeriesRow, bool)> = std::collections::HashMap::new();
     let mut out = Vec::new();
     for occ in rows {
