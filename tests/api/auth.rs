@@ -82,11 +82,23 @@ both_databases! {
         let (status, _) = app.get("/api/v1/me", Some(&token_of(&second))).await;
         assert_eq!(status, StatusCode::OK);
 
-        // Presenting the used token again revokes the whole family, including the newer token.
+        // Two tabs refreshing with the same token at once: the second gets a sibling, and the
+        // login goes on in both.
+        let (status, tab2) = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": first})).await;
+        assert_eq!(status, StatusCode::OK, "{tab2}");
+        let tab2_token = tab2["refresh_token"].as_str().unwrap_or_default().to_owned();
+        assert_ne!(tab2_token, second_token);
+
+        // Once the family moved on, presenting an old token again revokes the whole family,
+        // including the newer tokens.
+        let (status, third) = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": second_token})).await;
+        assert_eq!(status, StatusCode::OK, "{third}");
         let (status, body) = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": first})).await;
         assert_problem(status, &body, 401, "refresh_token_reused");
-        let (status, body) = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": second_token})).await;
-        assert_problem(status, &body, 401, "invalid_refresh_token");
+        for newer in [&third["refresh_token"], &json!(tab2_token)] {
+            let (status, body) = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": newer})).await;
+            assert_problem(status, &body, 401, "invalid_refresh_token");
+        }
 
         // Another login is a separate family and still works.
         let other = app.login("13812345678", "abc12345x").await;

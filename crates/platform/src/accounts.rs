@@ -345,6 +345,9 @@ impl Accounts {
         }
     }
 
+    /// Rotates a refresh token. A token presented again is a theft or a replay and ends its
+    /// whole family, except within [`REFRESH_REUSE_GRACE_MS`] of its first use while its
+    /// successor is unused (two tabs of one browser refreshing at the same moment).
     pub async fn refresh(&self, token: &str) -> ApiResult<AuthResponse> {
         #[derive(sqlx::FromRow)]
         struct Stored {
@@ -388,7 +391,21 @@ impl Accounts {
                     } else {
                         false
                     };
-                    if claimed {
+                    // Two tabs refreshing at once present the same token: the later one within
+                    // a few seconds, while nothing newer of the family has been used, gets a
+                    // sibling instead of ending the login.
+                    let sibling = !claimed && {
+                        let used_at = s.used_at.unwrap_or(now);
+                        let later: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM refresh_tokens WHERE family_id = $1 AND used_at > $2",
+                        )
+                        .bind(s.family_id)
+                        .bind(used_at)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        later == 0 && now.0 - used_at.0 <= REFRESH_REUSE_GRACE_MS
+                    };
+                    if claimed || sibling {
                         let next = auth::random_token();
                         let expires = now.plus_seconds(i64::try_from(self.cfg.refresh_token_ttl_days * 86_400).unwrap_or(0));
                         sqlx::query(
@@ -576,6 +593,9 @@ impl Accounts {
         if n == 0 { Err(user_not_found()) } else { Ok(()) }
     }
 }
+
+/// How long after a refresh token's first use a second use still counts as the same browser.
+pub const REFRESH_REUSE_GRACE_MS: i64 = 10_000;
 
 pub(crate) fn out_of_scope_user() -> ApiError {
     ApiError::forbidden(
