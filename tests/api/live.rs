@@ -451,6 +451,12 @@ both_databases! {
         let (_, chat) = app.get(&messages, Some(&a)).await;
         assert_eq!(chat[0]["text"], "老师讲得真好", "{chat}");
         assert_eq!(chat[0]["author"], "curator 13700000001");
+        // Messages sent at the same moment by one user: one passes the rate limit, the others
+        // are refused (no check-then-insert race).
+        let sends = (0..5).map(|n| app.post(&messages, Some(&expert), json!({"text": format!("同时发送 {n}")})));
+        let statuses: Vec<StatusCode> = futures::future::join_all(sends).await.into_iter().map(|(s, _)| s).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
     }
 }
 

@@ -167,17 +167,39 @@ impl Live {
     }
 
     async fn rate_limit(&self, user: UserId, now: Timestamp) -> ApiResult<()> {
-        let (count, last): (i64, Option<Timestamp>) = with_db!(&self.db, pool => sqlx::query_as(
-            "SELECT COUNT(*), MAX(created_at) FROM live_messages WHERE user_id = $1 AND created_at > $2",
-        )
-        .bind(user)
-        .bind(Timestamp(now.0 - 60_000))
-        .fetch_one(pool)
-        .await)?;
-        let wait_ms = match last {
-            Some(l) if now.0 - l.0 < MIN_GAP_MS => MIN_GAP_MS - (now.0 - l.0),
-            _ if count >= PER_MINUTE => 60_000,
-            _ => return Ok(()),
+        // The gap is claimed in one statement (a conditional upsert: the row lock on
+        // PostgreSQL, the single writer on SQLite), so of messages sent at once only one passes.
+        let bucket = format!("live-message:{user}");
+        let claimed = platform::db_execute!(
+            &self.db,
+            "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
+             ON CONFLICT (bucket) DO UPDATE SET window_start = excluded.window_start, hits = rate_limits.hits + 1
+             WHERE rate_limits.window_start <= $3",
+            &bucket,
+            now,
+            Timestamp(now.0 - MIN_GAP_MS),
+        )? == 1;
+        let wait_ms = if claimed {
+            // At most one message per gap gets here, so the count cannot race.
+            let count: i64 = with_db!(&self.db, pool => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM live_messages WHERE user_id = $1 AND created_at > $2",
+            )
+            .bind(user)
+            .bind(Timestamp(now.0 - 60_000))
+            .fetch_one(pool)
+            .await)?;
+            if count < PER_MINUTE {
+                return Ok(());
+            }
+            60_000
+        } else {
+            let last: Option<Timestamp> = with_db!(&self.db, pool => sqlx::query_scalar(
+                "SELECT window_start FROM rate_limits WHERE bucket = $1",
+            )
+            .bind(&bucket)
+            .fetch_optional(pool)
+            .await)?;
+            last.map_or(MIN_GAP_MS, |l| (MIN_GAP_MS - (now.0 - l.0)).clamp(1, MIN_GAP_MS))
         };
         let seconds = ((wait_ms + 999) / 1000) as u64;
         let mut e = ApiError::too_many_requests(seconds);
