@@ -336,6 +336,7 @@ fn not_found() -> Response {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct HeartbeatRequest {
     /// The session of earlier heartbeats; omitted on the first.
     pub session: Option<SessionId>,
