@@ -289,6 +289,64 @@ async fn without_ffmpeg(backend: Backend) {
     app.stop().await;
 }
 
+/// Rights over an asset follow the catalog's scope rule, not a role: a curator of another county
+/// can neither read an asset's metadata, nor replace or delete its captions, nor play a draft
+/// that uses it; the curator whose subtree owns the course can, without having uploaded it.
+async fn media_rights_follow_the_catalog_scope(backend: Backend) {
+    let app = spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let province = app.org("浙江省妇联", "province", None).await;
+    let city = app.org("杭州市妇联", "city", Some(&province)).await;
+    let county_a = app.org("西湖区妇联", "county", Some(&city)).await;
+    let county_b = app.org("上城区妇联", "county", Some(&city)).await;
+    let expert = app.user_with_role("13600000001", "expert", Some(&county_a)).await;
+    let curator_a = app.user_with_role("13700000001", "curator", Some(&county_a)).await;
+    let curator_b = app.user_with_role("13700000002", "curator", Some(&county_b)).await;
+    let bytes = std::fs::read(clip(dir.path(), 2, "426x240")).unwrap_or_default();
+    let asset = upload(&app, &expert, "讲座.mp4", &bytes).await;
+    assert_eq!(settled(&app, &expert, &asset).await["state"], "ready");
+    let (status, course) = app
+        .post("/api/v1/courses", Some(&expert), json!({"title": "草稿课", "age_stages": ["6-12"], "lessons": [{"title": "第一讲", "asset_id": asset, "duration_s": 2}]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{course}");
+
+    let srt = b"1\r\n00:00:00,200 --> 00:00:01,500\r\n\xe4\xbd\xa0\xe5\xa5\xbd\r\n".to_vec();
+    let caption = format!("/api/v1/assets/{asset}/captions/zh");
+    let put = |token: String| {
+        let (caption, srt) = (caption.clone(), srt.clone());
+        let app = &app;
+        async move {
+            let auth = format!("Bearer {token}");
+            raw(app, Method::PUT, &caption, &[("authorization", &auth)], Some(srt))
+                .await
+                .0
+        }
+    };
+    // Out of scope: as if the asset did not exist.
+    for path in [
+        format!("/api/v1/assets/{asset}"),
+        format!("/api/v1/assets/{asset}/playback"),
+    ] {
+        let (status, body) = app.get(&path, Some(&curator_b)).await;
+        assert_problem(status, &body, 404, "asset_not_found");
+    }
+    assert_eq!(put(curator_b.clone()).await, StatusCode::NOT_FOUND);
+    // In scope: the county's curator reviews the expert's course and manages its video.
+    for path in [
+        format!("/api/v1/assets/{asset}"),
+        format!("/api/v1/assets/{asset}/playback"),
+    ] {
+        let (status, body) = app.get(&path, Some(&curator_a)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    assert!(put(curator_a.clone()).await.is_success());
+    let (status, _) = app.call(Method::DELETE, &caption, Some(&curator_b), Value::Null).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the other county cannot delete captions");
+    let (status, _) = app.call(Method::DELETE, &caption, Some(&curator_a), Value::Null).await;
+    assert!(status.is_success(), "{status}");
+    app.stop().await;
+}
+
 /// A transcode that keeps failing the same way (here: every HLS packaging, through an ffmpeg
 /// wrapper) says why on the asset while it retries, and ends `failed` with that reason after
 /// the last attempt, never `processing` for ever.
@@ -827,6 +885,7 @@ async fn abandoned_uploads(backend: Backend) {
 
 e2e::on_both_databases!(
     broken_files_fail_with_reasons,
+    media_rights_follow_the_catalog_scope,
     repeated_failures_are_reported,
     without_ffmpeg,
     playback,

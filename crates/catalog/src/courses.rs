@@ -315,6 +315,28 @@ impl Catalog {
         Ok(n > 0)
     }
 
+    /// Whether `user` may manage an asset through the courses using it: admins, and curators
+    /// whose subtree owns such a course (the rule of [`may_edit`](Self::may_edit)).
+    pub async fn lesson_asset_managed(&self, user: &AuthUser, asset: &str) -> ApiResult<bool> {
+        match user.role {
+            Role::Admin => return Ok(true),
+            Role::Curator => {}
+            _ => return Ok(false),
+        }
+        let owners: Vec<String> = with_db!(&self.db, pool => sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT c.owner_path FROM lessons l JOIN courses c ON c.id = l.course_id WHERE l.asset_id = $1",
+        )
+        .bind(asset)
+        .fetch_all(pool)
+        .await)?;
+        for path in owners {
+            if self.curator_covers_path(user, &path).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Whether `actor` may edit the course: admins; curators whose subtree owns it; its author
     /// while it is a draft.
     pub(crate) async fn may_edit(&self, actor: &Actor, row: &CourseRow) -> ApiResult<bool> {

@@ -82,14 +82,31 @@ impl Media {
         Ok(with_db!(&self.db, pool => sqlx::query_as::<_, AssetRow>(&sql).bind(id).fetch_optional(pool).await)?)
     }
 
-    /// The asset, when `auth` may manage it (its uploader, curators and admins); others get the
-    /// same 404 as for a missing asset.
+    /// The asset, when `auth` may manage it (its uploader, admins, and those the catalog's scope
+    /// rule lets edit a course that uses it); others get the same 404 as for a missing asset.
     pub(crate) async fn managed_asset(&self, auth: &AuthUser, id: AssetId) -> ApiResult<AssetRow> {
         let row = self.asset(id).await?.ok_or_else(asset_not_found)?;
-        if row.owner_id != Some(auth.id) && !matches!(auth.role, Role::Curator | Role::Admin) {
+        let allowed = row.owner_id == Some(auth.id)
+            || auth.role == Role::Admin
+            || match &self.access {
+                Some(access) => access.may_manage(auth, id).await?,
+                None => false,
+            };
+        if !allowed {
             return Err(asset_not_found());
         }
         Ok(row)
+    }
+
+    /// Whether `auth` may watch the asset: its uploader, admins, and those who can see a course
+    /// that uses it (the catalog's scope rule, curators' subtrees included).
+    pub(crate) async fn may_watch(&self, auth: &AuthUser, row: &AssetRow) -> ApiResult<bool> {
+        Ok(row.owner_id == Some(auth.id)
+            || auth.role == Role::Admin
+            || match &self.access {
+                Some(access) => access.may_watch(auth, row.id).await?,
+                None => false,
+            })
     }
 
     /// The asset's public state, with the transcoding job's progress while processing.

@@ -41,6 +41,8 @@ pub struct Media {
     work_dir: PathBuf,
     /// Redirect segment requests to presigned store URLs (S3) instead of proxying the bytes.
     presigned_delivery: bool,
+    /// Who besides uploaders and admins may watch or manage an asset (the catalog's rule).
+    access: Option<Arc<dyn AssetAccess>>,
 }
 
 impl Media {
@@ -60,7 +62,14 @@ impl Media {
             cfg: Arc::new(cfg),
             work_dir,
             presigned_delivery: false,
+            access: None,
         }
+    }
+
+    /// The same service deciding rights beyond uploaders and admins with `access`.
+    pub fn with_access(mut self, access: Arc<dyn AssetAccess>) -> Self {
+        self.access = Some(access);
+        self
     }
 
     /// Lets clients fetch segments straight from the store through presigned URLs, when the
@@ -92,7 +101,8 @@ pub fn router(media: Media, access: Arc<dyn AssetAccess>, url_secret: &[u8]) -> 
     let chunk_limit = usize::try_from(media.cfg.chunk_size_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(1024);
-    let pb = playback::Playback::new(media.clone(), access, url_secret);
+    let media = media.with_access(access);
+    let pb = playback::Playback::new(media.clone(), url_secret);
     uploads::router(chunk_limit)
         .merge(assets::router())
         .merge(captions::router())
@@ -103,5 +113,5 @@ pub fn router(media: Media, access: Arc<dyn AssetAccess>, url_secret: &[u8]) -> 
 
 /// The routes that serve media bytes under signed URLs (`/media/…`, outside `/api`).
 pub fn delivery_router(media: Media, access: Arc<dyn AssetAccess>, url_secret: &[u8]) -> axum::Router {
-    playback::delivery_router(playback::Playback::new(media, access, url_secret))
+    playback::delivery_router(playback::Playback::new(media.with_access(access), url_secret))
 }

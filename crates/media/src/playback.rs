@@ -19,7 +19,6 @@ use platform::error::{ApiError, ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::UserId;
 use platform::store::{ByteRange, StoreError};
-use platform::validate::Role;
 use platform::{Timestamp, with_db};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -29,11 +28,14 @@ use utoipa_axum::routes;
 use crate::Media;
 use crate::assets::{AssetId, asset_not_found};
 
-/// Decides whether a user may watch an asset. The server implements it from the catalog (a
-/// lesson using the asset belongs to a course the user can see): media knows no courses.
+/// Decides what a user may do with an asset besides its uploader and admins. The server
+/// implements it from the catalog's scope rule (media knows no courses): watch when a lesson
+/// using the asset belongs to a course the user can see; manage (captions, metadata) when it
+/// belongs to a course the user may edit.
 #[async_trait::async_trait]
 pub trait AssetAccess: Send + Sync + std::fmt::Debug {
     async fn may_watch(&self, user: &AuthUser, asset: AssetId) -> ApiResult<bool>;
+    async fn may_manage(&self, user: &AuthUser, asset: AssetId) -> ApiResult<bool>;
 }
 
 /// Derives the URL-signing key from the service secret (so it is never the token key itself).
@@ -76,8 +78,8 @@ pub struct PlaybackView {
 
 #[derive(Clone, Debug)]
 pub(crate) struct Playback {
+    /// With its `AssetAccess`: who may watch is decided there.
     pub media: Media,
-    pub access: Arc<dyn AssetAccess>,
     pub key: Arc<Vec<u8>>,
     /// Rendition prefixes of ready assets. A ready asset's prefix never changes, so this is a
     /// cache of immutable facts (bounded; cleared when full), not state: it spares a database
@@ -88,10 +90,9 @@ pub(crate) struct Playback {
 const PREFIX_CACHE: usize = 10_000;
 
 impl Playback {
-    pub(crate) fn new(media: Media, access: Arc<dyn AssetAccess>, secret: &[u8]) -> Self {
+    pub(crate) fn new(media: Media, secret: &[u8]) -> Self {
         Self {
             media,
-            access,
             key: Arc::new(url_key(secret)),
             prefixes: Arc::default(),
         }
@@ -142,8 +143,7 @@ async fn playback(
     Path(id): Path<AssetId>,
 ) -> ApiResult<Json<PlaybackView>> {
     let row = pb.media.asset(id).await?.ok_or_else(asset_not_found)?;
-    let owner = row.owner_id == Some(auth.id) || matches!(auth.role, Role::Curator | Role::Admin);
-    if !owner && !pb.access.may_watch(&auth, id).await? {
+    if !pb.media.may_watch(&auth, &row).await? {
         return Err(asset_not_found());
     }
     if row.state != "ready" {

@@ -9,7 +9,6 @@ use axum::extract::State;
 use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult, FieldError, msg};
 use platform::http::{ApiRouter, Json, Path};
-use platform::validate::Role;
 use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -185,20 +184,9 @@ impl Playback {
         Ok(())
     }
 
-    async fn may_watch(
-        &self,
-        user: &AuthUser,
-        asset: AssetId,
-        owner: Option<platform::ids::UserId>,
-    ) -> ApiResult<bool> {
-        Ok(owner == Some(user.id)
-            || matches!(user.role, Role::Curator | Role::Admin)
-            || self.access.may_watch(user, asset).await?)
-    }
-
     async fn record(&self, user: &AuthUser, asset: AssetId, report: ProgressReport) -> ApiResult<ProgressView> {
         let row = self.media.asset(asset).await?.ok_or_else(asset_not_found)?;
-        if !self.may_watch(user, asset, row.owner_id).await? {
+        if !self.media.may_watch(user, &row).await? {
             return Err(asset_not_found());
         }
         let duration_ms = match (row.state.as_str(), row.duration_ms) {
@@ -416,7 +404,7 @@ async fn get_progress(
     Path(id): Path<AssetId>,
 ) -> ApiResult<Json<ProgressView>> {
     let row = pb.media.asset(id).await?.ok_or_else(asset_not_found)?;
-    if !pb.may_watch(&auth, id, row.owner_id).await? {
+    if !pb.media.may_watch(&auth, &row).await? {
         return Err(asset_not_found());
     }
     let duration_ms = row.duration_ms.unwrap_or(0);

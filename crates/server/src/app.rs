@@ -399,6 +399,10 @@ impl media::AssetAccess for CatalogAccess {
     async fn may_watch(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> platform::ApiResult<bool> {
         self.0.lesson_asset_visible(user, &asset.to_string()).await
     }
+
+    async fn may_manage(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> platform::ApiResult<bool> {
+        self.0.lesson_asset_managed(user, &asset.to_string()).await
+    }
 }
 
 /// Publishes live replays as lessons (the catalog side of `live_session::ReplayPublisher`).
