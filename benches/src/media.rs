@@ -119,8 +119,10 @@ async fn main() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let viewers = 32usize;
     for i in 0..=viewers {
+        // The publisher is an admin: the clips are ingested by the system (no uploader), and
+        // only admins may use such an asset before a course does.
         let role = if i == 0 {
-            platform::validate::Role::Curator
+            platform::validate::Role::Admin
         } else {
             platform::validate::Role::Parent
         };

@@ -35,7 +35,7 @@ async fn world(app: &TestApp) -> World {
 }
 
 fn lesson(title: &str) -> Value {
-    json!({"title": title, "duration_s": 600, "asset_id": "asset-1"})
+    json!({"title": title, "duration_s": 600})
 }
 
 /// Creates a course as `token` and returns its JSON.

@@ -344,6 +344,57 @@ async fn media_rights_follow_the_catalog_scope(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND, "the other county cannot delete captions");
     let (status, _) = app.call(Method::DELETE, &caption, Some(&curator_a), Value::Null).await;
     assert!(status.is_success(), "{status}");
+
+    // Another expert cannot put the asset into a draft of their own (and so cannot watch it).
+    let other = app.user_with_role("13600000002", "expert", Some(&county_a)).await;
+    let lesson = json!([{"title": "借来的", "asset_id": asset, "duration_s": 2}]);
+    let (status, body) = app
+        .post(
+            "/api/v1/courses",
+            Some(&other),
+            json!({"title": "别人的视频", "age_stages": ["6-12"], "lessons": lesson}),
+        )
+        .await;
+    let body = assert_problem(status, &body, 422, "validation_failed");
+    assert_eq!(body["errors"][0]["field"], "lessons[0].asset_id", "{body}");
+    let (status, body) = app.get(&format!("/api/v1/assets/{asset}/playback"), Some(&other)).await;
+    assert_problem(status, &body, 404, "asset_not_found");
+    // Nor by editing a draft; the curator of the owning county may reuse it in another course.
+    let (status, own) = app
+        .post(
+            "/api/v1/courses",
+            Some(&other),
+            json!({"title": "自己的课", "age_stages": ["6-12"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{own}");
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/courses/{}", own["id"].as_str().unwrap_or_default()),
+            Some(&other),
+            json!({"lessons": lesson, "version": own["version"]}),
+        )
+        .await;
+    assert_problem(status, &body, 422, "validation_failed");
+    let (status, body) = app
+        .post(
+            "/api/v1/courses",
+            Some(&curator_a),
+            json!({"title": "精选", "age_stages": ["6-12"], "lessons": lesson}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Keeping the asset in the course it is already in needs no further right.
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/courses/{}", course["id"].as_str().unwrap_or_default()),
+            Some(&expert),
+            json!({"title": "草稿课（修订）", "version": course["version"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     app.stop().await;
 }
 

@@ -656,6 +656,38 @@ impl Catalog {
                         });
                     }
                 }
+                // A lesson may point only at an asset its editor may use: one the course
+                // already has, or one the rights (the server: media and the catalog) allow.
+                if let Actor::User(user) = actor {
+                    let kept: Vec<Option<String>> = match existing {
+                        Some(c) => with_db!(&self.db, pool => sqlx::query_scalar::<_, Option<String>>(
+                            "SELECT asset_id FROM lessons WHERE course_id = $1",
+                        )
+                        .bind(c.id)
+                        .fetch_all(pool)
+                        .await)?,
+                        None => Vec::new(),
+                    };
+                    for (i, l) in out.iter().enumerate() {
+                        let Some(asset) = &l.asset_id else { continue };
+                        if kept.iter().flatten().any(|k| k == asset) {
+                            continue;
+                        }
+                        let allowed = match &self.asset_rights {
+                            Some(rights) => rights.may_use(user, asset).await?,
+                            None => false,
+                        };
+                        if !allowed {
+                            field(
+                                &format!("lessons[{i}].asset_id"),
+                                msg(
+                                    "不能使用这个视频：它不是你上传的，也不属于你管理的课程。",
+                                    "You may not use this video: you did not upload it, and it belongs to no course you manage.",
+                                ),
+                            );
+                        }
+                    }
+                }
                 Some(out)
             }
             None => None,

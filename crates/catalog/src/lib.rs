@@ -28,12 +28,33 @@ pub struct Catalog {
     db: Db,
     store: Arc<dyn ObjectStore>,
     clock: Arc<dyn Clock>,
+    /// Who may put a media asset into a lesson (the server asks media); without it, editors may
+    /// only keep the assets their courses already have.
+    asset_rights: Option<Arc<dyn AssetRights>>,
 }
 
 impl Catalog {
     pub fn new(db: Db, store: Arc<dyn ObjectStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { db, store, clock }
+        Self {
+            db,
+            store,
+            clock,
+            asset_rights: None,
+        }
     }
+
+    pub fn with_asset_rights(mut self, rights: Arc<dyn AssetRights>) -> Self {
+        self.asset_rights = Some(rights);
+        self
+    }
+}
+
+/// Whether a user may put an asset into a lesson of a course they edit (besides the assets the
+/// course already has). The server implements it with media (its uploader, admins) and the
+/// catalog (curators managing a course that already uses it): this crate knows no uploads.
+#[async_trait::async_trait]
+pub trait AssetRights: Send + Sync + std::fmt::Debug {
+    async fn may_use(&self, user: &platform::auth::AuthUser, asset: &str) -> platform::ApiResult<bool>;
 }
 
 /// The catalog's API routes.

@@ -82,6 +82,11 @@ impl Media {
         Ok(with_db!(&self.db, pool => sqlx::query_as::<_, AssetRow>(&sql).bind(id).fetch_optional(pool).await)?)
     }
 
+    /// Who uploaded the asset (`None` when it does not exist or came from the system).
+    pub async fn uploader(&self, id: AssetId) -> ApiResult<Option<platform::ids::UserId>> {
+        Ok(self.asset(id).await?.and_then(|a| a.owner_id))
+    }
+
     /// The asset, when `auth` may manage it (its uploader, admins, and those the catalog's scope
     /// rule lets edit a course that uses it); others get the same 404 as for a missing asset.
     pub(crate) async fn managed_asset(&self, auth: &AuthUser, id: AssetId) -> ApiResult<AssetRow> {

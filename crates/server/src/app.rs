@@ -96,7 +96,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     ));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let accounts = Accounts::new(db.clone(), clock.clone(), keys.clone(), settings.auth.clone());
-    let catalog = catalog::Catalog::new(db.clone(), store.clone(), clock.clone());
+    let unrestricted_catalog = catalog::Catalog::new(db.clone(), store.clone(), clock.clone());
     let jobs = platform::jobs::Jobs::new(
         db.clone(),
         clock.clone(),
@@ -111,6 +111,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.media_work_dir(),
     )
     .with_presigned_delivery(settings.storage.backend == "s3" && settings.storage.s3.presigned_delivery);
+    let catalog = unrestricted_catalog.clone().with_asset_rights(Arc::new(MediaRights {
+        media: media.clone(),
+        catalog: unrestricted_catalog,
+    }));
 
     let public_url = settings.server.public_url.clone();
     let (live, live_events) = live_session::Live::new(db.clone(), clock.clone(), &settings.live, public_url, &secret);
@@ -402,6 +406,27 @@ impl media::AssetAccess for CatalogAccess {
 
     async fn may_manage(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> platform::ApiResult<bool> {
         self.0.lesson_asset_managed(user, &asset.to_string()).await
+    }
+}
+
+/// Who may put an asset into a lesson: its uploader, admins, and curators managing a course
+/// that already uses it (the catalog's side of the rule, composed here with media's).
+#[derive(Debug)]
+struct MediaRights {
+    media: media::Media,
+    catalog: catalog::Catalog,
+}
+
+#[async_trait::async_trait]
+impl catalog::AssetRights for MediaRights {
+    async fn may_use(&self, user: &platform::auth::AuthUser, asset: &str) -> platform::ApiResult<bool> {
+        if user.role == platform::validate::Role::Admin {
+            return Ok(true);
+        }
+        let Ok(id) = asset.parse::<media::AssetId>() else {
+            return Ok(false);
+        };
+        Ok(self.media.uploader(id).await? == Some(user.id) || self.catalog.lesson_asset_managed(user, asset).await?)
     }
 }
 
