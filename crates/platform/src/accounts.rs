@@ -489,7 +489,7 @@ impl Accounts {
                 .bind(must_change)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+            sqlx::query(REVOKE_SESSIONS_SQL)
                 .bind(id)
                 .bind(now)
                 .execute(&mut *tx)
@@ -540,7 +540,7 @@ impl Accounts {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+            sqlx::query(REVOKE_SESSIONS_SQL)
                 .bind(id)
                 .bind(now)
                 .execute(&mut *tx)
@@ -593,6 +593,9 @@ impl Accounts {
         if n == 0 { Err(user_not_found()) } else { Ok(()) }
     }
 }
+
+/// Ends every session of a user (bind the user and now), inside the caller's transaction.
+const REVOKE_SESSIONS_SQL: &str = "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
 
 /// How long after a refresh token's first use a second use still counts as the same browser.
 pub const REFRESH_REUSE_GRACE_MS: i64 = 10_000;
