@@ -83,10 +83,10 @@ impl JobHandler for Transcoder {
         // On success the scratch space is already gone; after a failure, free this attempt's.
         let _ = tokio::fs::remove_dir_all(self.media.work_dir.join(format!("{asset}-{}", job.attempts))).await;
         if let Err(err) = &result {
-            let last = matches!(err, JobError::Fatal(_)) || job.attempts >= job.max_attempts;
+            let last = job.is_last(err);
             // The asset says what went wrong at every attempt, not only after the last one, so
             // a job that keeps failing the same way is visible while it retries.
-            let (state, reason) = failure_note(err, job.attempts, job.max_attempts);
+            let (state, reason) = failure_note(err, job.attempts, last);
             if let Err(e) = db_execute!(
                 &self.media.db,
                 "UPDATE assets SET state = $2, error = $3, updated_at = $4 WHERE id = $1 AND state = 'processing'",
@@ -113,10 +113,10 @@ pub fn encode_time_limit(duration_s: f64) -> std::time::Duration {
 
 /// The asset's state and `error` after a failed attempt: still `processing` with the reason and
 /// the attempt while retries remain, `failed` with a reason a curator can act on after the last.
-fn failure_note(err: &JobError, attempt: i32, max_attempts: i32) -> (&'static str, String) {
+fn failure_note(err: &JobError, attempt: i32, last: bool) -> (&'static str, String) {
     match err {
         JobError::Fatal(r) => ("failed", r.clone()),
-        JobError::Retry(r) if attempt >= max_attempts => (
+        JobError::Retry(r) if last => (
             "failed",
             format!("转码失败，已尝试 {attempt} 次仍未成功，请重新上传或联系管理员。最后一次的原因：{r}"),
         ),
@@ -583,15 +583,15 @@ mod tests {
     #[test]
     fn a_failing_attempt_says_so_while_retrying_and_fails_after_the_last() {
         let err = JobError::Retry("磁盘已满".into());
-        let (state, note) = failure_note(&err, 2, 4);
+        let (state, note) = failure_note(&err, 2, false);
         assert_eq!(
             (state, note.as_str()),
             ("processing", "转码失败，正在重试（第 2 次）：磁盘已满")
         );
-        let (state, note) = failure_note(&err, 4, 4);
+        let (state, note) = failure_note(&err, 4, true);
         assert_eq!(state, "failed");
         assert!(note.contains("已尝试 4 次") && note.ends_with("磁盘已满"), "{note}");
-        let (state, note) = failure_note(&JobError::Fatal("视频无法解码".into()), 1, 4);
+        let (state, note) = failure_note(&JobError::Fatal("视频无法解码".into()), 1, true);
         assert_eq!((state, note.as_str()), ("failed", "视频无法解码"));
     }
 

@@ -26,6 +26,14 @@ pub struct Job {
     pub max_attempts: i32,
 }
 
+impl Job {
+    /// Whether this run's failure `err` ends the job (`dead`): trying again cannot help, or this
+    /// was the last attempt.
+    pub fn is_last(&self, err: &JobError) -> bool {
+        matches!(err, JobError::Fatal(_)) || self.attempts >= self.max_attempts
+    }
+}
+
 /// How a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -175,7 +183,7 @@ impl Jobs {
     /// fatal or out of attempts, then `dead`. Returns whether the job is dead.
     pub async fn fail(&self, job: &Job, worker: &str, error: &JobError) -> Result<bool, sqlx::Error> {
         let now = self.clock.now();
-        let dead = matches!(error, JobError::Fatal(_)) || job.attempts >= job.max_attempts;
+        let dead = job.is_last(error);
         let backoff = (30i64 << (2 * (job.attempts - 1).clamp(0, 6))).min(3600);
         db_execute!(
             &self.db,

@@ -179,7 +179,7 @@ class MsePlayer {
   async open(at, play) {
     this.bump();
     const gen = this.gen;
-    this.pending = at; this.current = null; this.sb = null;
+    this.pending = at; this.playAfterOpen = play; this.current = null; this.sb = null;
     const r = this.target();
     const ms = new MS();
     this.ms = ms;
@@ -254,9 +254,8 @@ class MsePlayer {
 
   reopen() {
     this.lastReopen = Date.now();
-    const play = this.pending !== null ? this.playAfterOpen : !this.video.paused;
-    this.playAfterOpen = play;
-    return this.open(this.position(), play);
+    // While opening, the element is paused by the reload: keep the intent of the open under way.
+    return this.open(this.position(), this.pending !== null ? this.playAfterOpen : !this.video.paused);
   }
 
   // A decode error leaves the element unusable: reopen where it stopped (at most every 10 s).
