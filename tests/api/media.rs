@@ -934,6 +934,245 @@ async fn abandoned_uploads(backend: Backend) {
     app.stop().await;
 }
 
+/// A published course with one lesson on a fresh upload of `seconds`; returns the asset id and
+/// its duration in seconds.
+async fn published_lesson(app: &TestApp, curator: &str, dir: &Path, seconds: u32) -> (String, f64) {
+    let bytes = std::fs::read(clip(dir, seconds, "320x180")).unwrap_or_default();
+    let asset = upload(app, curator, "讲座.mp4", &bytes).await;
+    let ready = settled(app, curator, &asset).await;
+    assert_eq!(ready["state"], "ready", "{ready}");
+    let (status, course) = app
+        .post("/api/v1/courses", Some(curator), json!({"title": "陪伴的力量", "age_stages": ["3-6"], "lessons": [{"title": "第一讲", "asset_id": asset, "duration_s": seconds}]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{course}");
+    for to in ["in_review", "published"] {
+        let (status, body) = app
+            .post(
+                &format!(
+                    "/api/v1/courses/{}/transitions",
+                    course["id"].as_str().unwrap_or_default()
+                ),
+                Some(curator),
+                json!({"to": to}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    (asset, ready["duration_s"].as_f64().unwrap_or(0.0))
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Trust #6: one wall-clock budget over recorded and live time. A parent with two lectures live
+/// at once and a third paused, and a lesson playing in another tab, earns no more than the wall
+/// clock allows: the two live lectures count once, the paused one not at all, and the lesson
+/// gets nothing the lectures already took.
+async fn live_and_recorded_share_one_budget(backend: Backend) {
+    let app = spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let province = app.org("浙江省妇联", "province", None).await;
+    let school = app.org("西湖小学", "school", Some(&province)).await;
+    let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+    let expert = app.user_with_role("13600000001", "expert", Some(&school)).await;
+    let parent = app.user_with_role("13800000001", "parent", Some(&school)).await;
+    let other = app.user_with_role("13800000002", "parent", Some(&school)).await;
+    let (asset, duration) = published_lesson(&app, &curator, dir.path(), 4).await;
+    let starts = (time::OffsetDateTime::now_utc() + time::Duration::days(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let mut occs = Vec::new();
+    for title in ["讲座甲", "讲座乙", "讲座丙"] {
+        let (status, created) = app
+            .post(
+                "/api/v1/live/series",
+                Some(&expert),
+                json!({"title": title, "rrule": "FREQ=WEEKLY;COUNT=1",
+                "starts_at": starts, "duration_minutes": 45, "capacity": 100, "scope_org_id": school}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let occ: live_session::OccurrenceId = created["occurrences"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        occs.push(occ);
+    }
+    let id_of = |v: Value| -> platform::ids::UserId {
+        v["id"]
+            .as_str()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let user = id_of(app.get("/api/v1/me", Some(&parent)).await.1);
+    let other_user = id_of(app.get("/api/v1/me", Some(&other)).await.1);
+
+    // The lesson's playback opens the budget; the lectures began 20 s before.
+    let (status, _) = app
+        .get(&format!("/api/v1/assets/{asset}/playback"), Some(&parent))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let opened = now_ms();
+    let handle = app.handle().await;
+    let before = opened - 20_000;
+    // The set-up the API cannot do without WebRTC publishers: two lectures live, one paused.
+    for occ in &occs[..2] {
+        platform::db_execute!(
+            &handle.db,
+            "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1",
+            *occ,
+            before
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    platform::db_execute!(
+        &handle.db,
+        "UPDATE live_occurrences SET state = 'paused', live_ms = 5000, went_live_at = $2, paused_at = $3 WHERE id = $1",
+        occs[2],
+        before,
+        before + 5000
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let att = handle.live.attendance();
+    for occ in &occs {
+        att.join(
+            *occ,
+            user,
+            live_session::sfu::SessionId::new(),
+            platform::Timestamp(before),
+        );
+    }
+    att.join(
+        occs[2],
+        other_user,
+        live_session::sfu::SessionId::new(),
+        platform::Timestamp(before),
+    );
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    att.flush(platform::Timestamp(now_ms()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let path = format!("/api/v1/assets/{asset}/progress");
+    let (status, lesson) = app
+        .post(
+            &path,
+            Some(&parent),
+            json!({"session_id": uuid::Uuid::now_v7(), "segments": [[0.0, duration]], "position_s": duration}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{lesson}");
+    let wall = (now_ms() - opened) as f64 / 1000.0;
+    let (_, learning) = app.get("/api/v1/me/learning", Some(&parent)).await;
+    let live = learning["live_s"].as_f64().unwrap_or(-1.0);
+    let recorded = lesson["credited_s"].as_f64().unwrap_or(-1.0);
+    assert!(
+        live > 0.0 && live <= wall + 0.01,
+        "live {live} s in {wall} s of wall clock: {learning}"
+    );
+    assert!(
+        recorded + 2.0 * live <= 2.0 * wall + 0.02,
+        "recorded {recorded} s + live {live} s outran {wall} s: {learning}"
+    );
+    assert!(
+        (learning["total_s"].as_f64().unwrap_or(-1.0) - (live + recorded)).abs() < 0.002,
+        "{learning}"
+    );
+    let titles: Vec<&str> = learning["live"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["title"].as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        ["讲座甲"],
+        "the second lecture at the same time and the paused one earn nothing: {learning}"
+    );
+    let (_, theirs) = app.get("/api/v1/me/learning", Some(&other)).await;
+    assert_eq!(theirs["live_s"], 0.0, "a paused lecture earns nothing: {theirs}");
+
+    // The lecture goes on, and the budget comes back at the wall clock's pace.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    att.flush(platform::Timestamp(now_ms()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let wall = (now_ms() - opened) as f64 / 1000.0;
+    let (_, learning) = app.get("/api/v1/me/learning", Some(&parent)).await;
+    let later = learning["live_s"].as_f64().unwrap_or(-1.0);
+    assert!(
+        later > live && later + recorded / 2.0 <= wall + 0.01,
+        "live {later} s, recorded {recorded} s in {wall} s: {learning}"
+    );
+    handle.db.close().await;
+    app.stop().await;
+}
+
+/// Trust #6, strict mode: recorded time is credited only for ranges whose segments this user's
+/// playback URL fetched; a report of playback that never fetched anything earns nothing.
+async fn strict_credit_needs_fetched_segments(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.media.chunk_size_bytes = CHUNK;
+        s.media.strict_credit = true;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let province = app.org("浙江省妇联", "province", None).await;
+    let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+    let parent = app.user_with_role("13800000001", "parent", Some(&province)).await;
+    let (asset, duration) = published_lesson(&app, &curator, dir.path(), 10).await;
+    let (status, pb) = app
+        .get(&format!("/api/v1/assets/{asset}/playback"), Some(&parent))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{pb}");
+    let base = pb["url"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_end_matches("master.m3u8")
+        .to_owned();
+    // Enough wall clock for the whole video at double speed: only the fetches limit the credit.
+    tokio::time::sleep(Duration::from_millis((duration * 500.0) as u64 + 300)).await;
+    let path = format!("/api/v1/assets/{asset}/progress");
+    let report = |to: f64| json!({"session_id": uuid::Uuid::now_v7(), "segments": [[0.0, to]], "position_s": to});
+    let (status, none) = app.post(&path, Some(&parent), report(duration)).await;
+    assert_eq!(status, StatusCode::OK, "{none}");
+    assert_eq!(none["credited_s"], 0.0, "nothing was fetched: {none}");
+
+    // The first segment of one rendition (the player's playlist says how long it is).
+    let (status, _, playlist) = raw(&app, Method::GET, &format!("{base}180p/index.m3u8"), &[], None).await;
+    assert_eq!(status, StatusCode::OK, "{playlist}");
+    let first: f64 = playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXTINF:"))
+        .and_then(|d| d.trim_end_matches(',').parse().ok())
+        .unwrap_or(0.0);
+    assert!(first > 0.5 && first < duration - 1.0, "{playlist}");
+    let (status, _, _) = raw(&app, Method::GET, &format!("{base}180p/seg_00000.m4s"), &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, some) = app.post(&path, Some(&parent), report(duration)).await;
+    assert!(
+        (some["credited_s"].as_f64().unwrap_or(-1.0) - first).abs() < 0.01,
+        "only the fetched {first} s: {some}"
+    );
+    // Another user's URL fetching the rest credits nothing to this one.
+    let (_, theirs) = app
+        .get(&format!("/api/v1/assets/{asset}/playback"), Some(&curator))
+        .await;
+    let their_base = theirs["url"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_end_matches("master.m3u8")
+        .to_owned();
+    let (status, _, _) = raw(&app, Method::GET, &format!("{their_base}180p/seg_00001.m4s"), &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, again) = app.post(&path, Some(&parent), report(duration)).await;
+    assert_eq!(again["credited_s"], 0.0, "{again}");
+    app.stop().await;
+}
+
 e2e::on_both_databases!(
     broken_files_fail_with_reasons,
     media_rights_follow_the_catalog_scope,
@@ -941,6 +1180,8 @@ e2e::on_both_databases!(
     without_ffmpeg,
     playback,
     study_time,
+    live_and_recorded_share_one_budget,
+    strict_credit_needs_fetched_segments,
     playback_from_s3,
     abandoned_uploads
 );

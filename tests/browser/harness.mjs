@@ -74,6 +74,7 @@ export class Server {
       this.proc.stdout.on("data", (chunk) => {
         // PARENTSCHOOL_BROWSER_LOG=1 shows the server's log (set RUST_LOG in the test's env).
         if (process.env.PARENTSCHOOL_BROWSER_LOG) process.stderr.write(chunk);
+        remember(serverTail, ...String(chunk).split("\n").filter(Boolean));
         out += chunk;
         const m = out.match(/listening on (http:\/\/\S+)/);
         if (m) { clearTimeout(timer); resolve(m[1]); }
@@ -111,10 +112,29 @@ export async function launch(extra = []) {
   return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: [...CHROMIUM_FLAGS, ...extra] });
 }
 
+/// The last lines of the servers' logs and of each page's troubles, shown when a test fails.
+const serverTail = [];
+const pageTrouble = new WeakMap();
+function remember(list, ...lines) {
+  list.push(...lines);
+  list.splice(0, Math.max(0, list.length - 40));
+}
+
+/// Notes a page's console errors and failed requests, for the failure report.
+export function watchTrouble(page) {
+  const list = [];
+  pageTrouble.set(page, list);
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") remember(list, `console ${m.type()}: ${m.text()}`); });
+  page.on("pageerror", (e) => remember(list, `page error: ${e.message}`));
+  page.on("requestfailed", (r) => remember(list, `request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ""}`));
+  page.on("response", (r) => { if (r.status() >= 400) remember(list, `HTTP ${r.status()}: ${r.request().method()} ${r.url()}`); });
+  return page;
+}
+
 export async function phone(browser) {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN", isMobile: true, hasTouch: true });
   context.setDefaultTimeout(15000);
-  return context.newPage();
+  return watchTrouble(await context.newPage());
 }
 
 /// Runs `fn(page)`; on failure keeps a screenshot in target/browser-failures.
@@ -125,7 +145,18 @@ export async function withShot(page, name, fn) {
     mkdirSync(shots, { recursive: true });
     const file = join(shots, `${name}-${Date.now()}.png`);
     await page.screenshot({ path: file, fullPage: true }).catch(() => {});
-    err.message += `\n  screenshot: ${file}`;
+    // What a reader of a CI log needs without the screenshot: the page's status lines, its
+    // failed requests and console errors, and the end of the server's log.
+    const status = await page.locator("[role=status], [role=alert]").allTextContents().catch(() => []);
+    const lines = [
+      `screenshot: ${file}`,
+      `url: ${page.url()}`,
+      `status texts: ${JSON.stringify(status.filter((t) => t.trim()))}`,
+      ...(pageTrouble.get(page) ?? []),
+      "server log (last lines):",
+      ...serverTail.slice(-25),
+    ];
+    err.message += lines.map((l) => `\n  ${l}`).join("");
     throw err;
   }
 }

@@ -4,15 +4,24 @@
 //! ends at its last `seen_until`, and thousands of viewers cost a few statements per flush.
 //! Reports take the union of a user's intervals (reconnects merge), so minutes are never
 //! counted twice, and compare it with the time the occurrence was actually live.
+//!
+//! Study credit for live time is earned at each flush, from the user's one budget
+//! (`platform::study`, shared with recorded lessons): only while the lecture is live (not
+//! paused), each wall-clock instant once across all the lectures the user has open, and never
+//! faster than the budget allows. It is logged in `live_credits`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use platform::ids::UserId;
+use platform::study::{self, Budget};
 use platform::{Db, Timestamp, with_db};
 
 use crate::OccurrenceId;
 use crate::sfu::SessionId;
+
+/// A user's live lectures of one flush, each with the windows it was live while connected.
+type Lectures = Vec<(OccurrenceId, Vec<platform::intervals::Span>)>;
 
 /// Rows per multi-row statement.
 const BATCH: usize = 200;
@@ -30,7 +39,9 @@ struct Pending {
     joins: Vec<Join>,
     leaves: Vec<(uuid::Uuid, Timestamp)>,
     /// Open intervals by session.
-    open: HashMap<SessionId, uuid::Uuid>,
+    open: HashMap<SessionId, Join>,
+    /// Connections that ended since the last flush, with their end: still to be credited.
+    ended: Vec<(Join, Timestamp)>,
 }
 
 /// What one flush wrote.
@@ -59,41 +70,182 @@ impl Attendance {
     /// A viewer's media connected.
     pub fn join(&self, occ: OccurrenceId, user: UserId, session: SessionId, at: Timestamp) {
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let id = uuid::Uuid::now_v7();
-        p.open.insert(session, id);
-        p.joins.push(Join { id, occ, user, at });
+        let join = Join {
+            id: uuid::Uuid::now_v7(),
+            occ,
+            user,
+            at,
+        };
+        p.open.insert(session, join);
+        p.joins.push(join);
     }
 
     /// A viewer left (at `at`).
     pub fn leave(&self, session: SessionId, at: Timestamp) {
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(id) = p.open.remove(&session) {
-            p.leaves.push((id, at));
+        if let Some(join) = p.open.remove(&session) {
+            p.leaves.push((join.id, at));
+            p.ended.push((join, at));
         }
     }
 
     /// Writes what is queued and marks every open interval as seen until `now`. On a database
     /// error nothing queued is lost: it is written by the next flush.
     pub async fn flush(&self, now: Timestamp) -> Result<Flushed, sqlx::Error> {
-        let (joins, leaves, open) = {
+        let (joins, leaves, open, ended) = {
             let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             (
                 std::mem::take(&mut p.joins),
                 std::mem::take(&mut p.leaves),
                 p.open.values().copied().collect::<Vec<_>>(),
+                std::mem::take(&mut p.ended),
             )
         };
-        let result = self.write(&joins, &leaves, &open, now).await;
-        if result.is_err() {
+        let open_ids: Vec<uuid::Uuid> = open.iter().map(|j| j.id).collect();
+        let written = self.write(&joins, &leaves, &open_ids, now).await;
+        let mut p_err = None;
+        let result = match written {
+            Ok(mut f) => {
+                // Connections of this flush: the open ones up to now, the ended ones to their end.
+                let mut conns: Vec<(Join, Timestamp)> = open.iter().map(|j| (*j, now)).collect();
+                conns.extend(ended.iter().copied());
+                match self.credit(&conns, now).await {
+                    Ok(statements) => {
+                        f.statements += statements;
+                        Ok(f)
+                    }
+                    // Attendance is written; the ended connections wait for the next credit.
+                    Err(e) => {
+                        p_err = Some(ended);
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => {
+                let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                let mut j = joins;
+                j.append(&mut p.joins);
+                p.joins = j;
+                let mut l = leaves;
+                l.append(&mut p.leaves);
+                p.leaves = l;
+                p_err = Some(ended);
+                Err(e)
+            }
+        };
+        if let Some(mut e) = p_err {
             let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            let mut j = joins;
-            j.append(&mut p.joins);
-            p.joins = j;
-            let mut l = leaves;
-            l.append(&mut p.leaves);
-            p.leaves = l;
+            e.append(&mut p.ended);
+            p.ended = e;
         }
         result
+    }
+
+    /// Credits live study time for `conns` (connection, end) from each user's budget: the part
+    /// of each connection during which its lecture is live now. Returns the statements run.
+    async fn credit(&self, conns: &[(Join, Timestamp)], now: Timestamp) -> Result<usize, sqlx::Error> {
+        let mut occs: Vec<OccurrenceId> = conns.iter().map(|(j, _)| j.occ).collect();
+        occs.sort_unstable();
+        occs.dedup();
+        if occs.is_empty() {
+            return Ok(0);
+        }
+        let mut statements = 0;
+        // When each lecture's current live period began; paused, ended or scheduled ones earn nothing.
+        let mut live_since: HashMap<OccurrenceId, Timestamp> = HashMap::new();
+        for chunk in occs.chunks(BATCH * 2) {
+            let sql = format!(
+                "SELECT id, live_since FROM live_occurrences WHERE state = 'live' AND live_since IS NOT NULL AND id IN ({})",
+                (1..=chunk.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let rows: Vec<(OccurrenceId, Timestamp)> = with_db!(&self.db, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for o in chunk {
+                    q = q.bind(*o);
+                }
+                q.fetch_all(pool).await
+            })?;
+            statements += 1;
+            live_since.extend(rows);
+        }
+        // Per user, per lecture (the one joined first first, so time shared by two lectures goes
+        // to the earlier one): the live windows.
+        let mut conns = conns.to_vec();
+        conns.sort_unstable_by_key(|(j, _)| (j.at, j.occ));
+        let mut per_user: HashMap<UserId, Lectures> = HashMap::new();
+        for (j, end) in &conns {
+            let Some(since) = live_since.get(&j.occ) else {
+                continue;
+            };
+            let span = (j.at.0.max(since.0), end.0.min(now.0));
+            if span.0 >= span.1 {
+                continue;
+            }
+            let lectures = per_user.entry(j.user).or_default();
+            match lectures.iter_mut().find(|(o, _)| *o == j.occ) {
+                Some((_, spans)) => spans.push(span),
+                None => lectures.push((j.occ, vec![span])),
+            }
+        }
+        if per_user.is_empty() {
+            return Ok(statements);
+        }
+        let mut users: Vec<(UserId, Lectures)> = per_user.into_iter().collect();
+        users.sort_unstable_by_key(|(u, _)| *u);
+        with_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in users.chunks(BATCH) {
+                let sql = study::lock_many_sql(chunk.len());
+                let mut q = sqlx::query_as::<_, (UserId, i64, Timestamp, Timestamp)>(&sql);
+                for (user, _) in chunk {
+                    q = q.bind(*user);
+                }
+                let rows: HashMap<UserId, Budget> = q
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|(u, a, l, v)| (u, Budget::from((a, l, v))))
+                    .collect();
+                let mut budgets = Vec::with_capacity(chunk.len());
+                let mut credits: Vec<(UserId, OccurrenceId, i64)> = Vec::new();
+                for (user, lectures) in chunk {
+                    let since = lectures.iter().flat_map(|(_, s)| s.iter().map(|s| s.0)).min().unwrap_or(now.0);
+                    let mut budget = rows.get(user).copied().unwrap_or_default().accrue(Timestamp(since), now);
+                    let windows: Vec<Vec<platform::intervals::Span>> = lectures.iter().map(|(_, s)| s.clone()).collect();
+                    let granted = budget.spend_live(&windows, now);
+                    budgets.push((*user, budget));
+                    credits.extend(lectures.iter().zip(granted).filter(|(_, g)| *g > 0).map(|((o, _), g)| (*user, *o, g)));
+                }
+                let sql = study::store_many_sql(budgets.len());
+                let mut q = sqlx::query(&sql);
+                for (user, b) in &budgets {
+                    q = q.bind(*user).bind(b.allowance_ms).bind(b.last_at).bind(b.live_until);
+                }
+                q.execute(&mut *tx).await?;
+                statements += 2;
+                if !credits.is_empty() {
+                    let values: Vec<String> = (0..credits.len())
+                        .map(|i| format!("(${}, ${}, ${}, ${}, ${})", i * 5 + 1, i * 5 + 2, i * 5 + 3, i * 5 + 4, i * 5 + 5))
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO live_credits (id, user_id, occurrence_id, credited_ms, earned_at) VALUES {}",
+                        values.join(", ")
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for (user, occ, ms) in &credits {
+                        q = q.bind(uuid::Uuid::now_v7()).bind(*user).bind(*occ).bind(*ms).bind(now);
+                    }
+                    q.execute(&mut *tx).await?;
+                    statements += 1;
+                }
+            }
+            tx.commit().await?;
+            Ok::<(), sqlx::Error>(())
+        })?;
+        Ok(statements)
     }
 
     async fn write(
@@ -186,50 +338,41 @@ impl Attendance {
             .collect())
     }
 
-    /// A user's attended milliseconds per occurrence that started in `[from, to)`, with the
-    /// series title and the start, in start order.
-    pub async fn user_minutes(
-        &self,
-        user: UserId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<AttendedOccurrence>, sqlx::Error> {
-        let rows: Vec<(OccurrenceId, String, Timestamp, Timestamp, Timestamp, Option<Timestamp>)> = with_db!(&self.db, pool => sqlx::query_as(
-            "SELECT a.occurrence_id, s.title, o.starts_at, a.joined_at, a.seen_until, a.left_at FROM live_attendance a
-             JOIN live_occurrences o ON o.id = a.occurrence_id JOIN live_series s ON s.id = o.series_id
-             WHERE a.user_id = $1 AND o.starts_at >= $2 AND o.starts_at < $3 ORDER BY o.starts_at",
+    /// The live lectures a user earned study time in, with the time credited (from the credit
+    /// log), in start order.
+    pub async fn user_credits(&self, user: UserId) -> Result<Vec<AttendedOccurrence>, sqlx::Error> {
+        let rows: Vec<(OccurrenceId, String, Timestamp, i64)> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT c.occurrence_id, s.title, o.starts_at, CAST(SUM(c.credited_ms) AS BIGINT) FROM live_credits c
+             JOIN live_occurrences o ON o.id = c.occurrence_id JOIN live_series s ON s.id = o.series_id
+             WHERE c.user_id = $1 GROUP BY c.occurrence_id, s.title, o.starts_at ORDER BY o.starts_at",
         )
         .bind(user)
-        .bind(from)
-        .bind(to)
         .fetch_all(pool)
         .await)?;
-        let mut out: Vec<(AttendedOccurrence, Vec<platform::intervals::Span>)> = Vec::new();
-        for (occ, title, starts_at, joined, seen, left) in rows {
-            let span = (joined.0, left.unwrap_or(seen).0);
-            match out.iter_mut().find(|(a, _)| a.occurrence_id == occ) {
-                Some((_, spans)) => spans.push(span),
-                None => out.push((
-                    AttendedOccurrence {
-                        occurrence_id: occ,
-                        title,
-                        starts_at,
-                        attended_ms: 0,
-                    },
-                    vec![span],
-                )),
-            }
-        }
-        Ok(out
+        Ok(rows
             .into_iter()
-            .map(|(mut a, spans)| {
-                a.attended_ms = platform::intervals::total(&platform::intervals::normalise(spans));
-                a
+            .map(|(occurrence_id, title, starts_at, attended_ms)| AttendedOccurrence {
+                occurrence_id,
+                title,
+                starts_at,
+                attended_ms,
             })
             .collect())
     }
 
-    /// Attended milliseconds per user over occurrences that started in `[from, to)`.
+    /// Live study time a user earned in `[from, to)` (terms), from the credit log.
+    pub async fn credited_between(&self, user: UserId, from: Timestamp, to: Timestamp) -> Result<i64, sqlx::Error> {
+        with_db!(&self.db, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM live_credits WHERE user_id = $1 AND earned_at >= $2 AND earned_at < $3",
+        )
+        .bind(user)
+        .bind(from)
+        .bind(to)
+        .fetch_one(pool)
+        .await)
+    }
+
+    /// Live study time earned in `[from, to)` per user (an organization's report).
     pub async fn totals_for(
         &self,
         users: &[UserId],
@@ -239,42 +382,33 @@ impl Attendance {
         let mut out: HashMap<UserId, i64> = HashMap::new();
         for chunk in users.chunks(500) {
             let sql = format!(
-                "SELECT a.user_id, a.occurrence_id, a.joined_at, a.seen_until, a.left_at FROM live_attendance a
-                 JOIN live_occurrences o ON o.id = a.occurrence_id
-                 WHERE o.starts_at >= $1 AND o.starts_at < $2 AND a.user_id IN ({})",
+                "SELECT user_id, CAST(SUM(credited_ms) AS BIGINT) FROM live_credits
+                 WHERE earned_at >= $1 AND earned_at < $2 AND user_id IN ({}) GROUP BY user_id",
                 (0..chunk.len())
                     .map(|i| format!("${}", i + 3))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            let rows: Vec<(UserId, OccurrenceId, Timestamp, Timestamp, Option<Timestamp>)> = with_db!(&self.db, pool => {
+            let rows: Vec<(UserId, i64)> = with_db!(&self.db, pool => {
                 let mut q = sqlx::query_as(&sql).bind(from).bind(to);
                 for u in chunk {
                     q = q.bind(*u);
                 }
                 q.fetch_all(pool).await
             })?;
-            // Unions per user and occurrence (reconnects merge), then summed per user.
-            let mut per: HashMap<(UserId, OccurrenceId), Vec<platform::intervals::Span>> = HashMap::new();
-            for (user, occ, joined, seen, left) in rows {
-                per.entry((user, occ))
-                    .or_default()
-                    .push((joined.0, left.unwrap_or(seen).0));
-            }
-            for ((user, _), s) in per {
-                *out.entry(user).or_default() += platform::intervals::total(&platform::intervals::normalise(s));
-            }
+            out.extend(rows);
         }
         out.retain(|_, ms| *ms > 0);
         Ok(out)
     }
 }
 
-/// A live lecture a user attended.
+/// A live lecture a user earned study time in.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AttendedOccurrence {
     pub occurrence_id: OccurrenceId,
     pub title: String,
     pub starts_at: Timestamp,
+    /// Study time credited for it: connected while it was live, within the user's budget.
     pub attended_ms: i64,
 }

@@ -18,6 +18,7 @@ use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::UserId;
+use platform::intervals::Span;
 use platform::store::{ByteRange, StoreError};
 use platform::{Timestamp, with_db};
 use serde::Serialize;
@@ -116,6 +117,73 @@ impl Playback {
             cache.insert(asset, p.clone());
         }
         Ok(prefix)
+    }
+}
+
+/// `(rendition, number)` of a media segment path such as `540p/seg_00003.m4s`.
+pub(crate) fn segment_of(path: &str) -> Option<(&str, i32)> {
+    let (rendition, file) = path.split_once('/')?;
+    let n = file.strip_prefix("seg_")?.strip_suffix(".m4s")?;
+    if rendition.is_empty() || rendition.contains('/') || n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((rendition, n.parse().ok()?))
+}
+
+/// The time range of each segment of a VOD media playlist, by segment number, in ms.
+pub(crate) fn segment_times(playlist: &str) -> Vec<(i32, Span)> {
+    let mut out = Vec::new();
+    let (mut at, mut pending) = (0f64, None::<f64>);
+    for line in playlist.lines().map(str::trim) {
+        if let Some(d) = line.strip_prefix("#EXTINF:") {
+            pending = d
+                .split(',')
+                .next()
+                .and_then(|d| d.trim().parse::<f64>().ok())
+                .filter(|d| d.is_finite() && *d >= 0.0);
+        } else if !line.is_empty() && !line.starts_with('#') {
+            if let Some(d) = pending.take() {
+                if let Some((_, n)) = segment_of(&format!("r/{line}")) {
+                    out.push((n, ((at * 1000.0).round() as i64, ((at + d) * 1000.0).round() as i64)));
+                }
+                at += d;
+            }
+        }
+    }
+    out
+}
+
+impl Playback {
+    /// Strict credit: the ranges of `asset` whose segments (in any rendition) `user`'s playback
+    /// URL fetched from us.
+    pub(crate) async fn fetched_ranges(&self, user: UserId, asset: AssetId) -> ApiResult<Vec<Span>> {
+        let fetched: Vec<(String, i32)> = with_db!(&self.media.db, pool => sqlx::query_as(
+            "SELECT rendition, segment FROM segment_fetches WHERE user_id = $1 AND asset_id = $2 ORDER BY rendition, segment",
+        )
+        .bind(user)
+        .bind(asset)
+        .fetch_all(pool)
+        .await)?;
+        let Some(prefix) = self.ready_prefix(asset).await? else {
+            return Ok(Vec::new());
+        };
+        let mut spans = Vec::new();
+        let mut renditions: Vec<&str> = fetched.iter().map(|(r, _)| r.as_str()).collect();
+        renditions.dedup();
+        for r in renditions {
+            let text = match self.media.store.get_bytes(&format!("{prefix}/{r}/index.m3u8")).await {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Err(StoreError::NotFound(_)) | Err(StoreError::InvalidKey(_)) => continue,
+                Err(e) => return Err(ApiError::internal(e)),
+            };
+            let times = segment_times(&text);
+            for (_, n) in fetched.iter().filter(|(x, _)| x == r) {
+                if let Some((_, span)) = times.iter().find(|(m, _)| m == n) {
+                    spans.push(*span);
+                }
+            }
+        }
+        Ok(platform::intervals::normalise(spans))
     }
 }
 
@@ -253,9 +321,27 @@ async fn deliver(
         Ok(Captioned::Plain) => format!("{prefix}/{path}"),
         Err(e) => return ApiError::internal(e).into_response(),
     };
+    // Strict credit: a segment fetched through this user's URL is what makes its range count.
+    let strict = pb.media.cfg.strict_credit;
+    if strict {
+        if let Some((rendition, segment)) = segment_of(&path) {
+            let recorded = platform::db_execute!(
+                &pb.media.db,
+                "INSERT INTO segment_fetches (user_id, asset_id, rendition, segment) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                user,
+                asset,
+                rendition,
+                segment,
+            );
+            if let Err(e) = recorded {
+                return ApiError::internal(e).into_response();
+            }
+        }
+    }
     // Segments and init files can come straight from the store (S3, a CDN in front of it);
     // playlists stay here so their relative URLs keep pointing at this signed path.
-    if pb.media.presigned_delivery && !path.ends_with(".m3u8") {
+    if pb.media.presigned_delivery && !strict && !path.ends_with(".m3u8") {
         match pb
             .media
             .store

@@ -1,7 +1,9 @@
 //! Watch progress and study credits (学时), which federations award certificates from, so:
 //! the server keeps the union of the ranges a user actually played (xAPI "played-segments"
 //! semantics); seeking ahead credits nothing; newly credited time never grows faster than twice
-//! the wall-clock time, summed over all of a user's sessions and tabs; a lesson is complete
+//! the wall-clock time, summed over all of a user's sessions, tabs and live lectures (one budget,
+//! `platform::study`); with `media.strict_credit` only ranges whose segments this user's playback
+//! URL fetched count as played; a lesson is complete
 //! when at least 90 % of its duration has been played. Every credited increment is logged with
 //! its time, so totals per term can be recomputed from stored rows.
 
@@ -9,6 +11,7 @@ use axum::extract::State;
 use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult, FieldError, msg};
 use platform::http::{ApiRouter, Json, Path};
+use platform::study::{self, Budget};
 use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -61,13 +64,6 @@ pub fn add_capped(union: &[Span], new: &[Span], budget: i64) -> (Vec<Span>, i64)
 pub fn complete(watched_ms: i64, duration_ms: i64) -> bool {
     duration_ms > 0 && watched_ms * 10 >= duration_ms * 9
 }
-
-/// Highest playback rate the player offers: credit may grow at most this fast.
-const MAX_RATE: i64 = 2;
-/// A gap without reports longer than this starts a new session: idle time earns no allowance.
-const STALE_MS: i64 = 5 * 60 * 1000;
-/// The most allowance that can be saved up (for reports delayed by a weak network).
-const MAX_ALLOWANCE_MS: i64 = MAX_RATE * STALE_MS;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -171,16 +167,14 @@ impl Playback {
     /// `now`, so the allowance that follows is earned by watching time, not by idle time.
     pub(crate) async fn open_session(&self, user: platform::ids::UserId) -> ApiResult<()> {
         let now = self.media.clock.now();
-        platform::db_execute!(
-            &self.media.db,
-            "INSERT INTO credit_allowance (user_id, allowance_ms, last_at) VALUES ($1, 0, $2)
-             ON CONFLICT (user_id) DO UPDATE SET
-               allowance_ms = CASE WHEN $2 - credit_allowance.last_at > $3 THEN 0 ELSE credit_allowance.allowance_ms END,
-               last_at = CASE WHEN $2 - credit_allowance.last_at > $3 THEN $2 ELSE credit_allowance.last_at END",
-            user,
-            now,
-            STALE_MS,
-        )?;
+        with_db!(&self.media.db, pool => {
+            let mut tx = pool.begin().await?;
+            let row: (i64, Timestamp, Timestamp) = sqlx::query_as(study::LOCK_SQL).bind(user).fetch_one(&mut *tx).await?;
+            let b = Budget::from(row).open(now);
+            sqlx::query(study::STORE_SQL).bind(user).bind(b.allowance_ms).bind(b.last_at).bind(b.live_until)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -199,30 +193,28 @@ impl Playback {
             }
         };
         let (spans, position) = validate(&report, duration_ms)?;
+        // Strict credit: only what this user's playback URL fetched from us counts as played.
+        let fetched = if self.media.cfg.strict_credit {
+            Some(self.fetched_ranges(user.id, asset).await?)
+        } else {
+            None
+        };
         let now = self.media.clock.now();
         let (watched, credited, completed) = with_db!(&self.media.db, pool => {
             let mut tx = pool.begin().await?;
-            // Locks the user's allowance row for this transaction: reports from several tabs
-            // are credited one after the other against the same allowance.
-            let allowance: i64 = sqlx::query_scalar(
-                "INSERT INTO credit_allowance (user_id, allowance_ms, last_at) VALUES ($1, 0, $2)
-                 ON CONFLICT (user_id) DO UPDATE SET
-                   allowance_ms = CASE
-                     WHEN $2 - credit_allowance.last_at > $3 THEN 0
-                     WHEN credit_allowance.allowance_ms + $5 * ($2 - credit_allowance.last_at) > $4 THEN $4
-                     ELSE credit_allowance.allowance_ms + $5 * ($2 - credit_allowance.last_at) END,
-                   last_at = $2
-                 RETURNING allowance_ms",
-            )
-            .bind(user.id).bind(now).bind(STALE_MS).bind(MAX_ALLOWANCE_MS).bind(MAX_RATE)
-            .fetch_one(&mut *tx).await?;
+            // Locks the user's budget for this transaction: reports from several tabs, and live
+            // lectures, are credited one after the other against the same allowance.
+            let row: (i64, Timestamp, Timestamp) = sqlx::query_as(study::LOCK_SQL).bind(user.id).fetch_one(&mut *tx).await?;
+            let mut budget = Budget::from(row).accrue(now, now);
             let existing: Option<(String, Option<Timestamp>)> = sqlx::query_as(
                 "SELECT ranges, completed_at FROM watch_progress WHERE user_id = $1 AND asset_id = $2",
             )
             .bind(user.id).bind(asset)
             .fetch_optional(&mut *tx).await?;
             let union: Vec<Span> = existing.as_ref().and_then(|(r, _)| serde_json::from_str(r).ok()).unwrap_or_default();
-            let (union, credited) = add_capped(&union, &spans, allowance);
+            let spans = match &fetched { Some(f) => platform::study::intersect(&normalise(spans), f), None => spans };
+            let (union, credited) = add_capped(&union, &spans, budget.allowance_ms);
+            budget.spend_recorded(credited);
             let watched = total(&union);
             let done = complete(watched, duration_ms);
             let completed_at = existing.and_then(|(_, c)| c).or(done.then_some(now));
@@ -241,9 +233,9 @@ impl Playback {
                 )
                 .bind(uuid::Uuid::now_v7()).bind(user.id).bind(asset).bind(report.session_id).bind(credited).bind(now)
                 .execute(&mut *tx).await?;
-                sqlx::query("UPDATE credit_allowance SET allowance_ms = allowance_ms - $2 WHERE user_id = $1")
-                    .bind(user.id).bind(credited).execute(&mut *tx).await?;
             }
+            sqlx::query(study::STORE_SQL).bind(user.id).bind(budget.allowance_ms).bind(budget.last_at).bind(budget.live_until)
+                .execute(&mut *tx).await?;
             tx.commit().await?;
             (watched, credited, completed_at.is_some())
         });

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
 
 /// A UTC instant with millisecond precision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type)]
 #[sqlx(transparent)]
 pub struct Timestamp(pub i64);
 

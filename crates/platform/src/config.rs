@@ -458,6 +458,11 @@ pub struct MediaSettings {
     /// Seconds a worker's claim on a job lasts without renewal: after a crash, the job is
     /// resumed this long after the worker's last heartbeat.
     pub job_lease_seconds: u64,
+    /// Strict study credit: recorded time is credited only for ranges whose segments this user's
+    /// playback URL fetched from this service (segments are then always served here, never
+    /// through presigned store URLs, and each fetch is written down). Off by default: the
+    /// wall-clock budget alone limits credit.
+    pub strict_credit: bool,
 }
 
 impl Default for MediaSettings {
@@ -475,6 +480,7 @@ impl Default for MediaSettings {
             worker_in_serve: true,
             max_attempts: 4,
             job_lease_seconds: 30,
+            strict_credit: false,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod intervals;
 pub mod jobs;
 pub mod orgs;
 pub mod store;
+pub mod study;
 pub mod validate;
 
 pub use clock::{Clock, SystemClock, Timestamp};

@@ -354,22 +354,14 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
     }
     let now = OffsetDateTime::now_utc();
     let [cur, prev] = terms_at(now, &l.terms);
-    let live = l
-        .live
-        .attendance()
-        .user_minutes(auth.id, Timestamp(0), Timestamp(i64::MAX))
-        .await?;
-    let live_between = |from: Timestamp, to: Timestamp| {
-        live.iter()
-            .filter(|a| a.starts_at >= from && a.starts_at < to)
-            .map(|a| a.attended_ms)
-            .sum::<i64>()
-    };
+    let attendance = l.live.attendance();
+    let live = attendance.user_credits(auth.id).await?;
     let term = |(name, from, to): (String, OffsetDateTime, OffsetDateTime)| {
         let media = l.media.clone();
-        let live_ms = live_between(ts(from), ts(to));
+        let attendance = attendance.clone();
         async move {
             let ms = media.credited_between(auth.id, ts(from), ts(to)).await?;
+            let live_ms = attendance.credited_between(auth.id, ts(from), ts(to)).await?;
             ApiResult::Ok(Term {
                 name,
                 from: ts(from),
@@ -383,7 +375,9 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
         .media
         .credited_between(auth.id, Timestamp(0), Timestamp(i64::MAX))
         .await?;
-    let live_total = live_between(Timestamp(0), Timestamp(i64::MAX));
+    let live_total = attendance
+        .credited_between(auth.id, Timestamp(0), Timestamp(i64::MAX))
+        .await?;
     Ok(Json(MyLearning {
         total_s: (total + live_total) as f64 / 1000.0,
         live_s: live_total as f64 / 1000.0,
