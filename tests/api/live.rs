@@ -466,3 +466,99 @@ both_databases! {
 }
 
 e2e::on_both_databases!(the_schedule_filters_before_its_limit);
+
+// Trust #4: one user holds at most two sessions per lecture. A third live HLS player or event
+// stream replaces the oldest, and WHEP offers are rate-limited per user.
+both_databases! {
+    async fn viewer_sessions_are_limited_per_user(app) {
+        let province = app.org("浙江省妇联", "province", None).await;
+        let school = app.org("西湖小学", "school", Some(&province)).await;
+        let expert = app.user_with_role("13600000001", "expert", Some(&school)).await;
+        let parent = app.user_with_role("13800000001", "parent", Some(&school)).await;
+        let other = app.user_with_role("13800000002", "parent", Some(&school)).await;
+        let (_, created) = app.post("/api/v1/live/series", Some(&expert), json!({"title": "安全教育", "rrule": "FREQ=WEEKLY;COUNT=1",
+            "starts_at": next_thursday(), "duration_minutes": 45, "capacity": 100, "scope_org_id": school})).await;
+        let occ = created["occurrences"][0]["id"].as_str().unwrap_or_default().to_owned();
+        for p in [&parent, &other] {
+            let (status, body) = app.post(&format!("/api/v1/live/occurrences/{occ}/enrolments"), Some(p), json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        // Set-up the API cannot do without a WebRTC publisher: the lecture is live.
+        let handle = app.handle().await;
+        let id: live_session::OccurrenceId = occ.parse().unwrap_or_else(|e| panic!("{e}"));
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", id, now)
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        // HLS players: three of one parent, one of another; the parent's first gives way.
+        let beats = format!("/api/v1/live/occurrences/{occ}/hls-heartbeats");
+        let mut mine = Vec::new();
+        for _ in 0..3 {
+            let (status, beat) = app.post(&beats, Some(&parent), json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{beat}");
+            mine.push(beat["session"].as_str().unwrap_or_default().to_owned());
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let (status, _) = app.post(&beats, Some(&other), json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        // The room's viewer count (what a newly opened page is told first).
+        let (_, ticket) = app.post(&format!("/api/v1/live/occurrences/{occ}/tickets"), Some(&expert), json!({})).await;
+        let t = ticket["ticket"].as_str().unwrap_or_default().to_owned();
+        let mut studio = app.client.get(app.url(&format!("/api/v1/live/occurrences/{occ}/events?ticket={t}"))).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let mut heard = String::new();
+        while !heard.contains("event: viewers") || !heard[heard.find("event: viewers").unwrap_or(0)..].contains('}') {
+            match tokio::time::timeout(std::time::Duration::from_secs(5), studio.chunk()).await {
+                Ok(Ok(Some(bytes))) => heard.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => break,
+            }
+        }
+        assert!(heard.contains("\"count\":3"), "two of the parent's players and the other parent's: {heard}");
+        drop(studio);
+        let (_, later) = app.post(&beats, Some(&parent), json!({"session": mine[2]})).await;
+        assert_eq!(later["session"].as_str(), Some(mine[2].as_str()), "the newest goes on: {later}");
+        let (_, first) = app.post(&beats, Some(&parent), json!({"session": mine[0]})).await;
+        assert_ne!(first["session"].as_str(), Some(mine[0].as_str()), "the oldest was replaced: {first}");
+
+        // Event streams: a third of the same user ends the first; another user's is untouched.
+        let (_, ticket) = app.post(&format!("/api/v1/live/occurrences/{occ}/tickets"), Some(&parent), json!({})).await;
+        let t = ticket["ticket"].as_str().unwrap_or_default().to_owned();
+        let open = || async {
+            let res = app.client.get(app.url(&format!("/api/v1/live/occurrences/{occ}/events?ticket={t}"))).send().await.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(res.status(), StatusCode::OK);
+            res
+        };
+        // Reads a stream until it ends (true) or stays open for `wait`.
+        async fn ends(res: &mut reqwest::Response, wait: std::time::Duration) -> bool {
+            let deadline = tokio::time::Instant::now() + wait;
+            loop {
+                match tokio::time::timeout_at(deadline, res.chunk()).await {
+                    Ok(Ok(Some(_))) => continue,
+                    Ok(_) => return true,
+                    Err(_) => return false,
+                }
+            }
+        }
+        let mut s1 = open().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let mut s2 = open().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let mut s3 = open().await;
+        assert!(ends(&mut s1, std::time::Duration::from_secs(5)).await, "the oldest stream ended");
+        assert!(!ends(&mut s2, std::time::Duration::from_millis(500)).await, "the second stays");
+        assert!(!ends(&mut s3, std::time::Duration::from_millis(500)).await, "the newest stays");
+
+        // WHEP offers: a parent gets a few a minute (each costs a peer connection).
+        let whep = format!("/api/v1/live/occurrences/{occ}/whep");
+        let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n";
+        let mut statuses = Vec::new();
+        for _ in 0..21 {
+            statuses.push(sdp_post(app, &whep, &parent, "application/sdp", offer.into()).await);
+        }
+        assert!(statuses[..20].iter().all(|(s, _)| *s != StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+        let (status, problem) = &statuses[20];
+        assert_problem(*status, problem, 429, "rate_limited");
+        let (status, _) = sdp_post(app, &whep, &other, "application/sdp", offer.into()).await;
+        assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "another user is not limited by the first");
+        handle.db.close().await;
+    }
+}

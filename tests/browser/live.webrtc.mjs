@@ -27,7 +27,7 @@ const gateway = createServer((req, res) => {
   req.on("data", (c) => { body += c; });
   req.on("end", () => { notices.push({ key: req.headers["idempotency-key"], ...JSON.parse(body) }); res.writeHead(202).end(); });
 });
-let browser, base, occ, expertToken, parent2Token, parent2;
+let browser, base, occ, occ2, expertToken, parent2Token, parent2;
 // The shared WebRTC media port.
 const UDP_PORT = 30000 + Math.floor(Math.random() * 20000);
 const PASSWORD = "Test-pass-2026";
@@ -50,6 +50,20 @@ const PUBLISH_WITH_KEY = async ({ url, key }) => {
   if (res.status !== 201) return { status: res.status, answer };
   await pc.setRemoteDescription({ type: "answer", sdp: answer });
   return { status: 201, h264: /H264/i.test(answer) };
+};
+
+// A WHEP offer that is never completed (its answer is never applied, so ICE never finishes), as
+// a hostile or broken client makes (runs in a page).
+const GHOST_OFFER = async ({ url, token }) => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((r) => { if (pc.iceGatheringState === "complete") r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r(); setTimeout(r, 3000); });
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/sdp", authorization: `Bearer ${token}` }, body: pc.localDescription.sdp });
+  (window.__ghosts ||= []).push(pc);
+  const body = await res.text();
+  return { status: res.status, code: res.status === 201 ? null : JSON.parse(body).code };
 };
 
 // Every RTCPeerConnection a page makes, for getStats().
@@ -101,6 +115,7 @@ before(async () => {
     duration_minutes: 60, capacity: 100, scope_org_id: school,
   });
   occ = series.occurrences[0].id;
+  occ2 = series.occurrences[1].id;
   parent2Token = (await apiCall("/api/v1/auth/login", null, { phone: "13800000002", password: PASSWORD })).access_token;
   await apiCall(`/api/v1/live/occurrences/${occ}/enrolments`, parent2Token, {});
   browser = await launch(WEBRTC_FLAGS);
@@ -322,4 +337,35 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
   });
   await parent.context().close();
   await expert.context().close();
+});
+
+test("one viewer cannot hold a lecture's WebRTC slots", async () => {
+  // The second lecture of the series goes live (OBS-style, with a stream key); the WebRTC limit
+  // is one viewer.
+  const page = await phone(browser);
+  await withShot(page, "live-slots", async () => {
+    await page.goto(`${base}/`);
+    const { stream_key, whip_url } = await apiCall(`/api/v1/live/occurrences/${occ2}/stream-key`, expertToken, {});
+    const published = await page.evaluate(PUBLISH_WITH_KEY, { url: whip_url, key: stream_key });
+    assert.equal(published.status, 201, JSON.stringify(published));
+    await apiCall(`/api/v1/live/occurrences/${occ2}/enrolments`, parent2Token, {});
+    const whep = `${base}/api/v1/live/occurrences/${occ2}/whep`;
+    const ghost = (token) => page.evaluate(GHOST_OFFER, { url: whep, token });
+
+    // A parent's offer that never connects holds the slot for a while: nobody else gets it…
+    assert.deepEqual(await ghost(parent2Token), { status: 201, code: null });
+    assert.deepEqual(await ghost(expertToken), { status: 503, code: "webrtc_full" });
+    // …but the same parent's newer session takes over their own (a phone changing networks).
+    assert.deepEqual(await ghost(parent2Token), { status: 201, code: null });
+    // Unconnected, it frees the slot after `live.viewer_connect_seconds` (10 s).
+    let freed;
+    for (let i = 0; i < 30; i++) {
+      await page.waitForTimeout(1000);
+      freed = await ghost(expertToken);
+      if (freed.status === 201) break;
+      assert.deepEqual(freed, { status: 503, code: "webrtc_full" });
+    }
+    assert.deepEqual(freed, { status: 201, code: null });
+  });
+  await page.context().close();
 });

@@ -5,7 +5,8 @@
 //! `…/events?ticket=…`. The same ticket works as the Bearer token of WHEP for players embedded
 //! elsewhere. On connect the stream starts with the current state; a comment every 15 s keeps
 //! proxies from closing it, and the state is re-read then so a node that did not see a
-//! change (another node handled it) still tells its viewers.
+//! change (another node handled it) still tells its viewers. A user keeps at most
+//! [`crate::slots::SESSIONS_PER_USER`] streams per occurrence on a node: a newer one ends the oldest.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -57,6 +58,30 @@ pub enum LiveEvent {
 #[derive(Debug, Default, Clone)]
 pub struct Events {
     channels: Arc<Mutex<HashMap<OccurrenceId, broadcast::Sender<LiveEvent>>>>,
+    /// Open streams per occurrence and user: `(stream, opened_ms, told to end)`.
+    streams: Arc<Mutex<StreamMap>>,
+}
+
+type StreamMap = HashMap<(OccurrenceId, UserId), Vec<(u64, i64, Arc<tokio::sync::Notify>)>>;
+
+/// An open stream's place among its user's; leaving it (the stream ends) frees the place.
+struct StreamSlot {
+    streams: Arc<Mutex<StreamMap>>,
+    key: (OccurrenceId, UserId),
+    id: u64,
+    end: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut m = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = m.get_mut(&self.key) {
+            v.retain(|(id, _, _)| *id != self.id);
+            if v.is_empty() {
+                m.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl Events {
@@ -68,6 +93,31 @@ impl Events {
                     map.remove(&occ);
                 }
             }
+        }
+    }
+
+    /// Takes a stream place for `user`, ending their oldest stream beyond the per-user limit.
+    fn open_stream(&self, occ: OccurrenceId, user: UserId, now_ms: i64) -> StreamSlot {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let end = Arc::new(tokio::sync::Notify::new());
+        let mut m = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = m.entry((occ, user)).or_default();
+        let held: Vec<(u64, UserId, i64)> = mine.iter().map(|(k, t, _)| (*k, user, *t)).collect();
+        let replaced = crate::slots::admit(&held, user, 0).unwrap_or_default();
+        mine.retain(|(k, _, told)| {
+            let go = replaced.contains(k);
+            if go {
+                told.notify_one();
+            }
+            !go
+        });
+        mine.push((id, now_ms, end.clone()));
+        StreamSlot {
+            streams: self.streams.clone(),
+            key: (occ, user),
+            id,
+            end,
         }
     }
 
@@ -155,8 +205,9 @@ async fn events(
     Path(id): Path<OccurrenceId>,
     Query(q): Query<TicketQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    live.check_ticket(id, &q.ticket).ok_or_else(bad_ticket)?;
+    let user = live.check_ticket(id, &q.ticket).ok_or_else(bad_ticket)?;
     let occ = live.occurrence_row(id).await?;
+    let slot = live.events.open_stream(id, user, live.clock.now().0);
     let rx = live
         .events
         .subscribe(id)
@@ -165,7 +216,7 @@ async fn events(
         state: LiveState::parse(&occ.state),
     };
     let viewers = LiveEvent::Viewers {
-        count: live.sfu.viewer_count(id),
+        count: live.viewer_total(id),
     };
     struct S {
         live: Live,
@@ -173,6 +224,7 @@ async fn events(
         rx: broadcast::Receiver<LiveEvent>,
         pending: Vec<LiveEvent>,
         last_state: Option<LiveState>,
+        slot: StreamSlot,
     }
     let init = S {
         live: live.clone(),
@@ -180,6 +232,7 @@ async fn events(
         rx,
         pending: vec![viewers, first],
         last_state: None,
+        slot,
     };
     let stream = futures::stream::unfold(init, |mut s| async move {
         loop {
@@ -201,7 +254,13 @@ async fn events(
                     .unwrap_or_default();
                 return Some((Ok(ev), s));
             }
-            match tokio::time::timeout(Duration::from_secs(15), s.rx.recv()).await {
+            let end = s.slot.end.clone();
+            let next = tokio::select! {
+                // A newer stream of the same user took this one's place.
+                _ = end.notified() => return None,
+                next = tokio::time::timeout(Duration::from_secs(15), s.rx.recv()) => next,
+            };
+            match next {
                 Ok(Ok(e)) => s.pending.push(e),
                 Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
                 Ok(Err(broadcast::error::RecvError::Closed)) => return None,

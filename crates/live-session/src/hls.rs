@@ -229,12 +229,17 @@ impl Live {
         }
     }
 
+    /// How many watch on this node: WebRTC viewers and live HLS players.
+    pub(crate) fn viewer_total(&self, occ: OccurrenceId) -> usize {
+        self.sfu.viewer_count(occ) + self.hls.count(occ)
+    }
+
     /// Tells open pages how many watch (WebRTC and HLS on this node).
     pub(crate) fn publish_viewers(&self, occ: OccurrenceId) {
         self.events.publish(
             occ,
             crate::LiveEvent::Viewers {
-                count: self.sfu.viewer_count(occ) + self.hls.count(occ),
+                count: self.viewer_total(occ),
             },
         );
     }
@@ -410,11 +415,25 @@ async fn heartbeat(
         }
         None => {
             let s = SessionId::new();
-            live.hls
-                .sessions
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(s, (id, auth.id, now.0));
+            // A user's newer player replaces their oldest (checked and claimed under one lock).
+            let replaced = {
+                let mut sessions = live.hls.sessions.lock().unwrap_or_else(|p| p.into_inner());
+                let held: Vec<(SessionId, UserId, i64)> = sessions
+                    .iter()
+                    .filter(|(_, v)| v.0 == id && v.1 == auth.id)
+                    .map(|(k, v)| (*k, v.1, v.2))
+                    .collect();
+                let replaced = crate::slots::admit(&held, auth.id, 0).unwrap_or_default();
+                let replaced: Vec<(SessionId, i64)> = replaced
+                    .into_iter()
+                    .filter_map(|k| sessions.remove(&k).map(|v| (k, v.2)))
+                    .collect();
+                sessions.insert(s, (id, auth.id, now.0));
+                replaced
+            };
+            for (old, last) in replaced {
+                live.attendance.leave(old, Timestamp(last));
+            }
             live.attendance.join(id, auth.id, s, now);
             live.publish_viewers(id);
             s

@@ -34,6 +34,7 @@ pub mod sdp;
 mod series;
 pub mod sfu;
 mod signalling;
+pub mod slots;
 pub mod udp_mux;
 
 pub use attendance::{Attendance, AttendedOccurrence};
@@ -83,6 +84,8 @@ pub struct LiveConfig {
     pub hls_segment_seconds: u64,
     pub reminder_minutes: Vec<u32>,
     pub reminder_check_seconds: u64,
+    /// WHEP offers one user may make per minute.
+    pub whep_offers_per_minute: u32,
     pub ice: ice::IceConfig,
 }
 
@@ -99,6 +102,7 @@ impl Live {
             udp_addrs: settings.media_addrs.clone(),
             media_wait: Duration::from_secs(settings.publisher_media_wait_seconds),
             viewer_limit: settings.webrtc_viewer_limit,
+            connect_timeout: Duration::from_secs(settings.viewer_connect_seconds.max(1)),
             mux: None,
         });
         let mut h = Sha256::new();
@@ -119,6 +123,7 @@ impl Live {
                     hls_segment_seconds: settings.hls_segment_seconds.clamp(1, 10),
                     reminder_minutes: settings.reminder_minutes.clone(),
                     reminder_check_seconds: settings.reminder_check_seconds.clamp(1, 3600),
+                    whep_offers_per_minute: settings.whep_offers_per_minute.max(1),
                     ice: ice::IceConfig::from_settings(settings),
                 }),
                 key: Arc::new(h.finalize().to_vec()),

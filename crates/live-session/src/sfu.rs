@@ -75,6 +75,8 @@ pub enum SfuError {
     NoSession,
     #[error("the room has as many WebRTC viewers as it may")]
     Full,
+    #[error("a newer session of the same viewer took the slot")]
+    Replaced,
     #[error("the offer offers no codec we forward ({0})")]
     Codecs(String),
     #[error("webrtc: {0}")]
@@ -146,8 +148,11 @@ struct Publisher {
 }
 
 struct Viewer {
-    pc: Arc<dyn PeerConnection>,
+    /// `None` while the slot is reserved and the answer is being made.
+    pc: Option<Arc<dyn PeerConnection>>,
     user: platform::ids::UserId,
+    /// When the session was opened (Unix ms): the oldest of a user's gives way first.
+    opened_ms: i64,
     /// Its media connected (it is counted and was reported as joined).
     joined: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -211,6 +216,8 @@ pub struct SfuConfig {
     pub media_wait: Duration,
     /// WebRTC viewers per room (0: no limit); more watch through live HLS.
     pub viewer_limit: usize,
+    /// A viewer whose media has not connected this long after its answer frees its slot.
+    pub connect_timeout: Duration,
     /// One shared UDP port for every connection (else a socket per connection on `udp_addrs`).
     pub mux: Option<Arc<crate::udp_mux::UdpMux>>,
 }
@@ -594,10 +601,50 @@ impl Sfu {
         offer: String,
     ) -> Result<(SessionId, String), SfuError> {
         let room = self.existing_room(occ).ok_or(SfuError::NoMedia)?;
-        let limit = self.cfg.viewer_limit;
-        if limit > 0 && room.viewers.lock().map(|v| v.len()).unwrap_or(0) >= limit {
-            return Err(SfuError::Full);
+        // The slot is claimed under the room's lock, with the check: of offers arriving at
+        // once only as many as fit get one. A user's newer session replaces their oldest.
+        let session = SessionId::new();
+        let replaced = {
+            let mut viewers = room.viewers.lock().unwrap_or_else(|p| p.into_inner());
+            let held: Vec<(SessionId, platform::ids::UserId, i64)> =
+                viewers.iter().map(|(k, v)| (*k, v.user, v.opened_ms)).collect();
+            let replaced = crate::slots::admit(&held, user, self.cfg.viewer_limit).ok_or(SfuError::Full)?;
+            viewers.insert(
+                session,
+                Viewer {
+                    pc: None,
+                    user,
+                    opened_ms: unix_ms(),
+                    joined: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+                },
+            );
+            replaced
+        };
+        for old in replaced {
+            if self.remove_viewer(occ, old).await {
+                let _ = self.events.send(SfuEvent::ViewerLeft {
+                    occ,
+                    session: old,
+                    gone_at_ms: None,
+                });
+            }
         }
+        let result = self.answer_viewer(&room, occ, session, user, offer).await;
+        if result.is_err() {
+            room.viewers.lock().unwrap_or_else(|p| p.into_inner()).remove(&session);
+        }
+        result
+    }
+
+    /// The rest of [`Self::subscribe`], for the slot `session` reserved in `room`.
+    async fn answer_viewer(
+        &self,
+        room: &Arc<Room>,
+        occ: OccurrenceId,
+        session: SessionId,
+        user: platform::ids::UserId,
+        offer: String,
+    ) -> Result<(SessionId, String), SfuError> {
         // Wait for the publisher's tracks (they appear with its first packets).
         let (want_audio, want_video) = *room.expected.lock().unwrap_or_else(|p| p.into_inner());
         let mut tracks_rx = room.tracks.subscribe();
@@ -616,7 +663,6 @@ impl Sfu {
             }
         };
         let (peer, _) = self.peer().await?;
-        let session = SessionId::new();
         let mut legs = Vec::new();
         for t in &tracks {
             let local = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
@@ -668,22 +714,44 @@ impl Sfu {
                 None => {}
             }
         }
-        let joined = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        room.viewers.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            session,
-            Viewer {
-                pc: peer.pc.clone(),
-                user,
-                joined: joined.clone(),
-            },
-        );
+        // The slot may have been taken over meanwhile by a newer session of the same user.
+        let joined = {
+            let mut viewers = room.viewers.lock().unwrap_or_else(|p| p.into_inner());
+            match viewers.get_mut(&session) {
+                Some(v) => {
+                    v.pc = Some(peer.pc.clone());
+                    Some(v.joined.clone())
+                }
+                None => None,
+            }
+        };
+        let Some(joined) = joined else {
+            let _ = peer.pc.close().await;
+            return Err(SfuError::Replaced);
+        };
         let room_tracks = room.tracks.subscribe();
         let (sfu, mut state) = (self.clone(), peer.state.clone());
         tokio::spawn(async move {
             let mut connected_since: Option<i64> = None;
             let mut disconnected_at: Option<i64> = None;
             let mut forwarding = Vec::new();
-            while state.changed().await.is_ok() {
+            // A viewer that never connects (an offer whose ICE never finishes) frees its slot.
+            let deadline = tokio::time::Instant::now() + sfu.cfg.connect_timeout;
+            loop {
+                let changed = if connected_since.is_none() {
+                    match tokio::time::timeout_at(deadline, state.changed()).await {
+                        Ok(changed) => changed,
+                        Err(_) => {
+                            tracing::debug!(%occ, %session, "viewer did not connect in time; slot freed");
+                            break;
+                        }
+                    }
+                } else {
+                    state.changed().await
+                };
+                if changed.is_err() {
+                    break;
+                }
                 let s = *state.borrow_and_update();
                 let now_ms = unix_ms();
                 tracing::debug!(%occ, %session, state = %s, "viewer connection");
@@ -742,7 +810,9 @@ impl Sfu {
         if v.joined.load(Ordering::Relaxed) {
             room.viewer_count.fetch_sub(1, Ordering::Relaxed);
         }
-        let _ = v.pc.close().await;
+        if let Some(pc) = v.pc {
+            let _ = pc.close().await;
+        }
         true
     }
 
@@ -790,7 +860,9 @@ impl Sfu {
             room.viewers.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
         room.viewer_count.store(0, Ordering::Relaxed);
         for (session, v) in viewers {
-            let _ = v.pc.close().await;
+            if let Some(pc) = v.pc {
+                let _ = pc.close().await;
+            }
             let _ = self.events.send(SfuEvent::ViewerLeft {
                 occ,
                 session,

@@ -98,6 +98,13 @@ fn sfu_error(e: SfuError) -> ApiError {
                 "WebRTC is full; watch through HLS (a little more delay).",
             ),
         ),
+        SfuError::Replaced => ApiError::conflict(
+            "session_replaced",
+            msg(
+                "你在别处打开了这场直播，这里的连接已让出。",
+                "You opened this lecture elsewhere; this connection gave way.",
+            ),
+        ),
         SfuError::Gathering | SfuError::WebRtc(_) => ApiError::internal(anyhow::anyhow!("{e}")),
     }
 }
@@ -445,6 +452,15 @@ async fn whep(
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let auth = live.watcher_user(id, watcher).await?;
+    // Each offer costs a peer connection and ICE gathering: a user gets a few a minute.
+    platform::limits::hit(
+        &live.db,
+        &format!("whep:{}", auth.id),
+        live.cfg.whep_offers_per_minute,
+        60_000,
+        live.clock.now(),
+    )
+    .await?;
     let (occ, series) = live.occurrence_with_series(id).await?;
     if !live.may_watch(&auth, id, &series).await? {
         return Err(if live.in_audience(auth.id, series.scope_org_id).await? {

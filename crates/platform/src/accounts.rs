@@ -250,43 +250,15 @@ impl Accounts {
         })
     }
 
-    /// Counts one attempt in a fixed-window bucket; 429 with `Retry-After` past `limit`.
+    /// Counts one attempt in a fixed-window bucket (`auth.login_window_seconds`); 429 with
+    /// `Retry-After` past `limit`.
     pub async fn rate_limit(&self, bucket: &str, limit: u32) -> ApiResult<()> {
-        let now = self.now();
         let window_ms = i64::try_from(self.cfg.login_window_seconds.max(1)).unwrap_or(900) * 1000;
-        let expired_before = now.0 - window_ms;
-        let (window_start, hits): (i64, i32) = with_db!(&self.db, pool => sqlx::query_as(
-            "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
-             ON CONFLICT (bucket) DO UPDATE SET
-               hits = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.hits + 1 END,
-               window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END
-             RETURNING window_start, hits",
-        )
-        .bind(bucket)
-        .bind(now.0)
-        .bind(expired_before)
-        .fetch_one(pool)
-        .await)?;
-        if rand::random::<u8>() == 0 {
-            // Now and then, forget buckets whose window has passed.
-            db_execute!(
-                &self.db,
-                "DELETE FROM rate_limits WHERE window_start <= $1",
-                expired_before
-            )?;
-        }
-        if u32::try_from(hits).unwrap_or(u32::MAX) > limit {
-            let retry_ms = (window_start + window_ms - now.0).max(1000);
-            return Err(ApiError::too_many_requests(
-                u64::try_from((retry_ms + 999) / 1000).unwrap_or(1),
-            ));
-        }
-        Ok(())
+        crate::limits::hit(&self.db, bucket, limit, window_ms, self.now()).await
     }
 
     async fn clear_rate_limit(&self, bucket: &str) -> ApiResult<()> {
-        db_execute!(&self.db, "DELETE FROM rate_limits WHERE bucket = $1", bucket)?;
-        Ok(())
+        crate::limits::clear(&self.db, bucket).await
     }
 
     pub async fn register(&self, req: RegisterRequest, ip: &str) -> ApiResult<AuthResponse> {

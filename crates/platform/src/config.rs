@@ -74,6 +74,11 @@ pub struct LiveSettings {
     pub word_filter: Vec<String>,
     /// WebRTC viewers per occurrence on a node (0: no limit); more watch through live HLS.
     pub webrtc_viewer_limit: usize,
+    /// A WebRTC viewer whose media has not connected this many seconds after its answer frees
+    /// its slot (an offer that never finishes ICE holds nothing for long).
+    pub viewer_connect_seconds: u64,
+    /// WHEP offers one user may make per minute (reconnects included).
+    pub whep_offers_per_minute: u32,
     /// One UDP port for all WebRTC media (ICE UDP mux), so a firewall needs one rule; 0 binds
     /// a socket per connection on `media_addrs` instead.
     pub udp_port: u16,
@@ -112,6 +117,8 @@ impl Default for LiveSettings {
             message_max_chars: 300,
             word_filter: Vec::new(),
             webrtc_viewer_limit: 300,
+            viewer_connect_seconds: 10,
+            whep_offers_per_minute: 20,
             udp_port: 0,
             udp_public_ip: None,
             stun_urls: Vec::new(),

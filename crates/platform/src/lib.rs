@@ -21,6 +21,7 @@ pub mod http;
 pub mod ids;
 pub mod intervals;
 pub mod jobs;
+pub mod limits;
 pub mod orgs;
 pub mod store;
 pub mod study;
