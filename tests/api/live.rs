@@ -562,3 +562,38 @@ both_databases! {
         handle.db.close().await;
     }
 }
+
+// Trust #8: a series edit that frees seats and cancellations at the same moment promote
+// the waitlist one after the other (the occurrence's lock): never past the capacity.
+both_databases! {
+    async fn seat_changes_at_once_keep_the_capacity(app) {
+        let province = app.org("浙江省妇联", "province", None).await;
+        let school = app.org("西湖小学", "school", Some(&province)).await;
+        let expert = app.user_with_role("13600000001", "expert", Some(&school)).await;
+        let mut parents = Vec::new();
+        for n in 0..8 {
+            parents.push(app.user_with_role(&format!("1380000010{n}"), "parent", Some(&school)).await);
+        }
+        for round in 0..4 {
+            let (_, created) = app.post("/api/v1/live/series", Some(&expert), json!({"title": format!("第 {round} 期"), "rrule": "FREQ=WEEKLY;COUNT=1",
+                "starts_at": next_thursday(), "duration_minutes": 45, "capacity": 1, "scope_org_id": school})).await;
+            let series = created["id"].as_str().unwrap_or_default().to_owned();
+            let occ = created["occurrences"][0]["id"].as_str().unwrap_or_default().to_owned();
+            let enrol = format!("/api/v1/live/occurrences/{occ}/enrolments");
+            for p in &parents {
+                let (status, body) = app.post(&enrol, Some(p), json!({})).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+            // At once: the capacity goes up to 3 and the two first seat holders and the next in
+            // line cancel, each freeing a seat the waitlist fills.
+            let (series_path, mine) = (format!("/api/v1/live/series/{series}"), format!("{enrol}/me"));
+            let edit = app.call(Method::PATCH, &series_path, Some(&expert), json!({"version": 1, "capacity": 3}));
+            let cancels = parents[..3].iter().map(|p| app.call(Method::DELETE, &mine, Some(p), Value::Null));
+            let (edited, cancelled) = futures::join!(edit, futures::future::join_all(cancels));
+            assert_eq!(edited.0, StatusCode::OK, "{}", edited.1);
+            assert!(cancelled.iter().all(|(s, _)| *s == StatusCode::NO_CONTENT), "{cancelled:?}");
+            let (_, view) = app.get(&format!("/api/v1/live/occurrences/{occ}"), Some(&expert)).await;
+            assert_eq!((view["enrolled"].as_i64(), view["waitlisted"].as_i64()), (Some(3), Some(2)), "round {round}: {view}");
+        }
+    }
+}

@@ -18,16 +18,29 @@ use utoipa_axum::routes;
 use crate::occurrences::{OccurrenceRow, occurrence_not_found};
 use crate::{Live, OccurrenceId, SeriesId};
 
-/// Moves the first waitlisted users into free seats (inside the caller's transaction `$tx`).
+/// Moves the first waitlisted users into free seats (inside the caller's transaction `$tx`),
+/// holding the occurrence's row lock first, as every change of its seats does, and reading the
+/// capacity under it: concurrent promotions (a series edit, cancellations) count the seats one
+/// after the other against the capacity that is committed, never one read before an edit.
 macro_rules! promote {
-    ($tx:ident, $occ:expr, $capacity:expr, $now:expr) => {{
+    ($tx:ident, $occ:expr, $now:expr) => {{
+        sqlx::query("UPDATE live_occurrences SET updated_at = updated_at WHERE id = $1")
+            .bind($occ)
+            .execute(&mut *$tx)
+            .await?;
+        let capacity: i32 = sqlx::query_scalar(
+            "SELECT s.capacity FROM live_series s JOIN live_occurrences o ON o.series_id = s.id WHERE o.id = $1",
+        )
+        .bind($occ)
+        .fetch_one(&mut *$tx)
+        .await?;
         let enrolled: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'",
         )
         .bind($occ)
         .fetch_one(&mut *$tx)
         .await?;
-        let free = i64::from($capacity) - enrolled;
+        let free = i64::from(capacity) - enrolled;
         if free > 0 {
             sqlx::query(
                 "UPDATE live_enrolments SET state = 'enrolled', updated_at = $3
@@ -187,7 +200,7 @@ impl Live {
     }
 
     /// Cancels `user`'s enrolment and promotes the first in line into a freed seat.
-    pub(crate) async fn cancel(&self, occ: OccurrenceId, user: UserId, capacity: i32) -> ApiResult<bool> {
+    pub(crate) async fn cancel(&self, occ: OccurrenceId, user: UserId) -> ApiResult<bool> {
         let now = self.clock.now();
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
@@ -207,7 +220,7 @@ impl Live {
             )
             .bind(occ).bind(user).bind(now)
             .execute(&mut *tx).await?.rows_affected();
-            promote!(tx, occ, capacity, now);
+            promote!(tx, occ, now);
             tx.commit().await?;
             Ok::<bool, ApiError>(n == 1)
         })
@@ -228,7 +241,7 @@ impl Live {
         for o in &occs {
             with_db!(&self.db, pool => {
                 let mut tx = pool.begin().await?;
-                promote!(tx, o.id, s.capacity, now);
+                promote!(tx, o.id, now);
                 tx.commit().await?;
                 Ok::<(), sqlx::Error>(())
             })?;
@@ -410,8 +423,9 @@ async fn list_enrolments(
     params(("id" = OccurrenceId, Path)),
     responses((status = 204), (status = 404), (status = 409)), security(("bearer" = [])))]
 async fn cancel_mine(State(live): State<Live>, auth: AuthUser, Path(id): Path<OccurrenceId>) -> ApiResult<StatusCode> {
-    let (_, series) = live.occurrence_with_series(id).await?;
-    if !live.cancel(id, auth.id, series.capacity).await? {
+    // 404 for an occurrence that does not exist.
+    live.occurrence_with_series(id).await?;
+    if !live.cancel(id, auth.id).await? {
         return Err(ApiError::not_found(
             "enrolment_not_found",
             msg("你没有报名这场直播。", "You are not enrolled in this occurrence."),
@@ -471,7 +485,8 @@ async fn enrol_series(
     params(("id" = SeriesId, Path)),
     responses((status = 204), (status = 404)), security(("bearer" = [])))]
 async fn cancel_series(State(live): State<Live>, auth: AuthUser, Path(id): Path<SeriesId>) -> ApiResult<StatusCode> {
-    let s = live.series_row(id).await?;
+    // 404 for a series that does not exist.
+    live.series_row(id).await?;
     let now = live.clock.now();
     platform::db_execute!(
         &live.db,
@@ -481,7 +496,7 @@ async fn cancel_series(State(live): State<Live>, auth: AuthUser, Path(id): Path<
     )?;
     for o in live.open_occurrences(id, now).await? {
         if o.state == "scheduled" {
-            let _ = live.cancel(o.id, auth.id, s.capacity).await?;
+            let _ = live.cancel(o.id, auth.id).await?;
         }
     }
     Ok(StatusCode::NO_CONTENT)
