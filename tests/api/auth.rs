@@ -181,8 +181,11 @@ both_databases! {
         assert_problem(status, &body, 422, "validation_failed");
         let (status, _) = app.call(Method::DELETE, "/api/v1/me", Some(&token), json!({"password": "abc12345x"})).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
+        // The access token is void at once, on every route (not only those that load the user).
         let (status, body) = app.get("/api/v1/me", Some(&token)).await;
-        assert_problem(status, &body, 401, "account_gone");
+        assert_problem(status, &body, 401, "token_revoked");
+        let (status, body) = app.get("/api/v1/me/learning", Some(&token)).await;
+        assert_problem(status, &body, 401, "token_revoked");
         let (status, _) = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": reg["refresh_token"]})).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let (status, _) = app.post("/api/v1/auth/login", None, json!({"phone": "13812345678", "password": "abc12345x"})).await;

@@ -4,7 +4,26 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer, connect } from "node:net";
 import { chromium } from "playwright-core";
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+/// Whether something accepts connections on 127.0.0.1:`port`.
+function answers(port) {
+  return new Promise((resolve) => {
+    const sock = connect(port, "127.0.0.1");
+    sock.once("connect", () => { sock.destroy(); resolve(true); });
+    sock.once("error", () => resolve(false));
+  });
+}
 
 const root = new URL("../../", import.meta.url).pathname;
 export const bin = process.env.PARENTSCHOOL_BIN || join(root, "target/debug/parentschool");
@@ -47,10 +66,14 @@ export class Server {
     if (this.s3) {
       const bucketDir = join(this.dir, "s3");
       mkdirSync(join(bucketDir, "browser"), { recursive: true });
-      const port = 20000 + Math.floor(Math.random() * 20000);
+      // A port the system just handed out (not a random guess that may be taken), and the
+      // server answering on it before anything uses it.
+      const port = await freePort();
       const keys = ["AKIDBROWSERTEST", "browser-test-secret-key-0123456789"];
       this.s3proc = spawn(process.env.PARENTSCHOOL_S3S_FS || "s3s-fs",
         ["--host", "127.0.0.1", "--port", String(port), "--access-key", keys[0], "--secret-key", keys[1], bucketDir], { stdio: "ignore" });
+      let exited = null;
+      this.s3proc.on("exit", (code) => { exited = code; });
       Object.assign(this.env, {
         PARENTSCHOOL__STORAGE__BACKEND: "s3",
         PARENTSCHOOL__STORAGE__S3__ENDPOINT: `http://127.0.0.1:${port}`,
@@ -58,7 +81,12 @@ export class Server {
         PARENTSCHOOL__STORAGE__S3__ACCESS_KEY_ID: keys[0],
         PARENTSCHOOL__STORAGE__S3__SECRET_ACCESS_KEY: keys[1],
       });
-      await new Promise((r) => setTimeout(r, 500));
+      const deadline = Date.now() + 30000;
+      while (!(await answers(port))) {
+        if (exited !== null) throw new Error(`s3s-fs exited with ${exited} before answering on port ${port}`);
+        if (Date.now() > deadline) throw new Error(`s3s-fs did not answer on port ${port} within 30 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   }
 

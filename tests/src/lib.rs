@@ -480,12 +480,16 @@ impl S3Server {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("the S3 tests need s3s-fs ({bin}): {e}; scripts/test installs it"));
-        for _ in 0..200 {
+        // Up to 30 s for a debug build on a busy machine; a server that never answers is named.
+        let mut up = false;
+        for _ in 0..1200 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                up = true;
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
+        assert!(up, "s3s-fs ({bin}) did not answer on 127.0.0.1:{port} within 30 s");
         Self {
             endpoint: format!("http://127.0.0.1:{port}"),
             bucket,

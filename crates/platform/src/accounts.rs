@@ -29,6 +29,15 @@ pub struct Accounts {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) keys: Arc<TokenKeys>,
     pub(crate) cfg: Arc<AuthSettings>,
+    /// What other services keep of a user, to erase when the account is deleted.
+    erasers: Arc<Vec<Arc<dyn AccountEraser>>>,
+}
+
+/// A service that keeps something of a user beyond the account (seats, chat text) and erases
+/// it when the account is deleted. Must be idempotent.
+#[async_trait::async_trait]
+pub trait AccountEraser: Send + Sync + std::fmt::Debug {
+    async fn erase(&self, user: UserId) -> ApiResult<()>;
 }
 
 /// A user as the API shows it to themself or to an admin.
@@ -91,7 +100,14 @@ impl Accounts {
             clock,
             keys,
             cfg: Arc::new(cfg),
+            erasers: Arc::default(),
         }
+    }
+
+    /// The same service, erasing with `erasers` what others keep of a deleted account.
+    pub fn with_erasers(mut self, erasers: Vec<Arc<dyn AccountEraser>>) -> Self {
+        self.erasers = Arc::new(erasers);
+        self
     }
 
     pub fn db(&self) -> &Db {
@@ -455,10 +471,11 @@ impl Accounts {
         let now = self.now();
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE users SET password_hash = $2, must_change_password = $3 WHERE id = $1")
+            sqlx::query("UPDATE users SET password_hash = $2, must_change_password = $3, sessions_revoked_at = $4 WHERE id = $1")
                 .bind(id)
                 .bind(hash)
                 .bind(must_change)
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(REVOKE_SESSIONS_SQL)
@@ -468,6 +485,9 @@ impl Accounts {
                 .await?;
             tx.commit().await?;
         });
+        // Access tokens issued before now stop working too (here at once, elsewhere within
+        // seconds).
+        self.keys.revoke(id, now, false);
         Ok(())
     }
 
@@ -504,8 +524,18 @@ impl Accounts {
         let now = self.now();
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
+            // Invitations to the phone, and every membership: the account leaves every school.
+            sqlx::query("DELETE FROM org_invitations WHERE phone = (SELECT phone FROM users WHERE id = $1)")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM memberships WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(
-                "UPDATE users SET phone = NULL, password_hash = NULL, display_name = $2, deleted_at = $3 WHERE id = $1",
+                "UPDATE users SET phone = NULL, password_hash = NULL, display_name = $2, deleted_at = $3, sessions_revoked_at = $3
+                 WHERE id = $1",
             )
             .bind(id)
             .bind("已注销用户")
@@ -519,7 +549,42 @@ impl Accounts {
                 .await?;
             tx.commit().await?;
         });
+        self.keys.revoke(id, now, true);
+        self.erase(id).await
+    }
+
+    /// What other parts keep of a deleted account (seats, chat text) is erased by their
+    /// erasers, then the account is marked erased. Idempotent: [`Accounts::erase_pending`]
+    /// finishes what a crash or a dead dependency interrupted.
+    async fn erase(&self, id: UserId) -> ApiResult<()> {
+        for e in self.erasers.iter() {
+            e.erase(id).await?;
+        }
+        db_execute!(
+            &self.db,
+            "UPDATE users SET erased_at = $2 WHERE id = $1",
+            id,
+            self.now()
+        )?;
         Ok(())
+    }
+
+    /// Brings this node's list of voided access tokens up to date (every few seconds).
+    pub async fn load_revocations(&self) -> ApiResult<usize> {
+        Ok(self.keys.load_revocations(&self.db, self.now()).await?)
+    }
+
+    /// Erases deleted accounts that were not fully erased (run at start-up).
+    pub async fn erase_pending(&self) -> ApiResult<usize> {
+        let ids: Vec<UserId> = with_db!(&self.db, pool => sqlx::query_scalar(
+            "SELECT id FROM users WHERE deleted_at IS NOT NULL AND erased_at IS NULL",
+        )
+        .fetch_all(pool)
+        .await)?;
+        for id in &ids {
+            self.erase(*id).await?;
+        }
+        Ok(ids.len())
     }
 
     /// Whether `actor` may manage `target`: admins anyone; curators parents and experts who

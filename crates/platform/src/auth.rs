@@ -81,6 +81,10 @@ pub struct Claims {
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+    /// When it was issued, in Unix milliseconds (sessions ended within the same second as a
+    /// token was issued still tell which came first).
+    #[serde(default)]
+    pub ims: i64,
     /// Set after a password reset: only changing the password is allowed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pwc: bool,
@@ -94,6 +98,19 @@ pub struct TokenKeys {
     issuer: String,
     audience: String,
     pub access_ttl_seconds: u64,
+    /// Users whose earlier access tokens no longer count (password changed or reset, account
+    /// deleted), kept for one token lifetime: the stored `users.sessions_revoked_at`, marked at
+    /// once on the node that revoked and read by every node every few seconds
+    /// ([`TokenKeys::load_revocations`]).
+    revoked: std::sync::RwLock<std::collections::HashMap<UserId, Revocation>>,
+}
+
+/// Access tokens of a user issued before `at_ms` (Unix milliseconds) are void; all of them once
+/// the account is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revocation {
+    pub at_ms: i64,
+    pub deleted: bool,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -120,7 +137,49 @@ impl TokenKeys {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             access_ttl_seconds,
+            revoked: std::sync::RwLock::default(),
         }
+    }
+
+    /// Voids `user`'s access tokens issued before `now` on this node at once (the database row
+    /// tells the other nodes).
+    pub fn revoke(&self, user: UserId, now: Timestamp, deleted: bool) {
+        let mut m = self.revoked.write().unwrap_or_else(|p| p.into_inner());
+        m.insert(user, Revocation { at_ms: now.0, deleted });
+    }
+
+    /// Reads the revocations of the last token lifetime from `users` (every node, every few
+    /// seconds); older ones are forgotten, since the tokens they void have expired anyway.
+    pub async fn load_revocations(&self, db: &crate::Db, now: Timestamp) -> Result<usize, sqlx::Error> {
+        let since = now.0 - i64::try_from(self.access_ttl_seconds).unwrap_or(900).saturating_add(60) * 1000;
+        let rows: Vec<(UserId, i64, bool)> = crate::with_db!(db, pool => sqlx::query_as(
+            "SELECT id, sessions_revoked_at, deleted_at IS NOT NULL FROM users WHERE sessions_revoked_at >= $1",
+        )
+        .bind(since)
+        .fetch_all(pool)
+        .await)?;
+        let mut m = self.revoked.write().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, r| r.at_ms >= since);
+        for (user, at, deleted) in &rows {
+            let r = Revocation {
+                at_ms: *at,
+                deleted: *deleted,
+            };
+            let e = m.entry(*user).or_insert(r);
+            e.at_ms = e.at_ms.max(r.at_ms);
+            e.deleted |= r.deleted;
+        }
+        Ok(rows.len())
+    }
+
+    fn is_revoked(&self, c: &Claims) -> bool {
+        self.revoked
+            .read()
+            .map(|m| {
+                let issued = if c.ims > 0 { c.ims } else { c.iat.saturating_mul(1000) };
+                m.get(&c.sub).is_some_and(|r| r.deleted || issued < r.at_ms)
+            })
+            .unwrap_or(false)
     }
 
     pub fn issue(
@@ -138,13 +197,14 @@ impl TokenKeys {
             aud: self.audience.clone(),
             iat,
             exp: iat + i64::try_from(self.access_ttl_seconds).unwrap_or(900),
+            ims: now.0,
             pwc: must_change_password,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|d| d.claims)
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind;
@@ -158,7 +218,17 @@ impl TokenKeys {
                     ),
                     _ => invalid_token(),
                 }
-            })
+            })?;
+        if self.is_revoked(&claims) {
+            return Err(ApiError::unauthorized(
+                "token_revoked",
+                msg(
+                    "登录已失效（密码已修改或账号已注销），请重新登录。",
+                    "This sign-in was ended (password changed or account deleted); log in again.",
+                ),
+            ));
+        }
+        Ok(claims)
     }
 }
 

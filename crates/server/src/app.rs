@@ -154,6 +154,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     } else {
         live
     };
+    // Deleting an account also frees its seats and erases its chat text.
+    let accounts = accounts.with_erasers(vec![Arc::new(live.clone())]);
     let access: Arc<dyn media::AssetAccess> = Arc::new(CatalogAccess(catalog.clone()));
     let openapi_json = Arc::new(OnceLock::new());
     let ops = Ops {
@@ -254,6 +256,26 @@ impl App {
         } else {
             None
         };
+        // Access tokens voided on other nodes (password changes, deleted accounts) stop working
+        // here within seconds; deletions a crash interrupted are finished.
+        let accounts = self.accounts.clone();
+        let mut revocations_stop = workers_rx.clone();
+        tokio::spawn(async move {
+            match accounts.erase_pending().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(accounts = n, "finished erasing deleted accounts"),
+                Err(e) => tracing::warn!(error = %e, "could not finish erasing deleted accounts"),
+            }
+            loop {
+                if let Err(e) = accounts.load_revocations().await {
+                    tracing::warn!(error = %e, "could not read revoked sessions; retrying");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = revocations_stop.changed() => return,
+                }
+            }
+        });
         let live_loop = self
             .live_events
             .lock()
