@@ -18,7 +18,7 @@ use platform::store::ObjectStore;
 use platform::{Clock, Db};
 
 mod assets;
-mod captions;
+pub mod captions;
 pub mod playback;
 pub mod probe;
 pub mod progress;

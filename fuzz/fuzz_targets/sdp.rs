@@ -1,0 +1,9 @@
+//! The SDP inspection of WHIP/WHEP offers: any text, never a panic.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = live_session::sdp::inspect(text);
+    }
+});
