@@ -23,6 +23,17 @@ use crate::sfu::SessionId;
 /// A user's live lectures of one flush, each with the windows it was live while connected.
 type Lectures = Vec<(OccurrenceId, Vec<platform::intervals::Span>)>;
 
+/// `head VALUES ($1, …), (…)` for `rows` rows of `cols` placeholders each.
+fn insert_sql(head: &str, rows: usize, cols: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect();
+    format!("{head} VALUES {}", values.join(", "))
+}
+
 /// Rows per multi-row statement.
 const BATCH: usize = 200;
 
@@ -227,12 +238,10 @@ impl Attendance {
                 q.execute(&mut *tx).await?;
                 statements += 2;
                 if !credits.is_empty() {
-                    let values: Vec<String> = (0..credits.len())
-                        .map(|i| format!("(${}, ${}, ${}, ${}, ${})", i * 5 + 1, i * 5 + 2, i * 5 + 3, i * 5 + 4, i * 5 + 5))
-                        .collect();
-                    let sql = format!(
-                        "INSERT INTO live_credits (id, user_id, occurrence_id, credited_ms, earned_at) VALUES {}",
-                        values.join(", ")
+                    let sql = insert_sql(
+                        "INSERT INTO live_credits (id, user_id, occurrence_id, credited_ms, earned_at)",
+                        credits.len(),
+                        5,
                     );
                     let mut q = sqlx::query(&sql);
                     for (user, occ, ms) in &credits {
@@ -267,12 +276,10 @@ impl Attendance {
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             for chunk in joins.chunks(BATCH) {
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|i| format!("(${}, ${}, ${}, ${}, ${})", i * 5 + 1, i * 5 + 2, i * 5 + 3, i * 5 + 4, i * 5 + 5))
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO live_attendance (id, occurrence_id, user_id, joined_at, seen_until) VALUES {}",
-                    values.join(", ")
+                let sql = insert_sql(
+                    "INSERT INTO live_attendance (id, occurrence_id, user_id, joined_at, seen_until)",
+                    chunk.len(),
+                    5,
                 );
                 let mut q = sqlx::query(&sql);
                 for j in chunk {

@@ -11,7 +11,7 @@
 //! Live time is credited once per wall-clock instant across all lectures (`live_until`).
 
 use crate::Timestamp;
-use crate::intervals::{Span, normalise, total};
+use crate::intervals::{Span, normalise};
 
 /// Highest playback rate the player offers: credit may grow at most this fast.
 pub const MAX_RATE: i64 = 2;
@@ -196,15 +196,16 @@ pub fn intersect(a: &[Span], b: &[Span]) -> Vec<Span> {
     normalise(out)
 }
 
-/// The length of what `a` covers beyond `b`.
-pub fn fresh_ms(a: &[Span], b: &[Span]) -> i64 {
-    total(&minus(&normalise(a.to_vec()), &normalise(b.to_vec())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intervals::total;
     use proptest::prelude::*;
+
+    /// The length of what `a` covers beyond `b`.
+    fn fresh_ms(a: &[Span], b: &[Span]) -> i64 {
+        total(&minus(&normalise(a.to_vec()), &normalise(b.to_vec())))
+    }
 
     #[test]
     fn idle_time_earns_nothing_and_live_takes_the_whole_clock() {
