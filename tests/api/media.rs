@@ -565,7 +565,7 @@ async fn playback(backend: Backend) {
     let (status, _, text) = raw(&app, Method::GET, &tampered.join("/"), &[], None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
     let past = time::OffsetDateTime::now_utc().unix_timestamp() - 10;
-    let key = media::playback::url_key(e2e::TEST_JWT_SECRET.as_bytes());
+    let signer = media::playback::url_signer(e2e::TEST_JWT_SECRET.as_bytes());
     let (asset_id, user_id) = (
         parts[2].parse().unwrap_or_else(|e| panic!("{e}")),
         parts[3].parse().unwrap_or_else(|e| panic!("{e}")),
@@ -574,7 +574,7 @@ async fn playback(backend: Backend) {
         "/media/{}/{}/{past}/{}/master.m3u8",
         parts[2],
         parts[3],
-        media::playback::sign(&key, asset_id, user_id, past)
+        media::playback::sign(&signer, asset_id, user_id, past)
     );
     let (status, _, text) = raw(&app, Method::GET, &expired, &[], None).await;
     let problem: Value = serde_json::from_str(&text).unwrap_or_default();

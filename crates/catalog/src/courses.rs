@@ -12,6 +12,7 @@ use platform::auth::{AuthUser, MaybeAuth};
 use platform::error::{ApiError, ApiResult, FieldError, ResultExt, msg};
 use platform::http::{ApiRouter, Json, Page, Path, Query, RawBody, cached_json};
 use platform::ids::{OrgId, UserId};
+use platform::scope::Scope;
 use platform::validate::{self, Role};
 use platform::{Timestamp, db_execute, orgs, with_db};
 use serde::Deserialize;
@@ -128,72 +129,22 @@ impl CourseRow {
     }
 }
 
-/// What a viewer's organizations let them see and manage, loaded once per request so that the
-/// visibility conditions are plain comparisons instead of per-row subqueries.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Scope {
-    /// Paths of the viewer's organizations and all their ancestors: content scoped to any of
-    /// them is visible.
-    pub visible: Vec<String>,
-    /// Paths of the viewer's own organizations: a curator manages what their subtrees own.
-    pub managed: Vec<String>,
-}
-
-impl Catalog {
-    pub(crate) async fn scope_of(&self, viewer: Option<&AuthUser>) -> ApiResult<Scope> {
-        let Some(user) = viewer else {
-            return Ok(Scope::default());
-        };
-        let managed = orgs::member_paths(&self.db, user.id).await?;
-        let mut visible: Vec<String> = Vec::new();
-        for path in &managed {
-            let mut prefix = String::from("/");
-            for seg in path.split('/').filter(|s| !s.is_empty()) {
-                prefix.push_str(seg);
-                prefix.push('/');
-                if !visible.contains(&prefix) {
-                    visible.push(prefix.clone());
-                }
-            }
-        }
-        Ok(Scope { visible, managed })
-    }
-}
-
 /// Pushes the condition "the viewer may see row `$t`" (a course `c` or a list `l`): published
-/// (courses) and public or scoped to one of the viewer's organizations or their ancestors; plus,
-/// for editors, what they may edit (admins everything, curators what their subtrees own, experts
-/// the courses they wrote).
+/// (courses) and public or scoped where the viewer [sees](Scope::sees); plus what they
+/// [manage](Scope::manages) (admins everything, curators what their subtrees own) and, for
+/// experts, the courses they wrote.
 macro_rules! push_visible {
-    ($qb:expr, $viewer:expr, $scope:expr) => {
-        $crate::courses::push_visible!($qb, $viewer, $scope, "c", "c.status = 'published' AND ")
+    ($qb:expr, $scope:expr) => {
+        $crate::courses::push_visible!($qb, $scope, "c", "c.status = 'published' AND ")
     };
-    ($qb:expr, $viewer:expr, $scope:expr, $t:literal, $published:literal) => {{
-        $qb.push(concat!("((", $published, "(", $t, ".visibility = 'public'"));
-        if $viewer.is_some() && !$scope.visible.is_empty() {
-            $qb.push(concat!(" OR ", $t, ".scope_path IN ("));
-            let mut sep = $qb.separated(", ");
-            for p in &$scope.visible {
-                sep.push_bind(p.clone());
-            }
-            $qb.push(")");
-        }
-        $qb.push("))");
-        match $viewer {
-            Some(u) if u.role == Role::Admin => {
-                $qb.push(" OR 1 = 1");
-            }
-            Some(u) if u.role == Role::Curator => {
-                for p in &$scope.managed {
-                    $qb.push(concat!(" OR ", $t, ".owner_path LIKE "));
-                    $qb.push_bind(format!("{p}%"));
-                }
-            }
-            Some(u) if u.role == Role::Expert && $t == "c" => {
-                $qb.push(" OR c.author_id = ");
-                $qb.push_bind(u.id);
-            }
-            _ => {}
+    ($qb:expr, $scope:expr, $t:literal, $published:literal) => {{
+        $qb.push(concat!("((", $published, "(", $t, ".visibility = 'public' OR "));
+        $scope.push_sees(&mut $qb, concat!($t, ".scope_path"));
+        $qb.push(")) OR ");
+        $scope.push_manages(&mut $qb, concat!($t, ".owner_path"));
+        if let (true, Some(Role::Expert), Some(id)) = ($t == "c", $scope.role(), $scope.user_id()) {
+            $qb.push(" OR c.author_id = ");
+            $qb.push_bind(id);
         }
         $qb.push(")");
     }};
@@ -225,12 +176,12 @@ impl Catalog {
 
     /// Whether `viewer` may see the course (same rule as [`push_visible!`]).
     pub(crate) async fn visible(&self, viewer: Option<&AuthUser>, id: CourseId) -> ApiResult<bool> {
-        let scope = self.scope_of(viewer).await?;
+        let scope = Scope::load(&self.db, viewer).await?;
         let n: i64 = with_db!(&self.db, pool => {
             let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM courses c WHERE c.id = ");
             qb.push_bind(id);
             qb.push(" AND ");
-            push_visible!(qb, viewer, scope);
+            push_visible!(qb, scope);
             qb.build_query_scalar::<i64>().fetch_one(pool).await
         })?;
         Ok(n > 0)
@@ -299,17 +250,20 @@ impl Catalog {
         })?)
     }
 
-    /// Whether `viewer` may see a course that has a lesson using media asset `asset`.
+    /// Whether `viewer` may watch media asset `asset`: admins, and those who may see a course with a
+    /// lesson using it.
     pub async fn lesson_asset_visible(&self, viewer: &AuthUser, asset: &str) -> ApiResult<bool> {
-        let scope = self.scope_of(Some(viewer)).await?;
-        let viewer = Some(viewer);
+        let scope = Scope::load(&self.db, Some(viewer)).await?;
+        if scope.is_admin() {
+            return Ok(true);
+        }
         let n: i64 = with_db!(&self.db, pool => {
             let mut qb = sqlx::QueryBuilder::new(
                 "SELECT COUNT(*) FROM lessons l CROSS JOIN courses c WHERE c.id = l.course_id AND l.asset_id = ",
             );
             qb.push_bind(asset);
             qb.push(" AND ");
-            push_visible!(qb, viewer, scope);
+            push_visible!(qb, scope);
             qb.build_query_scalar::<i64>().fetch_one(pool).await
         })?;
         Ok(n > 0)
@@ -318,10 +272,9 @@ impl Catalog {
     /// Whether `user` may manage an asset through the courses using it: admins, and curators
     /// whose subtree owns such a course (the rule of [`may_edit`](Self::may_edit)).
     pub async fn lesson_asset_managed(&self, user: &AuthUser, asset: &str) -> ApiResult<bool> {
-        match user.role {
-            Role::Admin => return Ok(true),
-            Role::Curator => {}
-            _ => return Ok(false),
+        let scope = Scope::load(&self.db, Some(user)).await?;
+        if scope.is_admin() {
+            return Ok(true);
         }
         let owners: Vec<String> = with_db!(&self.db, pool => sqlx::query_scalar::<_, String>(
             "SELECT DISTINCT c.owner_path FROM lessons l JOIN courses c ON c.id = l.course_id WHERE l.asset_id = $1",
@@ -329,12 +282,7 @@ impl Catalog {
         .bind(asset)
         .fetch_all(pool)
         .await)?;
-        for path in owners {
-            if self.curator_covers_path(user, &path).await? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(owners.iter().any(|path| scope.manages(path)))
     }
 
     /// Whether `actor` may edit the course: admins; curators whose subtree owns it; its author
@@ -343,23 +291,15 @@ impl Catalog {
         let Actor::User(user) = actor else { return Ok(true) };
         Ok(match user.role {
             Role::Admin => true,
-            Role::Curator => self.curator_covers_path(user, &row.owner_path).await?,
+            Role::Curator => self.manages_path(user, &row.owner_path).await?,
             Role::Expert => row.author_id == Some(user.id) && row.status() == Status::Draft,
             Role::Parent => false,
         })
     }
 
-    pub(crate) async fn curator_covers_path(&self, user: &AuthUser, path: &str) -> ApiResult<bool> {
-        if user.role == Role::Admin {
-            return Ok(true);
-        }
-        if user.role != Role::Curator {
-            return Ok(false);
-        }
-        Ok(orgs::member_paths(&self.db, user.id)
-            .await?
-            .iter()
-            .any(|p| path.starts_with(p.as_str())))
+    /// Whether `user` manages what `path` owns ([`Scope::manages`]).
+    pub(crate) async fn manages_path(&self, user: &AuthUser, path: &str) -> ApiResult<bool> {
+        Ok(Scope::load(&self.db, Some(user)).await?.manages(path))
     }
 
     async fn lessons(&self, id: CourseId) -> ApiResult<Vec<LessonView>> {
@@ -423,7 +363,10 @@ impl Catalog {
         was_public: bool,
         visibility: Visibility,
     ) -> ApiResult<()> {
-        if visibility == Visibility::Public && !was_public && !orgs::may_make_public(&self.db, user).await? {
+        if visibility == Visibility::Public
+            && !was_public
+            && !Scope::load(&self.db, Some(user)).await?.publishes_to_everyone()
+        {
             return Err(ApiError::forbidden(
                 "public_not_allowed",
                 msg(
@@ -597,19 +540,13 @@ impl Catalog {
         lecturer.name = lecturer.name.trim().to_owned();
         lecturer.title = lecturer.title.trim().to_owned();
         if let Some(uid) = lecturer.user_id {
-            let expert: Option<(String, String)> = with_db!(&self.db, pool => sqlx::query_as::<_, (String, String)>(
-                "SELECT display_name, role FROM users WHERE id = $1 AND deleted_at IS NULL",
-            )
-            .bind(uid)
-            .fetch_optional(pool)
-            .await)?;
-            match expert {
-                Some((name, role)) if role == "expert" => {
+            match platform::accounts::expert_name(&self.db, uid).await? {
+                Some(name) => {
                     if lecturer.name.is_empty() {
                         lecturer.name = name;
                     }
                 }
-                _ => field(
+                None => field(
                     "lecturer.user_id",
                     msg("主讲人必须是专家账号。", "The lecturer must be an expert account."),
                 ),
@@ -730,7 +667,7 @@ impl Catalog {
             if owner_changed {
                 let allowed = match user.role {
                     Role::Admin => true,
-                    Role::Curator => self.curator_covers_path(user, &owner_path).await?,
+                    Role::Curator => self.manages_path(user, &owner_path).await?,
                     Role::Expert => orgs::memberships(&self.db, user.id)
                         .await?
                         .iter()
@@ -747,7 +684,7 @@ impl Catalog {
                     ));
                 }
             }
-            if !scope_path.starts_with(&owner_path) && !self.curator_covers_path(user, &scope_path).await? {
+            if !platform::scope::within(&scope_path, &owner_path) && !self.manages_path(user, &scope_path).await? {
                 return Err(ApiError::forbidden(
                     "out_of_scope",
                     msg(
@@ -995,7 +932,7 @@ impl Catalog {
         }
         let curator = match actor {
             Actor::Importer => true,
-            Actor::User(u) => self.curator_covers_path(u, &row.owner_path).await?,
+            Actor::User(u) => self.manages_path(u, &row.owner_path).await?,
         };
         let author = actor.user_id().is_some() && row.author_id == actor.user_id();
         let allowed = match (from, to) {
@@ -1198,7 +1135,7 @@ impl Catalog {
             }
         };
         let fetch = i64::from(limit) + 1;
-        let scope = self.scope_of(viewer).await?;
+        let scope = Scope::load(&self.db, viewer).await?;
 
         let rows: Vec<(CourseRow, i64)> = with_db!(&self.db, pool => {
             // The inner query picks the page (ids and scores only); the outer one fetches the
@@ -1223,7 +1160,7 @@ impl Catalog {
                 qb.push("CAST(0 AS BIGINT) AS score FROM courses c WHERE 1 = 1");
             }
             qb.push(" AND ");
-            push_visible!(qb, viewer, scope);
+            push_visible!(qb, scope);
             if let Some(stage) = stage {
                 qb.push(" AND EXISTS (SELECT 1 FROM course_age_stages a WHERE a.course_id = c.id AND a.age_stage = ");
                 qb.push_bind(stage.code());
@@ -1422,7 +1359,7 @@ async fn reviews(
     Path(id): Path<CourseId>,
 ) -> ApiResult<Json<Vec<ReviewEvent>>> {
     let row = cat.course_row(id).await?.ok_or_else(course_not_found)?;
-    if row.author_id != Some(auth.id) && !cat.curator_covers_path(&auth, &row.owner_path).await? {
+    if row.author_id != Some(auth.id) && !cat.manages_path(&auth, &row.owner_path).await? {
         return Err(if cat.visible(Some(&auth), id).await? {
             ApiError::forbidden(
                 "out_of_scope",

@@ -11,12 +11,13 @@ use platform::auth::{AuthUser, MaybeAuth};
 use platform::error::{ApiError, ApiResult, FieldError, msg};
 use platform::http::{ApiRouter, Json, Page, PageQuery, Path, Query, cached_json};
 use platform::ids::OrgId;
+use platform::scope::Scope;
 use platform::validate::{self, Role};
 use platform::{Timestamp, db_execute, orgs, with_db};
 use utoipa_axum::routes;
 
 use crate::Catalog;
-use crate::courses::{CourseRow, SUMMARY_COLUMNS, Scope, check_list_items, push_visible};
+use crate::courses::{CourseRow, SUMMARY_COLUMNS, check_list_items, push_visible};
 use crate::model::*;
 
 /// Courses shown per list on the index (the home page).
@@ -49,19 +50,17 @@ const LIST_COLUMNS: &str = "l.id, l.title, l.year, l.theme, l.description, l.own
 /// Pushes "the viewer may see list `l`": in its publish window and public or in scope; curators
 /// also see the lists their subtrees own, admins all.
 macro_rules! push_list_visible {
-    ($qb:expr, $viewer:expr, $scope:expr, $now:expr) => {{
+    ($qb:expr, $scope:expr, $now:expr) => {{
         $qb.push("(((l.published_from IS NULL OR l.published_from <= ");
         $qb.push_bind($now);
         $qb.push(") AND (l.published_until IS NULL OR l.published_until > ");
         $qb.push_bind($now);
         $qb.push(")) AND ");
-        push_visible!($qb, $viewer, $scope, "l", "");
+        push_visible!($qb, $scope, "l", "");
         $qb.push(")");
-        if matches!($viewer, Some(u) if matches!(u.role, Role::Admin | Role::Curator)) {
-            // Editors see their lists outside the publish window too.
-            $qb.push(" OR ");
-            push_visible!($qb, $viewer, Scope { visible: Vec::new(), managed: $scope.managed.clone() }, "l", "1 = 0 AND ");
-        }
+        // Editors see their lists outside the publish window too.
+        $qb.push(" OR ");
+        $scope.push_manages(&mut $qb, "l.owner_path");
     }};
 }
 
@@ -81,12 +80,12 @@ impl Catalog {
         limit: i64,
     ) -> ApiResult<Vec<ListRow>> {
         let now = self.clock.now();
-        let scope = self.scope_of(viewer).await?;
+        let scope = Scope::load(&self.db, viewer).await?;
         Ok(with_db!(&self.db, pool => {
             let mut qb = sqlx::QueryBuilder::new("SELECT ");
             qb.push(LIST_COLUMNS);
             qb.push(" FROM course_lists l WHERE (");
-            push_list_visible!(qb, viewer, scope, now);
+            push_list_visible!(qb, scope, now);
             qb.push(")");
             if let Some(id) = only {
                 qb.push(" AND l.id = ");
@@ -128,7 +127,7 @@ impl Catalog {
             #[sqlx(flatten)]
             course: CourseRow,
         }
-        let scope = self.scope_of(viewer).await?;
+        let scope = Scope::load(&self.db, viewer).await?;
         let items: Vec<Item> = with_db!(&self.db, pool => {
             let mut qb = sqlx::QueryBuilder::new("SELECT x.list_id, x.visible_count, ");
             qb.push(SUMMARY_COLUMNS);
@@ -144,7 +143,7 @@ impl Catalog {
                 sep.push_bind(*id);
             }
             qb.push(") AND c.status = 'published' AND ");
-            push_visible!(qb, viewer, scope);
+            push_visible!(qb, scope);
             qb.push(") x JOIN courses c ON c.id = x.course_id WHERE x.rn <= ");
             qb.push_bind(limit as i64);
             qb.push(" ORDER BY x.list_id, x.position");
@@ -174,7 +173,7 @@ impl Catalog {
     }
 
     async fn may_edit_list(&self, user: &AuthUser, row: &ListRow) -> ApiResult<bool> {
-        self.curator_covers_path(user, &row.owner_path).await
+        self.manages_path(user, &row.owner_path).await
     }
 
     async fn list_view(
@@ -360,7 +359,7 @@ impl Catalog {
             .or(existing.map(|e| e.scope_org_id))
             .unwrap_or(owner_org_id);
         let (owner_path, scope_path) = self.owner_and_scope_paths(owner_org_id, scope_org_id).await?;
-        if !self.curator_covers_path(user, &owner_path).await? || !self.curator_covers_path(user, &scope_path).await? {
+        if !self.manages_path(user, &owner_path).await? || !self.manages_path(user, &scope_path).await? {
             return Err(ApiError::forbidden(
                 "out_of_scope",
                 msg(

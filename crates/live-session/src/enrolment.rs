@@ -339,7 +339,7 @@ impl Live {
         }
         let (mut ok, mut skipped) = (Vec::new(), Vec::new());
         for u in users {
-            let in_reach = auth.is_admin() || platform::orgs::user_in_scope_of(&self.db, auth.id, u).await?;
+            let in_reach = platform::orgs::user_in_scope_of(&self.db, auth, u).await?;
             if in_reach && self.in_audience(u, series.scope_org_id).await? {
                 ok.push(u);
             } else {

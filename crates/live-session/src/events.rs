@@ -15,17 +15,13 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures::Stream;
-use hmac::{Hmac, Mac};
 use platform::Timestamp;
 use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path, Query};
 use platform::ids::UserId;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
@@ -140,17 +136,9 @@ pub struct TicketQuery {
 }
 
 impl Live {
-    fn ticket_mac(&self, occ: OccurrenceId, user: UserId, exp: i64) -> Hmac<Sha256> {
-        // Invariant: HMAC accepts keys of any length.
-        #[allow(clippy::expect_used)]
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
-        mac.update(format!("ticket/{occ}/{user}/{exp}").as_bytes());
-        mac
-    }
-
     pub(crate) fn issue_ticket(&self, occ: OccurrenceId, user: UserId) -> Ticket {
         let exp = self.clock.now().unix_seconds() + self.cfg.ticket_seconds as i64;
-        let sig = URL_SAFE_NO_PAD.encode(self.ticket_mac(occ, user, exp).finalize().into_bytes());
+        let sig = self.signer.sign_until(&format!("ticket/{occ}/{user}"), exp);
         Ticket {
             ticket: format!("pst.{user}.{exp}.{sig}"),
             expires_at: Timestamp::from_unix_seconds(exp),
@@ -162,12 +150,10 @@ impl Live {
         let mut parts = ticket.strip_prefix("pst.")?.split('.');
         let (user, exp, sig) = (parts.next()?, parts.next()?, parts.next()?);
         let (user, exp): (UserId, i64) = (user.parse().ok()?, exp.parse().ok()?);
-        if exp < self.clock.now().unix_seconds() {
-            return None;
-        }
-        let given = URL_SAFE_NO_PAD.decode(sig).ok()?;
-        self.ticket_mac(occ, user, exp).verify_slice(&given).ok()?;
-        Some(user)
+        let now = self.clock.now().unix_seconds();
+        self.signer
+            .verify_until(&format!("ticket/{occ}/{user}"), exp, now, sig)
+            .then_some(user)
     }
 }
 

@@ -18,15 +18,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use platform::error::{ApiError, ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::UserId;
 use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
@@ -139,26 +135,16 @@ impl HlsViewers {
 }
 
 impl Live {
-    fn hls_mac(&self, occ: OccurrenceId, exp: i64) -> Hmac<Sha256> {
-        // Invariant: HMAC accepts keys of any length.
-        #[allow(clippy::expect_used)]
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
-        mac.update(format!("hls/{occ}/{exp}").as_bytes());
-        mac
-    }
-
     /// The signed URL of the live playlist (for those who may watch).
     pub(crate) fn hls_url(&self, occ: OccurrenceId) -> String {
         let exp = (self.clock.now().unix_seconds() / URL_HOUR + 2) * URL_HOUR;
-        let sig = URL_SAFE_NO_PAD.encode(self.hls_mac(occ, exp).finalize().into_bytes());
+        let sig = self.signer.sign_until(&format!("hls/{occ}"), exp);
         format!("/live-hls/{occ}/{exp}/{sig}/index.m3u8")
     }
 
     fn hls_url_valid(&self, occ: OccurrenceId, exp: i64, sig: &str) -> bool {
-        exp >= self.clock.now().unix_seconds()
-            && URL_SAFE_NO_PAD
-                .decode(sig)
-                .is_ok_and(|g| self.hls_mac(occ, exp).verify_slice(&g).is_ok())
+        self.signer
+            .verify_until(&format!("hls/{occ}"), exp, self.clock.now().unix_seconds(), sig)
     }
 
     /// Whether live HLS can be watched now: live or paused, recording, with a piece stored.
@@ -342,7 +328,7 @@ fn not_found() -> Response {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct HeartbeatRequest {
+pub struct HeartbeatRequest {
     /// The session of earlier heartbeats; omitted on the first.
     pub session: Option<SessionId>,
     /// The player stopped (page hidden or closed).

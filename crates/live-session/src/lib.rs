@@ -14,7 +14,6 @@ use std::time::Duration;
 use platform::config::LiveSettings;
 use platform::http::ApiRouter;
 use platform::{Clock, Db, Timestamp};
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
 pub mod attendance;
@@ -38,9 +37,11 @@ pub mod slots;
 pub mod udp_mux;
 
 pub use attendance::{Attendance, AttendedOccurrence};
+pub use enrolment::EnrolRequest;
 pub use events::{Events, LiveEvent};
 pub use notify::{LogNotifier, Notice, Notifier, WebhookNotifier};
 pub use recording::{RecordingSetup, Replay, ReplayJob, ReplayPublisher};
+pub use series::{NewSeries, SeriesPatch};
 pub use sfu::{Sfu, SfuConfig, SfuEvent};
 
 platform::new_id!(
@@ -59,7 +60,8 @@ pub struct Live {
     clock: Arc<dyn Clock>,
     cfg: Arc<LiveConfig>,
     /// Signs tickets and calendar URLs (derived from the service secret).
-    key: Arc<Vec<u8>>,
+    /// Signs HLS URLs, event-stream tickets and calendar links.
+    signer: platform::signing::Signer,
     sfu: Sfu,
     events: Events,
     attendance: Attendance,
@@ -105,9 +107,6 @@ impl Live {
             connect_timeout: Duration::from_secs(settings.viewer_connect_seconds.max(1)),
             mux: None,
         });
-        let mut h = Sha256::new();
-        h.update(b"parentschool live v1\0");
-        h.update(secret);
         (
             Self {
                 attendance: Attendance::new(db.clone()),
@@ -126,7 +125,7 @@ impl Live {
                     whep_offers_per_minute: settings.whep_offers_per_minute.max(1),
                     ice: ice::IceConfig::from_settings(settings),
                 }),
-                key: Arc::new(h.finalize().to_vec()),
+                signer: platform::signing::Signer::new(secret, "parentschool live v1"),
                 sfu,
                 events: Events::default(),
                 rec: None,

@@ -5,17 +5,14 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path, Query};
 use platform::ids::{OrgId, UserId};
+use platform::scope::Scope;
 use platform::validate::Role;
 use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
@@ -266,13 +263,12 @@ impl Live {
     }
 
     fn calendar_sig(&self, user: UserId) -> String {
-        // Invariant: HMAC accepts keys of any length.
-        #[allow(clippy::expect_used)]
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
-        mac.update(format!("calendar/{user}").as_bytes());
-        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..18])
+        self.signer.sign_short(&format!("calendar/{user}"), CALENDAR_SIG_BYTES)
     }
 }
+
+/// Calendar links are typed into calendar apps: a shorter signature than URLs get.
+const CALENDAR_SIG_BYTES: usize = 18;
 
 pub(crate) fn refusal(r: Refusal) -> ApiError {
     match r {
@@ -319,48 +315,43 @@ async fn schedule(
             ),
         ));
     }
-    // Who sees a series is decided in SQL, before the limit: the audience (everyone for an
-    // unscoped series, else members of its organization or below) and those who manage it
-    // (the same rule as `manages`). A busy platform's other lectures never push the caller's
-    // out of the page.
-    let manages = match auth.role {
-        Role::Admin => "TRUE",
-        Role::Expert => "s.expert_id = $3",
-        Role::Curator => {
-            "EXISTS (SELECT 1 FROM organizations so, memberships cm JOIN organizations co ON co.id = cm.org_id
-                     WHERE so.id = s.scope_org_id AND cm.user_id = $3 AND so.path LIKE co.path || '%')"
+    // Who sees a series is decided in SQL, before the limit, by the caller's scope: the
+    // audience (everyone for an unscoped series, else those who see its organization) and those
+    // who manage it (its expert; staff managing its organization). A busy platform's other
+    // lectures never push the caller's out of the page.
+    let scope = Scope::load(&live.db, Some(&auth)).await?;
+    let columns = OCC_COLUMNS
+        .split(", ")
+        .map(|c| format!("o.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows: Vec<OccurrenceRow> = with_db!(&live.db, pool => {
+        let mut qb = sqlx::QueryBuilder::new(format!(
+            "SELECT {columns} FROM live_occurrences o JOIN live_series s ON s.id = o.series_id
+             LEFT JOIN organizations so ON so.id = s.scope_org_id WHERE o.starts_at >= "
+        ));
+        qb.push_bind(from);
+        qb.push(" AND o.starts_at < ");
+        qb.push_bind(to);
+        qb.push(" AND o.state <> 'cancelled' AND (");
+        scope.push_sees(&mut qb, "so.path");
+        qb.push(" OR ");
+        scope.push_manages(&mut qb, "so.path");
+        if auth.role == Role::Expert {
+            qb.push(" OR s.expert_id = ");
+            qb.push_bind(auth.id);
         }
-        Role::Parent => "FALSE",
-    };
-    let sql = format!(
-        "SELECT {} FROM live_occurrences o JOIN live_series s ON s.id = o.series_id
-         WHERE o.starts_at >= $1 AND o.starts_at < $2 AND o.state <> 'cancelled'
-           AND (s.scope_org_id IS NULL
-                OR EXISTS (SELECT 1 FROM organizations so, memberships m JOIN organizations mo ON mo.id = m.org_id
-                           WHERE so.id = s.scope_org_id AND m.user_id = $3 AND mo.path LIKE so.path || '%')
-                OR {manages})
-         ORDER BY o.starts_at LIMIT {SCHEDULE_LIMIT}",
-        OCC_COLUMNS
-            .split(", ")
-            .map(|c| format!("o.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let rows: Vec<OccurrenceRow> = with_db!(&live.db, pool => sqlx::query_as::<_, OccurrenceRow>(&sql)
-        .bind(from)
-        .bind(to)
-        .bind(auth.id)
-        .fetch_all(pool)
-        .await)?;
-    let mut series: std::collections::HashMap<SeriesId, (SeriesRow, bool)> = std::collections::HashMap::new();
+        qb.push(format!(") ORDER BY o.starts_at LIMIT {SCHEDULE_LIMIT}"));
+        qb.build_query_as::<OccurrenceRow>().fetch_all(pool).await
+    })?;
+    let mut series: std::collections::HashMap<SeriesId, SeriesRow> = std::collections::HashMap::new();
     let mut out = Vec::new();
     for occ in rows {
         if !series.contains_key(&occ.series_id) {
             let s = live.series_row(occ.series_id).await?;
-            let visible = live.manages(&auth, &s).await? || live.in_audience(auth.id, s.scope_org_id).await?;
-            series.insert(s.id, (s, visible));
+            series.insert(s.id, s);
         }
-        let Some((s, true)) = series.get(&occ.series_id) else {
+        let Some(s) = series.get(&occ.series_id) else {
             continue;
         };
         let v = live.view(&auth, occ, s).await?;
@@ -437,8 +428,10 @@ async fn calendar_feed(
 ) -> ApiResult<Response> {
     let base = live.base_url(&headers);
     let sig = file.strip_suffix(".ics").unwrap_or_default();
-    let expected = live.calendar_sig(user);
-    if sig.len() != expected.len() || !subtle_eq(sig.as_bytes(), expected.as_bytes()) {
+    if !live
+        .signer
+        .verify_short(&format!("calendar/{user}"), CALENDAR_SIG_BYTES, sig)
+    {
         return Err(ApiError::not_found(
             "calendar_not_found",
             msg("日历链接无效。", "Unknown calendar link."),
@@ -477,9 +470,4 @@ async fn calendar_feed(
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
     *res.status_mut() = StatusCode::OK;
     Ok(res)
-}
-
-/// Constant-time equality of two byte strings of the same length.
-fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

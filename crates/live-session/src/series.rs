@@ -9,6 +9,7 @@ use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult, FieldError, msg};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::{OrgId, UserId};
+use platform::scope::Scope;
 use platform::validate::Role;
 use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
@@ -238,29 +239,27 @@ impl Live {
             .ok_or_else(series_not_found)
     }
 
-    /// Whether `user` manages the series: its expert, a curator covering its audience, an admin.
+    /// Whether `user` manages the series: its expert, those who [manage](Scope::manages) its
+    /// audience organization, and for an unscoped series those who publish to everyone.
     pub(crate) async fn manages(&self, user: &AuthUser, s: &SeriesRow) -> ApiResult<bool> {
-        Ok(match user.role {
-            Role::Admin => true,
-            Role::Expert => s.expert_id == user.id,
-            Role::Curator => match s.scope_org_id {
-                Some(org) => platform::orgs::covers(&self.db, user, org).await?,
-                None => platform::orgs::may_make_public(&self.db, user).await?,
-            },
-            Role::Parent => false,
+        if user.role == Role::Expert {
+            return Ok(s.expert_id == user.id);
+        }
+        let scope = Scope::load(&self.db, Some(user)).await?;
+        Ok(match s.scope_org_id {
+            Some(org) => scope.manages(&platform::orgs::org_path(&self.db, org).await?),
+            None => scope.publishes_to_everyone(),
         })
     }
 
-    /// Whether `user` belongs to the series' audience.
+    /// Whether `user` belongs to the series' audience (an organization scope they
+    /// [see](Scope::sees); `None`: everyone).
     pub(crate) async fn in_audience(&self, user: UserId, scope: Option<OrgId>) -> ApiResult<bool> {
         let Some(org) = scope else {
             return Ok(true);
         };
         let path = platform::orgs::org_path(&self.db, org).await?;
-        Ok(platform::orgs::member_paths(&self.db, user)
-            .await?
-            .iter()
-            .any(|p| p.starts_with(&path)))
+        Ok(Scope::load_member(&self.db, user).await?.sees(Some(&path)))
     }
 
     async fn occurrences_of(&self, series: SeriesId) -> ApiResult<Vec<OccurrenceBrief>> {
@@ -313,21 +312,17 @@ impl Live {
                 ));
             }
         };
-        let expert_row: Option<(String, String)> = with_db!(&self.db, pool => sqlx::query_as(
-            "SELECT role, display_name FROM users WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(expert)
-        .fetch_optional(pool)
-        .await)?;
-        let Some((_, expert_name)) = expert_row.filter(|(r, _)| r == "expert" || r == "admin") else {
+        let Some(expert_name) = platform::accounts::expert_name(&self.db, expert).await? else {
             return Err(ApiError::invalid_field(
                 "expert_id",
                 msg("主讲人必须是专家账号。", "expert_id must be an expert."),
             ));
         };
-        // The audience must be within the creator's reach.
+        // The audience must be within the creator's reach: experts aim at their organizations
+        // and below, staff at what they manage, and only province staff at everyone.
+        let scope = Scope::load(&self.db, Some(user)).await?;
         match req.scope_org_id {
-            None if !platform::orgs::may_make_public(&self.db, user).await? => {
+            None if !scope.publishes_to_everyone() => {
                 return Err(ApiError::invalid_field(
                     "scope_org_id",
                     msg(
@@ -339,13 +334,12 @@ impl Live {
             None => {}
             Some(org) if user.role == Role::Expert => {
                 let path = platform::orgs::org_path(&self.db, org).await?;
-                let mine = platform::orgs::member_paths(&self.db, user.id).await?;
-                if !mine.iter().any(|p| path.starts_with(p.as_str())) {
-                    return Err(ApiError::forbidden(
+                scope.reaches(&path).then_some(()).ok_or_else(|| {
+                    ApiError::forbidden(
                         "out_of_scope",
                         msg("只能面向你所在的组织及其下级。", "Only your organizations and below."),
-                    ));
-                }
+                    )
+                })?;
             }
             Some(org) => platform::orgs::require_scope(&self.db, user, org).await?,
         }

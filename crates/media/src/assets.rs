@@ -6,7 +6,6 @@ use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::{JobId, UserId};
-use platform::validate::Role;
 use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -87,12 +86,11 @@ impl Media {
         Ok(self.asset(id).await?.and_then(|a| a.owner_id))
     }
 
-    /// The asset, when `auth` may manage it (its uploader, admins, and those the catalog's scope
-    /// rule lets edit a course that uses it); others get the same 404 as for a missing asset.
+    /// The asset, when `auth` may manage it (its uploader, and those the catalog's scope rule —
+    /// admins included — lets edit a course that uses it); others get the same 404 as for a missing asset.
     pub(crate) async fn managed_asset(&self, auth: &AuthUser, id: AssetId) -> ApiResult<AssetRow> {
         let row = self.asset(id).await?.ok_or_else(asset_not_found)?;
         let allowed = row.owner_id == Some(auth.id)
-            || auth.role == Role::Admin
             || match &self.access {
                 Some(access) => access.may_manage(auth, id).await?,
                 None => false,
@@ -103,11 +101,10 @@ impl Media {
         Ok(row)
     }
 
-    /// Whether `auth` may watch the asset: its uploader, admins, and those who can see a course
+    /// Whether `auth` may watch the asset: its uploader, and those the catalog lets see a course
     /// that uses it (the catalog's scope rule, curators' subtrees included).
     pub(crate) async fn may_watch(&self, auth: &AuthUser, row: &AssetRow) -> ApiResult<bool> {
         Ok(row.owner_id == Some(auth.id)
-            || auth.role == Role::Admin
             || match &self.access {
                 Some(access) => access.may_watch(auth, row.id).await?,
                 None => false,

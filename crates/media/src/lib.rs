@@ -29,6 +29,7 @@ mod uploads;
 pub use assets::AssetId;
 pub use playback::AssetAccess;
 pub use transcode::{Plan, TRANSCODE, Transcoder, plan};
+pub use uploads::{CompleteRequest, NewUpload};
 
 /// The media service: state of its routes and of its job handler.
 #[derive(Clone, Debug)]

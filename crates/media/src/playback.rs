@@ -13,12 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::UserId;
 use platform::intervals::Span;
+use platform::signing::Signer;
 use platform::store::{ByteRange, StoreError};
 use platform::{Timestamp, with_db};
 use serde::Serialize;
@@ -39,32 +39,15 @@ pub trait AssetAccess: Send + Sync + std::fmt::Debug {
     async fn may_manage(&self, user: &AuthUser, asset: AssetId) -> ApiResult<bool>;
 }
 
-/// Derives the URL-signing key from the service secret (so it is never the token key itself).
-pub fn url_key(secret: &[u8]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(b"parentschool media url v1\0");
-    h.update(secret);
-    h.finalize().to_vec()
+/// The signer of playback URLs: its own key, derived from the service secret (so it is never the
+/// token key itself).
+pub fn url_signer(secret: &[u8]) -> Signer {
+    Signer::new(secret, "parentschool media url v1")
 }
 
-/// The signature of a playback URL.
-pub fn sign(key: &[u8], asset: AssetId, user: UserId, expires_s: i64) -> String {
-    URL_SAFE_NO_PAD.encode(mac(key, asset, user, expires_s).finalize().into_bytes())
-}
-
-fn mac(key: &[u8], asset: AssetId, user: UserId, expires_s: i64) -> Hmac<Sha256> {
-    // Invariant: HMAC accepts keys of any length, so this cannot fail.
-    #[allow(clippy::expect_used)]
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
-    mac.update(format!("{asset}/{user}/{expires_s}").as_bytes());
-    mac
-}
-
-fn verify(key: &[u8], asset: AssetId, user: UserId, expires_s: i64, sig: &str) -> bool {
-    let Ok(given) = URL_SAFE_NO_PAD.decode(sig) else {
-        return false;
-    };
-    mac(key, asset, user, expires_s).verify_slice(&given).is_ok()
+/// The signature of a playback URL: asset, user and expiry.
+pub fn sign(signer: &Signer, asset: AssetId, user: UserId, expires_s: i64) -> String {
+    signer.sign_until(&format!("{asset}/{user}"), expires_s)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,7 +64,7 @@ pub struct PlaybackView {
 pub(crate) struct Playback {
     /// With its `AssetAccess`: who may watch is decided there.
     pub media: Media,
-    pub key: Arc<Vec<u8>>,
+    pub signer: Signer,
     /// Rendition prefixes of ready assets. A ready asset's prefix never changes, so this is a
     /// cache of immutable facts (bounded; cleared when full), not state: it spares a database
     /// round trip on every segment request.
@@ -94,7 +77,7 @@ impl Playback {
     pub(crate) fn new(media: Media, secret: &[u8]) -> Self {
         Self {
             media,
-            key: Arc::new(url_key(secret)),
+            signer: url_signer(secret),
             prefixes: Arc::default(),
         }
     }
@@ -225,7 +208,7 @@ async fn playback(
     let duration_s = row.duration_ms.map(|ms| ms as f64 / 1000.0);
     let expires = now.plus_seconds(duration_s.unwrap_or(0.0).ceil() as i64 + 3600);
     let exp = expires.unix_seconds();
-    let base = format!("/media/{id}/{}/{exp}/{}", auth.id, sign(&pb.key, id, auth.id, exp));
+    let base = format!("/media/{id}/{}/{exp}/{}", auth.id, sign(&pb.signer, id, auth.id, exp));
     let has_poster = row.height.is_some();
     Ok(Json(PlaybackView {
         url: format!("{base}/master.m3u8"),
@@ -296,7 +279,8 @@ async fn deliver(
     let (Ok(asset), Ok(user)) = (asset.parse::<AssetId>(), user.parse::<UserId>()) else {
         return forbidden_url();
     };
-    if !verify(&pb.key, asset, user, expires, &sig) || pb.media.clock.now().unix_seconds() > expires {
+    let now = pb.media.clock.now().unix_seconds();
+    if !pb.signer.verify_until(&format!("{asset}/{user}"), expires, now, &sig) {
         return forbidden_url();
     }
     if path.split('/').any(|s| s.is_empty() || s.starts_with('.')) {
@@ -553,13 +537,13 @@ mod tests {
 
     #[test]
     fn signatures_bind_asset_user_and_expiry() {
-        let key = url_key(b"secret");
+        let signer = url_signer(b"secret");
         let (a, u) = (AssetId::new(), UserId::new());
-        let s = sign(&key, a, u, 100);
-        assert!(verify(&key, a, u, 100, &s));
-        assert!(!verify(&key, a, u, 101, &s));
-        assert!(!verify(&key, a, UserId::new(), 100, &s));
-        assert!(!verify(&url_key(b"other"), a, u, 100, &s));
-        assert!(!verify(&key, a, u, 100, "garbage!"));
+        let s = sign(&signer, a, u, 100);
+        let message = format!("{a}/{u}");
+        assert!(signer.verify_until(&message, 100, 0, &s));
+        assert!(!signer.verify_until(&message, 101, 0, &s));
+        assert!(!signer.verify_until(&format!("{a}/{}", UserId::new()), 100, 0, &s));
+        assert!(!url_signer(b"other").verify_until(&message, 100, 0, &s));
     }
 }

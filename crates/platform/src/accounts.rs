@@ -93,6 +93,17 @@ fn user_not_found() -> ApiError {
     ApiError::not_found("user_not_found", msg("用户不存在。", "No such user."))
 }
 
+/// The display name of `id` when it is an active expert account, the one answer to "may this
+/// user lecture" (a course's lecturer, a live series' expert); `None` for anyone else.
+pub async fn expert_name(db: &Db, id: UserId) -> ApiResult<Option<String>> {
+    Ok(with_db!(db, pool => sqlx::query_scalar::<_, String>(
+        "SELECT display_name FROM users WHERE id = $1 AND role = 'expert' AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?)
+}
+
 impl Accounts {
     pub fn new(db: Db, clock: Arc<dyn Clock>, keys: Arc<TokenKeys>, cfg: AuthSettings) -> Self {
         Self {
@@ -593,7 +604,7 @@ impl Accounts {
         match actor.role {
             Role::Admin => Ok(true),
             Role::Curator if matches!(target.role(), Role::Parent | Role::Expert) => {
-                orgs::user_in_scope_of(&self.db, actor.id, target.id).await
+                orgs::user_in_scope_of(&self.db, actor, target.id).await
             }
             _ => Ok(false),
         }
@@ -607,7 +618,7 @@ impl Accounts {
         let allowed = match actor.role {
             Role::Admin => true,
             Role::Curator if matches!(user.role(), Role::Parent | Role::Expert) => {
-                orgs::user_in_scope_by_consent(&self.db, actor.id, user.id).await?
+                orgs::user_in_scope_by_consent(&self.db, actor, user.id).await?
             }
             _ => false,
         };

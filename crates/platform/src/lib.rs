@@ -23,6 +23,8 @@ pub mod intervals;
 pub mod jobs;
 pub mod limits;
 pub mod orgs;
+pub mod scope;
+pub mod signing;
 pub mod store;
 pub mod study;
 pub mod validate;

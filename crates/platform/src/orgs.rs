@@ -15,6 +15,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult, msg};
 use crate::http::{ApiRouter, ClientIp, Json, Page, PageQuery, Path, Query};
 use crate::ids::{InvitationId, OrgId, UserId};
+use crate::scope::Scope;
 use crate::validate::{self, OrgKind, PhoneNumber, Role};
 use crate::{db_execute, with_db};
 
@@ -85,73 +86,45 @@ pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<OrgView>> {
     .await)?)
 }
 
-/// The materialised paths of the subtrees a curator covers (`None`: everything, for admins;
-/// empty for other roles). Domain crates filter with `path LIKE <p> || '%'`.
-pub async fn scope_paths(db: &Db, user: &AuthUser) -> ApiResult<Option<Vec<String>>> {
-    match user.role {
-        Role::Admin => Ok(None),
-        Role::Curator => Ok(Some(with_db!(db, pool => sqlx::query_scalar::<_, String>(
-            "SELECT o.path FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1",
-        )
-        .bind(user.id)
-        .fetch_all(pool)
-        .await)?)),
-        _ => Ok(Some(Vec::new())),
-    }
+/// Whether `user` manages organization `org` (the rule of [`Scope::manages`]).
+async fn manages_org(db: &Db, user: &AuthUser, org: &OrgRow) -> ApiResult<bool> {
+    Ok(Scope::load(db, Some(user)).await?.manages(&org.path))
 }
 
-/// Whether `user`'s scope covers organization `org`.
-pub async fn covers(db: &Db, user: &AuthUser, org: OrgId) -> ApiResult<bool> {
-    match user.role {
-        Role::Admin => Ok(true),
-        Role::Curator => Ok(with_db!(db, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM organizations o, memberships m JOIN organizations mo ON mo.id = m.org_id
-             WHERE o.id = $1 AND m.user_id = $2 AND o.path LIKE mo.path || '%'",
-        )
-        .bind(org)
-        .bind(user.id)
-        .fetch_one(pool)
-        .await)?
-            > 0),
-        _ => Ok(false),
-    }
-}
-
-/// 404 when the organization does not exist, 403 when it is outside `user`'s scope.
+/// 404 when the organization does not exist, 403 when `user` does not manage it
+/// ([`Scope::manages`]).
 pub async fn require_scope(db: &Db, user: &AuthUser, org: OrgId) -> ApiResult<()> {
-    require_org(db, org).await?;
-    if covers(db, user, org).await? {
+    let row = org_row(db, org).await?.ok_or_else(org_not_found)?;
+    if manages_org(db, user, &row).await? {
         Ok(())
     } else {
         Err(org_out_of_scope())
     }
 }
 
-/// Whether `target` belongs to an organization inside one of `curator`'s subtrees.
-pub async fn user_in_scope_of(db: &Db, curator: UserId, target: UserId) -> ApiResult<bool> {
-    member_in_scope(db, curator, target, false).await
+/// Whether `target` belongs to an organization that `staff` manages ([`Scope::manages`]).
+pub async fn user_in_scope_of(db: &Db, staff: &AuthUser, target: UserId) -> ApiResult<bool> {
+    member_in_scope(db, staff, target, false).await
 }
 
-/// Whether `target` belongs to an organization inside one of `curator`'s subtrees by their own
-/// consent (a join code, an accepted invitation) or because staff created the account there.
-/// Only then may staff act for them, e.g. reset their password.
-pub async fn user_in_scope_by_consent(db: &Db, curator: UserId, target: UserId) -> ApiResult<bool> {
-    member_in_scope(db, curator, target, true).await
+/// Whether `target` belongs to an organization that `staff` manages by their own consent (a
+/// join code, an accepted invitation) or because staff created the account there. Only then may
+/// staff act for them, e.g. reset their password.
+pub async fn user_in_scope_by_consent(db: &Db, staff: &AuthUser, target: UserId) -> ApiResult<bool> {
+    member_in_scope(db, staff, target, true).await
 }
 
-async fn member_in_scope(db: &Db, curator: UserId, target: UserId, consent: bool) -> ApiResult<bool> {
-    Ok(with_db!(db, pool => sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM memberships tm JOIN organizations t ON t.id = tm.org_id,
-                memberships cm JOIN organizations c ON c.id = cm.org_id
-         WHERE tm.user_id = $1 AND cm.user_id = $2 AND t.path LIKE c.path || '%'
-           AND ($3 = 0 OR tm.via IN ('join_code', 'invitation', 'created'))",
+async fn member_in_scope(db: &Db, staff: &AuthUser, target: UserId, consent: bool) -> ApiResult<bool> {
+    let scope = Scope::load(db, Some(staff)).await?;
+    let paths: Vec<String> = with_db!(db, pool => sqlx::query_scalar::<_, String>(
+        "SELECT t.path FROM memberships tm JOIN organizations t ON t.id = tm.org_id
+         WHERE tm.user_id = $1 AND ($2 = 0 OR tm.via IN ('join_code', 'invitation', 'created'))",
     )
     .bind(target)
-    .bind(curator)
     .bind(i64::from(consent))
-    .fetch_one(pool)
-    .await)?
-        > 0)
+    .fetch_all(pool)
+    .await)?;
+    Ok(paths.iter().any(|p| scope.manages(p)))
 }
 
 /// How a membership came about (`memberships.via`).
@@ -346,25 +319,17 @@ async fn list_orgs(
     auth.require_role(&[Role::Admin, Role::Curator])?;
     let limit = page.limit()?;
     let after = page.cursor.unwrap_or_default();
-    let scope = scope_paths(&acc.db, &auth).await?;
-    let rows: Vec<OrgRow> = with_db!(&acc.db, pool => match &scope {
-        None => sqlx::query_as::<_, OrgRow>(
-            "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE path > $1 ORDER BY path LIMIT $2",
-        )
-        .bind(&after)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(pool)
-        .await,
-        Some(_) => sqlx::query_as::<_, OrgRow>(
-            "SELECT DISTINCT o.id, o.name, o.kind, o.parent_id, o.path, o.join_code
-             FROM organizations o, memberships m JOIN organizations mo ON mo.id = m.org_id
-             WHERE m.user_id = $1 AND o.path LIKE mo.path || '%' AND o.path > $2 ORDER BY o.path LIMIT $3",
-        )
-        .bind(auth.id)
-        .bind(&after)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(pool)
-        .await,
+    let scope = Scope::load(&acc.db, Some(&auth)).await?;
+    let rows: Vec<OrgRow> = with_db!(&acc.db, pool => {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE path > ",
+        );
+        qb.push_bind(&after);
+        qb.push(" AND ");
+        scope.push_manages(&mut qb, "path");
+        qb.push(" ORDER BY path LIMIT ");
+        qb.push_bind(i64::from(limit) + 1);
+        qb.build_query_as::<OrgRow>().fetch_all(pool).await
     })?;
     Ok(Json(paginate(rows, limit, |r| r.path.clone(), OrgRow::view)))
 }
@@ -402,7 +367,7 @@ async fn create(
     responses((status = 200, body = OrgDetail), (status = 403), (status = 404)), security(("bearer" = [])))]
 async fn get_org(State(acc): State<Accounts>, auth: AuthUser, Path(id): Path<OrgId>) -> ApiResult<Json<OrgDetail>> {
     let row = org_row(&acc.db, id).await?.ok_or_else(org_not_found)?;
-    let manages = covers(&acc.db, &auth, id).await?;
+    let manages = manages_org(&acc.db, &auth, &row).await?;
     if !manages && !memberships(&acc.db, auth.id).await?.iter().any(|o| o.id == id) {
         return Err(org_out_of_scope());
     }
@@ -714,33 +679,6 @@ async fn remove_member(
 /// The materialised path of an organization (404 when it does not exist).
 pub async fn org_path(db: &Db, id: OrgId) -> ApiResult<String> {
     org_row(db, id).await?.map(|r| r.path).ok_or_else(org_not_found)
-}
-
-/// The organizations `user` belongs to, as materialised paths.
-pub async fn member_paths(db: &Db, user: UserId) -> ApiResult<Vec<String>> {
-    Ok(with_db!(db, pool => sqlx::query_scalar::<_, String>(
-        "SELECT o.path FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY o.path",
-    )
-    .bind(user)
-    .fetch_all(pool)
-    .await)?)
-}
-
-/// Whether `user` may make content visible to everyone: admins and curators of a top-level
-/// (province) organization.
-pub async fn may_make_public(db: &Db, user: &AuthUser) -> ApiResult<bool> {
-    match user.role {
-        Role::Admin => Ok(true),
-        Role::Curator => Ok(with_db!(db, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM memberships m JOIN organizations o ON o.id = m.org_id
-             WHERE m.user_id = $1 AND o.parent_id IS NULL",
-        )
-        .bind(user.id)
-        .fetch_one(pool)
-        .await)?
-            > 0),
-        _ => Ok(false),
-    }
 }
 
 /// A member of an organization subtree, for reports.

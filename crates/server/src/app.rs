@@ -442,9 +442,6 @@ struct MediaRights {
 #[async_trait::async_trait]
 impl catalog::AssetRights for MediaRights {
     async fn may_use(&self, user: &platform::auth::AuthUser, asset: &str) -> platform::ApiResult<bool> {
-        if user.role == platform::validate::Role::Admin {
-            return Ok(true);
-        }
         let Ok(id) = asset.parse::<media::AssetId>() else {
             return Ok(false);
         };
