@@ -2,6 +2,7 @@
 //! PostgreSQL.
 
 mod auth;
+mod authz;
 mod catalog;
 mod cli;
 mod errors;

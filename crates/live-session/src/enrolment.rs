@@ -316,8 +316,12 @@ impl Live {
                 skipped_out_of_scope: Vec::new(),
             });
         }
-        // Staff: curators (and admins) covering the users, or the series' managers.
+        // Staff: curators (and admins) covering the users, for a lecture they can see (manage
+        // or belong to the audience of); to others it does not exist, as for `GET`.
         auth.require_role(&[Role::Curator, Role::Admin])?;
+        if !self.manages(auth, &series).await? && !self.in_audience(auth.id, series.scope_org_id).await? {
+            return Err(occurrence_not_found());
+        }
         let mut users = Vec::new();
         if let Some(class) = req.class_id {
             platform::orgs::require_scope(&self.db, auth, class).await?;

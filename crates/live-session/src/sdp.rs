@@ -14,6 +14,9 @@ pub enum SdpError {
     TooManyMedia,
     /// Media sections exist but none offers Opus, H.264 or VP8.
     NoSupportedCodec,
+    /// No ICE credentials (`a=ice-ufrag`, `a=ice-pwd`) or DTLS fingerprint (`a=fingerprint`):
+    /// not an offer a WebRTC peer can answer.
+    NotWebRtc,
 }
 
 /// What an offer contains, as far as the SFU cares.
@@ -37,7 +40,13 @@ pub fn inspect(offer: &str) -> Result<OfferSummary, SdpError> {
     let mut sections = 0;
     let mut kind = "";
     let mut pts: Vec<&str> = Vec::new();
+    let (mut ufrag, mut pwd, mut fingerprint) = (false, false, false);
     for line in offer.lines().map(str::trim) {
+        ufrag |= line.strip_prefix("a=ice-ufrag:").is_some_and(|v| !v.trim().is_empty());
+        pwd |= line.strip_prefix("a=ice-pwd:").is_some_and(|v| !v.trim().is_empty());
+        fingerprint |= line
+            .strip_prefix("a=fingerprint:")
+            .is_some_and(|v| !v.trim().is_empty());
         if let Some(m) = line.strip_prefix("m=") {
             sections += 1;
             if sections > MAX_MEDIA_SECTIONS {
@@ -65,6 +74,9 @@ pub fn inspect(offer: &str) -> Result<OfferSummary, SdpError> {
     if !out.audio && out.video_codecs.is_empty() {
         return Err(SdpError::NoSupportedCodec);
     }
+    if !(ufrag && pwd && fingerprint) {
+        return Err(SdpError::NotWebRtc);
+    }
     Ok(out)
 }
 
@@ -73,6 +85,7 @@ mod tests {
     use super::*;
 
     const CHROME: &str = "v=0\r\no=- 46117 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n\
+        a=ice-ufrag:Zx9b\r\na=ice-pwd:Vd0rN3sUuVIRT0tJ0r4SkHqI\r\na=fingerprint:sha-256 AB:CD:EF\r\n\
         m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2\r\n\
         m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=mid:1\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\n\
         a=rtpmap:102 H264/90000\r\n";
@@ -107,5 +120,14 @@ mod tests {
         // An rtpmap for a payload type the m-line does not list does not count.
         let stray = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:96 VP8/90000\r\n";
         assert_eq!(inspect(stray), Err(SdpError::NoSupportedCodec));
+        // Codecs alone are no WebRTC offer: without ICE credentials and a DTLS fingerprint
+        // there is nothing to answer (it used to reach the WebRTC stack and fail there as a 500).
+        for missing in ["a=ice-ufrag:", "a=ice-pwd:", "a=fingerprint:"] {
+            let partial: String = CHROME
+                .split_inclusive("\r\n")
+                .filter(|l| !l.starts_with(missing))
+                .collect();
+            assert_eq!(inspect(&partial), Err(SdpError::NotWebRtc), "without {missing}");
+        }
     }
 }

@@ -48,6 +48,14 @@ fn sdp_error(e: SdpError) -> ApiError {
                 format!("Too many media sections (at most {}).", sdp::MAX_MEDIA_SECTIONS),
             ),
         ),
+        SdpError::NotWebRtc => (
+            StatusCode::BAD_REQUEST,
+            "sdp_not_webrtc",
+            msg(
+                "SDP 缺少 ICE 凭据或 DTLS 指纹，不是 WebRTC offer。",
+                "The offer has no ICE credentials or DTLS fingerprint: not a WebRTC offer.",
+            ),
+        ),
         SdpError::NoSupportedCodec => (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "sdp_unsupported_codecs",
