@@ -270,4 +270,87 @@ mod tests {
         Scope::anonymous().push_sees(&mut qb, "y");
         assert_eq!(qb.sql(), "1 = 0(y IS NULL)");
     }
+
+    /// The SQL the scope renders selects exactly the rows its in-memory answers accept, for any
+    /// tree, role and memberships (evaluated on SQLite; PostgreSQL runs the same conditions in
+    /// the HTTP suites).
+    #[test]
+    fn the_sql_and_the_memory_answers_agree() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pool = rt
+            .block_on(sqlx::SqlitePool::connect("sqlite::memory:"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let roles = [Role::Parent, Role::Expert, Role::Curator, Role::Admin];
+        // A tree of up to 12 nodes (each node's parent comes before it), a role and memberships.
+        let case = (
+            proptest::collection::vec(proptest::option::of(0usize..12), 1..12),
+            0usize..4,
+            proptest::collection::vec(0usize..12, 0..4),
+        );
+        let mut runner = TestRunner::new(Config {
+            cases: 200,
+            ..Config::default()
+        });
+        runner
+            .run(&case, |(parents, role, members)| {
+                // Names that are prefixes of one another, as ids can be ("1" and "10").
+                const NAMES: [&str; 12] = ["1", "10", "1a", "2", "20", "12", "3", "30", "4", "40", "5", "50"];
+                let mut paths: Vec<String> = Vec::new();
+                for (i, p) in parents.iter().enumerate() {
+                    let path = match p.filter(|p| *p < i) {
+                        Some(p) => format!("{}{}/", paths[p], NAMES[i]),
+                        None => format!("/{}/", NAMES[i]),
+                    };
+                    paths.push(path);
+                }
+                let member: Vec<String> = members.iter().filter_map(|m| paths.get(*m).cloned()).collect();
+                let scope = Scope::of(
+                    &AuthUser {
+                        id: UserId::new(),
+                        role: roles[role],
+                    },
+                    member,
+                );
+                let rows: Vec<Option<String>> = paths.iter().cloned().map(Some).chain([None]).collect();
+                let (sees, manages) = rt.block_on(async {
+                    let mut out = (Vec::new(), Vec::new());
+                    for (which, target) in [(0, &mut out.0), (1, &mut out.1)] {
+                        let mut qb = QueryBuilder::<sqlx::Sqlite>::new("SELECT p FROM (");
+                        for (i, r) in rows.iter().enumerate() {
+                            qb.push(if i == 0 { "SELECT " } else { " UNION ALL SELECT " });
+                            qb.push_bind(r.clone());
+                            qb.push(" AS p");
+                        }
+                        qb.push(") WHERE ");
+                        if which == 0 {
+                            scope.push_sees(&mut qb, "p");
+                        } else {
+                            qb.push("p IS NOT NULL AND ");
+                            scope.push_manages(&mut qb, "p");
+                        }
+                        let got: Vec<Option<String>> = qb
+                            .build_query_scalar()
+                            .fetch_all(&pool)
+                            .await
+                            .unwrap_or_else(|e| panic!("{e}"));
+                        *target = got;
+                    }
+                    out
+                });
+                let want_sees: Vec<Option<String>> =
+                    rows.iter().filter(|r| scope.sees(r.as_deref())).cloned().collect();
+                let want_manages: Vec<Option<String>> =
+                    paths.iter().filter(|p| scope.manages(p)).cloned().map(Some).collect();
+                prop_assert_eq!(sees, want_sees);
+                prop_assert_eq!(manages, want_manages);
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
 }
