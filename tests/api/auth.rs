@@ -6,6 +6,47 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 both_databases! {
+    // Trust #8: the new password and the end of the old sessions are one transaction. A fault
+    // injected into the second statement (a trigger refusing to revoke refresh tokens) must
+    // leave the old password in force, not a new password with the old sessions still open.
+    async fn a_password_change_that_fails_halfway_changes_nothing(app) {
+        let reg = app.register("13812345678", "abc12345x").await;
+        let token = token_of(&reg);
+        let refresh = reg["refresh_token"].as_str().unwrap_or_default().to_owned();
+        let handle = app.handle().await;
+        let (create, drop): (&[&str], &[&str]) = match app.backend {
+            e2e::Backend::Sqlite => (
+                &["CREATE TRIGGER fail_revoke BEFORE UPDATE ON refresh_tokens BEGIN SELECT RAISE(ABORT, 'injected fault'); END"],
+                &["DROP TRIGGER fail_revoke"],
+            ),
+            e2e::Backend::Postgres => (
+                &[
+                    "CREATE FUNCTION fail_revoke() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql",
+                    "CREATE TRIGGER fail_revoke BEFORE UPDATE ON refresh_tokens FOR EACH STATEMENT EXECUTE FUNCTION fail_revoke()",
+                ],
+                &["DROP TRIGGER fail_revoke ON refresh_tokens", "DROP FUNCTION fail_revoke()"],
+            ),
+        };
+        for sql in create {
+            platform::db_execute!(&handle.db, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        let (status, body) = app
+            .post("/api/v1/me/password", Some(&token), json!({"current_password": "abc12345x", "new_password": "new12345pass"}))
+            .await;
+        assert!(status.is_server_error(), "the injected fault fails the change: {status} {body}");
+        for sql in drop {
+            platform::db_execute!(&handle.db, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        handle.db.close().await;
+        // Nothing changed: the old password logs in, the new one does not, the old refresh
+        // token still works.
+        let (status, _) = app.post("/api/v1/auth/login", None, json!({"phone": "13812345678", "password": "new12345pass"})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "the new password was not stored");
+        app.login("13812345678", "abc12345x").await;
+        let (status, body) = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": refresh})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     async fn register_login_and_me(app) {
         let reg = app.register("13812345678", "abc12345x").await;
         assert_eq!(reg["user"]["role"], "parent");
