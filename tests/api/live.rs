@@ -662,3 +662,58 @@ both_databases! {
         handle.db.close().await;
     }
 }
+
+// A parent's first week #2: enrolment stays open until the lecture ends. Late-comers walk in
+// while seats are free, even before the expert has gone live; cancelling closes at the start.
+both_databases! {
+    async fn late_comers_walk_in_until_the_lecture_ends(app) {
+        let province = app.org("浙江省妇联", "province", None).await;
+        let school = app.org("西湖小学", "school", Some(&province)).await;
+        let expert = app.user_with_role("13600000001", "expert", Some(&school)).await;
+        let early = app.user_with_role("13800000001", "parent", Some(&school)).await;
+        let late = app.user_with_role("13800000002", "parent", Some(&school)).await;
+        let later = app.user_with_role("13800000003", "parent", Some(&school)).await;
+        let (_, created) = app.post("/api/v1/live/series", Some(&expert), json!({"title": "亲子阅读", "rrule": "FREQ=WEEKLY;COUNT=1",
+            "starts_at": next_thursday(), "duration_minutes": 60, "capacity": 2, "scope_org_id": school})).await;
+        let occ = created["occurrences"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let enrol = format!("/api/v1/live/occurrences/{occ}/enrolments");
+        let (status, body) = app.post(&enrol, Some(&early), json!({})).await;
+        assert!(status.is_success(), "{body}");
+
+        // The start passed five minutes ago; the expert has not gone live yet.
+        let handle = app.handle().await;
+        let id: live_session::OccurrenceId = occ.parse().unwrap_or_else(|e| panic!("{e}"));
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET starts_at = $2, ends_at = $3 WHERE id = $1", id, now - 300_000, now + 3_300_000)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (status, body) = app.post(&enrol, Some(&late), json!({})).await;
+        assert!(status.is_success(), "a late-comer walks in: {body}");
+        assert_eq!(body["state"], "enrolled", "{body}");
+        let (status, problem) = app.post(&enrol, Some(&later), json!({})).await;
+        assert_problem(status, &problem, 409, "lecture_full");
+        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("名额已满")), "{problem}");
+        let (status, problem) = app.call(Method::DELETE, &format!("{enrol}/me"), Some(&early), Value::Null).await;
+        assert_problem(status, &problem, 409, "enrolment_closed");
+
+        // Live: still open (a seat frees only by capacity, which the expert may raise).
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", id, now)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, s) = app.get(&format!("/api/v1/live/series/{}", created["id"].as_str().unwrap_or_default()), Some(&expert)).await;
+        let (status, body) = app
+            .call(Method::PATCH, &format!("/api/v1/live/series/{}", created["id"].as_str().unwrap_or_default()), Some(&expert), json!({"version": s["version"], "capacity": 3}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = app.post(&enrol, Some(&later), json!({})).await;
+        assert!(status.is_success() && body["state"] == "enrolled", "walk-in during the lecture: {body}");
+        let (_, view) = app.get(&format!("/api/v1/live/occurrences/{occ}"), Some(&later)).await;
+        assert_eq!(view["my_enrolment"]["state"], "enrolled", "{view}");
+
+        // Ended: closed.
+        let (status, _) = app.post(&format!("/api/v1/live/occurrences/{occ}/end"), Some(&expert), json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        let stranger = app.user_with_role("13800000004", "parent", Some(&school)).await;
+        let (status, problem) = app.post(&enrol, Some(&stranger), json!({})).await;
+        assert_problem(status, &problem, 409, "enrolment_closed");
+        handle.db.close().await;
+    }
+}

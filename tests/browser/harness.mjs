@@ -196,3 +196,39 @@ export async function login(page, base, phoneNumber, password) {
   await page.getByRole("button", { name: "登录" }).click();
   await page.waitForURL((u) => !u.pathname.startsWith("/login"));
 }
+
+export const screenshots = join(root, "target/screenshots");
+
+/// Keeps a screenshot of the page at its current size in target/screenshots/<name>.png, for a
+/// reviewer to look at after every run.
+export async function keepShot(page, name) {
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
+
+/// What is wrong with the layout at the page's current width: horizontal overflow, and elements
+/// that carry `hidden` yet are displayed (a class overriding it).
+export async function layoutTrouble(page) {
+  return page.evaluate(() => {
+    const out = [];
+    const doc = document.documentElement;
+    if (doc.scrollWidth > doc.clientWidth + 1) out.push(`the page is ${doc.scrollWidth}px wide in a ${doc.clientWidth}px window`);
+    for (const el of document.querySelectorAll("[hidden]")) {
+      if (getComputedStyle(el).display !== "none") out.push(`visible despite hidden: <${el.tagName.toLowerCase()} class="${el.className}">${el.textContent.trim().slice(0, 30)}`);
+    }
+    return out;
+  });
+}
+
+/// A JSON API call from the test itself (set-up the UI is not under test for).
+export async function apiCall(base, path, token, body, method = body ? "POST" : "GET") {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(body ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, body: json ?? text };
+}

@@ -104,8 +104,28 @@ fn closed() -> ApiError {
     ApiError::conflict(
         "enrolment_closed",
         msg(
-            "这场直播已经开始或结束，不能再报名或取消。",
-            "This occurrence has started or ended; enrolment is closed.",
+            "这场直播已经结束（或已取消），不能再报名。",
+            "This occurrence has ended or was cancelled; enrolment is closed.",
+        ),
+    )
+}
+
+fn cancel_closed() -> ApiError {
+    ApiError::conflict(
+        "enrolment_closed",
+        msg(
+            "这场直播已经开始，不能再取消报名。",
+            "This occurrence has started; the enrolment can no longer be cancelled.",
+        ),
+    )
+}
+
+fn full_now() -> ApiError {
+    ApiError::conflict(
+        "lecture_full",
+        msg(
+            "直播已经开始，名额已满。可以在回放发布后观看。",
+            "The lecture has started and every seat is taken; watch the replay later.",
         ),
     )
 }
@@ -152,17 +172,22 @@ impl Live {
         let now = self.clock.now();
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            // Lock the occurrence: enrolments of it run one after the other.
-            let open: Option<i64> = sqlx::query_scalar(
-                "UPDATE live_occurrences SET updated_at = $2 WHERE id = $1 AND state IN ('scheduled', 'live', 'paused')
-                 AND starts_at > $2 RETURNING starts_at",
+            // Lock the occurrence: enrolments of it run one after the other. Enrolment stays
+            // open until the lecture ends: before its start with a waitlist, after it (walk-in)
+            // while seats are free.
+            let open: Option<Timestamp> = sqlx::query_scalar(
+                "UPDATE live_occurrences SET updated_at = $2 WHERE id = $1
+                   AND (state IN ('live', 'paused') OR (state = 'scheduled' AND ends_at > $2))
+                 RETURNING starts_at",
             )
             .bind(occ.id).bind(now)
             .fetch_optional(&mut *tx).await?;
-            if open.is_none() {
+            let Some(starts_at) = open else {
                 tx.rollback().await?;
                 return Err(closed());
-            }
+            };
+            let walk_in = starts_at <= now;
+            let mut turned_away = 0usize;
             let mut enrolled: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'",
             )
@@ -182,6 +207,11 @@ impl Live {
                 if matches!(current.as_deref(), Some("enrolled" | "waitlisted")) {
                     continue;
                 }
+                if walk_in && enrolled >= i64::from(capacity) {
+                    // Nobody cancels once it has started: a waitlist would never move.
+                    turned_away += 1;
+                    continue;
+                }
                 seq += 1;
                 let state = if enrolled < i64::from(capacity) { "enrolled" } else { "waitlisted" };
                 enrolled += i64::from(state == "enrolled");
@@ -193,6 +223,10 @@ impl Live {
                 )
                 .bind(occ.id).bind(*user).bind(state).bind(seq).bind(by).bind(now)
                 .execute(&mut *tx).await?;
+            }
+            if turned_away > 0 && turned_away == users.len() {
+                tx.rollback().await?;
+                return Err(full_now());
             }
             tx.commit().await?;
             Ok::<(), ApiError>(())
@@ -212,7 +246,7 @@ impl Live {
             .fetch_optional(&mut *tx).await?;
             if open.is_none() {
                 tx.rollback().await?;
-                return Err(closed());
+                return Err(cancel_closed());
             }
             let n = sqlx::query(
                 "UPDATE live_enrolments SET state = 'cancelled', updated_at = $3
@@ -258,7 +292,7 @@ impl Live {
                 match self.enrol(o, s.capacity, &missing, s.expert_id).await {
                     Ok(()) => {}
                     // It started meanwhile: nothing to fill.
-                    Err(e) if e.code == "enrolment_closed" => {}
+                    Err(e) if e.code == "enrolment_closed" || e.code == "lecture_full" => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -470,7 +504,7 @@ async fn enrol_series(
         match live.enrol(&o, s.capacity, &[auth.id], auth.id).await {
             Ok(()) => {}
             // It started meanwhile: reported below as it stands.
-            Err(e) if e.code == "enrolment_closed" => {}
+            Err(e) if e.code == "enrolment_closed" || e.code == "lecture_full" => {}
             Err(e) => return Err(e),
         }
         let mine = live.enrolment_of(o.id, auth.id).await?;
@@ -499,7 +533,8 @@ async fn cancel_series(State(live): State<Live>, auth: AuthUser, Path(id): Path<
         auth.id
     )?;
     for o in live.open_occurrences(id, now).await? {
-        if o.state == "scheduled" {
+        // Seats in lectures that have begun are history.
+        if o.state == "scheduled" && o.starts_at > now {
             let _ = live.cancel(o.id, auth.id).await?;
         }
     }

@@ -128,12 +128,12 @@ impl Live {
         Ok((occ, series))
     }
 
-    /// The series' occurrences that have not ended nor been cancelled and start after `now`
-    /// (or are live now).
+    /// The series' occurrences still open for enrolment: live or paused, or scheduled and not
+    /// past their scheduled end (a lecture whose start has passed still takes walk-ins).
     pub(crate) async fn open_occurrences(&self, series: SeriesId, now: Timestamp) -> ApiResult<Vec<OccurrenceRow>> {
         let sql = format!(
             "SELECT {OCC_COLUMNS} FROM live_occurrences WHERE series_id = $1
-             AND (state IN ('live', 'paused') OR (state = 'scheduled' AND starts_at > $2)) ORDER BY starts_at"
+             AND (state IN ('live', 'paused') OR (state = 'scheduled' AND ends_at > $2)) ORDER BY starts_at"
         );
         Ok(
             with_db!(&self.db, pool => sqlx::query_as::<_, OccurrenceRow>(&sql).bind(series).bind(now).fetch_all(pool).await)?,

@@ -11,23 +11,30 @@ function enrolmentText(e) {
   return e.state === "enrolled" ? "已报名" : `候补第 ${e.waitlist_position} 位`;
 }
 
+// Enrolment stays open until the lecture ends (walk-in while seats are free); cancelling only
+// before it starts.
+const enrolOpen = (o) => ["scheduled", "live", "paused"].includes(o.state);
+const cancelOpen = (o) => o.state === "scheduled" && new Date(o.starts_at) > new Date();
+
+async function enrolIn(o) {
+  const r = await api(`/api/v1/live/occurrences/${o.id}/enrolments`, { method: "POST", body: {} });
+  toast(r.state === "enrolled" ? "报名成功" : `名额已满，你在候补第 ${r.waitlist_position} 位`);
+  return r;
+}
+
 function occurrenceItem(o, refresh) {
   const mine = enrolmentText(o.my_enrolment);
-  const open = o.state === "scheduled";
+  const open = enrolOpen(o);
   const actions = [];
   if (o.state === "live" || o.state === "paused" || mine || o.may_manage) {
     actions.push(h("a", { class: "btn small", href: `/live/${o.id}`, "data-link": true }, o.state === "live" ? "进入直播间" : "查看"));
   }
   if (open && !mine && !o.may_manage) {
     actions.push(h("button", { type: "button", class: "btn small", onclick: async () => {
-      try {
-        const r = await api(`/api/v1/live/occurrences/${o.id}/enrolments`, { method: "POST", body: {} });
-        toast(r.state === "enrolled" ? "报名成功" : `名额已满，你在候补第 ${r.waitlist_position} 位`);
-        refresh();
-      } catch (err) { toast(err.message, "error"); }
+      try { await enrolIn(o); refresh(); } catch (err) { toast(err.message, "error"); }
     } }, "报名"));
   }
-  if (open && mine) {
+  if (cancelOpen(o) && mine) {
     actions.push(h("button", { type: "button", class: "btn secondary small", onclick: async () => {
       try { await api(`/api/v1/live/occurrences/${o.id}/enrolments/me`, { method: "DELETE" }); toast("已取消报名"); refresh(); }
       catch (err) { toast(err.message, "error"); }
@@ -270,9 +277,29 @@ export async function room(id, ctx) {
   const modeButton = h("button", { type: "button", class: "btn secondary small", hidden: true }, "切换到流畅模式");
   const replay = h("p", { hidden: !o.replay }, o.replay ? h("a", { class: "btn", href: `/courses/${o.replay.course_id}?lesson=${o.replay.lesson_id}`, "data-link": true }, "观看回放") : null);
   const talk = discussion(id);
+  // The caller's seat: 报名 where they may enrol, their waitlist place when waiting.
+  const seat = h("div", { class: "seat", role: "status", hidden: true });
+  const drawSeat = (e) => {
+    const st = e && e.state !== "cancelled" ? e.state : null;
+    if (o.may_manage || st === "enrolled" || (!st && !enrolOpen({ state }))) { seat.hidden = true; return; }
+    seat.hidden = false;
+    if (st === "waitlisted") {
+      seat.replaceChildren(h("p", {}, `名额已满，你在候补第 ${e.waitlist_position} 位。有人取消报名时，会按顺序为你补上。`));
+      return;
+    }
+    const begun = state !== "scheduled" || new Date(o.starts_at) <= new Date();
+    seat.replaceChildren(h("p", {}, begun ? "直播时间已到，还有名额时可以直接报名进入。" : "你还没有报名这场直播。"),
+      h("button", { type: "button", class: "btn", onclick: async () => {
+        try {
+          const r = await enrolIn(o);
+          drawSeat({ state: r.state, waitlist_position: r.waitlist_position });
+          if (r.state === "enrolled") { o.my_enrolment = { state: "enrolled" }; watch(); }
+        } catch (err) { toast(err.message, "error"); }
+      } }, "报名"));
+  };
   ctx.page(o.title, h("div", { class: "card" },
     h("p", { class: "meta" }, `${fmt(o.starts_at)} · 主讲：${o.lecturer}`),
-    h("div", { class: "player live" }, video), unmute, status, h("p", { class: "actions" }, viewers, modeButton), replay), talk.panel);
+    h("div", { class: "player live" }, video), unmute, status, seat, h("p", { class: "actions" }, viewers, modeButton), replay), talk.panel);
 
   // "webrtc" (low delay) or "hls" (any network, any number of viewers).
   let mode = sessionStorage.getItem("ps.liveMode") === "hls" ? "hls" : "webrtc";
@@ -312,6 +339,10 @@ export async function room(id, ctx) {
   });
   const watch = async () => {
     if (pc || hls || left || state !== "live") return;
+    if (!o.may_manage && o.my_enrolment?.state !== "enrolled") {
+      say(o.my_enrolment?.state === "waitlisted" ? "候补中：补上名额后即可观看。" : "报名后即可观看。");
+      return;
+    }
     if (mode === "hls") return watchHls(null);
     say("正在连接直播……");
     pc = new RTCPeerConnection({ iceServers: ice });
@@ -344,6 +375,7 @@ export async function room(id, ctx) {
   const onState = (st) => {
     state = st;
     showMode();
+    drawSeat(o.my_enrolment);
     if (st === "live") { watch(); return; }
     if (st === "paused" && hls) return; // the stream resumes by itself when the lecturer returns
     stop();
