@@ -17,6 +17,7 @@ use platform::{Clock, Db, Timestamp};
 use tokio::sync::{mpsc, watch};
 
 pub mod attendance;
+pub mod contact;
 mod enrolment;
 pub mod events;
 pub mod hls;
@@ -83,6 +84,8 @@ pub struct LiveConfig {
     pub public_url: Option<String>,
     pub message_max_chars: usize,
     pub word_filter: Vec<String>,
+    /// Mask WeChat ids, QQ numbers, phone numbers and links in chat and questions.
+    pub contact_filter: bool,
     pub hls_segment_seconds: u64,
     pub reminder_minutes: Vec<u32>,
     pub reminder_check_seconds: u64,
@@ -119,6 +122,7 @@ impl Live {
                     public_url,
                     message_max_chars: settings.message_max_chars.clamp(1, 5000),
                     word_filter: settings.word_filter.clone(),
+                    contact_filter: settings.contact_filter,
                     hls_segment_seconds: settings.hls_segment_seconds.clamp(1, 10),
                     reminder_minutes: settings.reminder_minutes.clone(),
                     reminder_check_seconds: settings.reminder_check_seconds.clamp(1, 3600),

@@ -141,7 +141,12 @@ impl Live {
                 msg("内容不能包含控制字符或换行。", "No control characters or line breaks."),
             ));
         }
-        Ok(mask(t, &self.cfg.word_filter))
+        let t = if self.cfg.contact_filter {
+            crate::contact::mask_contacts(t)
+        } else {
+            t.to_owned()
+        };
+        Ok(mask(&t, &self.cfg.word_filter))
     }
 
     /// The occurrence must be live or paused, and the caller may watch it.
@@ -166,10 +171,12 @@ impl Live {
         self.manages(auth, &series).await
     }
 
-    async fn rate_limit(&self, user: UserId, now: Timestamp) -> ApiResult<()> {
+    /// One message per gap and `PER_MINUTE` a minute, counted apart for chat and for questions
+    /// (a question right after a chat line is fine).
+    async fn rate_limit(&self, user: UserId, kind: Kind, now: Timestamp) -> ApiResult<()> {
         // The gap is claimed in one statement (a conditional upsert: the row lock on
         // PostgreSQL, the single writer on SQLite), so of messages sent at once only one passes.
-        let bucket = format!("live-message:{user}");
+        let bucket = format!("live-{}:{user}", kind.as_str());
         let claimed = platform::db_execute!(
             &self.db,
             "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
@@ -182,10 +189,11 @@ impl Live {
         let wait_ms = if claimed {
             // At most one message per gap gets here, so the count cannot race.
             let count: i64 = with_db!(&self.db, pool => sqlx::query_scalar(
-                "SELECT COUNT(*) FROM live_messages WHERE user_id = $1 AND created_at > $2",
+                "SELECT COUNT(*) FROM live_messages WHERE user_id = $1 AND created_at > $2 AND kind = $3",
             )
             .bind(user)
             .bind(Timestamp(now.0 - 60_000))
+            .bind(kind.as_str())
             .fetch_one(pool)
             .await)?;
             if count < PER_MINUTE {
@@ -214,7 +222,7 @@ impl Live {
         self.room_member(auth, id).await?;
         let text = self.check_text(text)?;
         let now = self.clock.now();
-        self.rate_limit(auth.id, now).await?;
+        self.rate_limit(auth.id, kind, now).await?;
         let mid = MessageId::new();
         platform::db_execute!(
             &self.db,

@@ -72,6 +72,9 @@ pub struct LiveSettings {
     pub message_max_chars: usize,
     /// Words masked with ＊ in chat messages and questions.
     pub word_filter: Vec<String>,
+    /// Mask contact details (WeChat ids, QQ numbers, phone numbers, links) in chat messages and
+    /// questions: parents of minors are a target for strangers' "add me" lures. On by default.
+    pub contact_filter: bool,
     /// WebRTC viewers per occurrence on a node (0: no limit); more watch through live HLS.
     pub webrtc_viewer_limit: usize,
     /// A WebRTC viewer whose media has not connected this many seconds after its answer frees
@@ -116,6 +119,7 @@ impl Default for LiveSettings {
             publisher_media_wait_seconds: 5,
             message_max_chars: 300,
             word_filter: Vec::new(),
+            contact_filter: true,
             webrtc_viewer_limit: 300,
             viewer_connect_seconds: 10,
             whep_offers_per_minute: 20,
