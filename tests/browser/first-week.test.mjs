@@ -1,6 +1,7 @@
-// A parent's first week, as the parent walks it (issue "a parent's first week"): a late-comer
-// enrols in the live room itself after the start, a waitlisted parent is told their place, and
-// no page shows an element marked `hidden` or scrolls sideways at 360 px. Screenshots of the
+// A parent's first week, as the parent walks it (issue "a parent's first week"): a new parent
+// joins with the code the class teacher shares, a late-comer enrols in the live room itself
+// after the start, a waitlisted parent is told their place, and no page shows an element marked
+// `hidden` or scrolls sideways at 360 px. Screenshots of the
 // pages at 390×844 are kept in target/screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +10,7 @@ import { Server, launch, phone, withShot, login, keepShot, layoutTrouble, apiCal
 
 const server = new Server({ postgres: true });
 const PASSWORD = "Test-pass-2026";
-let browser, base, started, full;
+let browser, base, started, full, course;
 
 const token = async (phoneNumber) => (await apiCall(base, "/api/v1/auth/login", null, { phone: phoneNumber, password: PASSWORD })).body.access_token;
 
@@ -28,7 +29,12 @@ before(async () => {
   server.cli("user", "add", "--phone", "13600000001", "--password", PASSWORD, "--role", "expert", "--org", school, "--name", "李老师");
   server.cli("user", "add", "--phone", "13800000001", "--password", PASSWORD, "--role", "parent", "--org", school, "--name", "乐乐妈妈");
   server.cli("user", "add", "--phone", "13800000002", "--password", PASSWORD, "--role", "parent", "--org", school, "--name", "豆豆爸爸");
+  server.cli("user", "add", "--phone", "13700000001", "--password", PASSWORD, "--role", "curator", "--org", school, "--name", "王老师");
   base = await server.start();
+  // A course for the school's members only, to share as a link.
+  const curator = await token("13700000001");
+  course = (await apiCall(base, "/api/v1/courses", curator, { title: "陪孩子度过青春期", age_stages: ["12-15"], scope_org_id: school, owner_org_id: school, lessons: [{ title: "第一讲", duration_s: 600 }] })).body.id;
+  for (const to of ["in_review", "published"]) await apiCall(base, `/api/v1/courses/${course}/transitions`, curator, { to });
   const expert = await token("13600000001");
   const d = new Date(Date.now() + 2 * 86400000 + 8 * 3600000).toISOString().slice(0, 10);
   const series = async (title, capacity) => (await apiCall(base, "/api/v1/live/series", expert, {
@@ -74,6 +80,52 @@ test("a late-comer enrols in the room after the start; a waitlisted parent is to
     await page.reload();
     await page.getByText("名额已满，你在候补第 1 位。").waitFor();
     assert.equal(await page.getByText("你还没有报名").count(), 0);
+  });
+});
+
+test("a new parent joins the school with the code from the class group; a shared course link asks them to sign in and comes back", async () => {
+  const staff = await phone(browser);
+  const page = await phone(browser);
+  await withShot(staff, "join-code-staff", async () => {
+    await login(staff, base, "13700000001", PASSWORD);
+    await staff.waitForURL(/\/studio$/);
+    const row = staff.locator(".join-code").filter({ hasText: "西湖小学" });
+    await row.getByRole("button", { name: "生成加入码" }).click();
+    await row.locator(".code").waitFor();
+    await keepShot(staff, "studio-join-codes");
+  });
+  const code = (await staff.locator(".join-code .code").first().textContent()).trim();
+  assert.match(code, /^[A-Z0-9]{4,16}$/);
+  await withShot(page, "join", async () => {
+    // A course link from the class group, opened before signing up.
+    await page.goto(`${base}/courses/${course}`);
+    await page.getByText("这门课程面向学校或班级的成员，请登录后查看。").waitFor();
+    await page.getByRole("link", { name: "注册" }).click();
+    await page.getByLabel("手机号", { exact: true }).fill("13900000009");
+    await page.getByLabel("称呼", { exact: true }).fill("新来的妈妈");
+    await page.getByLabel("密码", { exact: true }).fill(PASSWORD);
+    await page.getByRole("checkbox").check();
+    await page.getByRole("button", { name: "注册" }).click();
+    // Back on the course: not in the school yet, so it is still out of reach.
+    await page.waitForURL(new RegExp(`/courses/${course}$`));
+    await page.goto(`${base}/`);
+    await page.getByRole("heading", { name: "加入孩子的学校或班级" }).waitFor();
+    assert.equal(await page.getByText("你所在的学校暂时还没有发布课程清单").count(), 0, "no untrue 'your school' text");
+    await keepShot(page, "home-belongs-nowhere");
+    // The join link from the class group.
+    await page.goto(`${base}/join/${code}`);
+    await page.getByLabel("加入码").waitFor();
+    assert.equal(await page.getByLabel("加入码").inputValue(), code);
+    await keepShot(page, "join");
+    await page.getByRole("button", { name: "加入" }).click();
+    await page.getByText("已加入「西湖小学」").waitFor();
+    // The saved session knows at once, with no new login: no join card, the course opens.
+    await page.waitForURL(`${base}/`);
+    assert.equal(await page.getByRole("heading", { name: "加入孩子的学校或班级" }).count(), 0);
+    const orgs = await page.evaluate(() => JSON.parse(localStorage.getItem("ps.session")).user.organizations.map((o) => o.name));
+    assert.deepEqual(orgs, ["西湖小学"]);
+    await page.goto(`${base}/courses/${course}`);
+    await page.getByRole("heading", { name: "陪孩子度过青春期" }).waitFor();
   });
 });
 

@@ -23,6 +23,20 @@ export function saveSession(body) {
 
 export function clearSession() { localStorage.removeItem(KEY); }
 
+/// The login page, coming back to `next` (default: this page) afterwards.
+export function loginPath(next = location.pathname + location.search) {
+  return `/login?next=${encodeURIComponent(next)}`;
+}
+
+/// Reloads the signed-in user into the saved session (after joining an organization, say), so
+/// pages see their new organizations without logging in again.
+export async function refreshUser() {
+  const me = await api("/api/v1/me");
+  const cur = session();
+  if (cur) saveSession({ access_token: cur.access, refresh_token: cur.refresh, user: me });
+  return me;
+}
+
 let refreshing = null;
 async function refresh() {
   const s = session();

@@ -1,5 +1,5 @@
 // The app shell: history routing, navigation, and the parent-facing pages.
-import { api, qs, session, saveSession, clearSession } from "./api.js";
+import { api, qs, session, saveSession, clearSession, loginPath, refreshUser } from "./api.js";
 import { h, toast, duration, courseCard, fieldErrors, STAGES, stageLabel } from "./ui.js";
 
 const main = document.getElementById("main");
@@ -62,6 +62,8 @@ const routes = [
   [/^\/register$/, () => authPage("register")],
   [/^\/search$/, search],
   [/^\/password$/, passwordPage],
+  [/^\/join$/, () => joinPage("")],
+  [/^\/join\/([A-Za-z0-9]+)$/, (code) => joinPage(code)],
   [/^\/me$/, learningPage],
   [/^\/lists\/([\w-]+)$/, listPage],
   [/^\/courses\/([\w-]+)$/, coursePage],
@@ -103,10 +105,13 @@ async function home() {
     l.course_count > l.courses.length
       ? h("a", { href: `/lists/${l.id}`, "data-link": true, class: "more" }, `查看全部 ${l.course_count} 门课程`) : null));
   main.querySelector(".loading")?.remove();
+  const belongs = (s?.user.organizations || []).length > 0;
   if (s) main.prepend(...(await invitations()));
+  if (s && !belongs) main.prepend(joinCard());
   if (!sections.length) {
-    main.append(h("p", { class: "card empty" }, s ? "你所在的学校暂时还没有发布课程清单。" : "登录后可以看到你所在学校和地区的课程清单。",
-      s ? null : h("a", { href: "/login", "data-link": true, class: "btn" }, "登录")));
+    const why = !s ? "登录后可以看到你所在学校和地区的课程清单。"
+      : belongs ? "你所在的学校暂时还没有发布课程清单。" : "暂时还没有面向所有人的课程清单。加入孩子的学校或班级后，这里会显示学校推荐的课程。";
+    main.append(h("p", { class: "card empty" }, why, s ? null : h("a", { href: loginPath("/"), "data-link": true, class: "btn" }, "登录")));
   }
   main.append(...sections);
 }
@@ -122,9 +127,7 @@ async function invitations() {
         if (accept) {
           const org = await api(`/api/v1/me/invitations/${inv.id}/accept`, { method: "POST", body: {} });
           // The saved session carries the user's organizations: refresh it.
-          const me = await api("/api/v1/me");
-          const cur = session();
-          saveSession({ access_token: cur.access, refresh_token: cur.refresh, user: me });
+          await refreshUser();
           toast(`已加入「${org.name}」`);
           render();
         } else {
@@ -139,6 +142,46 @@ async function invitations() {
       h("button", { type: "button", class: "btn secondary", onclick: () => answer(false) }, "拒绝")));
     return card;
   });
+}
+
+// A parent who belongs nowhere yet: how to join their child's school or class.
+function joinCard() {
+  return h("section", { class: "card invitation", "aria-label": "加入学校或班级" },
+    h("h2", {}, "加入孩子的学校或班级"),
+    h("p", {}, "向孩子的班主任要一个加入码，或打开老师发在班级群里的加入链接。加入后可以看到学校推荐的课程和直播。"),
+    h("p", { class: "actions" }, h("a", { class: "btn", href: "/join", "data-link": true }, "输入加入码")));
+}
+
+// 加入学校/班级: a join code typed in, or prefilled from a /join/{code} link.
+async function joinPage(code) {
+  if (!session()) {
+    page("加入学校或班级", h("section", { class: "card" },
+      h("p", {}, code ? `你打开的是加入链接（加入码 ${code}）。请先登录或注册，登录后会回到这里。` : "请先登录或注册，再输入加入码。"),
+      h("p", { class: "actions" },
+        h("a", { class: "btn", href: loginPath(), "data-link": true }, "登录"),
+        h("a", { class: "btn secondary", href: `/register?next=${encodeURIComponent(location.pathname)}`, "data-link": true }, "注册"))));
+    return;
+  }
+  const input = h("input", { name: "join_code", value: code, required: true, autocomplete: "off", autocapitalize: "characters",
+    inputmode: "text", maxlength: 16, placeholder: "如：7K2QMX", "aria-describedby": "join-help" });
+  const form = h("form", { class: "card form", novalidate: true },
+    h("label", {}, "加入码", input),
+    h("p", { class: "meta", id: "join-help" }, "加入码由学校或班级的老师提供，不区分大小写。"),
+    h("button", { class: "btn" }, "加入"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const value = input.value.trim();
+    if (!value) { fieldErrors(form, { fields: [{ field: "join_code", detail: "请填写加入码。" }] }); return; }
+    try {
+      const org = await api("/api/v1/me/organizations", { method: "POST", body: { join_code: value } });
+      await refreshUser();
+      toast(`已加入「${org.name}」`);
+      go("/", true);
+    } catch (err) { fieldErrors(form, err); }
+  });
+  const mine = session().user.organizations || [];
+  page("加入学校或班级", form,
+    mine.length ? h("section", { class: "card" }, h("h2", {}, "你已加入"), h("ul", { class: "plain" }, mine.map((o) => h("li", {}, o.name)))) : null);
 }
 
 async function search() {
@@ -180,8 +223,20 @@ async function listPage(id) {
 }
 
 async function coursePage(id) {
-  const c = await api(`/api/v1/courses/${id}`);
   const s = session();
+  let c;
+  try { c = await api(`/api/v1/courses/${id}`); } catch (err) {
+    // A link shared in a class group: most courses are for a school's members, so someone not
+    // signed in is asked to sign in (and comes back here), not told the course does not exist.
+    if (err.status === 404 && !s) {
+      page("登录后查看课程", h("section", { class: "card" },
+        h("p", {}, "这门课程面向学校或班级的成员，请登录后查看。"),
+        h("p", { class: "actions" }, h("a", { class: "btn", href: loginPath(), "data-link": true }, "登录"),
+          h("a", { class: "btn secondary", href: `/register?next=${encodeURIComponent(location.pathname + location.search)}`, "data-link": true }, "注册"))));
+      return;
+    }
+    throw err;
+  }
   const learning = s ? await api("/api/v1/me/learning").catch(() => null) : null;
   const done = new Map();
   for (const course of learning?.courses || []) for (const l of course.lessons) done.set(l.lesson_id, l);
@@ -237,7 +292,7 @@ function replayPanel(r, video) {
 
 async function learningPage() {
   const s = session();
-  if (!s) return go("/login", true);
+  if (!s) return go(loginPath(), true);
   const l = await api("/api/v1/me/learning");
   const hours = (sec) => `${(sec / 3600).toFixed(1)} 小时`;
   page("我的学习",
@@ -262,7 +317,7 @@ function authPage(mode) {
     register ? h("label", { class: "check" }, h("input", { name: "accept_privacy_notice", type: "checkbox", required: true }),
       "我已阅读并同意隐私政策：仅收集手机号、称呼和学习记录，用于家长学校学习管理。") : null,
     h("button", { class: "btn" }, register ? "注册" : "登录"),
-    h("p", {}, register ? h("a", { href: "/login", "data-link": true }, "已有账号？去登录") : h("a", { href: "/register", "data-link": true }, "没有账号？注册")));
+    h("p", {}, register ? h("a", { href: `/login${location.search}`, "data-link": true }, "已有账号？去登录") : h("a", { href: `/register${location.search}`, "data-link": true }, "没有账号？注册")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const f = new FormData(form);
@@ -273,8 +328,10 @@ function authPage(mode) {
       const res = await api(`/api/v1/auth/${mode}`, { method: "POST", body });
       saveSession(res);
       toast(register ? "注册成功" : "登录成功");
+      const next = new URLSearchParams(location.search).get("next");
+      const back = next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/login") ? next : null;
       if (res.user.must_change_password) go("/password", true);
-      else go(EDITORS.includes(res.user.role) ? "/studio" : "/", true);
+      else go(back || (EDITORS.includes(res.user.role) ? "/studio" : "/"), true);
     } catch (err) { fieldErrors(form, err); }
   });
   page(register ? "注册" : "登录", form);

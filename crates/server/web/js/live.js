@@ -1,6 +1,6 @@
 // Live lectures for parents: the schedule (enrol, cancel, add to calendar) and the live room
 // (WHEP player, state from Server-Sent Events, a message for every state and error).
-import { api, session } from "./api.js";
+import { api, session, loginPath } from "./api.js";
 import { h, toast } from "./ui.js";
 
 const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
@@ -48,7 +48,7 @@ function occurrenceItem(o, refresh) {
 }
 
 export async function schedule(ctx) {
-  if (!session()) return ctx.go("/login", true);
+  if (!session()) return ctx.go(loginPath(), true);
   const draw = async () => {
     const all = await api("/api/v1/live/occurrences");
     const mine = all.filter((o) => enrolmentText(o.my_enrolment));
@@ -268,7 +268,7 @@ export async function liveEvents(id, handlers) {
 
 export async function room(id, ctx) {
   const s = session();
-  if (!s) return ctx.go("/login", true);
+  if (!s) return ctx.go(loginPath(), true);
   const o = await api(`/api/v1/live/occurrences/${id}`);
   const video = h("video", { playsinline: true, "webkit-playsinline": true, autoplay: true, muted: true, controls: true, "aria-label": `直播：${o.title}` });
   const status = h("p", { class: "live-status", role: "status", "aria-live": "polite" });

@@ -1,5 +1,5 @@
 // The studio (工作台) for experts and curators: review queue, course editor, list editor.
-import { api, qs, session, download } from "./api.js";
+import { api, qs, session, download, loginPath } from "./api.js";
 import { h, toast, courseCard, fieldErrors, duration, STAGES, STATUS } from "./ui.js";
 
 let ctx;
@@ -7,7 +7,7 @@ let ctx;
 export async function studio(rest, context) {
   ctx = context;
   const s = session();
-  if (!s) return ctx.go("/login", true);
+  if (!s) return ctx.go(loginPath(), true);
   if (!["expert", "curator", "admin"].includes(s.user.role)) {
     return ctx.page("工作台", h("p", {}, "工作台只对专家和工作人员开放。"));
   }
@@ -49,7 +49,39 @@ async function dashboard(user) {
       lists.items.filter((l) => l.editable).length
         ? h("ul", { class: "plain" }, lists.items.filter((l) => l.editable).map((l) =>
           h("li", {}, h("a", { href: `/studio/lists/${l.id}`, "data-link": true }, l.title), h("span", { class: "meta" }, ` · ${l.course_count} 门`))))
-        : h("p", { class: "empty" }, "还没有清单。")) : null);
+        : h("p", { class: "empty" }, "还没有清单。")) : null,
+    curator ? await joinCodes() : null);
+}
+
+// Join codes of the schools and classes a curator manages: the code, the /join link to put in
+// the class WeChat group, and a new code when the old one leaked.
+async function joinCodes() {
+  const orgs = (await api("/api/v1/organizations?limit=100").catch(() => ({ items: [] }))).items
+    .filter((o) => o.kind === "school" || o.kind === "class");
+  const section = h("section", { class: "card", "aria-label": "加入码" }, h("h2", {}, "加入码"),
+    h("p", { class: "meta" }, "家长用加入码或加入链接加入学校或班级。把链接发到班级群里即可。"));
+  if (!orgs.length) { section.append(h("p", { class: "empty" }, "你管理的范围内还没有学校或班级。")); return section; }
+  const row = (o) => {
+    const out = h("span", { class: "meta" });
+    const show = (code) => {
+      const link = `${location.origin}/join/${code}`;
+      out.replaceChildren(h("strong", { class: "code" }, code), " ", h("a", { href: `/join/${code}` }, link), " ",
+        h("button", { type: "button", class: "btn secondary small", onclick: () => navigator.clipboard?.writeText(link).then(() => toast("链接已复制"), () => toast(link)) }, "复制链接"));
+    };
+    const make = async () => {
+      try { show((await api(`/api/v1/organizations/${o.id}/join-code`, { method: "POST", body: null })).join_code); }
+      catch (err) { toast(err.message, "error"); }
+    };
+    const button = h("button", { type: "button", class: "btn secondary small", hidden: true, onclick: async () => { await make(); button.textContent = "换一个加入码"; } }, "生成加入码");
+    const li = h("li", { class: "join-code" }, h("span", {}, o.name), " ", out, " ", button);
+    api(`/api/v1/organizations/${o.id}`).then((d) => {
+      if (d.join_code) { show(d.join_code); button.textContent = "换一个加入码"; }
+      button.hidden = false;
+    }).catch(() => {});
+    return li;
+  };
+  section.append(h("ul", { class: "plain" }, orgs.slice(0, 50).map(row)));
+  return section;
 }
 
 const field = (label, input) => h("label", {}, label, input);
