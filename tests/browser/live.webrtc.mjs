@@ -169,7 +169,9 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
       // A second publisher is refused with a clear message while the first is live.
       const second = await fetch(`${base}/api/v1/live/occurrences/${occ}/whip`, {
         method: "POST", headers: { "content-type": "application/sdp", authorization: `Bearer ${expertToken}` },
-        body: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n",
+        // A WebRTC offer in shape (ICE credentials, a DTLS fingerprint), as a second browser sends.
+        body: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+          + "a=fingerprint:sha-256 AB:CD:EF\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n",
       });
       assert.equal(second.status, 409);
       assert.equal((await second.json()).code, "publisher_active");
@@ -213,7 +215,8 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
       // What the room was told: 503 webrtc_full with the signed live playlist.
       const full = await fetch(`${base}/api/v1/live/occurrences/${occ}/whep`, {
         method: "POST", headers: { "content-type": "application/sdp", authorization: `Bearer ${parent2Token}` },
-        body: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n",
+        body: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+          + "a=fingerprint:sha-256 AB:CD:EF\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n",
       });
       assert.equal(full.status, 503);
       const fullBody = await full.json();
