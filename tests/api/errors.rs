@@ -36,6 +36,19 @@ both_databases! {
         assert_problem(s, &b, 422, "invalid_body");
         let (s, b) = problem(app, Method::POST, "/api/v1/auth/login", &json_ct, Some(b"{\"phone\":\"13812345678\",\"password\":\"x\",\"extra\":1}".to_vec())).await;
         assert_problem(s, &b, 422, "invalid_body");
+        // A parent's first week #6: a body of the wrong shape names the field in Chinese, for
+        // the form to show beside the input (English on request), never serde's words.
+        let expert = app.user_with_role("13600000001", "expert", None).await;
+        let auth = format!("Bearer {expert}");
+        let series = r#"{"title":"讲座","rrule":"FREQ=WEEKLY;COUNT=1","starts_at":"2026-12-03T19:30","duration_minutes":60,"capacity":10}"#.as_bytes();
+        let (s, b) = problem(app, Method::POST, "/api/v1/live/series", &[("content-type", "application/json"), ("authorization", &auth)], Some(series.to_vec())).await;
+        assert_problem(s, &b, 422, "invalid_body");
+        assert_eq!(b["errors"][0]["field"], "starts_at", "{b}");
+        let detail = b["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with("开始时间格式不正确") && !detail.contains("deserialize"), "{b}");
+        let (_, b) = problem(app, Method::POST, "/api/v1/live/series", &[("content-type", "application/json"), ("authorization", &auth), ("accept-language", "en")],
+            Some(r#"{"title":"讲座","rrule":"FREQ=WEEKLY;COUNT=1","duration_minutes":60,"capacity":10}"#.as_bytes().to_vec())).await;
+        assert_eq!((b["errors"][0]["field"].as_str(), b["detail"].as_str()), (Some("starts_at"), Some("starts_at is required.")), "{b}");
         // The server answers 413 without reading the rest and closes that connection: send it on
         // a client of its own so the shared pool does not reuse the closed connection.
         let big = format!("{{\"phone\":\"{}\",\"password\":\"x\"}}", "1".repeat(2 * 1024 * 1024));

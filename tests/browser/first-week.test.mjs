@@ -129,6 +129,24 @@ test("a new parent joins the school with the code from the class group; a shared
   });
 });
 
+test("forms say in Chinese, beside the field, what is missing or wrong", async () => {
+  const page = await phone(browser);
+  await withShot(page, "forms", async () => {
+    // Registration sent empty: each field says what it needs (not only the consent toast).
+    await page.goto(`${base}/register`);
+    await page.getByRole("button", { name: "注册" }).click();
+    for (const text of ["请填写手机号。", "请填写称呼。", "请填写密码。", "请先勾选同意。"]) await page.getByText(text).waitFor();
+    // A series without a start time: checked before sending, in Chinese.
+    await login(page, base, "13600000001", PASSWORD);
+    await page.goto(`${base}/studio/live`);
+    await page.getByLabel("标题", { exact: true }).fill("周五亲子阅读");
+    await page.getByRole("button", { name: "创建" }).click();
+    await page.getByText("请填写首次开播（北京时间）。").waitFor();
+    assert.equal(await page.getByText(/deserialize|Failed|component/).count(), 0);
+    await keepShot(page, "studio-live-form-errors");
+  });
+});
+
 test("no page shows a hidden element or scrolls sideways at 360 px", async () => {
   const page = await phone(browser);
   await withShot(page, "layout", async () => {

@@ -1,6 +1,6 @@
 // The app shell: history routing, navigation, and the parent-facing pages.
 import { api, qs, session, saveSession, clearSession, loginPath, refreshUser } from "./api.js";
-import { h, toast, duration, courseCard, fieldErrors, STAGES, stageLabel } from "./ui.js";
+import { h, toast, duration, courseCard, fieldErrors, checkRequired, STAGES, stageLabel } from "./ui.js";
 
 const main = document.getElementById("main");
 const EDITORS = ["expert", "curator", "admin"];
@@ -170,8 +170,8 @@ async function joinPage(code) {
     h("button", { class: "btn" }, "加入"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (!checkRequired(form)) return;
     const value = input.value.trim();
-    if (!value) { fieldErrors(form, { fields: [{ field: "join_code", detail: "请填写加入码。" }] }); return; }
     try {
       const org = await api("/api/v1/me/organizations", { method: "POST", body: { join_code: value } });
       await refreshUser();
@@ -320,8 +320,8 @@ function authPage(mode) {
     h("p", {}, register ? h("a", { href: `/login${location.search}`, "data-link": true }, "已有账号？去登录") : h("a", { href: `/register${location.search}`, "data-link": true }, "没有账号？注册")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (!checkRequired(form)) return;
     const f = new FormData(form);
-    if (register && !f.get("accept_privacy_notice")) { toast("请先阅读并同意隐私政策", "error"); return; }
     const body = { phone: f.get("phone"), password: f.get("password") };
     if (register) Object.assign(body, { display_name: f.get("display_name"), accept_privacy_notice: true });
     try {

@@ -2,7 +2,7 @@
 // microphone preview with device choice, WHIP with H.264 preferred, viewer count) and the
 // attendance report (chart by organization, people, CSV).
 import { api, session, download } from "./api.js";
-import { h, toast, fieldErrors } from "./ui.js";
+import { h, toast, fieldErrors, checkRequired } from "./ui.js";
 import { exchange, gathered, liveEvents, discussion, iceServers } from "./live.js";
 
 const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
@@ -33,6 +33,7 @@ export async function liveHome(ctx) {
     h("p", { class: "actions" }, h("button", { class: "btn" }, "创建")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (!checkRequired(form)) return;
     const f = new FormData(form);
     const days = f.getAll("byday");
     const local = f.get("starts_at");

@@ -52,6 +52,22 @@ export function courseCard(c) {
         c.status !== "published" ? h("span", { class: `badge ${c.status}` }, STATUS[c.status]) : null)));
 }
 
+// Client-side check before sending: every empty `required` input gets 「请填写…」 beside it
+// (its label's text), the first one focused. Returns whether the form may be sent.
+export function checkRequired(form) {
+  const fields = [];
+  for (const input of form.querySelectorAll("input[required], textarea[required], select[required]")) {
+    const empty = input.type === "checkbox" ? !input.checked : !String(input.value).trim();
+    if (!empty) continue;
+    const label = input.closest("label")?.childNodes[0]?.textContent?.trim() || input.getAttribute("aria-label") || "此项";
+    fields.push({ field: input.name, detail: input.type === "checkbox" ? "请先勾选同意。" : `请填写${label}。` });
+  }
+  if (!fields.length) return true;
+  fieldErrors(form, { fields });
+  form.querySelector("[aria-invalid]")?.focus();
+  return false;
+}
+
 export function fieldErrors(form, err) {
   form.querySelectorAll(".err").forEach((e) => e.remove());
   form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
