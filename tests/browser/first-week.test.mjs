@@ -147,6 +147,51 @@ test("forms say in Chinese, beside the field, what is missing or wrong", async (
   });
 });
 
+test("the staff top bar never wraps at 360 px; parents get a bottom tab bar", async () => {
+  const page = await phone(browser);
+  await withShot(page, "bars", async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    await login(page, base, "13700000001", PASSWORD);
+    await page.waitForURL(/\/studio$/);
+    const bar = async () => page.locator("header.top").evaluate((el) => ({
+      height: el.getBoundingClientRect().height,
+      // Every link or button of the bar on one line, none broken into characters.
+      lines: [...el.querySelectorAll("#nav > a, #nav > button, .brand")].map((a) => Math.round(a.getBoundingClientRect().height)),
+    }));
+    const staff = await bar();
+    assert.ok(staff.height <= 64 && staff.lines.every((h) => h <= 48), JSON.stringify(staff));
+    await page.getByRole("button", { name: "菜单" }).click();
+    await page.locator("#staff-menu").getByRole("link", { name: "直播", exact: true }).click();
+    await page.waitForURL(/\/live$/);
+    assert.deepEqual(await layoutTrouble(page), []);
+    for (const path of ["/studio", "/studio/live", "/studio/reports"]) {
+      await page.goto(`${base}${path}`);
+      await page.locator("main h1").waitFor();
+      await page.waitForTimeout(300);
+      if (path === "/studio/reports") {
+        // #10: the period reads as two dates.
+        const summary = page.getByText(/^\d{4}\/\d{1,2}\/\d{1,2} 至 \d{4}\/\d{1,2}\/\d{1,2}：已列出/);
+        await summary.waitFor();
+        assert.doesNotMatch(await summary.textContent(), /Invalid/);
+      }
+      assert.deepEqual((await layoutTrouble(page)).map((t) => `${path}: ${t}`), []);
+      await keepShot(page, `staff${path.replaceAll("/", "-")}`);
+    }
+    assert.equal(await page.locator("#tabs").isVisible(), false, "no tab bar for staff");
+
+    const parent = await phone(browser);
+    await parent.setViewportSize({ width: 360, height: 740 });
+    await login(parent, base, "13800000001", PASSWORD);
+    const tabs = parent.getByRole("navigation", { name: "底部导航" });
+    for (const name of ["首页", "直播", "我的学习", "我的"]) await tabs.getByRole("link", { name, exact: true }).waitFor();
+    await tabs.getByRole("link", { name: "我的", exact: true }).click();
+    await parent.getByRole("heading", { name: "我的学校和班级" }).waitFor();
+    assert.equal(await tabs.getByRole("link", { name: "我的", exact: true }).getAttribute("aria-current"), "page");
+    assert.ok((await parent.locator("header.top").evaluate((el) => el.getBoundingClientRect().height)) <= 64);
+    await keepShot(parent, "parent-account");
+  });
+});
+
 test("no page shows a hidden element or scrolls sideways at 360 px", async () => {
   const page = await phone(browser);
   await withShot(page, "layout", async () => {
@@ -158,6 +203,8 @@ test("no page shows a hidden element or scrolls sideways at 360 px", async () =>
       ["live", "/live", "text=近期直播"],
       ["live-room", `/live/${started}`, "text=提问"],
       ["learning", "/me", "main h1"],
+      ["account", "/account", "main h1"],
+      ["join", "/join", "main h1"],
     ]) {
       await page.setViewportSize({ width: 390, height: 844 });
       await page.goto(`${base}${path}`);

@@ -5,18 +5,53 @@ import { h, toast, duration, courseCard, fieldErrors, checkRequired, STAGES, sta
 const main = document.getElementById("main");
 const EDITORS = ["expert", "curator", "admin"];
 
+// Parents (and visitors) get a bottom tab bar, as in the WeChat mini-programs they know; staff a
+// top bar of three items and a 菜单 for the rest, which never wraps at 360 px.
+const TABS = [["/", "首页"], ["/live", "直播"], ["/me", "我的学习"], ["/account", "我的"]];
+
 function nav() {
   const s = session();
+  const here = location.pathname;
+  const staff = s && EDITORS.includes(s.user.role);
   const links = [h("a", { href: "/search", "data-link": true }, "搜索")];
-  if (s) {
-    links.push(h("a", { href: "/live", "data-link": true }, "直播"));
-    links.push(h("a", { href: "/me", "data-link": true }, "我的学习"));
-    if (EDITORS.includes(s.user.role)) links.push(h("a", { href: "/studio", "data-link": true }, "工作台"));
-    links.push(h("button", { type: "button", class: "linklike", onclick: logout }, "退出"));
-  } else {
-    links.push(h("a", { href: "/login", "data-link": true }, "登录"));
+  if (staff) {
+    links.push(h("a", { href: "/studio", "data-link": true }, "工作台"));
+    const menu = h("div", { class: "menu", id: "staff-menu", hidden: true },
+      h("a", { href: "/live", "data-link": true }, "直播"),
+      h("a", { href: "/me", "data-link": true }, "我的学习"),
+      h("a", { href: "/account", "data-link": true }, "我的"),
+      h("button", { type: "button", class: "linklike", onclick: logout }, "退出"));
+    const toggle = h("button", { type: "button", class: "linklike", "aria-expanded": "false", "aria-controls": "staff-menu",
+      onclick: () => { menu.hidden = !menu.hidden; toggle.setAttribute("aria-expanded", String(!menu.hidden)); } }, "菜单");
+    menu.addEventListener("click", (e) => { if (e.target.closest("a, button")) { menu.hidden = true; toggle.setAttribute("aria-expanded", "false"); } });
+    links.push(toggle, menu);
+  } else if (!s) {
+    links.push(h("a", { href: loginPath(here === "/login" ? "/" : undefined), "data-link": true }, "登录"));
   }
   document.getElementById("nav").replaceChildren(...links);
+  const tabs = document.getElementById("tabs");
+  tabs.hidden = Boolean(staff);
+  tabs.replaceChildren(...TABS.map(([href, label]) => {
+    const on = href === "/" ? here === "/" : here.startsWith(href);
+    return h("a", { href, "data-link": true, class: on ? "on" : null, "aria-current": on ? "page" : null }, label);
+  }));
+}
+
+// 我的: the account, the organizations joined, joining another, the password, signing out.
+async function accountPage() {
+  if (!session()) return go(loginPath(), true);
+  const me = await refreshUser().catch(() => session().user);
+  const orgs = me.organizations || [];
+  page("我的",
+    h("section", { class: "card" },
+      h("p", {}, h("strong", {}, me.display_name), h("span", { class: "meta" }, ` · ${me.phone ? me.phone.replace(/^(\+86)?(\d{3})\d{4}(\d{4})$/, "$2****$3") : ""}`)),
+      h("h2", {}, "我的学校和班级"),
+      orgs.length ? h("ul", { class: "plain" }, orgs.map((o) => h("li", {}, o.name))) : h("p", { class: "empty" }, "还没有加入学校或班级。"),
+      h("p", { class: "actions" }, h("a", { class: "btn secondary", href: "/join", "data-link": true }, "加入学校或班级"))),
+    h("section", { class: "card" },
+      h("p", { class: "actions" },
+        h("a", { class: "btn secondary", href: "/password", "data-link": true }, "修改密码"),
+        h("button", { type: "button", class: "btn secondary", onclick: logout }, "退出登录"))));
 }
 
 async function logout() {
@@ -65,6 +100,7 @@ const routes = [
   [/^\/join$/, () => joinPage("")],
   [/^\/join\/([A-Za-z0-9]+)$/, (code) => joinPage(code)],
   [/^\/me$/, learningPage],
+  [/^\/account$/, accountPage],
   [/^\/lists\/([\w-]+)$/, listPage],
   [/^\/courses\/([\w-]+)$/, coursePage],
   [/^\/live$/, () => live().then((m) => m.schedule({ page, go }))],

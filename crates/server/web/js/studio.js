@@ -350,7 +350,7 @@ async function studyReport() {
         h("td", { class: "num" }, m.lessons_completed))));
       const fmt = (ts) => new Date(ts).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" });
       const total = (m) => m.credited_s + m.live_s;
-      summary.textContent = `${fmt(page.from)} 至 ${fmt(page.to - 1)}：已列出 ${rows.length} 人，其中 ${rows.filter((m) => total(m) > 0).length} 人有学习记录，合计 ${duration(rows.reduce((a, m) => a + total(m), 0))}`;
+      summary.textContent = `${fmt(page.from)} 至 ${fmt(new Date(page.to).getTime() - 1)}：已列出 ${rows.length} 人，其中 ${rows.filter((m) => total(m) > 0).length} 人有学习记录，合计 ${duration(rows.reduce((a, m) => a + total(m), 0))}`;
       const top = [...rows].sort((a, b) => total(b) - total(a)).slice(0, 10);
       const max = Math.max(1, ...top.map(total));
       chart.replaceChildren(...top.map((m) => h("div", { class: "bar-row" },
