@@ -676,7 +676,7 @@ async fn study_time(backend: Backend) {
     let ready = settled(&app, &curator, &asset).await;
     let duration = ready["duration_s"].as_f64().unwrap_or(0.0);
     let (_, course) = app
-        .post("/api/v1/courses", Some(&curator), json!({"title": "陪伴的力量", "age_stages": ["3-6"], "lessons": [{"title": "第一讲", "asset_id": asset, "duration_s": 4}]}))
+        .post("/api/v1/courses", Some(&curator), json!({"title": "陪伴的力量", "age_stages": ["3-6"], "lessons": [{"title": "第一讲", "asset_id": asset, "duration_s": 4}, {"title": "第二讲（待上传）", "duration_s": 600}]}))
         .await;
     let course_id = course["id"].as_str().unwrap_or_default().to_owned();
     for to in ["in_review", "published"] {
@@ -773,6 +773,8 @@ async fn study_time(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{learning}");
     assert_eq!(learning["courses"][0]["title"], "陪伴的力量", "{learning}");
     assert_eq!(learning["courses"][0]["lessons_completed"], 1);
+    // A parent's first week #9: the course's lessons all count, not only the watched ones.
+    assert_eq!(learning["courses"][0]["lesson_count"], 2, "{learning}");
     assert!(
         (learning["total_s"].as_f64().unwrap_or(0.0) - duration).abs() < 0.01,
         "{learning}"

@@ -10,16 +10,21 @@ import { Server, launch, phone, withShot, login, keepShot, layoutTrouble, apiCal
 
 const server = new Server({ postgres: true });
 const PASSWORD = "Test-pass-2026";
-let browser, base, started, full, course;
+let browser, base, started, full, ended, course;
 
 const token = async (phoneNumber) => (await apiCall(base, "/api/v1/auth/login", null, { phone: phoneNumber, password: PASSWORD })).body.access_token;
 
-/// Moves an occurrence's start `minutes` into the past (its end an hour after), as if time passed.
-function startedAgo(occ, minutes) {
+/// Runs SQL on the server's database (set-up the API does not offer: time passing).
+function psql(sql) {
   const url = new URL(server.pgAdmin);
   url.pathname = `/${server.pgName}`;
+  execFileSync("psql", [url.toString(), "-qc", sql]);
+}
+
+/// Moves an occurrence's start `minutes` into the past (its end an hour after), as if time passed.
+function startedAgo(occ, minutes) {
   const start = Date.now() - minutes * 60000;
-  execFileSync("psql", [url.toString(), "-qc", `UPDATE live_occurrences SET starts_at = ${start}, ends_at = ${start + 3600000} WHERE id = '${occ}'`]);
+  psql(`UPDATE live_occurrences SET starts_at = ${start}, ends_at = ${start + 3600000} WHERE id = '${occ}'`);
 }
 
 before(async () => {
@@ -45,6 +50,14 @@ before(async () => {
   // 豆豆爸爸 takes the only seat of the second lecture.
   await apiCall(base, `/api/v1/live/occurrences/${full}/enrolments`, await token("13800000002"), {});
   startedAgo(started, 5);
+  ended = await series("上周的家庭教育讲座", 50);
+  await apiCall(base, `/api/v1/live/occurrences/${ended}/enrolments`, await token("13800000001"), {});
+  const other = await token("13800000002");
+  await apiCall(base, `/api/v1/live/occurrences/${ended}/enrolments`, other, {});
+  psql(`UPDATE live_occurrences SET state = 'live', live_since = ${Date.now()}, went_live_at = ${Date.now()} WHERE id = '${ended}'`);
+  const q = await apiCall(base, `/api/v1/live/occurrences/${ended}/questions`, other, { text: "孩子不爱读书怎么办？" });
+  assert.equal(q.status, 201, JSON.stringify(q.body));
+  psql(`UPDATE live_occurrences SET state = 'ended' WHERE id = '${ended}'`);
   browser = await launch();
 });
 
@@ -126,6 +139,21 @@ test("a new parent joins the school with the code from the class group; a shared
     assert.deepEqual(orgs, ["西湖小学"]);
     await page.goto(`${base}/courses/${course}`);
     await page.getByRole("heading", { name: "陪孩子度过青春期" }).waitFor();
+  });
+});
+
+test("after the lecture the room keeps the record but takes no more questions, chat or votes", async () => {
+  const page = await phone(browser);
+  await withShot(page, "ended-room", async () => {
+    await login(page, base, "13800000001", PASSWORD);
+    await page.goto(`${base}/live/${ended}`);
+    await page.getByText("直播已结束").first().waitFor();
+    await page.getByText("孩子不爱读书怎么办？").waitFor();
+    assert.equal(await page.getByLabel("说点什么").count(), 0);
+    assert.equal(await page.getByLabel("向老师提问").count(), 0);
+    assert.equal(await page.getByRole("button", { name: /同问/ }).count(), 0);
+    assert.equal(await page.getByRole("button", { name: "报名" }).count(), 0);
+    await keepShot(page, "live-room-ended");
   });
 });
 

@@ -250,6 +250,23 @@ impl Catalog {
         })?)
     }
 
+    /// How many lessons each of `courses` has (courses without lessons are left out).
+    pub async fn lesson_counts(&self, courses: &[CourseId]) -> ApiResult<std::collections::HashMap<CourseId, i64>> {
+        if courses.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let rows: Vec<(CourseId, i64)> = with_db!(&self.db, pool => {
+            let mut qb = sqlx::QueryBuilder::new("SELECT course_id, COUNT(*) FROM lessons WHERE course_id IN (");
+            let mut sep = qb.separated(", ");
+            for c in courses {
+                sep.push_bind(*c);
+            }
+            qb.push(") GROUP BY course_id");
+            qb.build_query_as::<(CourseId, i64)>().fetch_all(pool).await
+        })?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// Whether `viewer` may watch media asset `asset`: admins, and those who may see a course with a
     /// lesson using it.
     pub async fn lesson_asset_visible(&self, viewer: &AuthUser, asset: &str) -> ApiResult<bool> {

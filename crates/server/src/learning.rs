@@ -51,6 +51,8 @@ pub struct CourseLearning {
     pub title: String,
     pub watched_s: f64,
     pub lessons_completed: usize,
+    /// All the course's lessons, watched or not (`lessons` lists the watched ones).
+    pub lesson_count: usize,
     pub lessons: Vec<LessonLearning>,
 }
 
@@ -333,6 +335,7 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
                     title: lesson.course_title.clone(),
                     watched_s: 0.0,
                     lessons_completed: 0,
+                    lesson_count: 0,
                     lessons: Vec::new(),
                 });
                 let last = courses.len() - 1;
@@ -351,6 +354,13 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
             completed,
             position_s: p.position_ms as f64 / 1000.0,
         });
+    }
+    let ids: Vec<catalog::CourseId> = courses.iter().map(|c| c.course_id).collect();
+    let counts = l.catalog.lesson_counts(&ids).await?;
+    for c in &mut courses {
+        c.lesson_count = counts
+            .get(&c.course_id)
+            .map_or(c.lessons.len(), |n| usize::try_from(*n).unwrap_or(0));
     }
     let now = OffsetDateTime::now_utc();
     let [cur, prev] = terms_at(now, &l.terms);

@@ -330,14 +330,15 @@ async function learningPage() {
   const s = session();
   if (!s) return go(loginPath(), true);
   const l = await api("/api/v1/me/learning");
-  const hours = (sec) => `${(sec / 3600).toFixed(1)} 小时`;
+  // Under an hour in minutes (「0.0 小时」 after minutes of study says nothing).
+  const hours = (sec) => (sec < 3600 ? duration(sec) : `${(sec / 3600).toFixed(1)} 小时`);
   page("我的学习",
     h("section", { class: "card stats" },
       h("p", {}, h("strong", {}, hours(l.current_term.credited_s)), h("span", { class: "meta" }, ` ${l.current_term.name}学时`)),
       h("p", { class: "meta" }, `${l.previous_term.name}：${hours(l.previous_term.credited_s)} · 累计：${hours(l.total_s)}（其中直播 ${hours(l.live_s)}）`)),
     l.courses.length ? h("ul", { class: "plain" }, l.courses.map((c) => h("li", {},
       h("a", { href: `/courses/${c.course_id}`, "data-link": true, class: "grow" }, c.title),
-      h("span", { class: "meta" }, `已完成 ${c.lessons_completed}/${c.lessons.length} 节 · ${duration(c.watched_s)}`))))
+      h("span", { class: "meta" }, `已完成 ${c.lessons_completed}/${c.lesson_count ?? c.lessons.length} 节 · ${duration(c.watched_s)}`))))
       : h("p", { class: "empty" }, "还没有学习记录，去首页选一门课程吧。"),
     l.live.length ? h("section", { class: "card" }, h("h2", {}, "参加的直播"), h("ul", { class: "plain" }, l.live.map((a) => h("li", {},
       h("a", { href: `/live/${a.occurrence_id}`, "data-link": true, class: "grow" }, a.title),

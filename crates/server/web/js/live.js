@@ -379,9 +379,13 @@ export async function room(id, ctx) {
     if (st === "live") { watch(); return; }
     if (st === "paused" && hls) return; // the stream resumes by itself when the lecturer returns
     stop();
-    say({ scheduled: "直播还没有开始，开始后这里会自动播放。", paused: ERRORS.live_paused, ended: ERRORS.occurrence_ended, cancelled: "这场直播已取消。" }[st] || "");
+    if (st === "ended" || st === "cancelled") talk.close();
+    say({ scheduled: "直播还没有开始，开始后这里会自动播放。", paused: ERRORS.live_paused, ended: o.replay ? "直播已结束，可以观看回放。" : ERRORS.occurrence_ended, cancelled: "这场直播已取消。" }[st] || "");
     if (st === "ended") api(`/api/v1/live/occurrences/${id}`).then((x) => {
-      if (x.replay) replay.replaceChildren(h("a", { class: "btn", href: `/courses/${x.replay.course_id}?lesson=${x.replay.lesson_id}`, "data-link": true }, "观看回放"));
+      if (x.replay) {
+        replay.replaceChildren(h("a", { class: "btn", href: `/courses/${x.replay.course_id}?lesson=${x.replay.lesson_id}`, "data-link": true }, "观看回放"));
+        say("直播已结束，可以观看回放。");
+      }
       replay.hidden = !x.replay;
     }).catch(() => {});
   };
@@ -396,6 +400,8 @@ export async function room(id, ctx) {
 // Returns the panel and the handlers that keep it current from live events.
 export function discussion(id, { manage = false } = {}) {
   const questions = new Map(), messages = new Map();
+  // After the lecture: the record stays readable, nothing more is said or voted.
+  let closed = false;
   const qList = h("ol", { class: "questions", "aria-label": "问题" });
   const mList = h("ol", { class: "chat", "aria-label": "聊天" });
   const act = (label, fn) => h("button", { type: "button", class: "btn secondary small", onclick: async () => {
@@ -410,7 +416,7 @@ export function discussion(id, { manage = false } = {}) {
       manage ? [
         q.answered ? null : act("标记已回答", () => api(`/api/v1/live/occurrences/${id}/questions/${q.id}`, { method: "PATCH", body: { answered: true } }).then(upQ)),
         act(q.hidden ? "取消隐藏" : "隐藏", () => api(`/api/v1/live/occurrences/${id}/questions/${q.id}`, { method: "PATCH", body: { hidden: !q.hidden } }).then(upQ)),
-      ] : (q.voted || q.answered ? null : act("同问 +1", () => api(`/api/v1/live/occurrences/${id}/questions/${q.id}/votes`, { method: "POST", body: {} }).then(upQ))))));
+      ] : (q.voted || q.answered || closed ? null : act("同问 +1", () => api(`/api/v1/live/occurrences/${id}/questions/${q.id}/votes`, { method: "POST", body: {} }).then(upQ))))));
   };
   const drawChat = () => {
     const all = [...messages.values()].filter((m) => manage || !m.hidden).sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
@@ -431,10 +437,17 @@ export function discussion(id, { manage = false } = {}) {
       catch (err) { toast(err.message, "error"); }
     } }, input, h("button", { class: "btn small" }, "发送"));
   };
+  const forms = [manage ? null : form("向老师提问", "questions", upQ), form("说点什么", "messages", upM)];
   const panel = h("section", { class: "card discussion" },
-    h("h2", {}, "提问"), qList, manage ? null : form("向老师提问", "questions", upQ),
-    h("h2", {}, "聊天"), mList, form("说点什么", "messages", upM));
+    h("h2", {}, "提问"), qList, forms[0],
+    h("h2", {}, "聊天"), mList, forms[1]);
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    for (const f of forms) f?.remove();
+    drawQuestions();
+  };
   api(`/api/v1/live/occurrences/${id}/questions`).then((l) => l.forEach(upQ)).catch(() => {});
   api(`/api/v1/live/occurrences/${id}/messages`).then((l) => l.forEach(upM)).catch(() => {});
-  return { panel, handlers: { question: upQ, message: upM } };
+  return { panel, close, handlers: { question: upQ, message: upM } };
 }
