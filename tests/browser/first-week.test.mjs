@@ -157,6 +157,27 @@ test("after the lecture the room keeps the record but takes no more questions, c
   });
 });
 
+test("an expert submits a course for review and is not offered to approve it; no ids in the editor", async () => {
+  const page = await phone(browser);
+  await withShot(page, "expert-editor", async () => {
+    await login(page, base, "13600000001", PASSWORD);
+    await page.goto(`${base}/studio/courses/new`);
+    await page.getByLabel("课程标题").fill("如何陪孩子写作业");
+    await page.getByLabel("6–12 岁").check();
+    await page.getByRole("button", { name: "添加课时" }).click();
+    await page.getByLabel("课时标题").fill("第一讲");
+    await page.getByLabel("时长（分钟）").fill("10");
+    assert.equal(await page.getByLabel("视频编号").count(), 0, "no raw video id field");
+    await page.getByRole("button", { name: "创建课程" }).click();
+    await page.waitForURL(/\/studio\/courses\/[0-9a-f-]{36}$/);
+    await page.getByRole("button", { name: "提交审核" }).click();
+    await page.getByText("已提交审核，等待工作人员审核。").waitFor();
+    assert.equal(await page.getByRole("button", { name: "审核通过并发布" }).count(), 0);
+    assert.equal(await page.getByRole("button", { name: "退回修改" }).count(), 0);
+    await keepShot(page, "studio-expert-submitted");
+  });
+});
+
 test("forms say in Chinese, beside the field, what is missing or wrong", async () => {
   const page = await phone(browser);
   await withShot(page, "forms", async () => {

@@ -46,7 +46,10 @@ test("a curator uploads a video through the course editor and publishes it", asy
     await page.getByText(/上传中|转码中/).first().waitFor();
     await page.getByText("视频已就绪").waitFor({ timeout: 120000 });
     assert.equal(await bar.evaluate((b) => b.value), 100);
-    assert.ok((await page.getByLabel("视频编号").inputValue()).length > 30, "the asset id was filled in");
+    // The asset id is kept out of sight (no UUIDs in forms), and the lesson says it has a video.
+    assert.ok((await page.locator("[name=lesson_asset]").inputValue()).length > 30, "the asset id was filled in");
+    assert.equal(await page.locator("[name=lesson_asset]").getAttribute("type"), "hidden");
+    await page.getByText("已上传新视频（保存后生效）").waitFor();
     const srt = join(server.dir, "lecture.srt");
     writeFileSync(srt, "1\r\n00:00:00,000 --> 00:00:11,000\r\n大家好，今天我们一起读绘本。\r\n");
     await page.getByLabel("上传字幕（SRT 或 WebVTT）").setInputFiles(srt);

@@ -148,17 +148,29 @@ async function courseEditor(id) {
   const c = course || { title: "", summary: "", lecturer: { name: "", title: "" }, age_stages: [], topics: [], tags: [], lessons: [], visibility: "scoped", year: new Date().getFullYear() };
   const lessons = h("ol", { class: "lesson-edit" });
   const addLesson = (l = { title: "", duration_s: 0, asset_id: "" }) => {
+    // The exact seconds of the lesson's video are kept; the minutes field shows them rounded and
+    // only an edit by hand replaces them (0:35 stays 35 s, not 0.6 min = 36 s).
+    const minutes = h("input", { name: "lesson_minutes", "aria-label": "时长（分钟）", type: "number", min: 0, step: "any", inputmode: "decimal", placeholder: "分钟", value: l.duration_s ? +(l.duration_s / 60).toFixed(1) : "",
+      oninput: () => { delete row.dataset.seconds; } });
+    // The video is chosen by uploading it; its id travels in a hidden field, never shown.
+    const chosen = h("span", { class: "meta" }, l.asset_id ? "已有视频" : "");
     const row = h("li", {},
       h("input", { name: "lesson_title", "aria-label": "课时标题", placeholder: "课时标题", value: l.title }),
-      h("input", { name: "lesson_minutes", "aria-label": "时长（分钟）", type: "number", min: 0, step: "any", inputmode: "decimal", placeholder: "分钟", value: l.duration_s ? +(l.duration_s / 60).toFixed(1) : "" }),
-      h("input", { name: "lesson_asset", "aria-label": "视频编号", placeholder: "视频编号（上传后自动填写）", value: l.asset_id || "" }),
+      minutes,
+      h("input", { name: "lesson_asset", type: "hidden", value: l.asset_id || "" }), chosen,
       uploader((assetId, seconds) => {
         row.querySelector("[name=lesson_asset]").value = assetId;
-        if (seconds) row.querySelector("[name=lesson_minutes]").value = +(seconds / 60).toFixed(1);
+        chosen.textContent = "已上传新视频（保存后生效）";
+        if (seconds) { minutes.value = +(seconds / 60).toFixed(1); row.dataset.seconds = String(Math.round(seconds)); }
       }),
       captions(() => row.querySelector("[name=lesson_asset]").value),
-      h("button", { type: "button", class: "icon", "aria-label": "删除此课时", onclick: () => row.remove() }, "✕"));
+      h("button", { type: "button", class: "icon", "aria-label": "删除此课时", onclick: () => {
+        const title = row.querySelector("[name=lesson_title]").value.trim();
+        const used = title || row.querySelector("[name=lesson_asset]").value;
+        if (!used || confirm(`删除课时「${title || "未命名"}」？保存修改后生效。`)) row.remove();
+      } }, "✕"));
     row.dataset.id = l.id || "";
+    if (l.duration_s) row.dataset.seconds = String(l.duration_s);
     lessons.append(row);
   };
   c.lessons.forEach(addLesson);
@@ -194,7 +206,7 @@ async function courseEditor(id) {
       lessons: [...lessons.children].map((row) => ({
         id: row.dataset.id || undefined,
         title: row.querySelector("[name=lesson_title]").value,
-        duration_s: Math.round(Number(row.querySelector("[name=lesson_minutes]").value || 0) * 60),
+        duration_s: row.dataset.seconds ? Number(row.dataset.seconds) : Math.round(Number(row.querySelector("[name=lesson_minutes]").value || 0) * 60),
         asset_id: row.querySelector("[name=lesson_asset]").value || undefined,
       })),
     };
@@ -207,7 +219,7 @@ async function courseEditor(id) {
   });
 
   const children = [h("p", { class: "meta" }, id ? `状态：${STATUS[c.status]} · 版本 ${c.version}` : "新课程保存为草稿，提交审核后由工作人员发布。"), form];
-  if (id) children.push(coverForm(c), transitions(c), reviewTrail(c));
+  if (id) children.push(coverForm(c), transitions(c, session().user.role), reviewTrail(c));
   ctx.page(id ? `编辑：${c.title}` : "新建课程", ...children);
 }
 
@@ -225,13 +237,15 @@ function coverForm(c) {
   return h("section", { class: "card" }, h("h2", {}, "封面"), c.cover_url ? h("img", { class: "cover", src: c.cover_url, alt: "当前封面" }) : null, input);
 }
 
-function transitions(c) {
-  const moves = {
+function transitions(c, role) {
+  // Experts submit their drafts; reviewing is staff's (an expert never sees 审核通过 on their own course).
+  const moves = (role === "expert" ? { draft: [["in_review", "提交审核"]] } : {
     draft: [["in_review", "提交审核"]],
     in_review: [["published", "审核通过并发布"], ["draft", "退回修改"]],
     published: [["archived", "归档"], ["draft", "撤回为草稿"]],
     archived: [["draft", "恢复为草稿"]],
-  }[c.status] || [];
+  })[c.status] || [];
+  if (!moves.length) return h("section", { class: "card" }, h("h2", {}, "审核"), h("p", { class: "meta" }, c.status === "in_review" ? "已提交审核，等待工作人员审核。" : "当前状态下没有可做的操作。"));
   const comment = h("input", { name: "comment", placeholder: "审核意见（退回时必填）", "aria-label": "审核意见" });
   return h("section", { class: "card" }, h("h2", {}, "审核"), comment,
     h("p", { class: "actions" }, moves.map(([to, label]) => h("button", {
