@@ -178,6 +178,31 @@ test("an expert submits a course for review and is not offered to approve it; no
   });
 });
 
+test("search keeps the typed words across age chips, and 全部 clears the age", async () => {
+  const page = await phone(browser);
+  await withShot(page, "search-chips", async () => {
+    await login(page, base, "13800000001", PASSWORD);
+    const chips = page.getByRole("navigation", { name: "按孩子年龄段浏览" });
+    await page.goto(`${base}/search`);
+    await page.getByRole("searchbox", { name: "搜索课程" }).fill("青春期");
+    await page.getByRole("button", { name: "搜索" }).click();
+    await page.getByText("陪孩子度过青春期").waitFor();
+    await chips.getByRole("link", { name: "孕期" }).click();
+    await page.getByText("没有找到相关课程").waitFor();
+    assert.equal(await page.getByRole("searchbox", { name: "搜索课程" }).inputValue(), "青春期", "the words stay");
+    await chips.getByRole("link", { name: "全部", exact: true }).click();
+    await page.getByText("陪孩子度过青春期").waitFor();
+    assert.equal(new URL(page.url()).searchParams.get("q"), "青春期");
+    assert.equal(new URL(page.url()).searchParams.get("age_stage"), null);
+    // The chosen chip, tapped again, clears the age too.
+    await chips.getByRole("link", { name: "12–15 岁" }).click();
+    await page.getByText("陪孩子度过青春期").waitFor();
+    await chips.getByRole("link", { name: "12–15 岁" }).click();
+    await page.waitForURL((u) => !u.searchParams.get("age_stage"));
+    await keepShot(page, "search-chips");
+  });
+});
+
 test("forms say in Chinese, beside the field, what is missing or wrong", async () => {
   const page = await phone(browser);
   await withShot(page, "forms", async () => {

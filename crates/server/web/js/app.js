@@ -122,17 +122,19 @@ async function render() {
   page("页面不存在", h("p", {}, "这个链接可能已失效。"), h("a", { href: "/", "data-link": true }, "返回首页"));
 }
 
-function stageChips(active) {
+// Age-stage chips: 全部 first (no stage), the typed words kept, a tap on the chosen chip clears it.
+function stageChips(active, q = "") {
+  const chip = (code, label) => h("a", {
+    href: code || q ? `/search${qs({ q, age_stage: code === active ? "" : code })}` : "/search", "data-link": true,
+    class: code === active ? "chip on" : "chip", "aria-current": code === active ? "true" : null,
+  }, label);
   return h("nav", { class: "chips", "aria-label": "按孩子年龄段浏览" },
-    STAGES.map(([code, label]) => h("a", {
-      href: `/search${qs({ age_stage: code })}`, "data-link": true,
-      class: code === active ? "chip on" : "chip", "aria-current": code === active ? "true" : null,
-    }, label)));
+    chip("", "全部"), STAGES.map(([code, label]) => chip(code, label)));
 }
 
 async function home() {
   const s = session();
-  page(s ? `你好，${s.user.display_name}` : "家庭教育精选课程", stageChips(), h("p", { class: "loading" }, "正在加载课程清单……"));
+  page(s ? `你好，${s.user.display_name}` : "家庭教育精选课程", stageChips(null), h("p", { class: "loading" }, "正在加载课程清单……"));
   const lists = await api("/api/v1/lists");
   const sections = lists.items.map((l) => h("section", { class: "card list" },
     h("h2", {}, h("a", { href: `/lists/${l.id}`, "data-link": true }, l.title)),
@@ -232,7 +234,7 @@ async function search() {
     e.preventDefault();
     go(`/search${qs({ q: input.value.trim(), age_stage: stage })}`);
   } }, input, h("button", { class: "btn" }, "搜索"));
-  page("搜索课程", form, stageChips(stage), status, results, more);
+  page("搜索课程", form, stageChips(stage, q), status, results, more);
   if (!q && !stage) { status.textContent = "输入关键词，或选择孩子的年龄段。"; return; }
   let cursor = null;
   const load = async () => {
