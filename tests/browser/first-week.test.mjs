@@ -210,6 +210,16 @@ test("forms say in Chinese, beside the field, what is missing or wrong", async (
     await page.goto(`${base}/register`);
     await page.getByRole("button", { name: "注册" }).click();
     for (const text of ["请填写手机号。", "请填写称呼。", "请填写密码。", "请先勾选同意。"]) await page.getByText(text).waitFor();
+    // #14: the consent links to real 隐私政策 and 用户协议 pages; login offers 忘记密码.
+    for (const [link, heading] of [["《隐私政策》", "我们收集什么"], ["《用户协议》", "使用规范"]]) {
+      const [tab] = await Promise.all([page.context().waitForEvent("page"), page.getByRole("link", { name: link }).click()]);
+      await tab.getByRole("heading", { name: heading }).waitFor();
+      await keepShot(tab, link === "《隐私政策》" ? "privacy" : "terms");
+      await tab.close();
+    }
+    await page.goto(`${base}/login`);
+    await page.getByRole("link", { name: "忘记密码" }).click();
+    await page.getByText("请联系孩子所在学校或班级的老师").waitFor();
     // A series without a start time: checked before sending, in Chinese.
     await login(page, base, "13600000001", PASSWORD);
     await page.goto(`${base}/studio/live`);
@@ -279,6 +289,8 @@ test("no page shows a hidden element or scrolls sideways at 360 px", async () =>
       ["learning", "/me", "main h1"],
       ["account", "/account", "main h1"],
       ["join", "/join", "main h1"],
+      ["privacy", "/privacy", "main h1"],
+      ["forgot", "/forgot", "main h1"],
     ]) {
       await page.setViewportSize({ width: 390, height: 844 });
       await page.goto(`${base}${path}`);

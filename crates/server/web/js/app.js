@@ -51,7 +51,19 @@ async function accountPage() {
     h("section", { class: "card" },
       h("p", { class: "actions" },
         h("a", { class: "btn secondary", href: "/password", "data-link": true }, "修改密码"),
-        h("button", { type: "button", class: "btn secondary", onclick: logout }, "退出登录"))));
+        h("button", { type: "button", class: "btn secondary", onclick: logout }, "退出登录"))),
+    h("section", { class: "card" }, h("h2", {}, "注销账号"),
+      h("p", { class: "meta" }, "注销后手机号、称呼和密码会被删除，聊天内容被清除，学习记录只以匿名编号保留用于统计。此操作不能撤销。"),
+      h("p", { class: "actions" }, h("button", { type: "button", class: "btn danger", onclick: async () => {
+        const password = prompt("请输入当前密码以确认注销：");
+        if (!password) return;
+        try {
+          await api("/api/v1/me", { method: "DELETE", body: { password } });
+          clearSession();
+          toast("账号已注销");
+          go("/", true);
+        } catch (err) { toast(err.message, "error"); }
+      } }, "注销账号"))));
 }
 
 async function logout() {
@@ -101,6 +113,9 @@ const routes = [
   [/^\/join\/([A-Za-z0-9]+)$/, (code) => joinPage(code)],
   [/^\/me$/, learningPage],
   [/^\/account$/, accountPage],
+  [/^\/privacy$/, privacyPage],
+  [/^\/terms$/, termsPage],
+  [/^\/forgot$/, forgotPage],
   [/^\/lists\/([\w-]+)$/, listPage],
   [/^\/courses\/([\w-]+)$/, coursePage],
   [/^\/live$/, () => live().then((m) => m.schedule({ page, go }))],
@@ -354,9 +369,11 @@ function authPage(mode) {
     register ? h("label", {}, "称呼", h("input", { name: "display_name", autocomplete: "nickname", required: true, placeholder: "如：乐乐妈妈" })) : null,
     h("label", {}, "密码", h("input", { name: "password", type: "password", autocomplete: register ? "new-password" : "current-password", required: true, placeholder: register ? "至少 8 位，含字母和数字" : "" })),
     register ? h("label", { class: "check" }, h("input", { name: "accept_privacy_notice", type: "checkbox", required: true }),
-      "我已阅读并同意隐私政策：仅收集手机号、称呼和学习记录，用于家长学校学习管理。") : null,
+      h("span", {}, "我已阅读并同意", h("a", { href: "/privacy", target: "_blank" }, "《隐私政策》"), "和", h("a", { href: "/terms", target: "_blank" }, "《用户协议》"),
+        "：仅收集手机号、称呼和学习记录，用于家长学校的学习管理。")) : null,
     h("button", { class: "btn" }, register ? "注册" : "登录"),
-    h("p", {}, register ? h("a", { href: `/login${location.search}`, "data-link": true }, "已有账号？去登录") : h("a", { href: `/register${location.search}`, "data-link": true }, "没有账号？注册")));
+    h("p", { class: "actions" }, register ? h("a", { href: `/login${location.search}`, "data-link": true }, "已有账号？去登录") : h("a", { href: `/register${location.search}`, "data-link": true }, "没有账号？注册"),
+      register ? null : h("a", { href: "/forgot", "data-link": true }, "忘记密码")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (!checkRequired(form)) return;
@@ -374,6 +391,44 @@ function authPage(mode) {
     } catch (err) { fieldErrors(form, err); }
   });
   page(register ? "注册" : "登录", form);
+}
+
+// 隐私政策 and 用户协议: what the service keeps about parents of minors, why, and how to leave.
+function privacyPage() {
+  page("隐私政策",
+    h("section", { class: "card" },
+      h("h2", {}, "我们收集什么"),
+      h("p", {}, "手机号（登录和找回账号）、你填写的称呼、你加入的学校和班级、学习记录（看过的课程片段、参加的直播和时长）。我们不收集孩子的姓名、照片或其他信息，也不读取通讯录或位置。"),
+      h("h2", {}, "用来做什么"),
+      h("p", {}, "只用于家长学校的学习管理：记录学时、颁发证书、让你所在学校和上级教育、妇联部门的老师看到学习情况。导出的名单中手机号会被遮挡（如 138****5678）。"),
+      h("h2", {}, "谁能看到"),
+      h("p", {}, "你加入的学校、班级及其上级组织的工作人员。老师只能邀请你加入，是否加入由你决定；直播聊天中的微信号、QQ 号、手机号和链接会被自动遮挡。"),
+      h("h2", {}, "保存多久，如何删除"),
+      h("p", {}, "学习记录按学期保存，供学时认定和评价使用。如需退出学校或班级，请联系老师。你可以随时在「我的」里注销账号：注销后，手机号、称呼和密码会被删除，聊天内容被清除，学习记录只以匿名编号保留用于统计。"),
+      h("h2", {}, "联系我们"),
+      h("p", {}, "对个人信息有疑问或需要更正、删除，请联系你所在学校的家长学校负责老师，或平台运营单位。")));
+}
+
+function termsPage() {
+  page("用户协议",
+    h("section", { class: "card" },
+      h("p", {}, "家长学堂是面向家长的网络家长学校，提供家庭教育课程、专家直播和学习记录。"),
+      h("h2", {}, "使用规范"),
+      h("p", {}, "请文明发言，不发布广告、联系方式、引流信息或与家庭教育无关的内容；不冒充他人；不传播课程视频。违反者的发言会被隐藏，情节严重的账号会被停用。"),
+      h("h2", {}, "账号"),
+      h("p", {}, "一个手机号注册一个账号，请妥善保管密码。忘记密码时请联系学校老师重置。"),
+      h("h2", {}, "学时与证书"),
+      h("p", {}, "学时以实际观看和参加直播的时长为准，快进、挂机不计入；证书由主办单位根据学时颁发。"),
+      h("p", { class: "meta" }, "使用家长学堂即表示同意本协议和《隐私政策》。")));
+}
+
+// 忘记密码: no SMS gateway is configured here, so the school's staff reset it.
+function forgotPage() {
+  page("忘记密码",
+    h("section", { class: "card" },
+      h("p", {}, "请联系孩子所在学校或班级的老师，请他们在工作台为你重置密码。老师会给你一个临时密码，登录后设置新密码即可。"),
+      h("p", { class: "meta" }, "为保护你的账号，老师只能为通过加入码、邀请加入或由学校创建的家长账号重置密码。"),
+      h("p", { class: "actions" }, h("a", { class: "btn secondary", href: "/login", "data-link": true }, "返回登录"))));
 }
 
 function passwordPage() {
