@@ -203,6 +203,25 @@ test("search keeps the typed words across age chips, and 全部 clears the age",
   });
 });
 
+test("an expired login says so in plain words, offers 登录, and the bar stops looking signed in", async () => {
+  const page = await phone(browser);
+  await withShot(page, "expired", async () => {
+    await page.goto(`${base}/`);
+    await page.evaluate(() => localStorage.setItem("ps.session", JSON.stringify({ access: "expired.token.value", refresh: "gone", user: { display_name: "乐乐妈妈", role: "parent", organizations: [] } })));
+    await page.goto(`${base}/me`);
+    await page.getByText("登录已过期，请重新登录。").waitFor();
+    assert.equal(await page.getByText(/刷新令牌/).count(), 0, "no developer words");
+    await page.locator("main").getByRole("link", { name: "登录" }).waitFor();
+    await page.locator("header.top").getByRole("link", { name: "登录" }).waitFor();
+    await page.locator("main").getByRole("link", { name: "登录" }).click();
+    await page.getByLabel("手机号").fill("13800000001");
+    await page.getByLabel("密码").fill(PASSWORD);
+    await page.getByRole("button", { name: "登录" }).click();
+    // Back on the page the expired login stopped.
+    await page.waitForURL(/\/me$/);
+  });
+});
+
 test("forms say in Chinese, beside the field, what is missing or wrong", async () => {
   const page = await phone(browser);
   await withShot(page, "forms", async () => {

@@ -67,6 +67,13 @@ export async function api(path, { method = "GET", body, raw, retry = true } = {}
   }
   if (res.status === 204) return null;
   const data = await res.json().catch(() => null);
+  if (res.status === 401 && s && ["token_expired", "token_revoked", "invalid_token", "unauthenticated"].includes(data?.code)) {
+    // The saved login no longer works (expired, revoked, or the refresh failed): forget it, so
+    // the page and the top bar stop looking signed in, and say so in a parent's words.
+    clearSession();
+    window.dispatchEvent(new Event("ps:signed-out"));
+    throw new ApiError(401, { code: "session_expired", detail: "登录已过期，请重新登录。" });
+  }
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
 }

@@ -94,9 +94,12 @@ function page(title, ...children) {
 }
 
 function failed(err) {
-  main.replaceChildren(h("div", { class: "card" }, h("h1", {}, "出错了"), h("p", {}, err.message),
-    h("p", {}, h("a", { href: "/", "data-link": true }, "返回首页"))));
+  const expired = err.code === "session_expired";
+  main.replaceChildren(h("div", { class: "card" }, h("h1", {}, expired ? "请重新登录" : "出错了"), h("p", {}, err.message),
+    h("p", { class: "actions" }, expired ? h("a", { class: "btn", href: loginPath(), "data-link": true }, "登录") : null,
+      h("a", { href: "/", "data-link": true }, "返回首页"))));
 }
+window.addEventListener("ps:signed-out", () => nav());
 
 // A page may ask to be told when the user navigates away (the live room hangs up).
 let leaving = null;
