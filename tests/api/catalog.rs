@@ -402,3 +402,37 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+// A parent's first week #7: the list editor is offered only courses the list may take
+// (published, seen by everyone who sees the list), the rule `PUT …/items` applies.
+both_databases! {
+    async fn the_list_editor_is_offered_only_courses_that_fit(app) {
+        let province = app.org("浙江省妇联", "province", None).await;
+        let city = app.org("杭州市妇联", "city", Some(&province)).await;
+        let county = app.org("西湖区妇联", "county", Some(&city)).await;
+        let school = app.org("西湖小学", "school", Some(&county)).await;
+        let curator = app.user_with_role("13700000002", "curator", Some(&county)).await;
+        let mut ids = Vec::new();
+        for (title, scope) in [("全区都能看的课", &county), ("只有西湖小学能看的课", &school)] {
+            let c = course(app, &curator, json!({"title": title, "age_stages": ["3-6"], "scope_org_id": scope, "lessons": [lesson("第一讲")]})).await;
+            let id = c["id"].as_str().unwrap_or_default().to_owned();
+            publish(app, &curator, &id).await;
+            ids.push(id);
+        }
+        let (status, list) = app.post("/api/v1/lists", Some(&curator), json!({"title": "西湖区推荐", "year": 2026, "owner_org_id": county, "scope_org_id": county})).await;
+        assert_eq!(status, StatusCode::CREATED, "{list}");
+        let list_id = list["id"].as_str().unwrap_or_default();
+        let (status, page) = app.get(&format!("/api/v1/courses?fits_list={list_id}"), Some(&curator)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(titles(&page), ["全区都能看的课"], "the school-only course is not offered");
+        // What it leaves out is what saving would refuse.
+        let (status, body) = app
+            .call(Method::PUT, &format!("/api/v1/lists/{list_id}/items"), Some(&curator), json!({"course_ids": [ids[1]], "version": list["version"]}))
+            .await;
+        assert_problem(status, &body, 422, "invalid_list_item");
+        // A list nobody may see gives 404, as elsewhere.
+        let outsider = app.user_with_role("13800000009", "parent", None).await;
+        let (status, _) = app.get(&format!("/api/v1/courses?fits_list={list_id}"), Some(&outsider)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}

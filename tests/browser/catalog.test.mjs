@@ -60,6 +60,8 @@ test("a curator creates, publishes and lists a course", async () => {
     await page.getByLabel("搜索要加入的课程").fill("沟通");
     await page.getByRole("button", { name: "查找" }).click();
     await page.getByRole("button", { name: "加入" }).first().click();
+    // The count in the header follows what was added (#7 of the first-week issue).
+    await page.getByRole("heading", { name: "清单课程（1）" }).waitFor();
     await page.getByRole("button", { name: "保存课程与顺序" }).click();
     await page.getByText("课程顺序已保存").waitFor();
   });

@@ -1062,6 +1062,9 @@ pub struct CourseQuery {
     pub year: Option<i32>,
     /// Only courses in this curated list.
     pub list: Option<ListId>,
+    /// Only courses that may join this list: published, and seen by everyone who sees the list
+    /// (the rule `PUT /lists/{id}/items` applies), so the list editor offers no course it would refuse.
+    pub fits_list: Option<ListId>,
     /// draft, in_review, published or archived (editors see unpublished courses they may edit).
     pub status: Option<String>,
     pub cursor: Option<String>,
@@ -1153,6 +1156,10 @@ impl Catalog {
         };
         let fetch = i64::from(limit) + 1;
         let scope = Scope::load(&self.db, viewer).await?;
+        let fits = match q.fits_list {
+            Some(list) => Some(self.list_audience(viewer, list).await?),
+            None => None,
+        };
 
         let rows: Vec<(CourseRow, i64)> = with_db!(&self.db, pool => {
             // The inner query picks the page (ids and scores only); the outer one fetches the
@@ -1195,6 +1202,14 @@ impl Catalog {
             if let Some(list) = q.list {
                 qb.push(" AND EXISTS (SELECT 1 FROM course_list_items li WHERE li.course_id = c.id AND li.list_id = ");
                 qb.push_bind(list);
+                qb.push(")");
+            }
+            if let Some((list_public, list_scope)) = &fits {
+                qb.push(" AND c.status = 'published' AND (c.visibility = 'public'");
+                if !list_public {
+                    qb.push(" OR ");
+                    platform::scope::push_within(&mut qb, list_scope.clone(), "c.scope_path");
+                }
                 qb.push(")");
             }
             if let Some(status) = status {
@@ -1602,7 +1617,7 @@ pub(crate) async fn check_list_items(
             }),
             Some(c)
                 if c.visibility() != Visibility::Public
-                    && (list_public || !list_scope_path.starts_with(&c.scope_path)) =>
+                    && (list_public || !platform::scope::within(list_scope_path, &c.scope_path)) =>
             {
                 errors.push(FieldError {
                     field,

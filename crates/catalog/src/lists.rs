@@ -247,6 +247,12 @@ impl Catalog {
             .ok_or_else(list_not_found)
     }
 
+    /// Who sees list `id` (404 unless `viewer` does): whether it is public, and its scope path.
+    pub(crate) async fn list_audience(&self, viewer: Option<&AuthUser>, id: ListId) -> ApiResult<(bool, String)> {
+        let row = self.visible_list(viewer, id).await?;
+        Ok((row.visibility == "public", row.scope_path))
+    }
+
     async fn full_list(&self, viewer: Option<&AuthUser>, id: ListId) -> ApiResult<ListView> {
         let row = self.visible_list(viewer, id).await?;
         let courses = self

@@ -190,6 +190,17 @@ async fn member_paths(db: &Db, user: UserId) -> ApiResult<Vec<String>> {
     .await)?)
 }
 
+/// Pushes "`path` is the organization in `ancestor_column` or lies below it" ([`within`] in SQL).
+pub fn push_within<'a, DB>(qb: &mut QueryBuilder<'a, DB>, path: String, ancestor_column: &str)
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+{
+    qb.push("(");
+    qb.push_bind(path);
+    qb.push(format!(" LIKE {ancestor_column} || '%')"));
+}
+
 /// Whether the organization at `path` is `ancestor` or lies below it (paths end in `/`; one that
 /// does not is no organization's and contains nothing).
 pub fn within(path: &str, ancestor: &str) -> bool {

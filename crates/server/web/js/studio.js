@@ -304,28 +304,33 @@ async function listEditor(id) {
 
   const items = list.courses.map((c) => ({ id: c.id, title: c.title }));
   const ol = h("ol", { class: "order", "aria-label": "清单中的课程" });
-  const draw = () => ol.replaceChildren(...items.map((c, i) => h("li", {},
+  const heading = h("h2", {});
+  const draw = () => { heading.textContent = `清单课程（${items.length}）`; ol.replaceChildren(...items.map((c, i) => h("li", {},
     h("span", { class: "grow" }, c.title),
     h("button", { type: "button", class: "icon", "aria-label": `上移 ${c.title}`, disabled: i === 0, onclick: () => { items.splice(i - 1, 0, items.splice(i, 1)[0]); draw(); } }, "↑"),
     h("button", { type: "button", class: "icon", "aria-label": `下移 ${c.title}`, disabled: i === items.length - 1, onclick: () => { items.splice(i + 1, 0, items.splice(i, 1)[0]); draw(); } }, "↓"),
-    h("button", { type: "button", class: "icon", "aria-label": `移除 ${c.title}`, onclick: () => { items.splice(i, 1); draw(); } }, "✕"))));
+    h("button", { type: "button", class: "icon", "aria-label": `移除 ${c.title}`, onclick: () => { items.splice(i, 1); draw(); } }, "✕")))); };
   draw();
   const save = h("button", { type: "button", class: "btn", onclick: async () => {
     try {
       list = await api(`/api/v1/lists/${id}/items`, { method: "PUT", body: { course_ids: items.map((c) => c.id), version: list.version } });
       toast("课程顺序已保存");
-    } catch (err) { toast(err.message, "error"); }
+    } catch (err) {
+      // The order made stays on the page (nothing is reloaded); the refused course is named.
+      toast(err.fields?.[0]?.detail || err.message, "error");
+    }
   } }, "保存课程与顺序");
   const found = h("ul", { class: "plain", "aria-label": "可加入的课程" });
   const q = h("input", { type: "search", placeholder: "搜索已发布的课程", "aria-label": "搜索要加入的课程" });
   const find = async () => {
-    const data = await api(`/api/v1/courses${qs({ q: q.value.trim(), status: "published", limit: 20 })}`).catch((err) => { toast(err.message, "error"); return { items: [] }; });
+    // Only courses the list may take: published and seen by everyone who sees the list.
+    const data = await api(`/api/v1/courses${qs({ q: q.value.trim(), fits_list: id, limit: 20 })}`).catch((err) => { toast(err.message, "error"); return { items: [] }; });
     found.replaceChildren(...data.items.filter((c) => !items.some((i) => i.id === c.id)).map((c) => h("li", {}, h("span", { class: "grow" }, c.title),
       h("button", { type: "button", class: "btn secondary small", onclick: (e) => { items.push({ id: c.id, title: c.title }); draw(); e.target.closest("li").remove(); } }, "加入"))));
-    if (!found.children.length) found.append(h("li", { class: "empty" }, "没有可加入的已发布课程"));
+    if (!found.children.length) found.append(h("li", { class: "empty" }, "没有可加入的已发布课程（范围比清单小的课程不能加入）"));
   };
   ctx.page(`编辑清单：${list.title}`, form,
-    h("section", { class: "card" }, h("h2", {}, `清单课程（${items.length}）`), ol, save),
+    h("section", { class: "card" }, heading, ol, save),
     h("section", { class: "card" }, h("h2", {}, "加入课程"),
       h("form", { class: "search", onsubmit: (e) => { e.preventDefault(); find(); } }, q, h("button", { class: "btn" }, "查找")), found));
   find();
