@@ -456,6 +456,18 @@ fn another(actor: Actor) -> Actor {
     }
 }
 
+/// The event-stream ticket `actor` gets for `occ` (a dud when they get none).
+async fn ticket(app: &TestApp, w: &World, actor: Actor, occ: &str) -> String {
+    let (_, t) = app
+        .post(
+            &format!("/api/v1/live/occurrences/{occ}/tickets"),
+            w.token(actor),
+            json!({}),
+        )
+        .await;
+    t["ticket"].as_str().unwrap_or("pst.none").to_owned()
+}
+
 async fn version(app: &TestApp, w: &World, path: &str) -> Value {
     let (_, body) = app.get(path, w.token(Actor::Admin)).await;
     body["version"].clone()
@@ -832,27 +844,13 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
             format!("/api/v1/live/occurrences/{chat}/tickets"),
             Json(json!({})),
         ),
+        // The event stream's credential is a ticket, asked for as the actor.
         "GET /api/v1/live/occurrences/{id}/events" => {
-            // The event stream's credential is a ticket, asked for as the actor.
-            let (_, t) = app
-                .post(
-                    &format!("/api/v1/live/occurrences/{chat}/tickets"),
-                    w.token(actor),
-                    json!({}),
-                )
-                .await;
-            let ticket = t["ticket"].as_str().unwrap_or("pst.none");
+            let ticket = ticket(app, w, actor, chat).await;
             get(format!("/api/v1/live/occurrences/{chat}/events?ticket={ticket}"))
         }
         "GET /api/v1/live/occurrences/{id}/events · a ticket for another lecture" => {
-            let (_, t) = app
-                .post(
-                    &format!("/api/v1/live/occurrences/{chat}/tickets"),
-                    w.token(actor),
-                    json!({}),
-                )
-                .await;
-            let ticket = t["ticket"].as_str().unwrap_or("pst.none");
+            let ticket = ticket(app, w, actor, chat).await;
             get(format!(
                 "/api/v1/live/occurrences/{}/events?ticket={ticket}",
                 w.occ_other

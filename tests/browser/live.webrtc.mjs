@@ -12,7 +12,7 @@ import { test, before, after } from "node:test";
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import assert from "node:assert/strict";
-import { Server, launch, phone, withShot, login, WEBRTC_FLAGS } from "./harness.mjs";
+import { Server, launch, phone, withShot, login, WEBRTC_FLAGS, apiCall as harnessApiCall } from "./harness.mjs";
 
 // On PostgreSQL through its Unix socket when scripts/test found one (the namespace has no
 // route to the host's 127.0.0.1), else on SQLite; PARENTSCHOOL_WEBRTC_DB=sqlite forces SQLite
@@ -79,14 +79,11 @@ const RECORD_PCS = () => {
   Object.setPrototypeOf(window.RTCPeerConnection, Native);
 };
 
+// The harness's call, which must succeed here; returns the body.
 async function apiCall(path, token, body, method = body ? "POST" : "GET") {
-  const res = await fetch(`${base}${path}`, {
-    method, headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await res.json().catch(() => null);
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${JSON.stringify(data)}`);
-  return data;
+  const res = await harnessApiCall(base, path, token, body, method);
+  assert.ok(res.status >= 200 && res.status < 300, `${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
 }
 
 before(async () => {

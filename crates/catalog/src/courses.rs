@@ -238,7 +238,8 @@ impl Catalog {
         Ok(with_db!(&self.db, pool => {
             let mut qb = sqlx::QueryBuilder::new(
                 "SELECT l.asset_id AS asset_id, l.id AS lesson_id, l.title AS lesson_title, l.position AS position, \
-                 c.id AS course_id, c.title AS course_title FROM lessons l CROSS JOIN courses c \
+                 c.id AS course_id, c.title AS course_title, CAST(c.lesson_count AS BIGINT) AS course_lesson_count \
+                 FROM lessons l CROSS JOIN courses c \
                  WHERE c.id = l.course_id AND l.asset_id IN (",
             );
             let mut sep = qb.separated(", ");
@@ -248,23 +249,6 @@ impl Catalog {
             qb.push(") ORDER BY c.id, l.position");
             qb.build_query_as::<LessonRef>().fetch_all(pool).await
         })?)
-    }
-
-    /// How many lessons each of `courses` has (courses without lessons are left out).
-    pub async fn lesson_counts(&self, courses: &[CourseId]) -> ApiResult<std::collections::HashMap<CourseId, i64>> {
-        if courses.is_empty() {
-            return Ok(std::collections::HashMap::new());
-        }
-        let rows: Vec<(CourseId, i64)> = with_db!(&self.db, pool => {
-            let mut qb = sqlx::QueryBuilder::new("SELECT course_id, COUNT(*) FROM lessons WHERE course_id IN (");
-            let mut sep = qb.separated(", ");
-            for c in courses {
-                sep.push_bind(*c);
-            }
-            qb.push(") GROUP BY course_id");
-            qb.build_query_as::<(CourseId, i64)>().fetch_all(pool).await
-        })?;
-        Ok(rows.into_iter().collect())
     }
 
     /// Whether `viewer` may watch media asset `asset`: admins, and those who may see a course with a

@@ -332,4 +332,6 @@ pub struct LessonRef {
     pub position: i32,
     pub course_id: CourseId,
     pub course_title: String,
+    /// How many lessons the course has.
+    pub course_lesson_count: i64,
 }

@@ -70,19 +70,7 @@ where
                 ),
             ));
         }
-        let bytes = bytes::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                payload_too_large()
-            } else {
-                ApiError::bad_request(
-                    "unreadable_body",
-                    msg(
-                        format!("无法读取请求体：{}", e.body_text()),
-                        format!("Could not read the request body: {}", e.body_text()),
-                    ),
-                )
-            }
-        })?;
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         decode_json(&bytes).map(Json)
     }
 }

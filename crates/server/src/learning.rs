@@ -335,7 +335,7 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
                     title: lesson.course_title.clone(),
                     watched_s: 0.0,
                     lessons_completed: 0,
-                    lesson_count: 0,
+                    lesson_count: usize::try_from(lesson.course_lesson_count).unwrap_or(0),
                     lessons: Vec::new(),
                 });
                 let last = courses.len() - 1;
@@ -354,13 +354,6 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
             completed,
             position_s: p.position_ms as f64 / 1000.0,
         });
-    }
-    let ids: Vec<catalog::CourseId> = courses.iter().map(|c| c.course_id).collect();
-    let counts = l.catalog.lesson_counts(&ids).await?;
-    for c in &mut courses {
-        c.lesson_count = counts
-            .get(&c.course_id)
-            .map_or(c.lessons.len(), |n| usize::try_from(*n).unwrap_or(0));
     }
     let now = OffsetDateTime::now_utc();
     let [cur, prev] = terms_at(now, &l.terms);

@@ -23,9 +23,9 @@ export function saveSession(body) {
 
 export function clearSession() { localStorage.removeItem(KEY); }
 
-/// The login page, coming back to `next` (default: this page) afterwards.
-export function loginPath(next = location.pathname + location.search) {
-  return `/login?next=${encodeURIComponent(next)}`;
+/// The login (or registration) page, coming back to `next` (default: this page) afterwards.
+export function loginPath(next = location.pathname + location.search, page = "login") {
+  return `/${page}?next=${encodeURIComponent(next)}`;
 }
 
 /// Reloads the signed-in user into the saved session (after joining an organization, say), so

@@ -215,7 +215,7 @@ async function joinPage(code) {
       h("p", {}, code ? `你打开的是加入链接（加入码 ${code}）。请先登录或注册，登录后会回到这里。` : "请先登录或注册，再输入加入码。"),
       h("p", { class: "actions" },
         h("a", { class: "btn", href: loginPath(), "data-link": true }, "登录"),
-        h("a", { class: "btn secondary", href: `/register?next=${encodeURIComponent(location.pathname)}`, "data-link": true }, "注册"))));
+        h("a", { class: "btn secondary", href: loginPath(undefined, "register"), "data-link": true }, "注册"))));
     return;
   }
   const input = h("input", { name: "join_code", value: code, required: true, autocomplete: "off", autocapitalize: "characters",
@@ -288,7 +288,7 @@ async function coursePage(id) {
       page("登录后查看课程", h("section", { class: "card" },
         h("p", {}, "这门课程面向学校或班级的成员，请登录后查看。"),
         h("p", { class: "actions" }, h("a", { class: "btn", href: loginPath(), "data-link": true }, "登录"),
-          h("a", { class: "btn secondary", href: `/register?next=${encodeURIComponent(location.pathname + location.search)}`, "data-link": true }, "注册"))));
+          h("a", { class: "btn secondary", href: loginPath(undefined, "register"), "data-link": true }, "注册"))));
       return;
     }
     throw err;
