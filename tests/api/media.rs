@@ -1175,6 +1175,87 @@ async fn strict_credit_needs_fetched_segments(backend: Backend) {
     app.stop().await;
 }
 
+/// A parent's first week #9: one video used in three courses counts in the course it was
+/// watched in, not in all three; 继续学习 returns to that lesson, and a report without a lesson
+/// (an older player) still counts everywhere, as before.
+async fn one_video_in_three_courses(backend: Backend) {
+    let app = spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let province = app.org("浙江省妇联", "province", None).await;
+    let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+    let parent = app.user_with_role("13800000001", "parent", Some(&province)).await;
+    let other = app.user_with_role("13800000002", "parent", Some(&province)).await;
+    let (asset, duration) = published_lesson(&app, &curator, &dir.path().to_path_buf(), 4).await;
+    let mut courses = Vec::new();
+    for title in ["亲子沟通", "情绪管理", "家校共育"] {
+        let (status, c) = app
+            .post("/api/v1/courses", Some(&curator), json!({"title": title, "age_stages": ["6-12"], "lessons": [{"title": "共用的一讲", "asset_id": asset, "duration_s": 4}, {"title": "第二讲", "duration_s": 600}]}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        let id = c["id"].as_str().unwrap_or_default().to_owned();
+        for to in ["in_review", "published"] {
+            app.post(
+                &format!("/api/v1/courses/{id}/transitions"),
+                Some(&curator),
+                json!({"to": to}),
+            )
+            .await;
+        }
+        courses.push((id, c["lessons"][0]["id"].as_str().unwrap_or_default().to_owned()));
+    }
+    let path = format!("/api/v1/assets/{asset}/progress");
+    app.get(&format!("/api/v1/assets/{asset}/playback"), Some(&parent))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Half of it, on the second course's page.
+    let (status, body) = app
+        .post(&path, Some(&parent), json!({"session_id": uuid::Uuid::now_v7(), "segments": [[0.0, duration / 2.0]], "position_s": duration / 2.0, "lesson_id": courses[1].1}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, learning) = app.get("/api/v1/me/learning", Some(&parent)).await;
+    let titles: Vec<&str> = learning["courses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["情绪管理"], "only the course it was watched in: {learning}");
+    assert_eq!(learning["courses"][0]["lesson_count"], 2, "{learning}");
+    assert_eq!(learning["resume"]["course_id"], courses[1].0.as_str(), "{learning}");
+    assert_eq!(learning["resume"]["lesson_id"], courses[1].1.as_str(), "{learning}");
+    assert_eq!(learning["resume"]["position_s"], body["position_s"], "{learning}");
+    // Study time is the asset's, counted once whichever page played it.
+    let (_, again) = app
+        .post(&path, Some(&parent), json!({"session_id": uuid::Uuid::now_v7(), "segments": [[0.0, duration / 2.0]], "position_s": duration / 2.0, "lesson_id": courses[2].1}))
+        .await;
+    assert_eq!(again["credited_s"], 0.0, "{again}");
+    let (_, learning) = app.get("/api/v1/me/learning", Some(&parent)).await;
+    let titles: Vec<&str> = learning["courses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["家校共育", "情绪管理"], "the most recent first: {learning}");
+    assert_eq!(learning["resume"]["course_id"], courses[2].0.as_str(), "{learning}");
+
+    // Another parent's report with no lesson (an older player): every course using it.
+    app.get(&format!("/api/v1/assets/{asset}/playback"), Some(&other)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, _) = app
+        .post(
+            &path,
+            Some(&other),
+            json!({"session_id": uuid::Uuid::now_v7(), "segments": [[0.0, 1.0]], "position_s": 1.0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, theirs) = app.get("/api/v1/me/learning", Some(&other)).await;
+    assert_eq!(theirs["courses"].as_array().map(Vec::len), Some(4), "{theirs}");
+    assert!(theirs["resume"].is_null(), "no lesson to return to: {theirs}");
+    app.stop().await;
+}
+
 e2e::on_both_databases!(
     broken_files_fail_with_reasons,
     media_rights_follow_the_catalog_scope,
@@ -1182,6 +1263,7 @@ e2e::on_both_databases!(
     without_ffmpeg,
     playback,
     study_time,
+    one_video_in_three_courses,
     live_and_recorded_share_one_budget,
     strict_credit_needs_fetched_segments,
     playback_from_s3,

@@ -74,6 +74,10 @@ pub struct ProgressReport {
     pub segments: Vec<[f64; 2]>,
     /// Where playback is now, for resuming.
     pub position_s: f64,
+    /// The lesson whose page plays the asset (one video may serve several courses): 我的学习
+    /// shows the course it was watched in, and 继续学习 returns to it.
+    #[serde(default)]
+    pub lesson_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -227,6 +231,14 @@ impl Playback {
             .bind(user.id).bind(asset).bind(serde_json::to_string(&union).unwrap_or_else(|_| "[]".into()))
             .bind(watched).bind(position).bind(completed_at).bind(now)
             .execute(&mut *tx).await?;
+            if let Some(lesson) = report.lesson_id {
+                sqlx::query(
+                    "INSERT INTO watch_places (user_id, asset_id, lesson_id, last_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (user_id, asset_id, lesson_id) DO UPDATE SET last_at = excluded.last_at",
+                )
+                .bind(user.id).bind(asset).bind(lesson).bind(now)
+                .execute(&mut *tx).await?;
+            }
             if credited > 0 {
                 sqlx::query(
                     "INSERT INTO study_credits (id, user_id, asset_id, session_id, credited_ms, earned_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -264,7 +276,25 @@ pub struct AssetProgress {
     pub completed_at: Option<Timestamp>,
 }
 
+/// Where a user watched an asset: a lesson, and when last.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WatchPlace {
+    pub asset_id: AssetId,
+    pub lesson_id: uuid::Uuid,
+    pub last_at: Timestamp,
+}
+
 impl crate::Media {
+    /// The lessons a user watched assets in, the most recent first.
+    pub async fn places_of(&self, user: platform::ids::UserId) -> ApiResult<Vec<WatchPlace>> {
+        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, WatchPlace>(
+            "SELECT asset_id, lesson_id, last_at FROM watch_places WHERE user_id = $1 ORDER BY last_at DESC",
+        )
+        .bind(user)
+        .fetch_all(pool)
+        .await)?)
+    }
+
     /// A user's progress on every asset they have played.
     pub async fn progress_of(&self, user: platform::ids::UserId) -> ApiResult<Vec<AssetProgress>> {
         Ok(with_db!(&self.db, pool => sqlx::query_as::<_, AssetProgress>(

@@ -56,6 +56,18 @@ pub struct CourseLearning {
     pub lessons: Vec<LessonLearning>,
 }
 
+/// 继续学习: the lesson last watched and not yet completed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResumeLesson {
+    pub course_id: catalog::CourseId,
+    pub course_title: String,
+    pub lesson_id: catalog::LessonId,
+    pub lesson_title: String,
+    pub position_s: f64,
+    pub duration_s: f64,
+    pub watched_s: f64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyLearning {
     /// All credited study time: recorded lessons and live lectures.
@@ -66,7 +78,10 @@ pub struct MyLearning {
     pub live: Vec<live_session::AttendedOccurrence>,
     pub current_term: Term,
     pub previous_term: Term,
+    /// Courses studied, the most recently watched first.
     pub courses: Vec<CourseLearning>,
+    /// The lesson to continue with, if any is unfinished.
+    pub resume: Option<ResumeLesson>,
 }
 
 /// School semesters in China time: spring from 1 February, autumn from 1 August; the term
@@ -318,15 +333,42 @@ async fn org_learning_csv(
 #[utoipa::path(get, path = "/api/v1/me/learning", tag = "me", responses((status = 200, body = MyLearning)), security(("bearer" = [])))]
 async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Json<MyLearning>> {
     let progress = l.media.progress_of(auth.id).await?;
+    let places = l.media.places_of(auth.id).await?;
     let ids: Vec<String> = progress.iter().map(|p| p.asset_id.to_string()).collect();
-    let lessons = l.catalog.lessons_for_assets(&ids).await?;
+    let mut lessons = l.catalog.lessons_for_assets(&ids).await?;
     let by_asset: BTreeMap<String, &media::progress::AssetProgress> =
         progress.iter().map(|p| (p.asset_id.to_string(), p)).collect();
+    // One video may serve several courses: it counts in the lessons it was watched in. An asset
+    // watched with no lesson recorded (before lessons were recorded, or outside a course page)
+    // counts in every lesson that uses it, as it did before.
+    let recency = |lesson: &catalog::LessonRef| {
+        places
+            .iter()
+            .position(|w| w.lesson_id == lesson.lesson_id.0 && w.asset_id.to_string() == lesson.asset_id)
+    };
+    lessons.retain(|lesson| {
+        recency(lesson).is_some() || !places.iter().any(|w| w.asset_id.to_string() == lesson.asset_id)
+    });
+    // The most recently watched first; lessons without a recorded place after them.
+    lessons.sort_by_key(|lesson| recency(lesson).unwrap_or(usize::MAX));
     let mut courses: Vec<CourseLearning> = Vec::new();
+    let mut resume = None;
     for lesson in &lessons {
         let Some(p) = by_asset.get(&lesson.asset_id) else {
             continue;
         };
+        let completed = p.completed_at.is_some();
+        if resume.is_none() && !completed && recency(lesson).is_some() {
+            resume = Some(ResumeLesson {
+                course_id: lesson.course_id,
+                course_title: lesson.course_title.clone(),
+                lesson_id: lesson.lesson_id,
+                lesson_title: lesson.lesson_title.clone(),
+                position_s: p.position_ms as f64 / 1000.0,
+                duration_s: p.duration_ms.unwrap_or(0) as f64 / 1000.0,
+                watched_s: p.watched_ms as f64 / 1000.0,
+            });
+        }
         let entry = match courses.iter_mut().position(|c| c.course_id == lesson.course_id) {
             Some(i) => &mut courses[i],
             None => {
@@ -342,7 +384,6 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
                 &mut courses[last]
             }
         };
-        let completed = p.completed_at.is_some();
         entry.watched_s += p.watched_ms as f64 / 1000.0;
         entry.lessons_completed += usize::from(completed);
         entry.lessons.push(LessonLearning {
@@ -388,6 +429,7 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
         previous_term: term(prev).await?,
         courses,
         live,
+        resume,
     }))
 }
 

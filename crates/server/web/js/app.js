@@ -164,12 +164,49 @@ async function home() {
   const belongs = (s?.user.organizations || []).length > 0;
   if (s) main.prepend(...(await invitations()));
   if (s && !belongs) main.prepend(joinCard());
+  if (s) main.querySelector(".chips").before(...(await Promise.all([nextLecture(), resumeCard()])).filter(Boolean));
   if (!sections.length) {
     const why = !s ? "登录后可以看到你所在学校和地区的课程清单。"
       : belongs ? "你所在的学校暂时还没有发布课程清单。" : "暂时还没有面向所有人的课程清单。加入孩子的学校或班级后，这里会显示学校推荐的课程。";
     main.append(h("p", { class: "card empty" }, why, s ? null : h("a", { href: loginPath("/"), "data-link": true, class: "btn" }, "登录")));
   }
   main.append(...sections);
+}
+
+// 继续学习: the lesson last watched and not finished, opened where it was left.
+async function resumeCard() {
+  const r = (await api("/api/v1/me/learning").catch(() => null))?.resume;
+  if (!r) return null;
+  const pct = r.duration_s ? Math.min(100, Math.round((100 * r.watched_s) / r.duration_s)) : 0;
+  return h("section", { class: "card resume", "aria-label": "继续学习" },
+    h("h2", {}, "继续学习"),
+    h("p", {}, h("a", { href: `/courses/${r.course_id}?lesson=${r.lesson_id}`, "data-link": true }, `${r.course_title} · ${r.lesson_title}`)),
+    h("span", { class: "lesson-progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": pct, "aria-label": `已学 ${pct}%` },
+      h("span", { style: `width:${pct}%` })),
+    h("p", { class: "meta" }, `已学 ${pct}% · 上次看到 ${clock(r.position_s)}`));
+}
+
+// The next lecture the parent enrolled in, counting down (to the minute) until it starts.
+async function nextLecture() {
+  const mine = await api(`/api/v1/live/occurrences${qs({ mine: true })}`).catch(() => []);
+  const o = mine.find((x) => x.my_enrolment?.state === "enrolled" && x.state !== "ended" && x.state !== "cancelled" && new Date(x.ends_at) > Date.now());
+  if (!o) return null;
+  const when = h("p", { class: "countdown", role: "timer", "aria-live": "off" });
+  const tick = () => {
+    if (!when.isConnected && timer) { clearInterval(timer); return; }
+    const left = new Date(o.starts_at) - Date.now();
+    const d = Math.floor(left / 86400000), hrs = Math.floor((left % 86400000) / 3600000), min = Math.ceil((left % 3600000) / 60000);
+    when.textContent = o.state === "live" ? "正在直播，快进去吧" : left <= 0 ? "直播时间到了，等老师开播"
+      : d ? `还有 ${d} 天 ${hrs} 小时` : hrs ? `还有 ${hrs} 小时 ${min} 分钟` : `还有 ${min} 分钟`;
+  };
+  let timer = null;
+  tick();
+  timer = setInterval(tick, 30000);
+  const at = new Date(o.starts_at).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
+  return h("section", { class: "card next-lecture", "aria-label": "下一场直播" },
+    h("h2", {}, "下一场直播"),
+    h("p", {}, h("a", { href: `/live/${o.id}`, "data-link": true }, o.title), h("span", { class: "meta" }, ` · ${at}`)),
+    when);
 }
 
 // Staff invitations to a school or class: the parent joins only by accepting here.
@@ -303,7 +340,7 @@ async function coursePage(id) {
     if (!s) { stage.replaceChildren(h("p", { class: "card" }, "登录后即可观看并记录学时。", h("a", { href: "/login", "data-link": true, class: "btn" }, "登录"))); return; }
     const { mountPlayer } = await import("./player.js");
     stage.dataset.lesson = lesson.id;
-    const player = await mountPlayer(stage, lesson.asset_id, { title: lesson.title });
+    const player = await mountPlayer(stage, lesson.asset_id, { title: lesson.title, lessonId: lesson.id });
     // A live lecture's replay: its chat beside it, answered questions as chapters.
     const r = await api(`/api/v1/live/replays/${lesson.asset_id}`).catch(() => null);
     if (r && player) stage.append(replayPanel(r, player.video));

@@ -2,7 +2,7 @@
 // microphone preview with device choice, WHIP with H.264 preferred, viewer count) and the
 // attendance report (chart by organization, people, CSV).
 import { api, session, download } from "./api.js";
-import { h, toast, fieldErrors, checkRequired } from "./ui.js";
+import { h, toast, fieldErrors, checkRequired, reportTable } from "./ui.js";
 import { exchange, gathered, liveEvents, discussion, iceServers } from "./live.js";
 
 const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
@@ -183,6 +183,10 @@ export async function report(id, ctx) {
         h("span", { class: "bar light", style: `width:${(o.enrolled / max) * 100}%` }),
         h("span", { class: "bar", style: `width:${(o.attended / max) * 100}%` })),
       h("span", { class: "bar-value" }, `${o.attended}/${o.enrolled} 人`))));
+  const people = reportTable([["姓名"], ["手机号"], ["所在组织"], ["报名"], ["观看（分钟）", "num"], ["出勤"]]);
+  people.body.append(...r.people.map((p) => people.row([p.display_name, p.phone, p.org_name,
+    { enrolled: "已报名", waitlisted: "候补", cancelled: "已取消" }[p.enrolment] || "未报名", p.minutes.toFixed(1), p.attended ? "是" : "否"])));
+  if (!r.people.length) people.body.append(people.empty("还没有人报名或观看。"));
   ctx.page(`出勤报表：${r.title}`,
     h("section", { class: "card" },
       h("p", {}, `${fmt(r.starts_at)} · 实际直播 ${r.live_minutes} 分钟 · 出勤标准：观看满 ${Math.round(r.threshold * 100)}%`),
@@ -192,10 +196,5 @@ export async function report(id, ctx) {
       h("button", { type: "button", class: "btn secondary", onclick: () =>
         download(`/api/v1/live/occurrences/${id}/attendance.csv`, `直播出勤-${r.title}.csv`).catch((err) => toast(err.message, "error")) }, "导出 CSV（Excel）")),
     h("section", { class: "card" }, h("h2", {}, "明细"),
-      h("table", { class: "report" },
-        h("thead", {}, h("tr", {}, ["姓名", "手机号", "所在组织", "报名", "观看（分钟）", "出勤"].map((t) => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, r.people.map((p) => h("tr", {},
-          h("td", {}, p.display_name), h("td", {}, p.phone), h("td", {}, p.org_name),
-          h("td", {}, { enrolled: "已报名", waitlisted: "候补", cancelled: "已取消" }[p.enrolment] || "未报名"),
-          h("td", { class: "num" }, p.minutes.toFixed(1)), h("td", {}, p.attended ? "是" : "否")))))));
+      people.el));
 }

@@ -52,7 +52,7 @@ function pickEngine() {
 
 const SPEEDS = [0.75, 1, 1.25, 1.5, 2];
 
-export async function mountPlayer(container, assetId, { title = "" } = {}) {
+export async function mountPlayer(container, assetId, { title = "", lessonId = null } = {}) {
   const video = h("video", { controls: true, playsinline: true, "webkit-playsinline": true, preload: "metadata", "aria-label": `播放：${title}` });
   const quality = h("select", { "aria-label": "清晰度" }, h("option", { value: "auto" }, "自动"));
   // Speed and quality are remembered across lessons and visits, like captions.
@@ -77,7 +77,7 @@ export async function mountPlayer(container, assetId, { title = "" } = {}) {
   let player = null;
   // While the MSE player reopens its source the element's own clock reads 0: report the
   // position the player is heading for instead.
-  const tracker = track(video, assetId, status, () => (player ? player.position() : video.currentTime));
+  const tracker = track(video, assetId, lessonId, status, () => (player ? player.position() : video.currentTime));
   const resumeAt = progress && progress.position_s < (progress.duration_s || Infinity) - 5 ? progress.position_s : 0;
 
   if (engine === "native") {
@@ -374,7 +374,7 @@ function removeFrom(sb, start, end) {
 }
 
 // Played ranges since the last report, sent every 15 s and on pause, seek and leaving.
-function track(video, assetId, status, position = () => video.currentTime) {
+function track(video, assetId, lessonId, status, position = () => video.currentTime) {
   const sessionId = crypto.randomUUID();
   let ranges = [], from = null, last = 0;
   const close = () => { if (from !== null && last > from) ranges.push([from, last]); from = null; };
@@ -395,7 +395,7 @@ function track(video, assetId, status, position = () => video.currentTime) {
     fetch(`/api/v1/assets/${assetId}/progress`, {
       method: "POST", keepalive,
       headers: { "content-type": "application/json", authorization: `Bearer ${s?.access}` },
-      body: JSON.stringify({ session_id: sessionId, segments: normalise(segments), position_s: position() || 0 }),
+      body: JSON.stringify({ session_id: sessionId, segments: normalise(segments), position_s: position() || 0, lesson_id: lessonId || undefined }),
     }).then((r) => r.ok && r.json()).then((p) => {
       if (p) { status.dataset.watched = p.watched_s; document.dispatchEvent(new CustomEvent("ps-progress", { detail: p })); }
     }).catch(() => {});

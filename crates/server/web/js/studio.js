@@ -1,6 +1,6 @@
 // The studio (工作台) for experts and curators: review queue, course editor, list editor.
 import { api, qs, session, download, loginPath } from "./api.js";
-import { h, toast, courseCard, fieldErrors, duration, STAGES, STATUS } from "./ui.js";
+import { h, toast, courseCard, fieldErrors, duration, reportTable, STAGES, STATUS } from "./ui.js";
 
 let ctx;
 
@@ -353,7 +353,8 @@ async function studyReport() {
   });
   const summary = h("p", { class: "meta", role: "status" });
   const chart = h("div", { class: "bars", role: "img", "aria-label": "学习时长条形图" });
-  const body = h("tbody");
+  const table = reportTable([["姓名"], ["手机号"], ["所在组织"], ["课程（分钟）", "num"], ["直播（分钟）", "num"], ["完成课时", "num"]]);
+  const body = table.body;
   const more = h("button", { type: "button", class: "btn secondary", hidden: true }, "加载更多");
   let cursor = null, rows = [];
   const load = async (reset) => {
@@ -363,10 +364,8 @@ async function studyReport() {
       rows.push(...page.items);
       cursor = page.next_cursor;
       more.hidden = !cursor;
-      body.append(...page.items.map((m) => h("tr", {},
-        h("td", {}, m.display_name), h("td", {}, m.phone), h("td", {}, m.org_name),
-        h("td", { class: "num" }, (m.credited_s / 60).toFixed(1)), h("td", { class: "num" }, (m.live_s / 60).toFixed(1)),
-        h("td", { class: "num" }, m.lessons_completed))));
+      body.append(...page.items.map((m) => table.row([m.display_name, m.phone, m.org_name,
+        (m.credited_s / 60).toFixed(1), (m.live_s / 60).toFixed(1), m.lessons_completed])));
       const fmt = (ts) => new Date(ts).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" });
       const total = (m) => m.credited_s + m.live_s;
       summary.textContent = `${fmt(page.from)} 至 ${fmt(new Date(page.to).getTime() - 1)}：已列出 ${rows.length} 人，其中 ${rows.filter((m) => total(m) > 0).length} 人有学习记录，合计 ${duration(rows.reduce((a, m) => a + total(m), 0))}`;
@@ -376,7 +375,7 @@ async function studyReport() {
         h("span", { class: "bar-label" }, m.display_name),
         h("span", { class: "bar", style: `width:${Math.max(1, (total(m) / max) * 100)}%` }),
         h("span", { class: "bar-value" }, `${(total(m) / 60).toFixed(1)} 分钟`))));
-      if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, "这个组织还没有成员。")));
+      if (!rows.length) body.append(table.empty("这个组织还没有成员。"));
     } catch (err) { toast(err.message, "error"); }
   };
   more.addEventListener("click", () => load(false));
@@ -387,8 +386,7 @@ async function studyReport() {
   ctx.page("学习报表", form,
     h("section", { class: "card" }, h("h2", {}, "学习时长前十"), summary, chart),
     h("section", { class: "card" }, h("h2", {}, "成员明细"),
-      h("table", { class: "report" },
-        h("thead", {}, h("tr", {}, ["姓名", "手机号", "所在组织", "课程（分钟）", "直播（分钟）", "完成课时"].map((t) => h("th", { scope: "col" }, t)))), body),
+      table.el,
       more));
   load(true);
 }

@@ -33,6 +33,19 @@ export function duration(seconds) {
   return `${s} 秒`;
 }
 
+// A report table that stays readable on a phone: under 600 px each row becomes a small card whose
+// cells carry their column's name (data-label), instead of columns squeezed to one character.
+// `columns`: [label, "num" for right-aligned figures]; `row(values)` makes one <tr>.
+export function reportTable(columns) {
+  const body = h("tbody");
+  const el = h("table", { class: "report" },
+    h("thead", {}, h("tr", {}, columns.map(([label]) => h("th", { scope: "col" }, label)))), body);
+  const row = (values) => h("tr", {}, values.map((v, i) =>
+    h("td", { class: columns[i][1] || null, "data-label": columns[i][0] }, v)));
+  const empty = (text) => h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, text));
+  return { el, body, row, empty };
+}
+
 export const STATUS = { draft: "草稿", in_review: "待审核", published: "已发布", archived: "已归档" };
 export const STAGES = [
   ["prenatal", "孕期"], ["0-3", "0–3 岁"], ["3-6", "3–6 岁"],
