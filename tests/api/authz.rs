@@ -595,6 +595,7 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
         }
         // Organizations
         "GET /api/v1/organizations" => get("/api/v1/organizations".into()),
+        "GET /api/v1/experts" => get("/api/v1/experts?q=".into()),
         "POST /api/v1/organizations" => req(
             Method::POST,
             "/api/v1/organizations",
@@ -777,6 +778,10 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
                 format!("/api/v1/live/series/{}", w.series),
                 Json(json!({"description": "每周一讲", "version": v})),
             )
+        }
+        "DELETE /api/v1/live/series/{id}" => {
+            let (id, _) = series(app, w.t(Actor::ExpertOwn), s1, 2).await;
+            req(Method::DELETE, format!("/api/v1/live/series/{id}"), Empty)
         }
         "POST /api/v1/live/series/{id}/enrolments" => {
             let (id, _) = series(app, w.t(Actor::ExpertOwn), s1, 1).await;

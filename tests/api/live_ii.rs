@@ -321,12 +321,13 @@ async fn turn_credentials_are_accepted_by_coturn(backend: Backend) {
     app.stop().await;
 }
 
-/// Reminders: due ones are claimed in the database and posted once to the gateway with an
-/// `Idempotency-Key`, however many nodes look.
-async fn reminders_are_sent_once(backend: Backend) {
-    type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A notice gateway on a random port: its URL, and the notices posted to it with their
+/// `Idempotency-Key`.
+async fn gateway() -> (String, Seen) {
     let seen: Seen = Arc::default();
-    let gateway = {
+    let router = {
         let seen = seen.clone();
         axum::Router::new().route(
             "/hook",
@@ -354,8 +355,142 @@ async fn reminders_are_sent_once(backend: Backend) {
         listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
     );
     tokio::spawn(async move {
-        let _ = axum::serve(listener, gateway).await;
+        let _ = axum::serve(listener, router).await;
     });
+    (hook, seen)
+}
+
+/// A parent's first week #13: staff stop a series from the studio. Its future lectures are
+/// cancelled and everyone with a seat or a waitlist place is told once; only those who manage
+/// the series may; a date dropped by an edit is cancelled and told the same way. The series'
+/// age stages are checked and kept (its replay course gets them).
+async fn a_stopped_series_tells_its_parents(backend: Backend) {
+    let (hook, seen) = gateway().await;
+    let app = TestApp::spawn_with(backend, |s| s.live.notify_webhook_url = Some(hook.clone())).await;
+    let province = app.org("浙江省妇联", "province", None).await;
+    let school = app.org("西湖小学", "school", Some(&province)).await;
+    let expert = app.user_with_role("13600000001", "expert", Some(&school)).await;
+    let other_expert = app.user_with_role("13600000002", "expert", Some(&school)).await;
+    let body = |stages: Value| {
+        json!({"title": "青春期亲子沟通", "rrule": "FREQ=WEEKLY;COUNT=3", "starts_at": next_thursday(),
+        "duration_minutes": 60, "capacity": 1, "scope_org_id": school, "age_stages": stages})
+    };
+    let (status, problem) = app
+        .post("/api/v1/live/series", Some(&expert), body(json!(["teen"])))
+        .await;
+    let problem = assert_problem(status, &problem, 422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "age_stages", "{problem}");
+    let (status, series) = app
+        .post("/api/v1/live/series", Some(&expert), body(json!(["15-18", "12-15"])))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{series}");
+    assert_eq!(series["age_stages"], json!(["12-15", "15-18"]), "{series}");
+    let id = series["id"].as_str().unwrap_or_default().to_owned();
+    let occ = |i: usize| series["occurrences"][i]["id"].as_str().unwrap_or_default().to_owned();
+    let a = app.user_with_role("13800000001", "parent", Some(&school)).await;
+    let b = app.user_with_role("13800000002", "parent", Some(&school)).await;
+    for p in [&a, &b] {
+        for i in [0, 2] {
+            let (status, e) = app
+                .post(
+                    &format!("/api/v1/live/occurrences/{}/enrolments", occ(i)),
+                    Some(p),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{e}");
+        }
+    }
+    // An edit that drops the last date cancels it and tells both (seat and waitlist).
+    let (status, edited) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/live/series/{id}"),
+            Some(&expert),
+            json!({"version": series["version"], "rrule": "FREQ=WEEKLY;COUNT=2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(
+        edited["age_stages"],
+        json!(["12-15", "15-18"]),
+        "an edit keeps the stages: {edited}"
+    );
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/live/series/{id}"),
+            Some(&other_expert),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not theirs to stop");
+    let (status, stopped) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/live/series/{id}"),
+            Some(&expert),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+    let states: Vec<&str> = stopped["occurrences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["state"].as_str())
+        .collect();
+    assert_eq!(states, ["cancelled"; 3], "{stopped}");
+    let (_, schedule) = app.get("/api/v1/live/occurrences", Some(&a)).await;
+    assert_eq!(schedule.as_array().map(Vec::len), Some(0), "{schedule}");
+    // Stopping again tells no one twice.
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/live/series/{id}"),
+            Some(&expert),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for _ in 0..40 {
+        if seen.lock().unwrap_or_else(|p| p.into_inner()).len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut told: Vec<(String, String)> = got
+        .iter()
+        .map(|(_, n)| {
+            (
+                n["occurrence_id"].as_str().unwrap_or_default().to_owned(),
+                n["phone"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    told.sort();
+    let mut want = vec![
+        (occ(0), "+8613800000001".to_owned()),
+        (occ(0), "+8613800000002".to_owned()),
+        (occ(2), "+8613800000001".to_owned()),
+        (occ(2), "+8613800000002".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(told, want, "{got:?}");
+    assert!(
+        got.iter()
+            .all(|(_, n)| n["kind"] == "cancelled" && n["text"].as_str().is_some_and(|t| t.contains("已取消"))),
+        "{got:?}"
+    );
+    app.stop().await;
+}
+
+/// Reminders: due ones are claimed in the database and posted once to the gateway with an
+/// `Idempotency-Key`, however many nodes look.
+async fn reminders_are_sent_once(backend: Backend) {
+    let (hook, seen) = gateway().await;
     let app = TestApp::spawn_with(backend, |s| {
         s.live.notify_webhook_url = Some(hook.clone());
         s.live.reminder_check_seconds = 1;
@@ -419,4 +554,8 @@ async fn reminders_are_sent_once(backend: Backend) {
     app.stop().await;
 }
 
-on_both_databases!(turn_credentials_are_accepted_by_coturn, reminders_are_sent_once);
+on_both_databases!(
+    turn_credentials_are_accepted_by_coturn,
+    reminders_are_sent_once,
+    a_stopped_series_tells_its_parents
+);

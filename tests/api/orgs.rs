@@ -152,6 +152,32 @@ both_databases! {
         assert_eq!(login["user"]["must_change_password"], true);
     }
 
+    async fn the_lecturer_picker_offers_experts_in_scope(app) {
+        // A parent's first week #8: a curator creating a series picks the expert by name or
+        // phone, among the experts of what they manage, and never types a user id.
+        let province = app.org("浙江省妇联", "province", None).await;
+        let school = app.org("新凤小学", "school", Some(&province)).await;
+        let elsewhere = app.org("江苏省妇联", "province", None).await;
+        let far = app.org("别省小学", "school", Some(&elsewhere)).await;
+        app.user_with_role("13600000001", "expert", Some(&school)).await;
+        app.user_with_role("13600000002", "expert", Some(&far)).await;
+        let parent = app.user_with_role("13800000001", "parent", Some(&school)).await;
+        let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+        let names = |v: &Value| v.as_array().into_iter().flatten()
+            .map(|e| format!("{} {} {}", e["display_name"].as_str().unwrap_or(""), e["phone"].as_str().unwrap_or(""), e["org_name"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>();
+        let one = vec!["expert 13600000001 136****0001 新凤小学".to_owned()];
+        for q in ["", "expert", "0001", "1360000"] {
+            let (status, found) = app.get(&format!("/api/v1/experts?q={q}"), Some(&curator)).await;
+            assert_eq!(status, StatusCode::OK, "{found}");
+            assert_eq!(names(&found), one, "q={q}: {found}");
+        }
+        let (_, none) = app.get("/api/v1/experts?q=0002", Some(&curator)).await;
+        assert_eq!(names(&none), Vec::<String>::new(), "another province's expert: {none}");
+        let (status, _) = app.get("/api/v1/experts", Some(&parent)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
     async fn staff_add_by_phone_only_with_consent(app) {
         let province = app.org("浙江省妇联", "province", None).await;
         let school = app.org("新凤小学", "school", Some(&province)).await;

@@ -109,7 +109,7 @@ before(async () => {
   const d = new Date(Date.now() + 86400000 + 8 * 3600000).toISOString().slice(0, 10);
   const series = await apiCall("/api/v1/live/series", expertToken, {
     title: "青春期亲子沟通", description: "第一讲", rrule: "FREQ=WEEKLY;COUNT=2", starts_at: `${d}T19:30:00+08:00`,
-    duration_minutes: 60, capacity: 100, scope_org_id: school,
+    duration_minutes: 60, capacity: 100, scope_org_id: school, age_stages: ["12-15", "15-18"],
   });
   occ = series.occurrences[0].id;
   occ2 = series.occurrences[1].id;
@@ -325,6 +325,14 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
       assert.ok(ready.every((n) => n.key === n.id && n.occurrence_id === occ && n.text.includes("回放")));
       const reminders = notices.filter((n) => n.kind === "reminder");
       assert.equal(new Set(reminders.map((n) => n.id)).size, reminders.length, "no reminder twice");
+      // The replay course is for the series' age stages, not every stage.
+      const course = await apiCall(`/api/v1/courses/${replay.course_id}`, parentToken);
+      assert.deepEqual(course.age_stages, ["12-15", "15-18"], JSON.stringify(course));
+      // The ended room offers the replay, and no longer says it is still being prepared.
+      await parent.goto(`${base}/live/${occ}`);
+      await parent.getByRole("link", { name: "观看回放" }).waitFor();
+      await parent.getByText("直播已结束，可以观看回放。").waitFor();
+      assert.equal(await parent.getByText(/回放整理好后/).count(), 0);
       await parent.goto(`${base}/courses/${replay.course_id}?lesson=${replay.lesson_id}`);
       await parent.getByRole("button", { name: /孩子总玩手机怎么办？/ }).waitFor({ timeout: 20000 });
       await parent.locator(".replay-chat").waitFor();

@@ -21,6 +21,8 @@ pub struct ReplayCourse {
     /// The audience (`None`: everyone, a public course owned by `fallback_owner`).
     pub scope_org_id: Option<OrgId>,
     pub fallback_owner: Option<OrgId>,
+    /// The series' age-stage codes; empty: every stage.
+    pub age_stages: Vec<String>,
 }
 
 impl Catalog {
@@ -54,7 +56,11 @@ impl Catalog {
                         name: c.lecturer.clone(),
                         title: String::new(),
                     }),
-                    age_stages: Some(crate::AgeStage::ALL.iter().map(|a| a.code().to_owned()).collect()),
+                    age_stages: Some(if c.age_stages.is_empty() {
+                        crate::AgeStage::ALL.iter().map(|a| a.code().to_owned()).collect()
+                    } else {
+                        c.age_stages.clone()
+                    }),
                     topics: Some(Vec::new()),
                     tags: Some(vec!["直播回放".to_owned()]),
                     visibility: Some(if c.scope_org_id.is_some() {

@@ -17,7 +17,7 @@ use crate::{Live, OccurrenceId};
 pub struct Notice {
     /// Stable across retries: the gateway's idempotency key.
     pub id: uuid::Uuid,
-    /// `reminder` or `replay_ready`.
+    /// `reminder`, `replay_ready` or `cancelled`.
     pub kind: String,
     pub occurrence_id: OccurrenceId,
     pub user_id: UserId,
@@ -156,16 +156,31 @@ impl Live {
 
     /// Tells everyone enrolled in `occ` that its replay can be watched.
     pub(crate) async fn notify_replay_ready(&self, occ: OccurrenceId) -> ApiResult<()> {
-        let users: Vec<UserId> = with_db!(&self.db, pool => sqlx::query_scalar(
-            "SELECT user_id FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'",
-        )
+        self.notify_enrolled("replay_ready", occ).await
+    }
+
+    /// Tells everyone enrolled or waitlisted in `occ` that it was cancelled (the series was
+    /// stopped, or its rule no longer has that date).
+    pub(crate) async fn notify_cancelled(&self, occ: OccurrenceId) -> ApiResult<()> {
+        self.notify_enrolled("cancelled", occ).await
+    }
+
+    /// One notice of `kind` to each parent with a seat (for cancellations, a waitlist place too).
+    async fn notify_enrolled(&self, kind: &str, occ: OccurrenceId) -> ApiResult<()> {
+        let states = if kind == "cancelled" {
+            "('enrolled', 'waitlisted')"
+        } else {
+            "('enrolled')"
+        };
+        let sql = format!("SELECT user_id FROM live_enrolments WHERE occurrence_id = $1 AND state IN {states}");
+        let users: Vec<UserId> = with_db!(&self.db, pool => sqlx::query_scalar(&sql)
         .bind(occ)
         .fetch_all(pool)
         .await)?;
         let now = self.clock.now();
         for user in users {
-            if let Some(id) = self.claim("replay_ready", occ, user, 0, now).await? {
-                self.deliver(id, "replay_ready", occ, user, 0).await;
+            if let Some(id) = self.claim(kind, occ, user, 0, now).await? {
+                self.deliver(id, kind, occ, user, 0).await;
             }
         }
         Ok(())
@@ -285,6 +300,14 @@ impl Live {
                 format!("{base}/live/{occ}"),
                 format!(
                     "【家长学堂】“{}”（{when}）的回放已经可以观看，观看同样计入学时。",
+                    series.title
+                ),
+            )
+        } else if kind == "cancelled" {
+            (
+                format!("{base}/live"),
+                format!(
+                    "【家长学堂】您报名的直播“{}”（{when}）已取消，请留意其他场次。",
                     series.title
                 ),
             )

@@ -66,6 +66,8 @@ pub struct Replay {
     pub duration_s: i32,
     /// The series' replay course, when an earlier replay made it.
     pub replay_course_id: Option<uuid::Uuid>,
+    /// The series' age-stage codes (empty: every stage).
+    pub age_stages: Vec<String>,
 }
 
 /// Attaches a replay as a lesson of the series' replay course, published to the series'
@@ -797,6 +799,7 @@ impl Live {
             asset_id: asset,
             duration_s: i32::try_from(duration_ms / 1000).unwrap_or(i32::MAX),
             replay_course_id: series.replay_course_id,
+            age_stages: series.stages(),
         };
         let (course, lesson) = setup.replays.attach(&replay).await?;
         let now = self.clock.now();

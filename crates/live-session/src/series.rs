@@ -44,6 +44,10 @@ pub struct NewSeries {
     pub scope_org_id: Option<OrgId>,
     /// Share of the live time that counts as attended (0–1, default 0.5).
     pub attendance_threshold: Option<f64>,
+    /// Child age stages the series is for (`prenatal`, `0-3` … `15-18`); its replay course
+    /// gets them. Empty: every stage.
+    #[serde(default)]
+    pub age_stages: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -60,6 +64,7 @@ pub struct SeriesPatch {
     pub duration_minutes: Option<i32>,
     pub capacity: Option<i32>,
     pub attendance_threshold: Option<f64>,
+    pub age_stages: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -85,6 +90,8 @@ pub struct SeriesView {
     pub capacity: i32,
     pub scope_org_id: Option<OrgId>,
     pub attendance_threshold: f64,
+    /// Empty: every stage.
+    pub age_stages: Vec<String>,
     pub version: i32,
     pub occurrences: Vec<OccurrenceBrief>,
 }
@@ -106,10 +113,25 @@ pub(crate) struct SeriesRow {
     pub version: i32,
     /// The series' replay course, once the first replay made it.
     pub replay_course_id: Option<uuid::Uuid>,
+    /// JSON array of age-stage codes; `[]`: every stage.
+    pub age_stages: String,
+}
+
+impl SeriesRow {
+    pub(crate) fn stages(&self) -> Vec<String> {
+        serde_json::from_str(&self.age_stages).unwrap_or_default()
+    }
 }
 
 const SERIES_COLUMNS: &str = "id, expert_id, title, description, lecturer, rrule, exceptions, first_start, \
-    duration_min, capacity, scope_org_id, threshold, version, replay_course_id";
+    duration_min, capacity, scope_org_id, threshold, version, replay_course_id, age_stages";
+
+/// Checked age-stage codes, as JSON for the row.
+fn stages_json(codes: &[String]) -> ApiResult<String> {
+    let stages = platform::stages::parse_age_stages(codes).map_err(|m| ApiError::invalid_field("age_stages", m))?;
+    let codes: Vec<&str> = stages.iter().map(|s| s.code()).collect();
+    Ok(serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into()))
+}
 
 pub(crate) fn series_not_found() -> ApiError {
     ApiError::not_found("series_not_found", msg("直播系列不存在。", "No such live series."))
@@ -286,6 +308,7 @@ impl Live {
             capacity: s.capacity,
             scope_org_id: s.scope_org_id,
             attendance_threshold: s.threshold,
+            age_stages: serde_json::from_str(&s.age_stages).unwrap_or_default(),
             version: s.version,
         })
     }
@@ -358,6 +381,7 @@ impl Live {
             return Err(ApiError::validation(errors));
         };
         let plan = plan(&req.rrule, &req.exceptions, req.starts_at, req.duration_minutes)?;
+        let stages = stages_json(&req.age_stages)?;
         let id = SeriesId::new();
         let now = self.clock.now();
         let dur_ms = i64::from(plan.duration_min) * 60_000;
@@ -365,13 +389,13 @@ impl Live {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO live_series (id, expert_id, created_by, title, description, lecturer, rrule, exceptions,
-                   first_start, duration_min, capacity, scope_org_id, threshold, version, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14)",
+                   first_start, duration_min, capacity, scope_org_id, threshold, version, created_at, updated_at, age_stages)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14, $15)",
             )
             .bind(id).bind(expert).bind(user.id).bind(&title).bind(&description).bind(&lecturer)
             .bind(req.rrule.trim()).bind(serde_json::to_string(&plan.exceptions).unwrap_or_else(|_| "[]".into()))
             .bind(req.starts_at).bind(plan.duration_min).bind(req.capacity).bind(req.scope_org_id).bind(threshold)
-            .bind(now)
+            .bind(now).bind(&stages)
             .execute(&mut *tx).await?;
             for start in &plan.starts {
                 let at = ts(*start);
@@ -425,20 +449,30 @@ impl Live {
             .unwrap_or_else(|| serde_json::from_str(&s.exceptions).unwrap_or_default());
         let first = p.starts_at.unwrap_or(s.first_start);
         let plan = plan(&rrule, &exceptions, first, p.duration_minutes.unwrap_or(s.duration_min))?;
+        let stages = match &p.age_stages {
+            Some(codes) => stages_json(codes)?,
+            None => s.age_stages.clone(),
+        };
         let now = self.clock.now();
         let dur_ms = i64::from(plan.duration_min) * 60_000;
         let wanted: Vec<Timestamp> = plan.starts.iter().map(|t| ts(*t)).filter(|t| *t > now).collect();
         let existing = self.occurrences_of(id).await?;
+        let dropped: Vec<OccurrenceId> = existing
+            .iter()
+            .filter(|o| o.state == "scheduled" && o.starts_at > now && !wanted.contains(&o.starts_at))
+            .map(|o| o.id)
+            .collect();
         let changed = with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             let n = sqlx::query(
                 "UPDATE live_series SET title = $2, description = $3, lecturer = $4, rrule = $5, exceptions = $6,
-                   first_start = $7, duration_min = $8, capacity = $9, threshold = $10, version = version + 1, updated_at = $11
+                   first_start = $7, duration_min = $8, capacity = $9, threshold = $10, version = version + 1, updated_at = $11,
+                   age_stages = $13
                  WHERE id = $1 AND version = $12",
             )
             .bind(id).bind(&title).bind(&description).bind(&lecturer).bind(rrule.trim())
             .bind(serde_json::to_string(&plan.exceptions).unwrap_or_else(|_| "[]".into()))
-            .bind(first).bind(plan.duration_min).bind(capacity).bind(threshold).bind(now).bind(p.version)
+            .bind(first).bind(plan.duration_min).bind(capacity).bind(threshold).bind(now).bind(p.version).bind(&stages)
             .execute(&mut *tx).await?.rows_affected();
             if n == 1 {
                 // Future scheduled occurrences follow the new rule; the past and the live stay.
@@ -478,8 +512,39 @@ impl Live {
                 ),
             ));
         }
+        for occ in dropped {
+            self.notify_cancelled(occ).await?;
+        }
         // Whole-series enrolees join the new occurrences; a larger capacity promotes waitlists.
         self.fill_series(id).await?;
+        self.series_view(self.series_row(id).await?).await
+    }
+
+    /// Stops a series: every future scheduled lecture is cancelled and those enrolled or
+    /// waitlisted are told; past lectures, a live one, and their records stay.
+    async fn stop_series(&self, user: &AuthUser, id: SeriesId) -> ApiResult<SeriesView> {
+        let s = self.series_row(id).await?;
+        if !self.manages(user, &s).await? {
+            return Err(series_not_found());
+        }
+        let now = self.clock.now();
+        let dropped: Vec<OccurrenceId> = with_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let ids: Vec<OccurrenceId> = sqlx::query_scalar(
+                "UPDATE live_occurrences SET state = 'cancelled', updated_at = $3
+                  WHERE series_id = $1 AND state = 'scheduled' AND starts_at > $2 RETURNING id",
+            )
+            .bind(id).bind(now).bind(now)
+            .fetch_all(&mut *tx).await?;
+            sqlx::query("UPDATE live_series SET version = version + 1, updated_at = $2 WHERE id = $1")
+                .bind(id).bind(now)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(ids)
+        })?;
+        for occ in dropped {
+            self.notify_cancelled(occ).await?;
+        }
         self.series_view(self.series_row(id).await?).await
     }
 }
@@ -487,7 +552,7 @@ impl Live {
 pub(crate) fn router() -> ApiRouter<Live> {
     ApiRouter::new()
         .routes(routes!(create_series))
-        .routes(routes!(get_series, patch_series))
+        .routes(routes!(get_series, patch_series, stop_series))
 }
 
 /// Create a weekly series; its occurrences are created at once.
@@ -510,6 +575,19 @@ async fn get_series(State(live): State<Live>, auth: AuthUser, Path(id): Path<Ser
         return Err(series_not_found());
     }
     Ok(Json(live.series_view(s).await?))
+}
+
+/// Stops the series: its future scheduled lectures are cancelled and their enrolled and
+/// waitlisted parents told; past lectures and their records stay.
+#[utoipa::path(delete, path = "/api/v1/live/series/{id}", tag = "live",
+    params(("id" = SeriesId, Path)),
+    responses((status = 200, body = SeriesView), (status = 404)), security(("bearer" = [])))]
+async fn stop_series(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<SeriesId>,
+) -> ApiResult<Json<SeriesView>> {
+    Ok(Json(live.stop_series(&auth, id).await?))
 }
 
 /// Edit a series: future scheduled occurrences follow; past, live and ended ones stay.

@@ -25,6 +25,7 @@ pub mod limits;
 pub mod orgs;
 pub mod scope;
 pub mod signing;
+pub mod stages;
 pub mod store;
 pub mod study;
 pub mod validate;

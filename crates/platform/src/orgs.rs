@@ -306,6 +306,81 @@ pub(crate) fn router() -> ApiRouter<Accounts> {
         .routes(routes!(accept_invitation))
         .routes(routes!(decline_invitation))
         .routes(routes!(remove_member))
+        .routes(routes!(find_experts))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ExpertQuery {
+    /// Part of the name, or of the phone number (at least 4 digits).
+    pub q: Option<String>,
+}
+
+/// An expert a curator may choose as a lecturer.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ExpertView {
+    pub id: UserId,
+    pub display_name: String,
+    /// Masked as `136****0001`.
+    pub phone: String,
+    /// The organization the expert belongs to (the first, by name).
+    pub org_name: String,
+}
+
+/// Experts of the organizations the caller manages (admins: all), by name or phone, for the
+/// lecturer picker: the studio never asks for a user id. At most 20, by name.
+#[utoipa::path(get, path = "/api/v1/experts", tag = "organizations", params(ExpertQuery),
+    responses((status = 200, body = Vec<ExpertView>), (status = 403)), security(("bearer" = [])))]
+async fn find_experts(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Query(q): Query<ExpertQuery>,
+) -> ApiResult<Json<Vec<ExpertView>>> {
+    auth.require_role(&[Role::Admin, Role::Curator])?;
+    let scope = Scope::load(&acc.db, Some(&auth)).await?;
+    let text = q.q.unwrap_or_default().trim().chars().take(20).collect::<String>();
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let name = format!("%{}%", text.replace(['%', '_', '\\'], ""));
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: UserId,
+        display_name: String,
+        phone: Option<String>,
+        org_name: String,
+    }
+    let rows: Vec<Row> = with_db!(&acc.db, pool => {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT u.id, u.display_name, u.phone, MIN(o.name) AS org_name FROM users u
+               JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id
+              WHERE u.role = 'expert' AND u.deleted_at IS NULL AND ",
+        );
+        scope.push_manages(&mut qb, "o.path");
+        if !text.is_empty() {
+            qb.push(" AND (u.display_name LIKE ");
+            qb.push_bind(name.clone());
+            if digits.len() >= 4 && digits.len() == text.len() {
+                qb.push(" OR u.phone LIKE ");
+                qb.push_bind(format!("%{digits}%"));
+            }
+            qb.push(")");
+        }
+        qb.push(" GROUP BY u.id, u.display_name, u.phone ORDER BY u.display_name, u.id LIMIT 20");
+        qb.build_query_as::<Row>().fetch_all(pool).await
+    })?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| ExpertView {
+                id: r.id,
+                display_name: r.display_name,
+                phone: r
+                    .phone
+                    .as_deref()
+                    .and_then(|p| PhoneNumber::parse(p).ok())
+                    .map(|p| p.masked())
+                    .unwrap_or_default(),
+                org_name: r.org_name,
+            })
+            .collect(),
+    ))
 }
 
 /// Organizations the caller manages (admins: all; curators: their subtrees), in tree order.

@@ -471,6 +471,7 @@ impl live_session::ReplayPublisher for CatalogReplays {
             lecturer: r.lecturer.clone(),
             scope_org_id: r.scope_org_id,
             fallback_owner,
+            age_stages: r.age_stages.clone(),
         };
         let title = format!("{} 直播回放", live_session::recurrence::china_time(r.starts_at));
         let (course, lesson) = self
