@@ -242,6 +242,7 @@ test("forms say in Chinese, beside the field, what is missing or wrong", async (
     // A series without a start time: checked before sending, in Chinese.
     await login(page, base, "13600000001", PASSWORD);
     await page.goto(`${base}/studio/live`);
+    await page.getByText("新建每周直播").click();
     await page.getByLabel("标题", { exact: true }).fill("周五亲子阅读");
     await page.getByRole("button", { name: "创建" }).click();
     await page.getByText("请填写首次开播（北京时间）。").waitFor();
@@ -292,6 +293,66 @@ test("the staff top bar never wraps at 360 px; parents get a bottom tab bar", as
     assert.equal(await tabs.getByRole("link", { name: "我的", exact: true }).getAttribute("aria-current"), "page");
     assert.ok((await parent.locator("header.top").evaluate((el) => el.getBoundingClientRect().height)) <= 64);
     await keepShot(parent, "parent-account");
+  });
+});
+
+test("the home page counts down to the parent's next lecture", async () => {
+  const page = await phone(browser);
+  await withShot(page, "next-lecture", async () => {
+    await login(page, base, "13800000002", PASSWORD);
+    const card = page.getByRole("region", { name: "下一场直播" });
+    await card.getByRole("link", { name: "亲子阅读分享会" }).waitFor();
+    assert.match(await card.getByRole("timer").textContent(), /^还有 [12] 天 \d+ 小时$/);
+    // The ended lecture they were enrolled in is not "next".
+    assert.equal(await card.getByText("上周的家庭教育讲座").count(), 0);
+    await keepShot(page, "home-next-lecture");
+    await card.getByRole("link", { name: "亲子阅读分享会" }).click();
+    await page.waitForURL(new RegExp(`/live/${full}$`));
+  });
+});
+
+test("直播管理 on a phone: one card per series, reports only where a lecture took place, edit and stop", async () => {
+  const page = await phone(browser);
+  await withShot(page, "studio-live", async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    await login(page, base, "13600000001", PASSWORD);
+    await page.goto(`${base}/studio/live`);
+    const card = page.getByRole("region", { name: "亲子阅读分享会" });
+    await card.getByRole("heading", { name: "亲子阅读分享会" }).waitFor();
+    // The form for a new series is folded away when there are series; the list comes first.
+    assert.equal(await page.locator("details.create").evaluate((d) => d.open), false);
+    await page.getByRole("region", { name: "周四家庭教育直播" }).getByRole("link", { name: "开播" }).waitFor();
+    // No attendance report for a lecture still to come; the ended series keeps its report.
+    await card.getByText(/^全部场次/).click();
+    await card.getByText("未开始").first().waitFor();
+    assert.equal(await card.getByRole("link", { name: "出勤报表" }).count(), 0);
+    const ended = page.locator("section", { has: page.getByRole("heading", { name: "已结束的系列" }) });
+    await ended.getByText("上周的家庭教育讲座").waitFor();
+    assert.equal(await ended.getByRole("link", { name: "出勤报表" }).count(), 1);
+    assert.deepEqual(await layoutTrouble(page), []);
+    await keepShot(page, "studio-live-series");
+
+    // Edit: a larger room and the age stage, from the card.
+    await card.getByText("修改系列").click();
+    await card.getByLabel("人数上限").fill("3");
+    await card.getByLabel("12–15 岁").check();
+    await card.getByRole("button", { name: "保存修改" }).click();
+    await page.getByText("系列已保存").waitFor();
+    const expert = await token("13600000001");
+    const seriesId = (await apiCall(base, `/api/v1/live/occurrences/${full}`, expert)).body.series_id;
+    const edited = (await apiCall(base, `/api/v1/live/series/${seriesId}`, expert)).body;
+    assert.equal(edited.capacity, 3);
+    assert.deepEqual(edited.age_stages, ["12-15"]);
+
+    // Stop: asked first, then every future date is cancelled and the card goes.
+    let asked = "";
+    page.once("dialog", (d) => { asked = d.message(); d.accept(); });
+    await page.getByRole("region", { name: "亲子阅读分享会" }).getByRole("button", { name: "停止系列" }).click();
+    await page.getByText("系列已停止，已通知报名的家长").waitFor();
+    assert.match(asked, /已报名的家长会收到通知/);
+    await page.getByRole("region", { name: "周四家庭教育直播" }).waitFor();
+    assert.equal(await page.getByRole("region", { name: "亲子阅读分享会" }).count(), 0);
+    assert.equal((await apiCall(base, `/api/v1/live/occurrences/${full}`, expert)).body.state, "cancelled");
   });
 });
 

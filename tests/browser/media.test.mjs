@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Server, launch, phone, withShot, login } from "./harness.mjs";
+import { Server, launch, phone, withShot, login, layoutTrouble } from "./harness.mjs";
 
 // Once on the production pair: PostgreSQL and S3.
 const server = new Server({ postgres: true, s3: true });
@@ -49,6 +49,13 @@ test("a curator uploads a video through the course editor and publishes it", asy
     // The asset id is kept out of sight (no UUIDs in forms), and the lesson says it has a video.
     assert.ok((await page.locator("[name=lesson_asset]").inputValue()).length > 30, "the asset id was filled in");
     assert.equal(await page.locator("[name=lesson_asset]").getAttribute("type"), "hidden");
+    await page.getByText("已上传新视频（保存后生效）").waitFor();
+    // Leaving before the video is saved to the course asks first; staying keeps the work.
+    let asked = "";
+    page.once("dialog", (d) => { asked = d.message(); d.dismiss(); });
+    await page.getByRole("link", { name: "工作台" }).click();
+    assert.match(asked, /还没有保存到课程/);
+    assert.match(page.url(), /\/studio\/courses\/new$/);
     await page.getByText("已上传新视频（保存后生效）").waitFor();
     const srt = join(server.dir, "lecture.srt");
     writeFileSync(srt, "1\r\n00:00:00,000 --> 00:00:11,000\r\n大家好，今天我们一起读绘本。\r\n");
@@ -104,6 +111,19 @@ test("a parent plays it through MSE, switches quality, resumes after reload, and
     await page.getByRole("link", { name: TITLE }).waitFor();
     const row = await page.getByText(/已完成 \d\/1 节/).textContent();
     assert.ok(!/· 0 秒/.test(row), `study time was credited: ${row}`);
+    // 继续学习 on the home page opens the lesson where it was left, and it plays on from there.
+    await page.getByRole("link", { name: "首页" }).click();
+    const resume = page.getByRole("region", { name: "继续学习" });
+    await resume.getByRole("link", { name: `${TITLE} · 第一讲：一起读` }).click();
+    await page.waitForURL(/\/courses\/[0-9a-f-]{36}\?lesson=[0-9a-f-]{36}$/);
+    await page.locator("#stage video").waitFor();
+    await page.waitForFunction((p) => Math.abs(document.querySelector("video").currentTime - p) < 1.5, position, { timeout: 15000 });
+    await page.evaluate(() => document.querySelector("video").play());
+    const frames = await page.evaluate(() => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames);
+    await page.waitForFunction(([p, n]) => {
+      const v = document.querySelector("video");
+      return v.currentTime > p + 1 && v.getVideoPlaybackQuality().totalVideoFrames > n + 10;
+    }, [position, frames], { timeout: 15000 });
     if (process.env.PARENTSCHOOL_SHOTS) await page.screenshot({ path: `${process.env.PARENTSCHOOL_SHOTS}/learning.png`, fullPage: true });
   });
   await page.context().close();
@@ -132,6 +152,10 @@ test("the curator's study report lists the parent and exports CSV for Excel", as
     const row = page.getByRole("row", { name: /乐乐妈妈/ });
     await row.waitFor();
     assert.match(await row.textContent(), /138\*\*\*\*0001/);
+    // At 390 px a row is a card: the name on one line, not one character per line.
+    const nameHeight = await row.locator("td").first().evaluate((td) => td.getBoundingClientRect().height);
+    assert.ok(nameHeight < 40, `the name cell is ${nameHeight}px tall`);
+    assert.deepEqual(await layoutTrouble(page), []);
     await page.locator(".bar-row", { hasText: "乐乐妈妈" }).waitFor();
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "导出 CSV（Excel）" }).click()]);
     const csv = readFileSync(await download.path(), "utf8");

@@ -74,7 +74,16 @@ async function logout() {
   go("/");
 }
 
+// A page with unsaved work (an uploaded video not yet saved to its course) asks before the app
+// navigates away or the tab closes; `guard()` returns the question, or null when nothing is lost.
+let guard = null;
+const setGuard = (fn) => { guard = fn; };
+addEventListener("beforeunload", (e) => { if (guard?.()) e.preventDefault(); });
+
 export function go(path, replace = false) {
+  const question = guard?.();
+  if (question && !replace && !confirm(question)) return;
+  guard = null;
   history[replace ? "replaceState" : "pushState"]({}, "", path);
   render();
 }
@@ -123,10 +132,11 @@ const routes = [
   [/^\/courses\/([\w-]+)$/, coursePage],
   [/^\/live$/, () => live().then((m) => m.schedule({ page, go }))],
   [/^\/live\/([\w-]+)$/, (id) => live().then((m) => m.room(id, { page, go, onLeave }))],
-  [/^\/studio(\/.*)?$/, (rest) => import("./studio.js").then((m) => m.studio(rest || "", { page, go, main, onLeave }))],
+  [/^\/studio(\/.*)?$/, (rest) => import("./studio.js").then((m) => m.studio(rest || "", { page, go, main, onLeave, setGuard }))],
 ];
 
 async function render() {
+  guard = null;
   if (leaving) { const fn = leaving; leaving = null; fn(); }
   nav();
   const path = location.pathname;

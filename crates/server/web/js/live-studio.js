@@ -1,8 +1,8 @@
 // The live side of the studio: weekly series (create), the expert's go-live page (camera and
 // microphone preview with device choice, WHIP with H.264 preferred, viewer count) and the
 // attendance report (chart by organization, people, CSV).
-import { api, session, download } from "./api.js";
-import { h, toast, fieldErrors, checkRequired, reportTable } from "./ui.js";
+import { api, qs, session, download } from "./api.js";
+import { h, toast, fieldErrors, checkRequired, reportTable, STAGES } from "./ui.js";
 import { exchange, gathered, liveEvents, discussion, iceServers } from "./live.js";
 
 const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
@@ -10,13 +10,130 @@ const fmt = (ts) => new Date(ts).toLocaleString("zh-CN", { timeZone: "Asia/Shang
 const WEEKDAYS = [["MO", "周一"], ["TU", "周二"], ["WE", "周三"], ["TH", "周四"], ["FR", "周五"], ["SA", "周六"], ["SU", "周日"]];
 const field = (label, input) => h("label", {}, label, input);
 
+// 直播管理, made for a phone: one card per series (the next lecture with 开播, every date folded
+// away, 出勤报表 only where a lecture took place), editing and stopping a series, and the form for
+// a new series folded at the top (open when there is none yet).
 export async function liveHome(ctx) {
   const s = session();
-  const all = await api("/api/v1/live/occurrences");
-  const managed = all.filter((o) => o.may_manage);
+  const day = 86400000;
+  const all = await api(`/api/v1/live/occurrences${qs({ from: new Date(Date.now() - 90 * day).toISOString(), to: new Date(Date.now() + 89 * day).toISOString() })}`);
+  const bySeries = new Map();
+  for (const o of all.filter((x) => x.may_manage)) {
+    if (!bySeries.has(o.series_id)) bySeries.set(o.series_id, []);
+    bySeries.get(o.series_id).push(o);
+  }
+  const now = Date.now();
+  const series = [...bySeries.values()].map((occs) => {
+    const next = occs.find((o) => o.state === "live" || o.state === "paused") || occs.find((o) => o.state === "scheduled" && new Date(o.ends_at) > now);
+    return { occs, next, title: occs[0].title, id: occs[0].series_id };
+  }).sort((a, b) => (a.next ? new Date(a.next.starts_at) : Infinity) - (b.next ? new Date(b.next.starts_at) : Infinity));
+  const current = series.filter((x) => x.next), past = series.filter((x) => !x.next);
+  const create = h("details", { class: "card create", open: series.length === 0 || null },
+    h("summary", {}, h("h2", {}, "新建每周直播")), await seriesForm(ctx, s));
+  ctx.page("直播管理", create,
+    ...(current.length ? current.map((x) => seriesCard(x, ctx)) : [h("p", { class: "card empty" }, "还没有要开的直播。")]),
+    past.length ? h("section", { class: "card" }, h("h2", {}, "已结束的系列"), h("ul", { class: "plain" }, past.map((x) => h("li", {},
+      h("strong", { class: "grow" }, x.title),
+      h("span", { class: "meta" }, `${x.occs.filter((o) => o.state === "ended").length} 场已开`),
+      ...x.occs.filter(tookPlace).slice(-1).map((o) => h("a", { class: "btn secondary small", href: `/studio/live/${o.id}/report`, "data-link": true }, "出勤报表")))))) : null);
+}
+
+const tookPlace = (o) => o.state === "live" || o.state === "paused" || o.state === "ended";
+const chinaDate = (ts) => new Date(ts).toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
+
+function seriesCard(x, ctx) {
+  const { occs, next } = x;
+  const upcoming = occs.filter((o) => o.state === "scheduled" && new Date(o.starts_at) > Date.now());
+  const dates = h("ol", { class: "plain occurrences" }, occs.map((o) => h("li", { class: "occurrence" },
+    h("span", { class: "grow" }, fmt(o.starts_at)),
+    h("span", { class: "meta" }, `${o.enrolled}/${o.capacity} 人`),
+    h("span", { class: `badge ${o.state}` }, STATE[o.state]),
+    tookPlace(o) ? h("a", { class: "btn secondary small", href: `/studio/live/${o.id}/report`, "data-link": true }, "出勤报表") : null,
+    o.state === "scheduled" && new Date(o.starts_at) > Date.now() ? h("button", { type: "button", class: "btn secondary small", onclick: () => skipDate(x.id, o, ctx) }, "取消这一场") : null)));
+  const edit = h("details", { class: "edit" }, h("summary", {}, "修改系列"));
+  edit.addEventListener("toggle", async () => {
+    if (!edit.open || edit.querySelector("form")) return;
+    edit.append(await editForm(x.id, ctx));
+  }, { once: false });
+  return h("section", { class: "card series", "aria-label": x.title },
+    h("h2", {}, x.title),
+    h("p", { class: "meta" }, `共 ${occs.length} 场 · 还有 ${upcoming.length} 场未开始`),
+    h("p", {}, `下一场：${fmt(next.starts_at)}`, h("span", { class: "meta" }, ` · ${next.enrolled}/${next.capacity} 人报名`), " ",
+      h("span", { class: `badge ${next.state}` }, STATE[next.state])),
+    h("p", { class: "actions" },
+      h("a", { class: "btn", href: `/studio/live/${next.id}`, "data-link": true }, next.state === "scheduled" ? "开播" : "回到直播间"),
+      h("button", { type: "button", class: "btn danger", onclick: () => stopSeries(x, ctx) }, "停止系列")),
+    h("details", {}, h("summary", {}, `全部场次（${occs.length}）`), dates),
+    edit);
+}
+
+async function skipDate(seriesId, o, ctx) {
+  if (!confirm(`取消 ${fmt(o.starts_at)} 这一场？已报名的家长会收到通知。`)) return;
+  try {
+    const sr = await api(`/api/v1/live/series/${seriesId}`);
+    await api(`/api/v1/live/series/${seriesId}`, { method: "PATCH", body: { version: sr.version, exceptions: [...sr.exceptions, chinaDate(o.starts_at)] } });
+    toast("这一场已取消，已通知报名的家长");
+    ctx.go("/studio/live", true);
+  } catch (err) { toast(err.message, "error"); }
+}
+
+async function stopSeries(x, ctx) {
+  if (!confirm(`停止「${x.title}」？之后的场次都会取消，已报名的家长会收到通知；已开的场次和出勤记录保留。`)) return;
+  try {
+    await api(`/api/v1/live/series/${x.id}`, { method: "DELETE" });
+    toast("系列已停止，已通知报名的家长");
+    ctx.go("/studio/live", true);
+  } catch (err) { toast(err.message, "error"); }
+}
+
+const stageBoxes = (chosen = []) => h("fieldset", { name: "age_stages" }, h("legend", {}, "适合的年龄段（回放课程沿用）"),
+  STAGES.map(([code, label]) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "age_stages", value: code, checked: chosen.includes(code) }), label)));
+
+async function editForm(id, ctx) {
+  const sr = await api(`/api/v1/live/series/${id}`);
+  const form = h("form", { class: "form", novalidate: true },
+    field("标题", h("input", { name: "title", required: true, maxlength: 100, value: sr.title })),
+    field("简介", h("textarea", { name: "description", rows: 2, maxlength: 2000 }, sr.description)),
+    h("div", { class: "row" },
+      field("时长（分钟）", h("input", { name: "duration_minutes", type: "number", min: 10, max: 480, value: sr.duration_minutes })),
+      field("人数上限", h("input", { name: "capacity", type: "number", min: 1, value: sr.capacity }))),
+    stageBoxes(sr.age_stages),
+    h("p", { class: "actions" }, h("button", { class: "btn" }, "保存修改")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!checkRequired(form)) return;
+    const f = new FormData(form);
+    try {
+      await api(`/api/v1/live/series/${id}`, { method: "PATCH", body: {
+        version: sr.version, title: f.get("title"), description: f.get("description"),
+        duration_minutes: Number(f.get("duration_minutes")), capacity: Number(f.get("capacity")), age_stages: f.getAll("age_stages"),
+      } });
+      toast("系列已保存");
+      ctx.go("/studio/live", true);
+    } catch (err) { fieldErrors(form, err); toast(err.message, "error"); }
+  });
+  return form;
+}
+
+// The lecturer, for staff: searched by name or phone among the experts of what they manage.
+function expertPicker() {
+  const select = h("select", { name: "expert_id", required: true, "aria-label": "主讲专家" }, h("option", { value: "" }, "请选择专家"));
+  const q = h("input", { type: "search", placeholder: "输入姓名或手机号查找", "aria-label": "查找专家" });
+  let timer;
+  const find = async () => {
+    const found = await api(`/api/v1/experts${qs({ q: q.value.trim() })}`).catch(() => []);
+    select.replaceChildren(h("option", { value: "" }, found.length ? "请选择专家" : "没有找到专家"),
+      ...found.map((e) => h("option", { value: e.id }, `${e.display_name}（${e.org_name} · ${e.phone}）`)));
+    if (found.length === 1) select.value = found[0].id;
+  };
+  q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(find, 250); });
+  find();
+  return h("label", {}, "主讲专家", h("span", { class: "picker" }, q, select));
+}
+
+async function seriesForm(ctx, s) {
   const orgs = s.user.organizations || [];
-  const form = h("form", { class: "card form", novalidate: true },
-    h("h2", {}, "新建每周直播"),
+  const form = h("form", { class: "form", novalidate: true },
     field("标题", h("input", { name: "title", required: true, maxlength: 100 })),
     field("简介", h("textarea", { name: "description", rows: 2, maxlength: 2000 })),
     h("div", { class: "row" },
@@ -29,7 +146,8 @@ export async function liveHome(ctx) {
       field("人数上限", h("input", { name: "capacity", type: "number", min: 1, value: 500 })),
       field("出勤比例（观看时长占直播时长）", h("input", { name: "attendance_threshold", type: "number", min: 0.05, max: 1, step: 0.05, value: 0.5 }))),
     field("面向", h("select", { name: "scope_org_id" }, orgs.map((o) => h("option", { value: o.id }, `${o.name}及下级`)), h("option", { value: "" }, "所有人（限省级工作人员）"))),
-    s.user.role !== "expert" ? field("主讲专家的用户编号", h("input", { name: "expert_id", required: true })) : null,
+    stageBoxes(),
+    s.user.role !== "expert" ? expertPicker() : null,
     h("p", { class: "actions" }, h("button", { class: "btn" }, "创建")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -43,7 +161,7 @@ export async function liveHome(ctx) {
       duration_minutes: Number(f.get("duration_minutes")), capacity: Number(f.get("capacity")),
       attendance_threshold: Number(f.get("attendance_threshold")),
       rrule: `FREQ=WEEKLY;${days.length ? `BYDAY=${days.join(",")};` : ""}COUNT=${Number(f.get("count")) || 1}`,
-      scope_org_id: f.get("scope_org_id") || null,
+      scope_org_id: f.get("scope_org_id") || null, age_stages: f.getAll("age_stages"),
     };
     if (f.get("expert_id")) body.expert_id = f.get("expert_id");
     try {
@@ -52,16 +170,7 @@ export async function liveHome(ctx) {
       ctx.go("/studio/live", true);
     } catch (err) { fieldErrors(form, err); toast(err.message, "error"); }
   });
-  ctx.page("直播管理",
-    h("section", { class: "card" }, h("h2", {}, "我的直播"),
-      managed.length ? h("ul", { class: "plain occurrences" }, managed.map((o) => h("li", { class: "occurrence" },
-        h("strong", {}, o.title), h("span", { class: "meta" }, `${fmt(o.starts_at)} · ${o.enrolled}/${o.capacity} 人报名`),
-        h("span", { class: `badge ${o.state}` }, STATE[o.state]),
-        h("span", { class: "actions" },
-          h("a", { class: "btn small", href: `/studio/live/${o.id}`, "data-link": true }, "开播"),
-          h("a", { class: "btn secondary small", href: `/studio/live/${o.id}/report`, "data-link": true }, "出勤报表")))))
-        : h("p", { class: "empty" }, "还没有直播。")),
-    form);
+  return form;
 }
 
 export async function goLive(id, ctx) {

@@ -147,6 +147,9 @@ async function courseEditor(id) {
   const [course, topics] = await Promise.all([id ? api(`/api/v1/courses/${id}`) : null, api("/api/v1/topics")]);
   const c = course || { title: "", summary: "", lecturer: { name: "", title: "" }, age_stages: [], topics: [], tags: [], lessons: [], visibility: "scoped", year: new Date().getFullYear() };
   const lessons = h("ol", { class: "lesson-edit" });
+  // A video uploaded here belongs to the course only once saved: leaving before that asks first.
+  let unsaved = false;
+  ctx.setGuard(() => (unsaved ? "新上传的视频还没有保存到课程，离开后需要重新上传。确定离开吗？" : null));
   const addLesson = (l = { title: "", duration_s: 0, asset_id: "" }) => {
     // The exact seconds of the lesson's video are kept; the minutes field shows them rounded and
     // only an edit by hand replaces them (0:35 stays 35 s, not 0.6 min = 36 s).
@@ -159,6 +162,7 @@ async function courseEditor(id) {
       minutes,
       h("input", { name: "lesson_asset", type: "hidden", value: l.asset_id || "" }), chosen,
       uploader((assetId, seconds) => {
+        unsaved = true;
         row.querySelector("[name=lesson_asset]").value = assetId;
         chosen.textContent = "已上传新视频（保存后生效）";
         if (seconds) { minutes.value = +(seconds / 60).toFixed(1); row.dataset.seconds = String(Math.round(seconds)); }
@@ -213,6 +217,7 @@ async function courseEditor(id) {
     if (id) body.version = course.version;
     try {
       const saved = await api(id ? `/api/v1/courses/${id}` : "/api/v1/courses", { method: id ? "PATCH" : "POST", body });
+      unsaved = false;
       toast(id ? "已保存" : "课程已创建");
       ctx.go(`/studio/courses/${saved.id}`, true);
     } catch (err) { fieldErrors(form, err); toast(err.message, "error"); }
