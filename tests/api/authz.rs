@@ -517,6 +517,10 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
             Json(json!({"current_password": "not-my-password", "new_password": "newpass1234"})),
         ),
         "GET /api/v1/me/learning" => get("/api/v1/me/learning".into()),
+        "GET /api/v1/me/favourites" => get("/api/v1/me/favourites".into()),
+        "GET /api/v1/me/favourites/{id}" => get(format!("/api/v1/me/favourites/{course}")),
+        "PUT /api/v1/me/favourites/{id}" => req(Method::PUT, format!("/api/v1/me/favourites/{course}"), Empty),
+        "DELETE /api/v1/me/favourites/{id}" => req(Method::DELETE, format!("/api/v1/me/favourites/{course}"), Empty),
         "GET /api/v1/me/invitations" => get("/api/v1/me/invitations".into()),
         "POST /api/v1/me/invitations/{id}/accept" => {
             let id = own_invitation(app, w, actor).await;

@@ -436,3 +436,68 @@ both_databases! {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }
+
+// A parent's first week: 收藏. A parent keeps courses they may see (another school's is the same
+// 404 as a missing one), the latest first, page by page; a course that leaves their scope drops
+// out of the list and comes back with it; deleting the account deletes them.
+both_databases! {
+    async fn favourites_follow_what_the_parent_may_see(app) {
+        let province = app.org("浙江省妇联", "province", None).await;
+        let school = app.org("西湖小学", "school", Some(&province)).await;
+        let other = app.org("别的小学", "school", Some(&province)).await;
+        let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+        let parent = app.user_with_role("13800000001", "parent", Some(&school)).await;
+        let mut ids = Vec::new();
+        for (title, scope) in [("亲子沟通", &school), ("情绪管理", &school), ("家校共育", &school), ("别校的课", &other)] {
+            let c = course(app, &curator, json!({"title": title, "age_stages": ["6-12"], "scope_org_id": scope, "lessons": [lesson("第一讲")]})).await;
+            let id = c["id"].as_str().unwrap_or_default().to_owned();
+            publish(app, &curator, &id).await;
+            ids.push(id);
+        }
+        let fav = |id: &str| format!("/api/v1/me/favourites/{id}");
+        let (status, state) = app.get(&fav(&ids[0]), Some(&parent)).await;
+        assert_eq!((status, state["favourite"].clone()), (StatusCode::OK, json!(false)), "{state}");
+        for id in &ids[..3] {
+            let (status, state) = app.call(Method::PUT, &fav(id), Some(&parent), Value::Null).await;
+            assert_eq!(state["favourite"], true, "{status} {state}");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // Again is the same; another school's course is not there to keep.
+        let (status, _) = app.call(Method::PUT, &fav(&ids[0]), Some(&parent), Value::Null).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, problem) = app.call(Method::PUT, &fav(&ids[3]), Some(&parent), Value::Null).await;
+        assert_problem(status, &problem, 404, "course_not_found");
+        // The latest first, two to a page.
+        let (_, first) = app.get("/api/v1/me/favourites?limit=2", Some(&parent)).await;
+        assert_eq!(titles(&first), ["家校共育", "情绪管理"], "{first}");
+        let cursor = first["next_cursor"].as_str().unwrap_or_default().to_owned();
+        let (_, second) = app.get(&format!("/api/v1/me/favourites?limit=2&cursor={cursor}"), Some(&parent)).await;
+        assert_eq!(titles(&second), ["亲子沟通"], "{second}");
+        assert!(second["next_cursor"].is_null(), "{second}");
+        let (status, _) = app.get("/api/v1/me/favourites?cursor=nonsense", Some(&parent)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        // Archived: out of the list; published again: back.
+        let (status, _) = app.post(&format!("/api/v1/courses/{}/transitions", ids[1]), Some(&curator), json!({"to": "archived"})).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, list) = app.get("/api/v1/me/favourites", Some(&parent)).await;
+        assert_eq!(titles(&list), ["家校共育", "亲子沟通"], "{list}");
+        for to in ["draft", "in_review", "published"] {
+            let (status, body) = app.post(&format!("/api/v1/courses/{}/transitions", ids[1]), Some(&curator), json!({"to": to, "comment": "重新上架"})).await;
+            assert_eq!(status, StatusCode::OK, "{to}: {body}");
+        }
+        let (_, list) = app.get("/api/v1/me/favourites", Some(&parent)).await;
+        assert_eq!(titles(&list), ["家校共育", "情绪管理", "亲子沟通"], "{list}");
+        let (status, _) = app.call(Method::DELETE, &fav(&ids[2]), Some(&parent), Value::Null).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, list) = app.get("/api/v1/me/favourites", Some(&parent)).await;
+        assert_eq!(titles(&list), ["情绪管理", "亲子沟通"], "{list}");
+        // Deleting the account deletes its favourites.
+        let (status, body) = app.call(Method::DELETE, "/api/v1/me", Some(&parent), json!({"password": "pass1234word"})).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        let handle = app.handle().await;
+        let left: i64 = platform::with_db!(&handle.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM course_favourites").fetch_one(pool).await)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(left, 0);
+        handle.db.close().await;
+    }
+}

@@ -1185,7 +1185,7 @@ async fn one_video_in_three_courses(backend: Backend) {
     let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
     let parent = app.user_with_role("13800000001", "parent", Some(&province)).await;
     let other = app.user_with_role("13800000002", "parent", Some(&province)).await;
-    let (asset, duration) = published_lesson(&app, &curator, &dir.path().to_path_buf(), 4).await;
+    let (asset, duration) = published_lesson(&app, &curator, dir.path(), 4).await;
     let mut courses = Vec::new();
     for title in ["亲子沟通", "情绪管理", "家校共育"] {
         let (status, c) = app

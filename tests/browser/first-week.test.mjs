@@ -296,6 +296,29 @@ test("the staff top bar never wraps at 360 px; parents get a bottom tab bar", as
   });
 });
 
+test("a parent keeps a course (收藏) and finds it in 我的学习", async () => {
+  const page = await phone(browser);
+  await withShot(page, "favourites", async () => {
+    await login(page, base, "13800000001", PASSWORD);
+    await page.goto(`${base}/courses/${course}`);
+    const keep = page.getByRole("button", { name: "☆ 收藏" });
+    await keep.click();
+    const kept = page.getByRole("button", { name: "★ 已收藏" });
+    await kept.waitFor();
+    assert.equal(await kept.getAttribute("aria-pressed"), "true");
+    await page.getByRole("navigation", { name: "底部导航" }).getByRole("link", { name: "我的学习" }).click();
+    const list = page.getByRole("region", { name: "我的收藏" });
+    await list.getByRole("link", { name: /陪孩子度过青春期/ }).click();
+    await page.waitForURL(new RegExp(`/courses/${course}$`));
+    // Kept across visits; a second tap lets it go.
+    await page.getByRole("button", { name: "★ 已收藏" }).click();
+    await page.getByRole("button", { name: "☆ 收藏" }).waitFor();
+    await page.goto(`${base}/me`);
+    await page.getByRole("region", { name: "我的收藏" }).getByText("还没有收藏课程。").waitFor();
+    await keepShot(page, "parent-learning-favourites");
+  });
+});
+
 test("the home page counts down to the parent's next lecture", async () => {
   const page = await phone(browser);
   await withShot(page, "next-lecture", async () => {

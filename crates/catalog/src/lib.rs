@@ -14,6 +14,7 @@ use platform::store::ObjectStore;
 use platform::{Clock, Db};
 
 mod courses;
+mod favourites;
 pub mod import;
 mod lists;
 mod model;
@@ -59,5 +60,8 @@ pub trait AssetRights: Send + Sync + std::fmt::Debug {
 
 /// The catalog's API routes.
 pub fn router(catalog: Catalog) -> ApiRouter {
-    courses::router().merge(lists::router()).with_state(catalog)
+    courses::router()
+        .merge(lists::router())
+        .merge(favourites::router())
+        .with_state(catalog)
 }

@@ -154,8 +154,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     } else {
         live
     };
-    // Deleting an account also frees its seats and erases its chat text.
-    let accounts = accounts.with_erasers(vec![Arc::new(live.clone())]);
+    // Deleting an account also frees its seats, erases its chat text and its favourites.
+    let accounts = accounts.with_erasers(vec![Arc::new(live.clone()), Arc::new(catalog.clone())]);
     let access: Arc<dyn media::AssetAccess> = Arc::new(CatalogAccess(catalog.clone()));
     let openapi_json = Arc::new(OnceLock::new());
     let ops = Ops {

@@ -366,6 +366,7 @@ async function coursePage(id) {
     h("p", { class: "meta" }, [c.lecturer?.name && `主讲：${c.lecturer.name}${c.lecturer.title ? `（${c.lecturer.title}）` : ""}`,
       `适合：${c.age_stages.map(stageLabel).join("、")}`].filter(Boolean).join(" · ")),
     c.topics.length || c.tags.length ? h("p", { class: "tags" }, [...c.topics, ...c.tags].map((t) => h("span", { class: "tag" }, t))) : null,
+    s ? favouriteButton(c.id) : null,
     c.summary ? h("p", {}, c.summary) : null,
     h("section", { class: "card" }, h("h2", {}, `课程目录（${c.lessons.length} 节，共 ${duration(c.total_duration_s)}）`),
       h("ol", { class: "lessons" }, c.lessons.map((l) => h("li", {},
@@ -373,6 +374,23 @@ async function coursePage(id) {
         h("span", { class: "meta" }, duration(l.duration_s)), s && l.asset_id ? bar(l) : null)))),
     c.editable ? h("a", { class: "btn secondary", href: `/studio/courses/${c.id}`, "data-link": true }, "编辑课程") : null);
   if (playable.length) await play(playable.find((l) => l.id === wanted) || playable[0]);
+}
+
+// 收藏: a toggle (aria-pressed) that keeps the course in 我的学习 → 我的收藏.
+function favouriteButton(id) {
+  const button = h("button", { type: "button", class: "btn secondary small favourite", "aria-pressed": "false", disabled: true }, "☆ 收藏");
+  const show = (on) => { button.setAttribute("aria-pressed", String(on)); button.textContent = on ? "★ 已收藏" : "☆ 收藏"; button.disabled = false; };
+  api(`/api/v1/me/favourites/${id}`).then((f) => show(f.favourite)).catch(() => button.remove());
+  button.addEventListener("click", async () => {
+    const on = button.getAttribute("aria-pressed") !== "true";
+    button.disabled = true;
+    try {
+      await api(`/api/v1/me/favourites/${id}`, { method: on ? "PUT" : "DELETE" });
+      show(on);
+      toast(on ? "已收藏，可在「我的学习」里找到" : "已取消收藏");
+    } catch (err) { button.disabled = false; toast(err.message, "error"); }
+  });
+  return h("p", { class: "actions" }, button);
 }
 
 const clock = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
@@ -396,7 +414,7 @@ function replayPanel(r, video) {
 async function learningPage() {
   const s = session();
   if (!s) return go(loginPath(), true);
-  const l = await api("/api/v1/me/learning");
+  const [l, kept] = await Promise.all([api("/api/v1/me/learning"), api("/api/v1/me/favourites?limit=50").catch(() => ({ items: [] }))]);
   // Under an hour in minutes (「0.0 小时」 after minutes of study says nothing).
   const hours = (sec) => (sec < 3600 ? duration(sec) : `${(sec / 3600).toFixed(1)} 小时`);
   page("我的学习",
@@ -409,7 +427,9 @@ async function learningPage() {
       : h("p", { class: "empty" }, "还没有学习记录，去首页选一门课程吧。"),
     l.live.length ? h("section", { class: "card" }, h("h2", {}, "参加的直播"), h("ul", { class: "plain" }, l.live.map((a) => h("li", {},
       h("a", { href: `/live/${a.occurrence_id}`, "data-link": true, class: "grow" }, a.title),
-      h("span", { class: "meta" }, `${new Date(a.starts_at).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" })} · ${duration(a.attended_ms / 1000)}`))))) : null);
+      h("span", { class: "meta" }, `${new Date(a.starts_at).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" })} · ${duration(a.attended_ms / 1000)}`))))) : null,
+    h("section", { class: "card", "aria-label": "我的收藏" }, h("h2", {}, "我的收藏"),
+      kept.items.length ? h("ul", { class: "courses" }, kept.items.map(courseCard)) : h("p", { class: "empty" }, "还没有收藏课程。在课程页点「☆ 收藏」，以后在这里找到它。")));
 }
 
 function authPage(mode) {
