@@ -373,8 +373,9 @@ test("直播管理 on a phone: one card per series, reports only where a lecture
     await page.getByRole("region", { name: "亲子阅读分享会" }).getByRole("button", { name: "停止系列" }).click();
     await page.getByText("系列已停止，已通知报名的家长").waitFor();
     assert.match(asked, /已报名的家长会收到通知/);
+    // The page is drawn again from the server: the stopped series' card goes, the others stay.
+    await page.getByRole("region", { name: "亲子阅读分享会" }).waitFor({ state: "detached" });
     await page.getByRole("region", { name: "周四家庭教育直播" }).waitFor();
-    assert.equal(await page.getByRole("region", { name: "亲子阅读分享会" }).count(), 0);
     assert.equal((await apiCall(base, `/api/v1/live/occurrences/${full}`, expert)).body.state, "cancelled");
   });
 });
@@ -404,5 +405,32 @@ test("no page shows a hidden element or scrolls sideways at 360 px", async () =>
       trouble.push(...(await layoutTrouble(page)).map((t) => `${path}: ${t}`));
     }
     assert.deepEqual(trouble, []);
+  });
+});
+
+test("a curator picks the lecturer by name, never by id, when creating a series", async () => {
+  const page = await phone(browser);
+  await withShot(page, "lecturer-picker", async () => {
+    await login(page, base, "13700000001", PASSWORD);
+    await page.goto(`${base}/studio/live`);
+    await page.getByText("新建每周直播").click();
+    await page.getByLabel("标题", { exact: true }).fill("寒假亲子共读");
+    await page.getByLabel("首次开播（北京时间）").fill("2027-01-07T19:30");
+    await page.getByLabel("共几次").fill("2");
+    // No user-id field; an empty pick is caught before sending.
+    assert.equal(await page.getByText(/用户编号/).count(), 0);
+    await page.getByLabel("查找专家").fill("李");
+    const pick = page.getByLabel("主讲专家");
+    await pick.locator("option", { hasText: "李老师（西湖小学 · 136****0001）" }).waitFor({ state: "attached" });
+    assert.notEqual(await pick.inputValue(), "", "the only match is chosen");
+    await keepShot(page, "studio-live-lecturer-picker");
+    await page.getByRole("button", { name: "创建" }).click();
+    await page.getByText("已创建 2 场直播").waitFor();
+    const card = page.getByRole("region", { name: "寒假亲子共读" });
+    await card.waitFor();
+    const curator = await token("13700000001");
+    const occ = (await apiCall(base, "/api/v1/live/occurrences?from=2027-01-01T00:00:00Z&to=2027-01-31T00:00:00Z", curator)).body
+      .find((o) => o.title === "寒假亲子共读");
+    assert.equal(occ?.lecturer, "李老师", JSON.stringify(occ));
   });
 });
