@@ -600,6 +600,7 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
         // Organizations
         "GET /api/v1/organizations" => get("/api/v1/organizations".into()),
         "GET /api/v1/experts" => get("/api/v1/experts?q=".into()),
+        "GET /api/v1/qr.svg" => get("/api/v1/qr.svg?text=https%3A%2F%2Fjiazhang.example.cn%2Fjoin%2F7K2QMX".into()),
         "POST /api/v1/organizations" => req(
             Method::POST,
             "/api/v1/organizations",

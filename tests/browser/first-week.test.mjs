@@ -434,3 +434,34 @@ test("a curator picks the lecturer by name, never by id, when creating a series"
     assert.equal(occ?.lecturer, "李老师", JSON.stringify(occ));
   });
 });
+
+test("staff print a join poster whose QR code opens the school's join link", async () => {
+  const page = await phone(browser);
+  await withShot(page, "join-poster", async () => {
+    await login(page, base, "13700000001", PASSWORD);
+    await page.waitForURL(/\/studio$/);
+    const row = page.locator(".join-code").filter({ hasText: "西湖小学" });
+    const make = row.getByRole("button", { name: /加入码/ });
+    await make.waitFor();
+    if (!(await row.locator(".code").count())) await make.click();
+    const code = (await row.locator(".code").textContent()).trim();
+    await row.getByRole("link", { name: "二维码海报" }).click();
+    const poster = page.getByRole("region", { name: "加入海报" });
+    await poster.getByText(code, { exact: true }).waitFor();
+    const qr = poster.getByRole("img", { name: /加入「西湖小学」的二维码/ });
+    await qr.waitFor();
+    await page.waitForFunction(() => document.querySelector(".poster .qr")?.naturalWidth > 0);
+    // The code read back from the picture, as a parent's phone would: the school's join link.
+    const png = `${server.dir}/poster-qr.png`;
+    await qr.screenshot({ path: png });
+    const decoded = execFileSync("zbarimg", ["--raw", "-q", png]).toString().trim();
+    assert.equal(decoded, `${base}/join/${code}`);
+    await keepShot(page, "studio-join-poster");
+    // Printed, it is the poster alone: no bars or buttons.
+    await page.emulateMedia({ media: "print" });
+    assert.equal(await page.locator("header.top").isVisible(), false);
+    assert.equal(await page.getByRole("button", { name: "打印海报" }).isVisible(), false);
+    assert.ok(await qr.isVisible());
+    await keepShot(page, "studio-join-poster-print");
+  });
+});

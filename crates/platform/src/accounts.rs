@@ -759,6 +759,7 @@ pub fn router(accounts: Accounts) -> ApiRouter {
         .routes(routes!(update_user))
         .routes(routes!(reset_password))
         .merge(orgs::router())
+        .merge(crate::qr::router())
         .with_state(accounts)
 }
 

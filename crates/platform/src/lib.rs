@@ -23,6 +23,7 @@ pub mod intervals;
 pub mod jobs;
 pub mod limits;
 pub mod orgs;
+pub mod qr;
 pub mod scope;
 pub mod signing;
 pub mod stages;

@@ -87,6 +87,14 @@ export const qs = (params) => {
 
 // Saves a file the API makes (e.g. a CSV report) under `filename`: a plain link cannot send the
 // Authorization header, so the bytes are fetched and handed to the browser as a blob.
+// An image the API serves only with the token (a QR code): a blob: URL for an <img>.
+export async function imageUrl(path) {
+  const s = session();
+  const res = await fetch(path, { headers: s?.access ? { authorization: `Bearer ${s.access}` } : {} });
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  return URL.createObjectURL(await res.blob());
+}
+
 export async function download(path, filename) {
   const s = session();
   const res = await fetch(path, { headers: s?.access ? { authorization: `Bearer ${s.access}` } : {} });

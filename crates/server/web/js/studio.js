@@ -1,5 +1,5 @@
 // The studio (工作台) for experts and curators: review queue, course editor, list editor.
-import { api, qs, session, download, loginPath } from "./api.js";
+import { api, qs, session, download, loginPath, imageUrl } from "./api.js";
 import { h, toast, courseCard, fieldErrors, duration, reportTable, STAGES, STATUS } from "./ui.js";
 
 let ctx;
@@ -18,6 +18,7 @@ export async function studio(rest, context) {
   if (rest === "/lists/new") return listEditor(null);
   if ((m = rest.match(/^\/lists\/([\w-]+)$/))) return listEditor(m[1]);
   if (rest === "/reports" && s.user.role !== "expert") return studyReport();
+  if ((m = rest.match(/^\/posters\/([\w-]+)$/)) && s.user.role !== "expert") return joinPoster(m[1]);
   if (rest === "/live") return import("./live-studio.js").then((l) => l.liveHome(ctx));
   if ((m = rest.match(/^\/live\/([\w-]+)$/))) return import("./live-studio.js").then((l) => l.goLive(m[1], ctx));
   if ((m = rest.match(/^\/live\/([\w-]+)\/report$/))) return import("./live-studio.js").then((l) => l.report(m[1], ctx));
@@ -66,7 +67,8 @@ async function joinCodes() {
     const show = (code) => {
       const link = `${location.origin}/join/${code}`;
       out.replaceChildren(h("strong", { class: "code" }, code), " ", h("a", { href: `/join/${code}` }, link), " ",
-        h("button", { type: "button", class: "btn secondary small", onclick: () => navigator.clipboard?.writeText(link).then(() => toast("链接已复制"), () => toast(link)) }, "复制链接"));
+        h("button", { type: "button", class: "btn secondary small", onclick: () => navigator.clipboard?.writeText(link).then(() => toast("链接已复制"), () => toast(link)) }, "复制链接"), " ",
+        h("a", { class: "btn secondary small", href: `/studio/posters/${o.id}`, "data-link": true }, "二维码海报"));
     };
     const make = async () => {
       try { show((await api(`/api/v1/organizations/${o.id}/join-code`, { method: "POST", body: null })).join_code); }
@@ -85,6 +87,35 @@ async function joinCodes() {
 }
 
 const field = (label, input) => h("label", {}, label, input);
+
+// The printable join poster: the school's or class's name, a QR code of its /join link (drawn by
+// the server), the code to type, and how; 打印 prints only the poster (A4), 保存二维码 saves the
+// image to send in the class WeChat group.
+async function joinPoster(id) {
+  const o = await api(`/api/v1/organizations/${id}`);
+  if (!o.join_code) {
+    ctx.page(`加入海报：${o.name}`, h("section", { class: "card" }, h("p", {}, "这个组织还没有加入码，请先在工作台生成。"),
+      h("a", { class: "btn secondary", href: "/studio", "data-link": true }, "返回工作台")));
+    return;
+  }
+  const link = `${location.origin}/join/${o.join_code}`;
+  const src = await imageUrl(`/api/v1/qr.svg${qs({ text: link })}`);
+  const img = h("img", { class: "qr", src, alt: `加入「${o.name}」的二维码：${link}`, width: 320, height: 320 });
+  ctx.page(`加入海报：${o.name}`,
+    h("p", { class: "actions no-print" },
+      h("button", { type: "button", class: "btn", onclick: () => print() }, "打印海报"),
+      h("a", { class: "btn secondary", href: src, download: `加入${o.name}二维码.svg` }, "保存二维码"),
+      h("a", { class: "btn secondary", href: "/studio", "data-link": true }, "返回工作台")),
+    h("section", { class: "card poster", "aria-label": "加入海报" },
+      h("p", { class: "poster-brand" }, "家长学堂 · 网络家长学校"),
+      h("h2", {}, `欢迎加入「${o.name}」家长学校`),
+      h("p", {}, "用手机微信或相机扫一扫，登录后即可加入"),
+      img,
+      h("p", {}, "也可以打开家长学堂，在「我的 → 加入学校或班级」输入加入码："),
+      h("p", { class: "poster-code" }, o.join_code),
+      h("p", { class: "meta" }, link),
+      h("p", { class: "meta" }, "加入后可以观看学校推荐的家庭教育课程、报名专家直播，学习时长计入家长学校学时。")));
+}
 
 // A video picker that uploads in resumable chunks with a progress bar, then follows the
 // transcoding until the video is ready.
