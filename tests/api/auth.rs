@@ -235,3 +235,160 @@ both_databases! {
         app.register("13812345678", "abc12345z").await;
     }
 }
+
+/// A parent's first week #14: 忘记密码 by SMS code through the notifier gateway. The same answer
+/// for any number (a text only to registered ones); a wrong code uses a try and the fifth voids
+/// it; the right code sets the password, ends the old sessions and signs in, once.
+async fn a_forgotten_password_is_reset_by_sms_code(backend: e2e::Backend) {
+    let (hook, seen) = e2e::gateway().await;
+    let app = e2e::TestApp::spawn_with(backend, |s| s.live.notify_webhook_url = Some(hook.clone())).await;
+    let (_, options) = app.get("/api/v1/auth/password-reset", None).await;
+    assert_eq!(options["sms"], true, "{options}");
+    let reg = app.register("13812345678", "abc12345x").await;
+    let old_refresh = reg["refresh_token"].as_str().unwrap_or_default().to_owned();
+    let texts = || seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    // The six digits of the text (which also says "10 分钟").
+    let code_in = |text: &serde_json::Value| {
+        text["text"]
+            .as_str()
+            .unwrap_or_default()
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|t| t.len() == 6)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let wait_for = |n: usize| {
+        let seen = seen.clone();
+        async move {
+            for _ in 0..40 {
+                if seen.lock().unwrap_or_else(|p| p.into_inner()).len() >= n {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    // An unregistered number gets the same answer, and no text.
+    let (status, unknown) = app
+        .post(
+            "/api/v1/auth/password-reset/code",
+            None,
+            json!({"phone": "13900000000"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{unknown}");
+    let (status, sent) = app
+        .post(
+            "/api/v1/auth/password-reset/code",
+            None,
+            json!({"phone": "138 1234 5678"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    assert_eq!(unknown, sent);
+    wait_for(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let got = texts();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (key, text) = &got[0];
+    assert_eq!(text["id"], key.as_str());
+    assert_eq!(
+        (text["kind"].as_str(), text["phone"].as_str()),
+        (Some("password_reset_code"), Some("+8613812345678"))
+    );
+    let code = code_in(text);
+    assert_eq!(code.len(), 6, "{text}");
+    let reset = |code: &str, password: &str| json!({"phone": "13812345678", "code": code, "new_password": password});
+    // A weak password is refused before the code is looked at (the code stays usable).
+    let (status, weak) = app.post("/api/v1/auth/password-reset", None, reset(&code, "123")).await;
+    let weak = assert_problem(status, &weak, 422, "validation_failed");
+    assert_eq!(weak["errors"][0]["field"], "new_password", "{weak}");
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let (status, problem) = app
+        .post("/api/v1/auth/password-reset", None, reset(wrong, "New-pass-2026"))
+        .await;
+    let problem = assert_problem(status, &problem, 422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "code", "{problem}");
+    let (status, done) = app
+        .post("/api/v1/auth/password-reset", None, reset(&code, "New-pass-2026"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(done["access_token"].is_string(), "signed in: {done}");
+    // Once only; the old password and the old sessions are gone; the new one works.
+    let (status, _) = app
+        .post("/api/v1/auth/password-reset", None, reset(&code, "Other-pass-2026"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app
+        .post("/api/v1/auth/refresh", None, json!({"refresh_token": old_refresh}))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"phone": "13812345678", "password": "abc12345x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.login("13812345678", "New-pass-2026").await;
+
+    // Five wrong tries void a code: the right one no longer works after them.
+    app.post(
+        "/api/v1/auth/password-reset/code",
+        None,
+        json!({"phone": "13812345678"}),
+    )
+    .await;
+    wait_for(2).await;
+    let code = code_in(&texts()[1].1);
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for _ in 0..5 {
+        app.post("/api/v1/auth/password-reset", None, reset(wrong, "Third-pass-2026"))
+            .await;
+    }
+    let (status, _) = app
+        .post("/api/v1/auth/password-reset", None, reset(&code, "Third-pass-2026"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the code is void after five wrong tries"
+    );
+    // Requests per number are limited.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(
+            app.post(
+                "/api/v1/auth/password-reset/code",
+                None,
+                json!({"phone": "13812345678"}),
+            )
+            .await
+            .0,
+        );
+    }
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    app.stop().await;
+}
+
+/// Without a gateway, the web app is told to send people to their school's staff.
+async fn without_a_gateway_staff_reset_passwords(backend: e2e::Backend) {
+    let app = e2e::TestApp::spawn(backend).await;
+    let (_, options) = app.get("/api/v1/auth/password-reset", None).await;
+    assert_eq!(options["sms"], false, "{options}");
+    let (status, problem) = app
+        .post(
+            "/api/v1/auth/password-reset/code",
+            None,
+            json!({"phone": "13812345678"}),
+        )
+        .await;
+    assert_problem(status, &problem, 409, "sms_unavailable");
+    app.stop().await;
+}
+
+e2e::on_both_databases!(
+    a_forgotten_password_is_reset_by_sms_code,
+    without_a_gateway_staff_reset_passwords
+);

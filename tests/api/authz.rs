@@ -500,6 +500,17 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
             "/api/v1/auth/refresh",
             Json(json!({"refresh_token": "not-a-token"})),
         ),
+        "GET /api/v1/auth/password-reset" => get("/api/v1/auth/password-reset".into()),
+        "POST /api/v1/auth/password-reset/code" => req(
+            Method::POST,
+            "/api/v1/auth/password-reset/code",
+            Json(json!({"phone": w.fresh_phone()})),
+        ),
+        "POST /api/v1/auth/password-reset" => req(
+            Method::POST,
+            "/api/v1/auth/password-reset",
+            Json(json!({"phone": w.fresh_phone(), "code": "000000", "new_password": "New-pass-2026"})),
+        ),
         "POST /api/v1/auth/logout" => req(
             Method::POST,
             "/api/v1/auth/logout",

@@ -4,7 +4,7 @@
 //! Media itself (recording, replay, the WebRTC limit, publisher replacement) is covered by the
 //! WebRTC browser test.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::{Backend, TestApp, assert_problem, both_databases, on_both_databases, raw};
@@ -321,51 +321,12 @@ async fn turn_credentials_are_accepted_by_coturn(backend: Backend) {
     app.stop().await;
 }
 
-type Seen = Arc<Mutex<Vec<(String, Value)>>>;
-
-/// A notice gateway on a random port: its URL, and the notices posted to it with their
-/// `Idempotency-Key`.
-async fn gateway() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    let router = {
-        let seen = seen.clone();
-        axum::Router::new().route(
-            "/hook",
-            axum::routing::post(
-                move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
-                    let seen = seen.clone();
-                    async move {
-                        let key = headers
-                            .get("idempotency-key")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned();
-                        seen.lock().unwrap_or_else(|p| p.into_inner()).push((key, body));
-                        axum::http::StatusCode::ACCEPTED
-                    }
-                },
-            ),
-        )
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let hook = format!(
-        "http://{}/hook",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    (hook, seen)
-}
-
 /// A parent's first week #13: staff stop a series from the studio. Its future lectures are
 /// cancelled and everyone with a seat or a waitlist place is told once; only those who manage
 /// the series may; a date dropped by an edit is cancelled and told the same way. The series'
 /// age stages are checked and kept (its replay course gets them).
 async fn a_stopped_series_tells_its_parents(backend: Backend) {
-    let (hook, seen) = gateway().await;
+    let (hook, seen) = e2e::gateway().await;
     let app = TestApp::spawn_with(backend, |s| s.live.notify_webhook_url = Some(hook.clone())).await;
     let province = app.org("浙江省妇联", "province", None).await;
     let school = app.org("西湖小学", "school", Some(&province)).await;
@@ -490,7 +451,7 @@ async fn a_stopped_series_tells_its_parents(backend: Backend) {
 /// Reminders: due ones are claimed in the database and posted once to the gateway with an
 /// `Idempotency-Key`, however many nodes look.
 async fn reminders_are_sent_once(backend: Backend) {
-    let (hook, seen) = gateway().await;
+    let (hook, seen) = e2e::gateway().await;
     let app = TestApp::spawn_with(backend, |s| {
         s.live.notify_webhook_url = Some(hook.clone());
         s.live.reminder_check_seconds = 1;

@@ -103,3 +103,14 @@ test("a parent out of scope sees neither the list nor the course", async () => {
   });
   await page.context().close();
 });
+
+test("without an SMS gateway, 忘记密码 sends people to their school's staff", async () => {
+  const page = await phone(browser);
+  await withShot(page, "forgot-staff", async () => {
+    await page.goto(`${base}/login`);
+    await page.getByRole("link", { name: "忘记密码" }).click();
+    await page.getByText("请联系孩子所在学校或班级的老师，请他们在工作台为你重置密码。", { exact: false }).waitFor();
+    assert.equal(await page.getByRole("button", { name: "获取验证码" }).count(), 0);
+  });
+  await page.context().close();
+});

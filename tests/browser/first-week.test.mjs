@@ -6,9 +6,17 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createServer } from "node:http";
 import { Server, launch, phone, withShot, login, keepShot, layoutTrouble, apiCall } from "./harness.mjs";
 
 const server = new Server({ postgres: true });
+// The notifier gateway (SMS): with one configured, 忘记密码 sends a code. Texts land here.
+const texts = [];
+const gateway = createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => { body += c; });
+  req.on("end", () => { texts.push(JSON.parse(body || "{}")); res.writeHead(202).end(); });
+});
 const PASSWORD = "Test-pass-2026";
 let browser, base, started, full, ended, course;
 
@@ -28,6 +36,8 @@ function startedAgo(occ, minutes) {
 }
 
 before(async () => {
+  await new Promise((r) => gateway.listen(0, "127.0.0.1", r));
+  server.env.PARENTSCHOOL__LIVE__NOTIFY_WEBHOOK_URL = `http://127.0.0.1:${gateway.address().port}/texts`;
   await server.provision();
   const province = server.cli("org", "add", "--name", "浙江省妇联", "--kind", "province");
   const school = server.cli("org", "add", "--name", "西湖小学", "--kind", "school", "--parent", province);
@@ -64,6 +74,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server.stop();
+  gateway.close();
 });
 
 test("a late-comer enrols in the room after the start; a waitlisted parent is told their place", async () => {
@@ -238,7 +249,9 @@ test("forms say in Chinese, beside the field, what is missing or wrong", async (
     }
     await page.goto(`${base}/login`);
     await page.getByRole("link", { name: "忘记密码" }).click();
-    await page.getByText("请联系孩子所在学校或班级的老师").waitFor();
+    // With the gateway this server has: an SMS code, and the staff as the other way.
+    await page.getByRole("button", { name: "获取验证码" }).waitFor();
+    await page.getByText("收不到短信？也可以请孩子所在学校或班级的老师在工作台为你重置密码。").waitFor();
     // A series without a start time: checked before sending, in Chinese.
     await login(page, base, "13600000001", PASSWORD);
     await page.goto(`${base}/studio/live`);
@@ -463,5 +476,34 @@ test("staff print a join poster whose QR code opens the school's join link", asy
     assert.equal(await page.getByRole("button", { name: "打印海报" }).isVisible(), false);
     assert.ok(await qr.isVisible());
     await keepShot(page, "studio-join-poster-print");
+  });
+});
+
+test("a parent who forgot the password gets a code by SMS and is signed in with a new one", async () => {
+  await apiCall(base, "/api/v1/auth/register", null, { phone: "13900000077", password: PASSWORD, display_name: "忘了密码的妈妈", accept_privacy_notice: true });
+  const page = await phone(browser);
+  await withShot(page, "forgot-sms", async () => {
+    await page.goto(`${base}/login`);
+    await page.getByRole("link", { name: "忘记密码" }).click();
+    await page.getByLabel("手机号").fill("13900000077");
+    await page.getByRole("button", { name: "获取验证码" }).click();
+    await page.getByText(/验证码已发出，10 分钟内有效/).waitFor();
+    await page.getByRole("button", { name: /秒后可重新获取/ }).waitFor();
+    for (let i = 0; i < 50 && !texts.some((t) => t.kind === "password_reset_code"); i++) await page.waitForTimeout(100);
+    const text = texts.find((t) => t.kind === "password_reset_code" && t.phone === "+8613900000077");
+    assert.ok(text, JSON.stringify(texts));
+    const code = text.text.match(/\d{6}/)[0];
+    // A wrong code is said beside the field, in Chinese.
+    await page.getByLabel("短信验证码").fill(code === "000000" ? "000001" : "000000");
+    await page.getByLabel("新密码").fill("Brand-new-2026");
+    await page.getByRole("button", { name: "重置密码并登录" }).click();
+    await page.getByText("验证码不正确或已过期，请重新获取。").waitFor();
+    await keepShot(page, "forgot-sms");
+    await page.getByLabel("短信验证码").fill(code);
+    await page.getByRole("button", { name: "重置密码并登录" }).click();
+    await page.waitForURL(`${base}/`);
+    await page.getByRole("heading", { name: "你好，忘了密码的妈妈" }).waitFor();
+    const login = await apiCall(base, "/api/v1/auth/login", null, { phone: "13900000077", password: "Brand-new-2026" });
+    assert.equal(login.status, 200);
   });
 });

@@ -522,3 +522,42 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+pub type Seen = Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+/// A notice gateway on a random port: its URL, and the notices posted to it with their
+/// `Idempotency-Key`.
+pub async fn gateway() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let router = {
+        let seen = seen.clone();
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                    let seen = seen.clone();
+                    async move {
+                        let key = headers
+                            .get("idempotency-key")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned();
+                        seen.lock().unwrap_or_else(|p| p.into_inner()).push((key, body));
+                        axum::http::StatusCode::ACCEPTED
+                    }
+                },
+            ),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let hook = format!(
+        "http://{}/hook",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (hook, seen)
+}

@@ -85,6 +85,25 @@ impl Notifier for WebhookNotifier {
     }
 }
 
+/// The same gateway takes text messages to one person (password reset codes), with the same
+/// `Idempotency-Key` convention; their JSON has `kind`, `user_id`, `phone` and `text`.
+#[async_trait::async_trait]
+impl platform::recovery::TextGateway for WebhookNotifier {
+    async fn send_text(&self, m: &platform::recovery::TextMessage) -> anyhow::Result<()> {
+        let res = self
+            .http
+            .post(&self.url)
+            .header("Idempotency-Key", m.id.to_string())
+            .json(m)
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            anyhow::bail!("the gateway answered {}", res.status());
+        }
+        Ok(())
+    }
+}
+
 /// The offset (minutes) whose reminder is due `minutes_left` before the start: the smallest
 /// offset already reached, so a parent who enrols late gets one timely reminder rather than
 /// every earlier one at once.

@@ -31,6 +31,8 @@ pub struct Accounts {
     pub(crate) cfg: Arc<AuthSettings>,
     /// What other services keep of a user, to erase when the account is deleted.
     erasers: Arc<Vec<Arc<dyn AccountEraser>>>,
+    /// The text-message gateway for reset codes (`recovery`), when one is configured.
+    pub(crate) texts: Option<Arc<dyn crate::recovery::TextGateway>>,
 }
 
 /// A service that keeps something of a user beyond the account (seats, chat text) and erases
@@ -112,6 +114,7 @@ impl Accounts {
             keys,
             cfg: Arc::new(cfg),
             erasers: Arc::default(),
+            texts: None,
         }
     }
 
@@ -134,7 +137,7 @@ impl Accounts {
         Ok(with_db!(&self.db, pool => sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_optional(pool).await)?)
     }
 
-    async fn user_by_phone(&self, phone: &PhoneNumber) -> ApiResult<Option<UserRow>> {
+    pub(crate) async fn user_by_phone(&self, phone: &PhoneNumber) -> ApiResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE phone = $1 AND deleted_at IS NULL");
         Ok(
             with_db!(&self.db, pool => sqlx::query_as::<_, UserRow>(&sql).bind(phone.as_str()).fetch_optional(pool).await)?,
@@ -243,7 +246,7 @@ impl Accounts {
     }
 
     /// Starts a new refresh-token family for a fresh login.
-    async fn issue_pair(&self, user: &UserRow) -> ApiResult<AuthResponse> {
+    pub(crate) async fn issue_pair(&self, user: &UserRow) -> ApiResult<AuthResponse> {
         let refresh = auth::random_token();
         let now = self.now();
         let family = TokenFamilyId::new();
@@ -478,7 +481,7 @@ impl Accounts {
 
     /// A new password and the end of every session signed in with the old one, in one
     /// transaction: never a changed password with the old sessions still alive.
-    async fn set_password(&self, id: UserId, hash: &str, must_change: bool) -> ApiResult<()> {
+    pub(crate) async fn set_password(&self, id: UserId, hash: &str, must_change: bool) -> ApiResult<()> {
         let now = self.now();
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
@@ -760,6 +763,7 @@ pub fn router(accounts: Accounts) -> ApiRouter {
         .routes(routes!(reset_password))
         .merge(orgs::router())
         .merge(crate::qr::router())
+        .merge(crate::recovery::router())
         .with_state(accounts)
 }
 

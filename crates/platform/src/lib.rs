@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod limits;
 pub mod orgs;
 pub mod qr;
+pub mod recovery;
 pub mod scope;
 pub mod signing;
 pub mod stages;

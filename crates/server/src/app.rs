@@ -118,9 +118,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
 
     let public_url = settings.server.public_url.clone();
     let (live, live_events) = live_session::Live::new(db.clone(), clock.clone(), &settings.live, public_url, &secret);
-    let notifier: Arc<dyn live_session::Notifier> = match &settings.live.notify_webhook_url {
-        Some(url) => Arc::new(live_session::WebhookNotifier::new(url.clone())?),
-        None => Arc::new(live_session::LogNotifier),
+    // One gateway for notices and text messages: with it, 忘记密码 sends SMS codes too.
+    let (notifier, accounts): (Arc<dyn live_session::Notifier>, Accounts) = match &settings.live.notify_webhook_url {
+        Some(url) => {
+            let gateway = Arc::new(live_session::WebhookNotifier::new(url.clone())?);
+            (gateway.clone(), accounts.with_texts(gateway))
+        }
+        None => (Arc::new(live_session::LogNotifier), accounts),
     };
     let live = live.with_notifier(notifier);
     let live = if settings.live.udp_port != 0 {

@@ -492,13 +492,50 @@ function termsPage() {
       h("p", { class: "meta" }, "使用家长学堂即表示同意本协议和《隐私政策》。")));
 }
 
-// 忘记密码: no SMS gateway is configured here, so the school's staff reset it.
-function forgotPage() {
-  page("忘记密码",
-    h("section", { class: "card" },
-      h("p", {}, "请联系孩子所在学校或班级的老师，请他们在工作台为你重置密码。老师会给你一个临时密码，登录后设置新密码即可。"),
-      h("p", { class: "meta" }, "为保护你的账号，老师只能为通过加入码、邀请加入或由学校创建的家长账号重置密码。"),
-      h("p", { class: "actions" }, h("a", { class: "btn secondary", href: "/login", "data-link": true }, "返回登录"))));
+// 忘记密码: by SMS code where the notifier gateway is configured; always also the school's staff,
+// who reset passwords in the studio (the only way when there is no gateway).
+async function forgotPage() {
+  const { sms } = await api("/api/v1/auth/password-reset").catch(() => ({ sms: false }));
+  const staff = h("section", { class: "card" },
+    h("p", {}, sms ? "收不到短信？也可以请孩子所在学校或班级的老师在工作台为你重置密码。" : "请联系孩子所在学校或班级的老师，请他们在工作台为你重置密码。老师会给你一个临时密码，登录后设置新密码即可。"),
+    h("p", { class: "meta" }, "为保护你的账号，老师只能为通过加入码、邀请加入或由学校创建的家长账号重置密码。"),
+    h("p", { class: "actions" }, h("a", { class: "btn secondary", href: "/login", "data-link": true }, "返回登录")));
+  if (!sms) return page("忘记密码", staff);
+  const phone = h("input", { name: "phone", type: "tel", inputmode: "numeric", autocomplete: "tel", required: true, placeholder: "11 位手机号" });
+  const send = h("button", { type: "button", class: "btn secondary" }, "获取验证码");
+  const form = h("form", { class: "card form", novalidate: true },
+    h("label", {}, "手机号", phone),
+    h("p", { class: "actions" }, send),
+    h("label", {}, "短信验证码", h("input", { name: "code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 6, required: true, placeholder: "6 位数字" })),
+    h("label", {}, "新密码", h("input", { name: "new_password", type: "password", autocomplete: "new-password", required: true, placeholder: "至少 8 位，含字母和数字" })),
+    h("button", { class: "btn" }, "重置密码并登录"));
+  let wait = 0;
+  send.addEventListener("click", async () => {
+    if (!phone.value.trim()) return fieldErrors(form, { fields: [{ field: "phone", detail: "请填写手机号。" }] });
+    send.disabled = true;
+    try {
+      const r = await api("/api/v1/auth/password-reset/code", { method: "POST", body: { phone: phone.value.trim() } });
+      toast(`如果这个手机号已注册，验证码已发出，${Math.round(r.expires_in / 60)} 分钟内有效。`);
+      // Another code only after a minute, as SMS services expect.
+      wait = 60;
+      const tick = setInterval(() => {
+        wait -= 1;
+        send.textContent = wait > 0 ? `${wait} 秒后可重新获取` : "重新获取验证码";
+        if (wait <= 0) { clearInterval(tick); send.disabled = false; }
+      }, 1000);
+    } catch (err) { send.disabled = false; fieldErrors(form, err); }
+  });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!checkRequired(form)) return;
+    const f = new FormData(form);
+    try {
+      saveSession(await api("/api/v1/auth/password-reset", { method: "POST", body: { phone: f.get("phone"), code: f.get("code"), new_password: f.get("new_password") } }));
+      toast("密码已重置，已为你登录");
+      go("/", true);
+    } catch (err) { fieldErrors(form, err); }
+  });
+  page("忘记密码", form, staff);
 }
 
 function passwordPage() {
