@@ -1256,6 +1256,40 @@ async fn one_video_in_three_courses(backend: Backend) {
     app.stop().await;
 }
 
+/// A parent's first week #8: transcoding progress moves while it runs (stored at most once a
+/// second, not only with the lease's heartbeat), never backwards, and ends at 100 with ready.
+async fn transcoding_progress_moves(backend: Backend) {
+    let app = spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let province = app.org("浙江省妇联", "province", None).await;
+    let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+    // Shorter to transcode than the lease's heartbeat (10 s), which alone used to store it.
+    let bytes = std::fs::read(clip(dir.path(), 12, "960x540")).unwrap_or_default();
+    let id = upload(&app, &curator, "讲座.mp4", &bytes).await;
+    let mut seen = Vec::new();
+    let ready = loop {
+        let (_, asset) = app.get(&format!("/api/v1/assets/{id}"), Some(&curator)).await;
+        if asset["state"] != "processing" {
+            break asset;
+        }
+        seen.push(asset["progress"].as_i64().unwrap_or(-1));
+        assert!(seen.len() < 3000, "still processing after 5 minutes: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (ready["state"].as_str(), ready["progress"].as_i64()),
+        (Some("ready"), Some(100)),
+        "{ready}"
+    );
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "never backwards: {seen:?}");
+    let between: std::collections::BTreeSet<i64> = seen.iter().copied().filter(|p| (3..100).contains(p)).collect();
+    assert!(
+        between.len() >= 2,
+        "in-between values were shown while it ran: {seen:?}"
+    );
+    app.stop().await;
+}
+
 e2e::on_both_databases!(
     broken_files_fail_with_reasons,
     media_rights_follow_the_catalog_scope,
@@ -1264,6 +1298,7 @@ e2e::on_both_databases!(
     playback,
     study_time,
     one_video_in_three_courses,
+    transcoding_progress_moves,
     live_and_recorded_share_one_budget,
     strict_credit_needs_fetched_segments,
     playback_from_s3,

@@ -58,6 +58,9 @@ impl JobContext {
     }
 }
 
+/// How often moving progress is stored at most.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs jobs of one kind.
 #[async_trait]
 pub trait JobHandler: Send + Sync {
@@ -256,11 +259,26 @@ pub async fn run_worker(
         tokio::pin!(run);
         let mut beat = tokio::time::interval(jobs.lease / 3);
         beat.tick().await;
+        // Progress is stored as it moves, at most once a second (a heartbeat, which also renews
+        // the lease), not only every lease/3: a transcode shorter than that would show 0 % and
+        // then jump to ready.
+        let mut shown = tokio::time::interval(PROGRESS_EVERY);
+        shown.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut moved = false;
         let outcome = loop {
             tokio::select! {
                 r = &mut run => break Some(r),
+                Ok(()) = rx.changed(), if !moved => moved = true,
+                _ = shown.tick(), if moved => {
+                    moved = false;
+                    let progress = *rx.borrow_and_update();
+                    if let Err(e) = jobs.heartbeat(job.id, &worker, progress).await {
+                        tracing::warn!(error = %e, "could not store the job's progress");
+                    }
+                }
                 _ = beat.tick() => {
                     let progress = *rx.borrow_and_update();
+                    moved = false;
                     match jobs.heartbeat(job.id, &worker, progress).await {
                         Ok(true) => {}
                         Ok(false) => {
