@@ -176,6 +176,13 @@ both_databases! {
         assert_eq!(names(&none), Vec::<String>::new(), "another province's expert: {none}");
         let (status, _) = app.get("/api/v1/experts", Some(&parent)).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+        // The organization pickers search what the caller manages by name.
+        let org_names = |v: &Value| v["items"].as_array().into_iter().flatten()
+            .filter_map(|o| o["name"].as_str().map(str::to_owned)).collect::<Vec<_>>();
+        let (_, found) = app.get("/api/v1/organizations?q=%E5%B0%8F%E5%AD%A6", Some(&curator)).await;
+        assert_eq!(org_names(&found), ["新凤小学"], "小学 within the province only: {found}");
+        let (_, all) = app.get("/api/v1/organizations?q=", Some(&curator)).await;
+        assert_eq!(org_names(&all), ["浙江省妇联", "新凤小学"], "{all}");
     }
 
     async fn staff_add_by_phone_only_with_consent(app) {

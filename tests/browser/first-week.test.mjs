@@ -432,6 +432,11 @@ test("a curator picks the lecturer by name, never by id, when creating a series"
     await page.getByLabel("共几次").fill("2");
     // No user-id field; an empty pick is caught before sending.
     assert.equal(await page.getByText(/用户编号/).count(), 0);
+    // The audience: what the curator manages, found by name, preselected when it is the one.
+    await page.getByLabel("查找面向（所选组织及下级）").fill("西湖");
+    const audience = page.getByLabel("面向（所选组织及下级）", { exact: true });
+    await audience.locator("option", { hasText: "西湖小学（学校）" }).waitFor({ state: "attached" });
+    assert.equal(await audience.locator("option:checked").textContent(), "西湖小学（学校）");
     await page.getByLabel("查找专家").fill("李");
     const pick = page.getByLabel("主讲专家");
     await pick.locator("option", { hasText: "李老师（西湖小学 · 136****0001）" }).waitFor({ state: "attached" });
@@ -445,6 +450,16 @@ test("a curator picks the lecturer by name, never by id, when creating a series"
     const occ = (await apiCall(base, "/api/v1/live/occurrences?from=2027-01-01T00:00:00Z&to=2027-01-31T00:00:00Z", curator)).body
       .find((o) => o.title === "寒假亲子共读");
     assert.equal(occ?.lecturer, "李老师", JSON.stringify(occ));
+    assert.equal((await apiCall(base, `/api/v1/organizations/${occ.scope_org_id}`, curator)).body.name, "西湖小学");
+    // The join codes card and the report find schools by name too.
+    await page.goto(`${base}/studio`);
+    await page.getByLabel("查找学校或班级").fill("没有这个学校");
+    await page.getByText("没有找到这个名称的学校或班级。").waitFor();
+    await page.getByLabel("查找学校或班级").fill("西湖");
+    await page.locator(".join-code").filter({ hasText: "西湖小学" }).waitFor();
+    await page.goto(`${base}/studio/reports`);
+    await page.getByLabel("查找组织").fill("西湖");
+    await page.getByLabel("组织", { exact: true }).locator("option", { hasText: "西湖小学（学校）" }).waitFor({ state: "attached" });
   });
 });
 

@@ -383,17 +383,41 @@ async fn find_experts(
     ))
 }
 
-/// Organizations the caller manages (admins: all; curators: their subtrees), in tree order.
-#[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", params(PageQuery),
-    responses((status = 200, body = Page<OrgView>)), security(("bearer" = [])))]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct OrgListQuery {
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    /// Part of the name (the studio's organization pickers search with it).
+    pub q: Option<String>,
+}
+
+/// Organizations the caller manages (admins: all; curators: their subtrees), in tree order,
+/// optionally only those whose name contains `q`.
+#[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", params(OrgListQuery),
+    responses((status = 200, body = Page<OrgView>), (status = 403)), security(("bearer" = [])))]
 async fn list_orgs(
     State(acc): State<Accounts>,
     auth: AuthUser,
-    Query(page): Query<PageQuery>,
+    Query(q): Query<OrgListQuery>,
 ) -> ApiResult<Json<Page<OrgView>>> {
     auth.require_role(&[Role::Admin, Role::Curator])?;
-    let limit = page.limit()?;
-    let after = page.cursor.unwrap_or_default();
+    let limit = PageQuery {
+        cursor: None,
+        limit: q.limit,
+    }
+    .limit()?;
+    let after = q.cursor.unwrap_or_default();
+    let name =
+        q.q.map(|t| {
+            t.trim()
+                .chars()
+                .take(50)
+                .collect::<String>()
+                .replace(['%', '_', '\\'], "")
+        })
+        .filter(|t| !t.is_empty());
     let scope = Scope::load(&acc.db, Some(&auth)).await?;
     let rows: Vec<OrgRow> = with_db!(&acc.db, pool => {
         let mut qb = sqlx::QueryBuilder::new(
@@ -402,6 +426,10 @@ async fn list_orgs(
         qb.push_bind(&after);
         qb.push(" AND ");
         scope.push_manages(&mut qb, "path");
+        if let Some(name) = &name {
+            qb.push(" AND name LIKE ");
+            qb.push_bind(format!("%{name}%"));
+        }
         qb.push(" ORDER BY path LIMIT ");
         qb.push_bind(i64::from(limit) + 1);
         qb.build_query_as::<OrgRow>().fetch_all(pool).await

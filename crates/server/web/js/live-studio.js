@@ -4,6 +4,7 @@
 import { api, qs, session, download } from "./api.js";
 import { h, toast, fieldErrors, checkRequired, reportTable, STAGES } from "./ui.js";
 import { exchange, gathered, liveEvents, discussion, iceServers } from "./live.js";
+import { orgPicker, expertPicker } from "./pickers.js";
 
 const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
 const fmt = (ts) => new Date(ts).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
@@ -115,22 +116,6 @@ async function editForm(id, ctx) {
   return form;
 }
 
-// The lecturer, for staff: searched by name or phone among the experts of what they manage.
-function expertPicker() {
-  const select = h("select", { name: "expert_id", required: true, "aria-label": "主讲专家" }, h("option", { value: "" }, "请选择专家"));
-  const q = h("input", { type: "search", placeholder: "输入姓名或手机号查找", "aria-label": "查找专家" });
-  let timer;
-  const find = async () => {
-    const found = await api(`/api/v1/experts${qs({ q: q.value.trim() })}`).catch(() => []);
-    select.replaceChildren(h("option", { value: "" }, found.length ? "请选择专家" : "没有找到专家"),
-      ...found.map((e) => h("option", { value: e.id }, `${e.display_name}（${e.org_name} · ${e.phone}）`)));
-    if (found.length === 1) select.value = found[0].id;
-  };
-  q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(find, 250); });
-  find();
-  return h("label", {}, "主讲专家", h("span", { class: "picker" }, q, select));
-}
-
 async function seriesForm(ctx, s) {
   const orgs = s.user.organizations || [];
   const form = h("form", { class: "form", novalidate: true },
@@ -145,7 +130,10 @@ async function seriesForm(ctx, s) {
     h("div", { class: "row" },
       field("人数上限", h("input", { name: "capacity", type: "number", min: 1, value: 500 })),
       field("出勤比例（观看时长占直播时长）", h("input", { name: "attendance_threshold", type: "number", min: 0.05, max: 1, step: 0.05, value: 0.5 }))),
-    field("面向", h("select", { name: "scope_org_id" }, orgs.map((o) => h("option", { value: o.id }, `${o.name}及下级`)), h("option", { value: "" }, "所有人（限省级工作人员）"))),
+    // Experts aim at their own organizations; staff pick any they manage, by name.
+    s.user.role === "expert"
+      ? field("面向", h("select", { name: "scope_org_id" }, orgs.map((o) => h("option", { value: o.id }, `${o.name}及下级`))))
+      : orgPicker({ name: "scope_org_id", label: "面向（所选组织及下级）", required: false, extra: [["", "所有人（限省级工作人员）"]] }).el,
     stageBoxes(),
     s.user.role !== "expert" ? expertPicker() : null,
     h("p", { class: "actions" }, h("button", { class: "btn" }, "创建")));

@@ -1,6 +1,7 @@
 // The studio (工作台) for experts and curators: review queue, course editor, list editor.
 import { api, qs, session, download, loginPath, imageUrl } from "./api.js";
 import { h, toast, courseCard, fieldErrors, duration, reportTable, STAGES, STATUS } from "./ui.js";
+import { orgPicker } from "./pickers.js";
 
 let ctx;
 
@@ -56,12 +57,22 @@ async function dashboard(user) {
 
 // Join codes of the schools and classes a curator manages: the code, the /join link to put in
 // the class WeChat group, and a new code when the old one leaked.
+// The first 20 are listed; the others are found by name (a county has hundreds of classes).
 async function joinCodes() {
-  const orgs = (await api("/api/v1/organizations?limit=100").catch(() => ({ items: [] }))).items
-    .filter((o) => o.kind === "school" || o.kind === "class");
+  const list = h("ul", { class: "plain" });
+  const more = h("p", { class: "meta" });
+  const q = h("input", { type: "search", placeholder: "输入学校或班级名称查找", "aria-label": "查找学校或班级" });
   const section = h("section", { class: "card", "aria-label": "加入码" }, h("h2", {}, "加入码"),
-    h("p", { class: "meta" }, "家长用加入码或加入链接加入学校或班级。把链接发到班级群里即可。"));
-  if (!orgs.length) { section.append(h("p", { class: "empty" }, "你管理的范围内还没有学校或班级。")); return section; }
+    h("p", { class: "meta" }, "家长用加入码或加入链接加入学校或班级。把链接发到班级群里即可。"), q, list, more);
+  const draw = async () => {
+    const page = await api(`/api/v1/organizations${qs({ q: q.value.trim(), limit: 100 })}`).catch(() => ({ items: [] }));
+    const orgs = page.items.filter((o) => o.kind === "school" || o.kind === "class");
+    list.replaceChildren(...(orgs.length ? orgs.slice(0, 20).map(row)
+      : [h("li", { class: "empty" }, q.value.trim() ? "没有找到这个名称的学校或班级。" : "你管理的范围内还没有学校或班级。")]));
+    more.textContent = orgs.length > 20 || page.next_cursor ? "只列出前 20 个，其他请输入名称查找。" : "";
+  };
+  let timer;
+  q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(draw, 250); });
   const row = (o) => {
     const out = h("span", { class: "meta" });
     const show = (code) => {
@@ -82,7 +93,7 @@ async function joinCodes() {
     }).catch(() => {});
     return li;
   };
-  section.append(h("ul", { class: "plain" }, orgs.slice(0, 50).map(row)));
+  await draw();
   return section;
 }
 
@@ -375,12 +386,10 @@ async function listEditor(id) {
 // Study-time report (学习报表) for curators: members of an organization subtree with their
 // credited time in a period (default: the current term), a bar chart, and a CSV for Excel.
 async function studyReport() {
-  const orgs = await api("/api/v1/organizations?limit=100");
-  if (!orgs.items.length) return ctx.page("学习报表", h("p", { class: "empty" }, "你还没有管理的组织。"));
-  const depth = {}; // the list comes in tree order, so a parent is always seen first
-  for (const o of orgs.items) depth[o.id] = o.parent_id in depth ? depth[o.parent_id] + 1 : 0;
-  const org = h("select", { name: "org", "aria-label": "组织" }, orgs.items.map((o) =>
-    h("option", { value: o.id }, `${"　".repeat(depth[o.id])}${o.name}`)));
+  const picker = orgPicker({ name: "org", label: "组织" });
+  await picker.ready;
+  const org = picker.select;
+  if (!org.value) return ctx.page("学习报表", h("p", { class: "empty" }, "你还没有管理的组织。"));
   const from = h("input", { type: "date", name: "from", "aria-label": "开始日期" });
   const to = h("input", { type: "date", name: "to", "aria-label": "结束日期（含）" });
   const period = () => ({
@@ -418,7 +427,7 @@ async function studyReport() {
   const csv = h("button", { type: "button", class: "btn secondary", onclick: () =>
     download(`/api/v1/organizations/${org.value}/learning.csv${qs(period())}`, "学习时长报表.csv").catch((err) => toast(err.message, "error")) }, "导出 CSV（Excel）");
   const form = h("form", { class: "card form row", onsubmit: (e) => { e.preventDefault(); load(true); } },
-    field("组织", org), field("开始日期（默认本学期）", from), field("结束日期", to), h("p", { class: "actions" }, h("button", { class: "btn" }, "查询"), csv));
+    picker.el, field("开始日期（默认本学期）", from), field("结束日期", to), h("p", { class: "actions" }, h("button", { class: "btn" }, "查询"), csv));
   ctx.page("学习报表", form,
     h("section", { class: "card" }, h("h2", {}, "学习时长前十"), summary, chart),
     h("section", { class: "card" }, h("h2", {}, "成员明细"),
