@@ -529,6 +529,7 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
         ),
         "GET /api/v1/me/learning" => get("/api/v1/me/learning".into()),
         "GET /api/v1/me/favourites" => get("/api/v1/me/favourites".into()),
+        "GET /api/v1/me/videos" => get("/api/v1/me/videos?q=".into()),
         "GET /api/v1/me/favourites/{id}" => get(format!("/api/v1/me/favourites/{course}")),
         "PUT /api/v1/me/favourites/{id}" => req(Method::PUT, format!("/api/v1/me/favourites/{course}"), Empty),
         "DELETE /api/v1/me/favourites/{id}" => req(Method::DELETE, format!("/api/v1/me/favourites/{course}"), Empty),

@@ -129,6 +129,35 @@ test("a parent plays it through MSE, switches quality, resumes after reload, and
   await page.context().close();
 });
 
+test("the curator reuses the uploaded video in a second course, picked by name, and it plays there", async () => {
+  const page = await phone(browser);
+  await withShot(page, "media-reuse", async () => {
+    await login(page, base, "13700000001", PASSWORD);
+    await page.getByRole("link", { name: "新建课程" }).click();
+    await page.getByLabel("课程标题").fill("绘本共读进阶");
+    await page.getByLabel("6–12 岁").check();
+    await page.getByRole("button", { name: "添加课时" }).click();
+    await page.getByLabel("课时标题").fill("复习：一起读");
+    await page.getByText("选择已上传的视频").click();
+    await page.getByLabel("查找已上传的视频").fill("lecture");
+    await page.getByRole("button", { name: "选择 lecture.mp4" }).click();
+    await page.getByText("已选择「lecture.mp4」（保存后生效）").waitFor();
+    // Its duration comes with it (the 12 s clip), not a guess.
+    assert.equal(await page.getByLabel("时长（分钟）").inputValue(), "0.2");
+    await page.getByRole("button", { name: "创建课程" }).click();
+    await page.waitForURL(/\/studio\/courses\/[0-9a-f-]{36}$/);
+    await page.getByRole("button", { name: "提交审核" }).click();
+    await page.getByText("状态：待审核").waitFor();
+    await page.getByRole("button", { name: "审核通过并发布" }).click();
+    await page.getByText("状态：已发布").waitFor();
+    await page.goto(page.url().replace("/studio/courses/", "/courses/"));
+    await page.locator("#stage video").waitFor();
+    await page.evaluate(() => document.querySelector("video").play());
+    await playing(page, 1);
+  });
+  await page.context().close();
+});
+
 test("the native HLS path plays when forced", async () => {
   const page = await phone(browser);
   await withShot(page, "media-native", async () => {

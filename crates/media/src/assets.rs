@@ -137,7 +137,85 @@ impl Media {
 }
 
 pub(crate) fn router() -> ApiRouter<Media> {
-    ApiRouter::new().routes(routes!(get_asset))
+    ApiRouter::new().routes(routes!(get_asset)).routes(routes!(my_videos))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct VideoQuery {
+    /// Part of the file name.
+    pub q: Option<String>,
+    pub cursor: Option<String>,
+    /// 1–100, default 20.
+    pub limit: Option<u32>,
+}
+
+/// One of the caller's videos, for the course editor's picker.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct VideoChoice {
+    pub id: AssetId,
+    pub filename: String,
+    pub duration_ms: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+/// The caller's transcoded videos, the latest first, by file name: the course editor's
+/// 选择已上传的视频, so one upload can serve several lessons and courses.
+#[utoipa::path(get, path = "/api/v1/me/videos", tag = "media", params(VideoQuery),
+    responses((status = 200, body = platform::http::Page<VideoChoice>), (status = 422)), security(("bearer" = [])))]
+async fn my_videos(
+    State(media): State<Media>,
+    auth: AuthUser,
+    platform::http::Query(q): platform::http::Query<VideoQuery>,
+) -> ApiResult<Json<platform::http::Page<VideoChoice>>> {
+    let limit = platform::http::PageQuery {
+        cursor: None,
+        limit: q.limit,
+    }
+    .limit()?;
+    let after: Option<AssetId> = match q.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(
+            c.parse()
+                .map_err(|_| ApiError::invalid_field("cursor", msg("分页游标无效。", "Invalid cursor.")))?,
+        ),
+    };
+    let name =
+        q.q.map(|t| {
+            t.trim()
+                .chars()
+                .take(50)
+                .collect::<String>()
+                .replace(['%', '_', '\\'], "")
+        })
+        .unwrap_or_default();
+    let mut rows: Vec<VideoChoice> = with_db!(&media.db, pool => {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT id, filename, duration_ms, created_at FROM assets WHERE state = 'ready' AND owner_id = ",
+        );
+        qb.push_bind(auth.id);
+        if !name.is_empty() {
+            qb.push(" AND filename LIKE ");
+            qb.push_bind(format!("%{name}%"));
+        }
+        if let Some(a) = after {
+            qb.push(" AND id < ");
+            qb.push_bind(a);
+        }
+        qb.push(" ORDER BY id DESC LIMIT ");
+        qb.push_bind(i64::from(limit) + 1);
+        qb.build_query_as::<VideoChoice>().fetch_all(pool).await
+    })?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|r| r.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(platform::http::Page {
+        items: rows,
+        next_cursor,
+    }))
 }
 
 /// An asset's state and processing progress (its uploader, curators and admins).

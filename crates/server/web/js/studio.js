@@ -167,6 +167,25 @@ function uploader(onReady) {
   return h("span", { class: "uploader" }, input, bar, note);
 }
 
+// 选择已上传的视频: one of the editor's own transcoded uploads, by file name, so one video can
+// serve several lessons and courses without uploading it again.
+function videoChooser(onPick) {
+  const list = h("ul", { class: "plain videos", "aria-label": "已上传的视频" });
+  const q = h("input", { type: "search", placeholder: "按文件名查找", "aria-label": "查找已上传的视频" });
+  const box = h("details", { class: "video-chooser" }, h("summary", {}, "选择已上传的视频"), q, list);
+  let timer;
+  const find = async () => {
+    const page = await api(`/api/v1/me/videos${qs({ q: q.value.trim(), limit: 20 })}`).catch(() => ({ items: [] }));
+    list.replaceChildren(...(page.items.length ? page.items.map((v) => h("li", {},
+      h("span", { class: "grow" }, v.filename), h("span", { class: "meta" }, duration((v.duration_ms || 0) / 1000)),
+      h("button", { type: "button", class: "btn secondary small", "aria-label": `选择 ${v.filename}`, onclick: () => { onPick(v); box.open = false; } }, "选择")))
+      : [h("li", { class: "empty" }, "还没有转码完成的视频，请先上传。")]));
+  };
+  q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(find, 250); });
+  box.addEventListener("toggle", () => { if (box.open) find(); });
+  return box;
+}
+
 // Captions for a lesson's video: an SRT or WebVTT file per language.
 function captions(assetOf) {
   const lang = h("select", { "aria-label": "字幕语言" }, h("option", { value: "zh" }, "中文"), h("option", { value: "en" }, "English"));
@@ -208,6 +227,12 @@ async function courseEditor(id) {
         row.querySelector("[name=lesson_asset]").value = assetId;
         chosen.textContent = "已上传新视频（保存后生效）";
         if (seconds) { minutes.value = +(seconds / 60).toFixed(1); row.dataset.seconds = String(Math.round(seconds)); }
+      }),
+      videoChooser((video) => {
+        unsaved = true;
+        row.querySelector("[name=lesson_asset]").value = video.id;
+        chosen.textContent = `已选择「${video.filename}」（保存后生效）`;
+        if (video.duration_ms) { minutes.value = +(video.duration_ms / 60000).toFixed(1); row.dataset.seconds = String(Math.round(video.duration_ms / 1000)); }
       }),
       captions(() => row.querySelector("[name=lesson_asset]").value),
       h("button", { type: "button", class: "icon", "aria-label": "删除此课时", onclick: () => {
