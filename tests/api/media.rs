@@ -1290,6 +1290,49 @@ async fn transcoding_progress_moves(backend: Backend) {
     app.stop().await;
 }
 
+/// The course editor's video picker lists the caller's own transcoded uploads only, by file
+/// name, the latest first, page by page.
+async fn the_video_picker_lists_ones_own_uploads(backend: Backend) {
+    let app = spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let province = app.org("浙江省妇联", "province", None).await;
+    let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+    let expert = app.user_with_role("13600000001", "expert", Some(&province)).await;
+    let bytes = std::fs::read(clip(dir.path(), 2, "320x180")).unwrap_or_default();
+    for (token, name) in [
+        (&curator, "第一讲.mp4"),
+        (&curator, "第二讲.mp4"),
+        (&expert, "专家讲座.mp4"),
+    ] {
+        let id = upload(&app, token, name, &bytes).await;
+        assert_eq!(settled(&app, token, &id).await["state"], "ready");
+    }
+    let names = |v: &Value| {
+        v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["filename"].as_str().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    let (_, mine) = app.get("/api/v1/me/videos", Some(&curator)).await;
+    assert_eq!(names(&mine), ["第二讲.mp4", "第一讲.mp4"], "{mine}");
+    let (_, first) = app.get("/api/v1/me/videos?limit=1", Some(&curator)).await;
+    let cursor = first["next_cursor"].as_str().unwrap_or_default().to_owned();
+    let (_, second) = app
+        .get(&format!("/api/v1/me/videos?limit=1&cursor={cursor}"), Some(&curator))
+        .await;
+    assert_eq!(
+        (names(&first), names(&second)),
+        (vec!["第二讲.mp4".to_owned()], vec!["第一讲.mp4".to_owned()])
+    );
+    let (_, found) = app.get("/api/v1/me/videos?q=%E4%B8%80", Some(&curator)).await;
+    assert_eq!(names(&found), ["第一讲.mp4"], "{found}");
+    let (_, theirs) = app.get("/api/v1/me/videos", Some(&expert)).await;
+    assert_eq!(names(&theirs), ["专家讲座.mp4"], "{theirs}");
+    app.stop().await;
+}
+
 e2e::on_both_databases!(
     broken_files_fail_with_reasons,
     media_rights_follow_the_catalog_scope,
@@ -1299,6 +1342,7 @@ e2e::on_both_databases!(
     study_time,
     one_video_in_three_courses,
     transcoding_progress_moves,
+    the_video_picker_lists_ones_own_uploads,
     live_and_recorded_share_one_budget,
     strict_credit_needs_fetched_segments,
     playback_from_s3,
