@@ -138,12 +138,16 @@ test("the curator reuses the uploaded video in a second course, picked by name, 
     await page.getByLabel("6–12 岁").check();
     await page.getByRole("button", { name: "添加课时" }).click();
     await page.getByLabel("课时标题").fill("复习：一起读");
-    await page.getByText("选择已上传的视频").click();
-    await page.getByLabel("查找已上传的视频").fill("lecture");
+    // A second lesson, its video still to come: the course has two lessons.
+    await page.getByRole("button", { name: "添加课时" }).click();
+    await page.getByLabel("课时标题").nth(1).fill("延伸阅读（待上传）");
+    await page.getByLabel("时长（分钟）").nth(1).fill("10");
+    await page.getByText("选择已上传的视频").first().click();
+    await page.getByLabel("查找已上传的视频").first().fill("lecture");
     await page.getByRole("button", { name: "选择 lecture.mp4" }).click();
     await page.getByText("已选择「lecture.mp4」（保存后生效）").waitFor();
     // Its duration comes with it (the 12 s clip), not a guess.
-    assert.equal(await page.getByLabel("时长（分钟）").inputValue(), "0.2");
+    assert.equal(await page.getByLabel("时长（分钟）").first().inputValue(), "0.2");
     await page.getByRole("button", { name: "创建课程" }).click();
     await page.waitForURL(/\/studio\/courses\/[0-9a-f-]{36}$/);
     await page.getByRole("button", { name: "提交审核" }).click();
@@ -154,6 +158,30 @@ test("the curator reuses the uploaded video in a second course, picked by name, 
     await page.locator("#stage video").waitFor();
     await page.evaluate(() => document.querySelector("video").play());
     await playing(page, 1);
+  });
+  await page.context().close();
+});
+
+test("我的学习 counts a shared video in the course it was watched in, with all its lessons", async () => {
+  const page = await phone(browser);
+  await withShot(page, "media-learning-shared", async () => {
+    await login(page, base, "13800000001", PASSWORD);
+    // Watched only in the first course: the second, which shares the video, is not studied.
+    await page.goto(`${base}/me`);
+    await page.getByRole("link", { name: TITLE }).waitFor();
+    assert.equal(await page.getByRole("link", { name: "绘本共读进阶" }).count(), 0);
+    // Watched a little in the second one too: it appears, counting both of its lessons.
+    await page.goto(`${base}/search?q=${encodeURIComponent("绘本共读进阶")}`);
+    await page.getByRole("link", { name: /绘本共读进阶/ }).click();
+    await page.locator("#stage video").waitFor();
+    const from = await page.evaluate(() => document.querySelector("video").currentTime);
+    await page.evaluate(() => document.querySelector("video").play());
+    await page.waitForFunction((t) => document.querySelector("video").currentTime > t + 1, from, { timeout: 15000 });
+    await page.evaluate(() => document.querySelector("video").pause());
+    await page.waitForTimeout(500); // the pause report is on its way
+    await page.goto(`${base}/me`);
+    const row = page.locator("li", { has: page.getByRole("link", { name: "绘本共读进阶" }) });
+    assert.match(await row.textContent(), /已完成 [01]\/2 节/);
   });
   await page.context().close();
 });
