@@ -45,6 +45,8 @@ before(async () => {
   server.cli("user", "add", "--phone", "13800000001", "--password", PASSWORD, "--role", "parent", "--org", school, "--name", "乐乐妈妈");
   server.cli("user", "add", "--phone", "13800000002", "--password", PASSWORD, "--role", "parent", "--org", school, "--name", "豆豆爸爸");
   server.cli("user", "add", "--phone", "13700000001", "--password", PASSWORD, "--role", "curator", "--org", school, "--name", "王老师");
+  // A parent who registered but belongs nowhere: the school invites her by phone.
+  server.cli("user", "add", "--phone", "13900000011", "--password", PASSWORD, "--role", "parent", "--name", "小雨妈妈");
   base = await server.start();
   // A course for the school's members only, to share as a link.
   const curator = await token("13700000001");
@@ -153,6 +155,52 @@ test("a new parent joins the school with the code from the class group; a shared
   });
 });
 
+test("staff invite a parent by phone; she declines, is invited again, and accepts on her home page", async () => {
+  const staff = await phone(browser);
+  const page = await phone(browser);
+  const invite = async () => {
+    const row = staff.locator(".join-code").filter({ hasText: "西湖小学" });
+    const input = row.getByLabel("邀请加入「西湖小学」的手机号");
+    if (!(await input.isVisible())) await row.getByText("按手机号邀请").click();
+    await input.fill("13900000011");
+    await row.getByRole("button", { name: "邀请" }).click();
+    await staff.getByText("已向 139****0011 发出邀请。").waitFor();
+  };
+  await withShot(staff, "invite-staff", async () => {
+    await login(staff, base, "13700000001", PASSWORD);
+    await staff.waitForURL(/\/studio$/);
+    // A wrong number is refused before sending.
+    const row = staff.locator(".join-code").filter({ hasText: "西湖小学" });
+    await row.getByText("按手机号邀请").click();
+    await row.getByLabel("邀请加入「西湖小学」的手机号").fill("1390000");
+    await row.getByRole("button", { name: "邀请" }).click();
+    await staff.getByText("请填写 11 位手机号。").waitFor();
+    await invite();
+  });
+  await withShot(page, "invitation", async () => {
+    await login(page, base, "13900000011", PASSWORD);
+    const card = page.getByRole("region", { name: "加入邀请" });
+    await card.getByText("王老师 邀请你加入「西湖小学」。").waitFor();
+    await keepShot(page, "home-invitation");
+    await card.getByRole("button", { name: "拒绝" }).click();
+    await page.getByText("已拒绝邀请").waitFor();
+    await page.reload();
+    await page.getByRole("heading", { name: "加入孩子的学校或班级" }).waitFor();
+    assert.equal(await page.getByRole("region", { name: "加入邀请" }).count(), 0, "a declined invitation stays declined");
+    await invite();
+    await page.reload();
+    await page.getByRole("region", { name: "加入邀请" }).getByRole("button", { name: "接受并加入" }).click();
+    await page.getByText("已加入「西湖小学」").waitFor();
+    // The saved session knows at once: the school-only course opens, with no new login.
+    const orgs = await page.evaluate(() => JSON.parse(localStorage.getItem("ps.session")).user.organizations.map((o) => o.name));
+    assert.deepEqual(orgs, ["西湖小学"]);
+    await page.goto(`${base}/courses/${course}`);
+    await page.getByRole("heading", { name: "陪孩子度过青春期" }).waitFor();
+  });
+  await staff.context().close();
+  await page.context().close();
+});
+
 test("after the lecture the room keeps the record but takes no more questions, chat or votes", async () => {
   const page = await phone(browser);
   await withShot(page, "ended-room", async () => {
@@ -162,6 +210,16 @@ test("after the lecture the room keeps the record but takes no more questions, c
     await page.getByLabel("说点什么").fill("加我微信 abc123 领资料");
     await page.getByLabel("说点什么").press("Enter");
     await page.getByText("加我微信 ＊＊＊＊＊＊ 领资料").first().waitFor();
+    // Chat and questions are limited apart: a question right after a message goes through.
+    await page.getByLabel("向老师提问").fill("睡前总要看动画片怎么办？");
+    await page.getByLabel("向老师提问").press("Enter");
+    await page.getByRole("list", { name: "问题" }).getByText("睡前总要看动画片怎么办？").waitFor();
+    assert.equal(await page.locator(".toast").filter({ hasText: /太快|频繁/ }).count(), 0);
+    // 16 px text in the room's inputs, so iOS does not zoom in on focus.
+    for (const label of ["向老师提问", "说点什么"]) {
+      const size = await page.getByLabel(label).evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
+      assert.ok(size >= 16, `${label}: ${size}px`);
+    }
     psql(`UPDATE live_occurrences SET state = 'ended' WHERE id = '${ended}'`);
     await page.goto(`${base}/live/${ended}`);
     await page.getByText("直播已结束").first().waitFor();

@@ -42,10 +42,21 @@ test("a curator uploads a video through the course editor and publishes it", asy
     await page.getByRole("button", { name: "添加课时" }).click();
     await page.getByLabel("课时标题").fill("第一讲：一起读");
     const bar = page.getByLabel("上传进度");
+    // Every transcoding percentage the editor shows, as the curator would see it change.
+    await page.evaluate(() => {
+      window.shown = [];
+      new MutationObserver(() => {
+        const m = document.querySelector(".uploader")?.textContent.match(/转码中 (\d+)%/);
+        if (m && window.shown.at(-1) !== Number(m[1])) window.shown.push(Number(m[1]));
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
     await page.getByLabel("上传视频").setInputFiles(clip);
     await page.getByText(/上传中|转码中/).first().waitFor();
     await page.getByText("视频已就绪").waitFor({ timeout: 120000 });
     assert.equal(await bar.evaluate((b) => b.value), 100);
+    // The percentage moved while it ran, not 0 % and then ready.
+    const shown = await page.evaluate(() => window.shown);
+    assert.ok(shown.some((p) => p > 0 && p < 100), `transcoding progress shown: ${JSON.stringify(shown)}`);
     // The asset id is kept out of sight (no UUIDs in forms), and the lesson says it has a video.
     assert.ok((await page.locator("[name=lesson_asset]").inputValue()).length > 30, "the asset id was filled in");
     assert.equal(await page.locator("[name=lesson_asset]").getAttribute("type"), "hidden");

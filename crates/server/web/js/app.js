@@ -172,8 +172,9 @@ async function home() {
       ? h("a", { href: `/lists/${l.id}`, "data-link": true, class: "more" }, `查看全部 ${l.course_count} 门课程`) : null));
   main.querySelector(".loading")?.remove();
   const belongs = (s?.user.organizations || []).length > 0;
-  if (s) main.prepend(...(await invitations()));
+  // An invitation waiting is the first thing a parent sees; then, if they belong nowhere, how to join.
   if (s && !belongs) main.prepend(joinCard());
+  if (s) main.prepend(...(await invitations()));
   if (s) main.querySelector(".chips").before(...(await Promise.all([nextLecture(), resumeCard()])).filter(Boolean));
   if (!sections.length) {
     const why = !s ? "登录后可以看到你所在学校和地区的课程清单。"
@@ -223,7 +224,7 @@ async function nextLecture() {
 async function invitations() {
   const list = await api("/api/v1/me/invitations").catch(() => []);
   return list.map((inv) => {
-    const card = h("section", { class: "card invitation", "aria-label": "加入邀请" },
+    const card = h("section", { class: "card invitation", "aria-label": "加入邀请" }, h("h2", {}, "加入邀请"),
       h("p", {}, `${inv.invited_by} 邀请你加入「${inv.organization.name}」。加入后，该组织的老师可以看到你的学习记录。`));
     const answer = async (accept) => {
       try {

@@ -63,7 +63,7 @@ async function joinCodes() {
   const more = h("p", { class: "meta" });
   const q = h("input", { type: "search", placeholder: "输入学校或班级名称查找", "aria-label": "查找学校或班级" });
   const section = h("section", { class: "card", "aria-label": "加入码" }, h("h2", {}, "加入码"),
-    h("p", { class: "meta" }, "家长用加入码或加入链接加入学校或班级。把链接发到班级群里即可。"), q, list, more);
+    h("p", { class: "meta" }, "家长用加入码或加入链接加入学校或班级，把链接发到班级群里即可；也可以按手机号邀请，家长接受后加入。"), q, list, more);
   const draw = async () => {
     const page = await api(`/api/v1/organizations${qs({ q: q.value.trim(), limit: 100 })}`).catch(() => ({ items: [] }));
     const orgs = page.items.filter((o) => o.kind === "school" || o.kind === "class");
@@ -86,7 +86,20 @@ async function joinCodes() {
       catch (err) { toast(err.message, "error"); }
     };
     const button = h("button", { type: "button", class: "btn secondary small", hidden: true, onclick: async () => { await make(); button.textContent = "换一个加入码"; } }, "生成加入码");
-    const li = h("li", { class: "join-code" }, h("span", {}, o.name), " ", out, " ", button);
+    // Or invite one family by phone: they join only by accepting in the app (邀请).
+    const phone = h("input", { type: "tel", inputmode: "numeric", autocomplete: "off", placeholder: "家长手机号", "aria-label": `邀请加入「${o.name}」的手机号` });
+    const invite = h("form", { class: "invite", novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      const n = phone.value.trim();
+      if (!/^1\d{10}$/.test(n)) { toast("请填写 11 位手机号。", "error"); phone.focus(); return; }
+      try {
+        const sent = await api(`/api/v1/organizations/${o.id}/members`, { method: "POST", body: { phone: n } });
+        phone.value = "";
+        toast(`已向 ${sent.phone} 发出邀请。对方在家长学堂里接受后即加入，14 天内有效。`);
+      } catch (err) { toast(err.message, "error"); }
+    } }, phone, h("button", { type: "submit", class: "btn secondary small" }, "邀请"));
+    const li = h("li", { class: "join-code" }, h("span", {}, o.name), " ", out, " ", button,
+      h("details", { class: "invite-box" }, h("summary", {}, "按手机号邀请"), invite));
     api(`/api/v1/organizations/${o.id}`).then((d) => {
       if (d.join_code) { show(d.join_code); button.textContent = "换一个加入码"; }
       button.hidden = false;
