@@ -108,7 +108,9 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let rows = fanout(&viewers, seconds, bitrate_kbps, udp_mux).await?;
             println!(
-                "\n## SFU fan-out (release, {bitrate_kbps} kbit/s VP8 + Opus, {seconds} s steady state + set-up, 20 late joiners{})\n",
+                "\n## SFU fan-out (release, {bitrate_kbps} kbit/s VP8 + Opus, {seconds} s steady state \
+                 + \
+                 set-up, 20 late joiners{})\n",
                 if udp_mux { ", one UDP port" } else { "" }
             );
             println!("{FANOUT_HEADER}");
@@ -125,7 +127,9 @@ async fn main() -> anyhow::Result<()> {
             let per_peer = fanout(&viewers, seconds, bitrate_kbps, false).await?;
             let muxed = fanout(&viewers, seconds, bitrate_kbps, true).await?;
             println!(
-                "\n## Fan-out through one UDP port vs a socket per peer (release, {bitrate_kbps} kbit/s, {seconds} s)\n"
+                "\n## Fan-out through one UDP port vs a socket per peer (release, {bitrate_kbps} \
+                 kbit/s, \
+                 {seconds} s)\n"
             );
             println!("| sockets {}", FANOUT_HEADER.split('\n').next().unwrap_or(""));
             println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -167,7 +171,7 @@ async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) 
             "INSERT INTO users (id, phone, display_name, role, created_at) VALUES {}",
             values.join(", ")
         );
-        with_db!(&db, pool => {
+        with_db!(&db, |pool| {
             let mut q = sqlx::query(&sql);
             for (i, u) in chunk.iter().enumerate() {
                 q = q.bind(*u).bind(format!("+86139{:08}", c * 500 + i));
@@ -233,7 +237,7 @@ async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) 
     flushes.push((f0.elapsed(), f));
 
     // Nothing lost: every interval stored and closed, and each union as computed here.
-    let (rows, closed): (i64, i64) = with_db!(&db, pool => sqlx::query_as(
+    let (rows, closed): (i64, i64) = with_db!(&db, |pool| sqlx::query_as(
         "SELECT COUNT(*), COUNT(left_at) FROM live_attendance WHERE occurrence_id = $1",
     )
     .bind(occ)
@@ -251,13 +255,19 @@ async fn attendance(viewers: usize, seconds: u64, database_url: Option<String>) 
     let statements: usize = flushes.iter().map(|(_, f)| f.statements).sum();
     let mut times: Vec<Duration> = flushes.iter().map(|(d, _)| *d).collect();
     times.sort();
-    println!("\n## Attendance recording ({backend}, {viewers} viewers over {seconds} s, flush every 5 s)\n");
     println!(
-        "| viewers | connections | flushes | statements | rows stored / closed | p50 flush ms | max flush ms | users with a wrong total |"
+        "\n## Attendance recording ({backend}, {viewers} viewers over {seconds} s, flush every \
+         5 \
+         s)\n"
+    );
+    println!(
+        "| viewers | connections | flushes | statements | rows stored / closed | p50 flush ms | \
+         max flush ms | users with a wrong total |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| {viewers} | {joins} | {} | {statements} | {rows} / {closed} | {:.1} | {:.1} | {mismatches} |",
+        "| {viewers} | {joins} | {} | {statements} | {rows} / {closed} | {:.1} | {:.1} | \
+         {mismatches} |",
         flushes.len(),
         times[times.len() / 2].as_secs_f64() * 1000.0,
         times.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
@@ -284,7 +294,11 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-const FANOUT_HEADER: &str = "| subscribers | connected | server CPU (of one core) | CPU per subscriber | subscribers per core | RSS MiB per subscriber | lost packets | late joiner first keyframe p50 / p95 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|";
+const FANOUT_HEADER: &str = "| subscribers | connected | server CPU (of one core) | CPU per subscriber | \
+                             subscribers \
+                             per core | RSS MiB per subscriber | lost packets | late joiner first keyframe p50 / \
+                             p95 \
+                             ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 /// One fan-out run per count; the table rows.
 async fn fanout(counts: &[usize], seconds: u64, bitrate_kbps: u64, udp_mux: bool) -> anyhow::Result<Vec<Vec<String>>> {
@@ -744,7 +758,9 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
         let id: live_session::OccurrenceId = occ.parse()?;
         platform::db_execute!(
             &db,
-            "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1",
+            "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE \
+             id \
+             = $1",
             id,
             now()
         )?;
@@ -820,9 +836,13 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
         .await?
     };
     drop(reference);
-    println!("\n## Chat fan-out (release, {listeners} listeners, {rate} messages/s for {seconds} s, loopback)\n");
     println!(
-        "| server | listeners connected | messages/s accepted | deliveries | p50 ms | p99 ms | max ms | server CPU (of one core) |"
+        "\n## Chat fan-out (release, {listeners} listeners, {rate} messages/s for {seconds} s, \
+         loopback)\n"
+    );
+    println!(
+        "| server | listeners connected | messages/s accepted | deliveries | p50 ms | p99 ms | \
+         max ms | server CPU (of one core) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     println!("{ours}");

@@ -934,7 +934,11 @@ async fn run(args: Args) -> Result<serde_json::Value> {
         })
         .sum();
     let connected = subs.len();
-    log!("received {rv} video + {ra} audio packets ({received_bytes} payload bytes), lost {lost}; tearing down");
+    log!(
+        "received {rv} video + {ra} audio packets ({received_bytes} payload bytes), lost \
+         {lost}; \
+         tearing down"
+    );
 
     teardown(&http, subs).await;
     teardown(&http, late_subs).await;

@@ -294,8 +294,9 @@ async fn main() -> anyhow::Result<()> {
             "daemon off; worker_processes 1; pid {pid}; error_log {err};\n\
              events {{ worker_connections 1024; }}\n\
              http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n\
-               types {{ video/iso.segment m4s; }}\n\
-               server {{ listen 127.0.0.1:{nginx_port}; root {root}; location / {{ add_header Cache-Control \"public, max-age=31536000, immutable\"; }} }} }}\n",
+             types {{ video/iso.segment m4s; }}\n\
+             server {{ listen 127.0.0.1:{nginx_port}; root {root}; location / {{ add_header \
+             Cache-Control \"public, max-age=31536000, immutable\"; }} }} }}\n",
             pid = dir.path().join("nginx.pid").display(),
             err = dir.path().join("nginx-error.log").display(),
             root = objects.display(),
@@ -311,11 +312,15 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let theirs = format!("http://127.0.0.1:{nginx_port}/assets/{asset}/{prefix}/720p/seg_00001.m4s");
     println!(
-        "\n## Segment serving ({backend}, local store, {} KiB segment, wrk -t2 -c100, {} s each)\n",
+        "\n## Segment serving ({backend}, local store, {} KiB segment, wrk -t2 -c100, {} s \
+         each)\n",
         seg_size / 1024,
         args.seconds
     );
-    println!("| request | server | req/s | p50 ms | p99 ms | Mbit/s | ours/nginx req/s | ours/nginx p99 |");
+    println!(
+        "| request | server | req/s | p50 ms | p99 ms | Mbit/s | ours/nginx req/s | ours/nginx \
+         p99 |"
+    );
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for (label, range) in [("Range: bytes=0-65535", Some("bytes=0-65535")), ("whole segment", None)] {
         let n = wrk(&theirs, range, args.seconds)?;

@@ -16,13 +16,16 @@ both_databases! {
         let handle = app.handle().await;
         let (create, drop): (&[&str], &[&str]) = match app.backend {
             e2e::Backend::Sqlite => (
-                &["CREATE TRIGGER fail_revoke BEFORE UPDATE ON refresh_tokens BEGIN SELECT RAISE(ABORT, 'injected fault'); END"],
+                &["CREATE TRIGGER fail_revoke BEFORE UPDATE ON refresh_tokens BEGIN SELECT RAISE(ABORT, \
+                   'injected fault'); END"],
                 &["DROP TRIGGER fail_revoke"],
             ),
             e2e::Backend::Postgres => (
                 &[
-                    "CREATE FUNCTION fail_revoke() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql",
-                    "CREATE TRIGGER fail_revoke BEFORE UPDATE ON refresh_tokens FOR EACH STATEMENT EXECUTE FUNCTION fail_revoke()",
+                    "CREATE FUNCTION fail_revoke() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected \
+                     fault'; END $$ LANGUAGE plpgsql",
+                    "CREATE TRIGGER fail_revoke BEFORE UPDATE ON refresh_tokens FOR EACH STATEMENT EXECUTE \
+                     FUNCTION fail_revoke()",
                 ],
                 &["DROP TRIGGER fail_revoke ON refresh_tokens", "DROP FUNCTION fail_revoke()"],
             ),

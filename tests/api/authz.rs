@@ -44,7 +44,9 @@ const ACTORS: [Actor; 8] = [
     Actor::Admin,
 ];
 
-const HEADER: &str = "| operation | anonymous | parent in scope | parent out of scope | owning expert | other expert | curator in scope | curator out of scope | admin |";
+const HEADER: &str = "| operation | anonymous | parent in scope | parent out of scope | owning expert | \
+                      other \
+                      expert | curator in scope | curator out of scope | admin |";
 
 enum Body {
     None,
@@ -123,8 +125,8 @@ impl World {
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
 const SRT: &str = "1\r\n00:00:00,200 --> 00:00:01,500\r\n孩子，我们聊聊\r\n";
-const OFFER: &str =
-    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
+const OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+                     a=rtpmap:96 VP8/90000\r\n";
 const NO_SUCH: &str = "00000000-0000-7000-8000-000000000000";
 
 fn next_week() -> String {
@@ -199,7 +201,9 @@ async fn go_live(app: &TestApp, occs: &[&str]) {
         let id: live_session::OccurrenceId = occ.parse().unwrap_or_else(|e| panic!("{e}"));
         platform::db_execute!(
             &handle.db,
-            "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1",
+            "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE \
+             id \
+             = $1",
             id,
             now
         )

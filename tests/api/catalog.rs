@@ -495,7 +495,7 @@ both_databases! {
         let (status, body) = app.call(Method::DELETE, "/api/v1/me", Some(&parent), json!({"password": "pass1234word"})).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
         let handle = app.handle().await;
-        let left: i64 = platform::with_db!(&handle.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM course_favourites").fetch_one(pool).await)
+        let left: i64 = platform::with_db!(&handle.db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM course_favourites").fetch_one(pool).await)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(left, 0);
         handle.db.close().await;

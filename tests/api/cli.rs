@@ -127,8 +127,12 @@ async fn admin_commands(backend: Backend) {
 fn configuration_layers_and_errors() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cfg = dir.path().join("prod.toml");
-    std::fs::write(&cfg, "[database]\nurl = \"postgres://ps:hunter2@db.internal/ps\"\n[auth]\njwt_secret = \"0123456789abcdef0123456789abcdef-secret\"\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &cfg,
+        "[database]\nurl = \"postgres://ps:hunter2@db.internal/ps\"\n[auth]\njwt_secret \
+         = \"0123456789abcdef0123456789abcdef-secret\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let cfg_arg = cfg.to_string_lossy().into_owned();
     let (ok, out, err) = run(
         dir.path(),
@@ -575,7 +579,8 @@ async fn media_cli(backend: Backend) {
         "the server's worker transcoded the CLI's upload: {state}"
     );
 
-    let csv = "external_id,title,age_stages,lesson_title,lesson_video_path\nV1,有视频的课,6-12,第一讲,第二讲.mp4\nV2,坏视频,6-12,第一讲,notes.mp4\n";
+    let csv = "external_id,title,age_stages,lesson_title,lesson_video_path\n\
+               V1,有视频的课,6-12,第一讲,第二讲.mp4\nV2,坏视频,6-12,第一讲,notes.mp4\n";
     let manifest = dir.path().join("videos.csv");
     std::fs::write(&manifest, csv).unwrap_or_else(|e| panic!("{e}"));
     let manifest_arg = manifest.to_string_lossy().into_owned();

@@ -236,7 +236,8 @@ both_databases! {
         app.post(&format!("/api/v1/live/occurrences/{occ}/enrolments"), Some(&parent), json!({})).await;
         let whip = format!("/api/v1/live/occurrences/{occ}/whip");
         let whep = format!("/api/v1/live/occurrences/{occ}/whep");
-        let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
+        let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+                     a=rtpmap:96 VP8/90000\r\n";
 
         // Before going live: viewers are told it has not started.
         let (status, problem) = sdp_post(app, &whep, &parent, "application/sdp", offer.into()).await;
@@ -256,7 +257,8 @@ both_databases! {
         assert_problem(status, &problem, 413, "sdp_too_large");
         let (status, problem) = sdp_post(app, &whip, &expert, "application/sdp", "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\n".into()).await;
         assert_problem(status, &problem, 400, "sdp_no_media");
-        let vp9 = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 VP9/90000\r\n";
+        let vp9 = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 \
+                   VP9/90000\r\n";
         let (status, problem) = sdp_post(app, &whip, &expert, "application/sdp", vp9.into()).await;
         assert_problem(status, &problem, 415, "sdp_unsupported_codecs");
         let many = format!("v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\n{}", "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n".repeat(50));
@@ -326,7 +328,9 @@ both_databases! {
         // still open at the last flush (its end is the flush time). The lecture is live from
         // its start (set-up the API cannot do without a WebRTC publisher).
         let handle = app.handle().await;
-        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", occ, starts)
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE \
+                                           id \
+                                           = $1", occ, starts)
             .unwrap_or_else(|e| panic!("{e}"));
         let att = handle.live.attendance();
         let (s1, s2, s3) = (live_session::sfu::SessionId::new(), live_session::sfu::SessionId::new(), live_session::sfu::SessionId::new());
@@ -379,7 +383,9 @@ both_databases! {
         let handle = app.handle().await;
         let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
         let id: live_session::OccurrenceId = occ.parse().unwrap_or_else(|e| panic!("{e}"));
-        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", id, now)
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE \
+                                           id \
+                                           = $1", id, now)
             .unwrap_or_else(|e| panic!("{e}"));
         handle.db.close().await;
 
@@ -491,7 +497,9 @@ both_databases! {
         let handle = app.handle().await;
         let id: live_session::OccurrenceId = occ.parse().unwrap_or_else(|e| panic!("{e}"));
         let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", id, now)
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE \
+                                           id \
+                                           = $1", id, now)
             .unwrap_or_else(|e| panic!("{e}"));
 
         // HLS players: three of one parent, one of another; the parent's first gives way.
@@ -553,7 +561,8 @@ both_databases! {
 
         // WHEP offers: a parent gets a few a minute (each costs a peer connection).
         let whep = format!("/api/v1/live/occurrences/{occ}/whep");
-        let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n";
+        let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+                     a=rtpmap:96 VP8/90000\r\na=recvonly\r\n";
         let mut statuses = Vec::new();
         for _ in 0..21 {
             statuses.push(sdp_post(app, &whep, &parent, "application/sdp", offer.into()).await);
@@ -632,11 +641,15 @@ both_databases! {
         let handle = app.handle().await;
         let id: live_session::OccurrenceId = occ.parse().unwrap_or_else(|e| panic!("{e}"));
         let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", id, now)
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE \
+                                           id \
+                                           = $1", id, now)
             .unwrap_or_else(|e| panic!("{e}"));
         let (status, said) = app.post(&format!("/api/v1/live/occurrences/{occ}/messages"), Some(&leaving), json!({"text": "我家孩子在三年级二班"})).await;
         assert_eq!(status, StatusCode::CREATED, "{said}");
-        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'scheduled', live_since = NULL, went_live_at = NULL WHERE id = $1", id)
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'scheduled', live_since = NULL, went_live_at = \
+                                           NULL \
+                                           WHERE id = $1", id)
             .unwrap_or_else(|e| panic!("{e}"));
 
         // A password change voids the tokens issued before it, not the new pair.
@@ -657,10 +670,10 @@ both_databases! {
         assert_eq!((view["enrolled"].as_i64(), view["waitlisted"].as_i64()), (Some(1), Some(0)), "{view}");
         let (_, members) = app.get(&format!("/api/v1/organizations/{school}/members"), Some(&curator)).await;
         assert!(!members.to_string().contains(&leaving_id), "it left the school: {members}");
-        let texts: Vec<String> = platform::with_db!(&handle.db, pool => sqlx::query_scalar::<_, String>("SELECT text FROM live_messages")
+        let texts: Vec<String> = platform::with_db!(&handle.db, |pool| sqlx::query_scalar::<_, String>("SELECT text FROM live_messages")
             .fetch_all(pool).await).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(texts, [""], "its chat text is erased");
-        let left: i64 = platform::with_db!(&handle.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM live_series_enrolments")
+        let left: i64 = platform::with_db!(&handle.db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM live_series_enrolments")
             .fetch_one(pool).await).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(left, 0, "no whole-series enrolment either");
         handle.db.close().await;
@@ -700,7 +713,9 @@ both_databases! {
         assert_problem(status, &problem, 409, "enrolment_closed");
 
         // Live: still open (a seat frees only by capacity, which the expert may raise).
-        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", id, now)
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE \
+                                           id \
+                                           = $1", id, now)
             .unwrap_or_else(|e| panic!("{e}"));
         let (_, s) = app.get(&format!("/api/v1/live/series/{}", created["id"].as_str().unwrap_or_default()), Some(&expert)).await;
         let (status, body) = app
@@ -737,7 +752,9 @@ both_databases! {
         let handle = app.handle().await;
         let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
         let id: live_session::OccurrenceId = occ.parse().unwrap_or_else(|e| panic!("{e}"));
-        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", id, now)
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE \
+                                           id \
+                                           = $1", id, now)
             .unwrap_or_else(|e| panic!("{e}"));
         handle.db.close().await;
         let (status, m) = app.post(&format!("/api/v1/live/occurrences/{occ}/messages"), Some(&parent), json!({"text": "加我微信 abc123 领资料"})).await;

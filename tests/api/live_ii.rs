@@ -130,12 +130,17 @@ both_databases! {
         let handle = app.handle().await;
         let id: live_session::OccurrenceId = occ.parse().unwrap_or_else(|e| panic!("{e}"));
         let now = platform::Timestamp(time::OffsetDateTime::now_utc().unix_timestamp() * 1000);
-        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1", id, now)
+        platform::db_execute!(&handle.db, "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE \
+                                           id \
+                                           = $1", id, now)
             .unwrap_or_else(|e| panic!("{e}"));
-        platform::db_execute!(&handle.db, "INSERT INTO live_recordings (occurrence_id, state, runs, created_at, updated_at) VALUES ($1, 'recording', 2, $2, $2)", id, now)
+        platform::db_execute!(&handle.db, "INSERT INTO live_recordings (occurrence_id, state, runs, created_at, updated_at) \
+                                           VALUES \
+                                           ($1, 'recording', 2, $2, $2)", id, now)
             .unwrap_or_else(|e| panic!("{e}"));
         for (seq, run) in [(1, 1), (2, 2)] {
-            platform::db_execute!(&handle.db, "INSERT INTO live_segments (occurrence_id, seq, run, duration_ms, started_at, created_at) VALUES ($1, $2, $3, 2000, $4, $4)",
+            platform::db_execute!(&handle.db, "INSERT INTO live_segments (occurrence_id, seq, run, duration_ms, started_at, \
+                                               created_at) VALUES ($1, $2, $3, 2000, $4, $4)",
                 id, seq, run, now).unwrap_or_else(|e| panic!("{e}"));
         }
         handle.store.put_bytes(&format!("live/{occ}/2/2.m4s"), bytes::Bytes::from_static(b"piece two")).await.unwrap_or_else(|e| panic!("{e}"));
@@ -149,7 +154,8 @@ both_databases! {
         assert_eq!(status, StatusCode::OK, "{playlist}");
         assert_eq!(headers["content-type"], "application/vnd.apple.mpegurl");
         assert_eq!(headers["cache-control"], "public, max-age=1");
-        assert!(playlist.contains("#EXT-X-MAP:URI=\"1/init.mp4\"\n#EXTINF:2.000,\n1/1.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"2/init.mp4\"\n#EXTINF:2.000,\n2/2.m4s"), "{playlist}");
+        assert!(playlist.contains("#EXT-X-MAP:URI=\"1/init.mp4\"\n#EXTINF:2.000,\n1/1.m4s\n#EXT-X-DISCONTINUITY\n\
+                                   #EXT-X-MAP:URI=\"2/init.mp4\"\n#EXTINF:2.000,\n2/2.m4s"), "{playlist}");
         assert!(!playlist.contains("ENDLIST"));
         let base = hls.trim_end_matches("index.m3u8");
         let (status, headers, body) = raw(app, Method::GET, &format!("{base}2/2.m4s"), &[], None).await;

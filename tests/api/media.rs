@@ -227,7 +227,8 @@ async fn broken_files_fail_with_reasons(backend: Backend) {
     let stored = stored.unwrap_or_else(|| panic!("no rendition playlist of {victim} in the store"));
     let dir = stored.parent().map(Path::to_path_buf).unwrap_or_default();
     let playlist = format!(
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"file://{}\"\n#EXTINF:2.0,\nfile://{}\n#EXT-X-ENDLIST\n",
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"file://{}\"\n\
+         #EXTINF:2.0,\nfile://{}\n#EXT-X-ENDLIST\n",
         dir.join("init.mp4").display(),
         dir.join("seg_00000.m4s").display()
     );
@@ -408,7 +409,8 @@ async fn repeated_failures_are_reported(backend: Backend) {
     std::fs::write(
         &wrapper,
         "#!/bin/sh
-for a in \"$@\"; do [ \"$a\" = hls ] && { echo 'No space left on device' >&2; exit 1; }; done
+for a in \"$@\"; do [ \"$a\" = hls ] && { echo 'No space left on device' >&2; exit 1; \
+         }; done
 exec ffmpeg \"$@\"
 ",
     )
@@ -595,8 +597,8 @@ async fn captions(app: &TestApp, asset: &str, curator: &str, parent: &str, maste
             (status, serde_json::from_str::<Value>(&text).unwrap_or(Value::Null))
         }
     };
-    let srt =
-        "1\r\n00:00:00,200 --> 00:00:01,500\r\n孩子，我们聊聊\r\n\r\n2\r\n00:00:01,500 --> 00:00:02,000\r\n好的\r\n";
+    let srt = "1\r\n00:00:00,200 --> 00:00:01,500\r\n孩子，我们聊聊\r\n\r\n2\r\n00:00:01,500 --> \
+               00:00:02,000\r\n好的\r\n";
     let (status, body) = put(parent, "zh", srt).await;
     assert_problem(status, &body, 404, "asset_not_found");
     let (status, body) = put(curator, "zh", "这不是字幕，只是一段话。").await;
@@ -1024,7 +1026,9 @@ async fn live_and_recorded_share_one_budget(backend: Backend) {
     for occ in &occs[..2] {
         platform::db_execute!(
             &handle.db,
-            "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE id = $1",
+            "UPDATE live_occurrences SET state = 'live', live_since = $2, went_live_at = $2 WHERE \
+             id \
+             = $1",
             *occ,
             before
         )
@@ -1032,7 +1036,8 @@ async fn live_and_recorded_share_one_budget(backend: Backend) {
     }
     platform::db_execute!(
         &handle.db,
-        "UPDATE live_occurrences SET state = 'paused', live_ms = 5000, went_live_at = $2, paused_at = $3 WHERE id = $1",
+        "UPDATE live_occurrences SET state = 'paused', live_ms = 5000, went_live_at = $2, \
+         paused_at = $3 WHERE id = $1",
         occs[2],
         before,
         before + 5000

@@ -276,7 +276,8 @@ async fn the_readme_first_steps_work_in_a_fresh_folder_without_flags() {
     std::fs::rename(&made, cwd.join("2025/第一讲.mp4")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(
         cwd.join("2025/课程.csv"),
-        "编号,标题,简介,主讲人,年龄段,主题,课时标题,视频文件\nK1,亲子沟通入门,学会倾听,王老师,6-12,亲子沟通,第一讲,第一讲.mp4\n",
+        "编号,标题,简介,主讲人,年龄段,主题,课时标题,视频文件\n\
+         K1,亲子沟通入门,学会倾听,王老师,6-12,亲子沟通,第一讲,第一讲.mp4\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     cli(

@@ -41,10 +41,13 @@ impl Actor {
 /// External ids the system reserves.
 pub const RESERVED_EXTERNAL_ID_PREFIXES: &[&str] = &["live-replay-"];
 
-pub(crate) const SUMMARY_COLUMNS: &str = "c.id, c.external_id, c.title, c.summary, c.lecturer_user_id, c.lecturer_name, \
-    c.lecturer_title, c.language, c.year, c.age_stages, c.topics, c.tags, c.cover_key, c.status, c.owner_org_id, \
-    c.author_id, c.visibility, c.scope_org_id, c.scope_path, c.owner_path, c.version, c.created_at, c.updated_at, \
-    c.published_at, CAST(c.lesson_count AS BIGINT) AS lesson_count, c.total_duration_s";
+pub(crate) const SUMMARY_COLUMNS: &str = "c.id, c.external_id, c.title, c.summary, c.lecturer_user_id, \
+                                          c.lecturer_name, \
+                                          c.lecturer_title, c.language, c.year, c.age_stages, c.topics, c.tags, c.cover_key, \
+                                          c.status, c.owner_org_id, \
+                                          c.author_id, c.visibility, c.scope_org_id, c.scope_path, c.owner_path, c.version, \
+                                          c.created_at, c.updated_at, \
+                                          c.published_at, CAST(c.lesson_count AS BIGINT) AS lesson_count, c.total_duration_s";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct CourseRow {
@@ -171,13 +174,16 @@ fn version_conflict() -> ApiError {
 impl Catalog {
     pub(crate) async fn course_row(&self, id: CourseId) -> ApiResult<Option<CourseRow>> {
         let sql = format!("SELECT {SUMMARY_COLUMNS} FROM courses c WHERE c.id = $1");
-        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, CourseRow>(&sql).bind(id).fetch_optional(pool).await)?)
+        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, CourseRow>(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?)
     }
 
     /// Whether `viewer` may see the course (same rule as [`push_visible!`]).
     pub(crate) async fn visible(&self, viewer: Option<&AuthUser>, id: CourseId) -> ApiResult<bool> {
         let scope = Scope::load(&self.db, viewer).await?;
-        let n: i64 = with_db!(&self.db, pool => {
+        let n: i64 = with_db!(&self.db, |pool| {
             let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM courses c WHERE c.id = ");
             qb.push_bind(id);
             qb.push(" AND ");
@@ -235,10 +241,12 @@ impl Catalog {
         if assets.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(with_db!(&self.db, pool => {
+        Ok(with_db!(&self.db, |pool| {
             let mut qb = sqlx::QueryBuilder::new(
-                "SELECT l.asset_id AS asset_id, l.id AS lesson_id, l.title AS lesson_title, l.position AS position, \
-                 c.id AS course_id, c.title AS course_title, CAST(c.lesson_count AS BIGINT) AS course_lesson_count \
+                "SELECT l.asset_id AS asset_id, l.id AS lesson_id, l.title AS lesson_title, l.position \
+                 AS position, \
+                 c.id AS course_id, c.title AS course_title, CAST(c.lesson_count AS BIGINT) AS \
+                 course_lesson_count \
                  FROM lessons l CROSS JOIN courses c \
                  WHERE c.id = l.course_id AND l.asset_id IN (",
             );
@@ -258,9 +266,10 @@ impl Catalog {
         if scope.is_admin() {
             return Ok(true);
         }
-        let n: i64 = with_db!(&self.db, pool => {
+        let n: i64 = with_db!(&self.db, |pool| {
             let mut qb = sqlx::QueryBuilder::new(
-                "SELECT COUNT(*) FROM lessons l CROSS JOIN courses c WHERE c.id = l.course_id AND l.asset_id = ",
+                "SELECT COUNT(*) FROM lessons l CROSS JOIN courses c WHERE c.id = l.course_id AND \
+                 l.asset_id = ",
             );
             qb.push_bind(asset);
             qb.push(" AND ");
@@ -277,12 +286,15 @@ impl Catalog {
         if scope.is_admin() {
             return Ok(true);
         }
-        let owners: Vec<String> = with_db!(&self.db, pool => sqlx::query_scalar::<_, String>(
-            "SELECT DISTINCT c.owner_path FROM lessons l JOIN courses c ON c.id = l.course_id WHERE l.asset_id = $1",
-        )
-        .bind(asset)
-        .fetch_all(pool)
-        .await)?;
+        let owners: Vec<String> = with_db!(&self.db, |pool| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT c.owner_path FROM lessons l JOIN courses c ON c.id = l.course_id WHERE \
+                 l.asset_id = $1",
+            )
+            .bind(asset)
+            .fetch_all(pool)
+            .await
+        })?;
         Ok(owners.iter().any(|path| scope.manages(path)))
     }
 
@@ -312,8 +324,9 @@ impl Catalog {
             asset_id: Option<String>,
             duration_s: i32,
         }
-        let rows: Vec<Row> = with_db!(&self.db, pool => sqlx::query_as::<_, Row>(
-            "SELECT id, position, title, asset_id, duration_s FROM lessons WHERE course_id = $1 ORDER BY position",
+        let rows: Vec<Row> = with_db!(&self.db, |pool| sqlx::query_as::<_, Row>(
+            "SELECT id, position, title, asset_id, duration_s FROM lessons WHERE course_id = $1 \
+             ORDER BY position",
         )
         .bind(id)
         .fetch_all(pool)
@@ -381,11 +394,11 @@ impl Catalog {
 
     /// Known topic names, in display order.
     pub async fn topics(&self) -> ApiResult<Vec<String>> {
-        Ok(
-            with_db!(&self.db, pool => sqlx::query_scalar::<_, String>("SELECT name FROM topics ORDER BY position, name")
-            .fetch_all(pool)
-            .await)?,
+        Ok(with_db!(&self.db, |pool| sqlx::query_scalar::<_, String>(
+            "SELECT name FROM topics ORDER BY position, name"
         )
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// Validates `input` (merged over `existing` for updates), checks `actor`'s rights, and
@@ -598,7 +611,7 @@ impl Catalog {
                 // already has, or one the rights (the server: media and the catalog) allow.
                 if let Actor::User(user) = actor {
                     let kept: Vec<Option<String>> = match existing {
-                        Some(c) => with_db!(&self.db, pool => sqlx::query_scalar::<_, Option<String>>(
+                        Some(c) => with_db!(&self.db, |pool| sqlx::query_scalar::<_, Option<String>>(
                             "SELECT asset_id FROM lessons WHERE course_id = $1",
                         )
                         .bind(c.id)
@@ -620,7 +633,8 @@ impl Catalog {
                                 &format!("lessons[{i}].asset_id"),
                                 msg(
                                     "不能使用这个视频：它不是你上传的，也不属于你管理的课程。",
-                                    "You may not use this video: you did not upload it, and it belongs to no course you manage.",
+                                    "You may not use this video: you did not upload it, and it belongs to no course \
+                                     you manage.",
                                 ),
                             );
                         }
@@ -757,15 +771,18 @@ impl Catalog {
             )
         };
 
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             match existing {
                 None => {
                     sqlx::query(
-                        "INSERT INTO courses (id, external_id, title, summary, lecturer_user_id, lecturer_name, lecturer_title,
+                        "INSERT INTO courses (id, external_id, title, summary, lecturer_user_id, lecturer_name, \
+                         lecturer_title,
                             language, year, age_stages, topics, tags, status, author_id, owner_org_id, visibility,
                             scope_org_id, scope_path, owner_path, version, created_at, updated_at, published_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, $20, $20, $21)",
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                         $18, \
+                         $19, 1, $20, $20, $21)",
                     )
                     .bind(id)
                     .bind(&p.external_id)
@@ -797,8 +814,10 @@ impl Catalog {
                         return Err(version_conflict());
                     }
                     let n = sqlx::query(
-                        "UPDATE courses SET external_id = $2, title = $3, summary = $4, lecturer_user_id = $5, lecturer_name = $6,
-                            lecturer_title = $7, language = $8, year = $9, age_stages = $10, topics = $11, tags = $12,
+                        "UPDATE courses SET external_id = $2, title = $3, summary = $4, lecturer_user_id = $5, \
+                         lecturer_name = $6,
+                            lecturer_title = $7, language = $8, year = $9, age_stages = $10, topics = $11, tags = \
+                         $12,
                             owner_org_id = $13, visibility = $14, scope_org_id = $15, scope_path = $16,
                             owner_path = $17, version = version + 1, updated_at = $18
                          WHERE id = $1 AND version = $19",
@@ -830,19 +849,31 @@ impl Catalog {
                         return Err(version_conflict());
                     }
                     for table in ["course_age_stages", "course_topics", "search_terms", "course_texts"] {
-                        sqlx::query(&format!("DELETE FROM {table} WHERE course_id = $1")).bind(id).execute(&mut *tx).await?;
+                        sqlx::query(&format!("DELETE FROM {table} WHERE course_id = $1"))
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
                     }
                 }
             }
             sqlx::query("INSERT INTO course_texts (course_id, text) VALUES ($1, $2)")
-                .bind(id).bind(&text).execute(&mut *tx).await?;
+                .bind(id)
+                .bind(&text)
+                .execute(&mut *tx)
+                .await?;
             for stage in &stages {
                 sqlx::query("INSERT INTO course_age_stages (course_id, age_stage) VALUES ($1, $2)")
-                    .bind(id).bind(stage).execute(&mut *tx).await?;
+                    .bind(id)
+                    .bind(stage)
+                    .execute(&mut *tx)
+                    .await?;
             }
             for topic in &p.topics {
                 sqlx::query("INSERT INTO course_topics (course_id, topic) VALUES ($1, $2)")
-                    .bind(id).bind(topic).execute(&mut *tx).await?;
+                    .bind(id)
+                    .bind(topic)
+                    .execute(&mut *tx)
+                    .await?;
             }
             for chunk in scores.chunks(300) {
                 let mut qb = sqlx::QueryBuilder::new("INSERT INTO search_terms (term, course_id, score) ");
@@ -854,25 +885,45 @@ impl Catalog {
             if let Some(lessons) = &p.lessons {
                 let keep: Vec<LessonId> = lessons.iter().filter_map(|l| l.id).collect();
                 let existing_ids: Vec<LessonId> = sqlx::query_scalar("SELECT id FROM lessons WHERE course_id = $1")
-                    .bind(id).fetch_all(&mut *tx).await?;
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
                 for old in existing_ids.iter().filter(|i| !keep.contains(i)) {
-                    sqlx::query("DELETE FROM lessons WHERE id = $1").bind(*old).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM lessons WHERE id = $1")
+                        .bind(*old)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 for (pos, l) in lessons.iter().enumerate() {
                     let pos = pos as i32 + 1;
                     match l.id.filter(|i| existing_ids.contains(i)) {
                         Some(lid) => {
-                            sqlx::query("UPDATE lessons SET position = $2, title = $3, asset_id = $4, duration_s = $5 WHERE id = $1")
-                                .bind(lid).bind(pos).bind(&l.title).bind(&l.asset_id).bind(l.duration_s)
-                                .execute(&mut *tx).await?;
+                            sqlx::query(
+                                "UPDATE lessons SET position = $2, title = $3, asset_id = $4, duration_s = \
+                                 $5 WHERE id = $1",
+                            )
+                            .bind(lid)
+                            .bind(pos)
+                            .bind(&l.title)
+                            .bind(&l.asset_id)
+                            .bind(l.duration_s)
+                            .execute(&mut *tx)
+                            .await?;
                         }
                         None => {
                             sqlx::query(
                                 "INSERT INTO lessons (id, course_id, position, title, asset_id, duration_s, created_at)
                                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                             )
-                            .bind(LessonId::new()).bind(id).bind(pos).bind(&l.title).bind(&l.asset_id).bind(l.duration_s).bind(now)
-                            .execute(&mut *tx).await?;
+                            .bind(LessonId::new())
+                            .bind(id)
+                            .bind(pos)
+                            .bind(&l.title)
+                            .bind(&l.asset_id)
+                            .bind(l.duration_s)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
                         }
                     }
                 }
@@ -881,7 +932,8 @@ impl Catalog {
                 // Keep the denormalised counts in step with the lessons.
                 sqlx::query(
                     "UPDATE courses SET lesson_count = (SELECT COUNT(*) FROM lessons WHERE course_id = $1),
-                        total_duration_s = (SELECT COALESCE(SUM(duration_s), 0) FROM lessons WHERE course_id = $1)
+                        total_duration_s = (SELECT COALESCE(SUM(duration_s), 0) FROM lessons WHERE course_id = \
+                     $1)
                      WHERE id = $1",
                 )
                 .bind(id)
@@ -962,7 +1014,7 @@ impl Catalog {
             ));
         }
         let now = self.clock.now();
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             let n = sqlx::query(
                 "UPDATE courses SET status = $2, version = version + 1, updated_at = $3,
@@ -980,7 +1032,8 @@ impl Catalog {
                 return Err(version_conflict());
             }
             sqlx::query(
-                "INSERT INTO review_events (id, course_id, from_status, to_status, actor_id, comment, created_at)
+                "INSERT INTO review_events (id, course_id, from_status, to_status, actor_id, comment, \
+                 created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(uuid::Uuid::now_v7())
@@ -1145,14 +1198,18 @@ impl Catalog {
             None => None,
         };
 
-        let rows: Vec<(CourseRow, i64)> = with_db!(&self.db, pool => {
+        let rows: Vec<(CourseRow, i64)> = with_db!(&self.db, |pool| {
             // The inner query picks the page (ids and scores only); the outer one fetches the
             // columns of those rows alone.
             let mut qb = sqlx::QueryBuilder::new("SELECT ");
             qb.push(SUMMARY_COLUMNS);
             qb.push(", p.score AS score FROM (SELECT c.id AS id, ");
             if let Some(query) = &search {
-                qb.push("s.score AS score FROM courses c JOIN (SELECT course_id, SUM(score) AS score, COUNT(*) AS n FROM search_terms WHERE term IN (");
+                qb.push(
+                    "s.score AS score FROM courses c JOIN (SELECT course_id, SUM(score) AS score, COUNT(*) \
+                     AS n \
+                     FROM search_terms WHERE term IN (",
+                );
                 let mut sep = qb.separated(", ");
                 for t in &query.terms {
                     sep.push_bind(t.as_str());
@@ -1170,7 +1227,11 @@ impl Catalog {
             qb.push(" AND ");
             push_visible!(qb, scope);
             if let Some(stage) = stage {
-                qb.push(" AND EXISTS (SELECT 1 FROM course_age_stages a WHERE a.course_id = c.id AND a.age_stage = ");
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM course_age_stages a WHERE a.course_id = c.id AND \
+                     a.age_stage \
+                     = ",
+                );
                 qb.push_bind(stage.code());
                 qb.push(")");
             }
@@ -1184,7 +1245,10 @@ impl Catalog {
                 qb.push_bind(year);
             }
             if let Some(list) = q.list {
-                qb.push(" AND EXISTS (SELECT 1 FROM course_list_items li WHERE li.course_id = c.id AND li.list_id = ");
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM course_list_items li WHERE li.course_id = c.id AND \
+                     li.list_id = ",
+                );
                 qb.push_bind(list);
                 qb.push(")");
             }
@@ -1217,7 +1281,11 @@ impl Catalog {
                 (None, _) => {}
                 _ => return Err(invalid_query("cursor", msg("分页游标无效。", "Invalid cursor."))),
             }
-            qb.push(if search.is_some() { " ORDER BY s.score DESC, c.id DESC LIMIT " } else { " ORDER BY c.id DESC LIMIT " });
+            qb.push(if search.is_some() {
+                " ORDER BY s.score DESC, c.id DESC LIMIT "
+            } else {
+                " ORDER BY c.id DESC LIMIT "
+            });
             qb.push_bind(fetch);
             qb.push(") p JOIN courses c ON c.id = p.id ORDER BY p.score DESC, c.id DESC");
             let rows = qb.build().fetch_all(pool).await?;
@@ -1397,13 +1465,19 @@ async fn reviews(
         comment: String,
         created_at: Timestamp,
     }
-    let rows: Vec<Row> = with_db!(&cat.db, pool => sqlx::query_as::<_, Row>(
-        "SELECT r.from_status, r.to_status, r.actor_id, u.display_name AS actor_name, r.comment, r.created_at
-         FROM review_events r LEFT JOIN users u ON u.id = r.actor_id WHERE r.course_id = $1 ORDER BY r.created_at, r.id",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await)?;
+    let rows: Vec<Row> = with_db!(&cat.db, |pool| {
+        sqlx::query_as::<_, Row>(
+            "SELECT r.from_status, r.to_status, r.actor_id, u.display_name AS actor_name, \
+             r.comment, \
+             r.created_at
+         FROM review_events r LEFT JOIN users u ON u.id = r.actor_id WHERE r.course_id = $1 \
+             ORDER BY r.created_at, \
+             r.id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await
+    })?;
     Ok(Json(
         rows.into_iter()
             .map(|r| ReviewEvent {
@@ -1441,11 +1515,19 @@ async fn create_topic(
             msg("主题名需要包含文字。", "A topic name needs letters."),
         ));
     }
-    db_execute!(&cat.db, "INSERT INTO topics (name, position, created_at) VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM topics), $2)", &name, cat.clock.now())
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::conflict("topic_exists", msg("该主题已存在。", "This topic exists already.")),
-            _ => ApiError::internal(e),
-        })?;
+    db_execute!(
+        &cat.db,
+        "INSERT INTO topics (name, position, created_at) VALUES ($1, (SELECT \
+         COALESCE(MAX(position), 0) + 1 FROM topics), $2)",
+        &name,
+        cat.clock.now()
+    )
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            ApiError::conflict("topic_exists", msg("该主题已存在。", "This topic exists already."))
+        }
+        _ => ApiError::internal(e),
+    })?;
     Ok((StatusCode::CREATED, Json(Topic { name })))
 }
 
@@ -1525,8 +1607,12 @@ impl Catalog {
         let digest = sha2::Sha256::digest(&body);
         let key = format!("covers/{id}/{}.{ext}", URL_SAFE_NO_PAD.encode(&digest[..12]));
         self.store.put_bytes(&key, body).await?;
-        let old: Option<Option<String>> = with_db!(&self.db, pool => sqlx::query_scalar::<_, Option<String>>("SELECT cover_key FROM courses WHERE id = $1")
-            .bind(id).fetch_optional(pool).await)?;
+        let old: Option<Option<String>> = with_db!(&self.db, |pool| sqlx::query_scalar::<_, Option<String>>(
+            "SELECT cover_key FROM courses WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
         db_execute!(
             &self.db,
             "UPDATE courses SET cover_key = $2, version = version + 1, updated_at = $3 WHERE id = $1",
@@ -1548,8 +1634,12 @@ impl Catalog {
 async fn get_cover(State(cat): State<Catalog>, Path((id, file)): Path<(CourseId, String)>) -> ApiResult<Response> {
     let not_found = || ApiError::not_found("cover_not_found", msg("封面不存在。", "No such cover."));
     let key = format!("covers/{id}/{file}");
-    let current: Option<Option<String>> = with_db!(&cat.db, pool => sqlx::query_scalar::<_, Option<String>>("SELECT cover_key FROM courses WHERE id = $1")
-        .bind(id).fetch_optional(pool).await)?;
+    let current: Option<Option<String>> = with_db!(&cat.db, |pool| sqlx::query_scalar::<_, Option<String>>(
+        "SELECT cover_key FROM courses WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?;
     if current.flatten().as_deref() != Some(key.as_str()) {
         return Err(not_found());
     }

@@ -33,7 +33,7 @@ pub(crate) fn router() -> ApiRouter<Catalog> {
 
 impl Catalog {
     async fn is_favourite(&self, user: UserId, course: CourseId) -> ApiResult<bool> {
-        let n: i64 = with_db!(&self.db, pool => sqlx::query_scalar(
+        let n: i64 = with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT COUNT(*) FROM course_favourites WHERE user_id = $1 AND course_id = $2",
         )
         .bind(user)
@@ -130,9 +130,12 @@ async fn list_favourites(
         row: CourseRow,
         kept_at: Timestamp,
     }
-    let mut rows: Vec<Kept> = with_db!(&cat.db, pool => {
+    let mut rows: Vec<Kept> = with_db!(&cat.db, |pool| {
         let mut qb = sqlx::QueryBuilder::new(format!(
-            "SELECT {SUMMARY_COLUMNS}, f.created_at AS kept_at FROM course_favourites f JOIN courses c ON c.id = f.course_id
+            "SELECT {SUMMARY_COLUMNS}, f.created_at AS kept_at FROM course_favourites f JOIN \
+             courses \
+             c ON c.id = \
+             f.course_id
               WHERE f.user_id = "
         ));
         qb.push_bind(auth.id);

@@ -44,8 +44,10 @@ struct ListRow {
     updated_at: Timestamp,
 }
 
-const LIST_COLUMNS: &str = "l.id, l.title, l.year, l.theme, l.description, l.owner_org_id, l.visibility, l.scope_org_id, \
-    l.scope_path, l.owner_path, l.published_from, l.published_until, l.version, l.created_at, l.updated_at";
+const LIST_COLUMNS: &str = "l.id, l.title, l.year, l.theme, l.description, l.owner_org_id, l.visibility, \
+                            l.scope_org_id, \
+                            l.scope_path, l.owner_path, l.published_from, l.published_until, l.version, \
+                            l.created_at, l.updated_at";
 
 /// Pushes "the viewer may see list `l`": in its publish window and public or in scope; curators
 /// also see the lists their subtrees own, admins all.
@@ -81,7 +83,7 @@ impl Catalog {
     ) -> ApiResult<Vec<ListRow>> {
         let now = self.clock.now();
         let scope = Scope::load(&self.db, viewer).await?;
-        Ok(with_db!(&self.db, pool => {
+        Ok(with_db!(&self.db, |pool| {
             let mut qb = sqlx::QueryBuilder::new("SELECT ");
             qb.push(LIST_COLUMNS);
             qb.push(" FROM course_lists l WHERE (");
@@ -128,14 +130,16 @@ impl Catalog {
             course: CourseRow,
         }
         let scope = Scope::load(&self.db, viewer).await?;
-        let items: Vec<Item> = with_db!(&self.db, pool => {
+        let items: Vec<Item> = with_db!(&self.db, |pool| {
             let mut qb = sqlx::QueryBuilder::new("SELECT x.list_id, x.visible_count, ");
             qb.push(SUMMARY_COLUMNS);
             qb.push(
                 " FROM (SELECT li.list_id, li.position, li.course_id, \
                  ROW_NUMBER() OVER (PARTITION BY li.list_id ORDER BY li.position) AS rn, \
                  COUNT(*) OVER (PARTITION BY li.list_id) AS visible_count \
-                 FROM course_list_items li CROSS JOIN courses c WHERE c.id = li.course_id AND li.list_id IN (",
+                 FROM course_list_items li CROSS JOIN courses c WHERE c.id = li.course_id AND \
+                 li.list_id \
+                 IN (",
             );
             // CROSS JOIN keeps SQLite from starting at `courses`: the lists' items are the few rows.
             let mut sep = qb.separated(", ");
@@ -459,11 +463,26 @@ async fn create(
     let now = cat.clock.now();
     db_execute!(
         &cat.db,
-        "INSERT INTO course_lists (id, title, year, theme, description, owner_org_id, visibility, scope_org_id, scope_path,
-            owner_path, published_from, published_until, created_by, version, created_at, updated_at)
+        "INSERT INTO course_lists (id, title, year, theme, description, owner_org_id, \
+         visibility, scope_org_id, \
+         scope_path,
+            owner_path, published_from, published_until, created_by, version, created_at, \
+         updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14)",
-        id, &p.title, p.year, &p.theme, &p.description, p.owner_org_id, p.visibility.as_str(),
-        p.scope_org_id, &p.scope_path, &p.owner_path, p.published_from, p.published_until, auth.id, now,
+        id,
+        &p.title,
+        p.year,
+        &p.theme,
+        &p.description,
+        p.owner_org_id,
+        p.visibility.as_str(),
+        p.scope_org_id,
+        &p.scope_path,
+        &p.owner_path,
+        p.published_from,
+        p.published_until,
+        auth.id,
+        now,
     )?;
     Ok((StatusCode::CREATED, Json(cat.full_list(Some(&auth), id).await?)))
 }
@@ -494,12 +513,27 @@ async fn update(
     let p = cat.prepare_list(&auth, input, Some(&row)).await?;
     let n = db_execute!(
         &cat.db,
-        "UPDATE course_lists SET title = $2, year = $3, theme = $4, description = $5, owner_org_id = $6, visibility = $7,
-            scope_org_id = $8, scope_path = $9, owner_path = $10, published_from = $11, published_until = $12,
+        "UPDATE course_lists SET title = $2, year = $3, theme = $4, description = $5, \
+         owner_org_id = $6, visibility \
+         = $7,
+            scope_org_id = $8, scope_path = $9, owner_path = $10, published_from = $11, \
+         published_until = $12,
             version = version + 1, updated_at = $13
          WHERE id = $1 AND version = $14",
-        id, &p.title, p.year, &p.theme, &p.description, p.owner_org_id, p.visibility.as_str(),
-        p.scope_org_id, &p.scope_path, &p.owner_path, p.published_from, p.published_until, cat.clock.now(), row.version,
+        id,
+        &p.title,
+        p.year,
+        &p.theme,
+        &p.description,
+        p.owner_org_id,
+        p.visibility.as_str(),
+        p.scope_org_id,
+        &p.scope_path,
+        &p.owner_path,
+        p.published_from,
+        p.published_until,
+        cat.clock.now(),
+        row.version,
     )?;
     if n == 0 {
         return Err(version_conflict());
@@ -525,17 +559,32 @@ async fn put_items(
     }
     check_list_items(&cat, &req.course_ids, &row.scope_path, row.visibility == "public").await?;
     let now = cat.clock.now();
-    with_db!(&cat.db, pool => {
+    with_db!(&cat.db, |pool| {
         let mut tx = pool.begin().await?;
-        let n = sqlx::query("UPDATE course_lists SET version = version + 1, updated_at = $2 WHERE id = $1 AND version = $3")
-            .bind(id).bind(now).bind(req.version).execute(&mut *tx).await?.rows_affected();
+        let n = sqlx::query(
+            "UPDATE course_lists SET version = version + 1, updated_at = $2 WHERE id = $1 AND \
+             version = $3",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(req.version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if n == 0 {
             return Err(version_conflict());
         }
-        sqlx::query("DELETE FROM course_list_items WHERE list_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM course_list_items WHERE list_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         for (pos, course) in req.course_ids.iter().enumerate() {
             sqlx::query("INSERT INTO course_list_items (list_id, course_id, position) VALUES ($1, $2, $3)")
-                .bind(id).bind(*course).bind(pos as i32 + 1).execute(&mut *tx).await?;
+                .bind(id)
+                .bind(*course)
+                .bind(pos as i32 + 1)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
     });

@@ -36,12 +36,12 @@ impl Catalog {
         duration_s: i32,
     ) -> ApiResult<(CourseId, LessonId)> {
         let existing: Option<CourseId> = match c.course_id {
-            Some(id) => {
-                with_db!(&self.db, pool => sqlx::query_scalar::<_, CourseId>("SELECT id FROM courses WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await)?
-            }
+            Some(id) => with_db!(&self.db, |pool| sqlx::query_scalar::<_, CourseId>(
+                "SELECT id FROM courses WHERE id = $1"
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?,
             None => None,
         };
         let course = match existing {
@@ -79,7 +79,7 @@ impl Catalog {
             }
         };
         let find = || async {
-            with_db!(&self.db, pool => sqlx::query_scalar::<_, LessonId>(
+            with_db!(&self.db, |pool| sqlx::query_scalar::<_, LessonId>(
                 "SELECT id FROM lessons WHERE course_id = $1 AND asset_id = $2",
             )
             .bind(course)

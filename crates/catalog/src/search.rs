@@ -235,7 +235,8 @@ mod tests {
         /// Whatever CJK text is indexed, any substring of it as a query needs only indexed
         /// terms and is an indexed phrase.
         #[test]
-        fn every_substring_is_findable(text in "[\u{4E00}-\u{4E80}a-z，。 ]{1,40}", start in 0usize..40, len in 1usize..8) {
+        fn every_substring_is_findable(text in "[\u{4E00}-\u{4E80}a-z，。 \
+                                                ]{1,40}", start in 0usize..40, len in 1usize..8) {
             let chars: Vec<char> = text.chars().collect();
             let start = start.min(chars.len() - 1);
             let end = (start + len).min(chars.len());

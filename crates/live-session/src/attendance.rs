@@ -166,13 +166,15 @@ impl Attendance {
         let mut live_since: HashMap<OccurrenceId, Timestamp> = HashMap::new();
         for chunk in occs.chunks(BATCH * 2) {
             let sql = format!(
-                "SELECT id, live_since FROM live_occurrences WHERE state = 'live' AND live_since IS NOT NULL AND id IN ({})",
+                "SELECT id, live_since FROM live_occurrences WHERE state = 'live' AND live_since IS NOT \
+                 NULL AND id \
+                 IN ({})",
                 (1..=chunk.len())
                     .map(|i| format!("${i}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            let rows: Vec<(OccurrenceId, Timestamp)> = with_db!(&self.db, pool => {
+            let rows: Vec<(OccurrenceId, Timestamp)> = with_db!(&self.db, |pool| {
                 let mut q = sqlx::query_as(&sql);
                 for o in chunk {
                     q = q.bind(*o);
@@ -206,7 +208,7 @@ impl Attendance {
         }
         let mut users: Vec<(UserId, Lectures)> = per_user.into_iter().collect();
         users.sort_unstable_by_key(|(u, _)| *u);
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             for chunk in users.chunks(BATCH) {
                 let sql = study::lock_many_sql(chunk.len());
@@ -223,12 +225,27 @@ impl Attendance {
                 let mut budgets = Vec::with_capacity(chunk.len());
                 let mut credits: Vec<(UserId, OccurrenceId, i64)> = Vec::new();
                 for (user, lectures) in chunk {
-                    let since = lectures.iter().flat_map(|(_, s)| s.iter().map(|s| s.0)).min().unwrap_or(now.0);
-                    let mut budget = rows.get(user).copied().unwrap_or_default().accrue(Timestamp(since), now);
-                    let windows: Vec<Vec<platform::intervals::Span>> = lectures.iter().map(|(_, s)| s.clone()).collect();
+                    let since = lectures
+                        .iter()
+                        .flat_map(|(_, s)| s.iter().map(|s| s.0))
+                        .min()
+                        .unwrap_or(now.0);
+                    let mut budget = rows
+                        .get(user)
+                        .copied()
+                        .unwrap_or_default()
+                        .accrue(Timestamp(since), now);
+                    let windows: Vec<Vec<platform::intervals::Span>> =
+                        lectures.iter().map(|(_, s)| s.clone()).collect();
                     let granted = budget.spend_live(&windows, now);
                     budgets.push((*user, budget));
-                    credits.extend(lectures.iter().zip(granted).filter(|(_, g)| *g > 0).map(|((o, _), g)| (*user, *o, g)));
+                    credits.extend(
+                        lectures
+                            .iter()
+                            .zip(granted)
+                            .filter(|(_, g)| *g > 0)
+                            .map(|((o, _), g)| (*user, *o, g)),
+                    );
                 }
                 let sql = study::store_many_sql(budgets.len());
                 let mut q = sqlx::query(&sql);
@@ -273,7 +290,7 @@ impl Attendance {
         if joins.is_empty() && leaves.is_empty() && open.is_empty() {
             return Ok(out);
         }
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             for chunk in joins.chunks(BATCH) {
                 let sql = insert_sql(
@@ -299,7 +316,12 @@ impl Attendance {
                     sql.push_str(&format!(" WHEN ${} THEN ${}", i * 2 + 1, i * 2 + 2));
                 }
                 sql.push_str(" END WHERE id IN (");
-                sql.push_str(&(0..chunk.len()).map(|i| format!("${}", i * 2 + 1)).collect::<Vec<_>>().join(", "));
+                sql.push_str(
+                    &(0..chunk.len())
+                        .map(|i| format!("${}", i * 2 + 1))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
                 sql.push(')');
                 let mut q = sqlx::query(&sql);
                 for (id, at) in chunk {
@@ -311,7 +333,10 @@ impl Attendance {
             for chunk in open.chunks(BATCH * 2) {
                 let sql = format!(
                     "UPDATE live_attendance SET seen_until = $1 WHERE left_at IS NULL AND id IN ({})",
-                    (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ")
+                    (0..chunk.len())
+                        .map(|i| format!("${}", i + 2))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 let mut q = sqlx::query(&sql).bind(now);
                 for id in chunk {
@@ -329,8 +354,10 @@ impl Attendance {
     /// Every user's attended milliseconds in an occurrence (union of their intervals; an open
     /// interval counts up to its last flush, or `now` if still connected here).
     pub async fn attended_ms(&self, occ: OccurrenceId) -> Result<HashMap<UserId, i64>, sqlx::Error> {
-        let rows: Vec<(UserId, Timestamp, Timestamp, Option<Timestamp>)> = with_db!(&self.db, pool => sqlx::query_as(
-            "SELECT user_id, joined_at, seen_until, left_at FROM live_attendance WHERE occurrence_id = $1",
+        let rows: Vec<(UserId, Timestamp, Timestamp, Option<Timestamp>)> = with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT user_id, joined_at, seen_until, left_at FROM live_attendance WHERE \
+             occurrence_id \
+             = $1",
         )
         .bind(occ)
         .fetch_all(pool)
@@ -348,9 +375,11 @@ impl Attendance {
     /// The live lectures a user earned study time in, with the time credited (from the credit
     /// log), in start order.
     pub async fn user_credits(&self, user: UserId) -> Result<Vec<AttendedOccurrence>, sqlx::Error> {
-        let rows: Vec<(OccurrenceId, String, Timestamp, i64)> = with_db!(&self.db, pool => sqlx::query_as(
-            "SELECT c.occurrence_id, s.title, o.starts_at, CAST(SUM(c.credited_ms) AS BIGINT) FROM live_credits c
-             JOIN live_occurrences o ON o.id = c.occurrence_id JOIN live_series s ON s.id = o.series_id
+        let rows: Vec<(OccurrenceId, String, Timestamp, i64)> = with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT c.occurrence_id, s.title, o.starts_at, CAST(SUM(c.credited_ms) AS BIGINT) FROM \
+             live_credits c
+             JOIN live_occurrences o ON o.id = c.occurrence_id JOIN live_series s ON s.id = \
+             o.series_id
              WHERE c.user_id = $1 GROUP BY c.occurrence_id, s.title, o.starts_at ORDER BY o.starts_at",
         )
         .bind(user)
@@ -369,14 +398,18 @@ impl Attendance {
 
     /// Live study time a user earned in `[from, to)` (terms), from the credit log.
     pub async fn credited_between(&self, user: UserId, from: Timestamp, to: Timestamp) -> Result<i64, sqlx::Error> {
-        with_db!(&self.db, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM live_credits WHERE user_id = $1 AND earned_at >= $2 AND earned_at < $3",
-        )
-        .bind(user)
-        .bind(from)
-        .bind(to)
-        .fetch_one(pool)
-        .await)
+        with_db!(&self.db, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM live_credits WHERE user_id = \
+                 $1 AND earned_at \
+                 >= $2 AND earned_at < $3",
+            )
+            .bind(user)
+            .bind(from)
+            .bind(to)
+            .fetch_one(pool)
+            .await
+        })
     }
 
     /// Live study time earned in `[from, to)` per user (an organization's report).
@@ -396,7 +429,7 @@ impl Attendance {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            let rows: Vec<(UserId, i64)> = with_db!(&self.db, pool => {
+            let rows: Vec<(UserId, i64)> = with_db!(&self.db, |pool| {
                 let mut q = sqlx::query_as(&sql).bind(from).bind(to);
                 for u in chunk {
                     q = q.bind(*u);

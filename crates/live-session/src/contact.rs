@@ -13,9 +13,15 @@ static PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
         // Links: a scheme or www., or a bare domain with a common top-level domain.
         r"(?i)(?:https?://|www\.)[^\s，。！？、]+",
-        r"(?i)\b[a-z0-9][-a-z0-9]*(?:\.[-a-z0-9]+)*\.(?:com|cn|net|org|top|xyz|cc|vip|link|me|io|info|club|site|shop)\b(?:/[^\s，。！？、]*)?",
+        concat!(
+            r"(?i)\b[a-z0-9][-a-z0-9]*(?:\.[-a-z0-9]+)*",
+            r"\.(?:com|cn|net|org|top|xyz|cc|vip|link|me|io|info|club|site|shop)\b(?:/[^\s，。！？、]*)?",
+        ),
         // A WeChat id after a cue word: 6–20 characters starting with a letter.
-        r"(?i)(?:微信|威信|薇信|微\s*信|v\s*信|vx|wx|weixin|wechat|加\s*v|微号)\s*(?:号)?\s*[:：]?\s*([a-z][-_a-z0-9]{5,19})",
+        concat!(
+            r"(?i)(?:微信|威信|薇信|微\s*信|v\s*信|vx|wx|weixin|wechat|加\s*v|微号)",
+            r"\s*(?:号)?\s*[:：]?\s*([a-z][-_a-z0-9]{5,19})",
+        ),
         // A QQ number after a cue word.
         r"(?i)(?:qq|扣扣|企鹅)\s*(?:号)?\s*[:：]?\s*(\d{5,11})",
         // Mainland mobile numbers, with or without +86 and separators.

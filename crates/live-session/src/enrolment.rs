@@ -29,23 +29,25 @@ macro_rules! promote {
             .execute(&mut *$tx)
             .await?;
         let capacity: i32 = sqlx::query_scalar(
-            "SELECT s.capacity FROM live_series s JOIN live_occurrences o ON o.series_id = s.id WHERE o.id = $1",
+            "SELECT s.capacity FROM live_series s JOIN live_occurrences o ON o.series_id = s.id \
+             WHERE o.id = $1",
         )
         .bind($occ)
         .fetch_one(&mut *$tx)
         .await?;
-        let enrolled: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'",
-        )
-        .bind($occ)
-        .fetch_one(&mut *$tx)
-        .await?;
+        let enrolled: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'")
+                .bind($occ)
+                .fetch_one(&mut *$tx)
+                .await?;
         let free = i64::from(capacity) - enrolled;
         if free > 0 {
             sqlx::query(
                 "UPDATE live_enrolments SET state = 'enrolled', updated_at = $3
                  WHERE occurrence_id = $1 AND user_id IN (
-                   SELECT user_id FROM live_enrolments WHERE occurrence_id = $1 AND state = 'waitlisted' ORDER BY seq LIMIT $2)",
+                   SELECT user_id FROM live_enrolments WHERE occurrence_id = $1 AND state = 'waitlisted' \
+                 ORDER BY \
+                 seq LIMIT $2)",
             )
             .bind($occ)
             .bind(free)
@@ -133,22 +135,27 @@ fn full_now() -> ApiError {
 impl Live {
     /// The waitlist position of `user` (1-based), or `None` when not waitlisted.
     pub(crate) async fn enrolment_of(&self, occ: OccurrenceId, user: UserId) -> ApiResult<Option<Enrolment>> {
-        let row: Option<(String, i64)> = with_db!(&self.db, pool => sqlx::query_as(
+        let row: Option<(String, i64)> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT state, seq FROM live_enrolments WHERE occurrence_id = $1 AND user_id = $2",
         )
-        .bind(occ).bind(user)
+        .bind(occ)
+        .bind(user)
         .fetch_optional(pool)
         .await)?;
         let Some((state, seq)) = row else {
             return Ok(None);
         };
         let position = if state == "waitlisted" {
-            let ahead: i64 = with_db!(&self.db, pool => sqlx::query_scalar(
-                "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'waitlisted' AND seq < $2",
-            )
-            .bind(occ).bind(seq)
-            .fetch_one(pool)
-            .await)?;
+            let ahead: i64 = with_db!(&self.db, |pool| {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'waitlisted' \
+                     AND seq < $2",
+                )
+                .bind(occ)
+                .bind(seq)
+                .fetch_one(pool)
+                .await
+            })?;
             Some(ahead + 1)
         } else {
             None
@@ -170,7 +177,7 @@ impl Live {
         by: UserId,
     ) -> ApiResult<()> {
         let now = self.clock.now();
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             // Lock the occurrence: enrolments of it run one after the other. Enrolment stays
             // open until the lecture ends: before its start with a waitlist, after it (walk-in)
@@ -180,8 +187,10 @@ impl Live {
                    AND (state IN ('live', 'paused') OR (state = 'scheduled' AND ends_at > $2))
                  RETURNING starts_at",
             )
-            .bind(occ.id).bind(now)
-            .fetch_optional(&mut *tx).await?;
+            .bind(occ.id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
             let Some(starts_at) = open else {
                 tx.rollback().await?;
                 return Err(closed());
@@ -192,18 +201,20 @@ impl Live {
                 "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'",
             )
             .bind(occ.id)
-            .fetch_one(&mut *tx).await?;
-            let mut seq: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(MAX(seq), 0) FROM live_enrolments WHERE occurrence_id = $1",
-            )
-            .bind(occ.id)
-            .fetch_one(&mut *tx).await?;
+            .fetch_one(&mut *tx)
+            .await?;
+            let mut seq: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM live_enrolments WHERE occurrence_id = $1")
+                    .bind(occ.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             for user in users {
-                let current: Option<String> = sqlx::query_scalar(
-                    "SELECT state FROM live_enrolments WHERE occurrence_id = $1 AND user_id = $2",
-                )
-                .bind(occ.id).bind(*user)
-                .fetch_optional(&mut *tx).await?;
+                let current: Option<String> =
+                    sqlx::query_scalar("SELECT state FROM live_enrolments WHERE occurrence_id = $1 AND user_id = $2")
+                        .bind(occ.id)
+                        .bind(*user)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 if matches!(current.as_deref(), Some("enrolled" | "waitlisted")) {
                     continue;
                 }
@@ -213,16 +224,29 @@ impl Live {
                     continue;
                 }
                 seq += 1;
-                let state = if enrolled < i64::from(capacity) { "enrolled" } else { "waitlisted" };
+                let state = if enrolled < i64::from(capacity) {
+                    "enrolled"
+                } else {
+                    "waitlisted"
+                };
                 enrolled += i64::from(state == "enrolled");
                 sqlx::query(
-                    "INSERT INTO live_enrolments (occurrence_id, user_id, state, seq, enrolled_by, created_at, updated_at)
+                    "INSERT INTO live_enrolments (occurrence_id, user_id, state, seq, enrolled_by, \
+                     created_at, \
+                     updated_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $6)
-                     ON CONFLICT (occurrence_id, user_id) DO UPDATE SET state = excluded.state, seq = excluded.seq,
+                     ON CONFLICT (occurrence_id, user_id) DO UPDATE SET state = excluded.state, seq = \
+                     excluded.seq,
                        enrolled_by = excluded.enrolled_by, updated_at = excluded.updated_at",
                 )
-                .bind(occ.id).bind(*user).bind(state).bind(seq).bind(by).bind(now)
-                .execute(&mut *tx).await?;
+                .bind(occ.id)
+                .bind(*user)
+                .bind(state)
+                .bind(seq)
+                .bind(by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
             if turned_away > 0 && turned_away == users.len() {
                 tx.rollback().await?;
@@ -236,14 +260,17 @@ impl Live {
     /// Cancels `user`'s enrolment and promotes the first in line into a freed seat.
     pub(crate) async fn cancel(&self, occ: OccurrenceId, user: UserId) -> ApiResult<bool> {
         let now = self.clock.now();
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             let open: Option<i64> = sqlx::query_scalar(
-                "UPDATE live_occurrences SET updated_at = $2 WHERE id = $1 AND state = 'scheduled' AND starts_at > $2
+                "UPDATE live_occurrences SET updated_at = $2 WHERE id = $1 AND state = 'scheduled' AND \
+                 starts_at > $2
                  RETURNING starts_at",
             )
-            .bind(occ).bind(now)
-            .fetch_optional(&mut *tx).await?;
+            .bind(occ)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
             if open.is_none() {
                 tx.rollback().await?;
                 return Err(cancel_closed());
@@ -252,8 +279,12 @@ impl Live {
                 "UPDATE live_enrolments SET state = 'cancelled', updated_at = $3
                  WHERE occurrence_id = $1 AND user_id = $2 AND state IN ('enrolled', 'waitlisted')",
             )
-            .bind(occ).bind(user).bind(now)
-            .execute(&mut *tx).await?.rows_affected();
+            .bind(occ)
+            .bind(user)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             promote!(tx, occ, now);
             tx.commit().await?;
             Ok::<bool, ApiError>(n == 1)
@@ -266,21 +297,22 @@ impl Live {
         let s = self.series_row(series).await?;
         let now = self.clock.now();
         let occs = self.open_occurrences(series, now).await?;
-        let users: Vec<UserId> = with_db!(&self.db, pool => sqlx::query_scalar(
-            "SELECT user_id FROM live_series_enrolments WHERE series_id = $1 ORDER BY created_at, user_id",
+        let users: Vec<UserId> = with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT user_id FROM live_series_enrolments WHERE series_id = $1 ORDER BY created_at, \
+             user_id",
         )
         .bind(series)
         .fetch_all(pool)
         .await)?;
         for o in &occs {
-            with_db!(&self.db, pool => {
+            with_db!(&self.db, |pool| {
                 let mut tx = pool.begin().await?;
                 promote!(tx, o.id, now);
                 tx.commit().await?;
                 Ok::<(), sqlx::Error>(())
             })?;
             let missing: Vec<UserId> = {
-                let have: Vec<UserId> = with_db!(&self.db, pool => sqlx::query_scalar(
+                let have: Vec<UserId> = with_db!(&self.db, |pool| sqlx::query_scalar(
                     "SELECT user_id FROM live_enrolments WHERE occurrence_id = $1",
                 )
                 .bind(o.id)
@@ -303,14 +335,20 @@ impl Live {
     /// Users of `org`'s subtree who are parents (a class enrolment).
     async fn class_parents(&self, org: OrgId) -> ApiResult<Vec<UserId>> {
         let path = platform::orgs::org_path(&self.db, org).await?;
-        Ok(with_db!(&self.db, pool => sqlx::query_scalar::<_, UserId>(
-            "SELECT DISTINCT u.id FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id
-             WHERE o.path LIKE $1 AND u.role = 'parent' AND u.deleted_at IS NULL ORDER BY u.id LIMIT $2",
-        )
-        .bind(format!("{path}%"))
-        .bind(MAX_BATCH as i64 + 1)
-        .fetch_all(pool)
-        .await)?)
+        Ok(with_db!(&self.db, |pool| {
+            sqlx::query_scalar::<_, UserId>(
+                "SELECT DISTINCT u.id FROM users u JOIN memberships m ON m.user_id = u.id JOIN \
+                 organizations o ON o.id = \
+                 m.org_id
+             WHERE o.path LIKE $1 AND u.role = 'parent' AND u.deleted_at IS NULL ORDER BY u.id \
+                 LIMIT \
+                 $2",
+            )
+            .bind(format!("{path}%"))
+            .bind(MAX_BATCH as i64 + 1)
+            .fetch_all(pool)
+            .await
+        })?)
     }
 
     async fn enrol_request(&self, auth: &AuthUser, id: OccurrenceId, req: EnrolRequest) -> ApiResult<EnrolResult> {
@@ -432,8 +470,9 @@ async fn list_enrolments(
     if !live.manages(&auth, &series).await? {
         return Err(occurrence_not_found());
     }
-    let rows: Vec<(UserId, String)> = with_db!(&live.db, pool => sqlx::query_as(
-        "SELECT user_id, state FROM live_enrolments WHERE occurrence_id = $1 AND state <> 'cancelled' ORDER BY seq",
+    let rows: Vec<(UserId, String)> = with_db!(&live.db, |pool| sqlx::query_as(
+        "SELECT user_id, state FROM live_enrolments WHERE occurrence_id = $1 AND state <> \
+         'cancelled' ORDER BY seq",
     )
     .bind(id)
     .fetch_all(pool)
@@ -494,7 +533,10 @@ async fn enrol_series(
     let now = live.clock.now();
     platform::db_execute!(
         &live.db,
-        "INSERT INTO live_series_enrolments (series_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "INSERT INTO live_series_enrolments (series_id, user_id, created_at) VALUES ($1, $2, \
+         $3) \
+         ON CONFLICT DO \
+         NOTHING",
         id,
         auth.id,
         now
@@ -548,14 +590,19 @@ async fn cancel_series(State(live): State<Live>, auth: AuthUser, Path(id): Path<
 impl platform::accounts::AccountEraser for Live {
     async fn erase(&self, user: UserId) -> ApiResult<()> {
         let now = self.clock.now();
-        let open: Vec<OccurrenceId> = with_db!(&self.db, pool => sqlx::query_scalar(
-            "SELECT e.occurrence_id FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id
-             WHERE e.user_id = $1 AND e.state IN ('enrolled', 'waitlisted') AND o.state = 'scheduled' AND o.starts_at > $2",
-        )
-        .bind(user)
-        .bind(now)
-        .fetch_all(pool)
-        .await)?;
+        let open: Vec<OccurrenceId> = with_db!(&self.db, |pool| {
+            sqlx::query_scalar(
+                "SELECT e.occurrence_id FROM live_enrolments e JOIN live_occurrences o ON o.id = \
+                 e.occurrence_id
+             WHERE e.user_id = $1 AND e.state IN ('enrolled', 'waitlisted') AND o.state = \
+                 'scheduled' AND \
+                 o.starts_at > $2",
+            )
+            .bind(user)
+            .bind(now)
+            .fetch_all(pool)
+            .await
+        })?;
         for occ in open {
             match self.cancel(occ, user).await {
                 Ok(_) => {}

@@ -60,7 +60,9 @@ pub fn live_playlist(pieces: &[Piece], discontinuities: i64, ended: bool) -> Str
         .unwrap_or(2)
         .max(1);
     let mut s = format!(
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuities}\n",
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n\
+         #EXT-X-INDEPENDENT-SEGMENTS\n\
+         #EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuities}\n",
         pieces.first().map_or(1, |p| p.seq)
     );
     let mut run = None;
@@ -152,8 +154,9 @@ impl Live {
         if self.rec.is_none() || !matches!(state, LiveState::Live | LiveState::Paused) {
             return Ok(false);
         }
-        let n: i64 = with_db!(&self.db, pool => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM live_recordings r WHERE r.occurrence_id = $1 AND r.state = 'recording'
+        let n: i64 = with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM live_recordings r WHERE r.occurrence_id = $1 AND r.state = \
+             'recording'
                AND EXISTS (SELECT 1 FROM live_segments s WHERE s.occurrence_id = r.occurrence_id)",
         )
         .bind(occ)
@@ -169,22 +172,32 @@ impl Live {
                 return Ok(text);
             }
         }
-        let (mut pieces, state) = with_db!(&self.db, pool => {
+        let (mut pieces, state) = with_db!(&self.db, |pool| {
             let pieces: Vec<Piece> = sqlx::query_as(
-                "SELECT seq, run, duration_ms FROM live_segments WHERE occurrence_id = $1 ORDER BY seq DESC LIMIT $2",
+                "SELECT seq, run, duration_ms FROM live_segments WHERE occurrence_id = $1 ORDER BY seq \
+                 DESC LIMIT $2",
             )
-            .bind(occ).bind(WINDOW).fetch_all(pool).await?;
+            .bind(occ)
+            .bind(WINDOW)
+            .fetch_all(pool)
+            .await?;
             let state: Option<String> = sqlx::query_scalar("SELECT state FROM live_occurrences WHERE id = $1")
-                .bind(occ).fetch_optional(pool).await?;
+                .bind(occ)
+                .fetch_optional(pool)
+                .await?;
             Ok::<_, sqlx::Error>((pieces, state))
         })?;
         let state = state.ok_or_else(occurrence_not_found)?;
         pieces.reverse();
         let discontinuities: i64 = match pieces.first() {
-            Some(first) => with_db!(&self.db, pool => sqlx::query_scalar(
-                "SELECT COUNT(DISTINCT run) FROM live_segments WHERE occurrence_id = $1 AND seq < $2 AND run < $3",
+            Some(first) => with_db!(&self.db, |pool| sqlx::query_scalar(
+                "SELECT COUNT(DISTINCT run) FROM live_segments WHERE occurrence_id = $1 AND seq < $2 \
+                 AND \
+                 run < $3",
             )
-            .bind(occ).bind(first.seq).bind(first.run)
+            .bind(occ)
+            .bind(first.seq)
+            .bind(first.run)
             .fetch_one(pool)
             .await)?,
             None => 0,
@@ -449,7 +462,8 @@ mod tests {
         assert!(text.starts_with("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:3\n"));
         assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-DISCONTINUITY-SEQUENCE:3\n"));
         assert!(text.contains(
-            "#EXT-X-MAP:URI=\"1/init.mp4\"\n#EXTINF:2.000,\n1/7.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"2/init.mp4\"\n#EXTINF:2.100,\n2/8.m4s\n#EXTINF:1.500,\n2/9.m4s\n"
+            "#EXT-X-MAP:URI=\"1/init.mp4\"\n#EXTINF:2.000,\n1/7.m4s\n#EXT-X-DISCONTINUITY\n\
+             #EXT-X-MAP:URI=\"2/init.mp4\"\n#EXTINF:2.100,\n2/8.m4s\n#EXTINF:1.500,\n2/9.m4s\n"
         ));
         assert!(!text.contains("ENDLIST"));
         assert!(live_playlist(&[p(1, 1, 2000)], 0, true).ends_with("#EXT-X-ENDLIST\n"));

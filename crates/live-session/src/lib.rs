@@ -189,8 +189,9 @@ impl Live {
     /// Recordings of lectures that ended while no recorder was running (a node died): their
     /// replay is queued now.
     async fn queue_orphaned_replays(&self) -> platform::ApiResult<()> {
-        let ended: Vec<OccurrenceId> = platform::with_db!(&self.db, pool => sqlx::query_scalar(
-            "SELECT r.occurrence_id FROM live_recordings r JOIN live_occurrences o ON o.id = r.occurrence_id
+        let ended: Vec<OccurrenceId> = platform::with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT r.occurrence_id FROM live_recordings r JOIN live_occurrences o ON o.id = \
+             r.occurrence_id
               WHERE r.state = 'recording' AND o.state = 'ended'",
         )
         .fetch_all(pool)
@@ -276,7 +277,7 @@ impl Live {
 
     /// Pauses occurrences marked live without a publisher here (after a restart).
     async fn pause_orphaned(&self) -> platform::ApiResult<()> {
-        let live: Vec<OccurrenceId> = platform::with_db!(&self.db, pool => sqlx::query_scalar(
+        let live: Vec<OccurrenceId> = platform::with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT id FROM live_occurrences WHERE state = 'live'",
         )
         .fetch_all(pool)

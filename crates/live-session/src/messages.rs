@@ -28,8 +28,11 @@ platform::new_id!(
 /// The columns of a `MessageView`; `$voter` is the caller (for `voted`).
 fn message_select(voter: &str) -> String {
     format!(
-        "SELECT m.id, m.user_id, u.display_name AS author, m.text, m.votes, m.answered, m.answered_at, m.hidden,
-                m.created_at, EXISTS (SELECT 1 FROM live_question_votes v WHERE v.question_id = m.id AND v.user_id = {voter}) AS voted
+        "SELECT m.id, m.user_id, u.display_name AS author, m.text, m.votes, m.answered, \
+         m.answered_at, m.hidden,
+                m.created_at, EXISTS (SELECT 1 FROM live_question_votes v WHERE v.question_id = m.id \
+         AND v.user_id = \
+         {voter}) AS voted
          FROM live_messages m JOIN users u ON u.id = m.user_id"
     )
 }
@@ -180,7 +183,8 @@ impl Live {
         let claimed = platform::db_execute!(
             &self.db,
             "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
-             ON CONFLICT (bucket) DO UPDATE SET window_start = excluded.window_start, hits = rate_limits.hits + 1
+             ON CONFLICT (bucket) DO UPDATE SET window_start = excluded.window_start, hits = \
+             rate_limits.hits + 1
              WHERE rate_limits.window_start <= $3",
             &bucket,
             now,
@@ -188,7 +192,7 @@ impl Live {
         )? == 1;
         let wait_ms = if claimed {
             // At most one message per gap gets here, so the count cannot race.
-            let count: i64 = with_db!(&self.db, pool => sqlx::query_scalar(
+            let count: i64 = with_db!(&self.db, |pool| sqlx::query_scalar(
                 "SELECT COUNT(*) FROM live_messages WHERE user_id = $1 AND created_at > $2 AND kind = $3",
             )
             .bind(user)
@@ -201,7 +205,7 @@ impl Live {
             }
             60_000
         } else {
-            let last: Option<Timestamp> = with_db!(&self.db, pool => sqlx::query_scalar(
+            let last: Option<Timestamp> = with_db!(&self.db, |pool| sqlx::query_scalar(
                 "SELECT window_start FROM rate_limits WHERE bucket = $1",
             )
             .bind(&bucket)
@@ -226,7 +230,9 @@ impl Live {
         let mid = MessageId::new();
         platform::db_execute!(
             &self.db,
-            "INSERT INTO live_messages (id, occurrence_id, user_id, kind, text, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO live_messages (id, occurrence_id, user_id, kind, text, created_at) VALUES \
+             ($1, $2, $3, $4, \
+             $5, $6)",
             mid,
             id,
             auth.id,
@@ -244,10 +250,13 @@ impl Live {
             "{} WHERE m.id = $1 AND m.occurrence_id = $2 AND m.kind = $3",
             message_select("$4")
         );
-        let row: Option<MessageView> = with_db!(&self.db, pool => sqlx::query_as::<_, MessageView>(&sql)
-        .bind(mid).bind(id).bind(kind.as_str()).bind(auth.id)
-        .fetch_optional(pool)
-        .await)?;
+        let row: Option<MessageView> = with_db!(&self.db, |pool| sqlx::query_as::<_, MessageView>(&sql)
+            .bind(mid)
+            .bind(id)
+            .bind(kind.as_str())
+            .bind(auth.id)
+            .fetch_optional(pool)
+            .await)?;
         row.ok_or_else(|| not_found(kind))
     }
 
@@ -276,11 +285,16 @@ impl Live {
             Kind::Chat => "m.created_at DESC",
         };
         let sql = format!(
-            "{} WHERE m.occurrence_id = $1 AND m.kind = $2 AND ($4 OR NOT m.hidden) ORDER BY {order} LIMIT 500",
+            "{} WHERE m.occurrence_id = $1 AND m.kind = $2 AND ($4 OR NOT m.hidden) ORDER BY \
+             {order} \
+             LIMIT 500",
             message_select("$3")
         );
-        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, MessageView>(&sql)
-            .bind(id).bind(kind.as_str()).bind(auth.id).bind(manager)
+        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, MessageView>(&sql)
+            .bind(id)
+            .bind(kind.as_str())
+            .bind(auth.id)
+            .bind(manager)
             .fetch_all(pool)
             .await)?)
     }
@@ -295,21 +309,29 @@ impl Live {
             ));
         }
         let now = self.clock.now();
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
-            let inserted = sqlx::query("INSERT INTO live_question_votes (question_id, user_id, created_at) VALUES ($1, $2, $3)")
-                .bind(qid).bind(auth.id).bind(now)
-                .execute(&mut *tx).await
-                .on_constraint("live_question_votes", || ApiError::conflict(
-                    "already_voted",
-                    msg("你已经为这个问题投过票了。", "You already voted for this question."),
-                ));
+            let inserted =
+                sqlx::query("INSERT INTO live_question_votes (question_id, user_id, created_at) VALUES ($1, $2, $3)")
+                    .bind(qid)
+                    .bind(auth.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .on_constraint("live_question_votes", || {
+                        ApiError::conflict(
+                            "already_voted",
+                            msg("你已经为这个问题投过票了。", "You already voted for this question."),
+                        )
+                    });
             if let Err(e) = inserted {
                 tx.rollback().await?;
                 return Err(e);
             }
             sqlx::query("UPDATE live_messages SET votes = votes + 1 WHERE id = $1")
-                .bind(qid).execute(&mut *tx).await?;
+                .bind(qid)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok::<(), ApiError>(())
         })?;
@@ -353,7 +375,10 @@ impl Live {
         let hidden = p.hidden.unwrap_or(current.hidden);
         platform::db_execute!(
             &self.db,
-            "UPDATE live_messages SET answered = $2, answered_at = $3, hidden = $4, hidden_by = CASE WHEN $4 THEN $5 ELSE NULL END WHERE id = $1",
+            "UPDATE live_messages SET answered = $2, answered_at = $3, hidden = $4, hidden_by = \
+             CASE \
+             WHEN $4 THEN $5 \
+             ELSE NULL END WHERE id = $1",
             mid,
             answered,
             answered_at,

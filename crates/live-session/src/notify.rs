@@ -144,10 +144,11 @@ impl Live {
         };
         let now = self.clock.now();
         let horizon = Timestamp(now.0 + i64::from(max) * 60_000);
-        let due: Vec<Due> = with_db!(&self.db, pool => sqlx::query_as(
+        let due: Vec<Due> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT e.occurrence_id, e.user_id, o.starts_at FROM live_enrolments e
                JOIN live_occurrences o ON o.id = e.occurrence_id
-              WHERE e.state = 'enrolled' AND o.state = 'scheduled' AND o.starts_at > $1 AND o.starts_at <= $2",
+              WHERE e.state = 'enrolled' AND o.state = 'scheduled' AND o.starts_at > $1 AND \
+             o.starts_at <= $2",
         )
         .bind(now)
         .bind(horizon)
@@ -192,10 +193,10 @@ impl Live {
             "('enrolled')"
         };
         let sql = format!("SELECT user_id FROM live_enrolments WHERE occurrence_id = $1 AND state IN {states}");
-        let users: Vec<UserId> = with_db!(&self.db, pool => sqlx::query_scalar(&sql)
-        .bind(occ)
-        .fetch_all(pool)
-        .await)?;
+        let users: Vec<UserId> = with_db!(&self.db, |pool| sqlx::query_scalar(&sql)
+            .bind(occ)
+            .fetch_all(pool)
+            .await)?;
         let now = self.clock.now();
         for user in users {
             if let Some(id) = self.claim(kind, occ, user, 0, now).await? {
@@ -217,8 +218,12 @@ impl Live {
         let id = uuid::Uuid::now_v7();
         let n = db_execute!(
             &self.db,
-            "INSERT INTO live_notifications (id, kind, occurrence_id, user_id, offset_minutes, claimed_at, attempts, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $6) ON CONFLICT (kind, occurrence_id, user_id, offset_minutes) DO NOTHING",
+            "INSERT INTO live_notifications (id, kind, occurrence_id, user_id, offset_minutes, \
+             claimed_at, attempts, \
+             created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $6) ON CONFLICT (kind, occurrence_id, user_id, \
+             offset_minutes) DO \
+             NOTHING",
             id,
             kind,
             occ,
@@ -231,9 +236,10 @@ impl Live {
 
     /// Claims whose sending failed (or whose node died) are re-claimed and sent again.
     async fn retry_stale(&self, now: Timestamp) -> ApiResult<usize> {
-        let stale: Vec<Pending> = with_db!(&self.db, pool => sqlx::query_as(
+        let stale: Vec<Pending> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT id, kind, occurrence_id, user_id, offset_minutes FROM live_notifications
-              WHERE sent_at IS NULL AND claimed_at < $1 AND attempts < 10 ORDER BY claimed_at LIMIT 100",
+              WHERE sent_at IS NULL AND claimed_at < $1 AND attempts < 10 ORDER BY claimed_at LIMIT \
+             100",
         )
         .bind(Timestamp(now.0 - RETRY_AFTER_MS))
         .fetch_all(pool)
@@ -305,7 +311,7 @@ impl Live {
         offset: i32,
     ) -> ApiResult<Notice> {
         let (row, series) = self.occurrence_with_series(occ).await?;
-        let phone: Option<String> = with_db!(&self.db, pool => sqlx::query_scalar::<_, Option<String>>(
+        let phone: Option<String> = with_db!(&self.db, |pool| sqlx::query_scalar::<_, Option<String>>(
             "SELECT phone FROM users WHERE id = $1",
         )
         .bind(user)

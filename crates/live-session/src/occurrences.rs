@@ -38,8 +38,10 @@ pub(crate) struct OccurrenceRow {
     pub replay_asset_id: Option<uuid::Uuid>,
 }
 
-const OCC_COLUMNS: &str = "id, series_id, starts_at, ends_at, state, live_ms, live_since, paused_at, went_live_at, ended_at, \
-     replay_course_id, replay_lesson_id, replay_asset_id";
+const OCC_COLUMNS: &str = "id, series_id, starts_at, ends_at, state, live_ms, live_since, paused_at, \
+                           went_live_at, \
+                           ended_at, \
+                           replay_course_id, replay_lesson_id, replay_asset_id";
 
 impl OccurrenceRow {
     pub(crate) fn lifecycle(&self) -> Lifecycle {
@@ -118,8 +120,11 @@ pub struct CalendarLink {
 impl Live {
     pub(crate) async fn occurrence_row(&self, id: OccurrenceId) -> ApiResult<OccurrenceRow> {
         let sql = format!("SELECT {OCC_COLUMNS} FROM live_occurrences WHERE id = $1");
-        with_db!(&self.db, pool => sqlx::query_as::<_, OccurrenceRow>(&sql).bind(id).fetch_optional(pool).await)?
-            .ok_or_else(occurrence_not_found)
+        with_db!(&self.db, |pool| sqlx::query_as::<_, OccurrenceRow>(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?
+        .ok_or_else(occurrence_not_found)
     }
 
     pub(crate) async fn occurrence_with_series(&self, id: OccurrenceId) -> ApiResult<(OccurrenceRow, SeriesRow)> {
@@ -133,11 +138,14 @@ impl Live {
     pub(crate) async fn open_occurrences(&self, series: SeriesId, now: Timestamp) -> ApiResult<Vec<OccurrenceRow>> {
         let sql = format!(
             "SELECT {OCC_COLUMNS} FROM live_occurrences WHERE series_id = $1
-             AND (state IN ('live', 'paused') OR (state = 'scheduled' AND ends_at > $2)) ORDER BY starts_at"
+             AND (state IN ('live', 'paused') OR (state = 'scheduled' AND ends_at > $2)) ORDER BY \
+             starts_at"
         );
-        Ok(
-            with_db!(&self.db, pool => sqlx::query_as::<_, OccurrenceRow>(&sql).bind(series).bind(now).fetch_all(pool).await)?,
-        )
+        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, OccurrenceRow>(&sql)
+            .bind(series)
+            .bind(now)
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// Whether `user` may watch: enrolled, or managing the series (experts, curators in scope).
@@ -152,7 +160,7 @@ impl Live {
     }
 
     pub(crate) async fn view(&self, user: &AuthUser, occ: OccurrenceRow, s: &SeriesRow) -> ApiResult<OccurrenceView> {
-        let counts: Vec<(String, i64)> = with_db!(&self.db, pool => sqlx::query_as(
+        let counts: Vec<(String, i64)> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT state, COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 GROUP BY state",
         )
         .bind(occ.id)
@@ -204,11 +212,17 @@ impl Live {
     pub(crate) async fn transition(&self, id: OccurrenceId, event: Event) -> ApiResult<(Lifecycle, bool)> {
         let now = self.clock.now();
         let sql = format!("SELECT {OCC_COLUMNS} FROM live_occurrences WHERE id = $1");
-        let result = with_db!(&self.db, pool => {
+        let result = with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE live_occurrences SET updated_at = updated_at WHERE id = $1")
-                .bind(id).execute(&mut *tx).await?;
-            let Some(row) = sqlx::query_as::<_, OccurrenceRow>(&sql).bind(id).fetch_optional(&mut *tx).await? else {
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let Some(row) = sqlx::query_as::<_, OccurrenceRow>(&sql)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
                 tx.rollback().await?;
                 return Err(occurrence_not_found());
             };
@@ -225,9 +239,16 @@ impl Live {
                     "UPDATE live_occurrences SET state = $2, live_ms = $3, live_since = $4, paused_at = $5,
                        went_live_at = $6, ended_at = $7, updated_at = $8 WHERE id = $1",
                 )
-                .bind(id).bind(l.state.as_str()).bind(l.live_ms).bind(l.live_since).bind(l.paused_at)
-                .bind(l.went_live_at).bind(l.ended_at).bind(now)
-                .execute(&mut *tx).await?;
+                .bind(id)
+                .bind(l.state.as_str())
+                .bind(l.live_ms)
+                .bind(l.live_since)
+                .bind(l.paused_at)
+                .bind(l.went_live_at)
+                .bind(l.ended_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             Ok::<(Lifecycle, bool), ApiError>((l, changed))
@@ -247,7 +268,7 @@ impl Live {
     pub async fn end_abandoned(&self) -> ApiResult<Vec<OccurrenceId>> {
         let now = self.clock.now();
         let grace = self.cfg.publisher_grace_seconds as i64 * 1000;
-        let due: Vec<OccurrenceId> = with_db!(&self.db, pool => sqlx::query_scalar(
+        let due: Vec<OccurrenceId> = with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT id FROM live_occurrences WHERE state = 'paused' AND paused_at <= $1",
         )
         .bind(Timestamp(now.0 - grace))
@@ -325,7 +346,7 @@ async fn schedule(
         .map(|c| format!("o.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let rows: Vec<OccurrenceRow> = with_db!(&live.db, pool => {
+    let rows: Vec<OccurrenceRow> = with_db!(&live.db, |pool| {
         let mut qb = sqlx::QueryBuilder::new(format!(
             "SELECT {columns} FROM live_occurrences o JOIN live_series s ON s.id = o.series_id
              LEFT JOIN organizations so ON so.id = s.scope_org_id WHERE o.starts_at >= "
@@ -437,15 +458,20 @@ async fn calendar_feed(
             msg("日历链接无效。", "Unknown calendar link."),
         ));
     }
-    let rows: Vec<(OccurrenceId, Timestamp, Timestamp, String, String, String, String)> = with_db!(&live.db, pool => sqlx::query_as(
-        "SELECT o.id, o.starts_at, o.ends_at, o.state, s.title, s.lecturer, s.description
-         FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id JOIN live_series s ON s.id = o.series_id
-         WHERE e.user_id = $1 AND e.state = 'enrolled' AND o.ends_at > $2 ORDER BY o.starts_at LIMIT 500",
-    )
-    .bind(user)
-    .bind(Timestamp(live.clock.now().0 - 30 * 86_400_000))
-    .fetch_all(pool)
-    .await)?;
+    let rows: Vec<(OccurrenceId, Timestamp, Timestamp, String, String, String, String)> = with_db!(&live.db, |pool| {
+        sqlx::query_as(
+            "SELECT o.id, o.starts_at, o.ends_at, o.state, s.title, s.lecturer, s.description
+         FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id JOIN \
+             live_series s ON s.id = \
+             o.series_id
+         WHERE e.user_id = $1 AND e.state = 'enrolled' AND o.ends_at > $2 ORDER BY o.starts_at \
+             LIMIT 500",
+        )
+        .bind(user)
+        .bind(Timestamp(live.clock.now().0 - 30 * 86_400_000))
+        .fetch_all(pool)
+        .await
+    })?;
     let events: Vec<crate::ics::Event> = rows
         .into_iter()
         .map(

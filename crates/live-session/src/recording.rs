@@ -81,8 +81,10 @@ pub trait ReplayPublisher: Send + Sync + std::fmt::Debug {
 
 /// The SDP that tells ffmpeg what arrives on which loopback port.
 pub fn ffmpeg_sdp(video: Option<(&str, u16)>, audio: Option<u16>) -> String {
-    let mut s =
-        String::from("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=ParentSchool recording\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n");
+    let mut s = String::from(
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=ParentSchool recording\r\nc=IN IP4 127.0.0.1\r\n\
+         t=0 0\r\n",
+    );
     if let Some((mime, port)) = video {
         let codec = if mime.eq_ignore_ascii_case("video/vp8") {
             "VP8/90000"
@@ -316,14 +318,19 @@ impl Live {
 
     async fn record(&self, setup: &RecordingSetup, occ: OccurrenceId) -> anyhow::Result<()> {
         let now = self.clock.now();
-        let state: Option<String> = with_db!(&self.db, pool => {
+        let state: Option<String> = with_db!(&self.db, |pool| {
             sqlx::query(
                 "INSERT INTO live_recordings (occurrence_id, state, runs, created_at, updated_at)
                  VALUES ($1, 'recording', 0, $2, $2) ON CONFLICT (occurrence_id) DO NOTHING",
             )
-            .bind(occ).bind(now).execute(pool).await?;
+            .bind(occ)
+            .bind(now)
+            .execute(pool)
+            .await?;
             sqlx::query_scalar("SELECT state FROM live_recordings WHERE occurrence_id = $1")
-                .bind(occ).fetch_optional(pool).await
+                .bind(occ)
+                .fetch_optional(pool)
+                .await
         })?;
         if state.as_deref() != Some("recording") {
             return Ok(());
@@ -396,12 +403,17 @@ impl Live {
         current: &[Arc<PubTrack>],
         tracks: &mut tokio::sync::watch::Receiver<Vec<Arc<PubTrack>>>,
     ) -> anyhow::Result<RunEnd> {
-        let run: i32 = with_db!(&self.db, pool => {
+        let run: i32 = with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE live_recordings SET runs = runs + 1, updated_at = $2 WHERE occurrence_id = $1")
-                .bind(occ).bind(self.clock.now()).execute(&mut *tx).await?;
+                .bind(occ)
+                .bind(self.clock.now())
+                .execute(&mut *tx)
+                .await?;
             let run: i32 = sqlx::query_scalar("SELECT runs FROM live_recordings WHERE occurrence_id = $1")
-                .bind(occ).fetch_one(&mut *tx).await?;
+                .bind(occ)
+                .fetch_one(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok::<i32, sqlx::Error>(run)
         })?;
@@ -572,7 +584,7 @@ impl Live {
             // run, then counted here.
             let seq = match up.next_seq {
                 Some(n) => n,
-                None => with_db!(&self.db, pool => sqlx::query_scalar::<_, i32>(
+                None => with_db!(&self.db, |pool| sqlx::query_scalar::<_, i32>(
                     "SELECT COALESCE(MAX(seq), 0) + 1 FROM live_segments WHERE occurrence_id = $1",
                 )
                 .bind(up.occ)
@@ -616,7 +628,7 @@ impl Live {
             return Ok(());
         }
         let now = self.clock.now();
-        let (pieces, newest): (i64, Option<i64>) = with_db!(&self.db, pool => sqlx::query_as(
+        let (pieces, newest): (i64, Option<i64>) = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT COUNT(*), MAX(created_at) FROM live_segments WHERE occurrence_id = $1",
         )
         .bind(occ)
@@ -628,7 +640,9 @@ impl Live {
         if pieces == 0 {
             db_execute!(
                 &self.db,
-                "UPDATE live_recordings SET state = 'empty', updated_at = $2 WHERE occurrence_id = $1 AND state = 'recording'",
+                "UPDATE live_recordings SET state = 'empty', updated_at = $2 WHERE occurrence_id = $1 \
+                 AND state = \
+                 'recording'",
                 occ,
                 now
             )?;
@@ -636,15 +650,27 @@ impl Live {
         }
         let job = platform::ids::JobId::new();
         let payload = serde_json::json!({ "occurrence_id": occ }).to_string();
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             let claimed = sqlx::query(
-                "UPDATE live_recordings SET state = 'queued', updated_at = $2 WHERE occurrence_id = $1 AND state = 'recording'",
+                "UPDATE live_recordings SET state = 'queued', updated_at = $2 WHERE occurrence_id = $1 \
+                 AND state = \
+                 'recording'",
             )
-            .bind(occ).bind(now).execute(&mut *tx).await?.rows_affected();
+            .bind(occ)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if claimed == 1 {
-                sqlx::query(Jobs::INSERT_SQL).bind(job).bind(REPLAY_JOB).bind(&payload).bind(5).bind(now)
-                    .execute(&mut *tx).await?;
+                sqlx::query(Jobs::INSERT_SQL)
+                    .bind(job)
+                    .bind(REPLAY_JOB)
+                    .bind(&payload)
+                    .bind(5)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
                 tracing::info!(%occ, pieces, "replay queued");
             }
             tx.commit().await?;
@@ -662,7 +688,7 @@ impl Live {
         let Some(setup) = self.rec.clone() else {
             return Ok(());
         };
-        let processing: Vec<(OccurrenceId, Option<media::AssetId>)> = with_db!(&self.db, pool => sqlx::query_as(
+        let processing: Vec<(OccurrenceId, Option<media::AssetId>)> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT occurrence_id, asset_id FROM live_recordings WHERE state = 'processing'",
         )
         .fetch_all(pool)
@@ -682,7 +708,9 @@ impl Live {
             }
             let n = db_execute!(
                 &self.db,
-                "UPDATE live_recordings SET state = $2, updated_at = $3 WHERE occurrence_id = $1 AND state = 'processing'",
+                "UPDATE live_recordings SET state = $2, updated_at = $3 WHERE occurrence_id = $1 AND \
+                 state = \
+                 'processing'",
                 occ,
                 state,
                 self.clock.now()
@@ -723,7 +751,9 @@ impl JobHandler for ReplayJob {
                 // What went wrong stays with the recording (and in the job) for the staff.
                 let _ = db_execute!(
                     &self.live.db,
-                    "UPDATE live_recordings SET error = $2, state = CASE WHEN $3 THEN 'failed' ELSE state END, updated_at = $4 WHERE occurrence_id = $1",
+                    "UPDATE live_recordings SET error = $2, state = CASE WHEN $3 THEN 'failed' ELSE state \
+                     END, \
+                     updated_at = $4 WHERE occurrence_id = $1",
                     occ,
                     &error,
                     job.attempts >= job.max_attempts,
@@ -741,14 +771,14 @@ impl Live {
             .rec
             .clone()
             .ok_or_else(|| anyhow::anyhow!("recording is off on this node"))?;
-        let asset: Option<Option<media::AssetId>> = with_db!(&self.db, pool => sqlx::query_scalar(
+        let asset: Option<Option<media::AssetId>> = with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT asset_id FROM live_recordings WHERE occurrence_id = $1",
         )
         .bind(occ)
         .fetch_optional(pool)
         .await)?;
         let (occ_row, series) = self.occurrence_with_series(occ).await?;
-        let pieces: Vec<(i32, i32, i32)> = with_db!(&self.db, pool => sqlx::query_as(
+        let pieces: Vec<(i32, i32, i32)> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT seq, run, duration_ms FROM live_segments WHERE occurrence_id = $1 ORDER BY seq",
         )
         .bind(occ)
@@ -803,18 +833,34 @@ impl Live {
         };
         let (course, lesson) = setup.replays.attach(&replay).await?;
         let now = self.clock.now();
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE live_series SET replay_course_id = $2 WHERE id = $1 AND replay_course_id IS NULL")
-                .bind(series.id).bind(course).execute(&mut *tx).await?;
+                .bind(series.id)
+                .bind(course)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(
-                "UPDATE live_occurrences SET replay_course_id = $2, replay_lesson_id = $3, replay_asset_id = $4, updated_at = $5 WHERE id = $1",
+                "UPDATE live_occurrences SET replay_course_id = $2, replay_lesson_id = $3, \
+                 replay_asset_id = $4, \
+                 updated_at = $5 WHERE id = $1",
             )
-            .bind(occ).bind(course).bind(lesson).bind(asset).bind(now).execute(&mut *tx).await?;
+            .bind(occ)
+            .bind(course)
+            .bind(lesson)
+            .bind(asset)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
-                "UPDATE live_recordings SET state = 'processing', updated_at = $2 WHERE occurrence_id = $1 AND state = 'queued'",
+                "UPDATE live_recordings SET state = 'processing', updated_at = $2 WHERE occurrence_id = \
+                 $1 AND state \
+                 = 'queued'",
             )
-            .bind(occ).bind(now).execute(&mut *tx).await?;
+            .bind(occ)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         });
         tracing::info!(%occ, %asset, %course, %lesson, "replay attached; transcoding");
@@ -830,12 +876,15 @@ impl Live {
         asset: media::AssetId,
     ) -> anyhow::Result<()> {
         let segments = self.replay_segments(occ).await?;
-        let rows: Vec<(platform::ids::UserId, i64, i64)> = with_db!(&self.db, pool => sqlx::query_as(
-            "SELECT user_id, joined_at, COALESCE(left_at, seen_until) FROM live_attendance WHERE occurrence_id = $1",
-        )
-        .bind(occ)
-        .fetch_all(pool)
-        .await)?;
+        let rows: Vec<(platform::ids::UserId, i64, i64)> = with_db!(&self.db, |pool| {
+            sqlx::query_as(
+                "SELECT user_id, joined_at, COALESCE(left_at, seen_until) FROM live_attendance WHERE \
+                 occurrence_id = $1",
+            )
+            .bind(occ)
+            .fetch_all(pool)
+            .await
+        })?;
         let mut per_user: std::collections::HashMap<platform::ids::UserId, Vec<platform::intervals::Span>> =
             std::collections::HashMap::new();
         for (user, from, to) in rows {
@@ -853,7 +902,7 @@ impl Live {
 
     /// The recording's pieces as (wall-clock start, duration) in ms, in order.
     pub(crate) async fn replay_segments(&self, occ: OccurrenceId) -> ApiResult<Vec<(i64, i64)>> {
-        let rows: Vec<(i64, i32)> = with_db!(&self.db, pool => sqlx::query_as(
+        let rows: Vec<(i64, i32)> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT started_at, duration_ms FROM live_segments WHERE occurrence_id = $1 ORDER BY seq",
         )
         .bind(occ)
@@ -954,7 +1003,7 @@ async fn replay_view(
             platform::error::msg("这不是直播回放。", "This is not the replay of a live lecture."),
         )
     };
-    let occ: Option<OccurrenceId> = with_db!(&live.db, pool => sqlx::query_scalar(
+    let occ: Option<OccurrenceId> = with_db!(&live.db, |pool| sqlx::query_scalar(
         "SELECT id FROM live_occurrences WHERE replay_asset_id = $1",
     )
     .bind(asset)
@@ -966,14 +1015,15 @@ async fn replay_view(
         return Err(not_found());
     }
     let segments = live.replay_segments(occ).await?;
-    let rows: Vec<(String, String, String, bool, Option<Timestamp>, Timestamp)> = with_db!(&live.db, pool => sqlx::query_as(
-        "SELECT m.kind, u.display_name, m.text, m.answered, m.answered_at, m.created_at
+    let rows: Vec<(String, String, String, bool, Option<Timestamp>, Timestamp)> =
+        with_db!(&live.db, |pool| sqlx::query_as(
+            "SELECT m.kind, u.display_name, m.text, m.answered, m.answered_at, m.created_at
            FROM live_messages m JOIN users u ON u.id = m.user_id
           WHERE m.occurrence_id = $1 AND NOT m.hidden ORDER BY m.created_at LIMIT 5000",
-    )
-    .bind(occ)
-    .fetch_all(pool)
-    .await)?;
+        )
+        .bind(occ)
+        .fetch_all(pool)
+        .await)?;
     let at = |t: Timestamp| replay_offset(&segments, t.0) as f64 / 1000.0;
     let mut chapters: Vec<ReplayItem> = rows
         .iter()
@@ -1038,7 +1088,8 @@ mod tests {
 
     #[test]
     fn finished_pieces_of_a_playlist() {
-        let text = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:1.997982,\n/w/0.m4s\n#EXTINF:2.000000,\n1.m4s\n#EXTINF:2.0";
+        let text = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n\
+                    #EXTINF:1.997982,\n/w/0.m4s\n#EXTINF:2.000000,\n1.m4s\n#EXTINF:2.0";
         assert_eq!(
             playlist_entries(text),
             vec![("0.m4s".to_owned(), 1998), ("1.m4s".to_owned(), 2000)]

@@ -66,7 +66,7 @@ impl Live {
         }
         let live_ms = occ.lifecycle().live_ms_at(self.clock.now());
         let minutes = self.attendance.attended_ms(id).await?;
-        let enrolments: Vec<(UserId, String)> = with_db!(&self.db, pool => sqlx::query_as(
+        let enrolments: Vec<(UserId, String)> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT user_id, state FROM live_enrolments WHERE occurrence_id = $1",
         )
         .bind(id)
@@ -79,7 +79,7 @@ impl Live {
         // Each person with their first organization (in tree order).
         let mut out = Vec::new();
         for (user, enrolment) in people {
-            let row: Option<(String, Option<String>)> = with_db!(&self.db, pool => sqlx::query_as(
+            let row: Option<(String, Option<String>)> = with_db!(&self.db, |pool| sqlx::query_as(
                 "SELECT display_name, phone FROM users WHERE id = $1",
             )
             .bind(user)
@@ -88,7 +88,7 @@ impl Live {
             let Some((display_name, phone)) = row else {
                 continue;
             };
-            let org: Option<(OrgId, String)> = with_db!(&self.db, pool => sqlx::query_as(
+            let org: Option<(OrgId, String)> = with_db!(&self.db, |pool| sqlx::query_as(
                 "SELECT o.id, o.name FROM memberships m JOIN organizations o ON o.id = m.org_id
                  WHERE m.user_id = $1 ORDER BY o.path LIMIT 1",
             )

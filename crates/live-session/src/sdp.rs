@@ -85,10 +85,13 @@ mod tests {
     use super::*;
 
     const CHROME: &str = "v=0\r\no=- 46117 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n\
-        a=ice-ufrag:Zx9b\r\na=ice-pwd:Vd0rN3sUuVIRT0tJ0r4SkHqI\r\na=fingerprint:sha-256 AB:CD:EF\r\n\
-        m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2\r\n\
-        m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=mid:1\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\n\
-        a=rtpmap:102 H264/90000\r\n";
+                          a=ice-ufrag:Zx9b\r\na=ice-pwd:Vd0rN3sUuVIRT0tJ0r4SkHqI\r\na=fingerprint:sha-256 \
+                          AB:CD:EF\r\n\
+                          m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n\
+                          a=rtpmap:63 red/48000/2\r\n\
+                          m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=mid:1\r\na=rtpmap:96 VP8/90000\r\n\
+                          a=rtpmap:97 rtx/90000\r\n\
+                          a=rtpmap:102 H264/90000\r\n";
 
     #[test]
     fn a_browser_offer_passes() {
@@ -114,11 +117,13 @@ mod tests {
             "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n".repeat(5)
         );
         assert_eq!(inspect(&many), Err(SdpError::TooManyMedia));
-        let unsupported = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 VP9/90000\r\n\
-            m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        let unsupported = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 \
+                           VP9/90000\r\n\
+                           m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
         assert_eq!(inspect(unsupported), Err(SdpError::NoSupportedCodec));
         // An rtpmap for a payload type the m-line does not list does not count.
-        let stray = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:96 VP8/90000\r\n";
+        let stray = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:96 \
+                     VP8/90000\r\n";
         assert_eq!(inspect(stray), Err(SdpError::NoSupportedCodec));
         // Codecs alone are no WebRTC offer: without ICE credentials and a DTLS fingerprint
         // there is nothing to answer (it used to reach the WebRTC stack and fail there as a 500).

@@ -124,7 +124,7 @@ impl SeriesRow {
 }
 
 const SERIES_COLUMNS: &str = "id, expert_id, title, description, lecturer, rrule, exceptions, first_start, \
-    duration_min, capacity, scope_org_id, threshold, version, replay_course_id, age_stages";
+                              duration_min, capacity, scope_org_id, threshold, version, replay_course_id, age_stages";
 
 /// Checked age-stage codes, as JSON for the row.
 fn stages_json(codes: &[String]) -> ApiResult<String> {
@@ -257,8 +257,11 @@ fn check_numbers(capacity: i32, threshold: f64) -> Vec<FieldError> {
 impl Live {
     pub(crate) async fn series_row(&self, id: SeriesId) -> ApiResult<SeriesRow> {
         let sql = format!("SELECT {SERIES_COLUMNS} FROM live_series WHERE id = $1");
-        with_db!(&self.db, pool => sqlx::query_as::<_, SeriesRow>(&sql).bind(id).fetch_optional(pool).await)?
-            .ok_or_else(series_not_found)
+        with_db!(&self.db, |pool| sqlx::query_as::<_, SeriesRow>(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?
+        .ok_or_else(series_not_found)
     }
 
     /// Whether `user` manages the series: its expert, those who [manage](Scope::manages) its
@@ -285,8 +288,9 @@ impl Live {
     }
 
     async fn occurrences_of(&self, series: SeriesId) -> ApiResult<Vec<OccurrenceBrief>> {
-        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, OccurrenceBrief>(
-            "SELECT id, starts_at, ends_at, state FROM live_occurrences WHERE series_id = $1 ORDER BY starts_at",
+        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, OccurrenceBrief>(
+            "SELECT id, starts_at, ends_at, state FROM live_occurrences WHERE series_id = $1 ORDER \
+             BY starts_at",
         )
         .bind(series)
         .fetch_all(pool)
@@ -385,26 +389,47 @@ impl Live {
         let id = SeriesId::new();
         let now = self.clock.now();
         let dur_ms = i64::from(plan.duration_min) * 60_000;
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO live_series (id, expert_id, created_by, title, description, lecturer, rrule, exceptions,
-                   first_start, duration_min, capacity, scope_org_id, threshold, version, created_at, updated_at, age_stages)
+                "INSERT INTO live_series (id, expert_id, created_by, title, description, lecturer, \
+                 rrule, exceptions,
+                   first_start, duration_min, capacity, scope_org_id, threshold, version, created_at, \
+                 updated_at, \
+                 age_stages)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14, $15)",
             )
-            .bind(id).bind(expert).bind(user.id).bind(&title).bind(&description).bind(&lecturer)
-            .bind(req.rrule.trim()).bind(serde_json::to_string(&plan.exceptions).unwrap_or_else(|_| "[]".into()))
-            .bind(req.starts_at).bind(plan.duration_min).bind(req.capacity).bind(req.scope_org_id).bind(threshold)
-            .bind(now).bind(&stages)
-            .execute(&mut *tx).await?;
+            .bind(id)
+            .bind(expert)
+            .bind(user.id)
+            .bind(&title)
+            .bind(&description)
+            .bind(&lecturer)
+            .bind(req.rrule.trim())
+            .bind(serde_json::to_string(&plan.exceptions).unwrap_or_else(|_| "[]".into()))
+            .bind(req.starts_at)
+            .bind(plan.duration_min)
+            .bind(req.capacity)
+            .bind(req.scope_org_id)
+            .bind(threshold)
+            .bind(now)
+            .bind(&stages)
+            .execute(&mut *tx)
+            .await?;
             for start in &plan.starts {
                 let at = ts(*start);
                 sqlx::query(
-                    "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, updated_at)
+                    "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, \
+                     updated_at)
                      VALUES ($1, $2, $3, $4, 'scheduled', $5, $5)",
                 )
-                .bind(OccurrenceId::new()).bind(id).bind(at).bind(Timestamp(at.0 + dur_ms)).bind(now)
-                .execute(&mut *tx).await?;
+                .bind(OccurrenceId::new())
+                .bind(id)
+                .bind(at)
+                .bind(Timestamp(at.0 + dur_ms))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             Ok::<(), sqlx::Error>(())
@@ -462,18 +487,33 @@ impl Live {
             .filter(|o| o.state == "scheduled" && o.starts_at > now && !wanted.contains(&o.starts_at))
             .map(|o| o.id)
             .collect();
-        let changed = with_db!(&self.db, pool => {
+        let changed = with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             let n = sqlx::query(
-                "UPDATE live_series SET title = $2, description = $3, lecturer = $4, rrule = $5, exceptions = $6,
-                   first_start = $7, duration_min = $8, capacity = $9, threshold = $10, version = version + 1, updated_at = $11,
+                "UPDATE live_series SET title = $2, description = $3, lecturer = $4, rrule = $5, \
+                 exceptions = $6,
+                   first_start = $7, duration_min = $8, capacity = $9, threshold = $10, version = version \
+                 + 1, \
+                 updated_at = $11,
                    age_stages = $13
                  WHERE id = $1 AND version = $12",
             )
-            .bind(id).bind(&title).bind(&description).bind(&lecturer).bind(rrule.trim())
+            .bind(id)
+            .bind(&title)
+            .bind(&description)
+            .bind(&lecturer)
+            .bind(rrule.trim())
             .bind(serde_json::to_string(&plan.exceptions).unwrap_or_else(|_| "[]".into()))
-            .bind(first).bind(plan.duration_min).bind(capacity).bind(threshold).bind(now).bind(p.version).bind(&stages)
-            .execute(&mut *tx).await?.rows_affected();
+            .bind(first)
+            .bind(plan.duration_min)
+            .bind(capacity)
+            .bind(threshold)
+            .bind(now)
+            .bind(p.version)
+            .bind(&stages)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if n == 1 {
                 // Future scheduled occurrences follow the new rule; the past and the live stay.
                 for o in existing.iter().filter(|o| o.state == "scheduled" && o.starts_at > now) {
@@ -482,22 +522,41 @@ impl Live {
                         "UPDATE live_occurrences SET state = CASE WHEN $2 THEN 'scheduled' ELSE 'cancelled' END,
                            ends_at = starts_at + $3, updated_at = $4 WHERE id = $1",
                     )
-                    .bind(o.id).bind(keep).bind(dur_ms).bind(now)
-                    .execute(&mut *tx).await?;
+                    .bind(o.id)
+                    .bind(keep)
+                    .bind(dur_ms)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 for at in wanted.iter().filter(|t| !existing.iter().any(|o| o.starts_at == **t)) {
                     sqlx::query(
-                        "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, updated_at)
+                        "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, \
+                         updated_at)
                          VALUES ($1, $2, $3, $4, 'scheduled', $5, $5)",
                     )
-                    .bind(OccurrenceId::new()).bind(id).bind(*at).bind(Timestamp(at.0 + dur_ms)).bind(now)
-                    .execute(&mut *tx).await?;
+                    .bind(OccurrenceId::new())
+                    .bind(id)
+                    .bind(*at)
+                    .bind(Timestamp(at.0 + dur_ms))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 // A cancelled future occurrence that the rule brings back is scheduled again.
-                for o in existing.iter().filter(|o| o.state == "cancelled" && wanted.contains(&o.starts_at)) {
-                    sqlx::query("UPDATE live_occurrences SET state = 'scheduled', ends_at = starts_at + $2, updated_at = $3 WHERE id = $1")
-                        .bind(o.id).bind(dur_ms).bind(now)
-                        .execute(&mut *tx).await?;
+                for o in existing
+                    .iter()
+                    .filter(|o| o.state == "cancelled" && wanted.contains(&o.starts_at))
+                {
+                    sqlx::query(
+                        "UPDATE live_occurrences SET state = 'scheduled', ends_at = starts_at + $2, \
+                         updated_at = $3 WHERE id = $1",
+                    )
+                    .bind(o.id)
+                    .bind(dur_ms)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
             tx.commit().await?;
@@ -528,17 +587,22 @@ impl Live {
             return Err(series_not_found());
         }
         let now = self.clock.now();
-        let dropped: Vec<OccurrenceId> = with_db!(&self.db, pool => {
+        let dropped: Vec<OccurrenceId> = with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             let ids: Vec<OccurrenceId> = sqlx::query_scalar(
                 "UPDATE live_occurrences SET state = 'cancelled', updated_at = $3
                   WHERE series_id = $1 AND state = 'scheduled' AND starts_at > $2 RETURNING id",
             )
-            .bind(id).bind(now).bind(now)
-            .fetch_all(&mut *tx).await?;
+            .bind(id)
+            .bind(now)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
             sqlx::query("UPDATE live_series SET version = version + 1, updated_at = $2 WHERE id = $1")
-                .bind(id).bind(now)
-                .execute(&mut *tx).await?;
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(ids)
         })?;

@@ -231,7 +231,7 @@ impl Live {
                 }
             }
             PublisherAuth::StreamKey(key) => {
-                let owner: Option<OccurrenceId> = with_db!(&self.db, pool => sqlx::query_scalar(
+                let owner: Option<OccurrenceId> = with_db!(&self.db, |pool| sqlx::query_scalar(
                     "SELECT id FROM live_occurrences WHERE stream_key_hash = $1",
                 )
                 .bind(stream_key_hash(key))
@@ -271,7 +271,7 @@ impl Live {
                         ),
                     )
                 })?;
-                let role: Option<String> = with_db!(&self.db, pool => sqlx::query_scalar(
+                let role: Option<String> = with_db!(&self.db, |pool| sqlx::query_scalar(
                     "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL",
                 )
                 .bind(id)
@@ -358,7 +358,9 @@ async fn revoke_stream_key(
     live.check_publisher(id, &PublisherAuth::User(auth)).await?;
     let n = platform::db_execute!(
         &live.db,
-        "UPDATE live_occurrences SET stream_key_hash = NULL, updated_at = $2 WHERE id = $1 AND stream_key_hash IS NOT NULL",
+        "UPDATE live_occurrences SET stream_key_hash = NULL, updated_at = $2 WHERE id = $1 AND \
+         stream_key_hash IS \
+         NOT NULL",
         id,
         live.clock.now()
     )?;

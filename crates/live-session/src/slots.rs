@@ -62,7 +62,8 @@ mod tests {
                 let left: Vec<_> = held.iter().filter(|(k, _, _)| !evict.contains(k)).collect();
                 proptest::prop_assert!(left.iter().filter(|(_, u, _)| *u == users[0]).count() < SESSIONS_PER_USER);
                 proptest::prop_assert!(limit == 0 || left.len() < limit);
-                proptest::prop_assert!(evict.iter().all(|k| held[*k].1 == users[0]), "only the user's own sessions give way");
+                proptest::prop_assert!(evict.iter().all(|k| held[*k].1 == users[0]), "only the user's own sessions \
+                                                                                      give way");
             }
         }
     }

@@ -69,7 +69,7 @@ pub struct AssetView {
 }
 
 pub(crate) const ASSET_COLUMNS: &str = "id, owner_id, state, filename, size, source_key, duration_ms, width, height, \
-    renditions, error, job_id, created_at, updated_at";
+                                        renditions, error, job_id, created_at, updated_at";
 
 pub(crate) fn asset_not_found() -> ApiError {
     ApiError::not_found("asset_not_found", msg("媒体文件不存在。", "No such media asset."))
@@ -78,7 +78,10 @@ pub(crate) fn asset_not_found() -> ApiError {
 impl Media {
     pub(crate) async fn asset(&self, id: AssetId) -> ApiResult<Option<AssetRow>> {
         let sql = format!("SELECT {ASSET_COLUMNS} FROM assets WHERE id = $1");
-        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, AssetRow>(&sql).bind(id).fetch_optional(pool).await)?)
+        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, AssetRow>(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?)
     }
 
     /// Who uploaded the asset (`None` when it does not exist or came from the system).
@@ -188,9 +191,10 @@ async fn my_videos(
                 .replace(['%', '_', '\\'], "")
         })
         .unwrap_or_default();
-    let mut rows: Vec<VideoChoice> = with_db!(&media.db, pool => {
+    let mut rows: Vec<VideoChoice> = with_db!(&media.db, |pool| {
         let mut qb = sqlx::QueryBuilder::new(
-            "SELECT id, filename, duration_ms, created_at FROM assets WHERE state = 'ready' AND owner_id = ",
+            "SELECT id, filename, duration_ms, created_at FROM assets WHERE state = 'ready' AND \
+             owner_id = ",
         );
         qb.push_bind(auth.id);
         if !name.is_empty() {

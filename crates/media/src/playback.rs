@@ -86,7 +86,7 @@ impl Playback {
         if let Some(p) = self.prefixes.lock().ok().and_then(|m| m.get(&asset).cloned()) {
             return Ok(Some(p));
         }
-        let prefix: Option<Option<String>> = with_db!(&self.media.db, pool => sqlx::query_scalar::<_, Option<String>>(
+        let prefix: Option<Option<String>> = with_db!(&self.media.db, |pool| sqlx::query_scalar::<_, Option<String>>(
             "SELECT hls_prefix FROM assets WHERE id = $1 AND state = 'ready'",
         )
         .bind(asset)
@@ -140,13 +140,17 @@ impl Playback {
     /// Strict credit: the ranges of `asset` whose segments (in any rendition) `user`'s playback
     /// URL fetched from us.
     pub(crate) async fn fetched_ranges(&self, user: UserId, asset: AssetId) -> ApiResult<Vec<Span>> {
-        let fetched: Vec<(String, i32)> = with_db!(&self.media.db, pool => sqlx::query_as(
-            "SELECT rendition, segment FROM segment_fetches WHERE user_id = $1 AND asset_id = $2 ORDER BY rendition, segment",
-        )
-        .bind(user)
-        .bind(asset)
-        .fetch_all(pool)
-        .await)?;
+        let fetched: Vec<(String, i32)> = with_db!(&self.media.db, |pool| {
+            sqlx::query_as(
+                "SELECT rendition, segment FROM segment_fetches WHERE user_id = $1 AND asset_id = $2 \
+                 ORDER BY rendition, \
+                 segment",
+            )
+            .bind(user)
+            .bind(asset)
+            .fetch_all(pool)
+            .await
+        })?;
         let Some(prefix) = self.ready_prefix(asset).await? else {
             return Ok(Vec::new());
         };
@@ -311,7 +315,9 @@ async fn deliver(
         if let Some((rendition, segment)) = segment_of(&path) {
             let recorded = platform::db_execute!(
                 &pb.media.db,
-                "INSERT INTO segment_fetches (user_id, asset_id, rendition, segment) VALUES ($1, $2, $3, $4)
+                "INSERT INTO segment_fetches (user_id, asset_id, rendition, segment) VALUES ($1, $2, \
+                 $3, \
+                 $4)
                  ON CONFLICT DO NOTHING",
                 user,
                 asset,

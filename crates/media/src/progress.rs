@@ -171,12 +171,18 @@ impl Playback {
     /// `now`, so the allowance that follows is earned by watching time, not by idle time.
     pub(crate) async fn open_session(&self, user: platform::ids::UserId) -> ApiResult<()> {
         let now = self.media.clock.now();
-        with_db!(&self.media.db, pool => {
+        with_db!(&self.media.db, |pool| {
             let mut tx = pool.begin().await?;
-            let row: (i64, Timestamp, Timestamp) = sqlx::query_as(study::LOCK_SQL).bind(user).fetch_one(&mut *tx).await?;
+            let row: (i64, Timestamp, Timestamp) =
+                sqlx::query_as(study::LOCK_SQL).bind(user).fetch_one(&mut *tx).await?;
             let b = Budget::from(row).open(now);
-            sqlx::query(study::STORE_SQL).bind(user).bind(b.allowance_ms).bind(b.last_at).bind(b.live_until)
-                .execute(&mut *tx).await?;
+            sqlx::query(study::STORE_SQL)
+                .bind(user)
+                .bind(b.allowance_ms)
+                .bind(b.last_at)
+                .bind(b.live_until)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         });
         Ok(())
@@ -204,50 +210,87 @@ impl Playback {
             None
         };
         let now = self.media.clock.now();
-        let (watched, credited, completed) = with_db!(&self.media.db, pool => {
+        let (watched, credited, completed) = with_db!(&self.media.db, |pool| {
             let mut tx = pool.begin().await?;
             // Locks the user's budget for this transaction: reports from several tabs, and live
             // lectures, are credited one after the other against the same allowance.
-            let row: (i64, Timestamp, Timestamp) = sqlx::query_as(study::LOCK_SQL).bind(user.id).fetch_one(&mut *tx).await?;
+            let row: (i64, Timestamp, Timestamp) = sqlx::query_as(study::LOCK_SQL)
+                .bind(user.id)
+                .fetch_one(&mut *tx)
+                .await?;
             let mut budget = Budget::from(row).accrue(now, now);
-            let existing: Option<(String, Option<Timestamp>)> = sqlx::query_as(
-                "SELECT ranges, completed_at FROM watch_progress WHERE user_id = $1 AND asset_id = $2",
-            )
-            .bind(user.id).bind(asset)
-            .fetch_optional(&mut *tx).await?;
-            let union: Vec<Span> = existing.as_ref().and_then(|(r, _)| serde_json::from_str(r).ok()).unwrap_or_default();
-            let spans = match &fetched { Some(f) => platform::study::intersect(&normalise(spans), f), None => spans };
+            let existing: Option<(String, Option<Timestamp>)> =
+                sqlx::query_as("SELECT ranges, completed_at FROM watch_progress WHERE user_id = $1 AND asset_id = $2")
+                    .bind(user.id)
+                    .bind(asset)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let union: Vec<Span> = existing
+                .as_ref()
+                .and_then(|(r, _)| serde_json::from_str(r).ok())
+                .unwrap_or_default();
+            let spans = match &fetched {
+                Some(f) => platform::study::intersect(&normalise(spans), f),
+                None => spans,
+            };
             let (union, credited) = add_capped(&union, &spans, budget.allowance_ms);
             budget.spend_recorded(credited);
             let watched = total(&union);
             let done = complete(watched, duration_ms);
             let completed_at = existing.and_then(|(_, c)| c).or(done.then_some(now));
             sqlx::query(
-                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, completed_at, updated_at)
+                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, \
+                 completed_at, \
+                 updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (user_id, asset_id) DO UPDATE SET ranges = excluded.ranges, watched_ms = excluded.watched_ms,
-                   position_ms = excluded.position_ms, completed_at = excluded.completed_at, updated_at = excluded.updated_at",
+                 ON CONFLICT (user_id, asset_id) DO UPDATE SET ranges = excluded.ranges, watched_ms = \
+                 excluded.watched_ms,
+                   position_ms = excluded.position_ms, completed_at = excluded.completed_at, updated_at = \
+                 excluded.updated_at",
             )
-            .bind(user.id).bind(asset).bind(serde_json::to_string(&union).unwrap_or_else(|_| "[]".into()))
-            .bind(watched).bind(position).bind(completed_at).bind(now)
-            .execute(&mut *tx).await?;
+            .bind(user.id)
+            .bind(asset)
+            .bind(serde_json::to_string(&union).unwrap_or_else(|_| "[]".into()))
+            .bind(watched)
+            .bind(position)
+            .bind(completed_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             if let Some(lesson) = report.lesson_id {
                 sqlx::query(
                     "INSERT INTO watch_places (user_id, asset_id, lesson_id, last_at) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (user_id, asset_id, lesson_id) DO UPDATE SET last_at = excluded.last_at",
                 )
-                .bind(user.id).bind(asset).bind(lesson).bind(now)
-                .execute(&mut *tx).await?;
+                .bind(user.id)
+                .bind(asset)
+                .bind(lesson)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
             if credited > 0 {
                 sqlx::query(
-                    "INSERT INTO study_credits (id, user_id, asset_id, session_id, credited_ms, earned_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO study_credits (id, user_id, asset_id, session_id, credited_ms, earned_at) \
+                     VALUES \
+                     ($1, $2, $3, $4, $5, $6)",
                 )
-                .bind(uuid::Uuid::now_v7()).bind(user.id).bind(asset).bind(report.session_id).bind(credited).bind(now)
-                .execute(&mut *tx).await?;
+                .bind(uuid::Uuid::now_v7())
+                .bind(user.id)
+                .bind(asset)
+                .bind(report.session_id)
+                .bind(credited)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
-            sqlx::query(study::STORE_SQL).bind(user.id).bind(budget.allowance_ms).bind(budget.last_at).bind(budget.live_until)
-                .execute(&mut *tx).await?;
+            sqlx::query(study::STORE_SQL)
+                .bind(user.id)
+                .bind(budget.allowance_ms)
+                .bind(budget.last_at)
+                .bind(budget.live_until)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             (watched, credited, completed_at.is_some())
         });
@@ -287,8 +330,9 @@ pub struct WatchPlace {
 impl crate::Media {
     /// The lessons a user watched assets in, the most recent first.
     pub async fn places_of(&self, user: platform::ids::UserId) -> ApiResult<Vec<WatchPlace>> {
-        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, WatchPlace>(
-            "SELECT asset_id, lesson_id, last_at FROM watch_places WHERE user_id = $1 ORDER BY last_at DESC",
+        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, WatchPlace>(
+            "SELECT asset_id, lesson_id, last_at FROM watch_places WHERE user_id = $1 ORDER BY \
+             last_at DESC",
         )
         .bind(user)
         .fetch_all(pool)
@@ -297,7 +341,7 @@ impl crate::Media {
 
     /// A user's progress on every asset they have played.
     pub async fn progress_of(&self, user: platform::ids::UserId) -> ApiResult<Vec<AssetProgress>> {
-        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, AssetProgress>(
+        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, AssetProgress>(
             "SELECT p.asset_id, p.watched_ms, p.position_ms, a.duration_ms, p.completed_at
              FROM watch_progress p JOIN assets a ON a.id = p.asset_id WHERE p.user_id = $1",
         )
@@ -318,7 +362,7 @@ impl crate::Media {
         if users.is_empty() {
             return Ok(out);
         }
-        let (credits, completed): (PerUser, PerUser) = with_db!(&self.db, pool => {
+        let (credits, completed): (PerUser, PerUser) = with_db!(&self.db, |pool| {
             let mut qb = sqlx::QueryBuilder::new(
                 "SELECT user_id, CAST(SUM(credited_ms) AS BIGINT) FROM study_credits WHERE earned_at >= ",
             );
@@ -331,7 +375,10 @@ impl crate::Media {
                 sep.push_bind(*u);
             }
             qb.push(") GROUP BY user_id");
-            let credits = qb.build_query_as::<(platform::ids::UserId, i64)>().fetch_all(pool).await?;
+            let credits = qb
+                .build_query_as::<(platform::ids::UserId, i64)>()
+                .fetch_all(pool)
+                .await?;
             let mut qb = sqlx::QueryBuilder::new("SELECT user_id, COUNT(*) FROM watch_progress WHERE completed_at < ");
             qb.push_bind(to);
             qb.push(" AND user_id IN (");
@@ -340,7 +387,10 @@ impl crate::Media {
                 sep.push_bind(*u);
             }
             qb.push(") GROUP BY user_id");
-            let completed = qb.build_query_as::<(platform::ids::UserId, i64)>().fetch_all(pool).await?;
+            let completed = qb
+                .build_query_as::<(platform::ids::UserId, i64)>()
+                .fetch_all(pool)
+                .await?;
             (credits, completed)
         });
         for (u, ms) in credits {
@@ -358,25 +408,36 @@ impl crate::Media {
     /// union.
     pub async fn seed_watched(&self, user: platform::ids::UserId, asset: AssetId, spans: &[Span]) -> ApiResult<()> {
         let now = self.clock.now();
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
-            let existing: Option<String> = sqlx::query_scalar(
-                "SELECT ranges FROM watch_progress WHERE user_id = $1 AND asset_id = $2",
-            )
-            .bind(user).bind(asset)
-            .fetch_optional(&mut *tx).await?;
-            let mut union: Vec<Span> = existing.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+            let existing: Option<String> =
+                sqlx::query_scalar("SELECT ranges FROM watch_progress WHERE user_id = $1 AND asset_id = $2")
+                    .bind(user)
+                    .bind(asset)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let mut union: Vec<Span> = existing
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok())
+                .unwrap_or_default();
             union.extend_from_slice(spans);
             let union = platform::intervals::normalise(union);
             sqlx::query(
-                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, completed_at, updated_at)
+                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, \
+                 completed_at, \
+                 updated_at)
                  VALUES ($1, $2, $3, $4, 0, NULL, $5)
-                 ON CONFLICT (user_id, asset_id) DO UPDATE SET ranges = excluded.ranges, watched_ms = excluded.watched_ms,
+                 ON CONFLICT (user_id, asset_id) DO UPDATE SET ranges = excluded.ranges, watched_ms = \
+                 excluded.watched_ms,
                    updated_at = excluded.updated_at",
             )
-            .bind(user).bind(asset).bind(serde_json::to_string(&union).unwrap_or_else(|_| "[]".into()))
-            .bind(total(&union)).bind(now)
-            .execute(&mut *tx).await?;
+            .bind(user)
+            .bind(asset)
+            .bind(serde_json::to_string(&union).unwrap_or_else(|_| "[]".into()))
+            .bind(total(&union))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         });
         Ok(())
@@ -389,14 +450,19 @@ impl crate::Media {
         from: Timestamp,
         to: Timestamp,
     ) -> ApiResult<i64> {
-        Ok(with_db!(&self.db, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM study_credits WHERE user_id = $1 AND earned_at >= $2 AND earned_at < $3",
-        )
-        .bind(user)
-        .bind(from)
-        .bind(to)
-        .fetch_one(pool)
-        .await)?)
+        Ok(with_db!(&self.db, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM study_credits WHERE user_id \
+                 = \
+                 $1 AND \
+                 earned_at >= $2 AND earned_at < $3",
+            )
+            .bind(user)
+            .bind(from)
+            .bind(to)
+            .fetch_one(pool)
+            .await
+        })?)
     }
 }
 
@@ -430,8 +496,10 @@ async fn get_progress(
         return Err(asset_not_found());
     }
     let duration_ms = row.duration_ms.unwrap_or(0);
-    let p: Option<(i64, i64, Option<Timestamp>)> = with_db!(&pb.media.db, pool => sqlx::query_as(
-        "SELECT watched_ms, position_ms, completed_at FROM watch_progress WHERE user_id = $1 AND asset_id = $2",
+    let p: Option<(i64, i64, Option<Timestamp>)> = with_db!(&pb.media.db, |pool| sqlx::query_as(
+        "SELECT watched_ms, position_ms, completed_at FROM watch_progress WHERE user_id = $1 \
+         AND \
+         asset_id = $2",
     )
     .bind(auth.id)
     .bind(id)

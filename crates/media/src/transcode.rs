@@ -89,7 +89,8 @@ impl JobHandler for Transcoder {
             let (state, reason) = failure_note(err, job.attempts, last);
             if let Err(e) = db_execute!(
                 &self.media.db,
-                "UPDATE assets SET state = $2, error = $3, updated_at = $4 WHERE id = $1 AND state = 'processing'",
+                "UPDATE assets SET state = $2, error = $3, updated_at = $4 WHERE id = $1 AND state = \
+                 'processing'",
                 asset,
                 state,
                 &reason,
@@ -313,7 +314,9 @@ impl Transcoder {
         let (w, h) = info.video.map_or((None, None), |(w, h)| (Some(w), Some(h)));
         let n = db_execute!(
             &m.db,
-            "UPDATE assets SET state = 'ready', hls_prefix = $2, duration_ms = $3, width = $4, height = $5, renditions = $6,
+            "UPDATE assets SET state = 'ready', hls_prefix = $2, duration_ms = $3, width = $4, \
+             height = $5, \
+             renditions = $6,
                 progress = 100, error = NULL, updated_at = $7
              WHERE id = $1 AND state = 'processing'",
             asset,
@@ -572,7 +575,11 @@ impl Media {
 
     /// Asset ids stuck in processing without a live job (for diagnostics).
     pub async fn processing_count(&self) -> Result<i64, sqlx::Error> {
-        with_db!(&self.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM assets WHERE state = 'processing'").fetch_one(pool).await)
+        with_db!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM assets WHERE state = 'processing'"
+        )
+        .fetch_one(pool)
+        .await)
     }
 }
 

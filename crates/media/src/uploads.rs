@@ -92,12 +92,16 @@ fn chunk_key(id: UploadId, n: i32) -> String {
 
 impl Media {
     async fn upload(&self, id: UploadId) -> ApiResult<Option<UploadRow>> {
-        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, UploadRow>(
-            "SELECT id, user_id, filename, content_type, size, chunk_size, chunk_count, state, asset_id, expires_at FROM uploads WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?)
+        Ok(with_db!(&self.db, |pool| {
+            sqlx::query_as::<_, UploadRow>(
+                "SELECT id, user_id, filename, content_type, size, chunk_size, chunk_count, state, \
+                 asset_id, expires_at \
+                 FROM uploads WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })?)
     }
 
     /// The caller's upload; someone else's is refused.
@@ -113,12 +117,12 @@ impl Media {
     }
 
     async fn received(&self, id: UploadId) -> ApiResult<Vec<i32>> {
-        Ok(
-            with_db!(&self.db, pool => sqlx::query_scalar::<_, i32>("SELECT n FROM upload_chunks WHERE upload_id = $1 ORDER BY n")
-            .bind(id)
-            .fetch_all(pool)
-            .await)?,
+        Ok(with_db!(&self.db, |pool| sqlx::query_scalar::<_, i32>(
+            "SELECT n FROM upload_chunks WHERE upload_id = $1 ORDER BY n"
         )
+        .bind(id)
+        .fetch_all(pool)
+        .await)?)
     }
 
     async fn view(&self, row: UploadRow) -> ApiResult<UploadView> {
@@ -176,9 +180,19 @@ impl Media {
         let expires = self.expiry(now);
         db_execute!(
             &self.db,
-            "INSERT INTO uploads (id, user_id, filename, content_type, size, chunk_size, chunk_count, state, created_at, updated_at, expires_at)
+            "INSERT INTO uploads (id, user_id, filename, content_type, size, chunk_size, \
+             chunk_count, state, \
+             created_at, updated_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, $9)",
-            id, user.id, &filename, &content_type, req.size, chunk_size, chunks, now, expires,
+            id,
+            user.id,
+            &filename,
+            &content_type,
+            req.size,
+            chunk_size,
+            chunks,
+            now,
+            expires,
         )?;
         Ok(UploadView {
             id,
@@ -232,16 +246,28 @@ impl Media {
         let size = body.len() as i64;
         self.store.put_bytes(&chunk_key(id, n), body).await?;
         let now = self.clock.now();
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO upload_chunks (upload_id, n, size, sha256, created_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (upload_id, n) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, created_at = excluded.created_at",
+                "INSERT INTO upload_chunks (upload_id, n, size, sha256, created_at) VALUES ($1, $2, $3, \
+                 $4, $5)
+                 ON CONFLICT (upload_id, n) DO UPDATE SET size = excluded.size, sha256 = \
+                 excluded.sha256, created_at \
+                 = excluded.created_at",
             )
-            .bind(id).bind(n).bind(size).bind(&digest).bind(now)
-            .execute(&mut *tx).await?;
+            .bind(id)
+            .bind(n)
+            .bind(size)
+            .bind(&digest)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("UPDATE uploads SET updated_at = $2, expires_at = $3 WHERE id = $1")
-                .bind(id).bind(now).bind(self.expiry(now)).execute(&mut *tx).await?;
+                .bind(id)
+                .bind(now)
+                .bind(self.expiry(now))
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         });
         Ok(())
@@ -298,7 +324,8 @@ impl Media {
         let now = self.clock.now();
         let claimed = db_execute!(
             &self.db,
-            "UPDATE uploads SET state = 'completing', updated_at = $2 WHERE id = $1 AND state = 'open'",
+            "UPDATE uploads SET state = 'completing', updated_at = $2 WHERE id = $1 AND state = \
+             'open'",
             id,
             now
         )?;
@@ -334,20 +361,43 @@ impl Media {
         let job = JobId::new();
         let payload = serde_json::json!({ "asset_id": asset }).to_string();
         let max_attempts = self.cfg.max_attempts.max(1);
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, source_key, job_id, created_at, updated_at)
+                "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, \
+                 source_key, job_id, \
+                 created_at, updated_at)
                  VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $9)",
             )
-            .bind(asset).bind(user.id).bind(&row.filename).bind(&row.content_type).bind(row.size).bind(&digest)
-            .bind(&source_key).bind(job).bind(now)
-            .execute(&mut *tx).await?;
-            sqlx::query(Jobs::INSERT_SQL).bind(job).bind(TRANSCODE).bind(&payload).bind(max_attempts).bind(now)
-                .execute(&mut *tx).await?;
+            .bind(asset)
+            .bind(user.id)
+            .bind(&row.filename)
+            .bind(&row.content_type)
+            .bind(row.size)
+            .bind(&digest)
+            .bind(&source_key)
+            .bind(job)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(Jobs::INSERT_SQL)
+                .bind(job)
+                .bind(TRANSCODE)
+                .bind(&payload)
+                .bind(max_attempts)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("UPDATE uploads SET state = 'completed', asset_id = $2, updated_at = $3 WHERE id = $1")
-                .bind(id).bind(asset).bind(now).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1").bind(id).execute(&mut *tx).await?;
+                .bind(id)
+                .bind(asset)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         });
         for n in 0..row.chunk_count {
@@ -422,7 +472,7 @@ impl Media {
             "UPDATE uploads SET state = 'open' WHERE state = 'completing' AND updated_at < $1",
             now.plus_seconds(-600)
         )?;
-        let expired: Vec<(UploadId, i32)> = with_db!(&self.db, pool => sqlx::query_as::<_, (UploadId, i32)>(
+        let expired: Vec<(UploadId, i32)> = with_db!(&self.db, |pool| sqlx::query_as::<_, (UploadId, i32)>(
             "SELECT id, chunk_count FROM uploads WHERE state = 'open' AND expires_at < $1",
         )
         .bind(now)
@@ -432,10 +482,17 @@ impl Media {
             for n in 0..*count {
                 let _ = self.store.delete(&chunk_key(*id, n)).await;
             }
-            with_db!(&self.db, pool => {
+            with_db!(&self.db, |pool| {
                 let mut tx = pool.begin().await?;
-                sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1").bind(*id).execute(&mut *tx).await?;
-                sqlx::query("UPDATE uploads SET state = 'aborted', updated_at = $2 WHERE id = $1").bind(*id).bind(now).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1")
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE uploads SET state = 'aborted', updated_at = $2 WHERE id = $1")
+                    .bind(*id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
             });
         }
@@ -547,7 +604,7 @@ impl Media {
             hasher.update(&buf[..n]);
         }
         let digest = hex(&hasher.finalize());
-        let existing: Option<AssetId> = with_db!(&self.db, pool => sqlx::query_scalar::<_, AssetId>(
+        let existing: Option<AssetId> = with_db!(&self.db, |pool| sqlx::query_scalar::<_, AssetId>(
             "SELECT id FROM assets WHERE sha256 = $1 AND state <> 'failed' ORDER BY id LIMIT 1",
         )
         .bind(&digest)
@@ -581,17 +638,33 @@ impl Media {
         let payload = serde_json::json!({ "asset_id": asset }).to_string();
         let max_attempts = self.cfg.max_attempts.max(1);
         let size = i64::try_from(size).unwrap_or(i64::MAX);
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, source_key, job_id, created_at, updated_at)
+                "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, \
+                 source_key, job_id, \
+                 created_at, updated_at)
                  VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $9)",
             )
-            .bind(asset).bind(owner).bind(&filename).bind("application/octet-stream").bind(size).bind(&digest)
-            .bind(&source_key).bind(job).bind(now)
-            .execute(&mut *tx).await?;
-            sqlx::query(Jobs::INSERT_SQL).bind(job).bind(TRANSCODE).bind(&payload).bind(max_attempts).bind(now)
-                .execute(&mut *tx).await?;
+            .bind(asset)
+            .bind(owner)
+            .bind(&filename)
+            .bind("application/octet-stream")
+            .bind(size)
+            .bind(&digest)
+            .bind(&source_key)
+            .bind(job)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(Jobs::INSERT_SQL)
+                .bind(job)
+                .bind(TRANSCODE)
+                .bind(&payload)
+                .bind(max_attempts)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         });
         Ok(asset)

@@ -98,7 +98,7 @@ fn user_not_found() -> ApiError {
 /// The display name of `id` when it is an active expert account, the one answer to "may this
 /// user lecture" (a course's lecturer, a live series' expert); `None` for anyone else.
 pub async fn expert_name(db: &Db, id: UserId) -> ApiResult<Option<String>> {
-    Ok(with_db!(db, pool => sqlx::query_scalar::<_, String>(
+    Ok(with_db!(db, |pool| sqlx::query_scalar::<_, String>(
         "SELECT display_name FROM users WHERE id = $1 AND role = 'expert' AND deleted_at IS NULL",
     )
     .bind(id)
@@ -134,14 +134,18 @@ impl Accounts {
 
     pub(crate) async fn user_by_id(&self, id: UserId) -> ApiResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
-        Ok(with_db!(&self.db, pool => sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_optional(pool).await)?)
+        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, UserRow>(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?)
     }
 
     pub(crate) async fn user_by_phone(&self, phone: &PhoneNumber) -> ApiResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE phone = $1 AND deleted_at IS NULL");
-        Ok(
-            with_db!(&self.db, pool => sqlx::query_as::<_, UserRow>(&sql).bind(phone.as_str()).fetch_optional(pool).await)?,
-        )
+        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, UserRow>(&sql)
+            .bind(phone.as_str())
+            .fetch_optional(pool)
+            .await)?)
     }
 
     /// Validates and creates a user (used by registration, staff and the CLI). Returns 409
@@ -192,7 +196,7 @@ impl Accounts {
         } else {
             (None, None)
         };
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO users (id, phone, password_hash, display_name, role, must_change_password,
@@ -211,7 +215,13 @@ impl Accounts {
             .execute(&mut *tx)
             .await
             .on_constraint("users_phone", || {
-                ApiError::conflict("phone_taken", msg("该手机号已注册，请直接登录。", "This phone number is already registered; log in instead."))
+                ApiError::conflict(
+                    "phone_taken",
+                    msg(
+                        "该手机号已注册，请直接登录。",
+                        "This phone number is already registered; log in instead.",
+                    ),
+                )
             })?;
             if let Some(org) = new.org {
                 sqlx::query("INSERT INTO memberships (user_id, org_id, created_at, via) VALUES ($1, $2, $3, $4)")
@@ -259,7 +269,9 @@ impl Accounts {
             now.plus_seconds(i64::try_from(self.cfg.refresh_token_ttl_days * 86_400).unwrap_or(i64::MAX / 2000));
         db_execute!(
             &self.db,
-            "INSERT INTO refresh_tokens (token_hash, user_id, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO refresh_tokens (token_hash, user_id, family_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, \
+             $4, $5)",
             auth::token_hash(token),
             user,
             family,
@@ -368,10 +380,11 @@ impl Accounts {
         }
         let now = self.now();
         let hash = auth::token_hash(token);
-        let outcome = with_db!(&self.db, pool => {
+        let outcome = with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             let stored: Option<Stored> = sqlx::query_as(
-                "SELECT user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
+                "SELECT user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE \
+                 token_hash = $1",
             )
             .bind(&hash)
             .fetch_optional(&mut *tx)
@@ -383,12 +396,15 @@ impl Accounts {
                 Some(s) => {
                     // Claim the token atomically: of two concurrent uses only one rotates.
                     let claimed = if s.used_at.is_none() {
-                        sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL")
-                            .bind(&hash)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected()
+                        sqlx::query(
+                            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS \
+                             NULL AND revoked_at IS NULL",
+                        )
+                        .bind(&hash)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
                             == 1
                     } else {
                         false
@@ -409,9 +425,11 @@ impl Accounts {
                     };
                     if claimed || sibling {
                         let next = auth::random_token();
-                        let expires = now.plus_seconds(i64::try_from(self.cfg.refresh_token_ttl_days * 86_400).unwrap_or(0));
+                        let expires =
+                            now.plus_seconds(i64::try_from(self.cfg.refresh_token_ttl_days * 86_400).unwrap_or(0));
                         sqlx::query(
-                            "INSERT INTO refresh_tokens (token_hash, user_id, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                            "INSERT INTO refresh_tokens (token_hash, user_id, family_id, created_at, expires_at) \
+                             VALUES ($1, $2, $3, $4, $5)",
                         )
                         .bind(auth::token_hash(&next))
                         .bind(s.user_id)
@@ -423,11 +441,13 @@ impl Accounts {
                         Outcome::Rotated(s.user_id, next)
                     } else {
                         // A token presented twice was stolen or replayed: end the whole family.
-                        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
-                            .bind(s.family_id)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
+                        sqlx::query(
+                            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+                        )
+                        .bind(s.family_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
                         Outcome::Reused
                     }
                 }
@@ -453,7 +473,8 @@ impl Accounts {
                 "refresh_token_reused",
                 msg(
                     "该刷新令牌已使用过，为安全起见此登录已失效，请重新登录。",
-                    "This refresh token was already used; for safety the login has been revoked. Log in again.",
+                    "This refresh token was already used; for safety the login has been revoked. Log in \
+                     again.",
                 ),
             )),
             Outcome::Expired => Err(ApiError::unauthorized(
@@ -472,7 +493,8 @@ impl Accounts {
         db_execute!(
             &self.db,
             "UPDATE refresh_tokens SET revoked_at = $2
-             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",
+             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND \
+             revoked_at IS NULL",
             auth::token_hash(token),
             self.now(),
         )?;
@@ -483,15 +505,19 @@ impl Accounts {
     /// transaction: never a changed password with the old sessions still alive.
     pub(crate) async fn set_password(&self, id: UserId, hash: &str, must_change: bool) -> ApiResult<()> {
         let now = self.now();
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE users SET password_hash = $2, must_change_password = $3, sessions_revoked_at = $4 WHERE id = $1")
-                .bind(id)
-                .bind(hash)
-                .bind(must_change)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE users SET password_hash = $2, must_change_password = $3, sessions_revoked_at = \
+                 $4 \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(hash)
+            .bind(must_change)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(REVOKE_SESSIONS_SQL)
                 .bind(id)
                 .bind(now)
@@ -536,7 +562,7 @@ impl Accounts {
             ));
         }
         let now = self.now();
-        with_db!(&self.db, pool => {
+        with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             // Invitations to the phone, and every membership: the account leaves every school.
             sqlx::query("DELETE FROM org_invitations WHERE phone = (SELECT phone FROM users WHERE id = $1)")
@@ -548,7 +574,9 @@ impl Accounts {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "UPDATE users SET phone = NULL, password_hash = NULL, display_name = $2, deleted_at = $3, sessions_revoked_at = $3
+                "UPDATE users SET phone = NULL, password_hash = NULL, display_name = $2, deleted_at = \
+                 $3, \
+                 sessions_revoked_at = $3
                  WHERE id = $1",
             )
             .bind(id)
@@ -590,7 +618,7 @@ impl Accounts {
 
     /// Erases deleted accounts that were not fully erased (run at start-up).
     pub async fn erase_pending(&self) -> ApiResult<usize> {
-        let ids: Vec<UserId> = with_db!(&self.db, pool => sqlx::query_scalar(
+        let ids: Vec<UserId> = with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT id FROM users WHERE deleted_at IS NOT NULL AND erased_at IS NULL",
         )
         .fetch_all(pool)
@@ -908,7 +936,7 @@ async fn reset_password(
 impl Accounts {
     /// How many active admins exist (the server prints set-up help when there are none).
     pub async fn admin_count(&self) -> ApiResult<i64> {
-        Ok(with_db!(&self.db, pool => sqlx::query_scalar::<_, i64>(
+        Ok(with_db!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM users WHERE role = 'admin' AND deleted_at IS NULL",
         )
         .fetch_one(pool)

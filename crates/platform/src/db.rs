@@ -22,10 +22,11 @@ pub enum Db {
 }
 
 /// Runs `$body` with `$pool` bound to the native pool of whichever backend `$db` is. The body is
-/// compiled once per backend, so it must type-check on both.
+/// compiled once per backend, so it must type-check on both. It is written like a closure,
+/// `with_db!(db, |pool| …)`, so that rustfmt parses and formats the body (the SQL code in it).
 #[macro_export]
 macro_rules! with_db {
-    ($db:expr, $pool:ident => $body:expr) => {
+    ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite($pool) => $body,
             $crate::db::Db::Postgres($pool) => $body,
@@ -38,7 +39,7 @@ macro_rules! with_db {
 #[macro_export]
 macro_rules! db_execute {
     ($db:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
-        $crate::with_db!($db, pool => sqlx::query($sql)$(.bind($arg))*.execute(pool).await.map(|r| r.rows_affected()))
+        $crate::with_db!($db, |pool| sqlx::query($sql)$(.bind($arg))*.execute(pool).await.map(|r| r.rows_affected()))
     };
 }
 
@@ -122,10 +123,10 @@ impl Db {
 
     /// A trivial round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        with_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+        with_db!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
     }
 
     pub async fn close(&self) {
-        with_db!(self, pool => pool.close().await)
+        with_db!(self, |pool| pool.close().await)
     }
 }

@@ -89,7 +89,8 @@ impl Jobs {
 
     /// The statement that enqueues a job, for callers that must do it inside their own
     /// transaction; bind `(id, kind, payload, max_attempts, now)`.
-    pub const INSERT_SQL: &'static str = "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_after, progress, created_at, updated_at)
+    pub const INSERT_SQL: &'static str = "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, \
+                                          run_after, progress, created_at, updated_at)
          VALUES ($1, $2, $3, 'queued', 0, $4, $5, 0, $5, $5)";
 
     /// Enqueues a job to run as soon as a worker is free.
@@ -129,14 +130,18 @@ impl Jobs {
             attempts: i32,
             max_attempts: i32,
         }
-        let row: Option<Row> = with_db!(&self.db, pool => {
+        let row: Option<Row> = with_db!(&self.db, |pool| {
             let due = "((state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3))";
             let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
             // The condition is checked again on the row itself, so of two workers racing for the
             // same job only one update matches.
             let sql = format!(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_until = $2, updated_at = $3 \
-                 WHERE {due} AND id = (SELECT id FROM jobs WHERE {due} AND kind IN ({}) ORDER BY run_after, id LIMIT 1) \
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
+                 lease_until = $2, \
+                 updated_at = $3 \
+                 WHERE {due} AND id = (SELECT id FROM jobs WHERE {due} AND kind IN ({}) ORDER BY \
+                 run_after, id LIMIT \
+                 1) \
                  RETURNING id, kind, payload, attempts, max_attempts",
                 placeholders.join(", ")
             );
@@ -160,7 +165,9 @@ impl Jobs {
         let now = self.clock.now();
         let n = db_execute!(
             &self.db,
-            "UPDATE jobs SET lease_until = $3, progress = $4, updated_at = $5 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+            "UPDATE jobs SET lease_until = $3, progress = $4, updated_at = $5 WHERE id = $1 AND \
+             lease_owner = $2 AND \
+             state = 'running'",
             id,
             worker,
             now.plus_seconds(self.lease.as_secs() as i64),
@@ -173,7 +180,9 @@ impl Jobs {
     pub async fn complete(&self, id: JobId, worker: &str) -> Result<(), sqlx::Error> {
         db_execute!(
             &self.db,
-            "UPDATE jobs SET state = 'done', progress = 100, lease_owner = NULL, lease_until = NULL, updated_at = $3
+            "UPDATE jobs SET state = 'done', progress = 100, lease_owner = NULL, lease_until = \
+             NULL, \
+             updated_at = $3
              WHERE id = $1 AND lease_owner = $2",
             id,
             worker,
@@ -190,7 +199,9 @@ impl Jobs {
         let backoff = (30i64 << (2 * (job.attempts - 1).clamp(0, 6))).min(3600);
         db_execute!(
             &self.db,
-            "UPDATE jobs SET state = $3, run_after = $4, last_error = $5, lease_owner = NULL, lease_until = NULL, updated_at = $6
+            "UPDATE jobs SET state = $3, run_after = $4, last_error = $5, lease_owner = NULL, \
+             lease_until = NULL, \
+             updated_at = $6
              WHERE id = $1 AND lease_owner = $2",
             job.id,
             worker,
@@ -204,12 +215,14 @@ impl Jobs {
 
     /// A job's state, progress and last error.
     pub async fn status(&self, id: JobId) -> Result<Option<(String, i32, Option<String>, i32)>, sqlx::Error> {
-        with_db!(&self.db, pool => sqlx::query_as::<_, (String, i32, Option<String>, i32)>(
-            "SELECT state, progress, last_error, attempts FROM jobs WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(pool)
-        .await)
+        with_db!(&self.db, |pool| {
+            sqlx::query_as::<_, (String, i32, Option<String>, i32)>(
+                "SELECT state, progress, last_error, attempts FROM jobs WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })
     }
 
     pub fn now(&self) -> Timestamp {

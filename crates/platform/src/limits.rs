@@ -10,11 +10,12 @@ use crate::{Db, Timestamp, db_execute, with_db};
 pub async fn hit(db: &Db, bucket: &str, limit: u32, window_ms: i64, now: Timestamp) -> ApiResult<()> {
     let window_ms = window_ms.max(1000);
     let expired_before = now.0 - window_ms;
-    let (window_start, hits): (i64, i32) = with_db!(db, pool => sqlx::query_as(
+    let (window_start, hits): (i64, i32) = with_db!(db, |pool| sqlx::query_as(
         "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
          ON CONFLICT (bucket) DO UPDATE SET
            hits = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.hits + 1 END,
-           window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END
+           window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE \
+         rate_limits.window_start END
          RETURNING window_start, hits",
     )
     .bind(bucket)

@@ -62,7 +62,7 @@ fn org_out_of_scope() -> ApiError {
 }
 
 async fn org_row(db: &Db, id: OrgId) -> ApiResult<Option<OrgRow>> {
-    Ok(with_db!(db, pool => sqlx::query_as::<_, OrgRow>(
+    Ok(with_db!(db, |pool| sqlx::query_as::<_, OrgRow>(
         "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE id = $1",
     )
     .bind(id)
@@ -77,8 +77,9 @@ pub async fn require_org(db: &Db, id: OrgId) -> ApiResult<()> {
 
 /// The organizations a user belongs to, root-first.
 pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<OrgView>> {
-    Ok(with_db!(db, pool => sqlx::query_as::<_, OrgView>(
-        "SELECT o.id, o.name, o.kind, o.parent_id FROM memberships m JOIN organizations o ON o.id = m.org_id
+    Ok(with_db!(db, |pool| sqlx::query_as::<_, OrgView>(
+        "SELECT o.id, o.name, o.kind, o.parent_id FROM memberships m JOIN organizations o ON \
+         o.id = m.org_id
          WHERE m.user_id = $1 ORDER BY o.path",
     )
     .bind(user)
@@ -116,7 +117,7 @@ pub async fn user_in_scope_by_consent(db: &Db, staff: &AuthUser, target: UserId)
 
 async fn member_in_scope(db: &Db, staff: &AuthUser, target: UserId, consent: bool) -> ApiResult<bool> {
     let scope = Scope::load(db, Some(staff)).await?;
-    let paths: Vec<String> = with_db!(db, pool => sqlx::query_scalar::<_, String>(
+    let paths: Vec<String> = with_db!(db, |pool| sqlx::query_scalar::<_, String>(
         "SELECT t.path FROM memberships tm JOIN organizations t ON t.id = tm.org_id
          WHERE tm.user_id = $1 AND ($2 = 0 OR tm.via IN ('join_code', 'invitation', 'created'))",
     )
@@ -194,7 +195,9 @@ pub async fn create_org(
     let path = format!("{}{id}/", parent_row.as_ref().map_or("/", |p| p.path.as_str()));
     db_execute!(
         db,
-        "INSERT INTO organizations (id, parent_id, kind, name, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO organizations (id, parent_id, kind, name, path, created_at) VALUES ($1, \
+         $2, \
+         $3, $4, $5, $6)",
         id,
         parent,
         kind.as_str(),
@@ -347,7 +350,7 @@ async fn find_experts(
         phone: Option<String>,
         org_name: String,
     }
-    let rows: Vec<Row> = with_db!(&acc.db, pool => {
+    let rows: Vec<Row> = with_db!(&acc.db, |pool| {
         let mut qb = sqlx::QueryBuilder::new(
             "SELECT u.id, u.display_name, u.phone, MIN(o.name) AS org_name FROM users u
                JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id
@@ -419,7 +422,7 @@ async fn list_orgs(
         })
         .filter(|t| !t.is_empty());
     let scope = Scope::load(&acc.db, Some(&auth)).await?;
-    let rows: Vec<OrgRow> = with_db!(&acc.db, pool => {
+    let rows: Vec<OrgRow> = with_db!(&acc.db, |pool| {
         let mut qb = sqlx::QueryBuilder::new(
             "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE path > ",
         );
@@ -540,8 +543,9 @@ async fn join(
             msg("请填写加入码。", "Enter the join code."),
         ));
     }
-    let row: Option<OrgRow> = with_db!(&acc.db, pool => sqlx::query_as::<_, OrgRow>(
-        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE join_code = $1",
+    let row: Option<OrgRow> = with_db!(&acc.db, |pool| sqlx::query_as::<_, OrgRow>(
+        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE join_code = \
+         $1",
     )
     .bind(&code)
     .fetch_optional(pool)
@@ -564,7 +568,8 @@ async fn add_membership(db: &Db, user: UserId, org: OrgId, via: Via, now: Timest
     db_execute!(
         db,
         "INSERT INTO memberships (user_id, org_id, created_at, via) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (user_id, org_id) DO UPDATE SET via = excluded.via WHERE memberships.via = 'unknown'",
+         ON CONFLICT (user_id, org_id) DO UPDATE SET via = excluded.via WHERE memberships.via = \
+         'unknown'",
         user,
         org,
         now,
@@ -599,9 +604,11 @@ async fn list_members(
         phone: Option<String>,
         role: String,
     }
-    let rows: Vec<Row> = with_db!(&acc.db, pool => sqlx::query_as::<_, Row>(
-        "SELECT u.id, u.display_name, u.phone, u.role FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.org_id = $1 AND u.deleted_at IS NULL AND ($2 IS NULL OR u.id > $2) ORDER BY u.id LIMIT $3",
+    let rows: Vec<Row> = with_db!(&acc.db, |pool| sqlx::query_as::<_, Row>(
+        "SELECT u.id, u.display_name, u.phone, u.role FROM memberships m JOIN users u ON u.id = \
+         m.user_id
+         WHERE m.org_id = $1 AND u.deleted_at IS NULL AND ($2 IS NULL OR u.id > $2) ORDER BY \
+         u.id LIMIT $3",
     )
     .bind(id)
     .bind(after)
@@ -644,8 +651,12 @@ async fn add_member(
     // A repeated invitation is renewed, not duplicated.
     db_execute!(
         &acc.db,
-        "INSERT INTO org_invitations (id, org_id, phone, invited_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (org_id, phone) DO UPDATE SET invited_by = excluded.invited_by, created_at = excluded.created_at, expires_at = excluded.expires_at",
+        "INSERT INTO org_invitations (id, org_id, phone, invited_by, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, \
+         $5, $6)
+         ON CONFLICT (org_id, phone) DO UPDATE SET invited_by = excluded.invited_by, created_at \
+         = \
+         excluded.created_at, expires_at = excluded.expires_at",
         InvitationId::new(),
         id,
         phone.as_str(),
@@ -677,18 +688,25 @@ async fn my_invitations(State(acc): State<Accounts>, auth: AuthUser) -> ApiResul
         invited_by_name: String,
         expires_at: Timestamp,
     }
-    let rows: Vec<Row> = with_db!(&acc.db, pool => sqlx::query_as::<_, Row>(
-        "SELECT i.id, o.id AS org_id, o.name, o.kind, o.parent_id, s.display_name AS invited_by_name, i.expires_at
-         FROM org_invitations i JOIN users u ON u.phone = i.phone JOIN organizations o ON o.id = i.org_id
+    let rows: Vec<Row> = with_db!(&acc.db, |pool| {
+        sqlx::query_as::<_, Row>(
+            "SELECT i.id, o.id AS org_id, o.name, o.kind, o.parent_id, s.display_name AS \
+             invited_by_name, i.expires_at
+         FROM org_invitations i JOIN users u ON u.phone = i.phone JOIN organizations o ON o.id \
+             = \
+             i.org_id
               JOIN users s ON s.id = i.invited_by
          WHERE u.id = $1 AND u.deleted_at IS NULL AND i.expires_at > $2
-           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.org_id = i.org_id AND m.via <> 'unknown')
+           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.org_id = \
+             i.org_id AND m.via <> \
+             'unknown')
          ORDER BY i.created_at DESC LIMIT 50",
-    )
-    .bind(auth.id)
-    .bind(acc.now())
-    .fetch_all(pool)
-    .await)?;
+        )
+        .bind(auth.id)
+        .bind(acc.now())
+        .fetch_all(pool)
+        .await
+    })?;
     Ok(Json(
         rows.into_iter()
             .map(|r| InvitationView {
@@ -708,7 +726,7 @@ async fn my_invitations(State(acc): State<Accounts>, auth: AuthUser) -> ApiResul
 
 /// The caller's open invitation `id`: (invitation, organization).
 async fn open_invitation(acc: &Accounts, auth: &AuthUser, id: InvitationId) -> ApiResult<OrgId> {
-    let org: Option<OrgId> = with_db!(&acc.db, pool => sqlx::query_scalar::<_, OrgId>(
+    let org: Option<OrgId> = with_db!(&acc.db, |pool| sqlx::query_scalar::<_, OrgId>(
         "SELECT i.org_id FROM org_invitations i JOIN users u ON u.phone = i.phone
          WHERE i.id = $1 AND u.id = $2 AND u.deleted_at IS NULL AND i.expires_at > $3",
     )
@@ -800,10 +818,12 @@ pub struct SubtreeMember {
 /// subtree appears once, with the first of them.
 pub async fn subtree_members(db: &Db, org: OrgId, after: Option<UserId>, limit: i64) -> ApiResult<Vec<SubtreeMember>> {
     let path = org_path(db, org).await?;
-    let rows: Vec<SubtreeMember> = with_db!(db, pool => sqlx::query_as::<_, SubtreeMember>(
+    let rows: Vec<SubtreeMember> = with_db!(db, |pool| sqlx::query_as::<_, SubtreeMember>(
         "SELECT u.id AS user_id, u.display_name, u.phone, o.id AS org_id, o.name AS org_name
-         FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id
-         WHERE o.path LIKE $1 AND u.deleted_at IS NULL AND u.role IN ('parent', 'expert') AND ($2 IS NULL OR u.id > $2)
+         FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = \
+         m.org_id
+         WHERE o.path LIKE $1 AND u.deleted_at IS NULL AND u.role IN ('parent', 'expert') AND \
+         ($2 IS NULL OR u.id > $2)
          ORDER BY u.id, o.path LIMIT $3",
     )
     .bind(format!("{path}%"))

@@ -182,8 +182,9 @@ impl Scope {
 }
 
 async fn member_paths(db: &Db, user: UserId) -> ApiResult<Vec<String>> {
-    Ok(with_db!(db, pool => sqlx::query_scalar::<_, String>(
-        "SELECT o.path FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY o.path",
+    Ok(with_db!(db, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT o.path FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE \
+         m.user_id = $1 ORDER BY o.path",
     )
     .bind(user)
     .fetch_all(pool)

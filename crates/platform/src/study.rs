@@ -110,14 +110,14 @@ impl Budget {
 /// Locks `user`'s budget row for the transaction (creating it empty) and reads it: bind the
 /// user id; returns `(allowance_ms, last_at, live_until)`. The no-op update takes the row lock on
 /// PostgreSQL and the write lock on SQLite, so concurrent spenders go one after the other.
-pub const LOCK_SQL: &str =
-    "INSERT INTO credit_allowance (user_id, allowance_ms, last_at, live_until) VALUES ($1, 0, 0, 0)
+pub const LOCK_SQL: &str = "INSERT INTO credit_allowance (user_id, allowance_ms, last_at, live_until) VALUES ($1, \
+                            0, 0, 0)
      ON CONFLICT (user_id) DO UPDATE SET allowance_ms = credit_allowance.allowance_ms
      RETURNING allowance_ms, last_at, live_until";
 
 /// Stores a budget: bind the user id, `allowance_ms`, `last_at`, `live_until`.
-pub const STORE_SQL: &str =
-    "UPDATE credit_allowance SET allowance_ms = $2, last_at = $3, live_until = $4 WHERE user_id = $1";
+pub const STORE_SQL: &str = "UPDATE credit_allowance SET allowance_ms = $2, last_at = $3, live_until = $4 WHERE \
+                             user_id = $1";
 
 /// [`LOCK_SQL`] for `n` users at once (bind their ids, in id order so that two nodes lock
 /// alike); returns `(user_id, allowance_ms, last_at, live_until)` rows.
@@ -140,7 +140,10 @@ pub fn store_many_sql(n: usize) -> String {
             .collect::<String>()
     };
     format!(
-        "UPDATE credit_allowance SET allowance_ms = CASE user_id{} END, last_at = CASE user_id{} END, live_until = CASE user_id{} END WHERE user_id IN ({})",
+        "UPDATE credit_allowance SET allowance_ms = CASE user_id{} END, last_at = CASE \
+         user_id{} \
+         END, live_until = \
+         CASE user_id{} END WHERE user_id IN ({})",
         case(2),
         case(3),
         case(4),

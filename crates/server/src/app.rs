@@ -405,7 +405,10 @@ fn openapi_document(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenA
     doc.info.title = "ParentSchool 家长学堂 API".into();
     doc.info.version = env!("CARGO_PKG_VERSION").into();
     doc.info.description = Some(
-        "Errors are RFC 9457 application/problem+json with a stable `code`; messages follow Accept-Language (Chinese by default).".into(),
+        "Errors are RFC 9457 application/problem+json with a stable `code`; messages follow \
+         Accept-Language (Chinese \
+         by default)."
+            .into(),
     );
     doc.components.get_or_insert_with(Default::default).add_security_scheme(
         "bearer",
@@ -648,8 +651,13 @@ impl SecurityHeaders {
             .map(|o| format!(" {o}"))
             .unwrap_or_default();
         let csp = format!(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:{bucket}; \
-             media-src 'self' blob:{bucket}; connect-src 'self'{bucket}; font-src 'self'; object-src 'none'; \
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src \
+             'self' \
+             data: \
+             blob:{bucket}; \
+             media-src 'self' blob:{bucket}; connect-src 'self'{bucket}; font-src 'self'; \
+             object-src \
+             'none'; \
              base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
         );
         Self {

@@ -119,7 +119,10 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
         ("live.turn_secret", &s.live.turn_secret),
     ] {
         if secret.as_ref().is_some_and(|v| is_placeholder(v.expose())) {
-            bail!("{key} is still the example placeholder: generate one, e.g. with `head -c 48 /dev/urandom | base64`");
+            bail!(
+                "{key} is still the example placeholder: generate one, e.g. with `head -c 48 \
+                 /dev/urandom | base64`"
+            );
         }
     }
     if !matches!(s.log.format.as_str(), "pretty" | "json") {
@@ -216,7 +219,8 @@ mod tests {
         std::fs::create_dir_all(dir.path().join(".aws")).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(
             dir.path().join(".aws/credentials"),
-            "[default]\naws_access_key_id = AKDEF\naws_secret_access_key = d\n\n[oss]\naws_access_key_id=AKOSS\naws_secret_access_key=o\naws_session_token=t\n",
+            "[default]\naws_access_key_id = AKDEF\naws_secret_access_key = \
+             d\n\n[oss]\naws_access_key_id=AKOSS\naws_secret_access_key=o\naws_session_token=t\n",
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let mut s3 = S3Settings::default();
