@@ -1,0 +1,68 @@
+//! Cover images: sniffed, stored under a content-addressed key, served for a year.
+
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::{db_execute, with_db};
+
+use super::*;
+use crate::Catalog;
+
+pub(super) const MAX_COVER_BYTES: usize = 5 * 1024 * 1024;
+
+pub(crate) fn image_kind(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(("jpg", "image/jpeg"))
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(("png", "image/png"))
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some(("webp", "image/webp"))
+    } else {
+        None
+    }
+}
+
+impl Catalog {
+    /// Stores a cover image under a content-addressed key and points the course at it.
+    pub(crate) async fn set_cover(&self, id: CourseId, body: bytes::Bytes) -> ApiResult<()> {
+        let (ext, _) = image_kind(&body).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_image",
+                msg(
+                    "封面必须是 JPEG、PNG 或 WebP 图片。",
+                    "The cover must be a JPEG, PNG or WebP image.",
+                ),
+            )
+        })?;
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(&body);
+        let key = format!("covers/{id}/{}.{ext}", URL_SAFE_NO_PAD.encode(&digest[..12]));
+        self.store.put_bytes(&key, body).await?;
+        let old = self.cover_key(id).await?;
+        db_execute!(
+            &self.db,
+            "UPDATE courses SET cover_key = $2, version = version + 1, updated_at = $3 WHERE id = $1",
+            id,
+            &key,
+            self.clock.now()
+        )?;
+        if let Some(old) = old.filter(|o| *o != key) {
+            // The course no longer points at it; a failure here only leaves an orphan object.
+            let _ = self.store.delete(&old).await;
+        }
+        Ok(())
+    }
+
+    /// The key of the course's cover image, if it has one.
+    pub(crate) async fn cover_key(&self, id: CourseId) -> ApiResult<Option<String>> {
+        let key: Option<Option<String>> = with_db!(&self.db, |pool| {
+            sqlx::query_scalar::<_, Option<String>>("SELECT cover_key FROM courses WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(key.flatten())
+    }
+}

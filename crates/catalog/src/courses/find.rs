@@ -1,0 +1,245 @@
+//! Listing and searching courses: filters, ranking and cursors.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::http::Page;
+use platform::scope::Scope;
+use platform::validate::Role;
+use platform::with_db;
+use serde::Deserialize;
+
+use super::*;
+use crate::Catalog;
+use crate::search::{self, QueryError};
+
+/// `GET /api/v1/courses` parameters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct CourseQuery {
+    /// Search words (Chinese or other); results ranked, title matches first.
+    pub q: Option<String>,
+    /// Age stage code.
+    pub age_stage: Option<String>,
+    /// Topic name.
+    pub topic: Option<String>,
+    pub year: Option<i32>,
+    /// Only courses in this curated list.
+    pub list: Option<ListId>,
+    /// Only courses that may join this list: published, and seen by everyone who sees the list
+    /// (the rule `PUT /lists/{id}/items` applies), so the list editor offers no course it would refuse.
+    pub fits_list: Option<ListId>,
+    /// draft, in_review, published or archived (editors see unpublished courses they may edit).
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    /// 1–100, default 20.
+    pub limit: Option<u32>,
+}
+
+enum Cursor {
+    Id(CourseId),
+    Scored(i64, CourseId),
+}
+
+fn parse_cursor(s: &str) -> Option<Cursor> {
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(s).ok()?).ok()?;
+    if let Some(id) = raw.strip_prefix('i') {
+        return Some(Cursor::Id(id.parse().ok()?));
+    }
+    let (score, id) = raw.strip_prefix('s')?.split_once(':')?;
+    Some(Cursor::Scored(score.parse().ok()?, id.parse().ok()?))
+}
+
+fn invalid_query(field: &str, m: platform::error::Msg) -> ApiError {
+    ApiError::invalid_field(field, m)
+}
+
+impl Catalog {
+    /// Lists or searches the courses `viewer` may see.
+    pub async fn find_courses(&self, viewer: Option<&AuthUser>, q: &CourseQuery) -> ApiResult<Page<CourseSummary>> {
+        let limit = platform::http::PageQuery {
+            cursor: None,
+            limit: q.limit,
+        }
+        .limit()?;
+        let search = match q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(text) => Some(search::parse_query(text).map_err(|e| match e {
+                QueryError::TooLong => invalid_query(
+                    "q",
+                    msg(
+                        format!("搜索词太长（最多 {} 个字）。", search::MAX_QUERY_CHARS),
+                        format!(
+                            "The query is too long (at most {} characters).",
+                            search::MAX_QUERY_CHARS
+                        ),
+                    ),
+                ),
+                QueryError::NothingSearchable => invalid_query(
+                    "q",
+                    msg(
+                        "搜索词需要包含文字或数字。",
+                        "The query must contain letters or digits.",
+                    ),
+                ),
+            })?),
+        };
+        let stage = match q.age_stage.as_deref() {
+            None | Some("") => None,
+            Some(code) => Some(parse_age_stages(&[code.to_owned()]).map_err(|m| invalid_query("age_stage", m))?[0]),
+        };
+        let topic = match q.topic.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) => {
+                if !self.topics().await?.iter().any(|k| k == t) {
+                    return Err(invalid_query(
+                        "topic",
+                        msg(format!("未知的主题“{t}”。"), format!("Unknown topic {t:?}.")),
+                    ));
+                }
+                Some(t.to_owned())
+            }
+        };
+        let status = match q.status.as_deref() {
+            None | Some("") => None,
+            Some(s) => Some(Status::parse(s).ok_or_else(|| {
+                invalid_query(
+                    "status",
+                    msg(
+                        "状态只能是 draft、in_review、published 或 archived。",
+                        "status must be draft, in_review, published or archived.",
+                    ),
+                )
+            })?),
+        };
+        let cursor = match q.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => {
+                Some(parse_cursor(c).ok_or_else(|| invalid_query("cursor", msg("分页游标无效。", "Invalid cursor.")))?)
+            }
+        };
+        let fetch = i64::from(limit) + 1;
+        let scope = Scope::load(&self.db, viewer).await?;
+        let fits = match q.fits_list {
+            Some(list) => Some(self.list_audience(viewer, list).await?),
+            None => None,
+        };
+
+        let rows: Vec<(CourseRow, i64)> = with_db!(&self.db, |pool| {
+            // The inner query picks the page (ids and scores only); the outer one fetches the
+            // columns of those rows alone.
+            let mut qb = sqlx::QueryBuilder::new("SELECT ");
+            qb.push(SUMMARY_COLUMNS);
+            qb.push(", p.score AS score FROM (SELECT c.id AS id, ");
+            if let Some(query) = &search {
+                qb.push(
+                    "s.score AS score FROM courses c JOIN (SELECT course_id, SUM(score) AS score, COUNT(*) \
+                     AS n \
+                     FROM search_terms WHERE term IN (",
+                );
+                let mut sep = qb.separated(", ");
+                for t in &query.terms {
+                    sep.push_bind(t.as_str());
+                }
+                qb.push(") GROUP BY course_id) s ON s.course_id = c.id WHERE s.n = ");
+                qb.push_bind(query.terms.len() as i64);
+                for phrase in query.phrases_needing_check() {
+                    qb.push(" AND EXISTS (SELECT 1 FROM course_texts ct WHERE ct.course_id = c.id AND ct.text LIKE ");
+                    qb.push_bind(format!("%{phrase}%"));
+                    qb.push(")");
+                }
+            } else {
+                qb.push("CAST(0 AS BIGINT) AS score FROM courses c WHERE 1 = 1");
+            }
+            qb.push(" AND ");
+            push_visible!(qb, scope);
+            if let Some(stage) = stage {
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM course_age_stages a WHERE a.course_id = c.id AND \
+                     a.age_stage \
+                     = ",
+                );
+                qb.push_bind(stage.code());
+                qb.push(")");
+            }
+            if let Some(topic) = &topic {
+                qb.push(" AND EXISTS (SELECT 1 FROM course_topics t WHERE t.course_id = c.id AND t.topic = ");
+                qb.push_bind(topic.as_str());
+                qb.push(")");
+            }
+            if let Some(year) = q.year {
+                qb.push(" AND c.year = ");
+                qb.push_bind(year);
+            }
+            if let Some(list) = q.list {
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM course_list_items li WHERE li.course_id = c.id AND \
+                     li.list_id = ",
+                );
+                qb.push_bind(list);
+                qb.push(")");
+            }
+            if let Some((list_public, list_scope)) = &fits {
+                qb.push(" AND c.status = 'published' AND (c.visibility = 'public'");
+                if !list_public {
+                    qb.push(" OR ");
+                    platform::scope::push_within(&mut qb, list_scope.clone(), "c.scope_path");
+                }
+                qb.push(")");
+            }
+            if let Some(status) = status {
+                qb.push(" AND c.status = ");
+                qb.push_bind(status.as_str());
+            }
+            match (&cursor, search.is_some()) {
+                (Some(Cursor::Scored(score, id)), true) => {
+                    qb.push(" AND (s.score < ");
+                    qb.push_bind(*score);
+                    qb.push(" OR (s.score = ");
+                    qb.push_bind(*score);
+                    qb.push(" AND c.id < ");
+                    qb.push_bind(*id);
+                    qb.push("))");
+                }
+                (Some(Cursor::Id(id)), false) => {
+                    qb.push(" AND c.id < ");
+                    qb.push_bind(*id);
+                }
+                (None, _) => {}
+                _ => return Err(invalid_query("cursor", msg("分页游标无效。", "Invalid cursor."))),
+            }
+            qb.push(if search.is_some() {
+                " ORDER BY s.score DESC, c.id DESC LIMIT "
+            } else {
+                " ORDER BY c.id DESC LIMIT "
+            });
+            qb.push_bind(fetch);
+            qb.push(") p JOIN courses c ON c.id = p.id ORDER BY p.score DESC, c.id DESC");
+            let rows = qb.build().fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                use sqlx::{FromRow, Row};
+                out.push((CourseRow::from_row(row)?, row.try_get::<i64, _>("score")?));
+            }
+            out
+        });
+        let more = rows.len() > limit as usize;
+        let rows = &rows[..rows.len().min(limit as usize)];
+        let next_cursor = if more {
+            rows.last().map(|(r, score)| {
+                let raw = if search.is_some() {
+                    format!("s{score}:{}", r.id)
+                } else {
+                    format!("i{}", r.id)
+                };
+                URL_SAFE_NO_PAD.encode(raw)
+            })
+        } else {
+            None
+        };
+        Ok(Page {
+            items: rows.iter().map(|(r, _)| r.summary()).collect(),
+            next_cursor,
+        })
+    }
+}

@@ -1,0 +1,404 @@
+//! Reading and writing courses and lessons: rows, lessons, the assets lessons use, topics; and
+//! writing a course with its topics, age stages, search postings and lessons in one transaction.
+
+use platform::error::{ApiError, ApiResult, ResultExt, msg};
+use platform::ids::UserId;
+use platform::{db_execute, with_db};
+
+use super::*;
+use crate::Catalog;
+use crate::search::{Field, Postings};
+
+impl Catalog {
+    pub(crate) async fn course_row(&self, id: CourseId) -> ApiResult<Option<CourseRow>> {
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM courses c WHERE c.id = $1");
+        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, CourseRow>(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// Whether `viewer` may see the course (same rule as [`push_visible!`]).
+    pub(crate) async fn visible(&self, viewer: Option<&AuthUser>, id: CourseId) -> ApiResult<bool> {
+        let scope = Scope::load(&self.db, viewer).await?;
+        let n: i64 = with_db!(&self.db, |pool| {
+            let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM courses c WHERE c.id = ");
+            qb.push_bind(id);
+            qb.push(" AND ");
+            push_visible!(qb, scope);
+            qb.build_query_scalar::<i64>().fetch_one(pool).await
+        })?;
+        Ok(n > 0)
+    }
+
+    /// Appends a lesson to a course (the CLI's `media upload`); returns its position.
+    pub async fn append_lesson(
+        &self,
+        course: CourseId,
+        title: &str,
+        asset_id: &str,
+        duration_s: i32,
+    ) -> ApiResult<i32> {
+        let row = self.course_row(course).await?.ok_or_else(course_not_found)?;
+        let mut lessons: Vec<LessonInput> = self
+            .lessons(course)
+            .await?
+            .into_iter()
+            .map(|l| LessonInput {
+                id: Some(l.id),
+                title: l.title,
+                asset_id: l.asset_id,
+                duration_s: l.duration_s,
+            })
+            .collect();
+        lessons.push(LessonInput {
+            id: None,
+            title: title.to_owned(),
+            asset_id: Some(asset_id.to_owned()),
+            duration_s,
+        });
+        let position = lessons.len() as i32;
+        let input = CourseInput {
+            lessons: Some(lessons),
+            ..CourseInput::default()
+        };
+        let prepared = self.prepare(&Actor::Importer, input, Some(&row)).await?;
+        self.persist(
+            course,
+            &prepared,
+            row.author_id,
+            Some((row.version, None)),
+            row.status(),
+        )
+        .await?;
+        Ok(position)
+    }
+
+    /// The lessons (with their courses) that use any of `assets`, in course and lesson order.
+    pub async fn lessons_for_assets(&self, assets: &[String]) -> ApiResult<Vec<LessonRef>> {
+        if assets.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(with_db!(&self.db, |pool| {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT l.asset_id AS asset_id, l.id AS lesson_id, l.title AS lesson_title, l.position \
+                 AS position, \
+                 c.id AS course_id, c.title AS course_title, CAST(c.lesson_count AS BIGINT) AS \
+                 course_lesson_count \
+                 FROM lessons l CROSS JOIN courses c \
+                 WHERE c.id = l.course_id AND l.asset_id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for a in assets {
+                sep.push_bind(a.as_str());
+            }
+            qb.push(") ORDER BY c.id, l.position");
+            qb.build_query_as::<LessonRef>().fetch_all(pool).await
+        })?)
+    }
+
+    /// Whether `viewer` may watch media asset `asset`: admins, and those who may see a course with a
+    /// lesson using it.
+    pub async fn lesson_asset_visible(&self, viewer: &AuthUser, asset: &str) -> ApiResult<bool> {
+        let scope = Scope::load(&self.db, Some(viewer)).await?;
+        if scope.is_admin() {
+            return Ok(true);
+        }
+        let n: i64 = with_db!(&self.db, |pool| {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT COUNT(*) FROM lessons l CROSS JOIN courses c WHERE c.id = l.course_id AND \
+                 l.asset_id = ",
+            );
+            qb.push_bind(asset);
+            qb.push(" AND ");
+            push_visible!(qb, scope);
+            qb.build_query_scalar::<i64>().fetch_one(pool).await
+        })?;
+        Ok(n > 0)
+    }
+
+    /// Whether `user` may manage an asset through the courses using it: admins, and curators
+    /// whose subtree owns such a course (the rule of [`may_edit`](Self::may_edit)).
+    pub async fn lesson_asset_managed(&self, user: &AuthUser, asset: &str) -> ApiResult<bool> {
+        let scope = Scope::load(&self.db, Some(user)).await?;
+        if scope.is_admin() {
+            return Ok(true);
+        }
+        let owners: Vec<String> = with_db!(&self.db, |pool| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT c.owner_path FROM lessons l JOIN courses c ON c.id = l.course_id WHERE \
+                 l.asset_id = $1",
+            )
+            .bind(asset)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(owners.iter().any(|path| scope.manages(path)))
+    }
+
+    pub(crate) async fn lessons(&self, id: CourseId) -> ApiResult<Vec<LessonView>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: LessonId,
+            position: i32,
+            title: String,
+            asset_id: Option<String>,
+            duration_s: i32,
+        }
+        let rows: Vec<Row> = with_db!(&self.db, |pool| sqlx::query_as::<_, Row>(
+            "SELECT id, position, title, asset_id, duration_s FROM lessons WHERE course_id = $1 \
+             ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| LessonView {
+                id: r.id,
+                position: r.position,
+                title: r.title,
+                asset_id: r.asset_id,
+                duration_s: r.duration_s,
+            })
+            .collect())
+    }
+
+    /// Known topic names, in display order.
+    pub async fn topics(&self) -> ApiResult<Vec<String>> {
+        Ok(with_db!(&self.db, |pool| sqlx::query_scalar::<_, String>(
+            "SELECT name FROM topics ORDER BY position, name"
+        )
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Inserts or updates a course with its topics, age stages, search postings and (when
+    /// given) lessons, all in one transaction. Returns 409 `version_conflict` when `expect_version`
+    /// is stale and 409 `external_id_taken` for a duplicate import key.
+    pub(crate) async fn persist(
+        &self,
+        id: CourseId,
+        p: &Prepared,
+        author: Option<UserId>,
+        existing: Option<(i32, Option<i32>)>,
+        initial_status: Status,
+    ) -> ApiResult<()> {
+        let now = self.clock.now();
+        let mut postings = Postings::default();
+        postings.add(Field::Title, &p.title);
+        postings.add(Field::Summary, &p.summary);
+        postings.add(Field::Lecturer, &format!("{} {}", p.lecturer.name, p.lecturer.title));
+        for t in &p.topics {
+            postings.add(Field::Topic, t);
+        }
+        for t in &p.tags {
+            postings.add(Field::Tag, t);
+        }
+        let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+        let stages: Vec<String> = p.age_stages.iter().map(|s| s.code().to_owned()).collect();
+        let (stages_json, topics_json, tags_json) = (json(&stages), json(&p.topics), json(&p.tags));
+        let scores = postings.scores();
+        let text = postings.text().to_owned();
+        let taken = || {
+            ApiError::conflict(
+                "external_id_taken",
+                msg(
+                    "外部编号已被另一门课程使用。",
+                    "Another course already has this external_id.",
+                ),
+            )
+        };
+
+        with_db!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            match existing {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO courses (id, external_id, title, summary, lecturer_user_id, lecturer_name, \
+                         lecturer_title,
+                            language, year, age_stages, topics, tags, status, author_id, owner_org_id, visibility,
+                            scope_org_id, scope_path, owner_path, version, created_at, updated_at, published_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                         $18, \
+                         $19, 1, $20, $20, $21)",
+                    )
+                    .bind(id)
+                    .bind(&p.external_id)
+                    .bind(&p.title)
+                    .bind(&p.summary)
+                    .bind(p.lecturer.user_id)
+                    .bind(&p.lecturer.name)
+                    .bind(&p.lecturer.title)
+                    .bind(&p.language)
+                    .bind(p.year)
+                    .bind(&stages_json)
+                    .bind(&topics_json)
+                    .bind(&tags_json)
+                    .bind(initial_status.as_str())
+                    .bind(author)
+                    .bind(p.owner_org_id)
+                    .bind(p.visibility.as_str())
+                    .bind(p.scope_org_id)
+                    .bind(&p.scope_path)
+                    .bind(&p.owner_path)
+                    .bind(now)
+                    .bind((initial_status == Status::Published).then_some(now))
+                    .execute(&mut *tx)
+                    .await
+                    .on_constraint("courses_external_id", taken)?;
+                }
+                Some((current, expected)) => {
+                    if expected.is_some_and(|v| v != current) {
+                        return Err(version_conflict());
+                    }
+                    let n = sqlx::query(
+                        "UPDATE courses SET external_id = $2, title = $3, summary = $4, lecturer_user_id = $5, \
+                         lecturer_name = $6,
+                            lecturer_title = $7, language = $8, year = $9, age_stages = $10, topics = $11, tags = \
+                         $12,
+                            owner_org_id = $13, visibility = $14, scope_org_id = $15, scope_path = $16,
+                            owner_path = $17, version = version + 1, updated_at = $18
+                         WHERE id = $1 AND version = $19",
+                    )
+                    .bind(id)
+                    .bind(&p.external_id)
+                    .bind(&p.title)
+                    .bind(&p.summary)
+                    .bind(p.lecturer.user_id)
+                    .bind(&p.lecturer.name)
+                    .bind(&p.lecturer.title)
+                    .bind(&p.language)
+                    .bind(p.year)
+                    .bind(&stages_json)
+                    .bind(&topics_json)
+                    .bind(&tags_json)
+                    .bind(p.owner_org_id)
+                    .bind(p.visibility.as_str())
+                    .bind(p.scope_org_id)
+                    .bind(&p.scope_path)
+                    .bind(&p.owner_path)
+                    .bind(now)
+                    .bind(current)
+                    .execute(&mut *tx)
+                    .await
+                    .on_constraint("courses_external_id", taken)?
+                    .rows_affected();
+                    if n == 0 {
+                        return Err(version_conflict());
+                    }
+                    for table in ["course_age_stages", "course_topics", "search_terms", "course_texts"] {
+                        sqlx::query(&format!("DELETE FROM {table} WHERE course_id = $1"))
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+            sqlx::query("INSERT INTO course_texts (course_id, text) VALUES ($1, $2)")
+                .bind(id)
+                .bind(&text)
+                .execute(&mut *tx)
+                .await?;
+            for stage in &stages {
+                sqlx::query("INSERT INTO course_age_stages (course_id, age_stage) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(stage)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for topic in &p.topics {
+                sqlx::query("INSERT INTO course_topics (course_id, topic) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(topic)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for chunk in scores.chunks(300) {
+                let mut qb = sqlx::QueryBuilder::new("INSERT INTO search_terms (term, course_id, score) ");
+                qb.push_values(chunk, |mut b, (term, score)| {
+                    b.push_bind(term.as_str()).push_bind(id).push_bind(*score as i32);
+                });
+                qb.build().execute(&mut *tx).await?;
+            }
+            if let Some(lessons) = &p.lessons {
+                let keep: Vec<LessonId> = lessons.iter().filter_map(|l| l.id).collect();
+                let existing_ids: Vec<LessonId> = sqlx::query_scalar("SELECT id FROM lessons WHERE course_id = $1")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for old in existing_ids.iter().filter(|i| !keep.contains(i)) {
+                    sqlx::query("DELETE FROM lessons WHERE id = $1")
+                        .bind(*old)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for (pos, l) in lessons.iter().enumerate() {
+                    let pos = pos as i32 + 1;
+                    match l.id.filter(|i| existing_ids.contains(i)) {
+                        Some(lid) => {
+                            sqlx::query(
+                                "UPDATE lessons SET position = $2, title = $3, asset_id = $4, duration_s = \
+                                 $5 WHERE id = $1",
+                            )
+                            .bind(lid)
+                            .bind(pos)
+                            .bind(&l.title)
+                            .bind(&l.asset_id)
+                            .bind(l.duration_s)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        None => {
+                            sqlx::query(
+                                "INSERT INTO lessons (id, course_id, position, title, asset_id, duration_s, created_at)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                            )
+                            .bind(LessonId::new())
+                            .bind(id)
+                            .bind(pos)
+                            .bind(&l.title)
+                            .bind(&l.asset_id)
+                            .bind(l.duration_s)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                }
+            }
+            if p.lessons.is_some() {
+                // Keep the denormalised counts in step with the lessons.
+                sqlx::query(
+                    "UPDATE courses SET lesson_count = (SELECT COUNT(*) FROM lessons WHERE course_id = $1),
+                        total_duration_s = (SELECT COALESCE(SUM(duration_s), 0) FROM lessons WHERE course_id = \
+                     $1)
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Adds a topic at the end of the vocabulary; 409 `topic_exists` for a known name.
+    pub(crate) async fn add_topic(&self, name: &str) -> ApiResult<()> {
+        db_execute!(
+            &self.db,
+            "INSERT INTO topics (name, position, created_at) \
+             VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM topics), $2)",
+            name,
+            self.clock.now()
+        )
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                ApiError::conflict("topic_exists", msg("该主题已存在。", "This topic exists already."))
+            }
+            _ => ApiError::internal(e),
+        })?;
+        Ok(())
+    }
+}
