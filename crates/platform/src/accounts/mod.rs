@@ -1,0 +1,176 @@
+//! Accounts: registration with consent to the privacy notice, login with per-phone and
+//! per-address rate limits, refresh-token rotation with reuse detection, logout, password change
+//! and reset, account deletion that keeps anonymised study records, and admin/curator user
+//! management. The organization tree and scope rules live in [`crate::orgs`].
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::TokenKeys;
+use crate::clock::{Clock, Timestamp};
+use crate::config::AuthSettings;
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult, msg};
+use crate::ids::UserId;
+use crate::orgs::{self, OrgView};
+use crate::validate::Role;
+use crate::with_db;
+
+mod erasure;
+mod passwords;
+mod routes;
+mod sessions;
+mod store;
+
+pub use routes::*;
+pub use sessions::*;
+pub use store::*;
+
+/// The accounts service; also the state of the accounts and organizations routers.
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    pub(crate) db: Db,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) keys: Arc<TokenKeys>,
+    pub(crate) cfg: Arc<AuthSettings>,
+    /// What other services keep of a user, to erase when the account is deleted.
+    erasers: Arc<Vec<Arc<dyn AccountEraser>>>,
+    /// The text-message gateway for reset codes (`recovery`), when one is configured.
+    pub(crate) texts: Option<Arc<dyn crate::recovery::TextGateway>>,
+}
+
+/// A service that keeps something of a user beyond the account (seats, chat text) and erases
+/// it when the account is deleted. Must be idempotent.
+#[async_trait::async_trait]
+pub trait AccountEraser: Send + Sync + std::fmt::Debug {
+    async fn erase(&self, user: UserId) -> ApiResult<()>;
+}
+
+/// A user as the API shows it to themself or to an admin.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: UserId,
+    pub phone: Option<String>,
+    pub display_name: String,
+    pub role: Role,
+    pub must_change_password: bool,
+    pub organizations: Vec<OrgView>,
+}
+
+/// The body of register, login, refresh and password change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthResponse {
+    pub user: UserView,
+    /// JWT for `Authorization: Bearer`, valid `expires_in` seconds.
+    pub access_token: String,
+    /// Opaque, single use: exchange it at `/api/v1/auth/refresh` for a new pair.
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub token_type: &'static str,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub id: UserId,
+    pub phone: Option<String>,
+    pub password_hash: Option<String>,
+    pub display_name: String,
+    pub role: String,
+    pub must_change_password: bool,
+}
+
+impl UserRow {
+    pub(crate) fn role(&self) -> Role {
+        // The CHECK constraint admits only the four roles.
+        Role::parse(&self.role).unwrap_or(Role::Parent)
+    }
+}
+
+const USER_COLUMNS: &str = "id, phone, password_hash, display_name, role, must_change_password";
+
+fn invalid_credentials() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_credentials",
+        msg("手机号或密码错误。", "Wrong phone number or password."),
+    )
+}
+
+fn user_not_found() -> ApiError {
+    ApiError::not_found("user_not_found", msg("用户不存在。", "No such user."))
+}
+
+/// The display name of `id` when it is an active expert account, the one answer to "may this
+/// user lecture" (a course's lecturer, a live series' expert); `None` for anyone else.
+pub async fn expert_name(db: &Db, id: UserId) -> ApiResult<Option<String>> {
+    Ok(with_db!(db, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT display_name FROM users WHERE id = $1 AND role = 'expert' AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?)
+}
+
+impl Accounts {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, keys: Arc<TokenKeys>, cfg: AuthSettings) -> Self {
+        Self {
+            db,
+            clock,
+            keys,
+            cfg: Arc::new(cfg),
+            erasers: Arc::default(),
+            texts: None,
+        }
+    }
+
+    /// The same service, erasing with `erasers` what others keep of a deleted account.
+    pub fn with_erasers(mut self, erasers: Vec<Arc<dyn AccountEraser>>) -> Self {
+        self.erasers = Arc::new(erasers);
+        self
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The user with their organizations.
+    pub async fn view(&self, id: UserId) -> ApiResult<UserView> {
+        let row = self.user_by_id(id).await?.ok_or_else(|| {
+            ApiError::unauthorized(
+                "account_gone",
+                msg("该账号已不存在，请重新登录。", "This account no longer exists."),
+            )
+        })?;
+        Ok(UserView {
+            id: row.id,
+            phone: row.phone.clone(),
+            display_name: row.display_name.clone(),
+            role: row.role(),
+            must_change_password: row.must_change_password,
+            organizations: orgs::memberships(&self.db, id).await?,
+        })
+    }
+
+    /// Counts one attempt in a fixed-window bucket (`auth.login_window_seconds`); 429 with
+    /// `Retry-After` past `limit`.
+    pub async fn rate_limit(&self, bucket: &str, limit: u32) -> ApiResult<()> {
+        let window_ms = i64::try_from(self.cfg.login_window_seconds.max(1)).unwrap_or(900) * 1000;
+        crate::limits::hit(&self.db, bucket, limit, window_ms, self.now()).await
+    }
+
+    async fn clear_rate_limit(&self, bucket: &str) -> ApiResult<()> {
+        crate::limits::clear(&self.db, bucket).await
+    }
+}
+
+pub(crate) fn out_of_scope_user() -> ApiError {
+    ApiError::forbidden(
+        "out_of_scope",
+        msg("该用户不在你的管理范围内。", "This user is outside your scope."),
+    )
+}
