@@ -1,0 +1,344 @@
+//! Membership: joining by code, staff invitations by phone (accepted or declined by the user),
+//! the member list, and leaving. How a membership came about is kept ([`Via`]).
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::*;
+use crate::accounts::{Accounts, out_of_scope_user};
+use crate::auth::AuthUser;
+use crate::clock::Timestamp;
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult, msg};
+use crate::http::{ClientIp, Json, Page, PageQuery, Path, Query};
+use crate::ids::{InvitationId, OrgId, UserId};
+use crate::validate::{PhoneNumber, Role};
+use crate::{db_execute, with_db};
+
+/// Join-code attempts per account within the login window.
+pub(super) const JOIN_ATTEMPTS: u32 = 10;
+
+/// How long an invitation stays open.
+pub(super) const INVITATION_DAYS: i64 = 14;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    pub join_code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    /// Phone number to invite; the user joins by accepting the invitation in the app.
+    pub phone: String,
+}
+
+/// The same answer whether or not the number is registered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationSent {
+    /// Always `invited`.
+    pub status: &'static str,
+    /// Masked as `138****5678`.
+    pub phone: String,
+    #[schema(value_type = i64)]
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    pub id: InvitationId,
+    pub organization: OrgView,
+    /// The display name of the staff member who invited.
+    pub invited_by: String,
+    #[schema(value_type = i64)]
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct MemberView {
+    pub id: UserId,
+    pub display_name: String,
+    /// Masked as `138****5678`.
+    pub phone: String,
+    #[schema(value_type = Role)]
+    pub role: String,
+}
+
+/// Join a school or class with the code its staff shared.
+#[utoipa::path(post, path = "/api/v1/me/organizations", tag = "me", request_body = JoinRequest,
+    responses((status = 200, body = OrgView), (status = 404, description = "join_code_not_found"), (status = 429)), security(("bearer" = [])))]
+pub(super) async fn join(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<JoinRequest>,
+) -> ApiResult<Json<OrgView>> {
+    // Codes are short enough to type: guessing is limited per account and per address.
+    acc.rate_limit(&format!("join-user:{}", auth.id), JOIN_ATTEMPTS).await?;
+    acc.rate_limit(&format!("join-ip:{ip}"), acc.cfg.login_attempts_per_ip)
+        .await?;
+    let code = req.join_code.trim().to_ascii_uppercase();
+    if code.is_empty() {
+        return Err(ApiError::invalid_field(
+            "join_code",
+            msg("请填写加入码。", "Enter the join code."),
+        ));
+    }
+    let row: Option<OrgRow> = with_db!(&acc.db, |pool| sqlx::query_as::<_, OrgRow>(
+        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE join_code = \
+         $1",
+    )
+    .bind(&code)
+    .fetch_optional(pool)
+    .await)?;
+    let row = row.ok_or_else(|| {
+        ApiError::not_found(
+            "join_code_not_found",
+            msg(
+                "加入码无效或已更换，请向老师确认。",
+                "Unknown or rotated join code; ask the school.",
+            ),
+        )
+    })?;
+    add_membership(&acc.db, auth.id, row.id, Via::JoinCode, acc.now()).await?;
+    Ok(Json(row.view()))
+}
+
+/// Adds a membership; joining again by consent upgrades one of unknown origin.
+pub(super) async fn add_membership(db: &Db, user: UserId, org: OrgId, via: Via, now: Timestamp) -> ApiResult<()> {
+    db_execute!(
+        db,
+        "INSERT INTO memberships (user_id, org_id, created_at, via) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, org_id) DO UPDATE SET via = excluded.via WHERE memberships.via = \
+         'unknown'",
+        user,
+        org,
+        now,
+        via.as_str(),
+    )?;
+    Ok(())
+}
+
+/// Direct members of an organization (curators in scope), phone numbers masked.
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/members", tag = "organizations",
+    params(("id" = OrgId, Path), PageQuery), responses((status = 200, body = Page<MemberView>), (status = 403)),
+    security(("bearer" = [])))]
+pub(super) async fn list_members(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<OrgId>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Page<MemberView>>> {
+    require_scope(&acc.db, &auth, id).await?;
+    let limit = page.limit()?;
+    let after: Option<UserId> = match page.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(
+            c.parse()
+                .map_err(|_| ApiError::invalid_field("cursor", msg("分页游标无效。", "Invalid cursor.")))?,
+        ),
+    };
+    #[derive(sqlx::FromRow)]
+    pub(super) struct Row {
+        id: UserId,
+        display_name: String,
+        phone: Option<String>,
+        role: String,
+    }
+    let rows: Vec<Row> = with_db!(&acc.db, |pool| sqlx::query_as::<_, Row>(
+        "SELECT u.id, u.display_name, u.phone, u.role FROM memberships m JOIN users u ON u.id = \
+         m.user_id
+         WHERE m.org_id = $1 AND u.deleted_at IS NULL AND ($2 IS NULL OR u.id > $2) ORDER BY \
+         u.id LIMIT $3",
+    )
+    .bind(id)
+    .bind(after)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await)?;
+    Ok(Json(paginate(
+        rows,
+        limit,
+        |r| r.id.to_string(),
+        |r| MemberView {
+            id: r.id,
+            display_name: r.display_name.clone(),
+            phone: r
+                .phone
+                .as_deref()
+                .and_then(|p| PhoneNumber::parse(p).ok())
+                .map(|p| p.masked())
+                .unwrap_or_default(),
+            role: r.role.clone(),
+        },
+    )))
+}
+
+/// Invite a phone number to an organization in scope. The user joins only by accepting in the
+/// app; the answer is the same whether or not the number is registered.
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/members", tag = "organizations", params(("id" = OrgId, Path)),
+    request_body = AddMemberRequest, responses((status = 202, body = InvitationSent), (status = 403), (status = 404), (status = 422)),
+    security(("bearer" = [])))]
+pub(super) async fn add_member(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<OrgId>,
+    Json(req): Json<AddMemberRequest>,
+) -> ApiResult<(StatusCode, Json<InvitationSent>)> {
+    require_scope(&acc.db, &auth, id).await?;
+    let phone = PhoneNumber::parse(&req.phone).map_err(|m| ApiError::invalid_field("phone", m))?;
+    let now = acc.now();
+    let expires_at = now.plus_seconds(INVITATION_DAYS * 86_400);
+    // A repeated invitation is renewed, not duplicated.
+    db_execute!(
+        &acc.db,
+        "INSERT INTO org_invitations (id, org_id, phone, invited_by, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, \
+         $5, $6)
+         ON CONFLICT (org_id, phone) DO UPDATE SET invited_by = excluded.invited_by, created_at \
+         = \
+         excluded.created_at, expires_at = excluded.expires_at",
+        InvitationId::new(),
+        id,
+        phone.as_str(),
+        auth.id,
+        now,
+        expires_at,
+    )?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(InvitationSent {
+            status: "invited",
+            phone: phone.masked(),
+            expires_at,
+        }),
+    ))
+}
+
+/// Invitations waiting for the caller (matched by their phone number).
+#[utoipa::path(get, path = "/api/v1/me/invitations", tag = "me",
+    responses((status = 200, body = Vec<InvitationView>)), security(("bearer" = [])))]
+pub(super) async fn my_invitations(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+) -> ApiResult<Json<Vec<InvitationView>>> {
+    #[derive(sqlx::FromRow)]
+    pub(super) struct Row {
+        id: InvitationId,
+        org_id: OrgId,
+        name: String,
+        kind: String,
+        parent_id: Option<OrgId>,
+        invited_by_name: String,
+        expires_at: Timestamp,
+    }
+    let rows: Vec<Row> = with_db!(&acc.db, |pool| {
+        sqlx::query_as::<_, Row>(
+            "SELECT i.id, o.id AS org_id, o.name, o.kind, o.parent_id, s.display_name AS \
+             invited_by_name, i.expires_at
+         FROM org_invitations i JOIN users u ON u.phone = i.phone JOIN organizations o ON o.id \
+             = \
+             i.org_id
+              JOIN users s ON s.id = i.invited_by
+         WHERE u.id = $1 AND u.deleted_at IS NULL AND i.expires_at > $2
+           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.org_id = \
+             i.org_id AND m.via <> \
+             'unknown')
+         ORDER BY i.created_at DESC LIMIT 50",
+        )
+        .bind(auth.id)
+        .bind(acc.now())
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| InvitationView {
+                id: r.id,
+                organization: OrgView {
+                    id: r.org_id,
+                    name: r.name,
+                    kind: r.kind,
+                    parent_id: r.parent_id,
+                },
+                invited_by: r.invited_by_name,
+                expires_at: r.expires_at,
+            })
+            .collect(),
+    ))
+}
+
+/// The caller's open invitation `id`: (invitation, organization).
+pub(super) async fn open_invitation(acc: &Accounts, auth: &AuthUser, id: InvitationId) -> ApiResult<OrgId> {
+    let org: Option<OrgId> = with_db!(&acc.db, |pool| sqlx::query_scalar::<_, OrgId>(
+        "SELECT i.org_id FROM org_invitations i JOIN users u ON u.phone = i.phone
+         WHERE i.id = $1 AND u.id = $2 AND u.deleted_at IS NULL AND i.expires_at > $3",
+    )
+    .bind(id)
+    .bind(auth.id)
+    .bind(acc.now())
+    .fetch_optional(pool)
+    .await)?;
+    org.ok_or_else(|| {
+        ApiError::not_found(
+            "invitation_not_found",
+            msg(
+                "没有这条邀请，或邀请已过期，请向老师确认。",
+                "No such invitation, or it has expired; ask the school.",
+            ),
+        )
+    })
+}
+
+/// Accept an invitation: the caller joins the organization.
+#[utoipa::path(post, path = "/api/v1/me/invitations/{id}/accept", tag = "me", params(("id" = InvitationId, Path)),
+    responses((status = 200, body = OrgView), (status = 404, description = "invitation_not_found")), security(("bearer" = [])))]
+pub(super) async fn accept_invitation(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<InvitationId>,
+) -> ApiResult<Json<OrgView>> {
+    let org = open_invitation(&acc, &auth, id).await?;
+    add_membership(&acc.db, auth.id, org, Via::Invitation, acc.now()).await?;
+    db_execute!(&acc.db, "DELETE FROM org_invitations WHERE id = $1", id)?;
+    let row = org_row(&acc.db, org).await?.ok_or_else(org_not_found)?;
+    Ok(Json(row.view()))
+}
+
+/// Decline an invitation.
+#[utoipa::path(delete, path = "/api/v1/me/invitations/{id}", tag = "me", params(("id" = InvitationId, Path)),
+    responses((status = 204), (status = 404, description = "invitation_not_found")), security(("bearer" = [])))]
+pub(super) async fn decline_invitation(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<InvitationId>,
+) -> ApiResult<StatusCode> {
+    open_invitation(&acc, &auth, id).await?;
+    db_execute!(&acc.db, "DELETE FROM org_invitations WHERE id = $1", id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove a member from an organization in scope.
+#[utoipa::path(delete, path = "/api/v1/organizations/{id}/members/{user_id}", tag = "organizations",
+    params(("id" = OrgId, Path), ("user_id" = UserId, Path)), responses((status = 204), (status = 403)), security(("bearer" = [])))]
+pub(super) async fn remove_member(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path((id, user)): Path<(OrgId, UserId)>,
+) -> ApiResult<StatusCode> {
+    require_scope(&acc.db, &auth, id).await?;
+    if let Some(target) = acc.user_by_id(user).await? {
+        if !acc.may_manage_user(&auth, &target).await? {
+            return Err(out_of_scope_user());
+        }
+    }
+    db_execute!(
+        &acc.db,
+        "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
+        id,
+        user
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}

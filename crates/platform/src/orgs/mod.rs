@@ -1,0 +1,277 @@
+//! The organization tree (province → city → county federation → school → class), memberships,
+//! join codes, and the scope rule every domain uses: a curator's powers cover the subtrees of the
+//! organizations they belong to; admins cover everything.
+
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult, msg};
+use crate::ids::{OrgId, UserId};
+use crate::scope::Scope;
+use crate::validate::{self, OrgKind};
+use crate::{db_execute, with_db};
+
+mod members;
+mod routes;
+
+pub use members::*;
+pub use routes::*;
+
+/// An organization as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct OrgView {
+    pub id: OrgId,
+    pub name: String,
+    #[schema(value_type = OrgKind)]
+    pub kind: String,
+    pub parent_id: Option<OrgId>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct OrgRow {
+    id: OrgId,
+    name: String,
+    kind: String,
+    parent_id: Option<OrgId>,
+    path: String,
+    join_code: Option<String>,
+}
+
+impl OrgRow {
+    fn view(&self) -> OrgView {
+        OrgView {
+            id: self.id,
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            parent_id: self.parent_id,
+        }
+    }
+}
+
+fn org_not_found() -> ApiError {
+    ApiError::not_found("organization_not_found", msg("组织不存在。", "No such organization."))
+}
+
+fn org_out_of_scope() -> ApiError {
+    ApiError::forbidden(
+        "out_of_scope",
+        msg("该组织不在你的管理范围内。", "This organization is outside your scope."),
+    )
+}
+
+async fn org_row(db: &Db, id: OrgId) -> ApiResult<Option<OrgRow>> {
+    Ok(with_db!(db, |pool| sqlx::query_as::<_, OrgRow>(
+        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?)
+}
+
+/// 404 unless the organization exists.
+pub async fn require_org(db: &Db, id: OrgId) -> ApiResult<()> {
+    org_row(db, id).await?.map(|_| ()).ok_or_else(org_not_found)
+}
+
+/// The organizations a user belongs to, root-first.
+pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<OrgView>> {
+    Ok(with_db!(db, |pool| sqlx::query_as::<_, OrgView>(
+        "SELECT o.id, o.name, o.kind, o.parent_id FROM memberships m JOIN organizations o ON \
+         o.id = m.org_id
+         WHERE m.user_id = $1 ORDER BY o.path",
+    )
+    .bind(user)
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// Whether `user` manages organization `org` (the rule of [`Scope::manages`]).
+async fn manages_org(db: &Db, user: &AuthUser, org: &OrgRow) -> ApiResult<bool> {
+    Ok(Scope::load(db, Some(user)).await?.manages(&org.path))
+}
+
+/// 404 when the organization does not exist, 403 when `user` does not manage it
+/// ([`Scope::manages`]).
+pub async fn require_scope(db: &Db, user: &AuthUser, org: OrgId) -> ApiResult<()> {
+    let row = org_row(db, org).await?.ok_or_else(org_not_found)?;
+    if manages_org(db, user, &row).await? {
+        Ok(())
+    } else {
+        Err(org_out_of_scope())
+    }
+}
+
+/// Whether `target` belongs to an organization that `staff` manages ([`Scope::manages`]).
+pub async fn user_in_scope_of(db: &Db, staff: &AuthUser, target: UserId) -> ApiResult<bool> {
+    member_in_scope(db, staff, target, false).await
+}
+
+/// Whether `target` belongs to an organization that `staff` manages by their own consent (a
+/// join code, an accepted invitation) or because staff created the account there. Only then may
+/// staff act for them, e.g. reset their password.
+pub async fn user_in_scope_by_consent(db: &Db, staff: &AuthUser, target: UserId) -> ApiResult<bool> {
+    member_in_scope(db, staff, target, true).await
+}
+
+async fn member_in_scope(db: &Db, staff: &AuthUser, target: UserId, consent: bool) -> ApiResult<bool> {
+    let scope = Scope::load(db, Some(staff)).await?;
+    let paths: Vec<String> = with_db!(db, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT t.path FROM memberships tm JOIN organizations t ON t.id = tm.org_id
+         WHERE tm.user_id = $1 AND ($2 = 0 OR tm.via IN ('join_code', 'invitation', 'created'))",
+    )
+    .bind(target)
+    .bind(i64::from(consent))
+    .fetch_all(pool)
+    .await)?;
+    Ok(paths.iter().any(|p| scope.manages(p)))
+}
+
+/// How a membership came about (`memberships.via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The user entered the organization's join code.
+    JoinCode,
+    /// The user accepted a staff member's invitation.
+    Invitation,
+    /// Staff (or the CLI) created the account in the organization.
+    Created,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::JoinCode => "join_code",
+            Self::Invitation => "invitation",
+            Self::Created => "created",
+        }
+    }
+}
+
+/// Creates an organization below `parent` (a root when `None`) after checking the tree shape.
+pub async fn create_org(
+    db: &Db,
+    now: crate::Timestamp,
+    name: &str,
+    kind: OrgKind,
+    parent: Option<OrgId>,
+) -> ApiResult<OrgView> {
+    let name = validate::name(name, 64).map_err(|m| ApiError::invalid_field("name", m))?;
+    let parent_row = match parent {
+        Some(p) => Some(org_row(db, p).await?.ok_or_else(|| {
+            ApiError::invalid_field(
+                "parent_id",
+                msg("上级组织不存在。", "The parent organization does not exist."),
+            )
+        })?),
+        None => None,
+    };
+    let parent_kind = parent_row.as_ref().and_then(|p| OrgKind::parse(&p.kind));
+    if !kind.may_have_parent(parent_kind) {
+        return Err(ApiError::invalid_field(
+            "parent_id",
+            msg(
+                format!(
+                    "“{}”不能建在“{}”之下（省 → 市 → 县/区 → 学校 → 班级）。",
+                    kind_zh(kind),
+                    parent_kind.map_or("顶层", kind_zh)
+                ),
+                format!(
+                    "A {} cannot be placed under {} (province → city → county → school → class).",
+                    kind.as_str(),
+                    parent_kind.map_or("the top level", OrgKind::as_str)
+                ),
+            ),
+        ));
+    }
+    let id = OrgId::new();
+    let path = format!("{}{id}/", parent_row.as_ref().map_or("/", |p| p.path.as_str()));
+    db_execute!(
+        db,
+        "INSERT INTO organizations (id, parent_id, kind, name, path, created_at) VALUES ($1, \
+         $2, \
+         $3, $4, $5, $6)",
+        id,
+        parent,
+        kind.as_str(),
+        &name,
+        &path,
+        now,
+    )?;
+    Ok(OrgView {
+        id,
+        name,
+        kind: kind.as_str().to_owned(),
+        parent_id: parent,
+    })
+}
+
+fn kind_zh(kind: OrgKind) -> &'static str {
+    match kind {
+        OrgKind::Province => "省级",
+        OrgKind::City => "市级",
+        OrgKind::County => "县/区级",
+        OrgKind::School => "学校",
+        OrgKind::Class => "班级",
+    }
+}
+
+/// 8 characters, no look-alikes: easy to read out in a parents' group chat.
+fn new_join_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..8)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+/// The materialised path of an organization (404 when it does not exist).
+pub async fn org_path(db: &Db, id: OrgId) -> ApiResult<String> {
+    org_row(db, id).await?.map(|r| r.path).ok_or_else(org_not_found)
+}
+
+/// A member of an organization subtree, for reports.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct SubtreeMember {
+    pub user_id: UserId,
+    pub display_name: String,
+    #[serde(skip)]
+    pub phone: Option<String>,
+    pub org_id: OrgId,
+    pub org_name: String,
+}
+
+/// Parents and experts belonging to `org` or below it, ordered by user id, a page at a time
+/// (`after`: the last user id of the previous page). A user in several organizations of the
+/// subtree appears once, with the first of them.
+pub async fn subtree_members(db: &Db, org: OrgId, after: Option<UserId>, limit: i64) -> ApiResult<Vec<SubtreeMember>> {
+    let path = org_path(db, org).await?;
+    let rows: Vec<SubtreeMember> = with_db!(db, |pool| sqlx::query_as::<_, SubtreeMember>(
+        "SELECT u.id AS user_id, u.display_name, u.phone, o.id AS org_id, o.name AS org_name
+         FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = \
+         m.org_id
+         WHERE o.path LIKE $1 AND u.deleted_at IS NULL AND u.role IN ('parent', 'expert') AND \
+         ($2 IS NULL OR u.id > $2)
+         ORDER BY u.id, o.path LIMIT $3",
+    )
+    .bind(format!("{path}%"))
+    .bind(after)
+    // Rows are per membership: leave room for users in several organizations of the subtree.
+    .bind(limit.saturating_mul(4).saturating_add(4))
+    .fetch_all(pool)
+    .await)?;
+    let mut out: Vec<SubtreeMember> = Vec::new();
+    for r in rows {
+        if out.last().is_some_and(|l| l.user_id == r.user_id) {
+            continue;
+        }
+        if out.len() as i64 >= limit {
+            break;
+        }
+        out.push(r);
+    }
+    Ok(out)
+}

@@ -1,0 +1,272 @@
+//! The organization endpoints: the tree (create, read, list and search by name), join codes,
+//! and the lecturer picker's expert search; membership's handlers are in `members`.
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use super::*;
+use crate::accounts::Accounts;
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult, msg};
+use crate::http::{ApiRouter, Json, Page, PageQuery, Path, Query};
+use crate::ids::{OrgId, UserId};
+use crate::scope::Scope;
+use crate::validate::{OrgKind, PhoneNumber, Role};
+use crate::{db_execute, with_db};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrgRequest {
+    pub name: String,
+    pub kind: OrgKind,
+    pub parent_id: Option<OrgId>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgDetail {
+    #[serde(flatten)]
+    pub org: OrgView,
+    /// Shown to curators in scope (schools and classes only).
+    pub join_code: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JoinCodeResponse {
+    pub join_code: String,
+}
+
+pub(crate) fn router() -> ApiRouter<Accounts> {
+    ApiRouter::new()
+        .routes(routes!(list_orgs, create))
+        .routes(routes!(get_org))
+        .routes(routes!(rotate_join_code))
+        .routes(routes!(join))
+        .routes(routes!(list_members, add_member))
+        .routes(routes!(my_invitations))
+        .routes(routes!(accept_invitation))
+        .routes(routes!(decline_invitation))
+        .routes(routes!(remove_member))
+        .routes(routes!(find_experts))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ExpertQuery {
+    /// Part of the name, or of the phone number (at least 4 digits).
+    pub q: Option<String>,
+}
+
+/// An expert a curator may choose as a lecturer.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ExpertView {
+    pub id: UserId,
+    pub display_name: String,
+    /// Masked as `136****0001`.
+    pub phone: String,
+    /// The organization the expert belongs to (the first, by name).
+    pub org_name: String,
+}
+
+/// Experts of the organizations the caller manages (admins: all), by name or phone, for the
+/// lecturer picker: the studio never asks for a user id. At most 20, by name.
+#[utoipa::path(get, path = "/api/v1/experts", tag = "organizations", params(ExpertQuery),
+    responses((status = 200, body = Vec<ExpertView>), (status = 403)), security(("bearer" = [])))]
+pub(super) async fn find_experts(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Query(q): Query<ExpertQuery>,
+) -> ApiResult<Json<Vec<ExpertView>>> {
+    auth.require_role(&[Role::Admin, Role::Curator])?;
+    let scope = Scope::load(&acc.db, Some(&auth)).await?;
+    let text = q.q.unwrap_or_default().trim().chars().take(20).collect::<String>();
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let name = format!("%{}%", text.replace(['%', '_', '\\'], ""));
+    #[derive(sqlx::FromRow)]
+    pub(super) struct Row {
+        id: UserId,
+        display_name: String,
+        phone: Option<String>,
+        org_name: String,
+    }
+    let rows: Vec<Row> = with_db!(&acc.db, |pool| {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT u.id, u.display_name, u.phone, MIN(o.name) AS org_name FROM users u
+               JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id
+              WHERE u.role = 'expert' AND u.deleted_at IS NULL AND ",
+        );
+        scope.push_manages(&mut qb, "o.path");
+        if !text.is_empty() {
+            qb.push(" AND (u.display_name LIKE ");
+            qb.push_bind(name.clone());
+            if digits.len() >= 4 && digits.len() == text.len() {
+                qb.push(" OR u.phone LIKE ");
+                qb.push_bind(format!("%{digits}%"));
+            }
+            qb.push(")");
+        }
+        qb.push(" GROUP BY u.id, u.display_name, u.phone ORDER BY u.display_name, u.id LIMIT 20");
+        qb.build_query_as::<Row>().fetch_all(pool).await
+    })?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| ExpertView {
+                id: r.id,
+                display_name: r.display_name,
+                phone: r
+                    .phone
+                    .as_deref()
+                    .and_then(|p| PhoneNumber::parse(p).ok())
+                    .map(|p| p.masked())
+                    .unwrap_or_default(),
+                org_name: r.org_name,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct OrgListQuery {
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    /// Part of the name (the studio's organization pickers search with it).
+    pub q: Option<String>,
+}
+
+/// Organizations the caller manages (admins: all; curators: their subtrees), in tree order,
+/// optionally only those whose name contains `q`.
+#[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", params(OrgListQuery),
+    responses((status = 200, body = Page<OrgView>), (status = 403)), security(("bearer" = [])))]
+pub(super) async fn list_orgs(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Query(q): Query<OrgListQuery>,
+) -> ApiResult<Json<Page<OrgView>>> {
+    auth.require_role(&[Role::Admin, Role::Curator])?;
+    let limit = PageQuery {
+        cursor: None,
+        limit: q.limit,
+    }
+    .limit()?;
+    let after = q.cursor.unwrap_or_default();
+    let name =
+        q.q.map(|t| {
+            t.trim()
+                .chars()
+                .take(50)
+                .collect::<String>()
+                .replace(['%', '_', '\\'], "")
+        })
+        .filter(|t| !t.is_empty());
+    let scope = Scope::load(&acc.db, Some(&auth)).await?;
+    let rows: Vec<OrgRow> = with_db!(&acc.db, |pool| {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE path > ",
+        );
+        qb.push_bind(&after);
+        qb.push(" AND ");
+        scope.push_manages(&mut qb, "path");
+        if let Some(name) = &name {
+            qb.push(" AND name LIKE ");
+            qb.push_bind(format!("%{name}%"));
+        }
+        qb.push(" ORDER BY path LIMIT ");
+        qb.push_bind(i64::from(limit) + 1);
+        qb.build_query_as::<OrgRow>().fetch_all(pool).await
+    })?;
+    Ok(Json(paginate(rows, limit, |r| r.path.clone(), OrgRow::view)))
+}
+
+pub(super) fn paginate<R, T>(
+    mut rows: Vec<R>,
+    limit: u32,
+    cursor: impl Fn(&R) -> String,
+    view: impl Fn(&R) -> T,
+) -> Page<T> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(&cursor) } else { None };
+    Page {
+        items: rows.iter().map(view).collect(),
+        next_cursor,
+    }
+}
+
+/// Create an organization: admins anywhere, curators inside their subtrees.
+#[utoipa::path(post, path = "/api/v1/organizations", tag = "organizations", request_body = CreateOrgRequest,
+    responses((status = 201, body = OrgView), (status = 403), (status = 422)), security(("bearer" = [])))]
+pub(super) async fn create(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Json(req): Json<CreateOrgRequest>,
+) -> ApiResult<(StatusCode, Json<OrgView>)> {
+    auth.require_role(&[Role::Admin, Role::Curator])?;
+    match req.parent_id {
+        Some(parent) => require_scope(&acc.db, &auth, parent).await?,
+        None if auth.is_admin() => {}
+        None => return Err(org_out_of_scope()),
+    }
+    let org = create_org(&acc.db, acc.now(), &req.name, req.kind, req.parent_id).await?;
+    Ok((StatusCode::CREATED, Json(org)))
+}
+
+/// One organization (members see it; curators in scope also see its join code).
+#[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "organizations", params(("id" = OrgId, Path)),
+    responses((status = 200, body = OrgDetail), (status = 403), (status = 404)), security(("bearer" = [])))]
+pub(super) async fn get_org(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<OrgId>,
+) -> ApiResult<Json<OrgDetail>> {
+    let row = org_row(&acc.db, id).await?.ok_or_else(org_not_found)?;
+    let manages = manages_org(&acc.db, &auth, &row).await?;
+    if !manages && !memberships(&acc.db, auth.id).await?.iter().any(|o| o.id == id) {
+        return Err(org_out_of_scope());
+    }
+    Ok(Json(OrgDetail {
+        org: row.view(),
+        join_code: if manages { row.join_code.clone() } else { None },
+    }))
+}
+
+/// Create or rotate the join code of a school or class (the old code stops working).
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/join-code", tag = "organizations", params(("id" = OrgId, Path)),
+    responses((status = 201, body = JoinCodeResponse), (status = 403), (status = 422)), security(("bearer" = [])))]
+pub(super) async fn rotate_join_code(
+    State(acc): State<Accounts>,
+    auth: AuthUser,
+    Path(id): Path<OrgId>,
+) -> ApiResult<(StatusCode, Json<JoinCodeResponse>)> {
+    require_scope(&acc.db, &auth, id).await?;
+    let row = org_row(&acc.db, id).await?.ok_or_else(org_not_found)?;
+    if !OrgKind::parse(&row.kind).is_some_and(OrgKind::has_join_code) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "join_code_not_applicable",
+            msg(
+                "只有学校和班级可以设置加入码。",
+                "Only schools and classes have join codes.",
+            ),
+        ));
+    }
+    // A collision with another organization's code is astronomically rare; retry once anyway.
+    for _ in 0..3 {
+        let code = new_join_code();
+        let result = db_execute!(
+            &acc.db,
+            "UPDATE organizations SET join_code = $2 WHERE id = $1",
+            id,
+            &code
+        );
+        match result {
+            Ok(_) => {
+                return Ok((StatusCode::CREATED, Json(JoinCodeResponse { join_code: code })));
+            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal(anyhow::anyhow!("could not find a free join code")))
+}
