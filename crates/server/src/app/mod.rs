@@ -6,31 +6,34 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, Extension, Request};
+use axum::middleware::{self};
+use axum::response::IntoResponse;
 use platform::accounts::{self, Accounts};
 use platform::auth::TokenKeys;
 use platform::config::Settings;
-use platform::error::{ApiError, msg, render_problems};
-use platform::http::{ApiRouter, ClientIp, Json};
+use platform::error::{ApiError, render_problems};
 use platform::store::{LocalStore, ObjectStore};
 use platform::{Clock, Db, SystemClock};
-use serde::Serialize;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::ToSchema;
-use utoipa_axum::routes;
 
 use crate::web;
+
+mod bridges;
+mod layers;
+mod ops;
+
+use bridges::*;
+use layers::*;
+pub use ops::*;
 
 /// The assembled service, ready to serve.
 pub struct App {
@@ -398,315 +401,4 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     opts.mode(0o600);
     opts.open(path)?.write_all(contents.as_bytes())
-}
-
-fn openapi_document(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-    doc.info.title = "ParentSchool 家长学堂 API".into();
-    doc.info.version = env!("CARGO_PKG_VERSION").into();
-    doc.info.description = Some(
-        "Errors are RFC 9457 application/problem+json with a stable `code`; messages follow \
-         Accept-Language (Chinese \
-         by default)."
-            .into(),
-    );
-    doc.components.get_or_insert_with(Default::default).add_security_scheme(
-        "bearer",
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .bearer_format("JWT")
-                .build(),
-        ),
-    );
-    doc
-}
-
-/// Media asks the catalog whether a user may watch an asset: the composition lives here, since
-/// neither domain crate may depend on the other.
-#[derive(Debug)]
-struct CatalogAccess(catalog::Catalog);
-
-#[async_trait::async_trait]
-impl media::AssetAccess for CatalogAccess {
-    async fn may_watch(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> platform::ApiResult<bool> {
-        self.0.lesson_asset_visible(user, &asset.to_string()).await
-    }
-
-    async fn may_manage(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> platform::ApiResult<bool> {
-        self.0.lesson_asset_managed(user, &asset.to_string()).await
-    }
-}
-
-/// Who may put an asset into a lesson: its uploader, admins, and curators managing a course
-/// that already uses it (the catalog's side of the rule, composed here with media's).
-#[derive(Debug)]
-struct MediaRights {
-    media: media::Media,
-    catalog: catalog::Catalog,
-}
-
-#[async_trait::async_trait]
-impl catalog::AssetRights for MediaRights {
-    async fn may_use(&self, user: &platform::auth::AuthUser, asset: &str) -> platform::ApiResult<bool> {
-        let Ok(id) = asset.parse::<media::AssetId>() else {
-            return Ok(false);
-        };
-        Ok(self.media.uploader(id).await? == Some(user.id) || self.catalog.lesson_asset_managed(user, asset).await?)
-    }
-}
-
-/// Publishes live replays as lessons (the catalog side of `live_session::ReplayPublisher`).
-#[derive(Debug)]
-struct CatalogReplays {
-    catalog: catalog::Catalog,
-    db: Db,
-}
-
-#[async_trait::async_trait]
-impl live_session::ReplayPublisher for CatalogReplays {
-    async fn attach(&self, r: &live_session::Replay) -> anyhow::Result<(uuid::Uuid, uuid::Uuid)> {
-        let fallback_owner = platform::orgs::memberships(&self.db, r.expert_id)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .first()
-            .map(|o| o.id);
-        let course = catalog::replays::ReplayCourse {
-            course_id: r.replay_course_id.map(catalog::CourseId),
-            title: r.series_title.clone(),
-            summary: r.description.clone(),
-            lecturer: r.lecturer.clone(),
-            scope_org_id: r.scope_org_id,
-            fallback_owner,
-            age_stages: r.age_stages.clone(),
-        };
-        let title = format!("{} 直播回放", live_session::recurrence::china_time(r.starts_at));
-        let (course, lesson) = self
-            .catalog
-            .attach_replay(&course, &title, &r.asset_id.to_string(), r.duration_s)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok((course.0, lesson.0))
-    }
-}
-
-#[derive(Clone)]
-struct Ops {
-    db: Db,
-    store: Arc<dyn ObjectStore>,
-    media: media::Media,
-    openapi_json: Arc<OnceLock<String>>,
-}
-
-fn ops_router(ops: Ops) -> ApiRouter {
-    ApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-        .routes(routes!(openapi))
-        .with_state(ops)
-}
-
-#[derive(Serialize, ToSchema)]
-struct Health {
-    status: &'static str,
-}
-
-/// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
-async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
-}
-
-#[derive(Serialize, ToSchema)]
-struct Readiness {
-    status: &'static str,
-    database: String,
-    object_store: String,
-    /// `ffmpeg` version, or "missing": the service runs without it, but uploads then fail.
-    ffmpeg: String,
-}
-
-const READY_TIMEOUT: Duration = Duration::from_millis(1500);
-
-/// The database and the object store answer.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Readiness), (status = 503)))]
-async fn readyz(State(ops): State<Ops>) -> Response {
-    // No longer than a request waits for the database: a probe must answer before it times out.
-    let (db, store) = tokio::join!(
-        tokio::time::timeout(READY_TIMEOUT, ops.db.ping()),
-        tokio::time::timeout(READY_TIMEOUT, ops.store.check())
-    );
-    // Callers (anonymous load balancers) learn only ok or unavailable; the cause is logged.
-    let check = |name: &str, r: Result<Result<(), String>, tokio::time::error::Elapsed>| match r {
-        Ok(Ok(())) => "ok",
-        Ok(Err(e)) => {
-            tracing::warn!(check = name, error = %e, "readiness check failed");
-            "unavailable"
-        }
-        Err(_) => {
-            tracing::warn!(check = name, "readiness check timed out");
-            "unavailable"
-        }
-    };
-    let database = check("database", db.map(|r| r.map_err(|e| e.to_string()))).to_owned();
-    let object_store = check("object_store", store.map(|r| r.map_err(|e| e.to_string()))).to_owned();
-    let ffmpeg = ops.media.ffmpeg_version().await.unwrap_or_else(|| "missing".into());
-    if database == "ok" && object_store == "ok" {
-        Json(Readiness {
-            status: "ready",
-            database,
-            object_store,
-            ffmpeg,
-        })
-        .into_response()
-    } else {
-        tracing::warn!(database, object_store, "not ready");
-        ApiError::unavailable(
-            "not_ready",
-            msg(
-                "服务尚未就绪，请稍后再试。",
-                "The service is not ready; try again shortly.",
-            ),
-        )
-        .with_extra(
-            "checks",
-            serde_json::json!({ "database": database, "object_store": object_store }),
-        )
-        .into_response()
-    }
-}
-
-/// This document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "operations", responses((status = 200, content_type = "application/json")))]
-async fn openapi(State(ops): State<Ops>) -> Response {
-    let body = ops.openapi_json.get().cloned().unwrap_or_default();
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body,
-    )
-        .into_response()
-}
-
-fn is_api(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/")
-}
-
-/// Unknown `/api` routes are problem+json 404s; other GETs serve the web app so that deep links
-/// shared in group chats open.
-async fn fallback(Extension(web): Extension<web::WebApp>, method: Method, uri: Uri) -> Response {
-    if !is_api(uri.path()) && (method == Method::GET || method == Method::HEAD) {
-        return web.serve(uri.path()).await;
-    }
-    ApiError::not_found(
-        "route_not_found",
-        msg(
-            format!("没有这个接口：{} {}", method, uri.path()),
-            format!("No such endpoint: {} {}", method, uri.path()),
-        ),
-    )
-    .into_response()
-}
-
-async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        msg(
-            format!("{} 不支持 {} 方法。", uri.path(), method),
-            format!("{} does not support {}.", uri.path(), method),
-        ),
-    )
-    .into_response()
-}
-
-async fn client_ip(
-    trust_proxy: bool,
-    proxies: Arc<platform::http::TrustedProxies>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let ip = match req.extensions().get::<ConnectInfo<SocketAddr>>() {
-        Some(peer) => {
-            let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-            platform::http::client_address(peer.0.ip(), forwarded, trust_proxy, &proxies).to_string()
-        }
-        None => "unknown".to_owned(),
-    };
-    req.extensions_mut().insert(ClientIp(ip));
-    next.run(req).await
-}
-
-/// Headers every response carries: a Content-Security-Policy that allows only this origin's
-/// scripts (and media blobs for the player; the bucket's origin when segments are served from
-/// it), no framing by other sites, no MIME sniffing, and no Referer with signed URLs to others.
-struct SecurityHeaders {
-    csp: HeaderValue,
-}
-
-impl SecurityHeaders {
-    fn new(settings: &Settings) -> Self {
-        let bucket = (settings.storage.backend == "s3" && settings.storage.s3.presigned_delivery)
-            .then(|| settings.storage.s3.endpoint.as_deref().and_then(origin_of))
-            .flatten()
-            .map(|o| format!(" {o}"))
-            .unwrap_or_default();
-        let csp = format!(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src \
-             'self' \
-             data: \
-             blob:{bucket}; \
-             media-src 'self' blob:{bucket}; connect-src 'self'{bucket}; font-src 'self'; \
-             object-src \
-             'none'; \
-             base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
-        );
-        Self {
-            csp: HeaderValue::from_str(&csp)
-                .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'; frame-ancestors 'self'")),
-        }
-    }
-}
-
-/// `https://oss.example.com/anything` → `https://oss.example.com`.
-fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let host = rest
-        .split('/')
-        .next()
-        .filter(|h| !h.is_empty() && !h.contains(['\'', ';', ' ']))?;
-    Some(format!("{scheme}://{host}"))
-}
-
-async fn security_headers(security: Arc<SecurityHeaders>, req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    let headers = res.headers_mut();
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert_with(|| security.csp.clone());
-    headers
-        .entry(header::X_CONTENT_TYPE_OPTIONS)
-        .or_insert(HeaderValue::from_static("nosniff"));
-    headers
-        .entry(header::X_FRAME_OPTIONS)
-        .or_insert(HeaderValue::from_static("SAMEORIGIN"));
-    headers
-        .entry(header::REFERRER_POLICY)
-        .or_insert(HeaderValue::from_static("same-origin"));
-    res
-}
-
-async fn record_metrics(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(started.elapsed().as_secs_f64());
-    res
 }
