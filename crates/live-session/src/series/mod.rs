@@ -1,0 +1,324 @@
+//! Series (a weekly lecture run by one expert) and their occurrences, materialised at creation
+//! from the recurrence rule; an edit re-expands the rule and touches future scheduled
+//! occurrences only (same start: kept with its enrolments; gone: cancelled; new: created and
+//! filled from whole-series enrolments).
+
+use axum::extract::State;
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::ids::{OrgId, UserId};
+use platform::scope::Scope;
+use platform::validate::Role;
+use platform::{Timestamp, with_db};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{Live, OccurrenceId, SeriesId};
+
+mod edit;
+mod plan;
+mod routes;
+
+use plan::*;
+pub use routes::*;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSeries {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Shown as the lecturer; default: the expert's name.
+    pub lecturer: Option<String>,
+    /// The expert who lectures (curators and admins); experts create series for themselves.
+    pub expert_id: Option<UserId>,
+    /// RFC 5545 subset, e.g. `FREQ=WEEKLY;BYDAY=TH;COUNT=10` (`UNTIL=20270131` also works).
+    pub rrule: String,
+    /// Dates without a lecture (`YYYY-MM-DD`, China time).
+    #[serde(default)]
+    pub exceptions: Vec<String>,
+    /// The first lecture, e.g. `2026-12-03T19:30:00+08:00`.
+    pub starts_at: Timestamp,
+    pub duration_minutes: i32,
+    pub capacity: i32,
+    /// The audience: members of this organization and below; `null`: everyone (admins and
+    /// province curators only).
+    pub scope_org_id: Option<OrgId>,
+    /// Share of the live time that counts as attended (0–1, default 0.5).
+    pub attendance_threshold: Option<f64>,
+    /// Child age stages the series is for (`prenatal`, `0-3` … `15-18`); its replay course
+    /// gets them. Empty: every stage.
+    #[serde(default)]
+    pub age_stages: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesPatch {
+    /// The version read; a stale one gets 409.
+    pub version: i32,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub lecturer: Option<String>,
+    pub rrule: Option<String>,
+    pub exceptions: Option<Vec<String>>,
+    pub starts_at: Option<Timestamp>,
+    pub duration_minutes: Option<i32>,
+    pub capacity: Option<i32>,
+    pub attendance_threshold: Option<f64>,
+    pub age_stages: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct OccurrenceBrief {
+    pub id: OccurrenceId,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    /// scheduled, live, paused, ended or cancelled.
+    pub state: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesView {
+    pub id: SeriesId,
+    pub title: String,
+    pub description: String,
+    pub lecturer: String,
+    pub expert_id: UserId,
+    pub rrule: String,
+    pub exceptions: Vec<String>,
+    pub starts_at: Timestamp,
+    pub duration_minutes: i32,
+    pub capacity: i32,
+    pub scope_org_id: Option<OrgId>,
+    pub attendance_threshold: f64,
+    /// Empty: every stage.
+    pub age_stages: Vec<String>,
+    pub version: i32,
+    pub occurrences: Vec<OccurrenceBrief>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct SeriesRow {
+    pub id: SeriesId,
+    pub expert_id: UserId,
+    pub title: String,
+    pub description: String,
+    pub lecturer: String,
+    pub rrule: String,
+    pub exceptions: String,
+    pub first_start: Timestamp,
+    pub duration_min: i32,
+    pub capacity: i32,
+    pub scope_org_id: Option<OrgId>,
+    pub threshold: f64,
+    pub version: i32,
+    /// The series' replay course, once the first replay made it.
+    pub replay_course_id: Option<uuid::Uuid>,
+    /// JSON array of age-stage codes; `[]`: every stage.
+    pub age_stages: String,
+}
+
+impl SeriesRow {
+    pub(crate) fn stages(&self) -> Vec<String> {
+        serde_json::from_str(&self.age_stages).unwrap_or_default()
+    }
+}
+
+const SERIES_COLUMNS: &str = "id, expert_id, title, description, lecturer, rrule, exceptions, first_start, \
+                              duration_min, capacity, scope_org_id, threshold, version, replay_course_id, age_stages";
+
+/// Checked age-stage codes, as JSON for the row.
+fn stages_json(codes: &[String]) -> ApiResult<String> {
+    let stages = platform::stages::parse_age_stages(codes).map_err(|m| ApiError::invalid_field("age_stages", m))?;
+    let codes: Vec<&str> = stages.iter().map(|s| s.code()).collect();
+    Ok(serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into()))
+}
+
+pub(crate) fn series_not_found() -> ApiError {
+    ApiError::not_found("series_not_found", msg("直播系列不存在。", "No such live series."))
+}
+
+impl Live {
+    pub(crate) async fn series_row(&self, id: SeriesId) -> ApiResult<SeriesRow> {
+        let sql = format!("SELECT {SERIES_COLUMNS} FROM live_series WHERE id = $1");
+        with_db!(&self.db, |pool| sqlx::query_as::<_, SeriesRow>(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?
+        .ok_or_else(series_not_found)
+    }
+
+    /// Whether `user` manages the series: its expert, those who [manage](Scope::manages) its
+    /// audience organization, and for an unscoped series those who publish to everyone.
+    pub(crate) async fn manages(&self, user: &AuthUser, s: &SeriesRow) -> ApiResult<bool> {
+        if user.role == Role::Expert {
+            return Ok(s.expert_id == user.id);
+        }
+        let scope = Scope::load(&self.db, Some(user)).await?;
+        Ok(match s.scope_org_id {
+            Some(org) => scope.manages(&platform::orgs::org_path(&self.db, org).await?),
+            None => scope.publishes_to_everyone(),
+        })
+    }
+
+    /// Whether `user` belongs to the series' audience (an organization scope they
+    /// [see](Scope::sees); `None`: everyone).
+    pub(crate) async fn in_audience(&self, user: UserId, scope: Option<OrgId>) -> ApiResult<bool> {
+        let Some(org) = scope else {
+            return Ok(true);
+        };
+        let path = platform::orgs::org_path(&self.db, org).await?;
+        Ok(Scope::load_member(&self.db, user).await?.sees(Some(&path)))
+    }
+
+    async fn occurrences_of(&self, series: SeriesId) -> ApiResult<Vec<OccurrenceBrief>> {
+        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, OccurrenceBrief>(
+            "SELECT id, starts_at, ends_at, state FROM live_occurrences WHERE series_id = $1 ORDER \
+             BY starts_at",
+        )
+        .bind(series)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    async fn series_view(&self, s: SeriesRow) -> ApiResult<SeriesView> {
+        Ok(SeriesView {
+            occurrences: self.occurrences_of(s.id).await?,
+            id: s.id,
+            title: s.title,
+            description: s.description,
+            lecturer: s.lecturer,
+            expert_id: s.expert_id,
+            rrule: s.rrule,
+            exceptions: serde_json::from_str(&s.exceptions).unwrap_or_default(),
+            starts_at: s.first_start,
+            duration_minutes: s.duration_min,
+            capacity: s.capacity,
+            scope_org_id: s.scope_org_id,
+            attendance_threshold: s.threshold,
+            age_stages: serde_json::from_str(&s.age_stages).unwrap_or_default(),
+            version: s.version,
+        })
+    }
+
+    async fn create_series(&self, user: &AuthUser, req: NewSeries) -> ApiResult<SeriesView> {
+        user.require_role(&[Role::Expert, Role::Curator, Role::Admin])?;
+        let expert = match (user.role, req.expert_id) {
+            (Role::Expert, None) => user.id,
+            (Role::Expert, Some(id)) if id == user.id => user.id,
+            (Role::Expert, Some(_)) => {
+                return Err(ApiError::forbidden(
+                    "not_your_series",
+                    msg(
+                        "专家只能为自己创建直播系列。",
+                        "Experts create series for themselves only.",
+                    ),
+                ));
+            }
+            (_, Some(id)) => id,
+            (_, None) => {
+                return Err(ApiError::invalid_field(
+                    "expert_id",
+                    msg("请选择主讲专家。", "Choose the expert who lectures."),
+                ));
+            }
+        };
+        let Some(expert_name) = platform::accounts::expert_name(&self.db, expert).await? else {
+            return Err(ApiError::invalid_field(
+                "expert_id",
+                msg("主讲人必须是专家账号。", "expert_id must be an expert."),
+            ));
+        };
+        // The audience must be within the creator's reach: experts aim at their organizations
+        // and below, staff at what they manage, and only province staff at everyone.
+        let scope = Scope::load(&self.db, Some(user)).await?;
+        match req.scope_org_id {
+            None if !scope.publishes_to_everyone() => {
+                return Err(ApiError::invalid_field(
+                    "scope_org_id",
+                    msg(
+                        "请选择面向的组织（面向所有人限省级工作人员）。",
+                        "Choose the audience organization (everyone: province staff only).",
+                    ),
+                ));
+            }
+            None => {}
+            Some(org) if user.role == Role::Expert => {
+                let path = platform::orgs::org_path(&self.db, org).await?;
+                scope.reaches(&path).then_some(()).ok_or_else(|| {
+                    ApiError::forbidden(
+                        "out_of_scope",
+                        msg("只能面向你所在的组织及其下级。", "Only your organizations and below."),
+                    )
+                })?;
+            }
+            Some(org) => platform::orgs::require_scope(&self.db, user, org).await?,
+        }
+        let mut errors = Vec::new();
+        let title = text("title", &req.title, 100, true).map_err(|e| errors.push(e)).ok();
+        let description = text("description", &req.description, 2000, false)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let lecturer = text("lecturer", req.lecturer.as_deref().unwrap_or(&expert_name), 100, true)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let threshold = req.attendance_threshold.unwrap_or(0.5);
+        errors.extend(check_numbers(req.capacity, threshold));
+        let (Some(title), Some(description), Some(lecturer), true) = (title, description, lecturer, errors.is_empty())
+        else {
+            return Err(ApiError::validation(errors));
+        };
+        let plan = plan(&req.rrule, &req.exceptions, req.starts_at, req.duration_minutes)?;
+        let stages = stages_json(&req.age_stages)?;
+        let id = SeriesId::new();
+        let now = self.clock.now();
+        let dur_ms = i64::from(plan.duration_min) * 60_000;
+        with_db!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO live_series (id, expert_id, created_by, title, description, lecturer, \
+                 rrule, exceptions,
+                   first_start, duration_min, capacity, scope_org_id, threshold, version, created_at, \
+                 updated_at, \
+                 age_stages)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14, $15)",
+            )
+            .bind(id)
+            .bind(expert)
+            .bind(user.id)
+            .bind(&title)
+            .bind(&description)
+            .bind(&lecturer)
+            .bind(req.rrule.trim())
+            .bind(serde_json::to_string(&plan.exceptions).unwrap_or_else(|_| "[]".into()))
+            .bind(req.starts_at)
+            .bind(plan.duration_min)
+            .bind(req.capacity)
+            .bind(req.scope_org_id)
+            .bind(threshold)
+            .bind(now)
+            .bind(&stages)
+            .execute(&mut *tx)
+            .await?;
+            for start in &plan.starts {
+                let at = ts(*start);
+                sqlx::query(
+                    "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, \
+                     updated_at)
+                     VALUES ($1, $2, $3, $4, 'scheduled', $5, $5)",
+                )
+                .bind(OccurrenceId::new())
+                .bind(id)
+                .bind(at)
+                .bind(Timestamp(at.0 + dur_ms))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok::<(), sqlx::Error>(())
+        })?;
+        self.series_view(self.series_row(id).await?).await
+    }
+}

@@ -1,0 +1,314 @@
+//! Finishing an upload: its chunks checked and joined, the file stored as the asset's source, and
+//! transcoding queued; the same path for files ingested from disk (import, CLI).
+
+use axum::http::StatusCode;
+use futures::StreamExt;
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::ids::{JobId, UserId};
+use platform::jobs::Jobs;
+use platform::{db_execute, with_db};
+use sha2::{Digest, Sha256};
+
+use super::*;
+use crate::assets::AssetId;
+use crate::{Media, TRANSCODE};
+
+impl Media {
+    /// Assembles the chunks into the source object, checks the checksum, then creates the asset
+    /// and its transcoding job in one transaction.
+    pub(crate) async fn complete(&self, user: &AuthUser, id: UploadId, req: CompleteRequest) -> ApiResult<AssetId> {
+        let row = self.own_upload(user, id).await?;
+        match (row.state.as_str(), row.asset_id) {
+            ("completed", Some(asset)) => {
+                return Err(ApiError::conflict(
+                    "upload_completed",
+                    msg("该上传已经完成。", "This upload is already complete."),
+                )
+                .with_extra("asset_id", serde_json::json!(asset)));
+            }
+            ("open", _) => {}
+            _ => {
+                return Err(ApiError::conflict(
+                    "upload_closed",
+                    msg(
+                        "上传正在处理或已取消。",
+                        "The upload is being completed or was cancelled.",
+                    ),
+                ));
+            }
+        }
+        let received = self.received(id).await?;
+        let missing: Vec<i32> = (0..row.chunk_count)
+            .filter(|n| received.binary_search(n).is_err())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ApiError::conflict(
+                "upload_incomplete",
+                msg(
+                    format!("还有 {} 个分片未上传。", missing.len()),
+                    format!("{} chunks are missing.", missing.len()),
+                ),
+            )
+            .with_extra("missing", serde_json::json!(missing)));
+        }
+        let wanted = match req.sha256.as_deref().map(str::trim) {
+            Some(s) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => Some(s.to_ascii_lowercase()),
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "sha256",
+                    msg("SHA-256 应为 64 位十六进制。", "sha256 must be 64 hex digits."),
+                ));
+            }
+            None => None,
+        };
+        // Claim the completion so two concurrent calls cannot both assemble.
+        let now = self.clock.now();
+        let claimed = db_execute!(
+            &self.db,
+            "UPDATE uploads SET state = 'completing', updated_at = $2 WHERE id = $1 AND state = \
+             'open'",
+            id,
+            now
+        )?;
+        if claimed != 1 {
+            return Err(ApiError::conflict(
+                "upload_closed",
+                msg("上传正在处理中。", "The upload is being completed."),
+            ));
+        }
+        let asset = AssetId::new();
+        let source_key = format!("assets/{asset}/source");
+        let result = self.assemble(&row, &source_key).await;
+        let digest = match result {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = self.store.delete(&source_key).await;
+                self.reopen(id).await?;
+                return Err(e);
+            }
+        };
+        if wanted.as_ref().is_some_and(|w| *w != digest) {
+            let _ = self.store.delete(&source_key).await;
+            self.reopen(id).await?;
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "checksum_mismatch",
+                msg(
+                    "文件校验失败：收到的内容与 SHA-256 不一致，请重新上传有问题的分片。",
+                    "Checksum mismatch: the received bytes do not match the SHA-256.",
+                ),
+            ));
+        }
+        let job = JobId::new();
+        let payload = serde_json::json!({ "asset_id": asset }).to_string();
+        let max_attempts = self.cfg.max_attempts.max(1);
+        with_db!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, \
+                 source_key, job_id, \
+                 created_at, updated_at)
+                 VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $9)",
+            )
+            .bind(asset)
+            .bind(user.id)
+            .bind(&row.filename)
+            .bind(&row.content_type)
+            .bind(row.size)
+            .bind(&digest)
+            .bind(&source_key)
+            .bind(job)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(Jobs::INSERT_SQL)
+                .bind(job)
+                .bind(TRANSCODE)
+                .bind(&payload)
+                .bind(max_attempts)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE uploads SET state = 'completed', asset_id = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(asset)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        for n in 0..row.chunk_count {
+            // Leftovers are only wasted space; the periodic clean-up removes them too.
+            let _ = self.store.delete(&chunk_key(id, n)).await;
+        }
+        Ok(asset)
+    }
+
+    /// Gives a failed completion back to the uploader (chunks can be re-sent, then completed).
+    pub(super) async fn reopen(&self, id: UploadId) -> ApiResult<()> {
+        db_execute!(
+            &self.db,
+            "UPDATE uploads SET state = 'open' WHERE id = $1 AND state = 'completing'",
+            id
+        )?;
+        Ok(())
+    }
+
+    /// Streams the chunks, in order, into one object; returns its SHA-256.
+    pub(super) async fn assemble(&self, row: &UploadRow, key: &str) -> ApiResult<String> {
+        let store = self.store.clone();
+        let (id, count) = (row.id, row.chunk_count);
+        let hasher = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
+        let h = hasher.clone();
+        let stream = futures::stream::iter(0..count)
+            .then(move |n| {
+                let store = store.clone();
+                async move {
+                    store
+                        .get(&chunk_key(id, n), None)
+                        .await
+                        .map(|o| o.body)
+                        .map_err(std::io::Error::other)
+                }
+            })
+            .map(|r| match r {
+                Ok(body) => body.boxed(),
+                Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+            })
+            .flatten()
+            .map(move |chunk| {
+                if let Ok(bytes) = &chunk {
+                    if let Ok(mut h) = h.lock() {
+                        h.update(bytes);
+                    }
+                }
+                chunk
+            })
+            .boxed();
+        let meta = self.store.put(key, stream).await?;
+        if i64::try_from(meta.size).ok() != Some(row.size) {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "assembled {} bytes, expected {}",
+                meta.size,
+                row.size
+            )));
+        }
+        let digest = hasher
+            .lock()
+            .map(|h| hex(&h.clone().finalize()))
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("hasher poisoned")))?;
+        Ok(digest)
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Media {
+    /// Stores a whole file as a new asset and queues its transcoding (the CLI and the bulk
+    /// import use this; browsers use resumable uploads). A file whose SHA-256 matches an asset
+    /// that is not failed is not stored again: that asset is returned, so re-imports do not
+    /// duplicate videos.
+    pub async fn ingest_file(
+        &self,
+        owner: Option<UserId>,
+        path: &std::path::Path,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> ApiResult<AssetId> {
+        let io = |e: std::io::Error| {
+            ApiError::invalid_field(
+                "file",
+                msg(format!("无法读取文件：{e}"), format!("Could not read the file: {e}")),
+            )
+        };
+        let size = tokio::fs::metadata(path).await.map_err(io)?.len();
+        if size == 0 {
+            return Err(ApiError::invalid_field(
+                "file",
+                msg("文件是空的（0 字节）。", "The file is empty."),
+            ));
+        }
+        // Hash first (cheap next to transcoding) to find an asset with the same bytes.
+        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf).await.map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let digest = hex(&hasher.finalize());
+        let existing: Option<AssetId> = with_db!(&self.db, |pool| sqlx::query_scalar::<_, AssetId>(
+            "SELECT id FROM assets WHERE sha256 = $1 AND state <> 'failed' ORDER BY id LIMIT 1",
+        )
+        .bind(&digest)
+        .fetch_optional(pool)
+        .await)?;
+        if let Some(id) = existing {
+            progress(size);
+            return Ok(id);
+        }
+        let asset = AssetId::new();
+        let source_key = format!("assets/{asset}/source");
+        let file = tokio::fs::File::open(path).await.map_err(io)?;
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let progress = std::sync::Arc::new(progress);
+        let body = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20)
+            .map(move |chunk| {
+                if let Ok(c) = &chunk {
+                    let total = sent.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed) + c.len() as u64;
+                    progress(total);
+                }
+                chunk
+            })
+            .boxed();
+        self.store.put(&source_key, body).await?;
+        let filename = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "video".into());
+        let now = self.clock.now();
+        let job = JobId::new();
+        let payload = serde_json::json!({ "asset_id": asset }).to_string();
+        let max_attempts = self.cfg.max_attempts.max(1);
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        with_db!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, \
+                 source_key, job_id, \
+                 created_at, updated_at)
+                 VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $9)",
+            )
+            .bind(asset)
+            .bind(owner)
+            .bind(&filename)
+            .bind("application/octet-stream")
+            .bind(size)
+            .bind(&digest)
+            .bind(&source_key)
+            .bind(job)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(Jobs::INSERT_SQL)
+                .bind(job)
+                .bind(TRANSCODE)
+                .bind(&payload)
+                .bind(max_attempts)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(asset)
+    }
+}

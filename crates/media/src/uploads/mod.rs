@@ -1,0 +1,313 @@
+//! Resumable uploads: create, send numbered chunks in any order (a chunk may be sent again),
+//! ask which are stored, complete with an optional SHA-256. Chunks live in the object store
+//! until completion assembles them into the asset's source object; nothing is half-written:
+//! the asset and its transcoding job appear in one transaction after the source is complete.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::ids::UserId;
+use platform::validate::{self};
+use platform::{Timestamp, db_execute, with_db};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::Media;
+use crate::assets::AssetId;
+
+mod assemble;
+mod routes;
+
+use assemble::*;
+pub use routes::*;
+
+platform::new_id!(
+    /// A resumable upload.
+    UploadId
+);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUpload {
+    pub filename: String,
+    /// Bytes.
+    pub size: i64,
+    #[serde(default)]
+    pub content_type: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadView {
+    pub id: UploadId,
+    pub filename: String,
+    pub size: i64,
+    /// Every chunk but the last has exactly this many bytes.
+    pub chunk_size: i64,
+    /// Number of chunks, numbered from 0.
+    pub chunks: i32,
+    /// Chunks stored so far.
+    pub received: Vec<i32>,
+    /// open, completing, completed or aborted.
+    pub state: String,
+    pub asset_id: Option<AssetId>,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// Hex SHA-256 of the whole file; checked when given.
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Completed {
+    pub asset_id: AssetId,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct UploadRow {
+    id: UploadId,
+    user_id: UserId,
+    filename: String,
+    content_type: String,
+    size: i64,
+    chunk_size: i64,
+    chunk_count: i32,
+    state: String,
+    asset_id: Option<AssetId>,
+    expires_at: Timestamp,
+}
+
+fn upload_not_found() -> ApiError {
+    ApiError::not_found(
+        "upload_not_found",
+        msg("上传任务不存在或已过期。", "No such upload, or it has expired."),
+    )
+}
+
+fn chunk_key(id: UploadId, n: i32) -> String {
+    format!("uploads/{id}/{n:06}")
+}
+
+impl Media {
+    async fn upload(&self, id: UploadId) -> ApiResult<Option<UploadRow>> {
+        Ok(with_db!(&self.db, |pool| {
+            sqlx::query_as::<_, UploadRow>(
+                "SELECT id, user_id, filename, content_type, size, chunk_size, chunk_count, state, \
+                 asset_id, expires_at \
+                 FROM uploads WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
+    /// The caller's upload; someone else's is refused.
+    async fn own_upload(&self, user: &AuthUser, id: UploadId) -> ApiResult<UploadRow> {
+        let row = self.upload(id).await?.ok_or_else(upload_not_found)?;
+        if row.user_id != user.id {
+            return Err(ApiError::forbidden(
+                "not_your_upload",
+                msg("这不是你的上传任务。", "This upload belongs to someone else."),
+            ));
+        }
+        Ok(row)
+    }
+
+    async fn received(&self, id: UploadId) -> ApiResult<Vec<i32>> {
+        Ok(with_db!(&self.db, |pool| sqlx::query_scalar::<_, i32>(
+            "SELECT n FROM upload_chunks WHERE upload_id = $1 ORDER BY n"
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    async fn view(&self, row: UploadRow) -> ApiResult<UploadView> {
+        Ok(UploadView {
+            received: self.received(row.id).await?,
+            id: row.id,
+            filename: row.filename,
+            size: row.size,
+            chunk_size: row.chunk_size,
+            chunks: row.chunk_count,
+            state: row.state,
+            asset_id: row.asset_id,
+            expires_at: row.expires_at,
+        })
+    }
+
+    fn expiry(&self, now: Timestamp) -> Timestamp {
+        now.plus_seconds(i64::try_from(self.cfg.upload_ttl_hours * 3600).unwrap_or(i64::MAX / 2000))
+    }
+
+    pub(crate) async fn create_upload(&self, user: &AuthUser, req: NewUpload) -> ApiResult<UploadView> {
+        let filename = validate::name(&req.filename, 255).map_err(|m| ApiError::invalid_field("filename", m))?;
+        let max = i64::try_from(self.cfg.max_upload_bytes).unwrap_or(i64::MAX);
+        if req.size <= 0 {
+            return Err(ApiError::invalid_field(
+                "size",
+                msg("文件是空的（0 字节），请选择视频文件。", "The file is empty (0 bytes)."),
+            ));
+        }
+        if req.size > max {
+            return Err(ApiError::invalid_field(
+                "size",
+                msg(
+                    format!("文件太大：最大 {} MB。", max / 1024 / 1024),
+                    format!("The file is too large: at most {} MB.", max / 1024 / 1024),
+                ),
+            ));
+        }
+        let content_type = if req.content_type.trim().is_empty() {
+            "application/octet-stream".to_owned()
+        } else {
+            req.content_type.trim().to_owned()
+        };
+        if content_type.len() > 100 {
+            return Err(ApiError::invalid_field(
+                "content_type",
+                msg("文件类型无效。", "Invalid content type."),
+            ));
+        }
+        let chunk_size = i64::try_from(self.cfg.chunk_size_bytes.max(1)).unwrap_or(i64::MAX);
+        let chunks = i32::try_from((req.size + chunk_size - 1) / chunk_size)
+            .map_err(|_| ApiError::invalid_field("size", msg("文件太大。", "Too large.")))?;
+        let id = UploadId::new();
+        let now = self.clock.now();
+        let expires = self.expiry(now);
+        db_execute!(
+            &self.db,
+            "INSERT INTO uploads (id, user_id, filename, content_type, size, chunk_size, \
+             chunk_count, state, \
+             created_at, updated_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, $9)",
+            id,
+            user.id,
+            &filename,
+            &content_type,
+            req.size,
+            chunk_size,
+            chunks,
+            now,
+            expires,
+        )?;
+        Ok(UploadView {
+            id,
+            filename,
+            size: req.size,
+            chunk_size,
+            chunks,
+            received: Vec::new(),
+            state: "open".into(),
+            asset_id: None,
+            expires_at: expires,
+        })
+    }
+
+    pub(crate) async fn put_chunk(&self, user: &AuthUser, id: UploadId, n: i32, body: bytes::Bytes) -> ApiResult<()> {
+        let row = self.own_upload(user, id).await?;
+        if row.state != "open" {
+            return Err(ApiError::conflict(
+                "upload_closed",
+                msg(
+                    "上传已完成或已取消，不能再发送分片。",
+                    "The upload is finished or cancelled.",
+                ),
+            ));
+        }
+        if n < 0 || n >= row.chunk_count {
+            return Err(ApiError::invalid_field(
+                "n",
+                msg(
+                    format!("分片编号超出范围：应为 0 到 {}。", row.chunk_count - 1),
+                    format!("Chunk number out of range: use 0 to {}.", row.chunk_count - 1),
+                ),
+            ));
+        }
+        let expected = if n == row.chunk_count - 1 {
+            row.size - row.chunk_size * i64::from(row.chunk_count - 1)
+        } else {
+            row.chunk_size
+        };
+        if body.len() as i64 != expected {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong_chunk_size",
+                msg(
+                    format!("分片 {n} 应为 {expected} 字节，收到 {} 字节。", body.len()),
+                    format!("Chunk {n} must have {expected} bytes, got {}.", body.len()),
+                ),
+            ));
+        }
+        let digest = hex(&Sha256::digest(&body));
+        let size = body.len() as i64;
+        self.store.put_bytes(&chunk_key(id, n), body).await?;
+        let now = self.clock.now();
+        with_db!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO upload_chunks (upload_id, n, size, sha256, created_at) VALUES ($1, $2, $3, \
+                 $4, $5)
+                 ON CONFLICT (upload_id, n) DO UPDATE SET size = excluded.size, sha256 = \
+                 excluded.sha256, created_at \
+                 = excluded.created_at",
+            )
+            .bind(id)
+            .bind(n)
+            .bind(size)
+            .bind(&digest)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE uploads SET updated_at = $2, expires_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .bind(self.expiry(now))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Removes uploads left unfinished past their expiry, with their chunks, and reopens
+    /// completions interrupted by a crash. Returns how many uploads were removed.
+    pub async fn clean_up_uploads(&self) -> ApiResult<usize> {
+        let now = self.clock.now();
+        db_execute!(
+            &self.db,
+            "UPDATE uploads SET state = 'open' WHERE state = 'completing' AND updated_at < $1",
+            now.plus_seconds(-600)
+        )?;
+        let expired: Vec<(UploadId, i32)> = with_db!(&self.db, |pool| sqlx::query_as::<_, (UploadId, i32)>(
+            "SELECT id, chunk_count FROM uploads WHERE state = 'open' AND expires_at < $1",
+        )
+        .bind(now)
+        .fetch_all(pool)
+        .await)?;
+        for (id, count) in &expired {
+            for n in 0..*count {
+                let _ = self.store.delete(&chunk_key(*id, n)).await;
+            }
+            with_db!(&self.db, |pool| {
+                let mut tx = pool.begin().await?;
+                sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1")
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE uploads SET state = 'aborted', updated_at = $2 WHERE id = $1")
+                    .bind(*id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            });
+        }
+        Ok(expired.len())
+    }
+}
