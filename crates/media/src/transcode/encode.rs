@@ -1,256 +1,17 @@
-//! The transcoding job: `ffprobe` decides whether the upload is media; `ffmpeg` encodes an
-//! H.264/AAC ladder for phones (360p, 540p, 720p as far as the source allows, never upscaled)
-//! and a ~64 kbit/s audio-only rendition in one decoding pass, with keyframes on segment
-//! boundaries; each rendition is then packaged as HLS fMP4 without re-encoding, a poster is cut,
-//! and the master playlist written. Outputs go to a fresh per-attempt prefix and the asset
-//! points at it only once everything is stored, so a crash mid-way never exposes partial
-//! renditions; the prefixes of earlier attempts are then deleted.
+//! One transcode: fetch the source, probe it, encode every rendition with progress, package HLS,
+//! and upload the directory.
 
-use std::path::{Path, PathBuf};
-
-use async_trait::async_trait;
 use futures::StreamExt;
-use platform::jobs::{Job, JobContext, JobError, JobHandler};
-use platform::{db_execute, with_db};
+use platform::db_execute;
+use platform::jobs::{Job, JobContext, JobError};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
-use crate::Media;
+use super::*;
 use crate::assets::{AssetId, Rendition};
 use crate::probe::{self, Probe};
 
-/// Job kind of the transcoder.
-pub const TRANSCODE: &str = "media.transcode";
-
-/// The ladder: (height, video kbit/s).
-const LADDER: [(i32, i64); 3] = [(360, 800), (540, 1400), (720, 2500)];
-const AUDIO_KBPS: i64 = 96;
-const AUDIO_ONLY_KBPS: i64 = 64;
-
-/// Runs transcoding jobs.
-#[derive(Debug, Clone)]
-pub struct Transcoder {
-    pub(crate) media: Media,
-}
-
-pub(crate) async fn ffmpeg_version(ffmpeg: &str, ffprobe: &str) -> Option<String> {
-    let out = tokio::process::Command::new(ffmpeg)
-        .arg("-version")
-        .output()
-        .await
-        .ok()?;
-    let probe_ok = tokio::process::Command::new(ffprobe)
-        .arg("-version")
-        .output()
-        .await
-        .ok()?
-        .status
-        .success();
-    if !out.status.success() || !probe_ok {
-        return None;
-    }
-    String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned)
-}
-
-/// Heights to encode for a source of `height` lines: the ladder steps that fit, or the source
-/// height itself (even) when it is below the smallest step.
-pub fn ladder_for(height: i32) -> Vec<(i32, i64)> {
-    let steps: Vec<(i32, i64)> = LADDER.iter().copied().filter(|(h, _)| *h <= height).collect();
-    if steps.is_empty() {
-        vec![((height / 2 * 2).max(2), LADDER[0].1)]
-    } else {
-        steps
-    }
-}
-
-fn retry(e: impl std::fmt::Display) -> JobError {
-    JobError::Retry(e.to_string())
-}
-
-#[async_trait]
-impl JobHandler for Transcoder {
-    fn kind(&self) -> &'static str {
-        TRANSCODE
-    }
-
-    async fn run(&self, job: &Job, ctx: &JobContext) -> Result<(), JobError> {
-        let asset: AssetId = job
-            .payload
-            .get("asset_id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| JobError::Fatal("payload without asset_id".into()))?;
-        let result = self.transcode(job, asset, ctx).await;
-        // On success the scratch space is already gone; after a failure, free this attempt's.
-        let _ = tokio::fs::remove_dir_all(self.media.work_dir.join(format!("{asset}-{}", job.attempts))).await;
-        if let Err(err) = &result {
-            let last = job.is_last(err);
-            // The asset says what went wrong at every attempt, not only after the last one, so
-            // a job that keeps failing the same way is visible while it retries.
-            let (state, reason) = failure_note(err, job.attempts, last);
-            if let Err(e) = db_execute!(
-                &self.media.db,
-                "UPDATE assets SET state = $2, error = $3, updated_at = $4 WHERE id = $1 AND state = \
-                 'processing'",
-                asset,
-                state,
-                &reason,
-                self.media.clock.now(),
-            ) {
-                tracing::warn!(%asset, error = %e, "could not record the transcoding failure on the asset");
-            }
-            if last {
-                self.media.delete_renditions_except(asset, None).await;
-            }
-        }
-        result
-    }
-}
-
-/// How long one encode may take: ten minutes plus three times the video's length (the
-/// ladder encodes at about 1.75× real time on two cores).
-pub fn encode_time_limit(duration_s: f64) -> std::time::Duration {
-    std::time::Duration::from_secs_f64(600.0 + 3.0 * duration_s.clamp(0.0, 86_400.0))
-}
-
-/// The asset's state and `error` after a failed attempt: still `processing` with the reason and
-/// the attempt while retries remain, `failed` with a reason a curator can act on after the last.
-fn failure_note(err: &JobError, attempt: i32, last: bool) -> (&'static str, String) {
-    match err {
-        JobError::Fatal(r) => ("failed", r.clone()),
-        JobError::Retry(r) if last => (
-            "failed",
-            format!("转码失败，已尝试 {attempt} 次仍未成功，请重新上传或联系管理员。最后一次的原因：{r}"),
-        ),
-        JobError::Retry(r) => ("processing", format!("转码失败，正在重试（第 {attempt} 次）：{r}")),
-    }
-}
-
-/// The ffmpeg command lines of a transcode: one encode of the whole ladder (and the audio-only
-/// rendition) into MP4 files under `out`, then per rendition a packaging into HLS fMP4, run in
-/// that rendition's folder. Public so the benchmark runs the very same commands by hand.
-#[derive(Debug)]
-pub struct Plan {
-    /// Arguments of the encoding ffmpeg (progress on stdout).
-    pub encode: Vec<String>,
-    /// Rendition names with their video height and bitrate (`None` for audio).
-    pub outputs: Vec<(String, Option<(i32, i64)>)>,
-    /// Per rendition: the folder to run in and the arguments of the packaging ffmpeg.
-    pub package: Vec<(PathBuf, Vec<String>)>,
-}
-
-pub fn plan(cfg: &platform::config::MediaSettings, source: &Path, out: &Path, info: &Probe) -> Plan {
-    let seg = cfg.segment_seconds.max(1);
-    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1"]
-        .map(String::from)
-        .to_vec();
-    args.extend(probe::input_guard().map(String::from));
-    args.push("-i".into());
-    args.push(source.display().to_string());
-    let ladder = info.video.map(|(_, h)| ladder_for(h)).unwrap_or_default();
-    let mut outputs: Vec<(String, Option<(i32, i64)>)> = Vec::new();
-    if !ladder.is_empty() {
-        let labels: Vec<String> = (0..ladder.len()).map(|i| format!("[s{i}]")).collect();
-        let mut graph = format!("[0:v]split={}{}", ladder.len(), labels.join(""));
-        for (i, (h, _)) in ladder.iter().enumerate() {
-            graph.push_str(&format!(";[s{i}]scale=-2:{h}[v{i}]"));
-        }
-        args.extend(["-filter_complex".into(), graph]);
-        for (i, (h, kbps)) in ladder.iter().enumerate() {
-            let name = format!("{h}p");
-            args.extend([
-                "-map".into(),
-                format!("[v{i}]"),
-                "-map".into(),
-                "0:a:0?".into(),
-                "-c:v".into(),
-                "libx264".into(),
-                "-preset".into(),
-                cfg.x264_preset.clone(),
-                "-profile:v".into(),
-                "main".into(),
-                "-pix_fmt".into(),
-                "yuv420p".into(),
-                "-b:v".into(),
-                format!("{kbps}k"),
-                "-maxrate".into(),
-                format!("{}k", kbps * 3 / 2),
-                "-bufsize".into(),
-                format!("{}k", kbps * 2),
-                "-force_key_frames".into(),
-                format!("expr:gte(t,n_forced*{seg})"),
-                "-sc_threshold".into(),
-                "0".into(),
-                "-c:a".into(),
-                "aac".into(),
-                "-b:a".into(),
-                format!("{AUDIO_KBPS}k"),
-                "-ac".into(),
-                "2".into(),
-                out.join(format!("{name}.mp4")).display().to_string(),
-            ]);
-            outputs.push((name, Some((*h, *kbps))));
-        }
-    }
-    if info.audio {
-        args.extend(
-            [
-                "-map",
-                "0:a:0",
-                "-vn",
-                "-c:a",
-                "aac",
-                "-b:a",
-                &format!("{AUDIO_ONLY_KBPS}k"),
-                "-ac",
-                "2",
-            ]
-            .map(String::from),
-        );
-        args.push(out.join("audio.mp4").display().to_string());
-        outputs.push(("audio".into(), None));
-    }
-    let seg = seg.to_string();
-    let package = outputs
-        .iter()
-        .map(|(name, _)| {
-            let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
-                .map(String::from)
-                .to_vec();
-            a.extend(probe::input_guard().map(String::from));
-            a.push("-i".into());
-            a.push(out.join(format!("{name}.mp4")).display().to_string());
-            a.extend(
-                [
-                    "-c",
-                    "copy",
-                    "-f",
-                    "hls",
-                    "-hls_time",
-                    &seg,
-                    "-hls_playlist_type",
-                    "vod",
-                    "-hls_segment_type",
-                    "fmp4",
-                    "-hls_fmp4_init_filename",
-                    "init.mp4",
-                    "-hls_segment_filename",
-                    "seg_%05d.m4s",
-                    "index.m3u8",
-                ]
-                .map(String::from),
-            );
-            (out.join("hls").join(name), a)
-        })
-        .collect();
-    Plan {
-        encode: args,
-        outputs,
-        package,
-    }
-}
-
 impl Transcoder {
-    async fn transcode(&self, job: &Job, asset: AssetId, ctx: &JobContext) -> Result<(), JobError> {
+    pub(super) async fn transcode(&self, job: &Job, asset: AssetId, ctx: &JobContext) -> Result<(), JobError> {
         let m = &self.media;
         let row = m
             .asset(asset)
@@ -338,7 +99,7 @@ impl Transcoder {
     }
 
     /// Encodes the ladder and the audio rendition in one pass, then packages each as HLS.
-    async fn encode(
+    pub(super) async fn encode(
         &self,
         source: &Path,
         out: &Path,
@@ -510,7 +271,7 @@ impl Transcoder {
     }
 
     /// Copies every file under `dir/hls` to the store under `prefix`.
-    async fn upload_dir(&self, out: &Path, prefix: &str) -> Result<(), JobError> {
+    pub(super) async fn upload_dir(&self, out: &Path, prefix: &str) -> Result<(), JobError> {
         let root = out.join("hls");
         let mut stack: Vec<PathBuf> = vec![root.clone()];
         while let Some(dir) = stack.pop() {
@@ -536,80 +297,5 @@ impl Transcoder {
             }
         }
         Ok(())
-    }
-}
-
-impl Media {
-    /// Deletes every rendition prefix of `asset` but `keep` (leftovers of crashed attempts).
-    pub(crate) async fn delete_renditions_except(&self, asset: AssetId, keep: Option<&str>) {
-        let Ok(objects) = self.store.list(&format!("assets/{asset}/hls-")).await else {
-            return;
-        };
-        for o in objects {
-            if keep.is_none_or(|k| !o.key.starts_with(&format!("{k}/"))) {
-                let _ = self.store.delete(&o.key).await;
-            }
-        }
-    }
-
-    /// Removes the scratch folders of earlier attempts at `asset`.
-    pub(crate) async fn remove_stale_work(&self, asset: AssetId) {
-        let Ok(mut entries) = tokio::fs::read_dir(&self.work_dir).await else {
-            return;
-        };
-        let prefix = format!("{asset}-");
-        while let Ok(Some(e)) = entries.next_entry().await {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = tokio::fs::remove_dir_all(e.path()).await;
-            }
-        }
-    }
-
-    pub(crate) async fn delete_prefix(&self, prefix: &str) {
-        if let Ok(objects) = self.store.list(prefix).await {
-            for o in objects {
-                let _ = self.store.delete(&o.key).await;
-            }
-        }
-    }
-
-    /// Asset ids stuck in processing without a live job (for diagnostics).
-    pub async fn processing_count(&self) -> Result<i64, sqlx::Error> {
-        with_db!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM assets WHERE state = 'processing'"
-        )
-        .fetch_one(pool)
-        .await)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failing_attempt_says_so_while_retrying_and_fails_after_the_last() {
-        let err = JobError::Retry("磁盘已满".into());
-        let (state, note) = failure_note(&err, 2, false);
-        assert_eq!(
-            (state, note.as_str()),
-            ("processing", "转码失败，正在重试（第 2 次）：磁盘已满")
-        );
-        let (state, note) = failure_note(&err, 4, true);
-        assert_eq!(state, "failed");
-        assert!(note.contains("已尝试 4 次") && note.ends_with("磁盘已满"), "{note}");
-        let (state, note) = failure_note(&JobError::Fatal("视频无法解码".into()), 1, true);
-        assert_eq!((state, note.as_str()), ("failed", "视频无法解码"));
-    }
-
-    #[test]
-    fn ladder_never_upscales() {
-        assert_eq!(
-            ladder_for(1080).iter().map(|r| r.0).collect::<Vec<_>>(),
-            [360, 540, 720]
-        );
-        assert_eq!(ladder_for(720).iter().map(|r| r.0).collect::<Vec<_>>(), [360, 540, 720]);
-        assert_eq!(ladder_for(480).iter().map(|r| r.0).collect::<Vec<_>>(), [360]);
-        assert_eq!(ladder_for(241).iter().map(|r| r.0).collect::<Vec<_>>(), [240]);
     }
 }

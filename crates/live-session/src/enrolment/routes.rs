@@ -1,0 +1,168 @@
+//! The enrolment endpoints: a lecture, a whole series, the staff's list, and cancelling.
+
+use axum::http::StatusCode;
+use platform::auth::AuthUser;
+use platform::error::{ApiError, ApiResult, msg};
+use platform::http::{ApiRouter, Json, Path};
+use platform::ids::UserId;
+use platform::with_db;
+use utoipa_axum::routes;
+
+use super::*;
+use crate::occurrences::occurrence_not_found;
+use crate::{Live, OccurrenceId, SeriesId};
+
+pub(crate) fn router() -> ApiRouter<Live> {
+    ApiRouter::new()
+        .routes(routes!(enrol_occurrence, list_enrolments))
+        .routes(routes!(cancel_mine))
+        .routes(routes!(enrol_series))
+        .routes(routes!(cancel_series))
+}
+
+/// Enrol: yourself with `{}`; staff with `{"user_ids":[…]}` or `{"class_id"}`.
+#[utoipa::path(post, path = "/api/v1/live/occurrences/{id}/enrolments", tag = "live",
+    params(("id" = OccurrenceId, Path)), request_body = EnrolRequest,
+    responses((status = 200, body = EnrolResult), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
+pub(super) async fn enrol_occurrence(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+    Json(req): Json<EnrolRequest>,
+) -> ApiResult<Json<EnrolResult>> {
+    Ok(Json(live.enrol_request(&auth, id, req).await?))
+}
+
+/// Who is enrolled and waitlisted (those who manage the series).
+#[utoipa::path(get, path = "/api/v1/live/occurrences/{id}/enrolments", tag = "live",
+    params(("id" = OccurrenceId, Path)),
+    responses((status = 200, body = Vec<Enrolment>), (status = 404)), security(("bearer" = [])))]
+pub(super) async fn list_enrolments(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+) -> ApiResult<Json<Vec<Enrolment>>> {
+    let (_, series) = live.occurrence_with_series(id).await?;
+    if !live.manages(&auth, &series).await? {
+        return Err(occurrence_not_found());
+    }
+    let rows: Vec<(UserId, String)> = with_db!(&live.db, |pool| sqlx::query_as(
+        "SELECT user_id, state FROM live_enrolments WHERE occurrence_id = $1 AND state <> \
+         'cancelled' ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await)?;
+    let mut line = 0;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(user_id, state)| {
+                let waitlist_position = (state == "waitlisted").then(|| {
+                    line += 1;
+                    line
+                });
+                Enrolment {
+                    user_id,
+                    state,
+                    waitlist_position,
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// Cancel your enrolment (until the start); the first in line gets the seat.
+#[utoipa::path(delete, path = "/api/v1/live/occurrences/{id}/enrolments/me", tag = "live",
+    params(("id" = OccurrenceId, Path)),
+    responses((status = 204), (status = 404), (status = 409)), security(("bearer" = [])))]
+pub(super) async fn cancel_mine(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+) -> ApiResult<StatusCode> {
+    // 404 for an occurrence that does not exist.
+    live.occurrence_with_series(id).await?;
+    if !live.cancel(id, auth.id).await? {
+        return Err(ApiError::not_found(
+            "enrolment_not_found",
+            msg("你没有报名这场直播。", "You are not enrolled in this occurrence."),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Enrol yourself in every future occurrence of a series (and those added later).
+#[utoipa::path(post, path = "/api/v1/live/series/{id}/enrolments", tag = "live",
+    params(("id" = SeriesId, Path)),
+    responses((status = 200, body = SeriesEnrolResult), (status = 403), (status = 404)), security(("bearer" = [])))]
+pub(super) async fn enrol_series(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<SeriesId>,
+) -> ApiResult<Json<SeriesEnrolResult>> {
+    let s = live.series_row(id).await?;
+    if !live.in_audience(auth.id, s.scope_org_id).await? {
+        return Err(ApiError::forbidden(
+            "out_of_scope",
+            msg(
+                "这个直播系列不面向你所在的学校或地区。",
+                "This series is not for your organization.",
+            ),
+        ));
+    }
+    let now = live.clock.now();
+    platform::db_execute!(
+        &live.db,
+        "INSERT INTO live_series_enrolments (series_id, user_id, created_at) VALUES ($1, $2, \
+         $3) \
+         ON CONFLICT DO \
+         NOTHING",
+        id,
+        auth.id,
+        now
+    )?;
+    let mut out = Vec::new();
+    for o in live.open_occurrences(id, now).await? {
+        match live.enrol(&o, s.capacity, &[auth.id], auth.id).await {
+            Ok(()) => {}
+            // It started meanwhile: reported below as it stands.
+            Err(e) if e.code == "enrolment_closed" || e.code == "lecture_full" => {}
+            Err(e) => return Err(e),
+        }
+        let mine = live.enrolment_of(o.id, auth.id).await?;
+        out.push(OccurrenceEnrolment {
+            occurrence_id: o.id,
+            starts_at: o.starts_at,
+            state: mine.as_ref().map_or_else(|| "cancelled".into(), |e| e.state.clone()),
+            waitlist_position: mine.and_then(|e| e.waitlist_position),
+        });
+    }
+    Ok(Json(SeriesEnrolResult { occurrences: out }))
+}
+
+/// Leave a whole series: future occurrences are cancelled for you.
+#[utoipa::path(delete, path = "/api/v1/live/series/{id}/enrolments/me", tag = "live",
+    params(("id" = SeriesId, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+pub(super) async fn cancel_series(
+    State(live): State<Live>,
+    auth: AuthUser,
+    Path(id): Path<SeriesId>,
+) -> ApiResult<StatusCode> {
+    // 404 for a series that does not exist.
+    live.series_row(id).await?;
+    let now = live.clock.now();
+    platform::db_execute!(
+        &live.db,
+        "DELETE FROM live_series_enrolments WHERE series_id = $1 AND user_id = $2",
+        id,
+        auth.id
+    )?;
+    for o in live.open_occurrences(id, now).await? {
+        // Seats in lectures that have begun are history.
+        if o.state == "scheduled" && o.starts_at > now {
+            let _ = live.cancel(o.id, auth.id).await?;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
