@@ -27,7 +27,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
 use crate::lifecycle::LiveState;
-use crate::occurrences::occurrence_not_found;
+use crate::model::occurrence_not_found;
 use crate::{Live, OccurrenceId};
 
 /// What open pages are told.
@@ -42,11 +42,11 @@ pub enum LiveEvent {
     },
     /// A chat message was sent or changed (hidden).
     Message {
-        message: crate::messages::MessageView,
+        message: crate::model::MessageView,
     },
     /// A question was asked or changed (votes, answered, hidden).
     Question {
-        question: crate::messages::MessageView,
+        question: crate::model::MessageView,
     },
 }
 

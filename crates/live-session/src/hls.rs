@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::lifecycle::LiveState;
-use crate::occurrences::occurrence_not_found;
+use crate::model::occurrence_not_found;
 use crate::sfu::SessionId;
 use crate::signalling::Watcher;
 use crate::{Live, OccurrenceId};

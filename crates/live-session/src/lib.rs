@@ -25,6 +25,7 @@ pub mod ice;
 pub mod ics;
 pub mod lifecycle;
 pub mod messages;
+mod model;
 pub mod notify;
 mod occurrences;
 pub mod recording;

@@ -11,19 +11,14 @@ use platform::error::{ApiError, ApiResult, ResultExt, msg};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::UserId;
 use platform::{Timestamp, with_db};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::events::LiveEvent;
 use crate::lifecycle::LiveState;
-use crate::occurrences::occurrence_not_found;
+use crate::model::{MessageId, MessageView, occurrence_not_found};
 use crate::{Live, OccurrenceId};
-
-platform::new_id!(
-    /// A chat message or question.
-    MessageId
-);
 
 /// The columns of a `MessageView`; `$voter` is the caller (for `voted`).
 fn message_select(voter: &str) -> String {
@@ -55,24 +50,6 @@ pub struct MessagePatch {
     pub answered: Option<bool>,
     /// The expert or staff.
     pub hidden: Option<bool>,
-}
-
-/// A chat message or a question.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
-pub struct MessageView {
-    pub id: MessageId,
-    #[serde(skip)]
-    pub user_id: UserId,
-    pub author: String,
-    pub text: String,
-    pub votes: i32,
-    pub answered: bool,
-    pub answered_at: Option<Timestamp>,
-    pub hidden: bool,
-    pub created_at: Timestamp,
-    /// The caller voted for it (questions).
-    #[sqlx(default)]
-    pub voted: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

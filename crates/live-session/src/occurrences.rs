@@ -16,52 +16,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
-use crate::enrolment::Enrolment;
 use crate::lifecycle::{Event, Lifecycle, LiveState, Refusal};
+use crate::model::{Enrolment, OccurrenceRow, occurrence_not_found};
 use crate::series::SeriesRow;
 use crate::{Live, OccurrenceId, SeriesId};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct OccurrenceRow {
-    pub id: OccurrenceId,
-    pub series_id: SeriesId,
-    pub starts_at: Timestamp,
-    pub ends_at: Timestamp,
-    pub state: String,
-    pub live_ms: i64,
-    pub live_since: Option<Timestamp>,
-    pub paused_at: Option<Timestamp>,
-    pub went_live_at: Option<Timestamp>,
-    pub ended_at: Option<Timestamp>,
-    pub replay_course_id: Option<uuid::Uuid>,
-    pub replay_lesson_id: Option<uuid::Uuid>,
-    pub replay_asset_id: Option<uuid::Uuid>,
-}
-
 const OCC_COLUMNS: &str = "id, series_id, starts_at, ends_at, state, live_ms, live_since, paused_at, \
-                           went_live_at, \
-                           ended_at, \
-                           replay_course_id, replay_lesson_id, replay_asset_id";
-
-impl OccurrenceRow {
-    pub(crate) fn lifecycle(&self) -> Lifecycle {
-        Lifecycle {
-            state: LiveState::parse(&self.state),
-            live_ms: self.live_ms,
-            live_since: self.live_since,
-            paused_at: self.paused_at,
-            went_live_at: self.went_live_at,
-            ended_at: self.ended_at,
-        }
-    }
-}
-
-pub(crate) fn occurrence_not_found() -> ApiError {
-    ApiError::not_found(
-        "occurrence_not_found",
-        msg("这场直播不存在。", "No such live occurrence."),
-    )
-}
+    went_live_at, ended_at, replay_course_id, replay_lesson_id, replay_asset_id";
 
 /// One occurrence as a user sees it.
 #[derive(Debug, Serialize, ToSchema)]

@@ -16,7 +16,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
-use crate::occurrences::occurrence_not_found;
+use crate::model::occurrence_not_found;
 use crate::{Live, OccurrenceId};
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -15,7 +15,8 @@ use platform::with_db;
 use utoipa_axum::routes;
 
 use crate::lifecycle::{Event, LiveState};
-use crate::occurrences::{occurrence_not_found, refusal};
+use crate::model::occurrence_not_found;
+use crate::occurrences::refusal;
 use crate::sdp::{self, SdpError};
 use crate::sfu::{SessionId, SfuError};
 use crate::{Live, OccurrenceId};

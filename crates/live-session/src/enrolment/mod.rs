@@ -12,7 +12,7 @@ use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::occurrences::{OccurrenceRow, occurrence_not_found};
+use crate::model::{Enrolment, OccurrenceRow, occurrence_not_found};
 use crate::{Live, OccurrenceId, SeriesId};
 
 mod erase;
@@ -70,15 +70,6 @@ pub struct EnrolRequest {
     pub user_ids: Option<Vec<UserId>>,
     /// Staff: enrol every parent of this class (or any organization) and below.
     pub class_id: Option<OrgId>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Enrolment {
-    pub user_id: UserId,
-    /// enrolled, waitlisted or cancelled.
-    pub state: String,
-    /// 1 for the first in line; only while waitlisted.
-    pub waitlist_position: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -9,7 +9,7 @@ use platform::with_db;
 use utoipa_axum::routes;
 
 use super::*;
-use crate::occurrences::occurrence_not_found;
+use crate::model::occurrence_not_found;
 use crate::{Live, OccurrenceId, SeriesId};
 
 pub(crate) fn router() -> ApiRouter<Live> {

@@ -1,0 +1,81 @@
+//! The types the live modules share, below them all: the rows and views that more than one
+//! module reads or sends, and the not-found error for an occurrence. Nothing here touches the
+//! database or the network.
+
+use platform::Timestamp;
+use platform::error::{ApiError, msg};
+use platform::ids::UserId;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::lifecycle::{Lifecycle, LiveState};
+use crate::{OccurrenceId, SeriesId};
+
+platform::new_id!(
+    /// A chat message or question.
+    MessageId
+);
+
+/// A chat message or a question.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct MessageView {
+    pub id: MessageId,
+    #[serde(skip)]
+    pub user_id: UserId,
+    pub author: String,
+    pub text: String,
+    pub votes: i32,
+    pub answered: bool,
+    pub answered_at: Option<Timestamp>,
+    pub hidden: bool,
+    pub created_at: Timestamp,
+    /// The caller voted for it (questions).
+    #[sqlx(default)]
+    pub voted: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Enrolment {
+    pub user_id: UserId,
+    /// enrolled, waitlisted or cancelled.
+    pub state: String,
+    /// 1 for the first in line; only while waitlisted.
+    pub waitlist_position: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct OccurrenceRow {
+    pub id: OccurrenceId,
+    pub series_id: SeriesId,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub state: String,
+    pub live_ms: i64,
+    pub live_since: Option<Timestamp>,
+    pub paused_at: Option<Timestamp>,
+    pub went_live_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub replay_course_id: Option<uuid::Uuid>,
+    pub replay_lesson_id: Option<uuid::Uuid>,
+    pub replay_asset_id: Option<uuid::Uuid>,
+}
+
+impl OccurrenceRow {
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
+        Lifecycle {
+            state: LiveState::parse(&self.state),
+            live_ms: self.live_ms,
+            live_since: self.live_since,
+            paused_at: self.paused_at,
+            went_live_at: self.went_live_at,
+            ended_at: self.ended_at,
+        }
+    }
+}
+
+pub(crate) fn occurrence_not_found() -> ApiError {
+    ApiError::not_found(
+        "occurrence_not_found",
+        msg("这场直播不存在。", "No such live occurrence."),
+    )
+}
