@@ -22,6 +22,7 @@ pub mod ids;
 pub mod intervals;
 pub mod jobs;
 pub mod limits;
+pub mod membership;
 pub mod orgs;
 pub mod qr;
 pub mod recovery;
@@ -30,8 +31,20 @@ pub mod signing;
 pub mod stages;
 pub mod store;
 pub mod study;
+pub mod texts;
 pub mod validate;
 
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use db::Db;
 pub use error::{ApiError, ApiResult};
+
+/// The routes of accounts, the organization tree, membership, password recovery and QR codes,
+/// on the accounts' state.
+pub fn router(accounts: accounts::Accounts) -> http::ApiRouter {
+    accounts::routes()
+        .merge(orgs::router())
+        .merge(membership::router())
+        .merge(qr::router())
+        .merge(recovery::router())
+        .with_state(accounts)
+}

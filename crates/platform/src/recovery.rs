@@ -19,9 +19,10 @@ use utoipa_axum::routes;
 use crate::accounts::{Accounts, AuthResponse};
 use crate::error::{ApiError, ApiResult, msg};
 use crate::http::{ApiRouter, ClientIp, Json};
-use crate::ids::UserId;
 use crate::validate::{self, PhoneNumber};
 use crate::{auth, db_execute, with_db};
+
+pub use crate::texts::{TextGateway, TextMessage};
 
 /// How long a code is valid.
 pub const CODE_TTL_MS: i64 = 10 * 60_000;
@@ -29,25 +30,6 @@ pub const CODE_TTL_MS: i64 = 10 * 60_000;
 pub const CODE_TRIES: i32 = 5;
 /// Code requests per phone number in the login window.
 const REQUESTS_PER_PHONE: u32 = 3;
-
-/// A text message to one person (an SMS through the gateway).
-#[derive(Debug, Clone, Serialize)]
-pub struct TextMessage {
-    /// Stable across retries: the gateway's idempotency key.
-    pub id: uuid::Uuid,
-    /// `password_reset_code`.
-    pub kind: &'static str,
-    pub user_id: UserId,
-    pub phone: String,
-    /// In Chinese.
-    pub text: String,
-}
-
-/// Sends text messages (the server gives it the notifier's webhook gateway).
-#[async_trait::async_trait]
-pub trait TextGateway: Send + Sync + std::fmt::Debug {
-    async fn send_text(&self, message: &TextMessage) -> anyhow::Result<()>;
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecoveryOptions {

@@ -38,7 +38,7 @@ pub struct Accounts {
     /// What other services keep of a user, to erase when the account is deleted.
     erasers: Arc<Vec<Arc<dyn AccountEraser>>>,
     /// The text-message gateway for reset codes (`recovery`), when one is configured.
-    pub(crate) texts: Option<Arc<dyn crate::recovery::TextGateway>>,
+    pub(crate) texts: Option<Arc<dyn crate::texts::TextGateway>>,
 }
 
 /// A service that keeps something of a user beyond the account (seats, chat text) and erases
@@ -168,9 +168,12 @@ impl Accounts {
     }
 }
 
-pub(crate) fn out_of_scope_user() -> ApiError {
-    ApiError::forbidden(
-        "out_of_scope",
-        msg("该用户不在你的管理范围内。", "This user is outside your scope."),
-    )
+/// The organization tree's routes run on the accounts' state.
+impl axum::extract::FromRef<Accounts> for orgs::Orgs {
+    fn from_ref(acc: &Accounts) -> Self {
+        orgs::Orgs {
+            db: acc.db.clone(),
+            clock: acc.clock.clone(),
+        }
+    }
 }

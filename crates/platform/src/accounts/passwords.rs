@@ -5,6 +5,7 @@ use super::*;
 use crate::auth::{self, AuthUser};
 use crate::error::{ApiError, ApiResult, msg};
 use crate::ids::UserId;
+use crate::orgs::out_of_scope_user;
 use crate::orgs::{self};
 use crate::validate::{self, PhoneNumber, Role};
 use crate::{db_execute, with_db};

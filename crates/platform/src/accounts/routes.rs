@@ -82,8 +82,8 @@ pub struct PasswordResetResponse {
     pub temporary_password: String,
 }
 
-/// Routes of accounts and organizations.
-pub fn router(accounts: Accounts) -> ApiRouter {
+/// The account routes (composed with the others in [`crate::router`]).
+pub(crate) fn routes() -> ApiRouter<Accounts> {
     ApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
@@ -94,10 +94,6 @@ pub fn router(accounts: Accounts) -> ApiRouter {
         .routes(routes!(create_user))
         .routes(routes!(update_user))
         .routes(routes!(reset_password))
-        .merge(orgs::router())
-        .merge(crate::qr::router())
-        .merge(crate::recovery::router())
-        .with_state(accounts)
 }
 
 /// Register a parent account.

@@ -14,11 +14,30 @@ use crate::scope::Scope;
 use crate::validate::{self, OrgKind};
 use crate::{db_execute, with_db};
 
-mod members;
 mod routes;
 
-pub use members::*;
 pub use routes::*;
+
+/// What the tree's routes need: the database and the clock. Any state that gives one
+/// (`FromRef`) can serve them; the accounts' state does.
+#[derive(Clone, Debug)]
+pub struct Orgs {
+    pub db: Db,
+    pub clock: std::sync::Arc<dyn crate::Clock>,
+}
+
+impl Orgs {
+    pub fn now(&self) -> crate::Timestamp {
+        self.clock.now()
+    }
+}
+
+pub(crate) fn out_of_scope_user() -> ApiError {
+    ApiError::forbidden(
+        "out_of_scope",
+        msg("该用户不在你的管理范围内。", "This user is outside your scope."),
+    )
+}
 
 /// An organization as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -31,17 +50,17 @@ pub struct OrgView {
 }
 
 #[derive(Debug, sqlx::FromRow)]
-struct OrgRow {
-    id: OrgId,
-    name: String,
-    kind: String,
-    parent_id: Option<OrgId>,
-    path: String,
-    join_code: Option<String>,
+pub(crate) struct OrgRow {
+    pub(crate) id: OrgId,
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) parent_id: Option<OrgId>,
+    pub(crate) path: String,
+    pub(crate) join_code: Option<String>,
 }
 
 impl OrgRow {
-    fn view(&self) -> OrgView {
+    pub(crate) fn view(&self) -> OrgView {
         OrgView {
             id: self.id,
             name: self.name.clone(),
@@ -51,7 +70,7 @@ impl OrgRow {
     }
 }
 
-fn org_not_found() -> ApiError {
+pub(crate) fn org_not_found() -> ApiError {
     ApiError::not_found("organization_not_found", msg("组织不存在。", "No such organization."))
 }
 
@@ -62,7 +81,7 @@ fn org_out_of_scope() -> ApiError {
     )
 }
 
-async fn org_row(db: &Db, id: OrgId) -> ApiResult<Option<OrgRow>> {
+pub(crate) async fn org_row(db: &Db, id: OrgId) -> ApiResult<Option<OrgRow>> {
     Ok(with_db!(db, |pool| sqlx::query_as::<_, OrgRow>(
         "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE id = $1",
     )

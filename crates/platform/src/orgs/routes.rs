@@ -1,5 +1,5 @@
 //! The organization endpoints: the tree (create, read, list and search by name), join codes,
-//! and the lecturer picker's expert search; membership's handlers are in `members`.
+//! and the lecturer picker's expert search; membership's are in `crate::membership`.
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use super::*;
-use crate::accounts::Accounts;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, msg};
 use crate::http::{ApiRouter, Json, Page, PageQuery, Path, Query};
@@ -15,6 +14,7 @@ use crate::ids::{OrgId, UserId};
 use crate::scope::Scope;
 use crate::validate::{OrgKind, PhoneNumber, Role};
 use crate::{db_execute, with_db};
+use axum::extract::FromRef;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,17 +37,16 @@ pub struct JoinCodeResponse {
     pub join_code: String,
 }
 
-pub(crate) fn router() -> ApiRouter<Accounts> {
+/// The tree's routes, on any state that can give [`Orgs`].
+pub(crate) fn router<S>() -> ApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Orgs: FromRef<S>,
+{
     ApiRouter::new()
         .routes(routes!(list_orgs, create))
         .routes(routes!(get_org))
         .routes(routes!(rotate_join_code))
-        .routes(routes!(join))
-        .routes(routes!(list_members, add_member))
-        .routes(routes!(my_invitations))
-        .routes(routes!(accept_invitation))
-        .routes(routes!(decline_invitation))
-        .routes(routes!(remove_member))
         .routes(routes!(find_experts))
 }
 
@@ -73,7 +72,7 @@ pub struct ExpertView {
 #[utoipa::path(get, path = "/api/v1/experts", tag = "organizations", params(ExpertQuery),
     responses((status = 200, body = Vec<ExpertView>), (status = 403)), security(("bearer" = [])))]
 pub(super) async fn find_experts(
-    State(acc): State<Accounts>,
+    State(acc): State<Orgs>,
     auth: AuthUser,
     Query(q): Query<ExpertQuery>,
 ) -> ApiResult<Json<Vec<ExpertView>>> {
@@ -140,7 +139,7 @@ pub struct OrgListQuery {
 #[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", params(OrgListQuery),
     responses((status = 200, body = Page<OrgView>), (status = 403)), security(("bearer" = [])))]
 pub(super) async fn list_orgs(
-    State(acc): State<Accounts>,
+    State(acc): State<Orgs>,
     auth: AuthUser,
     Query(q): Query<OrgListQuery>,
 ) -> ApiResult<Json<Page<OrgView>>> {
@@ -179,7 +178,7 @@ pub(super) async fn list_orgs(
     Ok(Json(paginate(rows, limit, |r| r.path.clone(), OrgRow::view)))
 }
 
-pub(super) fn paginate<R, T>(
+pub(crate) fn paginate<R, T>(
     mut rows: Vec<R>,
     limit: u32,
     cursor: impl Fn(&R) -> String,
@@ -198,7 +197,7 @@ pub(super) fn paginate<R, T>(
 #[utoipa::path(post, path = "/api/v1/organizations", tag = "organizations", request_body = CreateOrgRequest,
     responses((status = 201, body = OrgView), (status = 403), (status = 422)), security(("bearer" = [])))]
 pub(super) async fn create(
-    State(acc): State<Accounts>,
+    State(acc): State<Orgs>,
     auth: AuthUser,
     Json(req): Json<CreateOrgRequest>,
 ) -> ApiResult<(StatusCode, Json<OrgView>)> {
@@ -216,7 +215,7 @@ pub(super) async fn create(
 #[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "organizations", params(("id" = OrgId, Path)),
     responses((status = 200, body = OrgDetail), (status = 403), (status = 404)), security(("bearer" = [])))]
 pub(super) async fn get_org(
-    State(acc): State<Accounts>,
+    State(acc): State<Orgs>,
     auth: AuthUser,
     Path(id): Path<OrgId>,
 ) -> ApiResult<Json<OrgDetail>> {
@@ -235,7 +234,7 @@ pub(super) async fn get_org(
 #[utoipa::path(post, path = "/api/v1/organizations/{id}/join-code", tag = "organizations", params(("id" = OrgId, Path)),
     responses((status = 201, body = JoinCodeResponse), (status = 403), (status = 422)), security(("bearer" = [])))]
 pub(super) async fn rotate_join_code(
-    State(acc): State<Accounts>,
+    State(acc): State<Orgs>,
     auth: AuthUser,
     Path(id): Path<OrgId>,
 ) -> ApiResult<(StatusCode, Json<JoinCodeResponse>)> {

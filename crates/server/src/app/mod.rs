@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Extension, Request};
 use axum::middleware::{self};
 use axum::response::IntoResponse;
-use platform::accounts::{self, Accounts};
+use platform::accounts::Accounts;
 use platform::auth::TokenKeys;
 use platform::config::Settings;
 use platform::error::{ApiError, render_problems};
@@ -171,7 +171,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         media: media.clone(),
         openapi_json: openapi_json.clone(),
     };
-    let api = accounts::router(accounts.clone())
+    let api = platform::router(accounts.clone())
         .merge(catalog::router(catalog.clone()))
         .merge(media::router(media.clone(), access.clone(), &secret))
         .merge(live_session::router(live.clone()))

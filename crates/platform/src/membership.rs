@@ -1,26 +1,28 @@
 //! Membership: joining by code, staff invitations by phone (accepted or declined by the user),
-//! the member list, and leaving. How a membership came about is kept ([`Via`]).
+//! the member list, and leaving. How a membership came about is kept ([`Via`](crate::orgs::Via)).
 
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::routes;
 
-use super::*;
-use crate::accounts::{Accounts, out_of_scope_user};
+use crate::accounts::Accounts;
 use crate::auth::AuthUser;
 use crate::clock::Timestamp;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult, msg};
-use crate::http::{ClientIp, Json, Page, PageQuery, Path, Query};
+use crate::http::{ApiRouter, ClientIp, Json, Page, PageQuery, Path, Query};
 use crate::ids::{InvitationId, OrgId, UserId};
+use crate::orgs::{OrgRow, OrgView, Via, org_not_found, org_row, out_of_scope_user, paginate, require_scope};
 use crate::validate::{PhoneNumber, Role};
 use crate::{db_execute, with_db};
 
 /// Join-code attempts per account within the login window.
-pub(super) const JOIN_ATTEMPTS: u32 = 10;
+pub(crate) const JOIN_ATTEMPTS: u32 = 10;
 
 /// How long an invitation stays open.
-pub(super) const INVITATION_DAYS: i64 = 14;
+pub(crate) const INVITATION_DAYS: i64 = 14;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,10 +68,20 @@ pub struct MemberView {
     pub role: String,
 }
 
+pub(crate) fn router() -> ApiRouter<Accounts> {
+    ApiRouter::new()
+        .routes(routes!(join))
+        .routes(routes!(list_members, add_member))
+        .routes(routes!(my_invitations))
+        .routes(routes!(accept_invitation))
+        .routes(routes!(decline_invitation))
+        .routes(routes!(remove_member))
+}
+
 /// Join a school or class with the code its staff shared.
 #[utoipa::path(post, path = "/api/v1/me/organizations", tag = "me", request_body = JoinRequest,
     responses((status = 200, body = OrgView), (status = 404, description = "join_code_not_found"), (status = 429)), security(("bearer" = [])))]
-pub(super) async fn join(
+async fn join(
     State(acc): State<Accounts>,
     auth: AuthUser,
     ClientIp(ip): ClientIp,
@@ -107,7 +119,7 @@ pub(super) async fn join(
 }
 
 /// Adds a membership; joining again by consent upgrades one of unknown origin.
-pub(super) async fn add_membership(db: &Db, user: UserId, org: OrgId, via: Via, now: Timestamp) -> ApiResult<()> {
+async fn add_membership(db: &Db, user: UserId, org: OrgId, via: Via, now: Timestamp) -> ApiResult<()> {
     db_execute!(
         db,
         "INSERT INTO memberships (user_id, org_id, created_at, via) VALUES ($1, $2, $3, $4)
@@ -125,7 +137,7 @@ pub(super) async fn add_membership(db: &Db, user: UserId, org: OrgId, via: Via, 
 #[utoipa::path(get, path = "/api/v1/organizations/{id}/members", tag = "organizations",
     params(("id" = OrgId, Path), PageQuery), responses((status = 200, body = Page<MemberView>), (status = 403)),
     security(("bearer" = [])))]
-pub(super) async fn list_members(
+async fn list_members(
     State(acc): State<Accounts>,
     auth: AuthUser,
     Path(id): Path<OrgId>,
@@ -181,7 +193,7 @@ pub(super) async fn list_members(
 #[utoipa::path(post, path = "/api/v1/organizations/{id}/members", tag = "organizations", params(("id" = OrgId, Path)),
     request_body = AddMemberRequest, responses((status = 202, body = InvitationSent), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
-pub(super) async fn add_member(
+async fn add_member(
     State(acc): State<Accounts>,
     auth: AuthUser,
     Path(id): Path<OrgId>,
@@ -220,10 +232,7 @@ pub(super) async fn add_member(
 /// Invitations waiting for the caller (matched by their phone number).
 #[utoipa::path(get, path = "/api/v1/me/invitations", tag = "me",
     responses((status = 200, body = Vec<InvitationView>)), security(("bearer" = [])))]
-pub(super) async fn my_invitations(
-    State(acc): State<Accounts>,
-    auth: AuthUser,
-) -> ApiResult<Json<Vec<InvitationView>>> {
+async fn my_invitations(State(acc): State<Accounts>, auth: AuthUser) -> ApiResult<Json<Vec<InvitationView>>> {
     #[derive(sqlx::FromRow)]
     pub(super) struct Row {
         id: InvitationId,
@@ -271,7 +280,7 @@ pub(super) async fn my_invitations(
 }
 
 /// The caller's open invitation `id`: (invitation, organization).
-pub(super) async fn open_invitation(acc: &Accounts, auth: &AuthUser, id: InvitationId) -> ApiResult<OrgId> {
+async fn open_invitation(acc: &Accounts, auth: &AuthUser, id: InvitationId) -> ApiResult<OrgId> {
     let org: Option<OrgId> = with_db!(&acc.db, |pool| sqlx::query_scalar::<_, OrgId>(
         "SELECT i.org_id FROM org_invitations i JOIN users u ON u.phone = i.phone
          WHERE i.id = $1 AND u.id = $2 AND u.deleted_at IS NULL AND i.expires_at > $3",
@@ -295,7 +304,7 @@ pub(super) async fn open_invitation(acc: &Accounts, auth: &AuthUser, id: Invitat
 /// Accept an invitation: the caller joins the organization.
 #[utoipa::path(post, path = "/api/v1/me/invitations/{id}/accept", tag = "me", params(("id" = InvitationId, Path)),
     responses((status = 200, body = OrgView), (status = 404, description = "invitation_not_found")), security(("bearer" = [])))]
-pub(super) async fn accept_invitation(
+async fn accept_invitation(
     State(acc): State<Accounts>,
     auth: AuthUser,
     Path(id): Path<InvitationId>,
@@ -310,7 +319,7 @@ pub(super) async fn accept_invitation(
 /// Decline an invitation.
 #[utoipa::path(delete, path = "/api/v1/me/invitations/{id}", tag = "me", params(("id" = InvitationId, Path)),
     responses((status = 204), (status = 404, description = "invitation_not_found")), security(("bearer" = [])))]
-pub(super) async fn decline_invitation(
+async fn decline_invitation(
     State(acc): State<Accounts>,
     auth: AuthUser,
     Path(id): Path<InvitationId>,
@@ -323,7 +332,7 @@ pub(super) async fn decline_invitation(
 /// Remove a member from an organization in scope.
 #[utoipa::path(delete, path = "/api/v1/organizations/{id}/members/{user_id}", tag = "organizations",
     params(("id" = OrgId, Path), ("user_id" = UserId, Path)), responses((status = 204), (status = 403)), security(("bearer" = [])))]
-pub(super) async fn remove_member(
+async fn remove_member(
     State(acc): State<Accounts>,
     auth: AuthUser,
     Path((id, user)): Path<(OrgId, UserId)>,
