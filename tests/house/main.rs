@@ -11,8 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod lexer;
+mod modules;
 
+/// The checkout to read: this one, or `PARENTSCHOOL_HOUSE_ROOT` (to try the rules on another).
 fn workspace() -> PathBuf {
+    if let Some(root) = std::env::var_os("PARENTSCHOOL_HOUSE_ROOT") {
+        return PathBuf::from(root);
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     root.canonicalize().unwrap_or(root)
 }
@@ -98,5 +103,35 @@ fn domain_crates_never_read_environment_variables() {
     assert!(
         found.is_empty(),
         "environment read outside the server's configuration loader: {found:?}"
+    );
+}
+
+/// The most lines a source file of `crates/` may have: past it, split the module by concern.
+const MAX_LINES: usize = 600;
+
+#[test]
+fn no_source_file_is_over_600_lines() {
+    let long: Vec<String> = rust_files(&workspace().join("crates"))
+        .into_iter()
+        .filter_map(|f| {
+            let n = std::fs::read_to_string(&f).unwrap_or_default().lines().count();
+            (n > MAX_LINES).then(|| format!("{} ({n} lines)", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these by concern (a folder module): {long:?}");
+}
+
+#[test]
+fn no_crate_imports_its_modules_in_a_circle() {
+    let mut found = Vec::new();
+    for krate in ["platform", "catalog", "media", "live-session", "server"] {
+        let graph = modules::graph(&workspace().join("crates").join(krate).join("src"));
+        for cycle in modules::cycles(&graph) {
+            found.push(format!("{krate}: {}", cycle.join(" ↔ ")));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "modules that import each other (move what they share to a lower module): {found:?}"
     );
 }
