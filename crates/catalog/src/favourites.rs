@@ -10,7 +10,6 @@ use platform::error::{ApiError, ApiResult, msg};
 use platform::http::{ApiRouter, Json, Page, PageQuery, Path, Query};
 use platform::ids::UserId;
 use platform::scope::Scope;
-use platform::validate::Role;
 use platform::{Timestamp, db_execute, with_db};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -140,7 +139,7 @@ async fn list_favourites(
         ));
         qb.push_bind(auth.id);
         qb.push(" AND ");
-        push_visible!(qb, scope);
+        push_visible(&mut qb, &scope);
         if let Some((at, id)) = after {
             qb.push(" AND (f.created_at < ");
             qb.push_bind(Timestamp(at));

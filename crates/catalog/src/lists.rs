@@ -10,14 +10,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use platform::auth::{AuthUser, MaybeAuth};
 use platform::error::{ApiError, ApiResult, FieldError, msg};
 use platform::http::{ApiRouter, Json, Page, PageQuery, Path, Query, cached_json};
-use platform::ids::OrgId;
+use platform::ids::{OrgId, UserId};
 use platform::scope::Scope;
 use platform::validate::{self, Role};
 use platform::{Timestamp, db_execute, orgs, with_db};
+use sqlx::{Database, QueryBuilder};
 use utoipa_axum::routes;
 
 use crate::Catalog;
-use crate::courses::{CourseRow, SUMMARY_COLUMNS, check_list_items, push_visible};
+use crate::courses::{CourseRow, SUMMARY_COLUMNS, check_list_items, push_visible, push_visible_row};
 use crate::model::*;
 
 /// Courses shown per list on the index (the home page).
@@ -51,19 +52,23 @@ const LIST_COLUMNS: &str = "l.id, l.title, l.year, l.theme, l.description, l.own
 
 /// Pushes "the viewer may see list `l`": in its publish window and public or in scope; curators
 /// also see the lists their subtrees own, admins all.
-macro_rules! push_list_visible {
-    ($qb:expr, $scope:expr, $now:expr) => {{
-        $qb.push("(((l.published_from IS NULL OR l.published_from <= ");
-        $qb.push_bind($now);
-        $qb.push(") AND (l.published_until IS NULL OR l.published_until > ");
-        $qb.push_bind($now);
-        $qb.push(")) AND ");
-        push_visible!($qb, $scope, "l", "");
-        $qb.push(")");
-        // Editors see their lists outside the publish window too.
-        $qb.push(" OR ");
-        $scope.push_manages(&mut $qb, "l.owner_path");
-    }};
+fn push_list_visible<'a, DB>(qb: &mut QueryBuilder<'a, DB>, scope: &Scope, now: Timestamp)
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+    UserId: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+    Timestamp: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+{
+    qb.push("(((l.published_from IS NULL OR l.published_from <= ");
+    qb.push_bind(now);
+    qb.push(") AND (l.published_until IS NULL OR l.published_until > ");
+    qb.push_bind(now);
+    qb.push(")) AND ");
+    push_visible_row(qb, scope, "l", "");
+    qb.push(")");
+    // Editors see their lists outside the publish window too.
+    qb.push(" OR ");
+    scope.push_manages(qb, "l.owner_path");
 }
 
 fn list_not_found() -> ApiError {
@@ -87,7 +92,7 @@ impl Catalog {
             let mut qb = sqlx::QueryBuilder::new("SELECT ");
             qb.push(LIST_COLUMNS);
             qb.push(" FROM course_lists l WHERE (");
-            push_list_visible!(qb, scope, now);
+            push_list_visible(&mut qb, &scope, now);
             qb.push(")");
             if let Some(id) = only {
                 qb.push(" AND l.id = ");
@@ -147,7 +152,7 @@ impl Catalog {
                 sep.push_bind(*id);
             }
             qb.push(") AND c.status = 'published' AND ");
-            push_visible!(qb, scope);
+            push_visible(&mut qb, &scope);
             qb.push(") x JOIN courses c ON c.id = x.course_id WHERE x.rn <= ");
             qb.push_bind(limit as i64);
             qb.push(" ORDER BY x.list_id, x.position");

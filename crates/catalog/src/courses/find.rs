@@ -6,7 +6,6 @@ use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult, msg};
 use platform::http::Page;
 use platform::scope::Scope;
-use platform::validate::Role;
 use platform::with_db;
 use serde::Deserialize;
 
@@ -152,7 +151,7 @@ impl Catalog {
                 qb.push("CAST(0 AS BIGINT) AS score FROM courses c WHERE 1 = 1");
             }
             qb.push(" AND ");
-            push_visible!(qb, scope);
+            push_visible(&mut qb, &scope);
             if let Some(stage) = stage {
                 qb.push(
                     " AND EXISTS (SELECT 1 FROM course_age_stages a WHERE a.course_id = c.id AND \

@@ -11,6 +11,7 @@ use platform::ids::{OrgId, UserId};
 use platform::scope::Scope;
 use platform::validate::Role;
 use platform::{Timestamp, orgs};
+use sqlx::{Database, QueryBuilder};
 
 use crate::Catalog;
 use crate::model::*;
@@ -134,27 +135,36 @@ impl CourseRow {
     }
 }
 
-/// Pushes the condition "the viewer may see row `$t`" (a course `c` or a list `l`): published
-/// (courses) and public or scoped where the viewer [sees](Scope::sees); plus what they
-/// [manage](Scope::manages) (admins everything, curators what their subtrees own) and, for
-/// experts, the courses they wrote.
-macro_rules! push_visible {
-    ($qb:expr, $scope:expr) => {
-        $crate::courses::push_visible!($qb, $scope, "c", "c.status = 'published' AND ")
-    };
-    ($qb:expr, $scope:expr, $t:literal, $published:literal) => {{
-        $qb.push(concat!("((", $published, "(", $t, ".visibility = 'public' OR "));
-        $scope.push_sees(&mut $qb, concat!($t, ".scope_path"));
-        $qb.push(")) OR ");
-        $scope.push_manages(&mut $qb, concat!($t, ".owner_path"));
-        if let (true, Some(Role::Expert), Some(id)) = ($t == "c", $scope.role(), $scope.user_id()) {
-            $qb.push(" OR c.author_id = ");
-            $qb.push_bind(id);
-        }
-        $qb.push(")");
-    }};
+/// Pushes the condition "the viewer may see course `c`": published, and public or scoped where
+/// the viewer [sees](Scope::sees); plus what they [manage](Scope::manages) (admins everything,
+/// curators what their subtrees own) and, for experts, the courses they wrote.
+pub(crate) fn push_visible<'a, DB>(qb: &mut QueryBuilder<'a, DB>, scope: &Scope)
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+    UserId: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+{
+    push_visible_row(qb, scope, "c", "c.status = 'published' AND ");
 }
-pub(crate) use push_visible;
+
+/// The same rule for the row aliased `table` (a course `c` or a list `l`), with `published`
+/// (a condition followed by `AND`, or nothing) in front of the audience test.
+pub(crate) fn push_visible_row<'a, DB>(qb: &mut QueryBuilder<'a, DB>, scope: &Scope, table: &str, published: &str)
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+    UserId: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+{
+    qb.push(format!("(({published}({table}.visibility = 'public' OR "));
+    scope.push_sees(qb, &format!("{table}.scope_path"));
+    qb.push(")) OR ");
+    scope.push_manages(qb, &format!("{table}.owner_path"));
+    if let (true, Some(Role::Expert), Some(id)) = (table == "c", scope.role(), scope.user_id()) {
+        qb.push(" OR c.author_id = ");
+        qb.push_bind(id);
+    }
+    qb.push(")");
+}
 
 pub(crate) fn course_not_found() -> ApiError {
     ApiError::not_found(

@@ -18,14 +18,14 @@ impl Catalog {
             .await)?)
     }
 
-    /// Whether `viewer` may see the course (same rule as [`push_visible!`]).
+    /// Whether `viewer` may see the course (same rule as [`push_visible`]).
     pub(crate) async fn visible(&self, viewer: Option<&AuthUser>, id: CourseId) -> ApiResult<bool> {
         let scope = Scope::load(&self.db, viewer).await?;
         let n: i64 = with_db!(&self.db, |pool| {
             let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM courses c WHERE c.id = ");
             qb.push_bind(id);
             qb.push(" AND ");
-            push_visible!(qb, scope);
+            push_visible(&mut qb, &scope);
             qb.build_query_scalar::<i64>().fetch_one(pool).await
         })?;
         Ok(n > 0)
@@ -111,7 +111,7 @@ impl Catalog {
             );
             qb.push_bind(asset);
             qb.push(" AND ");
-            push_visible!(qb, scope);
+            push_visible(&mut qb, &scope);
             qb.build_query_scalar::<i64>().fetch_one(pool).await
         })?;
         Ok(n > 0)
