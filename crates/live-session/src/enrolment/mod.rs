@@ -20,44 +20,52 @@ mod routes;
 
 pub use routes::*;
 
-/// Moves the first waitlisted users into free seats (inside the caller's transaction `$tx`),
+/// Moves the first waitlisted users into free seats (inside the caller's transaction `tx`),
 /// holding the occurrence's row lock first, as every change of its seats does, and reading the
 /// capacity under it: concurrent promotions (a series edit, cancellations) count the seats one
 /// after the other against the capacity that is committed, never one read before an edit.
-macro_rules! promote {
-    ($tx:ident, $occ:expr, $now:expr) => {{
-        sqlx::query("UPDATE live_occurrences SET updated_at = updated_at WHERE id = $1")
-            .bind($occ)
-            .execute(&mut *$tx)
-            .await?;
-        let capacity: i32 = sqlx::query_scalar(
-            "SELECT s.capacity FROM live_series s JOIN live_occurrences o ON o.series_id = s.id \
-             WHERE o.id = $1",
-        )
-        .bind($occ)
-        .fetch_one(&mut *$tx)
+async fn promote<DB>(tx: &mut sqlx::Transaction<'_, DB>, occ: OccurrenceId, now: Timestamp) -> sqlx::Result<()>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> OccurrenceId: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Timestamp: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (i32,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    sqlx::query("UPDATE live_occurrences SET updated_at = updated_at WHERE id = $1")
+        .bind(occ)
+        .execute(&mut **tx)
         .await?;
-        let enrolled: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'")
-                .bind($occ)
-                .fetch_one(&mut *$tx)
-                .await?;
-        let free = i64::from(capacity) - enrolled;
-        if free > 0 {
-            sqlx::query(
-                "UPDATE live_enrolments SET state = 'enrolled', updated_at = $3
-                 WHERE occurrence_id = $1 AND user_id IN (
-                   SELECT user_id FROM live_enrolments WHERE occurrence_id = $1 AND state = 'waitlisted' \
-                 ORDER BY \
-                 seq LIMIT $2)",
-            )
-            .bind($occ)
-            .bind(free)
-            .bind($now)
-            .execute(&mut *$tx)
+    let capacity: i32 = sqlx::query_scalar(
+        "SELECT s.capacity FROM live_series s JOIN live_occurrences o ON o.series_id = s.id \
+         WHERE o.id = $1",
+    )
+    .bind(occ)
+    .fetch_one(&mut **tx)
+    .await?;
+    let enrolled: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'")
+            .bind(occ)
+            .fetch_one(&mut **tx)
             .await?;
-        }
-    }};
+    let free = i64::from(capacity) - enrolled;
+    if free > 0 {
+        sqlx::query(
+            "UPDATE live_enrolments SET state = 'enrolled', updated_at = $3 \
+             WHERE occurrence_id = $1 AND user_id IN ( \
+               SELECT user_id FROM live_enrolments WHERE occurrence_id = $1 AND state = 'waitlisted' \
+               ORDER BY seq LIMIT $2)",
+        )
+        .bind(occ)
+        .bind(free)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Most users one staff request may enrol.
@@ -279,7 +287,7 @@ impl Live {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            promote!(tx, occ, now);
+            promote(&mut tx, occ, now).await?;
             tx.commit().await?;
             Ok::<bool, ApiError>(n == 1)
         })
@@ -301,7 +309,7 @@ impl Live {
         for o in &occs {
             with_db!(&self.db, |pool| {
                 let mut tx = pool.begin().await?;
-                promote!(tx, o.id, now);
+                promote(&mut tx, o.id, now).await?;
                 tx.commit().await?;
                 Ok::<(), sqlx::Error>(())
             })?;
