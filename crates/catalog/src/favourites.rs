@@ -131,9 +131,7 @@ async fn list_favourites(
     }
     let mut rows: Vec<Kept> = with_db!(&cat.db, |pool| {
         let mut qb = sqlx::QueryBuilder::new(format!(
-            "SELECT {SUMMARY_COLUMNS}, f.created_at AS kept_at FROM course_favourites f JOIN \
-             courses \
-             c ON c.id = \
+            "SELECT {SUMMARY_COLUMNS}, f.created_at AS kept_at FROM course_favourites f JOIN courses c ON c.id = \
              f.course_id
               WHERE f.user_id = "
         ));

@@ -538,11 +538,8 @@ mod tests {
     #[test]
     fn csv_rows_group_lessons_and_report_bad_lines() {
         let csv = "编号,标题,年龄段,主题,课时标题,课时时长\n\
-                   A1,亲子沟通的艺术,6–12 岁；12-15,亲子沟通,第一讲,10:30\n\
-                   ,,,,第二讲,600\n\
-                   A2,安全第一,孕期,安全教育,第一讲,abc\n\
-                   ,,,,第二讲,60\n\
-                   A3,学习习惯,3-6,,,\n";
+                   A1,亲子沟通的艺术,6–12 岁；12-15,亲子沟通,第一讲,10:30\n,,,,第二讲,600\n\
+                   A2,安全第一,孕期,安全教育,第一讲,abc\n,,,,第二讲,60\nA3,学习习惯,3-6,,,\n";
         let (entries, errors) = parse(csv.as_bytes());
         assert_eq!(entries.len(), 2, "{entries:?}");
         assert_eq!(entries[0].course.external_id, "A1");

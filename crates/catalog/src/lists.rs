@@ -142,9 +142,7 @@ impl Catalog {
                 " FROM (SELECT li.list_id, li.position, li.course_id, \
                  ROW_NUMBER() OVER (PARTITION BY li.list_id ORDER BY li.position) AS rn, \
                  COUNT(*) OVER (PARTITION BY li.list_id) AS visible_count \
-                 FROM course_list_items li CROSS JOIN courses c WHERE c.id = li.course_id AND \
-                 li.list_id \
-                 IN (",
+                 FROM course_list_items li CROSS JOIN courses c WHERE c.id = li.course_id AND li.list_id IN (",
             );
             // CROSS JOIN keeps SQLite from starting at `courses`: the lists' items are the few rows.
             let mut sep = qb.separated(", ");
@@ -468,11 +466,9 @@ async fn create(
     let now = cat.clock.now();
     db_execute!(
         &cat.db,
-        "INSERT INTO course_lists (id, title, year, theme, description, owner_org_id, \
-         visibility, scope_org_id, \
+        "INSERT INTO course_lists (id, title, year, theme, description, owner_org_id, visibility, scope_org_id, \
          scope_path,
-            owner_path, published_from, published_until, created_by, version, created_at, \
-         updated_at)
+            owner_path, published_from, published_until, created_by, version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14)",
         id,
         &p.title,
@@ -519,10 +515,8 @@ async fn update(
     let n = db_execute!(
         &cat.db,
         "UPDATE course_lists SET title = $2, year = $3, theme = $4, description = $5, \
-         owner_org_id = $6, visibility \
-         = $7,
-            scope_org_id = $8, scope_path = $9, owner_path = $10, published_from = $11, \
-         published_until = $12,
+         owner_org_id = $6, visibility = $7,
+            scope_org_id = $8, scope_path = $9, owner_path = $10, published_from = $11, published_until = $12,
             version = version + 1, updated_at = $13
          WHERE id = $1 AND version = $14",
         id,
@@ -567,8 +561,7 @@ async fn put_items(
     with_db!(&cat.db, |pool| {
         let mut tx = pool.begin().await?;
         let n = sqlx::query(
-            "UPDATE course_lists SET version = version + 1, updated_at = $2 WHERE id = $1 AND \
-             version = $3",
+            "UPDATE course_lists SET version = version + 1, updated_at = $2 WHERE id = $1 AND version = $3",
         )
         .bind(id)
         .bind(now)

@@ -167,8 +167,7 @@ impl Attendance {
         for chunk in occs.chunks(BATCH * 2) {
             let sql = format!(
                 "SELECT id, live_since FROM live_occurrences WHERE state = 'live' AND live_since IS NOT \
-                 NULL AND id \
-                 IN ({})",
+                 NULL AND id IN ({})",
                 (1..=chunk.len())
                     .map(|i| format!("${i}"))
                     .collect::<Vec<_>>()
@@ -355,9 +354,7 @@ impl Attendance {
     /// interval counts up to its last flush, or `now` if still connected here).
     pub async fn attended_ms(&self, occ: OccurrenceId) -> Result<HashMap<UserId, i64>, sqlx::Error> {
         let rows: Vec<(UserId, Timestamp, Timestamp, Option<Timestamp>)> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT user_id, joined_at, seen_until, left_at FROM live_attendance WHERE \
-             occurrence_id \
-             = $1",
+            "SELECT user_id, joined_at, seen_until, left_at FROM live_attendance WHERE occurrence_id = $1",
         )
         .bind(occ)
         .fetch_all(pool)
@@ -376,10 +373,8 @@ impl Attendance {
     /// log), in start order.
     pub async fn user_credits(&self, user: UserId) -> Result<Vec<AttendedOccurrence>, sqlx::Error> {
         let rows: Vec<(OccurrenceId, String, Timestamp, i64)> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT c.occurrence_id, s.title, o.starts_at, CAST(SUM(c.credited_ms) AS BIGINT) FROM \
-             live_credits c
-             JOIN live_occurrences o ON o.id = c.occurrence_id JOIN live_series s ON s.id = \
-             o.series_id
+            "SELECT c.occurrence_id, s.title, o.starts_at, CAST(SUM(c.credited_ms) AS BIGINT) FROM live_credits c
+             JOIN live_occurrences o ON o.id = c.occurrence_id JOIN live_series s ON s.id = o.series_id
              WHERE c.user_id = $1 GROUP BY c.occurrence_id, s.title, o.starts_at ORDER BY o.starts_at",
         )
         .bind(user)
@@ -401,8 +396,7 @@ impl Attendance {
         with_db!(&self.db, |pool| {
             sqlx::query_scalar::<_, i64>(
                 "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM live_credits WHERE user_id = \
-                 $1 AND earned_at \
-                 >= $2 AND earned_at < $3",
+                 $1 AND earned_at >= $2 AND earned_at < $3",
             )
             .bind(user)
             .bind(from)

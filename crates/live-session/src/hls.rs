@@ -60,8 +60,7 @@ pub fn live_playlist(pieces: &[Piece], discontinuities: i64, ended: bool) -> Str
         .unwrap_or(2)
         .max(1);
     let mut s = format!(
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n\
-         #EXT-X-INDEPENDENT-SEGMENTS\n\
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-INDEPENDENT-SEGMENTS\n\
          #EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuities}\n",
         pieces.first().map_or(1, |p| p.seq)
     );
@@ -155,8 +154,7 @@ impl Live {
             return Ok(false);
         }
         let n: i64 = with_db!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM live_recordings r WHERE r.occurrence_id = $1 AND r.state = \
-             'recording'
+            "SELECT COUNT(*) FROM live_recordings r WHERE r.occurrence_id = $1 AND r.state = 'recording'
                AND EXISTS (SELECT 1 FROM live_segments s WHERE s.occurrence_id = r.occurrence_id)",
         )
         .bind(occ)
@@ -191,9 +189,7 @@ impl Live {
         pieces.reverse();
         let discontinuities: i64 = match pieces.first() {
             Some(first) => with_db!(&self.db, |pool| sqlx::query_scalar(
-                "SELECT COUNT(DISTINCT run) FROM live_segments WHERE occurrence_id = $1 AND seq < $2 \
-                 AND \
-                 run < $3",
+                "SELECT COUNT(DISTINCT run) FROM live_segments WHERE occurrence_id = $1 AND seq < $2 AND run < $3",
             )
             .bind(occ)
             .bind(first.seq)

@@ -126,8 +126,7 @@ impl Live {
         }
         let seats: i64 = platform::with_db!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id
-             WHERE e.user_id = $1 AND e.state = 'enrolled' AND o.state IN ('scheduled', 'live', \
-             'paused')",
+             WHERE e.user_id = $1 AND e.state = 'enrolled' AND o.state IN ('scheduled', 'live', 'paused')",
         )
         .bind(auth.id)
         .fetch_one(pool)

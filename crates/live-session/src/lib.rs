@@ -191,8 +191,7 @@ impl Live {
     /// replay is queued now.
     async fn queue_orphaned_replays(&self) -> platform::ApiResult<()> {
         let ended: Vec<OccurrenceId> = platform::with_db!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT r.occurrence_id FROM live_recordings r JOIN live_occurrences o ON o.id = \
-             r.occurrence_id
+            "SELECT r.occurrence_id FROM live_recordings r JOIN live_occurrences o ON o.id = r.occurrence_id
               WHERE r.state = 'recording' AND o.state = 'ended'",
         )
         .fetch_all(pool)

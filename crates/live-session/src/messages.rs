@@ -23,11 +23,9 @@ use crate::{Live, OccurrenceId};
 /// The columns of a `MessageView`; `$voter` is the caller (for `voted`).
 fn message_select(voter: &str) -> String {
     format!(
-        "SELECT m.id, m.user_id, u.display_name AS author, m.text, m.votes, m.answered, \
-         m.answered_at, m.hidden,
+        "SELECT m.id, m.user_id, u.display_name AS author, m.text, m.votes, m.answered, m.answered_at, m.hidden,
                 m.created_at, EXISTS (SELECT 1 FROM live_question_votes v WHERE v.question_id = m.id \
-         AND v.user_id = \
-         {voter}) AS voted
+         AND v.user_id = {voter}) AS voted
          FROM live_messages m JOIN users u ON u.id = m.user_id"
     )
 }
@@ -160,8 +158,7 @@ impl Live {
         let claimed = platform::db_execute!(
             &self.db,
             "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
-             ON CONFLICT (bucket) DO UPDATE SET window_start = excluded.window_start, hits = \
-             rate_limits.hits + 1
+             ON CONFLICT (bucket) DO UPDATE SET window_start = excluded.window_start, hits = rate_limits.hits + 1
              WHERE rate_limits.window_start <= $3",
             &bucket,
             now,
@@ -208,8 +205,7 @@ impl Live {
         platform::db_execute!(
             &self.db,
             "INSERT INTO live_messages (id, occurrence_id, user_id, kind, text, created_at) VALUES \
-             ($1, $2, $3, $4, \
-             $5, $6)",
+             ($1, $2, $3, $4, $5, $6)",
             mid,
             id,
             auth.id,
@@ -262,9 +258,7 @@ impl Live {
             Kind::Chat => "m.created_at DESC",
         };
         let sql = format!(
-            "{} WHERE m.occurrence_id = $1 AND m.kind = $2 AND ($4 OR NOT m.hidden) ORDER BY \
-             {order} \
-             LIMIT 500",
+            "{} WHERE m.occurrence_id = $1 AND m.kind = $2 AND ($4 OR NOT m.hidden) ORDER BY {order} LIMIT 500",
             message_select("$3")
         );
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, MessageView>(&sql)
@@ -352,10 +346,8 @@ impl Live {
         let hidden = p.hidden.unwrap_or(current.hidden);
         platform::db_execute!(
             &self.db,
-            "UPDATE live_messages SET answered = $2, answered_at = $3, hidden = $4, hidden_by = \
-             CASE \
-             WHEN $4 THEN $5 \
-             ELSE NULL END WHERE id = $1",
+            "UPDATE live_messages SET answered = $2, answered_at = $3, hidden = $4, hidden_by = CASE \
+             WHEN $4 THEN $5 ELSE NULL END WHERE id = $1",
             mid,
             answered,
             answered_at,

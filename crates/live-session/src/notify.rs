@@ -147,8 +147,7 @@ impl Live {
         let due: Vec<Due> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT e.occurrence_id, e.user_id, o.starts_at FROM live_enrolments e
                JOIN live_occurrences o ON o.id = e.occurrence_id
-              WHERE e.state = 'enrolled' AND o.state = 'scheduled' AND o.starts_at > $1 AND \
-             o.starts_at <= $2",
+              WHERE e.state = 'enrolled' AND o.state = 'scheduled' AND o.starts_at > $1 AND o.starts_at <= $2",
         )
         .bind(now)
         .bind(horizon)
@@ -219,10 +218,8 @@ impl Live {
         let n = db_execute!(
             &self.db,
             "INSERT INTO live_notifications (id, kind, occurrence_id, user_id, offset_minutes, \
-             claimed_at, attempts, \
-             created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $6) ON CONFLICT (kind, occurrence_id, user_id, \
-             offset_minutes) DO \
+             claimed_at, attempts, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $6) ON CONFLICT (kind, occurrence_id, user_id, offset_minutes) DO \
              NOTHING",
             id,
             kind,
@@ -238,8 +235,7 @@ impl Live {
     async fn retry_stale(&self, now: Timestamp) -> ApiResult<usize> {
         let stale: Vec<Pending> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT id, kind, occurrence_id, user_id, offset_minutes FROM live_notifications
-              WHERE sent_at IS NULL AND claimed_at < $1 AND attempts < 10 ORDER BY claimed_at LIMIT \
-             100",
+              WHERE sent_at IS NULL AND claimed_at < $1 AND attempts < 10 ORDER BY claimed_at LIMIT 100",
         )
         .bind(Timestamp(now.0 - RETRY_AFTER_MS))
         .fetch_all(pool)

@@ -99,8 +99,7 @@ impl Live {
     pub(crate) async fn open_occurrences(&self, series: SeriesId, now: Timestamp) -> ApiResult<Vec<OccurrenceRow>> {
         let sql = format!(
             "SELECT {OCC_COLUMNS} FROM live_occurrences WHERE series_id = $1
-             AND (state IN ('live', 'paused') OR (state = 'scheduled' AND ends_at > $2)) ORDER BY \
-             starts_at"
+             AND (state IN ('live', 'paused') OR (state = 'scheduled' AND ends_at > $2)) ORDER BY starts_at"
         );
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, OccurrenceRow>(&sql)
             .bind(series)
@@ -422,11 +421,9 @@ async fn calendar_feed(
     let rows: Vec<(OccurrenceId, Timestamp, Timestamp, String, String, String, String)> = with_db!(&live.db, |pool| {
         sqlx::query_as(
             "SELECT o.id, o.starts_at, o.ends_at, o.state, s.title, s.lecturer, s.description
-         FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id JOIN \
-             live_series s ON s.id = \
+         FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id JOIN live_series s ON s.id = \
              o.series_id
-         WHERE e.user_id = $1 AND e.state = 'enrolled' AND o.ends_at > $2 ORDER BY o.starts_at \
-             LIMIT 500",
+         WHERE e.user_id = $1 AND e.state = 'enrolled' AND o.ends_at > $2 ORDER BY o.starts_at LIMIT 500",
         )
         .bind(user)
         .bind(Timestamp(live.clock.now().0 - 30 * 86_400_000))

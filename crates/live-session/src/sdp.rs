@@ -90,8 +90,7 @@ mod tests {
                           m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n\
                           a=rtpmap:63 red/48000/2\r\n\
                           m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=mid:1\r\na=rtpmap:96 VP8/90000\r\n\
-                          a=rtpmap:97 rtx/90000\r\n\
-                          a=rtpmap:102 H264/90000\r\n";
+                          a=rtpmap:97 rtx/90000\r\na=rtpmap:102 H264/90000\r\n";
 
     #[test]
     fn a_browser_offer_passes() {
@@ -122,8 +121,7 @@ mod tests {
                            m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
         assert_eq!(inspect(unsupported), Err(SdpError::NoSupportedCodec));
         // An rtpmap for a payload type the m-line does not list does not count.
-        let stray = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:96 \
-                     VP8/90000\r\n";
+        let stray = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:96 VP8/90000\r\n";
         assert_eq!(inspect(stray), Err(SdpError::NoSupportedCodec));
         // Codecs alone are no WebRTC offer: without ICE credentials and a DTLS fingerprint
         // there is nothing to answer (it used to reach the WebRTC stack and fail there as a 500).

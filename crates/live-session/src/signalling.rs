@@ -359,8 +359,7 @@ async fn revoke_stream_key(
     live.check_publisher(id, &PublisherAuth::User(auth)).await?;
     let n = platform::db_execute!(
         &live.db,
-        "UPDATE live_occurrences SET stream_key_hash = NULL, updated_at = $2 WHERE id = $1 AND \
-         stream_key_hash IS \
+        "UPDATE live_occurrences SET stream_key_hash = NULL, updated_at = $2 WHERE id = $1 AND stream_key_hash IS \
          NOT NULL",
         id,
         live.clock.now()

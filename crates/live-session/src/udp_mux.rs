@@ -413,15 +413,13 @@ mod tests {
 
     #[test]
     fn candidates_point_at_the_shared_port() {
-        let sdp = "v=0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 43210 typ host\r\na=candidate:2 1 tcp \
-                   1 \
+        let sdp = "v=0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 43210 typ host\r\na=candidate:2 1 tcp 1 \
                    10.0.0.1 \
                    5555 typ host\r\na=end-of-candidates\r\n";
         let out = rewrite_candidates(sdp, "203.0.113.7:50000".parse().unwrap_or_else(|e| panic!("{e}")));
         assert_eq!(
             out,
-            "v=0\r\na=candidate:1 1 udp 2130706431 203.0.113.7 50000 typ host\r\na=candidate:2 1 \
-             tcp \
+            "v=0\r\na=candidate:1 1 udp 2130706431 203.0.113.7 50000 typ host\r\na=candidate:2 1 tcp \
              1 10.0.0.1 5555 \
              typ host\r\na=end-of-candidates\r\n"
         );

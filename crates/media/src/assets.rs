@@ -193,8 +193,7 @@ async fn my_videos(
         .unwrap_or_default();
     let mut rows: Vec<VideoChoice> = with_db!(&media.db, |pool| {
         let mut qb = sqlx::QueryBuilder::new(
-            "SELECT id, filename, duration_ms, created_at FROM assets WHERE state = 'ready' AND \
-             owner_id = ",
+            "SELECT id, filename, duration_ms, created_at FROM assets WHERE state = 'ready' AND owner_id = ",
         );
         qb.push_bind(auth.id);
         if !name.is_empty() {

@@ -257,8 +257,7 @@ pub fn subtitle_playlist(lang: &str, duration_s: f64) -> String {
     let d = duration_s.max(1.0);
     format!(
         "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{}\n#EXT-X-PLAYLIST-TYPE:VOD\n\
-         #EXTINF:{d:.3},\n{lang}.vtt\n\
-         #EXT-X-ENDLIST\n",
+         #EXTINF:{d:.3},\n{lang}.vtt\n#EXT-X-ENDLIST\n",
         d.ceil() as u64
     )
 }
@@ -283,8 +282,7 @@ impl Media {
 
     async fn captions(&self, asset: AssetId) -> ApiResult<Vec<CaptionView>> {
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, CaptionView>(
-            "SELECT lang, label, cues, updated_at FROM asset_captions WHERE asset_id = $1 ORDER BY \
-             lang",
+            "SELECT lang, label, cues, updated_at FROM asset_captions WHERE asset_id = $1 ORDER BY lang",
         )
         .bind(asset)
         .fetch_all(pool)
@@ -338,11 +336,9 @@ impl Media {
         let cues = i32::try_from(cues).unwrap_or(i32::MAX);
         let saved = db_execute!(
             &self.db,
-            "INSERT INTO asset_captions (asset_id, lang, label, object_key, cues, created_at, \
-             updated_at) \
+            "INSERT INTO asset_captions (asset_id, lang, label, object_key, cues, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) \
-             ON CONFLICT (asset_id, lang) DO UPDATE SET label = excluded.label, object_key = \
-             excluded.object_key, \
+             ON CONFLICT (asset_id, lang) DO UPDATE SET label = excluded.label, object_key = excluded.object_key, \
              cues = excluded.cues, updated_at = excluded.updated_at",
             asset,
             lang,
@@ -448,8 +444,7 @@ mod tests {
         assert_eq!(n, 2);
         assert_eq!(
             vtt,
-            "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\n孩子，\n我们聊聊\n\n00:01:02.000 --> \
-             01:00:00.000\n好\n"
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\n孩子，\n我们聊聊\n\n00:01:02.000 --> 01:00:00.000\n好\n"
         );
     }
 
@@ -462,8 +457,7 @@ mod tests {
 
     #[test]
     fn webvtt_keeps_ids_and_settings_and_drops_notes() {
-        let v = "\u{feff}WEBVTT - lecture\n\nNOTE made by hand\n\nintro\n00:01.000 --> 00:02.000 \
-                 align:start\nHi\n";
+        let v = "\u{feff}WEBVTT - lecture\n\nNOTE made by hand\n\nintro\n00:01.000 --> 00:02.000 align:start\nHi\n";
         let (vtt, n) = to_webvtt(v.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(n, 1);
         assert_eq!(vtt, "WEBVTT\n\nintro\n00:00:01.000 --> 00:00:02.000 align:start\nHi\n");
@@ -488,8 +482,7 @@ mod tests {
 
     #[test]
     fn master_gains_subtitle_group() {
-        let master = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS=\"a\"\n\
-                      360p/index.m3u8\n\
+        let master = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS=\"a\"\n360p/index.m3u8\n\
                       #EXT-X-STREAM-INF:BANDWIDTH=2,CODECS=\"b\"\n720p/index.m3u8\n";
         let out = with_subtitles(master, &[("en".into(), "English".into()), ("zh".into(), "中文".into())]);
         assert_eq!(out.matches("#EXT-X-MEDIA:TYPE=SUBTITLES").count(), 2);

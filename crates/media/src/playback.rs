@@ -143,8 +143,7 @@ impl Playback {
         let fetched: Vec<(String, i32)> = with_db!(&self.media.db, |pool| {
             sqlx::query_as(
                 "SELECT rendition, segment FROM segment_fetches WHERE user_id = $1 AND asset_id = $2 \
-                 ORDER BY rendition, \
-                 segment",
+                 ORDER BY rendition, segment",
             )
             .bind(user)
             .bind(asset)
@@ -315,9 +314,7 @@ async fn deliver(
         if let Some((rendition, segment)) = segment_of(&path) {
             let recorded = platform::db_execute!(
                 &pb.media.db,
-                "INSERT INTO segment_fetches (user_id, asset_id, rendition, segment) VALUES ($1, $2, \
-                 $3, \
-                 $4)
+                "INSERT INTO segment_fetches (user_id, asset_id, rendition, segment) VALUES ($1, $2, $3, $4)
                  ON CONFLICT DO NOTHING",
                 user,
                 asset,

@@ -102,9 +102,7 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 pub fn explain_failure(stderr: &str) -> String {
     let s = stderr.to_lowercase();
     if s.contains("not on whitelist") {
-        "文件不是可识别的音视频格式（只接受 MP4、MOV、MKV、WebM、AVI、FLV、TS、MPEG、WMV \
-         视频和常见音频）。"
-            .into()
+        "文件不是可识别的音视频格式（只接受 MP4、MOV、MKV、WebM、AVI、FLV、TS、MPEG、WMV 视频和常见音频）。".into()
     } else if s.contains("moov atom not found") {
         "视频文件不完整（上传可能中断或文件已损坏），请重新导出后上传。".into()
     } else if s.contains("invalid data found") {

@@ -239,8 +239,7 @@ impl Playback {
             let done = complete(watched, duration_ms);
             let completed_at = existing.and_then(|(_, c)| c).or(done.then_some(now));
             sqlx::query(
-                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, \
-                 completed_at, \
+                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, completed_at, \
                  updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (user_id, asset_id) DO UPDATE SET ranges = excluded.ranges, watched_ms = \
@@ -271,8 +270,7 @@ impl Playback {
             }
             if credited > 0 {
                 sqlx::query(
-                    "INSERT INTO study_credits (id, user_id, asset_id, session_id, credited_ms, earned_at) \
-                     VALUES \
+                    "INSERT INTO study_credits (id, user_id, asset_id, session_id, credited_ms, earned_at) VALUES \
                      ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(uuid::Uuid::now_v7())
@@ -331,8 +329,7 @@ impl crate::Media {
     /// The lessons a user watched assets in, the most recent first.
     pub async fn places_of(&self, user: platform::ids::UserId) -> ApiResult<Vec<WatchPlace>> {
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, WatchPlace>(
-            "SELECT asset_id, lesson_id, last_at FROM watch_places WHERE user_id = $1 ORDER BY \
-             last_at DESC",
+            "SELECT asset_id, lesson_id, last_at FROM watch_places WHERE user_id = $1 ORDER BY last_at DESC",
         )
         .bind(user)
         .fetch_all(pool)
@@ -423,8 +420,7 @@ impl crate::Media {
             union.extend_from_slice(spans);
             let union = platform::intervals::normalise(union);
             sqlx::query(
-                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, \
-                 completed_at, \
+                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, completed_at, \
                  updated_at)
                  VALUES ($1, $2, $3, $4, 0, NULL, $5)
                  ON CONFLICT (user_id, asset_id) DO UPDATE SET ranges = excluded.ranges, watched_ms = \
@@ -452,9 +448,7 @@ impl crate::Media {
     ) -> ApiResult<i64> {
         Ok(with_db!(&self.db, |pool| {
             sqlx::query_scalar::<_, i64>(
-                "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM study_credits WHERE user_id \
-                 = \
-                 $1 AND \
+                "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM study_credits WHERE user_id = $1 AND \
                  earned_at >= $2 AND earned_at < $3",
             )
             .bind(user)
@@ -497,9 +491,7 @@ async fn get_progress(
     }
     let duration_ms = row.duration_ms.unwrap_or(0);
     let p: Option<(i64, i64, Option<Timestamp>)> = with_db!(&pb.media.db, |pool| sqlx::query_as(
-        "SELECT watched_ms, position_ms, completed_at FROM watch_progress WHERE user_id = $1 \
-         AND \
-         asset_id = $2",
+        "SELECT watched_ms, position_ms, completed_at FROM watch_progress WHERE user_id = $1 AND asset_id = $2",
     )
     .bind(auth.id)
     .bind(id)

@@ -37,8 +37,7 @@ impl S3Store {
         }
         let (Some(id), Some(secret)) = (&cfg.access_key_id, &cfg.secret_access_key) else {
             return Err(StoreError::Backend(
-                "no S3 credentials: set storage.s3.access_key_id and secret_access_key, \
-                 AWS_ACCESS_KEY_ID and \
+                "no S3 credentials: set storage.s3.access_key_id and secret_access_key, AWS_ACCESS_KEY_ID and \
                  AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials"
                     .into(),
             ));

@@ -153,8 +153,7 @@ impl TokenKeys {
     pub async fn load_revocations(&self, db: &crate::Db, now: Timestamp) -> Result<usize, sqlx::Error> {
         let since = now.0 - i64::try_from(self.access_ttl_seconds).unwrap_or(900).saturating_add(60) * 1000;
         let rows: Vec<(UserId, i64, bool)> = crate::with_db!(db, |pool| sqlx::query_as(
-            "SELECT id, sessions_revoked_at, deleted_at IS NOT NULL FROM users WHERE \
-             sessions_revoked_at >= $1",
+            "SELECT id, sessions_revoked_at, deleted_at IS NOT NULL FROM users WHERE sessions_revoked_at >= $1",
         )
         .bind(since)
         .fetch_all(pool)

@@ -218,8 +218,7 @@ impl ApiError {
             "internal_error",
             msg(
                 "服务器内部错误，请稍后再试；如果问题持续，请把请求编号告诉管理员。",
-                "Internal server error; try again later. If it persists, give the request id to an \
-                 administrator.",
+                "Internal server error; try again later. If it persists, give the request id to an administrator.",
             ),
         );
         e.cause = Some(Arc::new(cause));

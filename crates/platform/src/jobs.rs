@@ -136,12 +136,10 @@ impl Jobs {
             // The condition is checked again on the row itself, so of two workers racing for the
             // same job only one update matches.
             let sql = format!(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
-                 lease_until = $2, \
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_until = $2, \
                  updated_at = $3 \
                  WHERE {due} AND id = (SELECT id FROM jobs WHERE {due} AND kind IN ({}) ORDER BY \
-                 run_after, id LIMIT \
-                 1) \
+                 run_after, id LIMIT 1) \
                  RETURNING id, kind, payload, attempts, max_attempts",
                 placeholders.join(", ")
             );
@@ -166,8 +164,7 @@ impl Jobs {
         let n = db_execute!(
             &self.db,
             "UPDATE jobs SET lease_until = $3, progress = $4, updated_at = $5 WHERE id = $1 AND \
-             lease_owner = $2 AND \
-             state = 'running'",
+             lease_owner = $2 AND state = 'running'",
             id,
             worker,
             now.plus_seconds(self.lease.as_secs() as i64),
@@ -180,9 +177,7 @@ impl Jobs {
     pub async fn complete(&self, id: JobId, worker: &str) -> Result<(), sqlx::Error> {
         db_execute!(
             &self.db,
-            "UPDATE jobs SET state = 'done', progress = 100, lease_owner = NULL, lease_until = \
-             NULL, \
-             updated_at = $3
+            "UPDATE jobs SET state = 'done', progress = 100, lease_owner = NULL, lease_until = NULL, updated_at = $3
              WHERE id = $1 AND lease_owner = $2",
             id,
             worker,
@@ -199,8 +194,7 @@ impl Jobs {
         let backoff = (30i64 << (2 * (job.attempts - 1).clamp(0, 6))).min(3600);
         db_execute!(
             &self.db,
-            "UPDATE jobs SET state = $3, run_after = $4, last_error = $5, lease_owner = NULL, \
-             lease_until = NULL, \
+            "UPDATE jobs SET state = $3, run_after = $4, last_error = $5, lease_owner = NULL, lease_until = NULL, \
              updated_at = $6
              WHERE id = $1 AND lease_owner = $2",
             job.id,

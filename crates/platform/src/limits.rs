@@ -14,8 +14,7 @@ pub async fn hit(db: &Db, bucket: &str, limit: u32, window_ms: i64, now: Timesta
         "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
          ON CONFLICT (bucket) DO UPDATE SET
            hits = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.hits + 1 END,
-           window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE \
-         rate_limits.window_start END
+           window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END
          RETURNING window_start, hits",
     )
     .bind(bucket)

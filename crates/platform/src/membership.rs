@@ -99,8 +99,7 @@ async fn join(
         ));
     }
     let row: Option<OrgRow> = with_db!(&acc.db, |pool| sqlx::query_as::<_, OrgRow>(
-        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE join_code = \
-         $1",
+        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE join_code = $1",
     )
     .bind(&code)
     .fetch_optional(pool)
@@ -123,8 +122,7 @@ async fn add_membership(db: &Db, user: UserId, org: OrgId, via: Via, now: Timest
     db_execute!(
         db,
         "INSERT INTO memberships (user_id, org_id, created_at, via) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (user_id, org_id) DO UPDATE SET via = excluded.via WHERE memberships.via = \
-         'unknown'",
+         ON CONFLICT (user_id, org_id) DO UPDATE SET via = excluded.via WHERE memberships.via = 'unknown'",
         user,
         org,
         now,
@@ -160,10 +158,8 @@ async fn list_members(
         role: String,
     }
     let rows: Vec<Row> = with_db!(&acc.db, |pool| sqlx::query_as::<_, Row>(
-        "SELECT u.id, u.display_name, u.phone, u.role FROM memberships m JOIN users u ON u.id = \
-         m.user_id
-         WHERE m.org_id = $1 AND u.deleted_at IS NULL AND ($2 IS NULL OR u.id > $2) ORDER BY \
-         u.id LIMIT $3",
+        "SELECT u.id, u.display_name, u.phone, u.role FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = $1 AND u.deleted_at IS NULL AND ($2 IS NULL OR u.id > $2) ORDER BY u.id LIMIT $3",
     )
     .bind(id)
     .bind(after)
@@ -207,10 +203,8 @@ async fn add_member(
     db_execute!(
         &acc.db,
         "INSERT INTO org_invitations (id, org_id, phone, invited_by, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, \
-         $5, $6)
-         ON CONFLICT (org_id, phone) DO UPDATE SET invited_by = excluded.invited_by, created_at \
-         = \
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (org_id, phone) DO UPDATE SET invited_by = excluded.invited_by, created_at = \
          excluded.created_at, expires_at = excluded.expires_at",
         InvitationId::new(),
         id,
@@ -247,13 +241,10 @@ async fn my_invitations(State(acc): State<Accounts>, auth: AuthUser) -> ApiResul
         sqlx::query_as::<_, Row>(
             "SELECT i.id, o.id AS org_id, o.name, o.kind, o.parent_id, s.display_name AS \
              invited_by_name, i.expires_at
-         FROM org_invitations i JOIN users u ON u.phone = i.phone JOIN organizations o ON o.id \
-             = \
-             i.org_id
+         FROM org_invitations i JOIN users u ON u.phone = i.phone JOIN organizations o ON o.id = i.org_id
               JOIN users s ON s.id = i.invited_by
          WHERE u.id = $1 AND u.deleted_at IS NULL AND i.expires_at > $2
-           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.org_id = \
-             i.org_id AND m.via <> \
+           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.org_id = i.org_id AND m.via <> \
              'unknown')
          ORDER BY i.created_at DESC LIMIT 50",
         )

@@ -116,12 +116,9 @@ impl Accounts {
         let now = self.now();
         db_execute!(
             &self.db,
-            "INSERT INTO password_reset_codes (phone, code_hash, created_at, expires_at, \
-             tries_left) \
-             VALUES ($1, $2, \
-             $3, $4, $5)
-             ON CONFLICT (phone) DO UPDATE SET code_hash = excluded.code_hash, created_at = \
-             excluded.created_at,
+            "INSERT INTO password_reset_codes (phone, code_hash, created_at, expires_at, tries_left) \
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (phone) DO UPDATE SET code_hash = excluded.code_hash, created_at = excluded.created_at,
                expires_at = excluded.expires_at, tries_left = excluded.tries_left",
             phone.as_str(),
             code_hash(phone.as_str(), &code, now.0),
@@ -159,8 +156,7 @@ impl Accounts {
         let now = self.now();
         let stored: Option<(String, crate::Timestamp, crate::Timestamp, i32)> =
             with_db!(&self.db, |pool| sqlx::query_as(
-                "SELECT code_hash, created_at, expires_at, tries_left FROM password_reset_codes WHERE \
-                 phone = $1",
+                "SELECT code_hash, created_at, expires_at, tries_left FROM password_reset_codes WHERE phone = $1",
             )
             .bind(phone.as_str())
             .fetch_optional(pool)
@@ -178,9 +174,7 @@ impl Accounts {
             )?;
             db_execute!(
                 &self.db,
-                "DELETE FROM password_reset_codes WHERE phone = $1 AND (tries_left <= 0 OR expires_at \
-                 <= \
-                 $2)",
+                "DELETE FROM password_reset_codes WHERE phone = $1 AND (tries_left <= 0 OR expires_at <= $2)",
                 phone.as_str(),
                 now
             )?;

@@ -140,9 +140,7 @@ pub fn store_many_sql(n: usize) -> String {
             .collect::<String>()
     };
     format!(
-        "UPDATE credit_allowance SET allowance_ms = CASE user_id{} END, last_at = CASE \
-         user_id{} \
-         END, live_until = \
+        "UPDATE credit_allowance SET allowance_ms = CASE user_id{} END, last_at = CASE user_id{} END, live_until = \
          CASE user_id{} END WHERE user_id IN ({})",
         case(2),
         case(3),

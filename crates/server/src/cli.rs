@@ -260,8 +260,7 @@ async fn media_upload(
         .await
         .map_err(|e| cli_error(&e))?;
     println!(
-        "已上传为第 {position} 节课 / uploaded as lesson {position}: asset \
-         {asset}（转码在服务器后台进行 / \
+        "已上传为第 {position} 节课 / uploaded as lesson {position}: asset {asset}（转码在服务器后台进行 / \
          transcoding in the background）"
     );
     app.db.close().await;
@@ -381,8 +380,7 @@ async fn worker(settings: platform::config::Settings) -> anyhow::Result<()> {
 async fn warn_without_ffmpeg(app: &crate::App) {
     if app.media.ffmpeg_version().await.is_none() {
         println!(
-            "警告：未找到 ffmpeg/ffprobe，上传的视频将无法转码（Debian: apt-get install ffmpeg）。\n\
-             Warning: \
+            "警告：未找到 ffmpeg/ffprobe，上传的视频将无法转码（Debian: apt-get install ffmpeg）。\nWarning: \
              ffmpeg/ffprobe not found; uploaded videos cannot be transcoded."
         );
         tracing::warn!(ffmpeg = %app.settings.media.ffmpeg, "ffmpeg not found");
@@ -423,8 +421,7 @@ async fn serve(settings: platform::config::Settings) -> anyhow::Result<()> {
         == 0
     {
         println!(
-            "还没有管理员账号。创建一个 / No admin yet; create one with:\n  parentschool --data-dir \
-             {} user add \
+            "还没有管理员账号。创建一个 / No admin yet; create one with:\n  parentschool --data-dir {} user add \
              --phone 13800000000 --password 'Change-me-2026' --role admin",
             data_dir.display()
         );

@@ -119,10 +119,7 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
         ("live.turn_secret", &s.live.turn_secret),
     ] {
         if secret.as_ref().is_some_and(|v| is_placeholder(v.expose())) {
-            bail!(
-                "{key} is still the example placeholder: generate one, e.g. with `head -c 48 \
-                 /dev/urandom | base64`"
-            );
+            bail!("{key} is still the example placeholder: generate one, e.g. with `head -c 48 /dev/urandom | base64`");
         }
     }
     if !matches!(s.log.format.as_str(), "pretty" | "json") {

@@ -132,8 +132,7 @@ impl Catalog {
             qb.push(", p.score AS score FROM (SELECT c.id AS id, ");
             if let Some(query) = &search {
                 qb.push(
-                    "s.score AS score FROM courses c JOIN (SELECT course_id, SUM(score) AS score, COUNT(*) \
-                     AS n \
+                    "s.score AS score FROM courses c JOIN (SELECT course_id, SUM(score) AS score, COUNT(*) AS n \
                      FROM search_terms WHERE term IN (",
                 );
                 let mut sep = qb.separated(", ");
@@ -153,11 +152,7 @@ impl Catalog {
             qb.push(" AND ");
             push_visible(&mut qb, &scope);
             if let Some(stage) = stage {
-                qb.push(
-                    " AND EXISTS (SELECT 1 FROM course_age_stages a WHERE a.course_id = c.id AND \
-                     a.age_stage \
-                     = ",
-                );
+                qb.push(" AND EXISTS (SELECT 1 FROM course_age_stages a WHERE a.course_id = c.id AND a.age_stage = ");
                 qb.push_bind(stage.code());
                 qb.push(")");
             }
@@ -171,10 +166,7 @@ impl Catalog {
                 qb.push_bind(year);
             }
             if let Some(list) = q.list {
-                qb.push(
-                    " AND EXISTS (SELECT 1 FROM course_list_items li WHERE li.course_id = c.id AND \
-                     li.list_id = ",
-                );
+                qb.push(" AND EXISTS (SELECT 1 FROM course_list_items li WHERE li.course_id = c.id AND li.list_id = ");
                 qb.push_bind(list);
                 qb.push(")");
             }

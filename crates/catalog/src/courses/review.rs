@@ -97,8 +97,7 @@ impl Catalog {
                 return Err(version_conflict());
             }
             sqlx::query(
-                "INSERT INTO review_events (id, course_id, from_status, to_status, actor_id, comment, \
-                 created_at)
+                "INSERT INTO review_events (id, course_id, from_status, to_status, actor_id, comment, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(uuid::Uuid::now_v7())

@@ -83,8 +83,7 @@ impl Catalog {
             let mut qb = sqlx::QueryBuilder::new(
                 "SELECT l.asset_id AS asset_id, l.id AS lesson_id, l.title AS lesson_title, l.position \
                  AS position, \
-                 c.id AS course_id, c.title AS course_title, CAST(c.lesson_count AS BIGINT) AS \
-                 course_lesson_count \
+                 c.id AS course_id, c.title AS course_title, CAST(c.lesson_count AS BIGINT) AS course_lesson_count \
                  FROM lessons l CROSS JOIN courses c \
                  WHERE c.id = l.course_id AND l.asset_id IN (",
             );
@@ -106,8 +105,7 @@ impl Catalog {
         }
         let n: i64 = with_db!(&self.db, |pool| {
             let mut qb = sqlx::QueryBuilder::new(
-                "SELECT COUNT(*) FROM lessons l CROSS JOIN courses c WHERE c.id = l.course_id AND \
-                 l.asset_id = ",
+                "SELECT COUNT(*) FROM lessons l CROSS JOIN courses c WHERE c.id = l.course_id AND l.asset_id = ",
             );
             qb.push_bind(asset);
             qb.push(" AND ");
@@ -146,8 +144,7 @@ impl Catalog {
             duration_s: i32,
         }
         let rows: Vec<Row> = with_db!(&self.db, |pool| sqlx::query_as::<_, Row>(
-            "SELECT id, position, title, asset_id, duration_s FROM lessons WHERE course_id = $1 \
-             ORDER BY position",
+            "SELECT id, position, title, asset_id, duration_s FROM lessons WHERE course_id = $1 ORDER BY position",
         )
         .bind(id)
         .fetch_all(pool)
@@ -219,8 +216,7 @@ impl Catalog {
                          lecturer_title,
                             language, year, age_stages, topics, tags, status, author_id, owner_org_id, visibility,
                             scope_org_id, scope_path, owner_path, version, created_at, updated_at, published_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                         $18, \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
                          $19, 1, $20, $20, $21)",
                     )
                     .bind(id)
@@ -371,8 +367,7 @@ impl Catalog {
                 // Keep the denormalised counts in step with the lessons.
                 sqlx::query(
                     "UPDATE courses SET lesson_count = (SELECT COUNT(*) FROM lessons WHERE course_id = $1),
-                        total_duration_s = (SELECT COALESCE(SUM(duration_s), 0) FROM lessons WHERE course_id = \
-                     $1)
+                        total_duration_s = (SELECT COALESCE(SUM(duration_s), 0) FROM lessons WHERE course_id = $1)
                      WHERE id = $1",
                 )
                 .bind(id)

@@ -16,10 +16,8 @@ impl platform::accounts::AccountEraser for Live {
         let now = self.clock.now();
         let open: Vec<OccurrenceId> = with_db!(&self.db, |pool| {
             sqlx::query_scalar(
-                "SELECT e.occurrence_id FROM live_enrolments e JOIN live_occurrences o ON o.id = \
-                 e.occurrence_id
-             WHERE e.user_id = $1 AND e.state IN ('enrolled', 'waitlisted') AND o.state = \
-                 'scheduled' AND \
+                "SELECT e.occurrence_id FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id
+             WHERE e.user_id = $1 AND e.state IN ('enrolled', 'waitlisted') AND o.state = 'scheduled' AND \
                  o.starts_at > $2",
             )
             .bind(user)

@@ -40,8 +40,7 @@ where
         .execute(&mut **tx)
         .await?;
     let capacity: i32 = sqlx::query_scalar(
-        "SELECT s.capacity FROM live_series s JOIN live_occurrences o ON o.series_id = s.id \
-         WHERE o.id = $1",
+        "SELECT s.capacity FROM live_series s JOIN live_occurrences o ON o.series_id = s.id WHERE o.id = $1",
     )
     .bind(occ)
     .fetch_one(&mut **tx)
@@ -233,12 +232,10 @@ impl Live {
                 };
                 enrolled += i64::from(state == "enrolled");
                 sqlx::query(
-                    "INSERT INTO live_enrolments (occurrence_id, user_id, state, seq, enrolled_by, \
-                     created_at, \
+                    "INSERT INTO live_enrolments (occurrence_id, user_id, state, seq, enrolled_by, created_at, \
                      updated_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $6)
-                     ON CONFLICT (occurrence_id, user_id) DO UPDATE SET state = excluded.state, seq = \
-                     excluded.seq,
+                     ON CONFLICT (occurrence_id, user_id) DO UPDATE SET state = excluded.state, seq = excluded.seq,
                        enrolled_by = excluded.enrolled_by, updated_at = excluded.updated_at",
                 )
                 .bind(occ.id)
@@ -300,8 +297,7 @@ impl Live {
         let now = self.clock.now();
         let occs = self.open_occurrences(series, now).await?;
         let users: Vec<UserId> = with_db!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT user_id FROM live_series_enrolments WHERE series_id = $1 ORDER BY created_at, \
-             user_id",
+            "SELECT user_id FROM live_series_enrolments WHERE series_id = $1 ORDER BY created_at, user_id",
         )
         .bind(series)
         .fetch_all(pool)
@@ -340,11 +336,8 @@ impl Live {
         Ok(with_db!(&self.db, |pool| {
             sqlx::query_scalar::<_, UserId>(
                 "SELECT DISTINCT u.id FROM users u JOIN memberships m ON m.user_id = u.id JOIN \
-                 organizations o ON o.id = \
-                 m.org_id
-             WHERE o.path LIKE $1 AND u.role = 'parent' AND u.deleted_at IS NULL ORDER BY u.id \
-                 LIMIT \
-                 $2",
+                 organizations o ON o.id = m.org_id
+             WHERE o.path LIKE $1 AND u.role = 'parent' AND u.deleted_at IS NULL ORDER BY u.id LIMIT $2",
             )
             .bind(format!("{path}%"))
             .bind(MAX_BATCH as i64 + 1)

@@ -47,8 +47,7 @@ pub(super) async fn list_enrolments(
         return Err(occurrence_not_found());
     }
     let rows: Vec<(UserId, String)> = with_db!(&live.db, |pool| sqlx::query_as(
-        "SELECT user_id, state FROM live_enrolments WHERE occurrence_id = $1 AND state <> \
-         'cancelled' ORDER BY seq",
+        "SELECT user_id, state FROM live_enrolments WHERE occurrence_id = $1 AND state <> 'cancelled' ORDER BY seq",
     )
     .bind(id)
     .fetch_all(pool)
@@ -113,9 +112,7 @@ pub(super) async fn enrol_series(
     let now = live.clock.now();
     platform::db_execute!(
         &live.db,
-        "INSERT INTO live_series_enrolments (series_id, user_id, created_at) VALUES ($1, $2, \
-         $3) \
-         ON CONFLICT DO \
+        "INSERT INTO live_series_enrolments (series_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO \
          NOTHING",
         id,
         auth.id,

@@ -11,10 +11,8 @@ pub(super) const AUDIO_PT: u8 = 111;
 
 /// The SDP that tells ffmpeg what arrives on which loopback port.
 pub fn ffmpeg_sdp(video: Option<(&str, u16)>, audio: Option<u16>) -> String {
-    let mut s = String::from(
-        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=ParentSchool recording\r\nc=IN IP4 127.0.0.1\r\n\
-         t=0 0\r\n",
-    );
+    let mut s =
+        String::from("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=ParentSchool recording\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n");
     if let Some((mime, port)) = video {
         let codec = if mime.eq_ignore_ascii_case("video/vp8") {
             "VP8/90000"

@@ -60,8 +60,7 @@ impl Live {
         if pieces == 0 {
             db_execute!(
                 &self.db,
-                "UPDATE live_recordings SET state = 'empty', updated_at = $2 WHERE occurrence_id = $1 \
-                 AND state = \
+                "UPDATE live_recordings SET state = 'empty', updated_at = $2 WHERE occurrence_id = $1 AND state = \
                  'recording'",
                 occ,
                 now
@@ -73,8 +72,7 @@ impl Live {
         with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             let claimed = sqlx::query(
-                "UPDATE live_recordings SET state = 'queued', updated_at = $2 WHERE occurrence_id = $1 \
-                 AND state = \
+                "UPDATE live_recordings SET state = 'queued', updated_at = $2 WHERE occurrence_id = $1 AND state = \
                  'recording'",
             )
             .bind(occ)
@@ -128,8 +126,7 @@ impl Live {
             }
             let n = db_execute!(
                 &self.db,
-                "UPDATE live_recordings SET state = $2, updated_at = $3 WHERE occurrence_id = $1 AND \
-                 state = \
+                "UPDATE live_recordings SET state = $2, updated_at = $3 WHERE occurrence_id = $1 AND state = \
                  'processing'",
                 occ,
                 state,
@@ -171,8 +168,7 @@ impl JobHandler for ReplayJob {
                 // What went wrong stays with the recording (and in the job) for the staff.
                 let _ = db_execute!(
                     &self.live.db,
-                    "UPDATE live_recordings SET error = $2, state = CASE WHEN $3 THEN 'failed' ELSE state \
-                     END, \
+                    "UPDATE live_recordings SET error = $2, state = CASE WHEN $3 THEN 'failed' ELSE state END, \
                      updated_at = $4 WHERE occurrence_id = $1",
                     occ,
                     &error,
@@ -261,8 +257,7 @@ impl Live {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "UPDATE live_occurrences SET replay_course_id = $2, replay_lesson_id = $3, \
-                 replay_asset_id = $4, \
+                "UPDATE live_occurrences SET replay_course_id = $2, replay_lesson_id = $3, replay_asset_id = $4, \
                  updated_at = $5 WHERE id = $1",
             )
             .bind(occ)
@@ -274,8 +269,7 @@ impl Live {
             .await?;
             sqlx::query(
                 "UPDATE live_recordings SET state = 'processing', updated_at = $2 WHERE occurrence_id = \
-                 $1 AND state \
-                 = 'queued'",
+                 $1 AND state = 'queued'",
             )
             .bind(occ)
             .bind(now)

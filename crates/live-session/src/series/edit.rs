@@ -62,10 +62,8 @@ impl Live {
         let changed = with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             let n = sqlx::query(
-                "UPDATE live_series SET title = $2, description = $3, lecturer = $4, rrule = $5, \
-                 exceptions = $6,
-                   first_start = $7, duration_min = $8, capacity = $9, threshold = $10, version = version \
-                 + 1, \
+                "UPDATE live_series SET title = $2, description = $3, lecturer = $4, rrule = $5, exceptions = $6,
+                   first_start = $7, duration_min = $8, capacity = $9, threshold = $10, version = version + 1, \
                  updated_at = $11,
                    age_stages = $13
                  WHERE id = $1 AND version = $12",

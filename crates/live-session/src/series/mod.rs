@@ -174,8 +174,7 @@ impl Live {
 
     async fn occurrences_of(&self, series: SeriesId) -> ApiResult<Vec<OccurrenceBrief>> {
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, OccurrenceBrief>(
-            "SELECT id, starts_at, ends_at, state FROM live_occurrences WHERE series_id = $1 ORDER \
-             BY starts_at",
+            "SELECT id, starts_at, ends_at, state FROM live_occurrences WHERE series_id = $1 ORDER BY starts_at",
         )
         .bind(series)
         .fetch_all(pool)
@@ -279,8 +278,7 @@ impl Live {
             sqlx::query(
                 "INSERT INTO live_series (id, expert_id, created_by, title, description, lecturer, \
                  rrule, exceptions,
-                   first_start, duration_min, capacity, scope_org_id, threshold, version, created_at, \
-                 updated_at, \
+                   first_start, duration_min, capacity, scope_org_id, threshold, version, created_at, updated_at, \
                  age_stages)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14, $15)",
             )
@@ -304,8 +302,7 @@ impl Live {
             for start in &plan.starts {
                 let at = ts(*start);
                 sqlx::query(
-                    "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, \
-                     updated_at)
+                    "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, updated_at)
                      VALUES ($1, $2, $3, $4, 'scheduled', $5, $5)",
                 )
                 .bind(OccurrenceId::new())

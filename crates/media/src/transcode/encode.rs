@@ -75,8 +75,7 @@ impl Transcoder {
         let (w, h) = info.video.map_or((None, None), |(w, h)| (Some(w), Some(h)));
         let n = db_execute!(
             &m.db,
-            "UPDATE assets SET state = 'ready', hls_prefix = $2, duration_ms = $3, width = $4, \
-             height = $5, \
+            "UPDATE assets SET state = 'ready', hls_prefix = $2, duration_ms = $3, width = $4, height = $5, \
              renditions = $6,
                 progress = 100, error = NULL, updated_at = $7
              WHERE id = $1 AND state = 'processing'",

@@ -75,8 +75,7 @@ impl JobHandler for Transcoder {
             let (state, reason) = failure_note(err, job.attempts, last);
             if let Err(e) = db_execute!(
                 &self.media.db,
-                "UPDATE assets SET state = $2, error = $3, updated_at = $4 WHERE id = $1 AND state = \
-                 'processing'",
+                "UPDATE assets SET state = $2, error = $3, updated_at = $4 WHERE id = $1 AND state = 'processing'",
                 asset,
                 state,
                 &reason,

@@ -66,8 +66,7 @@ impl Media {
         let now = self.clock.now();
         let claimed = db_execute!(
             &self.db,
-            "UPDATE uploads SET state = 'completing', updated_at = $2 WHERE id = $1 AND state = \
-             'open'",
+            "UPDATE uploads SET state = 'completing', updated_at = $2 WHERE id = $1 AND state = 'open'",
             id,
             now
         )?;
@@ -107,8 +106,7 @@ impl Media {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, \
-                 source_key, job_id, \
-                 created_at, updated_at)
+                 source_key, job_id, created_at, updated_at)
                  VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $9)",
             )
             .bind(asset)
@@ -284,8 +282,7 @@ impl Media {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, \
-                 source_key, job_id, \
-                 created_at, updated_at)
+                 source_key, job_id, created_at, updated_at)
                  VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $9)",
             )
             .bind(asset)

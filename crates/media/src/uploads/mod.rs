@@ -97,8 +97,7 @@ impl Media {
         Ok(with_db!(&self.db, |pool| {
             sqlx::query_as::<_, UploadRow>(
                 "SELECT id, user_id, filename, content_type, size, chunk_size, chunk_count, state, \
-                 asset_id, expires_at \
-                 FROM uploads WHERE id = $1",
+                 asset_id, expires_at FROM uploads WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(pool)
@@ -182,8 +181,7 @@ impl Media {
         let expires = self.expiry(now);
         db_execute!(
             &self.db,
-            "INSERT INTO uploads (id, user_id, filename, content_type, size, chunk_size, \
-             chunk_count, state, \
+            "INSERT INTO uploads (id, user_id, filename, content_type, size, chunk_size, chunk_count, state, \
              created_at, updated_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, $9)",
             id,
@@ -251,11 +249,9 @@ impl Media {
         with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO upload_chunks (upload_id, n, size, sha256, created_at) VALUES ($1, $2, $3, \
-                 $4, $5)
+                "INSERT INTO upload_chunks (upload_id, n, size, sha256, created_at) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (upload_id, n) DO UPDATE SET size = excluded.size, sha256 = \
-                 excluded.sha256, created_at \
-                 = excluded.created_at",
+                 excluded.sha256, created_at = excluded.created_at",
             )
             .bind(id)
             .bind(n)

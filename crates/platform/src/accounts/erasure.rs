@@ -31,8 +31,7 @@ impl Accounts {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "UPDATE users SET phone = NULL, password_hash = NULL, display_name = $2, deleted_at = \
-                 $3, \
+                "UPDATE users SET phone = NULL, password_hash = NULL, display_name = $2, deleted_at = $3, \
                  sessions_revoked_at = $3
                  WHERE id = $1",
             )

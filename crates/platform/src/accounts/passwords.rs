@@ -18,8 +18,7 @@ impl Accounts {
         with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "UPDATE users SET password_hash = $2, must_change_password = $3, sessions_revoked_at = \
-                 $4 \
+                "UPDATE users SET password_hash = $2, must_change_password = $3, sessions_revoked_at = $4 \
                  WHERE id = $1",
             )
             .bind(id)

@@ -32,8 +32,7 @@ impl Accounts {
         db_execute!(
             &self.db,
             "INSERT INTO refresh_tokens (token_hash, user_id, family_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, \
-             $4, $5)",
+             VALUES ($1, $2, $3, $4, $5)",
             auth::token_hash(token),
             user,
             family,
@@ -229,8 +228,7 @@ impl Accounts {
                 "refresh_token_reused",
                 msg(
                     "该刷新令牌已使用过，为安全起见此登录已失效，请重新登录。",
-                    "This refresh token was already used; for safety the login has been revoked. Log in \
-                     again.",
+                    "This refresh token was already used; for safety the login has been revoked. Log in again.",
                 ),
             )),
             Outcome::Expired => Err(ApiError::unauthorized(
@@ -249,8 +247,7 @@ impl Accounts {
         db_execute!(
             &self.db,
             "UPDATE refresh_tokens SET revoked_at = $2
-             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND \
-             revoked_at IS NULL",
+             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",
             auth::token_hash(token),
             self.now(),
         )?;

@@ -98,8 +98,7 @@ pub async fn require_org(db: &Db, id: OrgId) -> ApiResult<()> {
 /// The organizations a user belongs to, root-first.
 pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<OrgView>> {
     Ok(with_db!(db, |pool| sqlx::query_as::<_, OrgView>(
-        "SELECT o.id, o.name, o.kind, o.parent_id FROM memberships m JOIN organizations o ON \
-         o.id = m.org_id
+        "SELECT o.id, o.name, o.kind, o.parent_id FROM memberships m JOIN organizations o ON o.id = m.org_id
          WHERE m.user_id = $1 ORDER BY o.path",
     )
     .bind(user)
@@ -209,9 +208,7 @@ pub async fn create_org(
     let path = format!("{}{id}/", parent_row.as_ref().map_or("/", |p| p.path.as_str()));
     db_execute!(
         db,
-        "INSERT INTO organizations (id, parent_id, kind, name, path, created_at) VALUES ($1, \
-         $2, \
-         $3, $4, $5, $6)",
+        "INSERT INTO organizations (id, parent_id, kind, name, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         id,
         parent,
         kind.as_str(),
@@ -270,8 +267,7 @@ pub async fn subtree_members(db: &Db, org: OrgId, after: Option<UserId>, limit: 
     let path = org_path(db, org).await?;
     let rows: Vec<SubtreeMember> = with_db!(db, |pool| sqlx::query_as::<_, SubtreeMember>(
         "SELECT u.id AS user_id, u.display_name, u.phone, o.id AS org_id, o.name AS org_name
-         FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = \
-         m.org_id
+         FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id
          WHERE o.path LIKE $1 AND u.deleted_at IS NULL AND u.role IN ('parent', 'expert') AND \
          ($2 IS NULL OR u.id > $2)
          ORDER BY u.id, o.path LIMIT $3",

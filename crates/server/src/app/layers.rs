@@ -79,13 +79,9 @@ impl SecurityHeaders {
             .map(|o| format!(" {o}"))
             .unwrap_or_default();
         let csp = format!(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src \
-             'self' \
-             data: \
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: \
              blob:{bucket}; \
-             media-src 'self' blob:{bucket}; connect-src 'self'{bucket}; font-src 'self'; \
-             object-src \
-             'none'; \
+             media-src 'self' blob:{bucket}; connect-src 'self'{bucket}; font-src 'self'; object-src 'none'; \
              base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
         );
         Self {

@@ -21,8 +21,7 @@ pub(super) fn openapi_document(mut doc: utoipa::openapi::OpenApi) -> utoipa::ope
     doc.info.version = env!("CARGO_PKG_VERSION").into();
     doc.info.description = Some(
         "Errors are RFC 9457 application/problem+json with a stable `code`; messages follow \
-         Accept-Language (Chinese \
-         by default)."
+         Accept-Language (Chinese by default)."
             .into(),
     );
     doc.components.get_or_insert_with(Default::default).add_security_scheme(
