@@ -34,11 +34,39 @@ pub struct MessageView {
     pub voted: bool,
 }
 
+/// Where a user stands for one lecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EnrolmentState {
+    Enrolled,
+    Waitlisted,
+    Cancelled,
+}
+
+impl EnrolmentState {
+    /// As stored in `live_enrolments.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enrolled => "enrolled",
+            Self::Waitlisted => "waitlisted",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// From `live_enrolments.state`; anything else is no seat.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "enrolled" => Self::Enrolled,
+            "waitlisted" => Self::Waitlisted,
+            _ => Self::Cancelled,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Enrolment {
     pub user_id: UserId,
-    /// enrolled, waitlisted or cancelled.
-    pub state: String,
+    pub state: EnrolmentState,
     /// 1 for the first in line; only while waitlisted.
     pub waitlist_position: Option<i64>,
 }

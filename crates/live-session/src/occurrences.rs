@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
 use crate::lifecycle::{Event, Lifecycle, LiveState, Refusal};
-use crate::model::{Enrolment, OccurrenceRow, occurrence_not_found};
+use crate::model::{Enrolment, EnrolmentState, OccurrenceRow, occurrence_not_found};
 use crate::series::SeriesRow;
 use crate::{Live, OccurrenceId, SeriesId};
 
@@ -116,7 +116,7 @@ impl Live {
         Ok(self
             .enrolment_of(occ, user.id)
             .await?
-            .is_some_and(|e| e.state == "enrolled"))
+            .is_some_and(|e| e.state == EnrolmentState::Enrolled))
     }
 
     pub(crate) async fn view(&self, user: &AuthUser, occ: OccurrenceRow, s: &SeriesRow) -> ApiResult<OccurrenceView> {
@@ -131,7 +131,10 @@ impl Live {
         let state = LiveState::parse(&occ.state);
         let my_enrolment = self.enrolment_of(occ.id, user.id).await?;
         let may_manage = self.manages(user, s).await?;
-        let may_watch = may_manage || my_enrolment.as_ref().is_some_and(|e| e.state == "enrolled");
+        let may_watch = may_manage
+            || my_enrolment
+                .as_ref()
+                .is_some_and(|e| e.state == EnrolmentState::Enrolled);
         let hls_url = if may_watch && self.hls_available(occ.id, state).await? {
             Some(self.hls_url(occ.id))
         } else {
@@ -336,7 +339,11 @@ async fn schedule(
             continue;
         };
         let v = live.view(&auth, occ, s).await?;
-        if q.mine == Some(true) && v.my_enrolment.as_ref().is_none_or(|e| e.state == "cancelled") {
+        if q.mine == Some(true)
+            && v.my_enrolment
+                .as_ref()
+                .is_none_or(|e| e.state == EnrolmentState::Cancelled)
+        {
             continue;
         }
         out.push(v);

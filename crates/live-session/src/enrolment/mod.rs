@@ -12,7 +12,7 @@ use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::model::{Enrolment, OccurrenceRow, occurrence_not_found};
+use crate::model::{Enrolment, EnrolmentState, OccurrenceRow, occurrence_not_found};
 use crate::{Live, OccurrenceId, SeriesId};
 
 mod erase;
@@ -82,7 +82,7 @@ pub struct EnrolRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnrolResult {
     /// The caller's own enrolment (self-enrolment), or the first of a batch.
-    pub state: String,
+    pub state: EnrolmentState,
     pub waitlist_position: Option<i64>,
     /// Batch enrolments: one entry per user, plus users skipped as outside the audience.
     pub results: Vec<Enrolment>,
@@ -99,7 +99,7 @@ pub struct SeriesEnrolResult {
 pub struct OccurrenceEnrolment {
     pub occurrence_id: OccurrenceId,
     pub starts_at: Timestamp,
-    pub state: String,
+    pub state: EnrolmentState,
     pub waitlist_position: Option<i64>,
 }
 
@@ -146,7 +146,8 @@ impl Live {
         let Some((state, seq)) = row else {
             return Ok(None);
         };
-        let position = if state == "waitlisted" {
+        let state = EnrolmentState::parse(&state);
+        let position = if state == EnrolmentState::Waitlisted {
             let ahead: i64 = with_db!(&self.db, |pool| {
                 sqlx::query_scalar(
                     "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'waitlisted' \
@@ -216,7 +217,11 @@ impl Live {
                         .bind(*user)
                         .fetch_optional(&mut *tx)
                         .await?;
-                if matches!(current.as_deref(), Some("enrolled" | "waitlisted")) {
+                if current
+                    .as_deref()
+                    .map(EnrolmentState::parse)
+                    .is_some_and(|s| s != EnrolmentState::Cancelled)
+                {
                     continue;
                 }
                 if walk_in && enrolled >= i64::from(capacity) {
@@ -226,11 +231,11 @@ impl Live {
                 }
                 seq += 1;
                 let state = if enrolled < i64::from(capacity) {
-                    "enrolled"
+                    EnrolmentState::Enrolled
                 } else {
-                    "waitlisted"
+                    EnrolmentState::Waitlisted
                 };
-                enrolled += i64::from(state == "enrolled");
+                enrolled += i64::from(state == EnrolmentState::Enrolled);
                 sqlx::query(
                     "INSERT INTO live_enrolments (occurrence_id, user_id, state, seq, enrolled_by, created_at, \
                      updated_at)
@@ -240,7 +245,7 @@ impl Live {
                 )
                 .bind(occ.id)
                 .bind(*user)
-                .bind(state)
+                .bind(state.as_str())
                 .bind(seq)
                 .bind(by)
                 .bind(now)
@@ -359,11 +364,15 @@ impl Live {
                     ),
                 ));
             }
-            if let Some(e) = self.enrolment_of(id, auth.id).await?.filter(|e| e.state != "cancelled") {
+            if let Some(e) = self
+                .enrolment_of(id, auth.id)
+                .await?
+                .filter(|e| e.state != EnrolmentState::Cancelled)
+            {
                 return Err(ApiError::conflict(
                     "already_enrolled",
                     msg(
-                        if e.state == "enrolled" {
+                        if e.state == EnrolmentState::Enrolled {
                             "你已经报名了这场直播。"
                         } else {
                             "你已经在候补名单中。"
@@ -377,7 +386,7 @@ impl Live {
             self.enrol(&occ, series.capacity, &[auth.id], auth.id).await?;
             let mine = self.enrolment_of(id, auth.id).await?;
             return Ok(EnrolResult {
-                state: mine.as_ref().map_or_else(|| "cancelled".into(), |e| e.state.clone()),
+                state: mine.as_ref().map_or(EnrolmentState::Cancelled, |e| e.state),
                 waitlist_position: mine.as_ref().and_then(|e| e.waitlist_position),
                 results: mine.into_iter().collect(),
                 skipped_out_of_scope: Vec::new(),
@@ -423,7 +432,7 @@ impl Live {
             results.extend(self.enrolment_of(id, u).await?);
         }
         Ok(EnrolResult {
-            state: results.first().map_or_else(|| "cancelled".into(), |e| e.state.clone()),
+            state: results.first().map_or(EnrolmentState::Cancelled, |e| e.state),
             waitlist_position: results.first().and_then(|e| e.waitlist_position),
             results,
             skipped_out_of_scope: skipped,

@@ -56,7 +56,8 @@ pub(super) async fn list_enrolments(
     Ok(Json(
         rows.into_iter()
             .map(|(user_id, state)| {
-                let waitlist_position = (state == "waitlisted").then(|| {
+                let state = EnrolmentState::parse(&state);
+                let waitlist_position = (state == EnrolmentState::Waitlisted).then(|| {
                     line += 1;
                     line
                 });
@@ -130,7 +131,7 @@ pub(super) async fn enrol_series(
         out.push(OccurrenceEnrolment {
             occurrence_id: o.id,
             starts_at: o.starts_at,
-            state: mine.as_ref().map_or_else(|| "cancelled".into(), |e| e.state.clone()),
+            state: mine.as_ref().map_or(EnrolmentState::Cancelled, |e| e.state),
             waitlist_position: mine.and_then(|e| e.waitlist_position),
         });
     }
