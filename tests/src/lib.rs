@@ -185,7 +185,7 @@ impl TestApp {
         let s3 = S3Server::start().await;
         let s3_settings = s3.settings();
         let mut app = Self::spawn_with(backend, |s| {
-            s.storage.backend = "s3".into();
+            s.storage.backend = platform::config::StorageBackend::S3;
             s.storage.s3 = s3_settings;
             tweak(s);
         })
@@ -291,7 +291,7 @@ impl TestApp {
         let mut settings = base_settings(self.data_dir.clone());
         settings.database.max_connections = 1;
         if let Some(s3) = &self.s3 {
-            settings.storage.backend = "s3".into();
+            settings.storage.backend = platform::config::StorageBackend::S3;
             settings.storage.s3 = s3.settings();
         }
         if let Some(db) = &self.pg_database {

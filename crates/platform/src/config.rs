@@ -303,11 +303,31 @@ impl Default for DatabaseSettings {
     }
 }
 
+/// Where objects (videos, covers, recordings) are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// A directory on this machine.
+    Local,
+    /// Any S3-compatible service.
+    S3,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
     /// `local` (a directory) or `s3` (any S3-compatible service).
-    pub backend: String,
+    pub backend: StorageBackend,
     /// Root of the local store; default `<data_dir>/objects`.
     pub local_dir: Option<PathBuf>,
     pub s3: S3Settings,
@@ -316,7 +336,7 @@ pub struct StorageSettings {
 impl Default for StorageSettings {
     fn default() -> Self {
         Self {
-            backend: "local".into(),
+            backend: StorageBackend::Local,
             local_dir: None,
             s3: S3Settings::default(),
         }
@@ -406,14 +426,14 @@ pub struct LogSettings {
     /// A `tracing` filter such as `info` or `parentschool=debug,tower_http=info`.
     pub level: String,
     /// `pretty` for a terminal, `json` for log collectors.
-    pub format: String,
+    pub format: LogFormat,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
             level: "info".into(),
-            format: "pretty".into(),
+            format: LogFormat::Pretty,
         }
     }
 }

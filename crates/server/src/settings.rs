@@ -43,7 +43,7 @@ pub fn load(overrides: &Overrides) -> anyhow::Result<Settings> {
     let mut settings = settings;
     let cwd = std::env::current_dir().context("could not read the working directory")?;
     settings.resolve_paths(&cwd);
-    if settings.storage.backend == "s3" {
+    if settings.storage.backend == platform::config::StorageBackend::S3 {
         aws_credentials(
             &mut settings.storage.s3,
             |k| std::env::var(k).ok().filter(|v| !v.is_empty()),
@@ -122,9 +122,6 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
             bail!("{key} is still the example placeholder: generate one, e.g. with `head -c 48 /dev/urandom | base64`");
         }
     }
-    if !matches!(s.log.format.as_str(), "pretty" | "json") {
-        bail!("log.format must be \"pretty\" or \"json\", not {:?}", s.log.format);
-    }
     if s.media.chunk_size_bytes < 5 * 1024 * 1024 {
         bail!("media.chunk_size_bytes must be at least 5 MiB (5242880), as S3 multipart uploads require");
     }
@@ -144,11 +141,8 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
     if let Some(w) = terms.windows(2).find(|w| w[1].0.0 <= w[0].0.1) {
         bail!("terms {:?} and {:?} overlap", w[0].1, w[1].1);
     }
-    match s.storage.backend.as_str() {
-        "local" => {}
-        "s3" if s.storage.s3.bucket.is_empty() => bail!("storage.s3.bucket must be set when storage.backend is \"s3\""),
-        "s3" => {}
-        other => bail!("storage.backend {other:?} is not supported: use \"local\" or \"s3\""),
+    if s.storage.backend == platform::config::StorageBackend::S3 && s.storage.s3.bucket.is_empty() {
+        bail!("storage.s3.bucket must be set when storage.backend is \"s3\"");
     }
     platform::http::TrustedProxies::parse(&s.server.trusted_proxies)
         .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
@@ -187,6 +181,54 @@ pub fn mask_url_password(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `config/default.toml` documents every key with its default: read alone, it must give
+    /// exactly `Settings::default()`, so the two cannot drift apart.
+    #[test]
+    fn the_default_file_is_the_defaults() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/default.toml");
+        let from_file: Settings = Figment::new()
+            .merge(Toml::file_exact(&file))
+            .extract()
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let as_json = |s: &Settings| serde_json::to_value(s).unwrap_or_default();
+        assert_eq!(as_json(&from_file), as_json(&Settings::default()));
+        // And it names every key that has a default.
+        fn keys(prefix: &str, v: &figment::value::Value, out: &mut Vec<String>) {
+            match v {
+                figment::value::Value::Dict(_, d) if !d.is_empty() => {
+                    for (k, v) in d {
+                        keys(&format!("{prefix}{k}."), v, out);
+                    }
+                }
+                _ => out.push(prefix.trim_end_matches('.').to_owned()),
+            }
+        }
+        let (mut documented, mut defaults) = (Vec::new(), Vec::new());
+        let file_value: figment::value::Value = Figment::new()
+            .merge(Toml::file_exact(&file))
+            .extract()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let default_value: figment::value::Value = Figment::from(Serialized::defaults(Settings::default()))
+            .extract()
+            .unwrap_or_else(|e| panic!("{e}"));
+        keys("", &file_value, &mut documented);
+        keys("", &default_value, &mut defaults);
+        // Keys without a value by default are documented as comments (`# key = …`, `# [[terms]]`).
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let commented = |key: &str| {
+            let last = key.rsplit('.').next().unwrap_or(key);
+            text.lines().any(|l| {
+                let l = l.trim_start_matches(['#', ' ']);
+                l.strip_prefix(last).is_some_and(|r| r.trim_start().starts_with('=')) || l == format!("[[{last}]]")
+            })
+        };
+        let missing: Vec<&String> = defaults
+            .iter()
+            .filter(|k| !documented.contains(k) && !commented(k))
+            .collect();
+        assert!(missing.is_empty(), "config/default.toml does not name {missing:?}");
+    }
 
     #[test]
     fn masks_only_the_password() {

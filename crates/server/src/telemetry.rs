@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 pub fn init_tracing(cfg: &LogSettings) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    let _ = if cfg.format == "json" {
+    let _ = if cfg.format == platform::config::LogFormat::Json {
         builder.json().flatten_event(true).try_init()
     } else {
         builder.try_init()

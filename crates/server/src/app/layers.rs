@@ -73,7 +73,8 @@ pub(super) struct SecurityHeaders {
 
 impl SecurityHeaders {
     pub(super) fn new(settings: &Settings) -> Self {
-        let bucket = (settings.storage.backend == "s3" && settings.storage.s3.presigned_delivery)
+        let bucket = (settings.storage.backend == platform::config::StorageBackend::S3
+            && settings.storage.s3.presigned_delivery)
             .then(|| settings.storage.s3.endpoint.as_deref().and_then(origin_of))
             .flatten()
             .map(|o| format!(" {o}"))

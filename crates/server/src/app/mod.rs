@@ -77,11 +77,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     if settings.database.migrate_on_start {
         db.migrate().await.context("could not apply database migrations")?;
     }
-    let store: Arc<dyn ObjectStore> = match settings.storage.backend.as_str() {
-        "s3" => {
+    let store: Arc<dyn ObjectStore> = match settings.storage.backend {
+        platform::config::StorageBackend::S3 => {
             Arc::new(media::s3::S3Store::new(&settings.storage.s3).context("could not configure the S3 object store")?)
         }
-        _ => {
+        platform::config::StorageBackend::Local => {
             let store_dir = settings.local_store_dir();
             Arc::new(
                 LocalStore::open(&store_dir)
@@ -113,7 +113,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.media.clone(),
         settings.media_work_dir(),
     )
-    .with_presigned_delivery(settings.storage.backend == "s3" && settings.storage.s3.presigned_delivery);
+    .with_presigned_delivery(
+        settings.storage.backend == platform::config::StorageBackend::S3 && settings.storage.s3.presigned_delivery,
+    );
     let catalog = unrestricted_catalog.clone().with_asset_rights(Arc::new(MediaRights {
         media: media.clone(),
         catalog: unrestricted_catalog,
