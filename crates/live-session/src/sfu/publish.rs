@@ -21,7 +21,7 @@ impl Sfu {
         video: bool,
     ) -> Result<(SessionId, String), SfuError> {
         let room = self.room(occ);
-        if !room.publisher_replaceable() {
+        if !room.publisher_replaceable(unix_ms()) {
             return Err(SfuError::PublisherActive);
         }
         let (peer, mut tracks_rx) = self.peer().await?;
@@ -39,7 +39,7 @@ impl Sfu {
         let session = SessionId::new();
         let replaced = {
             let mut slot = room.publisher.lock().unwrap_or_else(|p| p.into_inner());
-            if slot.as_ref().is_some_and(|p| !p.stale(&room)) {
+            if slot.as_ref().is_some_and(|p| !p.stale(&room, unix_ms())) {
                 None
             } else {
                 Some(slot.replace(Publisher {

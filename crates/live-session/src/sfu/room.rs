@@ -78,20 +78,26 @@ pub(super) struct Room {
 /// (A new publisher counts as sending from its `POST`.)
 pub(super) const STALE_PUBLISHER_MS: i64 = 3_000;
 
+/// Whether a publisher whose connection is in `state` and whose last packet arrived at
+/// `last_media_ms` may be replaced at `now_ms` (time is passed in, so this is a pure rule).
+pub(super) fn publisher_stale(state: RTCPeerConnectionState, last_media_ms: i64, now_ms: i64) -> bool {
+    matches!(
+        state,
+        RTCPeerConnectionState::Disconnected | RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+    ) || now_ms - last_media_ms > STALE_PUBLISHER_MS
+}
+
 impl Publisher {
-    pub(super) fn stale(&self, room: &Room) -> bool {
-        matches!(
-            *self.state.borrow(),
-            RTCPeerConnectionState::Disconnected | RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
-        ) || unix_ms() - room.last_media_ms.load(Ordering::Relaxed) > STALE_PUBLISHER_MS
+    pub(super) fn stale(&self, room: &Room, now_ms: i64) -> bool {
+        publisher_stale(*self.state.borrow(), room.last_media_ms.load(Ordering::Relaxed), now_ms)
     }
 }
 
 impl Room {
-    pub(super) fn publisher_replaceable(&self) -> bool {
+    pub(super) fn publisher_replaceable(&self, now_ms: i64) -> bool {
         self.publisher
             .lock()
-            .map(|p| p.as_ref().is_none_or(|p| p.stale(self)))
+            .map(|p| p.as_ref().is_none_or(|p| p.stale(self, now_ms)))
             .unwrap_or(false)
     }
 
@@ -184,5 +190,25 @@ impl Sfu {
                 gone_at_ms: None,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_publisher_is_stale_when_silent_or_disconnected() {
+        let live = RTCPeerConnectionState::Connected;
+        assert!(!publisher_stale(live, 10_000, 10_000 + STALE_PUBLISHER_MS));
+        assert!(publisher_stale(live, 10_000, 10_001 + STALE_PUBLISHER_MS));
+        for dropped in [
+            RTCPeerConnectionState::Disconnected,
+            RTCPeerConnectionState::Failed,
+            RTCPeerConnectionState::Closed,
+        ] {
+            assert!(publisher_stale(dropped, 10_000, 10_000));
+        }
+        assert!(!publisher_stale(RTCPeerConnectionState::Connecting, 10_000, 10_500));
     }
 }
