@@ -88,8 +88,8 @@ impl Notifier for WebhookNotifier {
 /// The same gateway takes text messages to one person (password reset codes), with the same
 /// `Idempotency-Key` convention; their JSON has `kind`, `user_id`, `phone` and `text`.
 #[async_trait::async_trait]
-impl platform::recovery::TextGateway for WebhookNotifier {
-    async fn send_text(&self, m: &platform::recovery::TextMessage) -> anyhow::Result<()> {
+impl platform::texts::TextGateway for WebhookNotifier {
+    async fn send_text(&self, m: &platform::texts::TextMessage) -> anyhow::Result<()> {
         let res = self
             .http
             .post(&self.url)

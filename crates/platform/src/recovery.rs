@@ -19,10 +19,9 @@ use utoipa_axum::routes;
 use crate::accounts::{Accounts, AuthResponse};
 use crate::error::{ApiError, ApiResult, msg};
 use crate::http::{ApiRouter, ClientIp, Json};
+use crate::texts::{TextGateway, TextMessage};
 use crate::validate::{self, PhoneNumber};
 use crate::{auth, db_execute, with_db};
-
-pub use crate::texts::{TextGateway, TextMessage};
 
 /// How long a code is valid.
 pub const CODE_TTL_MS: i64 = 10 * 60_000;

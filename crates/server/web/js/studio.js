@@ -91,7 +91,8 @@ async function joinCodes() {
     const invite = h("form", { class: "invite", novalidate: true, onsubmit: async (e) => {
       e.preventDefault();
       const n = phone.value.trim();
-      if (!/^1\d{10}$/.test(n)) { toast("请填写 11 位手机号。", "error"); phone.focus(); return; }
+      // Only an incomplete number is caught here; the server's phone rule decides the rest.
+      if (n.replace(/\D/g, "").length < 11) { toast("请填写 11 位手机号。", "error"); phone.focus(); return; }
       try {
         const sent = await api(`/api/v1/organizations/${o.id}/members`, { method: "POST", body: { phone: n } });
         phone.value = "";
