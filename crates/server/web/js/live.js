@@ -1,6 +1,7 @@
 // Live lectures for parents: the schedule (enrol, cancel, add to calendar) and the live room
 // (WHEP player, state from Server-Sent Events, a message for every state and error).
 import { api, session, loginPath } from "./api.js";
+import { playLive } from "./hls.js";
 import { h, toast } from "./ui.js";
 
 const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
@@ -107,127 +108,6 @@ export async function iceServers() {
   try { return (await api("/api/v1/live/ice-servers")).ice_servers; } catch { return []; }
 }
 
-const MSE = window.ManagedMediaSource || window.MediaSource;
-
-// The MSE type of an fMP4 initialization segment: its H.264 profile (avcC) and whether it has
-// AAC audio (a lecture may be video only).
-export function initType(buf) {
-  const b = new Uint8Array(buf);
-  const find = (tag) => {
-    const t = [...tag].map((c) => c.charCodeAt(0));
-    for (let i = 0; i + 4 <= b.length; i++) if (b[i] === t[0] && b[i + 1] === t[1] && b[i + 2] === t[2] && b[i + 3] === t[3]) return i;
-    return -1;
-  };
-  const codecs = [];
-  const avc = find("avcC");
-  if (avc >= 0) codecs.push(`avc1.${[b[avc + 5], b[avc + 6], b[avc + 7]].map((x) => x.toString(16).padStart(2, "0")).join("")}`);
-  if (find("mp4a") >= 0) codecs.push("mp4a.40.2");
-  return `video/mp4; codecs="${codecs.join(",") || "avc1.42e01f"}"`;
-}
-
-// Live HLS: polls the live playlist and appends new pieces in order. MSE runs in "sequence"
-// mode, so a new run (another publisher, a restart) continues where the last one ended;
-// native HLS where MSE is missing (iOS WeChat). Stays near the live edge.
-export class LiveHls {
-  // `renew` fetches a fresh signed URL when the current one has expired (403).
-  constructor(video, url, status, renew = null) { this.video = video; this.url = url; this.status = status; this.renew = renew; this.stopped = false; this.reopened = 0; }
-
-  async start() {
-    if (!MSE || !MSE.isTypeSupported?.('video/mp4; codecs="avc1.42e01f,mp4a.40.2"')) { this.video.src = this.url; return; }
-    await this.open();
-    this.loop();
-  }
-
-  // A fresh MediaSource that starts again near the live edge (also after a decode error).
-  async open() {
-    if (this.video.src.startsWith("blob:")) URL.revokeObjectURL(this.video.src);
-    this.ms = new MSE();
-    this.sb = null; this.last = null; this.init = null;
-    this.video.src = URL.createObjectURL(this.ms);
-    await new Promise((res) => this.ms.addEventListener("sourceopen", res, { once: true }));
-  }
-
-  // Appends an initialization segment, creating the source buffer from the first one (and
-  // changing its type when a new run differs).
-  async appendInit(buf) {
-    const type = initType(buf);
-    if (!this.sb) {
-      this.sb = this.ms.addSourceBuffer(type);
-      this.sb.mode = "sequence";
-    } else if (type !== this.type && this.sb.changeType) {
-      this.sb.changeType(type);
-    }
-    this.type = type;
-    await this.append(buf);
-  }
-
-  append(buf) {
-    return new Promise((res, rej) => {
-      const sb = this.sb;
-      const done = () => { sb.removeEventListener("error", fail); res(); };
-      const fail = () => { sb.removeEventListener("updateend", done); rej(new Error("append failed")); };
-      sb.addEventListener("updateend", done, { once: true });
-      sb.addEventListener("error", fail, { once: true });
-      sb.appendBuffer(buf);
-    });
-  }
-
-  async get(url) {
-    const res = await fetch(url);
-    if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });
-    return res.arrayBuffer();
-  }
-
-  async loop() {
-    while (!this.stopped) {
-      let wait = 1000;
-      try {
-        const res = await fetch(this.url, { cache: "no-store" });
-        if (res.status === 403) {
-          const fresh = await this.renew?.().catch(() => null);
-          if (!fresh) { this.status("观看链接已过期，请刷新页面。"); return; }
-          this.url = fresh;
-          continue;
-        }
-        const text = await res.text();
-        const base = new URL(this.url, location.href).href;
-        const pieces = [];
-        let init = null;
-        for (const l of text.split("\n").map((x) => x.trim())) {
-          if (l.startsWith("#EXT-X-MAP:")) init = new URL(/URI="([^"]+)"/.exec(l)[1], base).href;
-          else if (l && !l.startsWith("#")) pieces.push({ url: new URL(l, base).href, seq: Number(l.split("/").pop().split(".")[0]), init });
-        }
-        const todo = this.last === null ? pieces.slice(-3) : pieces.filter((p) => p.seq > this.last);
-        for (const p of todo) {
-          if (this.stopped) return;
-          if (p.init !== this.init) { await this.appendInit(await this.get(p.init)); this.init = p.init; }
-          await this.append(await this.get(p.url));
-          this.last = p.seq;
-        }
-        const b = this.sb?.buffered || [];
-        if (b.length) {
-          const end = b.end(b.length - 1);
-          if (this.video.currentTime < b.start(0) || end - this.video.currentTime > 12) this.video.currentTime = Math.max(b.start(0), end - 4);
-          if (this.video.currentTime - b.start(0) > 60 && !this.sb.updating) this.sb.remove(0, this.video.currentTime - 30);
-        }
-        if (text.includes("#EXT-X-ENDLIST")) { if (this.ms.readyState === "open" && this.sb && !this.sb.updating) this.ms.endOfStream(); return; }
-      } catch {
-        wait = 2000;
-        // The media element gave up on what it was fed: start over from the live edge (at
-        // most every 10 s).
-        if (!this.stopped && (this.ms.readyState !== "open" || this.video.error) && Date.now() - this.reopened > 10000) {
-          this.reopened = Date.now();
-          await this.open();
-          this.video.play().catch(() => {});
-        }
-      }
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-
-  stop() { this.stopped = true; this.video.removeAttribute("src"); this.video.load(); }
-}
-
 // Heartbeats of a live HLS viewer (their attendance) every 10 s while playing; `stop` ends the
 // session at once.
 export function hlsHeartbeats(id, video) {
@@ -327,9 +207,10 @@ export async function room(id, ctx) {
     url ??= (await api(`/api/v1/live/occurrences/${id}`).catch(() => ({}))).hls_url;
     if (!url) { say("流畅模式正在准备，请稍候……"); retry = setTimeout(() => watchHls(null, why), 3000); return; }
     video.srcObject = null;
-    hls = new LiveHls(video, url, say, async () => (await api(`/api/v1/live/occurrences/${id}`)).hls_url);
     stopBeats = hlsHeartbeats(id, video);
-    await hls.start();
+    const renew = async () => (await api(`/api/v1/live/occurrences/${id}`)).hls_url;
+    hls = playLive(video, url, { say, renew });
+    await hls.ready;
     say(why || "流畅模式（HLS）：延迟约 10 秒");
     playing();
   };
