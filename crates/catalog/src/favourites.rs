@@ -15,8 +15,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
-use crate::courses::{CourseRow, SUMMARY_COLUMNS, course_not_found, push_visible};
+use crate::courses::{CourseRow, SUMMARY_COLUMNS, push_visible};
 use crate::{Catalog, CourseId, CourseSummary};
+use crate::{CatalogError, CatalogResult};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FavouriteState {
@@ -31,7 +32,7 @@ pub(crate) fn router() -> ApiRouter<Catalog> {
 }
 
 impl Catalog {
-    async fn is_favourite(&self, user: UserId, course: CourseId) -> ApiResult<bool> {
+    async fn is_favourite(&self, user: UserId, course: CourseId) -> CatalogResult<bool> {
         let n: i64 = with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT COUNT(*) FROM course_favourites WHERE user_id = $1 AND course_id = $2",
         )
@@ -52,7 +53,7 @@ async fn get_favourite(
     Path(id): Path<CourseId>,
 ) -> ApiResult<Json<FavouriteState>> {
     if !cat.visible(Some(&auth), id).await? {
-        return Err(course_not_found());
+        return Err(CatalogError::CourseNotFound.into());
     }
     Ok(Json(FavouriteState {
         course_id: id,
@@ -69,7 +70,7 @@ async fn put_favourite(
     Path(id): Path<CourseId>,
 ) -> ApiResult<Json<FavouriteState>> {
     if !cat.visible(Some(&auth), id).await? {
-        return Err(course_not_found());
+        return Err(CatalogError::CourseNotFound.into());
     }
     db_execute!(
         &cat.db,

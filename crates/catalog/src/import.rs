@@ -18,6 +18,7 @@ use serde::Deserialize;
 use crate::Catalog;
 use crate::courses::Actor;
 use crate::model::*;
+use crate::{CatalogError, CatalogResult};
 
 /// One course of a manifest.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -341,7 +342,8 @@ fn parse_csv(text: &str) -> (Vec<Entry>, Vec<RowError>) {
     (entries, errors)
 }
 
-fn reason_of(e: &ApiError) -> String {
+fn reason_of(e: CatalogError) -> String {
+    let e = ApiError::from(e);
     let mut s = e.message.zh.to_string();
     if e.errors.len() > 1 || e.errors.first().is_some_and(|f| f.message.zh != e.message.zh) {
         let fields: Vec<String> = e
@@ -364,7 +366,7 @@ impl Catalog {
         mut entries: Vec<Entry>,
         cover: impl Fn(&str) -> Result<Bytes, String>,
         mut progress: impl FnMut(usize),
-    ) -> Result<Report, ApiError> {
+    ) -> CatalogResult<Report> {
         platform::orgs::require_org(&self.db, owner).await?;
         let mut report = Report::default();
         // Duplicate keys are ambiguous: refuse every occurrence.
@@ -427,7 +429,7 @@ impl Catalog {
         .await)
         .map_err(|e| format!("数据库错误：{e}"))?;
         let existing = match existing_id {
-            Some(id) => self.course_row(id).await.map_err(|e| reason_of(&e))?,
+            Some(id) => self.course_row(id).await.map_err(reason_of)?,
             None => None,
         };
         let cover_bytes = match c.cover_path.as_deref() {
@@ -442,7 +444,7 @@ impl Catalog {
             Some(row) => {
                 self.course_view(&Actor::Importer, row.clone())
                     .await
-                    .map_err(|e| reason_of(&e))?
+                    .map_err(reason_of)?
                     .lessons
             }
             None => Vec::new(),
@@ -481,7 +483,7 @@ impl Catalog {
         let prepared = self
             .prepare(&Actor::Importer, input, existing.as_ref())
             .await
-            .map_err(|e| reason_of(&e))?;
+            .map_err(reason_of)?;
         if let Some(bytes) = &cover_bytes {
             if crate::courses::image_kind(bytes).is_none() {
                 return Err(format!(
@@ -500,15 +502,15 @@ impl Catalog {
             Status::Draft,
         )
         .await
-        .map_err(|e| reason_of(&e))?;
+        .map_err(reason_of)?;
         if let Some(bytes) = cover_bytes {
-            self.set_cover(id, bytes).await.map_err(|e| reason_of(&e))?;
+            self.set_cover(id, bytes).await.map_err(reason_of)?;
         }
         if publish {
             let row = self
                 .course_row(id)
                 .await
-                .map_err(|e| reason_of(&e))?
+                .map_err(reason_of)?
                 .ok_or("课程写入后未找到")?;
             let steps: &[Status] = match row.status() {
                 Status::Draft => &[Status::InReview, Status::Published],
@@ -520,11 +522,11 @@ impl Catalog {
                 let row = self
                     .course_row(id)
                     .await
-                    .map_err(|e| reason_of(&e))?
+                    .map_err(reason_of)?
                     .ok_or("课程写入后未找到")?;
                 self.transition(&Actor::Importer, &row, *to, "批量导入")
                     .await
-                    .map_err(|e| reason_of(&e))?;
+                    .map_err(reason_of)?;
             }
         }
         Ok(created)

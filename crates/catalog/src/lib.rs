@@ -14,6 +14,7 @@ use platform::store::ObjectStore;
 use platform::{Clock, Db};
 
 mod courses;
+mod error;
 mod favourites;
 pub mod import;
 mod lists;
@@ -21,6 +22,7 @@ mod model;
 pub mod replays;
 pub mod search;
 
+pub use error::{CatalogError, CatalogResult};
 pub use model::*;
 
 /// The catalog service: the state of its routes and the entry point of the importer.
@@ -55,7 +57,7 @@ impl Catalog {
 /// catalog (curators managing a course that already uses it): this crate knows no uploads.
 #[async_trait::async_trait]
 pub trait AssetRights: Send + Sync + std::fmt::Debug {
-    async fn may_use(&self, user: &platform::auth::AuthUser, asset: &str) -> platform::ApiResult<bool>;
+    async fn may_use(&self, user: &platform::auth::AuthUser, asset: &str) -> CatalogResult<bool>;
 }
 
 /// The catalog's API routes.

@@ -8,7 +8,7 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use platform::auth::{AuthUser, MaybeAuth};
-use platform::error::{ApiError, ApiResult, FieldError, msg};
+use platform::error::{ApiResult, FieldError, msg};
 use platform::http::{ApiRouter, Json, Page, PageQuery, Path, Query, cached_json};
 use platform::ids::{OrgId, UserId};
 use platform::scope::Scope;
@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 use crate::Catalog;
 use crate::courses::{CourseRow, SUMMARY_COLUMNS, check_list_items, push_visible, push_visible_row};
 use crate::model::*;
+use crate::{CatalogError, CatalogResult};
 
 /// Courses shown per list on the index (the home page).
 const PREVIEW: usize = 6;
@@ -71,13 +72,6 @@ where
     scope.push_manages(qb, "l.owner_path");
 }
 
-fn list_not_found() -> ApiError {
-    ApiError::not_found(
-        "list_not_found",
-        msg("清单不存在或你无权查看。", "No such list, or you may not see it."),
-    )
-}
-
 impl Catalog {
     async fn list_rows(
         &self,
@@ -85,7 +79,7 @@ impl Catalog {
         only: Option<ListId>,
         after: Option<(i32, ListId)>,
         limit: i64,
-    ) -> ApiResult<Vec<ListRow>> {
+    ) -> CatalogResult<Vec<ListRow>> {
         let now = self.clock.now();
         let scope = Scope::load(&self.db, viewer).await?;
         Ok(with_db!(&self.db, |pool| {
@@ -122,7 +116,7 @@ impl Catalog {
         viewer: Option<&AuthUser>,
         lists: &[ListId],
         limit: usize,
-    ) -> ApiResult<HashMap<ListId, (Vec<CourseSummary>, usize)>> {
+    ) -> CatalogResult<HashMap<ListId, (Vec<CourseSummary>, usize)>> {
         let mut out: HashMap<ListId, (Vec<CourseSummary>, usize)> = HashMap::new();
         if lists.is_empty() {
             return Ok(out);
@@ -165,21 +159,18 @@ impl Catalog {
     }
 
     /// The list, when `user` may edit it and `version` (if given) is current.
-    async fn editable_list(&self, user: &AuthUser, id: ListId, version: Option<i32>) -> ApiResult<ListRow> {
+    async fn editable_list(&self, user: &AuthUser, id: ListId, version: Option<i32>) -> CatalogResult<ListRow> {
         let row = self.visible_list(Some(user), id).await?;
         if !self.may_edit_list(user, &row).await? {
-            return Err(ApiError::forbidden(
-                "out_of_scope",
-                msg("你不能修改这个清单。", "You may not edit this list."),
-            ));
+            return Err(CatalogError::ListNotEditable);
         }
         if version.is_some_and(|v| v != row.version) {
-            return Err(version_conflict());
+            return Err(CatalogError::ListVersionConflict);
         }
         Ok(row)
     }
 
-    async fn may_edit_list(&self, user: &AuthUser, row: &ListRow) -> ApiResult<bool> {
+    async fn may_edit_list(&self, user: &AuthUser, row: &ListRow) -> CatalogResult<bool> {
         self.manages_path(user, &row.owner_path).await
     }
 
@@ -188,7 +179,7 @@ impl Catalog {
         viewer: Option<&AuthUser>,
         row: ListRow,
         (courses, course_count): (Vec<CourseSummary>, usize),
-    ) -> ApiResult<ListView> {
+    ) -> CatalogResult<ListView> {
         let editable = match viewer {
             Some(u) => self.may_edit_list(u, &row).await?,
             None => false,
@@ -218,13 +209,13 @@ impl Catalog {
     }
 
     /// The lists `viewer` may see, newest year first, each with its first courses.
-    pub async fn find_lists(&self, viewer: Option<&AuthUser>, page: &PageQuery) -> ApiResult<Page<ListView>> {
+    pub async fn find_lists(&self, viewer: Option<&AuthUser>, page: &PageQuery) -> CatalogResult<Page<ListView>> {
         let limit = page.limit()?;
         let after = match page.cursor.as_deref() {
             None | Some("") => None,
             Some(c) => Some(
                 parse_list_cursor(c)
-                    .ok_or_else(|| ApiError::invalid_field("cursor", msg("分页游标无效。", "Invalid cursor.")))?,
+                    .ok_or_else(|| CatalogError::field("cursor", msg("分页游标无效。", "Invalid cursor.")))?,
             ),
         };
         let mut rows = self.list_rows(viewer, None, after, i64::from(limit) + 1).await?;
@@ -246,21 +237,21 @@ impl Catalog {
         Ok(Page { items, next_cursor })
     }
 
-    async fn visible_list(&self, viewer: Option<&AuthUser>, id: ListId) -> ApiResult<ListRow> {
+    async fn visible_list(&self, viewer: Option<&AuthUser>, id: ListId) -> CatalogResult<ListRow> {
         self.list_rows(viewer, Some(id), None, 1)
             .await?
             .into_iter()
             .next()
-            .ok_or_else(list_not_found)
+            .ok_or(CatalogError::ListNotFound)
     }
 
     /// Who sees list `id` (404 unless `viewer` does): whether it is public, and its scope path.
-    pub(crate) async fn list_audience(&self, viewer: Option<&AuthUser>, id: ListId) -> ApiResult<(bool, String)> {
+    pub(crate) async fn list_audience(&self, viewer: Option<&AuthUser>, id: ListId) -> CatalogResult<(bool, String)> {
         let row = self.visible_list(viewer, id).await?;
         Ok((row.visibility == "public", row.scope_path))
     }
 
-    async fn full_list(&self, viewer: Option<&AuthUser>, id: ListId) -> ApiResult<ListView> {
+    async fn full_list(&self, viewer: Option<&AuthUser>, id: ListId) -> CatalogResult<ListView> {
         let row = self.visible_list(viewer, id).await?;
         let courses = self
             .list_courses(viewer, &[id], MAX_ITEMS)
@@ -275,7 +266,7 @@ impl Catalog {
         user: &AuthUser,
         input: ListInput,
         existing: Option<&ListRow>,
-    ) -> ApiResult<PreparedList> {
+    ) -> CatalogResult<PreparedList> {
         let mut errors = Vec::new();
         let mut field = |name: &str, m: platform::error::Msg| {
             errors.push(FieldError {
@@ -352,10 +343,10 @@ impl Catalog {
                 "owner_org_id",
                 msg("请选择清单所属的组织。", "Choose the owning organization."),
             );
-            return Err(ApiError::validation(errors));
+            return Err(CatalogError::Invalid(errors));
         };
         if !errors.is_empty() {
-            return Err(ApiError::validation(errors));
+            return Err(CatalogError::Invalid(errors));
         }
         let visibility = input
             .visibility
@@ -373,18 +364,12 @@ impl Catalog {
             .unwrap_or(owner_org_id);
         let (owner_path, scope_path) = self.owner_and_scope_paths(owner_org_id, scope_org_id).await?;
         if !self.manages_path(user, &owner_path).await? || !self.manages_path(user, &scope_path).await? {
-            return Err(ApiError::forbidden(
-                "out_of_scope",
-                msg(
-                    "所属组织和可见范围必须在你的管理范围内。",
-                    "The owner and scope must be within your scope.",
-                ),
-            ));
+            return Err(CatalogError::ListOrgsOutOfScope);
         }
         self.check_public(user, existing.is_some_and(|e| e.visibility == "public"), visibility)
             .await?;
         let Some(title) = title else {
-            return Err(ApiError::validation(Vec::new()));
+            return Err(CatalogError::Invalid(Vec::new()));
         };
         Ok(PreparedList {
             title,
@@ -420,16 +405,6 @@ fn parse_list_cursor(s: &str) -> Option<(i32, ListId)> {
     let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(s).ok()?).ok()?;
     let (year, id) = raw.split_once(':')?;
     Some((year.parse().ok()?, id.parse().ok()?))
-}
-
-fn version_conflict() -> ApiError {
-    ApiError::conflict(
-        "version_conflict",
-        msg(
-            "清单已被他人修改，请刷新后再试。",
-            "Someone else changed this list in the meantime; reload and try again.",
-        ),
-    )
 }
 
 pub(crate) fn router() -> ApiRouter<Catalog> {
@@ -535,7 +510,7 @@ async fn update(
         row.version,
     )?;
     if n == 0 {
-        return Err(version_conflict());
+        return Err(CatalogError::ListVersionConflict.into());
     }
     Ok(Json(cat.full_list(Some(&auth), id).await?))
 }
@@ -551,10 +526,11 @@ async fn put_items(
 ) -> ApiResult<Json<ListView>> {
     let row = cat.editable_list(&auth, id, Some(req.version)).await?;
     if req.course_ids.len() > MAX_ITEMS {
-        return Err(ApiError::invalid_field(
+        return Err(CatalogError::field(
             "course_ids",
             msg("一个清单最多 500 门课程。", "At most 500 courses per list."),
-        ));
+        )
+        .into());
     }
     check_list_items(&cat, &req.course_ids, &row.scope_path, row.visibility == "public").await?;
     let now = cat.clock.now();
@@ -570,7 +546,7 @@ async fn put_items(
         .await?
         .rows_affected();
         if n == 0 {
-            return Err(version_conflict());
+            return Err(CatalogError::ListVersionConflict.into());
         }
         sqlx::query("DELETE FROM course_list_items WHERE list_id = $1")
             .bind(id)

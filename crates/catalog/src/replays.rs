@@ -2,12 +2,11 @@
 //! series it belongs to; the replay becomes a lesson of the series' replay course (one course
 //! per series, whose id the series keeps), published to the series' audience.
 
-use platform::ApiResult;
 use platform::ids::OrgId;
 use platform::with_db;
 
 use crate::courses::Actor;
-use crate::{Catalog, CourseId, CourseInput, Lecturer, LessonId, Status, Visibility};
+use crate::{Catalog, CatalogError, CatalogResult, CourseId, CourseInput, Lecturer, LessonId, Status, Visibility};
 
 /// What a replay course is made of.
 #[derive(Debug, Clone)]
@@ -34,7 +33,7 @@ impl Catalog {
         lesson_title: &str,
         asset_id: &str,
         duration_s: i32,
-    ) -> ApiResult<(CourseId, LessonId)> {
+    ) -> CatalogResult<(CourseId, LessonId)> {
         let existing: Option<CourseId> = match c.course_id {
             Some(id) => with_db!(&self.db, |pool| sqlx::query_scalar::<_, CourseId>(
                 "SELECT id FROM courses WHERE id = $1"
@@ -94,7 +93,7 @@ impl Catalog {
             .await?;
         let lesson = find()
             .await?
-            .ok_or_else(|| platform::error::ApiError::internal(anyhow::anyhow!("the replay lesson was not stored")))?;
+            .ok_or_else(|| CatalogError::Internal(anyhow::anyhow!("the replay lesson was not stored")))?;
         Ok((course, lesson))
     }
 }

@@ -114,7 +114,7 @@ fn sfu_error(e: SfuError) -> ApiError {
                 "You opened this lecture elsewhere; this connection gave way.",
             ),
         ),
-        SfuError::Gathering | SfuError::WebRtc(_) => ApiError::internal(anyhow::anyhow!("{e}")),
+        e @ (SfuError::Gathering | SfuError::WebRtc(_)) => ApiError::internal(e),
     }
 }
 

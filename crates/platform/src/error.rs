@@ -124,7 +124,23 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-impl std::error::Error for ApiError {}
+impl std::error::Error for ApiError {
+    /// The logged cause, so that a caller that is not HTTP (a job, a bridge) keeps the chain.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// The stable codes that more than one domain uses; a code used by one domain lives in its
+/// error table.
+pub mod codes {
+    /// The caller's scope does not reach the organization, user or thing in question (403).
+    pub const OUT_OF_SCOPE: &str = "out_of_scope";
+    /// Someone else changed the thing since the caller read it (409).
+    pub const VERSION_CONFLICT: &str = "version_conflict";
+}
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: Msg) -> Self {
@@ -368,14 +384,14 @@ impl From<crate::store::StoreError> for ApiError {
 /// Maps a unique/foreign-key violation on `table_column` to a chosen error
 /// (realworld's `on_constraint`); other database errors stay internal.
 pub trait ResultExt<T> {
-    fn on_constraint(self, name: &str, f: impl FnOnce() -> ApiError) -> ApiResult<T>;
+    fn on_constraint<E: From<sqlx::Error>>(self, name: &str, f: impl FnOnce() -> E) -> Result<T, E>;
 }
 
 impl<T> ResultExt<T> for Result<T, sqlx::Error> {
-    fn on_constraint(self, name: &str, f: impl FnOnce() -> ApiError) -> ApiResult<T> {
+    fn on_constraint<E: From<sqlx::Error>>(self, name: &str, f: impl FnOnce() -> E) -> Result<T, E> {
         self.map_err(|e| match &e {
             sqlx::Error::Database(db) if constraint_matches(db.as_ref(), name) => f(),
-            _ => ApiError::internal(e),
+            _ => E::from(e),
         })
     }
 }

@@ -179,7 +179,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
                     privacy_consent: false,
                 })
                 .await
-                .map_err(|e| cli_error(&e))?;
+                .map_err(cli_error)?;
             println!("{id}");
             Ok(())
         }
@@ -188,7 +188,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
             let kind = OrgKind::parse(&kind).context("unknown kind")?;
             let org = platform::orgs::create_org(&app.db, app.accounts.now(), &name, kind, parent)
                 .await
-                .map_err(|e| cli_error(&e))?;
+                .map_err(cli_error)?;
             println!("{}", org.id);
             Ok(())
         }
@@ -202,7 +202,8 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
 }
 
 /// An API error as a one-line CLI message (with every invalid field).
-fn cli_error(e: &platform::ApiError) -> anyhow::Error {
+fn cli_error(e: impl Into<platform::ApiError>) -> anyhow::Error {
+    let e = e.into();
     let mut text = e.message.zh.to_string();
     for f in &e.errors {
         text.push_str(&format!("\n  {}: {}", f.field, f.message.zh));
@@ -247,7 +248,7 @@ async fn media_upload(
         .media
         .ingest_file(None, file, move |n| b.set_position(n))
         .await
-        .map_err(|e| cli_error(&e))?;
+        .map_err(cli_error)?;
     bar.finish_and_clear();
     let title = title.unwrap_or_else(|| {
         file.file_stem()
@@ -258,7 +259,7 @@ async fn media_upload(
         .catalog
         .append_lesson(course, &title, &asset.to_string(), duration)
         .await
-        .map_err(|e| cli_error(&e))?;
+        .map_err(cli_error)?;
     println!(
         "已上传为第 {position} 节课 / uploaded as lesson {position}: asset {asset}（转码在服务器后台进行 / \
          transcoding in the background）"
@@ -334,7 +335,7 @@ async fn import(
         .catalog
         .import(org, publish, entries, cover, |done| bar.set_position(done as u64))
         .await
-        .map_err(|e| cli_error(&e))?;
+        .map_err(cli_error)?;
     bar.finish_and_clear();
     failed.extend(report.failed);
     failed.sort_by_key(|e| e.line);

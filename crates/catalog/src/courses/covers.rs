@@ -1,13 +1,12 @@
 //! Cover images: sniffed, stored under a content-addressed key, served for a year.
 
-use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use platform::error::{ApiError, ApiResult, msg};
 use platform::{db_execute, with_db};
 
 use super::*;
 use crate::Catalog;
+use crate::{CatalogError, CatalogResult};
 
 pub(super) const MAX_COVER_BYTES: usize = 5 * 1024 * 1024;
 
@@ -25,17 +24,8 @@ pub(crate) fn image_kind(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
 
 impl Catalog {
     /// Stores a cover image under a content-addressed key and points the course at it.
-    pub(crate) async fn set_cover(&self, id: CourseId, body: bytes::Bytes) -> ApiResult<()> {
-        let (ext, _) = image_kind(&body).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unsupported_image",
-                msg(
-                    "封面必须是 JPEG、PNG 或 WebP 图片。",
-                    "The cover must be a JPEG, PNG or WebP image.",
-                ),
-            )
-        })?;
+    pub(crate) async fn set_cover(&self, id: CourseId, body: bytes::Bytes) -> CatalogResult<()> {
+        let (ext, _) = image_kind(&body).ok_or(CatalogError::UnsupportedImage)?;
         use sha2::Digest;
         let digest = sha2::Sha256::digest(&body);
         let key = format!("covers/{id}/{}.{ext}", URL_SAFE_NO_PAD.encode(&digest[..12]));
@@ -56,7 +46,7 @@ impl Catalog {
     }
 
     /// The key of the course's cover image, if it has one.
-    pub(crate) async fn cover_key(&self, id: CourseId) -> ApiResult<Option<String>> {
+    pub(crate) async fn cover_key(&self, id: CourseId) -> CatalogResult<Option<String>> {
         let key: Option<Option<String>> = with_db!(&self.db, |pool| {
             sqlx::query_scalar::<_, Option<String>>("SELECT cover_key FROM courses WHERE id = $1")
                 .bind(id)

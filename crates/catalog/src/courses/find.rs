@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::msg;
 use platform::http::Page;
 use platform::scope::Scope;
 use platform::with_db;
@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::*;
 use crate::Catalog;
 use crate::search::{self, QueryError};
+use crate::{CatalogError, CatalogResult};
 
 /// `GET /api/v1/courses` parameters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -49,13 +50,13 @@ fn parse_cursor(s: &str) -> Option<Cursor> {
     Some(Cursor::Scored(score.parse().ok()?, id.parse().ok()?))
 }
 
-fn invalid_query(field: &str, m: platform::error::Msg) -> ApiError {
-    ApiError::invalid_field(field, m)
+fn invalid_query(field: &str, m: platform::error::Msg) -> CatalogError {
+    CatalogError::field(field, m)
 }
 
 impl Catalog {
     /// Lists or searches the courses `viewer` may see.
-    pub async fn find_courses(&self, viewer: Option<&AuthUser>, q: &CourseQuery) -> ApiResult<Page<CourseSummary>> {
+    pub async fn find_courses(&self, viewer: Option<&AuthUser>, q: &CourseQuery) -> CatalogResult<Page<CourseSummary>> {
         let limit = platform::http::PageQuery {
             cursor: None,
             limit: q.limit,

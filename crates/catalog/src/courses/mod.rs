@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, FieldError, msg};
+use platform::error::{FieldError, msg};
 use platform::ids::{OrgId, UserId};
 use platform::scope::Scope;
 use platform::validate::Role;
@@ -15,6 +15,7 @@ use sqlx::{Database, QueryBuilder};
 
 use crate::Catalog;
 use crate::model::*;
+use crate::{CatalogError, CatalogResult};
 
 mod covers;
 mod find;
@@ -166,27 +167,10 @@ where
     qb.push(")");
 }
 
-pub(crate) fn course_not_found() -> ApiError {
-    ApiError::not_found(
-        "course_not_found",
-        msg("课程不存在或你无权查看。", "No such course, or you may not see it."),
-    )
-}
-
-fn version_conflict() -> ApiError {
-    ApiError::conflict(
-        "version_conflict",
-        msg(
-            "内容已被他人修改，请刷新后再试。",
-            "Someone else changed this in the meantime; reload and try again.",
-        ),
-    )
-}
-
 impl Catalog {
     /// Whether `actor` may edit the course: admins; curators whose subtree owns it; its author
     /// while it is a draft.
-    pub(crate) async fn may_edit(&self, actor: &Actor, row: &CourseRow) -> ApiResult<bool> {
+    pub(crate) async fn may_edit(&self, actor: &Actor, row: &CourseRow) -> CatalogResult<bool> {
         let Actor::User(user) = actor else { return Ok(true) };
         Ok(match user.role {
             Role::Admin => true,
@@ -197,11 +181,11 @@ impl Catalog {
     }
 
     /// Whether `user` manages what `path` owns ([`Scope::manages`]).
-    pub(crate) async fn manages_path(&self, user: &AuthUser, path: &str) -> ApiResult<bool> {
+    pub(crate) async fn manages_path(&self, user: &AuthUser, path: &str) -> CatalogResult<bool> {
         Ok(Scope::load(&self.db, Some(user)).await?.manages(path))
     }
 
-    pub(crate) async fn course_view(&self, actor: &Actor, row: CourseRow) -> ApiResult<CourseView> {
+    pub(crate) async fn course_view(&self, actor: &Actor, row: CourseRow) -> CatalogResult<CourseView> {
         let editable = self.may_edit(actor, &row).await?;
         Ok(CourseView {
             lessons: self.lessons(row.id).await?,
@@ -211,15 +195,15 @@ impl Catalog {
     }
 
     /// The paths of an owning and a scope organization; 422 naming the field when one is missing.
-    pub(crate) async fn owner_and_scope_paths(&self, owner: OrgId, scope: OrgId) -> ApiResult<(String, String)> {
+    pub(crate) async fn owner_and_scope_paths(&self, owner: OrgId, scope: OrgId) -> CatalogResult<(String, String)> {
         let owner_path = orgs::org_path(&self.db, owner).await.map_err(|_| {
-            ApiError::invalid_field(
+            CatalogError::field(
                 "owner_org_id",
                 msg("所属组织不存在。", "The owning organization does not exist."),
             )
         })?;
         let scope_path = orgs::org_path(&self.db, scope).await.map_err(|_| {
-            ApiError::invalid_field(
+            CatalogError::field(
                 "scope_org_id",
                 msg("可见范围的组织不存在。", "The scope organization does not exist."),
             )
@@ -234,18 +218,12 @@ impl Catalog {
         user: &AuthUser,
         was_public: bool,
         visibility: Visibility,
-    ) -> ApiResult<()> {
+    ) -> CatalogResult<()> {
         if visibility == Visibility::Public
             && !was_public
             && !Scope::load(&self.db, Some(user)).await?.publishes_to_everyone()
         {
-            return Err(ApiError::forbidden(
-                "public_not_allowed",
-                msg(
-                    "只有管理员和省级工作人员可以设为全网公开。",
-                    "Only admins and province-level curators may make something public.",
-                ),
-            ));
+            return Err(CatalogError::PublicNotAllowed);
         }
         Ok(())
     }
@@ -278,7 +256,7 @@ pub(crate) async fn check_list_items(
     ids: &[CourseId],
     list_scope_path: &str,
     list_public: bool,
-) -> ApiResult<()> {
+) -> CatalogResult<()> {
     let mut seen = BTreeSet::new();
     let mut errors = Vec::new();
     for (i, id) in ids.iter().enumerate() {
@@ -320,8 +298,6 @@ pub(crate) async fn check_list_items(
     if errors.is_empty() {
         Ok(())
     } else {
-        let mut e = ApiError::validation(errors);
-        e.code = "invalid_list_item";
-        Err(e)
+        Err(CatalogError::InvalidListItems(errors))
     }
 }

@@ -1,22 +1,28 @@
 //! The review workflow (draft → in review → published → archived, and back to draft with a
 //! reason) and its audit trail.
 
-use axum::http::StatusCode;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::msg;
 use platform::ids::UserId;
 use platform::{Timestamp, with_db};
 
 use super::*;
 use crate::Catalog;
+use crate::{CatalogError, CatalogResult};
 
 impl Catalog {
     /// Applies a review transition after checking who may make it; records it in the trail.
-    pub(crate) async fn transition(&self, actor: &Actor, row: &CourseRow, to: Status, comment: &str) -> ApiResult<()> {
+    pub(crate) async fn transition(
+        &self,
+        actor: &Actor,
+        row: &CourseRow,
+        to: Status,
+        comment: &str,
+    ) -> CatalogResult<()> {
         use Status::*;
         let from = row.status();
         let comment = comment.trim();
         if comment.chars().count() > 500 {
-            return Err(ApiError::invalid_field(
+            return Err(CatalogError::field(
                 "comment",
                 msg(
                     "意见不能超过 500 个字符。",
@@ -31,16 +37,10 @@ impl Catalog {
                 | (InReview | Published | Archived, Draft)
                 | (Published, Archived)
         ) {
-            return Err(ApiError::conflict(
-                "invalid_transition",
-                msg(
-                    format!("课程当前为“{}”，不能改为“{}”。", from.label(), to.label()),
-                    format!("A course that is {} cannot become {}.", from.as_str(), to.as_str()),
-                ),
-            ));
+            return Err(CatalogError::InvalidTransition { from, to });
         }
         if to == Draft && comment.is_empty() {
-            return Err(ApiError::invalid_field(
+            return Err(CatalogError::field(
                 "comment",
                 msg(
                     "退回草稿时请填写原因。",
@@ -60,23 +60,10 @@ impl Catalog {
             _ => curator,
         };
         if !allowed {
-            return Err(ApiError::forbidden(
-                "forbidden_transition",
-                msg(
-                    "只有管辖该课程所属组织的工作人员可以进行此审核操作。",
-                    "Only a curator whose scope covers the course's organization may do this.",
-                ),
-            ));
+            return Err(CatalogError::ForbiddenTransition);
         }
         if to == Published && row.lesson_count == 0 {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "course_has_no_lessons",
-                msg(
-                    "课程至少需要一节课才能发布。",
-                    "A course needs at least one lesson to be published.",
-                ),
-            ));
+            return Err(CatalogError::CourseHasNoLessons);
         }
         let now = self.clock.now();
         with_db!(&self.db, |pool| {
@@ -94,7 +81,7 @@ impl Catalog {
             .await?
             .rows_affected();
             if n == 0 {
-                return Err(version_conflict());
+                return Err(CatalogError::CourseVersionConflict);
             }
             sqlx::query(
                 "INSERT INTO review_events (id, course_id, from_status, to_status, actor_id, comment, created_at)
@@ -115,7 +102,7 @@ impl Catalog {
     }
 
     /// The review trail of a course, oldest first. Imported steps have no actor: 批量导入.
-    pub(crate) async fn review_trail(&self, id: CourseId) -> ApiResult<Vec<ReviewEvent>> {
+    pub(crate) async fn review_trail(&self, id: CourseId) -> CatalogResult<Vec<ReviewEvent>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             from_status: String,

@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 
 use super::*;
 use crate::Catalog;
+use crate::CatalogError;
 use crate::search;
 
 pub(crate) fn router() -> ApiRouter<Catalog> {
@@ -61,7 +62,7 @@ async fn create_course(
     let prepared = cat.prepare(&actor, input, None).await?;
     let id = CourseId::new();
     cat.persist(id, &prepared, Some(auth.id), None, Status::Draft).await?;
-    let row = cat.course_row(id).await?.ok_or_else(course_not_found)?;
+    let row = cat.course_row(id).await?.ok_or(CatalogError::CourseNotFound)?;
     Ok((StatusCode::CREATED, Json(cat.course_view(&actor, row).await?)))
 }
 
@@ -75,9 +76,9 @@ async fn get_course(
     Path(id): Path<CourseId>,
 ) -> ApiResult<Response> {
     if !cat.visible(viewer.as_ref(), id).await? {
-        return Err(course_not_found());
+        return Err(CatalogError::CourseNotFound.into());
     }
-    let row = cat.course_row(id).await?.ok_or_else(course_not_found)?;
+    let row = cat.course_row(id).await?.ok_or(CatalogError::CourseNotFound)?;
     let view = match viewer {
         Some(u) => cat.course_view(&Actor::User(u), row).await?,
         None => CourseView {
@@ -100,17 +101,11 @@ async fn update_course(
 ) -> ApiResult<Json<CourseView>> {
     let actor = Actor::User(auth);
     if !cat.visible(Some(&auth), id).await? {
-        return Err(course_not_found());
+        return Err(CatalogError::CourseNotFound.into());
     }
-    let row = cat.course_row(id).await?.ok_or_else(course_not_found)?;
+    let row = cat.course_row(id).await?.ok_or(CatalogError::CourseNotFound)?;
     if !cat.may_edit(&actor, &row).await? {
-        return Err(ApiError::forbidden(
-            "forbidden_edit",
-            msg(
-                "你不能修改这门课程（作者只能修改草稿）。",
-                "You may not edit this course (authors edit drafts only).",
-            ),
-        ));
+        return Err(CatalogError::CourseNotEditable { drafts_only: true }.into());
     }
     let expected = input.version;
     let prepared = cat.prepare(&actor, input, Some(&row)).await?;
@@ -122,7 +117,7 @@ async fn update_course(
         row.status(),
     )
     .await?;
-    let row = cat.course_row(id).await?.ok_or_else(course_not_found)?;
+    let row = cat.course_row(id).await?.ok_or(CatalogError::CourseNotFound)?;
     Ok(Json(cat.course_view(&actor, row).await?))
 }
 
@@ -137,12 +132,12 @@ async fn transition(
     Json(req): Json<TransitionRequest>,
 ) -> ApiResult<Json<CourseView>> {
     if !cat.visible(Some(&auth), id).await? {
-        return Err(course_not_found());
+        return Err(CatalogError::CourseNotFound.into());
     }
-    let row = cat.course_row(id).await?.ok_or_else(course_not_found)?;
+    let row = cat.course_row(id).await?.ok_or(CatalogError::CourseNotFound)?;
     let actor = Actor::User(auth);
     cat.transition(&actor, &row, req.to, &req.comment).await?;
-    let row = cat.course_row(id).await?.ok_or_else(course_not_found)?;
+    let row = cat.course_row(id).await?.ok_or(CatalogError::CourseNotFound)?;
     Ok(Json(cat.course_view(&actor, row).await?))
 }
 
@@ -154,19 +149,14 @@ async fn reviews(
     auth: AuthUser,
     Path(id): Path<CourseId>,
 ) -> ApiResult<Json<Vec<ReviewEvent>>> {
-    let row = cat.course_row(id).await?.ok_or_else(course_not_found)?;
+    let row = cat.course_row(id).await?.ok_or(CatalogError::CourseNotFound)?;
     if row.author_id != Some(auth.id) && !cat.manages_path(&auth, &row.owner_path).await? {
         return Err(if cat.visible(Some(&auth), id).await? {
-            ApiError::forbidden(
-                "out_of_scope",
-                msg(
-                    "只有作者和管辖范围内的工作人员可以查看审核记录。",
-                    "Only the author and curators in scope see the review trail.",
-                ),
-            )
+            CatalogError::ReviewTrailOutOfScope
         } else {
-            course_not_found()
-        });
+            CatalogError::CourseNotFound
+        }
+        .into());
     }
     Ok(Json(cat.review_trail(id).await?))
 }
@@ -229,17 +219,14 @@ async fn put_cover(
 ) -> ApiResult<Json<CourseView>> {
     let actor = Actor::User(auth);
     if !cat.visible(Some(&auth), id).await? {
-        return Err(course_not_found());
+        return Err(CatalogError::CourseNotFound.into());
     }
-    let row = cat.course_row(id).await?.ok_or_else(course_not_found)?;
+    let row = cat.course_row(id).await?.ok_or(CatalogError::CourseNotFound)?;
     if !cat.may_edit(&actor, &row).await? {
-        return Err(ApiError::forbidden(
-            "forbidden_edit",
-            msg("你不能修改这门课程。", "You may not edit this course."),
-        ));
+        return Err(CatalogError::CourseNotEditable { drafts_only: false }.into());
     }
     cat.set_cover(id, body).await?;
-    let row = cat.course_row(id).await?.ok_or_else(course_not_found)?;
+    let row = cat.course_row(id).await?.ok_or(CatalogError::CourseNotFound)?;
     Ok(Json(cat.course_view(&actor, row).await?))
 }
 
@@ -247,7 +234,7 @@ async fn put_cover(
 #[utoipa::path(get, path = "/api/v1/courses/{id}/cover/{file}", tag = "catalog",
     params(("id" = CourseId, Path), ("file" = String, Path)), responses((status = 200, content_type = "image/jpeg"), (status = 404)))]
 async fn get_cover(State(cat): State<Catalog>, Path((id, file)): Path<(CourseId, String)>) -> ApiResult<Response> {
-    let not_found = || ApiError::not_found("cover_not_found", msg("封面不存在。", "No such cover."));
+    let not_found = || ApiError::from(CatalogError::CoverNotFound);
     let key = format!("covers/{id}/{file}");
     let current = cat.cover_key(id).await?;
     if current.as_deref() != Some(key.as_str()) {

@@ -1,16 +1,17 @@
 //! Reading and writing courses and lessons: rows, lessons, the assets lessons use, topics; and
 //! writing a course with its topics, age stages, search postings and lessons in one transaction.
 
-use platform::error::{ApiError, ApiResult, ResultExt, msg};
+use platform::error::ResultExt;
 use platform::ids::UserId;
 use platform::{db_execute, with_db};
 
 use super::*;
 use crate::Catalog;
 use crate::search::{Field, Postings};
+use crate::{CatalogError, CatalogResult};
 
 impl Catalog {
-    pub(crate) async fn course_row(&self, id: CourseId) -> ApiResult<Option<CourseRow>> {
+    pub(crate) async fn course_row(&self, id: CourseId) -> CatalogResult<Option<CourseRow>> {
         let sql = format!("SELECT {SUMMARY_COLUMNS} FROM courses c WHERE c.id = $1");
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, CourseRow>(&sql)
             .bind(id)
@@ -19,7 +20,7 @@ impl Catalog {
     }
 
     /// Whether `viewer` may see the course (same rule as [`push_visible`]).
-    pub(crate) async fn visible(&self, viewer: Option<&AuthUser>, id: CourseId) -> ApiResult<bool> {
+    pub(crate) async fn visible(&self, viewer: Option<&AuthUser>, id: CourseId) -> CatalogResult<bool> {
         let scope = Scope::load(&self.db, viewer).await?;
         let n: i64 = with_db!(&self.db, |pool| {
             let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM courses c WHERE c.id = ");
@@ -38,8 +39,8 @@ impl Catalog {
         title: &str,
         asset_id: &str,
         duration_s: i32,
-    ) -> ApiResult<i32> {
-        let row = self.course_row(course).await?.ok_or_else(course_not_found)?;
+    ) -> CatalogResult<i32> {
+        let row = self.course_row(course).await?.ok_or(CatalogError::CourseNotFound)?;
         let mut lessons: Vec<LessonInput> = self
             .lessons(course)
             .await?
@@ -75,7 +76,7 @@ impl Catalog {
     }
 
     /// The lessons (with their courses) that use any of `assets`, in course and lesson order.
-    pub async fn lessons_for_assets(&self, assets: &[String]) -> ApiResult<Vec<LessonRef>> {
+    pub async fn lessons_for_assets(&self, assets: &[String]) -> CatalogResult<Vec<LessonRef>> {
         if assets.is_empty() {
             return Ok(Vec::new());
         }
@@ -98,7 +99,7 @@ impl Catalog {
 
     /// Whether `viewer` may watch media asset `asset`: admins, and those who may see a course with a
     /// lesson using it.
-    pub async fn lesson_asset_visible(&self, viewer: &AuthUser, asset: &str) -> ApiResult<bool> {
+    pub async fn lesson_asset_visible(&self, viewer: &AuthUser, asset: &str) -> CatalogResult<bool> {
         let scope = Scope::load(&self.db, Some(viewer)).await?;
         if scope.is_admin() {
             return Ok(true);
@@ -117,7 +118,7 @@ impl Catalog {
 
     /// Whether `user` may manage an asset through the courses using it: admins, and curators
     /// whose subtree owns such a course (the rule of [`may_edit`](Self::may_edit)).
-    pub async fn lesson_asset_managed(&self, user: &AuthUser, asset: &str) -> ApiResult<bool> {
+    pub async fn lesson_asset_managed(&self, user: &AuthUser, asset: &str) -> CatalogResult<bool> {
         let scope = Scope::load(&self.db, Some(user)).await?;
         if scope.is_admin() {
             return Ok(true);
@@ -134,7 +135,7 @@ impl Catalog {
         Ok(owners.iter().any(|path| scope.manages(path)))
     }
 
-    pub(crate) async fn lessons(&self, id: CourseId) -> ApiResult<Vec<LessonView>> {
+    pub(crate) async fn lessons(&self, id: CourseId) -> CatalogResult<Vec<LessonView>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             id: LessonId,
@@ -162,7 +163,7 @@ impl Catalog {
     }
 
     /// Known topic names, in display order.
-    pub async fn topics(&self) -> ApiResult<Vec<String>> {
+    pub async fn topics(&self) -> CatalogResult<Vec<String>> {
         Ok(with_db!(&self.db, |pool| sqlx::query_scalar::<_, String>(
             "SELECT name FROM topics ORDER BY position, name"
         )
@@ -180,7 +181,7 @@ impl Catalog {
         author: Option<UserId>,
         existing: Option<(i32, Option<i32>)>,
         initial_status: Status,
-    ) -> ApiResult<()> {
+    ) -> CatalogResult<()> {
         let now = self.clock.now();
         let mut postings = Postings::default();
         postings.add(Field::Title, &p.title);
@@ -197,15 +198,7 @@ impl Catalog {
         let (stages_json, topics_json, tags_json) = (json(&stages), json(&p.topics), json(&p.tags));
         let scores = postings.scores();
         let text = postings.text().to_owned();
-        let taken = || {
-            ApiError::conflict(
-                "external_id_taken",
-                msg(
-                    "外部编号已被另一门课程使用。",
-                    "Another course already has this external_id.",
-                ),
-            )
-        };
+        let taken = || CatalogError::ExternalIdTaken;
 
         with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
@@ -246,7 +239,7 @@ impl Catalog {
                 }
                 Some((current, expected)) => {
                     if expected.is_some_and(|v| v != current) {
-                        return Err(version_conflict());
+                        return Err(CatalogError::CourseVersionConflict);
                     }
                     let n = sqlx::query(
                         "UPDATE courses SET external_id = $2, title = $3, summary = $4, lecturer_user_id = $5, \
@@ -281,7 +274,7 @@ impl Catalog {
                     .on_constraint("courses_external_id", taken)?
                     .rows_affected();
                     if n == 0 {
-                        return Err(version_conflict());
+                        return Err(CatalogError::CourseVersionConflict);
                     }
                     for table in ["course_age_stages", "course_topics", "search_terms", "course_texts"] {
                         sqlx::query(&format!("DELETE FROM {table} WHERE course_id = $1"))
@@ -380,7 +373,7 @@ impl Catalog {
     }
 
     /// Adds a topic at the end of the vocabulary; 409 `topic_exists` for a known name.
-    pub(crate) async fn add_topic(&self, name: &str) -> ApiResult<()> {
+    pub(crate) async fn add_topic(&self, name: &str) -> CatalogResult<()> {
         db_execute!(
             &self.db,
             "INSERT INTO topics (name, position, created_at) \
@@ -389,10 +382,8 @@ impl Catalog {
             self.clock.now()
         )
         .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                ApiError::conflict("topic_exists", msg("该主题已存在。", "This topic exists already."))
-            }
-            _ => ApiError::internal(e),
+            sqlx::Error::Database(d) if d.is_unique_violation() => CatalogError::TopicExists,
+            _ => e.into(),
         })?;
         Ok(())
     }

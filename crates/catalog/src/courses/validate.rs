@@ -1,12 +1,13 @@
 //! What a course edit may contain, and who may make it: [`Catalog::prepare`] checks an input
 //! (merged over the stored course for updates) and returns what to store.
 
-use platform::error::{ApiError, ApiResult, FieldError, msg};
+use platform::error::{FieldError, msg};
 use platform::validate::{self, Role};
 use platform::{orgs, with_db};
 
 use super::*;
 use crate::Catalog;
+use crate::{CatalogError, CatalogResult};
 
 impl Catalog {
     /// Validates `input` (merged over `existing` for updates), checks `actor`'s rights, and
@@ -16,7 +17,7 @@ impl Catalog {
         actor: &Actor,
         input: CourseInput,
         existing: Option<&CourseRow>,
-    ) -> ApiResult<Prepared> {
+    ) -> CatalogResult<Prepared> {
         let mut errors: Vec<FieldError> = Vec::new();
         let mut field = |name: &str, m: platform::error::Msg| {
             errors.push(FieldError {
@@ -270,7 +271,7 @@ impl Catalog {
                     "Choose the owning organization (you belong to none).",
                 ),
             );
-            return Err(ApiError::validation(errors));
+            return Err(CatalogError::Invalid(errors));
         };
         let visibility = input
             .visibility
@@ -281,7 +282,7 @@ impl Catalog {
             .or(old.as_ref().map(|o| o.scope_org_id))
             .unwrap_or(owner_org_id);
         if !errors.is_empty() {
-            return Err(ApiError::validation(errors));
+            return Err(CatalogError::Invalid(errors));
         }
         let (owner_path, scope_path) = self.owner_and_scope_paths(owner_org_id, scope_org_id).await?;
 
@@ -298,30 +299,18 @@ impl Catalog {
                     Role::Parent => false,
                 };
                 if !allowed {
-                    return Err(ApiError::forbidden(
-                        "out_of_scope",
-                        msg(
-                            "你不能以该组织的名义发布课程。",
-                            "You may not author courses for that organization.",
-                        ),
-                    ));
+                    return Err(CatalogError::OwnerOutOfScope);
                 }
             }
             if !platform::scope::within(&scope_path, &owner_path) && !self.manages_path(user, &scope_path).await? {
-                return Err(ApiError::forbidden(
-                    "out_of_scope",
-                    msg(
-                        "可见范围必须在所属组织或你管理的范围之内。",
-                        "The scope must lie within the owning organization or your own scope.",
-                    ),
-                ));
+                return Err(CatalogError::ScopeOutOfScope);
             }
             let was_public = old.as_ref().is_some_and(|o| o.visibility == Visibility::Public);
             self.check_public(user, was_public, visibility).await?;
         }
 
         let Some(title) = title else {
-            return Err(ApiError::validation(errors));
+            return Err(CatalogError::Invalid(errors));
         };
         Ok(Prepared {
             external_id,

@@ -209,11 +209,7 @@ impl Live {
                 tokio::fs::create_dir_all(&dir).await?;
                 let result = self.assemble(&setup, occ, &pieces, &dir, ctx).await;
                 let asset = match result {
-                    Ok(path) => setup
-                        .media
-                        .ingest_file(Some(series.expert_id), &path, |_| {})
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    Ok(path) => setup.media.ingest_file(Some(series.expert_id), &path, |_| {}).await?,
                     Err(e) => {
                         let _ = tokio::fs::remove_dir_all(&dir).await;
                         return Err(e);

@@ -12,11 +12,11 @@ pub(super) struct CatalogAccess(pub(super) catalog::Catalog);
 #[async_trait::async_trait]
 impl media::AssetAccess for CatalogAccess {
     async fn may_watch(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> platform::ApiResult<bool> {
-        self.0.lesson_asset_visible(user, &asset.to_string()).await
+        Ok(self.0.lesson_asset_visible(user, &asset.to_string()).await?)
     }
 
     async fn may_manage(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> platform::ApiResult<bool> {
-        self.0.lesson_asset_managed(user, &asset.to_string()).await
+        Ok(self.0.lesson_asset_managed(user, &asset.to_string()).await?)
     }
 }
 
@@ -30,7 +30,7 @@ pub(super) struct MediaRights {
 
 #[async_trait::async_trait]
 impl catalog::AssetRights for MediaRights {
-    async fn may_use(&self, user: &platform::auth::AuthUser, asset: &str) -> platform::ApiResult<bool> {
+    async fn may_use(&self, user: &platform::auth::AuthUser, asset: &str) -> catalog::CatalogResult<bool> {
         let Ok(id) = asset.parse::<media::AssetId>() else {
             return Ok(false);
         };
@@ -49,8 +49,7 @@ pub(super) struct CatalogReplays {
 impl live_session::ReplayPublisher for CatalogReplays {
     async fn attach(&self, r: &live_session::Replay) -> anyhow::Result<(uuid::Uuid, uuid::Uuid)> {
         let fallback_owner = platform::orgs::memberships(&self.db, r.expert_id)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .await?
             .first()
             .map(|o| o.id);
         let course = catalog::replays::ReplayCourse {
@@ -66,8 +65,7 @@ impl live_session::ReplayPublisher for CatalogReplays {
         let (course, lesson) = self
             .catalog
             .attach_replay(&course, &title, &r.asset_id.to_string(), r.duration_s)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
         Ok((course.0, lesson.0))
     }
 }
