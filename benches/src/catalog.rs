@@ -295,8 +295,7 @@ async fn main() -> anyhow::Result<()> {
         platform::validate::OrgKind::Province,
         None,
     )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .await?;
     let school = platform::orgs::create_org(
         &app.db,
         app.accounts.now(),
@@ -304,8 +303,7 @@ async fn main() -> anyhow::Result<()> {
         platform::validate::OrgKind::School,
         Some(province.id),
     )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .await?;
     for (phone, role, org) in [
         ("13700000001", platform::validate::Role::Curator, province.id),
         ("13800000001", platform::validate::Role::Parent, school.id),
@@ -320,8 +318,7 @@ async fn main() -> anyhow::Result<()> {
                 must_change_password: false,
                 privacy_consent: true,
             })
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
     }
 
     let mut rng = StdRng::seed_from_u64(2025);
@@ -340,8 +337,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             },
         )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .await?;
     anyhow::ensure!(report.failed.is_empty(), "import failed: {:?}", report.failed.first());
     let import_s = t0.elapsed().as_secs_f64();
     eprintln!("imported {} courses in {import_s:.1} s ({backend})", report.created);

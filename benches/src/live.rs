@@ -409,7 +409,6 @@ impl Bench {
         tweak(&mut settings);
         let app = server::build(settings.clone()).await?;
         let db = app.db.clone();
-        let err = |e: platform::ApiError| anyhow::anyhow!("{e}");
         let province = platform::orgs::create_org(
             &db,
             app.accounts.now(),
@@ -417,8 +416,7 @@ impl Bench {
             platform::validate::OrgKind::Province,
             None,
         )
-        .await
-        .map_err(err)?;
+        .await?;
         let school = platform::orgs::create_org(
             &db,
             app.accounts.now(),
@@ -426,8 +424,7 @@ impl Bench {
             platform::validate::OrgKind::School,
             Some(province.id),
         )
-        .await
-        .map_err(err)?;
+        .await?;
         app.accounts
             .create_user(platform::accounts::NewUser {
                 phone: "13600000001".into(),
@@ -438,8 +435,7 @@ impl Bench {
                 must_change_password: false,
                 privacy_consent: true,
             })
-            .await
-            .map_err(err)?;
+            .await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -661,12 +657,9 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
     // Set-up through the library on the server's data: a school, the expert and the parents.
     let (school, users) = {
         let app = server::build(settings.clone()).await?;
-        let err = |e: platform::ApiError| anyhow::anyhow!("{e}");
         let now = app.accounts.now();
         let province =
-            platform::orgs::create_org(&app.db, now, "浙江省妇联", platform::validate::OrgKind::Province, None)
-                .await
-                .map_err(err)?;
+            platform::orgs::create_org(&app.db, now, "浙江省妇联", platform::validate::OrgKind::Province, None).await?;
         let school = platform::orgs::create_org(
             &app.db,
             now,
@@ -674,8 +667,7 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
             platform::validate::OrgKind::School,
             Some(province.id),
         )
-        .await
-        .map_err(err)?;
+        .await?;
         let mut users = Vec::new();
         for i in 0..=posters {
             let phone = format!("138{:08}", i);
@@ -693,8 +685,7 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
                     must_change_password: false,
                     privacy_consent: true,
                 })
-                .await
-                .map_err(err)?;
+                .await?;
             users.push(phone);
         }
         app.db.close().await;

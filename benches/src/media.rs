@@ -115,8 +115,7 @@ async fn main() -> anyhow::Result<()> {
         platform::validate::OrgKind::Province,
         None,
     )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .await?;
     let viewers = 32usize;
     for i in 0..=viewers {
         // The publisher is an admin: the clips are ingested by the system (no uploader), and
@@ -136,16 +135,11 @@ async fn main() -> anyhow::Result<()> {
                 must_change_password: false,
                 privacy_consent: true,
             })
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
     }
     let clip = dir.path().join("clip.mp4");
     make_clip(&clip, 20, 1000)?;
-    let asset = app
-        .media
-        .ingest_file(None, &clip, |_| {})
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let asset = app.media.ingest_file(None, &clip, |_| {}).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -180,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
         make_clip(&long, args.clip_seconds, 400)?;
         let info = media::probe::probe(&media_cfg.ffprobe, &long)
             .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(anyhow::Error::msg)?;
         let out = dir.path().join("by-hand");
         let plan = media::plan(&media_cfg, &long, &out, &info);
         // Two rounds, alternating, so a noisy neighbour hurts both sides alike; the best of each.
@@ -210,10 +204,7 @@ async fn main() -> anyhow::Result<()> {
             let copy = dir.path().join(format!("long-{round}.mp4"));
             make_clip(&copy, args.clip_seconds, 500 + 100 * round)?;
             let t = Instant::now();
-            let asset = app_media
-                .ingest_file(None, &copy, |_| {})
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let asset = app_media.ingest_file(None, &copy, |_| {}).await?;
             wait_ready(&client, &base, &curator, &asset.to_string()).await?;
             let ours = t.elapsed().as_secs_f64();
             eprintln!("round {round}: by hand {hand:.1} s, job {ours:.1} s");

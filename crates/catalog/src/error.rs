@@ -222,6 +222,13 @@ impl CatalogError {
     }
 }
 
+/// The platform's refusal (an organization, a user in scope) keeps its problem.
+impl From<platform::PlatformError> for CatalogError {
+    fn from(e: platform::PlatformError) -> Self {
+        Self::Platform(e.into())
+    }
+}
+
 impl From<sqlx::Error> for CatalogError {
     fn from(e: sqlx::Error) -> Self {
         Self::Internal(e.into())

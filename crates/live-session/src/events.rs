@@ -18,7 +18,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use platform::Timestamp;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::ApiResult;
 use platform::http::{ApiRouter, Json, Path, Query};
 use platform::ids::UserId;
 use serde::{Deserialize, Serialize};
@@ -26,8 +26,8 @@ use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
+use crate::LiveError;
 use crate::lifecycle::LiveState;
-use crate::model::occurrence_not_found;
 use crate::{Live, OccurrenceId};
 
 /// What open pages are told.
@@ -157,14 +157,8 @@ impl Live {
     }
 }
 
-fn bad_ticket() -> ApiError {
-    ApiError::unauthorized(
-        "ticket_invalid",
-        msg(
-            "观看凭证已过期或不属于这场直播，请刷新页面。",
-            "The ticket expired or is for another occurrence; reload.",
-        ),
-    )
+fn bad_ticket() -> LiveError {
+    LiveError::TicketInvalid { for_events: true }
 }
 
 pub(crate) fn router() -> ApiRouter<Live> {
@@ -177,7 +171,7 @@ pub(crate) fn router() -> ApiRouter<Live> {
 async fn ticket(State(live): State<Live>, auth: AuthUser, Path(id): Path<OccurrenceId>) -> ApiResult<Json<Ticket>> {
     let (_, s) = live.occurrence_with_series(id).await?;
     if !live.manages(&auth, &s).await? && !live.in_audience(auth.id, s.scope_org_id).await? {
-        return Err(occurrence_not_found());
+        return Err(LiveError::OccurrenceNotFound.into());
     }
     Ok(Json(live.issue_ticket(id, auth.id)))
 }
@@ -197,7 +191,7 @@ async fn events(
     let rx = live
         .events
         .subscribe(id)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("events lock poisoned")))?;
+        .ok_or_else(|| LiveError::Internal(anyhow::anyhow!("events lock poisoned")))?;
     let first = LiveEvent::State {
         state: LiveState::parse(&occ.state),
     };

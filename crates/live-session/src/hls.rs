@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::{ApiError, ApiResult};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::UserId;
 use platform::{Timestamp, with_db};
@@ -27,10 +27,10 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::lifecycle::LiveState;
-use crate::model::occurrence_not_found;
 use crate::sfu::SessionId;
 use crate::signalling::Watcher;
 use crate::{Live, OccurrenceId};
+use crate::{LiveError, LiveResult};
 
 /// Pieces listed in the live playlist (a sliding window; players start near its end).
 const WINDOW: i64 = 12;
@@ -149,7 +149,7 @@ impl Live {
     }
 
     /// Whether live HLS can be watched now: live or paused, recording, with a piece stored.
-    pub(crate) async fn hls_available(&self, occ: OccurrenceId, state: LiveState) -> ApiResult<bool> {
+    pub(crate) async fn hls_available(&self, occ: OccurrenceId, state: LiveState) -> LiveResult<bool> {
         if self.rec.is_none() || !matches!(state, LiveState::Live | LiveState::Paused) {
             return Ok(false);
         }
@@ -163,7 +163,7 @@ impl Live {
         Ok(n > 0)
     }
 
-    async fn playlist(&self, occ: OccurrenceId) -> ApiResult<Arc<String>> {
+    async fn playlist(&self, occ: OccurrenceId) -> LiveResult<Arc<String>> {
         let now = self.clock.now().0;
         if let Some((at, text)) = self.hls.playlists.lock().ok().and_then(|m| m.get(&occ).cloned()) {
             if now - at < 1000 {
@@ -185,7 +185,7 @@ impl Live {
                 .await?;
             Ok::<_, sqlx::Error>((pieces, state))
         })?;
-        let state = state.ok_or_else(occurrence_not_found)?;
+        let state = state.ok_or(LiveError::OccurrenceNotFound)?;
         pieces.reverse();
         let discontinuities: i64 = match pieces.first() {
             Some(first) => with_db!(&self.db, |pool| sqlx::query_scalar(
@@ -241,14 +241,7 @@ impl Live {
 }
 
 fn forbidden_url() -> Response {
-    ApiError::forbidden(
-        "playback_url_invalid",
-        msg(
-            "播放链接已过期或无效，请刷新页面。",
-            "The playback link expired or is invalid; reload.",
-        ),
-    )
-    .into_response()
+    LiveError::PlaybackUrlInvalid.into_response()
 }
 
 /// The signed live HLS routes (outside `/api`, like VOD delivery).
@@ -328,11 +321,7 @@ async fn piece(
 }
 
 fn not_found() -> Response {
-    ApiError::not_found(
-        "live_piece_not_found",
-        msg("没有这段直播录像。", "No such piece of the live stream."),
-    )
-    .into_response()
+    LiveError::LivePieceNotFound.into_response()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -371,7 +360,7 @@ async fn heartbeat(
     let auth = live.watcher_user(id, watcher).await?;
     let (occ, series) = live.occurrence_with_series(id).await?;
     if !live.may_watch(&auth, id, &series).await? {
-        return Err(occurrence_not_found());
+        return Err(LiveError::OccurrenceNotFound.into());
     }
     let now = live.clock.now();
     let state = LiveState::parse(&occ.state);
@@ -391,10 +380,7 @@ async fn heartbeat(
             live.publish_viewers(id);
         }
         if !matches!(state, LiveState::Live | LiveState::Paused) {
-            return Err(ApiError::conflict(
-                "not_live",
-                msg("直播现在没有在进行。", "The lecture is not live now."),
-            ));
+            return Err(LiveError::NotLiveNow.into());
         }
         return Ok(Json(HeartbeatView {
             session: known.unwrap_or_else(SessionId::new),

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::Live;
+use crate::LiveResult;
 
 /// ICE settings of the service.
 #[derive(Debug, Clone, Default)]
@@ -120,7 +121,7 @@ async fn get_ice_servers(State(live): State<Live>, auth: AuthUser) -> ApiResult<
 impl Live {
     /// Staff and experts may host; a parent may watch once enrolled in a lecture that has not
     /// ended. Anyone else (a fresh self-registered account) gets no relay credentials.
-    async fn may_use_turn(&self, auth: &AuthUser) -> ApiResult<bool> {
+    async fn may_use_turn(&self, auth: &AuthUser) -> LiveResult<bool> {
         if !matches!(auth.role, platform::validate::Role::Parent) {
             return Ok(true);
         }

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 pub mod attendance;
 pub mod contact;
 mod enrolment;
+mod error;
 pub mod events;
 pub mod hls;
 pub mod ice;
@@ -40,6 +41,7 @@ pub mod udp_mux;
 
 pub use attendance::{Attendance, AttendedOccurrence};
 pub use enrolment::EnrolRequest;
+pub use error::{LiveError, LiveResult};
 pub use events::{Events, LiveEvent};
 pub use notify::{LogNotifier, Notice, Notifier, WebhookNotifier};
 pub use recording::{RecordingSetup, Replay, ReplayJob, ReplayPublisher};
@@ -189,7 +191,7 @@ impl Live {
 
     /// Recordings of lectures that ended while no recorder was running (a node died): their
     /// replay is queued now.
-    async fn queue_orphaned_replays(&self) -> platform::ApiResult<()> {
+    async fn queue_orphaned_replays(&self) -> LiveResult<()> {
         let ended: Vec<OccurrenceId> = platform::with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT r.occurrence_id FROM live_recordings r JOIN live_occurrences o ON o.id = r.occurrence_id
               WHERE r.state = 'recording' AND o.state = 'ended'",
@@ -276,7 +278,7 @@ impl Live {
     }
 
     /// Pauses occurrences marked live without a publisher here (after a restart).
-    async fn pause_orphaned(&self) -> platform::ApiResult<()> {
+    async fn pause_orphaned(&self) -> LiveResult<()> {
         let live: Vec<OccurrenceId> = platform::with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT id FROM live_occurrences WHERE state = 'live'",
         )

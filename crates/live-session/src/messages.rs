@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, ResultExt, msg};
+use platform::error::{ApiResult, ResultExt, msg};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::UserId;
 use platform::{Timestamp, with_db};
@@ -17,8 +17,9 @@ use utoipa_axum::routes;
 
 use crate::events::LiveEvent;
 use crate::lifecycle::LiveState;
-use crate::model::{MessageId, MessageView, occurrence_not_found};
+use crate::model::{MessageId, MessageView};
 use crate::{Live, OccurrenceId};
+use crate::{LiveError, LiveResult};
 
 /// The columns of a `MessageView`; `$voter` is the caller (for `voted`).
 fn message_select(voter: &str) -> String {
@@ -65,10 +66,10 @@ impl Kind {
     }
 }
 
-fn not_found(kind: Kind) -> ApiError {
+fn not_found(kind: Kind) -> LiveError {
     match kind {
-        Kind::Question => ApiError::not_found("question_not_found", msg("这个问题不存在。", "No such question.")),
-        Kind::Chat => ApiError::not_found("message_not_found", msg("这条消息不存在。", "No such message.")),
+        Kind::Question => LiveError::QuestionNotFound,
+        Kind::Chat => LiveError::MessageNotFound,
     }
 }
 
@@ -98,23 +99,23 @@ pub fn mask(text: &str, words: &[String]) -> String {
 }
 
 impl Live {
-    fn check_text(&self, text: &str) -> ApiResult<String> {
+    fn check_text(&self, text: &str) -> LiveResult<String> {
         let t = text.trim();
         if t.is_empty() {
-            return Err(ApiError::invalid_field(
+            return Err(LiveError::field(
                 "text",
                 msg("内容不能为空。", "The text must not be empty."),
             ));
         }
         let max = self.cfg.message_max_chars;
         if t.chars().count() > max {
-            return Err(ApiError::invalid_field(
+            return Err(LiveError::field(
                 "text",
                 msg(format!("内容最多 {max} 个字。"), format!("At most {max} characters.")),
             ));
         }
         if t.chars().any(|c| c.is_control()) {
-            return Err(ApiError::invalid_field(
+            return Err(LiveError::field(
                 "text",
                 msg("内容不能包含控制字符或换行。", "No control characters or line breaks."),
             ));
@@ -128,30 +129,24 @@ impl Live {
     }
 
     /// The occurrence must be live or paused, and the caller may watch it.
-    async fn room_member(&self, auth: &AuthUser, id: OccurrenceId) -> ApiResult<bool> {
+    async fn room_member(&self, auth: &AuthUser, id: OccurrenceId) -> LiveResult<bool> {
         let (occ, series) = self.occurrence_with_series(id).await?;
         if !self.may_watch(auth, id, &series).await? {
             return Err(if self.in_audience(auth.id, series.scope_org_id).await? {
-                ApiError::forbidden("not_enrolled", msg("报名后才能提问和聊天。", "Enrol to ask and chat."))
+                LiveError::NotEnrolled { to_watch: false }
             } else {
-                occurrence_not_found()
+                LiveError::OccurrenceNotFound
             });
         }
         if !matches!(LiveState::parse(&occ.state), LiveState::Live | LiveState::Paused) {
-            return Err(ApiError::conflict(
-                "not_live",
-                msg(
-                    "直播进行时才能提问和聊天。",
-                    "Questions and chat are open while the lecture is live.",
-                ),
-            ));
+            return Err(LiveError::RoomClosed);
         }
         self.manages(auth, &series).await
     }
 
     /// One message per gap and `PER_MINUTE` a minute, counted apart for chat and for questions
     /// (a question right after a chat line is fine).
-    async fn rate_limit(&self, user: UserId, kind: Kind, now: Timestamp) -> ApiResult<()> {
+    async fn rate_limit(&self, user: UserId, kind: Kind, now: Timestamp) -> LiveResult<()> {
         // The gap is claimed in one statement (a conditional upsert: the row lock on
         // PostgreSQL, the single writer on SQLite), so of messages sent at once only one passes.
         let bucket = format!("live-{}:{user}", kind.as_str());
@@ -188,15 +183,10 @@ impl Live {
             last.map_or(MIN_GAP_MS, |l| (MIN_GAP_MS - (now.0 - l.0)).clamp(1, MIN_GAP_MS))
         };
         let seconds = ((wait_ms + 999) / 1000) as u64;
-        let mut e = ApiError::too_many_requests(seconds);
-        e.message = msg(
-            format!("发言太频繁，请 {seconds} 秒后再试。"),
-            format!("Too many messages; try again in {seconds} s."),
-        );
-        Err(e)
+        Err(LiveError::TooFast { seconds })
     }
 
-    async fn post(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind, text: &str) -> ApiResult<MessageView> {
+    async fn post(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind, text: &str) -> LiveResult<MessageView> {
         self.room_member(auth, id).await?;
         let text = self.check_text(text)?;
         let now = self.clock.now();
@@ -218,7 +208,7 @@ impl Live {
         Ok(view)
     }
 
-    async fn message(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind, mid: MessageId) -> ApiResult<MessageView> {
+    async fn message(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind, mid: MessageId) -> LiveResult<MessageView> {
         let sql = format!(
             "{} WHERE m.id = $1 AND m.occurrence_id = $2 AND m.kind = $3",
             message_select("$4")
@@ -247,11 +237,11 @@ impl Live {
         self.events.publish(id, event);
     }
 
-    async fn list(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind) -> ApiResult<Vec<MessageView>> {
+    async fn list(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind) -> LiveResult<Vec<MessageView>> {
         let (_, series) = self.occurrence_with_series(id).await?;
         let manager = self.manages(auth, &series).await?;
         if !manager && !self.in_audience(auth.id, series.scope_org_id).await? {
-            return Err(occurrence_not_found());
+            return Err(LiveError::OccurrenceNotFound);
         }
         let order = match kind {
             Kind::Question => "m.answered, m.votes DESC, m.created_at",
@@ -270,14 +260,11 @@ impl Live {
             .await)?)
     }
 
-    async fn vote(&self, auth: &AuthUser, id: OccurrenceId, qid: MessageId) -> ApiResult<MessageView> {
+    async fn vote(&self, auth: &AuthUser, id: OccurrenceId, qid: MessageId) -> LiveResult<MessageView> {
         self.room_member(auth, id).await?;
         let q = self.message(auth, id, Kind::Question, qid).await?;
         if q.hidden {
-            return Err(ApiError::conflict(
-                "question_hidden",
-                msg("这个问题已被隐藏，不能投票。", "This question was hidden."),
-            ));
+            return Err(LiveError::QuestionHidden);
         }
         let now = self.clock.now();
         with_db!(&self.db, |pool| {
@@ -289,12 +276,7 @@ impl Live {
                     .bind(now)
                     .execute(&mut *tx)
                     .await
-                    .on_constraint("live_question_votes", || {
-                        ApiError::conflict(
-                            "already_voted",
-                            msg("你已经为这个问题投过票了。", "You already voted for this question."),
-                        )
-                    });
+                    .on_constraint("live_question_votes", || LiveError::AlreadyVoted);
             if let Err(e) = inserted {
                 tx.rollback().await?;
                 return Err(e);
@@ -304,7 +286,7 @@ impl Live {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok::<(), ApiError>(())
+            Ok::<(), LiveError>(())
         })?;
         let view = self.message(auth, id, Kind::Question, qid).await?;
         self.publish_message(id, Kind::Question, &view);
@@ -318,20 +300,14 @@ impl Live {
         kind: Kind,
         mid: MessageId,
         p: MessagePatch,
-    ) -> ApiResult<MessageView> {
+    ) -> LiveResult<MessageView> {
         let (_, series) = self.occurrence_with_series(id).await?;
         if !self.manages(auth, &series).await? {
-            return Err(ApiError::forbidden(
-                "not_series_manager",
-                msg(
-                    "只有主讲专家或工作人员可以这样做。",
-                    "Only the expert or staff may do this.",
-                ),
-            ));
+            return Err(LiveError::NotSeriesManager { to_end: false });
         }
         let current = self.message(auth, id, kind, mid).await?;
         if p.answered.is_some() && kind == Kind::Chat {
-            return Err(ApiError::invalid_field(
+            return Err(LiveError::field(
                 "answered",
                 msg("聊天消息不能标记为已回答。", "Only questions can be answered."),
             ));

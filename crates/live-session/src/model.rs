@@ -3,7 +3,6 @@
 //! database or the network.
 
 use platform::Timestamp;
-use platform::error::{ApiError, msg};
 use platform::ids::UserId;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -99,11 +98,4 @@ impl OccurrenceRow {
             ended_at: self.ended_at,
         }
     }
-}
-
-pub(crate) fn occurrence_not_found() -> ApiError {
-    ApiError::not_found(
-        "occurrence_not_found",
-        msg("这场直播不存在。", "No such live occurrence."),
-    )
 }

@@ -7,9 +7,10 @@
 use std::time::Duration;
 
 use platform::ids::UserId;
-use platform::{ApiResult, Timestamp, db_execute, with_db};
+use platform::{Timestamp, db_execute, with_db};
 use serde::Serialize;
 
+use crate::LiveResult;
 use crate::{Live, OccurrenceId};
 
 /// A notice for one user.
@@ -137,7 +138,7 @@ struct Pending {
 impl Live {
     /// Claims and sends the reminders that are due, then retries stale claims; returns how
     /// many were sent. Safe on every node at once (each node runs it every few seconds).
-    pub async fn sweep_reminders(&self) -> ApiResult<usize> {
+    pub async fn sweep_reminders(&self) -> LiveResult<usize> {
         let offsets = self.cfg.reminder_minutes.clone();
         let Some(&max) = offsets.iter().max() else {
             return Ok(0);
@@ -174,18 +175,18 @@ impl Live {
     }
 
     /// Tells everyone enrolled in `occ` that its replay can be watched.
-    pub(crate) async fn notify_replay_ready(&self, occ: OccurrenceId) -> ApiResult<()> {
+    pub(crate) async fn notify_replay_ready(&self, occ: OccurrenceId) -> LiveResult<()> {
         self.notify_enrolled("replay_ready", occ).await
     }
 
     /// Tells everyone enrolled or waitlisted in `occ` that it was cancelled (the series was
     /// stopped, or its rule no longer has that date).
-    pub(crate) async fn notify_cancelled(&self, occ: OccurrenceId) -> ApiResult<()> {
+    pub(crate) async fn notify_cancelled(&self, occ: OccurrenceId) -> LiveResult<()> {
         self.notify_enrolled("cancelled", occ).await
     }
 
     /// One notice of `kind` to each parent with a seat (for cancellations, a waitlist place too).
-    async fn notify_enrolled(&self, kind: &str, occ: OccurrenceId) -> ApiResult<()> {
+    async fn notify_enrolled(&self, kind: &str, occ: OccurrenceId) -> LiveResult<()> {
         let states = if kind == "cancelled" {
             "('enrolled', 'waitlisted')"
         } else {
@@ -213,7 +214,7 @@ impl Live {
         user: UserId,
         offset: i32,
         now: Timestamp,
-    ) -> ApiResult<Option<uuid::Uuid>> {
+    ) -> LiveResult<Option<uuid::Uuid>> {
         let id = uuid::Uuid::now_v7();
         let n = db_execute!(
             &self.db,
@@ -232,7 +233,7 @@ impl Live {
     }
 
     /// Claims whose sending failed (or whose node died) are re-claimed and sent again.
-    async fn retry_stale(&self, now: Timestamp) -> ApiResult<usize> {
+    async fn retry_stale(&self, now: Timestamp) -> LiveResult<usize> {
         let stale: Vec<Pending> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT id, kind, occurrence_id, user_id, offset_minutes FROM live_notifications
               WHERE sent_at IS NULL AND claimed_at < $1 AND attempts < 10 ORDER BY claimed_at LIMIT 100",
@@ -305,7 +306,7 @@ impl Live {
         occ: OccurrenceId,
         user: UserId,
         offset: i32,
-    ) -> ApiResult<Notice> {
+    ) -> LiveResult<Notice> {
         let (row, series) = self.occurrence_with_series(occ).await?;
         let phone: Option<String> = with_db!(&self.db, |pool| sqlx::query_scalar::<_, Option<String>>(
             "SELECT phone FROM users WHERE id = $1",

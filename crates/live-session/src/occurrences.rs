@@ -16,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
-use crate::lifecycle::{Event, Lifecycle, LiveState, Refusal};
-use crate::model::{Enrolment, EnrolmentState, OccurrenceRow, occurrence_not_found};
+use crate::lifecycle::{Event, Lifecycle, LiveState};
+use crate::model::{Enrolment, EnrolmentState, OccurrenceRow};
 use crate::series::SeriesRow;
 use crate::{Live, OccurrenceId, SeriesId};
+use crate::{LiveError, LiveResult};
 
 const OCC_COLUMNS: &str = "id, series_id, starts_at, ends_at, state, live_ms, live_since, paused_at, \
     went_live_at, ended_at, replay_course_id, replay_lesson_id, replay_asset_id";
@@ -79,16 +80,16 @@ pub struct CalendarLink {
 }
 
 impl Live {
-    pub(crate) async fn occurrence_row(&self, id: OccurrenceId) -> ApiResult<OccurrenceRow> {
+    pub(crate) async fn occurrence_row(&self, id: OccurrenceId) -> LiveResult<OccurrenceRow> {
         let sql = format!("SELECT {OCC_COLUMNS} FROM live_occurrences WHERE id = $1");
         with_db!(&self.db, |pool| sqlx::query_as::<_, OccurrenceRow>(&sql)
             .bind(id)
             .fetch_optional(pool)
             .await)?
-        .ok_or_else(occurrence_not_found)
+        .ok_or(LiveError::OccurrenceNotFound)
     }
 
-    pub(crate) async fn occurrence_with_series(&self, id: OccurrenceId) -> ApiResult<(OccurrenceRow, SeriesRow)> {
+    pub(crate) async fn occurrence_with_series(&self, id: OccurrenceId) -> LiveResult<(OccurrenceRow, SeriesRow)> {
         let occ = self.occurrence_row(id).await?;
         let series = self.series_row(occ.series_id).await?;
         Ok((occ, series))
@@ -96,7 +97,7 @@ impl Live {
 
     /// The series' occurrences still open for enrolment: live or paused, or scheduled and not
     /// past their scheduled end (a lecture whose start has passed still takes walk-ins).
-    pub(crate) async fn open_occurrences(&self, series: SeriesId, now: Timestamp) -> ApiResult<Vec<OccurrenceRow>> {
+    pub(crate) async fn open_occurrences(&self, series: SeriesId, now: Timestamp) -> LiveResult<Vec<OccurrenceRow>> {
         let sql = format!(
             "SELECT {OCC_COLUMNS} FROM live_occurrences WHERE series_id = $1
              AND (state IN ('live', 'paused') OR (state = 'scheduled' AND ends_at > $2)) ORDER BY starts_at"
@@ -109,7 +110,7 @@ impl Live {
     }
 
     /// Whether `user` may watch: enrolled, or managing the series (experts, curators in scope).
-    pub(crate) async fn may_watch(&self, user: &AuthUser, occ: OccurrenceId, series: &SeriesRow) -> ApiResult<bool> {
+    pub(crate) async fn may_watch(&self, user: &AuthUser, occ: OccurrenceId, series: &SeriesRow) -> LiveResult<bool> {
         if self.manages(user, series).await? {
             return Ok(true);
         }
@@ -119,7 +120,7 @@ impl Live {
             .is_some_and(|e| e.state == EnrolmentState::Enrolled))
     }
 
-    pub(crate) async fn view(&self, user: &AuthUser, occ: OccurrenceRow, s: &SeriesRow) -> ApiResult<OccurrenceView> {
+    pub(crate) async fn view(&self, user: &AuthUser, occ: OccurrenceRow, s: &SeriesRow) -> LiveResult<OccurrenceView> {
         let counts: Vec<(String, i64)> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT state, COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 GROUP BY state",
         )
@@ -172,7 +173,7 @@ impl Live {
 
     /// Applies a live-state event to an occurrence and stores the result; the row is locked for
     /// the read-modify-write. Returns the new lifecycle and whether it changed.
-    pub(crate) async fn transition(&self, id: OccurrenceId, event: Event) -> ApiResult<(Lifecycle, bool)> {
+    pub(crate) async fn transition(&self, id: OccurrenceId, event: Event) -> LiveResult<(Lifecycle, bool)> {
         let now = self.clock.now();
         let sql = format!("SELECT {OCC_COLUMNS} FROM live_occurrences WHERE id = $1");
         let result = with_db!(&self.db, |pool| {
@@ -187,14 +188,14 @@ impl Live {
                 .await?
             else {
                 tx.rollback().await?;
-                return Err(occurrence_not_found());
+                return Err(LiveError::OccurrenceNotFound);
             };
             let mut l = row.lifecycle();
             let changed = match l.apply(event, now) {
                 Ok(c) => c,
                 Err(r) => {
                     tx.rollback().await?;
-                    return Err(refusal(r));
+                    return Err(LiveError::Refused(r));
                 }
             };
             if changed {
@@ -228,7 +229,7 @@ impl Live {
 
     /// Ends occurrences paused for longer than the grace period (a lost publisher that did not
     /// come back). Returns the ended ones; safe to run on every node.
-    pub async fn end_abandoned(&self) -> ApiResult<Vec<OccurrenceId>> {
+    pub async fn end_abandoned(&self) -> LiveResult<Vec<OccurrenceId>> {
         let now = self.clock.now();
         let grace = self.cfg.publisher_grace_seconds as i64 * 1000;
         let due: Vec<OccurrenceId> = with_db!(&self.db, |pool| sqlx::query_scalar(
@@ -254,19 +255,6 @@ impl Live {
 /// Calendar links are typed into calendar apps: a shorter signature than URLs get.
 const CALENDAR_SIG_BYTES: usize = 18;
 
-pub(crate) fn refusal(r: Refusal) -> ApiError {
-    match r {
-        Refusal::AlreadyEnded => ApiError::conflict(
-            "occurrence_ended",
-            msg("这场直播已经结束。", "This occurrence has ended."),
-        ),
-        Refusal::Cancelled => ApiError::conflict(
-            "occurrence_cancelled",
-            msg("这场直播已取消。", "This occurrence was cancelled."),
-        ),
-    }
-}
-
 pub(crate) fn router() -> ApiRouter<Live> {
     ApiRouter::new()
         .routes(routes!(schedule))
@@ -291,13 +279,14 @@ async fn schedule(
     let from = q.from.unwrap_or(Timestamp(now.0 - 86_400_000));
     let to = q.to.unwrap_or(Timestamp(from.0 + 60 * 86_400_000));
     if to <= from || to.0 - from.0 > 180 * 86_400_000 {
-        return Err(ApiError::invalid_field(
+        return Err(LiveError::field(
             "to",
             msg(
                 "结束时间须晚于开始时间，且跨度不超过 180 天。",
                 "to must be after from, at most 180 days later.",
             ),
-        ));
+        )
+        .into());
     }
     // Who sees a series is decided in SQL, before the limit, by the caller's scope: the
     // audience (everyone for an unscoped series, else those who see its organization) and those
@@ -361,7 +350,7 @@ async fn get_occurrence(
 ) -> ApiResult<Json<OccurrenceView>> {
     let (occ, s) = live.occurrence_with_series(id).await?;
     if !live.manages(&auth, &s).await? && !live.in_audience(auth.id, s.scope_org_id).await? {
-        return Err(occurrence_not_found());
+        return Err(LiveError::OccurrenceNotFound.into());
     }
     Ok(Json(live.view(&auth, occ, &s).await?))
 }
@@ -378,15 +367,9 @@ async fn end_occurrence(
     if !live.manages(&auth, &s).await? {
         return Err(
             if auth.role == Role::Parent || !live.in_audience(auth.id, s.scope_org_id).await? {
-                occurrence_not_found()
+                LiveError::OccurrenceNotFound.into()
             } else {
-                ApiError::forbidden(
-                    "not_series_manager",
-                    msg(
-                        "只有主讲专家或工作人员可以结束直播。",
-                        "Only the expert or staff may end it.",
-                    ),
-                )
+                LiveError::NotSeriesManager { to_end: true }.into()
             },
         );
     }
@@ -420,10 +403,7 @@ async fn calendar_feed(
         .signer
         .verify_short(&format!("calendar/{user}"), CALENDAR_SIG_BYTES, sig)
     {
-        return Err(ApiError::not_found(
-            "calendar_not_found",
-            msg("日历链接无效。", "Unknown calendar link."),
-        ));
+        return Err(LiveError::CalendarNotFound.into());
     }
     let rows: Vec<(OccurrenceId, Timestamp, Timestamp, String, String, String, String)> = with_db!(&live.db, |pool| {
         sqlx::query_as(

@@ -16,8 +16,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
-use crate::model::occurrence_not_found;
 use crate::{Live, OccurrenceId};
+use crate::{LiveError, LiveResult};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonAttendance {
@@ -59,10 +59,10 @@ pub struct AttendanceReport {
 }
 
 impl Live {
-    async fn report(&self, auth: &AuthUser, id: OccurrenceId) -> ApiResult<AttendanceReport> {
+    async fn report(&self, auth: &AuthUser, id: OccurrenceId) -> LiveResult<AttendanceReport> {
         let (occ, series) = self.occurrence_with_series(id).await?;
         if !self.manages(auth, &series).await? {
-            return Err(occurrence_not_found());
+            return Err(LiveError::OccurrenceNotFound);
         }
         let live_ms = occ.lifecycle().live_ms_at(self.clock.now());
         let minutes = self.attendance.attended_ms(id).await?;

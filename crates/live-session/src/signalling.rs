@@ -8,137 +8,32 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::{ApiError, ApiResult};
 use platform::http::{ApiRouter, Path, RawBody};
 use platform::validate::Role;
 use platform::with_db;
 use utoipa_axum::routes;
 
 use crate::lifecycle::{Event, LiveState};
-use crate::model::occurrence_not_found;
-use crate::occurrences::refusal;
 use crate::sdp::{self, SdpError};
 use crate::sfu::{SessionId, SfuError};
 use crate::{Live, OccurrenceId};
-
-fn sdp_error(e: SdpError) -> ApiError {
-    let (status, code, m) = match e {
-        SdpError::TooLarge => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "sdp_too_large",
-            msg(
-                "SDP 过大（上限 32 KiB）。",
-                "The SDP offer is too large (32 KiB at most).",
-            ),
-        ),
-        SdpError::NotSdp => (
-            StatusCode::BAD_REQUEST,
-            "sdp_invalid",
-            msg("请求体不是 SDP offer。", "The body is not an SDP offer."),
-        ),
-        SdpError::NoMedia => (
-            StatusCode::BAD_REQUEST,
-            "sdp_no_media",
-            msg("SDP 里没有音视频。", "The offer has no audio or video."),
-        ),
-        SdpError::TooManyMedia => (
-            StatusCode::BAD_REQUEST,
-            "sdp_too_many_media",
-            msg(
-                format!("SDP 的媒体段过多（最多 {}）。", sdp::MAX_MEDIA_SECTIONS),
-                format!("Too many media sections (at most {}).", sdp::MAX_MEDIA_SECTIONS),
-            ),
-        ),
-        SdpError::NotWebRtc => (
-            StatusCode::BAD_REQUEST,
-            "sdp_not_webrtc",
-            msg(
-                "SDP 缺少 ICE 凭据或 DTLS 指纹，不是 WebRTC offer。",
-                "The offer has no ICE credentials or DTLS fingerprint: not a WebRTC offer.",
-            ),
-        ),
-        SdpError::NoSupportedCodec => (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "sdp_unsupported_codecs",
-            msg(
-                "不支持这些编码：请使用 H.264 或 VP8 视频、Opus 音频。",
-                "Unsupported codecs: use H.264 or VP8 video and Opus audio.",
-            ),
-        ),
-    };
-    ApiError::new(status, code, m)
-}
-
-fn sfu_error(e: SfuError) -> ApiError {
-    match e {
-        SfuError::PublisherActive => ApiError::conflict(
-            "publisher_active",
-            msg(
-                "这场直播已经有人在推流：请先在另一处结束推流。",
-                "Someone is already publishing this occurrence; stop that first.",
-            ),
-        ),
-        SfuError::NoMedia => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_live_media",
-            msg(
-                "主讲人的画面还没有到达，请稍后重试。",
-                "The publisher's media has not arrived yet; retry shortly.",
-            ),
-        )
-        .with_extra("retry_after_seconds", serde_json::json!(3)),
-        SfuError::NoSession => ApiError::not_found(
-            "session_not_found",
-            msg("这个直播连接不存在或已结束。", "No such session."),
-        ),
-        SfuError::Codecs(c) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "sdp_unsupported_codecs",
-            msg(
-                format!("你的浏览器不支持直播使用的编码（{c}）。"),
-                format!("Your browser cannot receive the stream's codec ({c})."),
-            ),
-        ),
-        SfuError::Full => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "webrtc_full",
-            msg(
-                "实时连接已满，请用 HLS 观看（延迟稍高）。",
-                "WebRTC is full; watch through HLS (a little more delay).",
-            ),
-        ),
-        SfuError::Replaced => ApiError::conflict(
-            "session_replaced",
-            msg(
-                "你在别处打开了这场直播，这里的连接已让出。",
-                "You opened this lecture elsewhere; this connection gave way.",
-            ),
-        ),
-        e @ (SfuError::Gathering | SfuError::WebRtc(_)) => ApiError::internal(e),
-    }
-}
+use crate::{LiveError, LiveResult};
 
 /// The SDP body, which must be sent as `application/sdp`.
-fn offer(headers: &HeaderMap, body: &[u8]) -> ApiResult<(String, sdp::OfferSummary)> {
+fn offer(headers: &HeaderMap, body: &[u8]) -> LiveResult<(String, sdp::OfferSummary)> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !ct.trim().to_ascii_lowercase().starts_with("application/sdp") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "sdp_content_type",
-            msg(
-                "请以 Content-Type: application/sdp 发送 SDP。",
-                "Send the offer as application/sdp.",
-            ),
-        ));
+        return Err(LiveError::SdpContentType);
     }
     if body.len() > sdp::MAX_SDP_BYTES {
-        return Err(sdp_error(SdpError::TooLarge));
+        return Err(LiveError::Sdp(SdpError::TooLarge));
     }
-    let text = std::str::from_utf8(body).map_err(|_| sdp_error(SdpError::NotSdp))?;
-    let summary = sdp::inspect(text).map_err(sdp_error)?;
+    let text = std::str::from_utf8(body).map_err(|_| LiveError::Sdp(SdpError::NotSdp))?;
+    let summary = sdp::inspect(text).map_err(LiveError::Sdp)?;
     Ok((text.to_owned(), summary))
 }
 
@@ -213,22 +108,16 @@ fn stream_key_hash(key: &str) -> String {
 impl Live {
     /// Whether the caller may publish (or stop publishing) `id`: its expert, an admin, or
     /// the holder of its current stream key. Refusals say why.
-    async fn check_publisher(&self, id: OccurrenceId, who: &PublisherAuth) -> ApiResult<()> {
+    async fn check_publisher(&self, id: OccurrenceId, who: &PublisherAuth) -> LiveResult<()> {
         match who {
             PublisherAuth::User(auth) => {
                 let (_, series) = self.occurrence_with_series(id).await?;
                 if auth.is_admin() || auth.id == series.expert_id {
                     Ok(())
                 } else if self.in_audience(auth.id, series.scope_org_id).await? {
-                    Err(ApiError::forbidden(
-                        "not_the_expert",
-                        msg(
-                            "只有这个系列的主讲专家可以推流。",
-                            "Only the series' expert may publish.",
-                        ),
-                    ))
+                    Err(LiveError::NotTheExpert)
                 } else {
-                    Err(occurrence_not_found())
+                    Err(LiveError::OccurrenceNotFound)
                 }
             }
             PublisherAuth::StreamKey(key) => {
@@ -240,45 +129,29 @@ impl Live {
                 .await)?;
                 match owner {
                     Some(o) if o == id => Ok(()),
-                    Some(_) => Err(ApiError::forbidden(
-                        "stream_key_other_occurrence",
-                        msg(
-                            "这个推流密钥属于另一场直播：请在这场直播的页面生成密钥。",
-                            "This stream key belongs to another occurrence.",
-                        ),
-                    )),
-                    None => Err(ApiError::unauthorized(
-                        "stream_key_invalid",
-                        msg(
-                            "推流密钥无效或已撤销：请在直播管理页面重新生成。",
-                            "The stream key is invalid or was revoked; create a new one.",
-                        ),
-                    )),
+                    Some(_) => Err(LiveError::StreamKeyOtherOccurrence),
+                    None => Err(LiveError::StreamKeyInvalid),
                 }
             }
         }
     }
 
-    pub(crate) async fn watcher_user(&self, occ: OccurrenceId, w: Watcher) -> ApiResult<AuthUser> {
+    pub(crate) async fn watcher_user(&self, occ: OccurrenceId, w: Watcher) -> LiveResult<AuthUser> {
         match w {
             Watcher::User(u) => Ok(u),
             Watcher::Ticket(t) => {
-                let id = self.check_ticket(occ, &t).ok_or_else(|| {
-                    ApiError::unauthorized(
-                        "ticket_invalid",
-                        msg(
-                            "观看凭证已过期或不属于这场直播。",
-                            "The ticket expired or is for another occurrence.",
-                        ),
-                    )
-                })?;
+                let id = self
+                    .check_ticket(occ, &t)
+                    .ok_or(LiveError::TicketInvalid { for_events: false })?;
                 let role: Option<String> = with_db!(&self.db, |pool| sqlx::query_scalar(
                     "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL",
                 )
                 .bind(id)
                 .fetch_optional(pool)
                 .await)?;
-                let role = role.and_then(|r| Role::parse(&r)).ok_or_else(occurrence_not_found)?;
+                let role = role
+                    .and_then(|r| Role::parse(&r))
+                    .ok_or(LiveError::OccurrenceNotFound)?;
                 Ok(AuthUser { id, role })
             }
         }
@@ -326,8 +199,8 @@ async fn create_stream_key(
     live.check_publisher(id, &PublisherAuth::User(auth)).await?;
     let occ = live.occurrence_row(id).await?;
     match LiveState::parse(&occ.state) {
-        LiveState::Ended => return Err(refusal(crate::lifecycle::Refusal::AlreadyEnded)),
-        LiveState::Cancelled => return Err(refusal(crate::lifecycle::Refusal::Cancelled)),
+        LiveState::Ended => return Err(LiveError::Refused(crate::lifecycle::Refusal::AlreadyEnded).into()),
+        LiveState::Cancelled => return Err(LiveError::Refused(crate::lifecycle::Refusal::Cancelled).into()),
         _ => {}
     }
     let key = format!("{STREAM_KEY_PREFIX}{}", platform::auth::random_token());
@@ -365,10 +238,7 @@ async fn revoke_stream_key(
         live.clock.now()
     )?;
     if n == 0 {
-        return Err(ApiError::not_found(
-            "stream_key_not_found",
-            msg("这场直播没有推流密钥。", "This occurrence has no stream key."),
-        ));
+        return Err(LiveError::StreamKeyNotFound.into());
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -416,8 +286,8 @@ async fn whip(
     live.check_publisher(id, &who).await?;
     let occ = live.occurrence_row(id).await?;
     match LiveState::parse(&occ.state) {
-        LiveState::Ended => return Err(refusal(crate::lifecycle::Refusal::AlreadyEnded)),
-        LiveState::Cancelled => return Err(refusal(crate::lifecycle::Refusal::Cancelled)),
+        LiveState::Ended => return Err(LiveError::Refused(crate::lifecycle::Refusal::AlreadyEnded).into()),
+        LiveState::Cancelled => return Err(LiveError::Refused(crate::lifecycle::Refusal::Cancelled).into()),
         _ => {}
     }
     let (sdp, summary) = offer(&headers, &body)?;
@@ -425,10 +295,10 @@ async fn whip(
         .sfu
         .publish(id, sdp, summary.audio, !summary.video_codecs.is_empty())
         .await
-        .map_err(sfu_error)?;
+        .map_err(LiveError::Sfu)?;
     if let Err(e) = live.transition(id, Event::Publish).await {
         let _ = live.sfu.unpublish(id, session).await;
-        return Err(e);
+        return Err(e.into());
     }
     live.start_recording(id);
     Ok(created(format!("/api/v1/live/occurrences/{id}/whip/{session}"), answer))
@@ -444,7 +314,7 @@ async fn whip_delete(
     Path((id, session)): Path<(OccurrenceId, SessionId)>,
 ) -> ApiResult<StatusCode> {
     live.check_publisher(id, &who).await?;
-    live.sfu.unpublish(id, session).await.map_err(sfu_error)?;
+    live.sfu.unpublish(id, session).await.map_err(LiveError::Sfu)?;
     live.transition(id, Event::PublisherGone).await?;
     Ok(StatusCode::OK)
 }
@@ -474,36 +344,21 @@ async fn whep(
     let (occ, series) = live.occurrence_with_series(id).await?;
     if !live.may_watch(&auth, id, &series).await? {
         return Err(if live.in_audience(auth.id, series.scope_org_id).await? {
-            ApiError::forbidden(
-                "not_enrolled",
-                msg("请先报名这场直播再观看。", "Enrol in this occurrence to watch it."),
-            )
+            LiveError::NotEnrolled { to_watch: true }.into()
         } else {
-            occurrence_not_found()
+            LiveError::OccurrenceNotFound.into()
         });
     }
     match LiveState::parse(&occ.state) {
         LiveState::Live => {}
         LiveState::Scheduled => {
-            return Err(ApiError::conflict(
-                "not_live_yet",
-                msg("直播还没有开始，请到开始时间再来。", "The lecture has not started yet."),
-            ));
+            return Err(LiveError::NotLiveYet.into());
         }
         LiveState::Paused => {
-            return Err(ApiError::conflict(
-                "live_paused",
-                msg("主讲人暂时离开了，请稍候。", "The lecturer paused; please wait."),
-            ));
+            return Err(LiveError::LivePaused.into());
         }
         LiveState::Ended | LiveState::Cancelled => {
-            return Err(ApiError::conflict(
-                "occurrence_ended",
-                msg(
-                    "直播已经结束，回放稍后发布。",
-                    "The lecture has ended; the replay comes later.",
-                ),
-            ));
+            return Err(LiveError::LectureEnded.into());
         }
     }
     let (sdp, _) = offer(&headers, &body)?;
@@ -511,9 +366,9 @@ async fn whep(
         Ok(x) => x,
         Err(SfuError::Full) => {
             let hls = live.hls_available(id, LiveState::Live).await?.then(|| live.hls_url(id));
-            return Err(sfu_error(SfuError::Full).with_extra("hls_url", serde_json::json!(hls)));
+            return Err(LiveError::Full { hls_url: hls }.into());
         }
-        Err(e) => return Err(sfu_error(e)),
+        Err(e) => return Err(LiveError::Sfu(e).into()),
     };
     Ok(created(format!("/api/v1/live/occurrences/{id}/whep/{session}"), answer))
 }
@@ -534,6 +389,6 @@ async fn whep_delete(
     } else {
         Some(auth.id)
     };
-    live.sfu.unsubscribe(id, session, own).await.map_err(sfu_error)?;
+    live.sfu.unsubscribe(id, session, own).await.map_err(LiveError::Sfu)?;
     Ok(StatusCode::OK)
 }

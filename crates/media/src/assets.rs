@@ -12,11 +12,9 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::Media;
+use crate::{MediaError, MediaResult};
 
-platform::new_id!(
-    /// A media asset.
-    AssetId
-);
+pub use crate::ids::AssetId;
 
 /// One rendition of the HLS ladder.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -71,12 +69,8 @@ pub struct AssetView {
 pub(crate) const ASSET_COLUMNS: &str = "id, owner_id, state, filename, size, source_key, duration_ms, width, height, \
                                         renditions, error, job_id, created_at, updated_at";
 
-pub(crate) fn asset_not_found() -> ApiError {
-    ApiError::not_found("asset_not_found", msg("媒体文件不存在。", "No such media asset."))
-}
-
 impl Media {
-    pub(crate) async fn asset(&self, id: AssetId) -> ApiResult<Option<AssetRow>> {
+    pub(crate) async fn asset(&self, id: AssetId) -> MediaResult<Option<AssetRow>> {
         let sql = format!("SELECT {ASSET_COLUMNS} FROM assets WHERE id = $1");
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, AssetRow>(&sql)
             .bind(id)
@@ -85,28 +79,28 @@ impl Media {
     }
 
     /// Who uploaded the asset (`None` when it does not exist or came from the system).
-    pub async fn uploader(&self, id: AssetId) -> ApiResult<Option<platform::ids::UserId>> {
+    pub async fn uploader(&self, id: AssetId) -> MediaResult<Option<platform::ids::UserId>> {
         Ok(self.asset(id).await?.and_then(|a| a.owner_id))
     }
 
     /// The asset, when `auth` may manage it (its uploader, and those the catalog's scope rule —
     /// admins included — lets edit a course that uses it); others get the same 404 as for a missing asset.
-    pub(crate) async fn managed_asset(&self, auth: &AuthUser, id: AssetId) -> ApiResult<AssetRow> {
-        let row = self.asset(id).await?.ok_or_else(asset_not_found)?;
+    pub(crate) async fn managed_asset(&self, auth: &AuthUser, id: AssetId) -> MediaResult<AssetRow> {
+        let row = self.asset(id).await?.ok_or(MediaError::AssetNotFound)?;
         let allowed = row.owner_id == Some(auth.id)
             || match &self.access {
                 Some(access) => access.may_manage(auth, id).await?,
                 None => false,
             };
         if !allowed {
-            return Err(asset_not_found());
+            return Err(MediaError::AssetNotFound);
         }
         Ok(row)
     }
 
     /// Whether `auth` may watch the asset: its uploader, and those the catalog lets see a course
     /// that uses it (the catalog's scope rule, curators' subtrees included).
-    pub(crate) async fn may_watch(&self, auth: &AuthUser, row: &AssetRow) -> ApiResult<bool> {
+    pub(crate) async fn may_watch(&self, auth: &AuthUser, row: &AssetRow) -> MediaResult<bool> {
         Ok(row.owner_id == Some(auth.id)
             || match &self.access {
                 Some(access) => access.may_watch(auth, row.id).await?,
@@ -115,8 +109,8 @@ impl Media {
     }
 
     /// The asset's public state, with the transcoding job's progress while processing.
-    pub async fn asset_view(&self, id: AssetId) -> ApiResult<AssetView> {
-        let row = self.asset(id).await?.ok_or_else(asset_not_found)?;
+    pub async fn asset_view(&self, id: AssetId) -> MediaResult<AssetView> {
+        let row = self.asset(id).await?.ok_or(MediaError::AssetNotFound)?;
         let progress = match (row.state.as_str(), row.job_id) {
             ("ready", _) => 100,
             ("processing", Some(job)) => self.jobs.status(job).await?.map_or(0, |(_, p, _, _)| p),

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::{ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path, Query, RawBody};
 use platform::{Timestamp, db_execute, with_db};
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 
 use crate::Media;
 use crate::assets::AssetId;
+use crate::{MediaError, MediaResult};
 
 /// Largest caption file accepted (a two-hour lecture's SRT is about 150 KiB).
 pub(crate) const MAX_CAPTION_BYTES: usize = 2 * 1024 * 1024;
@@ -36,32 +37,7 @@ pub struct CaptionParams {
     pub label: Option<String>,
 }
 
-/// Why a caption file was refused.
-#[derive(Debug, PartialEq, Eq)]
-pub enum CaptionError {
-    Empty,
-    NotText,
-    BadTiming { line: usize },
-    NoCues,
-}
-
-impl CaptionError {
-    fn into_api(self) -> ApiError {
-        let m = match self {
-            Self::Empty => msg("字幕文件是空的。", "The caption file is empty."),
-            Self::NotText => msg(
-                "这不是字幕文件（应为 SRT 或 WebVTT 文本）。",
-                "This is not a caption file (SRT or WebVTT text expected).",
-            ),
-            Self::BadTiming { line } => msg(
-                format!("字幕第 {line} 行的时间格式不对，应为 00:01:02,500 --> 00:01:05,000。"),
-                format!("Line {line}: bad cue timing; expected 00:01:02,500 --> 00:01:05,000."),
-            ),
-            Self::NoCues => msg("字幕文件里没有任何字幕条目。", "The caption file holds no cues."),
-        };
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "caption_invalid", m)
-    }
-}
+pub use crate::error::CaptionError;
 
 /// Milliseconds from `hh:mm:ss,mmm`, `hh:mm:ss.mmm` or `mm:ss.mmm`.
 fn parse_time(s: &str) -> Option<u64> {
@@ -280,7 +256,7 @@ impl Media {
         .await)
     }
 
-    async fn captions(&self, asset: AssetId) -> ApiResult<Vec<CaptionView>> {
+    async fn captions(&self, asset: AssetId) -> MediaResult<Vec<CaptionView>> {
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, CaptionView>(
             "SELECT lang, label, cues, updated_at FROM asset_captions WHERE asset_id = $1 ORDER BY lang",
         )
@@ -297,9 +273,9 @@ impl Media {
         lang: &str,
         label: Option<String>,
         body: &[u8],
-    ) -> ApiResult<CaptionView> {
+    ) -> MediaResult<CaptionView> {
         if !valid_lang(lang) {
-            return Err(ApiError::invalid_field(
+            return Err(MediaError::field(
                 "lang",
                 msg(
                     "语言代码不对，例如 zh、zh-Hans、en。",
@@ -308,29 +284,22 @@ impl Media {
             ));
         }
         if body.len() > MAX_CAPTION_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "caption_too_large",
-                msg("字幕文件超过 2 MiB。", "Caption files are limited to 2 MiB."),
-            ));
+            return Err(MediaError::CaptionTooLarge);
         }
         let label = label.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
         if label
             .as_ref()
             .is_some_and(|l| l.chars().count() > 40 || l.chars().any(char::is_control))
         {
-            return Err(ApiError::invalid_field(
+            return Err(MediaError::field(
                 "label",
                 msg("字幕名称最多 40 个字。", "Labels are at most 40 characters."),
             ));
         }
         let label = label.unwrap_or_else(|| default_label(lang));
-        let (vtt, cues) = to_webvtt(body).map_err(CaptionError::into_api)?;
+        let (vtt, cues) = to_webvtt(body).map_err(MediaError::CaptionInvalid)?;
         let key = format!("assets/{asset}/captions/{lang}-{}.vtt", uuid::Uuid::now_v7().simple());
-        self.store
-            .put_bytes(&key, bytes::Bytes::from(vtt))
-            .await
-            .map_err(ApiError::internal)?;
+        self.store.put_bytes(&key, bytes::Bytes::from(vtt)).await?;
         let old = self.caption_keys(asset).await?.into_iter().find(|c| c.lang == lang);
         let now = self.clock.now();
         let cues = i32::try_from(cues).unwrap_or(i32::MAX);
@@ -364,12 +333,9 @@ impl Media {
         })
     }
 
-    async fn delete_caption(&self, asset: AssetId, lang: &str) -> ApiResult<()> {
+    async fn delete_caption(&self, asset: AssetId, lang: &str) -> MediaResult<()> {
         let Some(old) = self.caption_keys(asset).await?.into_iter().find(|c| c.lang == lang) else {
-            return Err(ApiError::not_found(
-                "caption_not_found",
-                msg("这个语言没有字幕。", "No captions in this language."),
-            ));
+            return Err(MediaError::CaptionNotFound);
         };
         db_execute!(
             &self.db,

@@ -19,6 +19,8 @@ use platform::{Clock, Db};
 
 mod assets;
 pub mod captions;
+mod error;
+mod ids;
 pub mod playback;
 pub mod probe;
 pub mod progress;
@@ -27,6 +29,7 @@ mod transcode;
 mod uploads;
 
 pub use assets::AssetId;
+pub use error::{Closed, MediaError, MediaResult};
 pub use playback::AssetAccess;
 pub use transcode::{Plan, TRANSCODE, Transcoder, plan};
 pub use uploads::{CompleteRequest, NewUpload};

@@ -14,7 +14,7 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::{ApiError, ApiResult};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::UserId;
 use platform::intervals::Span;
@@ -27,7 +27,8 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::Media;
-use crate::assets::{AssetId, asset_not_found};
+use crate::assets::AssetId;
+use crate::{MediaError, MediaResult};
 
 /// Decides what a user may do with an asset besides its uploader and admins. The server
 /// implements it from the catalog's scope rule (media knows no courses): watch when a lesson
@@ -35,8 +36,8 @@ use crate::assets::{AssetId, asset_not_found};
 /// belongs to a course the user may edit.
 #[async_trait::async_trait]
 pub trait AssetAccess: Send + Sync + std::fmt::Debug {
-    async fn may_watch(&self, user: &AuthUser, asset: AssetId) -> ApiResult<bool>;
-    async fn may_manage(&self, user: &AuthUser, asset: AssetId) -> ApiResult<bool>;
+    async fn may_watch(&self, user: &AuthUser, asset: AssetId) -> MediaResult<bool>;
+    async fn may_manage(&self, user: &AuthUser, asset: AssetId) -> MediaResult<bool>;
 }
 
 /// The signer of playback URLs: its own key, derived from the service secret (so it is never the
@@ -139,7 +140,7 @@ pub(crate) fn segment_times(playlist: &str) -> Vec<(i32, Span)> {
 impl Playback {
     /// Strict credit: the ranges of `asset` whose segments (in any rendition) `user`'s playback
     /// URL fetched from us.
-    pub(crate) async fn fetched_ranges(&self, user: UserId, asset: AssetId) -> ApiResult<Vec<Span>> {
+    pub(crate) async fn fetched_ranges(&self, user: UserId, asset: AssetId) -> MediaResult<Vec<Span>> {
         let fetched: Vec<(String, i32)> = with_db!(&self.media.db, |pool| {
             sqlx::query_as(
                 "SELECT rendition, segment FROM segment_fetches WHERE user_id = $1 AND asset_id = $2 \
@@ -160,7 +161,7 @@ impl Playback {
             let text = match self.media.store.get_bytes(&format!("{prefix}/{r}/index.m3u8")).await {
                 Ok(b) => String::from_utf8_lossy(&b).into_owned(),
                 Err(StoreError::NotFound(_)) | Err(StoreError::InvalidKey(_)) => continue,
-                Err(e) => return Err(ApiError::internal(e)),
+                Err(e) => return Err(e.into()),
             };
             let times = segment_times(&text);
             for (_, n) in fetched.iter().filter(|(x, _)| x == r) {
@@ -196,15 +197,12 @@ async fn playback(
     auth: AuthUser,
     Path(id): Path<AssetId>,
 ) -> ApiResult<Json<PlaybackView>> {
-    let row = pb.media.asset(id).await?.ok_or_else(asset_not_found)?;
+    let row = pb.media.asset(id).await?.ok_or(MediaError::AssetNotFound)?;
     if !pb.media.may_watch(&auth, &row).await? {
-        return Err(asset_not_found());
+        return Err(MediaError::AssetNotFound.into());
     }
     if row.state != "ready" {
-        return Err(ApiError::conflict(
-            "asset_not_ready",
-            msg("视频还在处理中，请稍后再看。", "The video is not ready yet."),
-        ));
+        return Err(MediaError::AssetNotReady { playing: true }.into());
     }
     pb.open_session(auth.id).await?;
     let now = pb.media.clock.now();
@@ -222,14 +220,7 @@ async fn playback(
 }
 
 fn forbidden_url() -> Response {
-    ApiError::forbidden(
-        "playback_url_invalid",
-        msg(
-            "播放链接已过期或无效，请刷新页面。",
-            "The playback link expired or is invalid; reload.",
-        ),
-    )
-    .into_response()
+    MediaError::PlaybackUrlInvalid.into_response()
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -287,11 +278,11 @@ async fn deliver(
         return forbidden_url();
     }
     if path.split('/').any(|s| s.is_empty() || s.starts_with('.')) {
-        return asset_not_found().into_response();
+        return MediaError::AssetNotFound.into_response();
     }
     let prefix = match pb.ready_prefix(asset).await {
         Ok(Some(p)) => p,
-        Ok(None) => return asset_not_found().into_response(),
+        Ok(None) => return MediaError::AssetNotFound.into_response(),
         Err(e) => return ApiError::internal(e).into_response(),
     };
     // Captions are added after transcoding: the master playlist gains their subtitle group and
@@ -304,7 +295,7 @@ async fn deliver(
             short_cache = true;
             key
         }
-        Ok(Captioned::NotFound) => return asset_not_found().into_response(),
+        Ok(Captioned::NotFound) => return MediaError::AssetNotFound.into_response(),
         Ok(Captioned::Plain) => format!("{prefix}/{path}"),
         Err(e) => return ApiError::internal(e).into_response(),
     };
@@ -371,7 +362,9 @@ async fn deliver(
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_range(v, meta.size))
                 .and_then(Result::ok),
-            Err(StoreError::NotFound(_)) | Err(StoreError::InvalidKey(_)) => return asset_not_found().into_response(),
+            Err(StoreError::NotFound(_)) | Err(StoreError::InvalidKey(_)) => {
+                return MediaError::AssetNotFound.into_response();
+            }
             Err(e) => return ApiError::internal(e).into_response(),
         }
     } else {
@@ -379,7 +372,9 @@ async fn deliver(
     };
     let obj = match pb.media.store.get(&key, range).await {
         Ok(o) => o,
-        Err(StoreError::NotFound(_)) | Err(StoreError::InvalidKey(_)) => return asset_not_found().into_response(),
+        Err(StoreError::NotFound(_)) | Err(StoreError::InvalidKey(_)) => {
+            return MediaError::AssetNotFound.into_response();
+        }
         Err(StoreError::RangeNotSatisfiable { size, .. }) => {
             let mut res = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
             res.headers_mut()

@@ -9,7 +9,7 @@
 
 use axum::extract::State;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, FieldError, msg};
+use platform::error::{ApiResult, FieldError, msg};
 use platform::http::{ApiRouter, Json, Path};
 use platform::study::{self, Budget};
 use platform::{Timestamp, with_db};
@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
-use crate::assets::{AssetId, asset_not_found};
+use crate::assets::AssetId;
 use crate::playback::Playback;
+use crate::{MediaError, MediaResult};
 
 pub use platform::intervals::{Span, normalise, total};
 
@@ -97,14 +98,14 @@ pub struct ProgressView {
 }
 
 /// Checks a report against the asset's duration; every problem is named.
-pub fn validate(report: &ProgressReport, duration_ms: i64) -> Result<(Vec<Span>, i64), ApiError> {
+pub fn validate(report: &ProgressReport, duration_ms: i64) -> MediaResult<(Vec<Span>, i64)> {
     let mut errors = Vec::new();
     let field = |i: usize, zh: String, en: String| FieldError {
         field: format!("segments[{i}]"),
         message: msg(zh, en),
     };
     if report.segments.len() > 200 {
-        return Err(ApiError::invalid_field(
+        return Err(MediaError::field(
             "segments",
             msg("一次最多报告 200 段。", "At most 200 segments per report."),
         ));
@@ -158,7 +159,7 @@ pub fn validate(report: &ProgressReport, duration_ms: i64) -> Result<(Vec<Span>,
         });
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(MediaError::Invalid(errors));
     }
     Ok((
         spans.into_iter().map(|(_, a, b)| (a, b)).collect(),
@@ -169,7 +170,7 @@ pub fn validate(report: &ProgressReport, duration_ms: i64) -> Result<(Vec<Span>,
 impl Playback {
     /// Opens a viewing session for the allowance: after a stale gap it starts from nothing at
     /// `now`, so the allowance that follows is earned by watching time, not by idle time.
-    pub(crate) async fn open_session(&self, user: platform::ids::UserId) -> ApiResult<()> {
+    pub(crate) async fn open_session(&self, user: platform::ids::UserId) -> MediaResult<()> {
         let now = self.media.clock.now();
         with_db!(&self.media.db, |pool| {
             let mut tx = pool.begin().await?;
@@ -188,18 +189,15 @@ impl Playback {
         Ok(())
     }
 
-    async fn record(&self, user: &AuthUser, asset: AssetId, report: ProgressReport) -> ApiResult<ProgressView> {
-        let row = self.media.asset(asset).await?.ok_or_else(asset_not_found)?;
+    async fn record(&self, user: &AuthUser, asset: AssetId, report: ProgressReport) -> MediaResult<ProgressView> {
+        let row = self.media.asset(asset).await?.ok_or(MediaError::AssetNotFound)?;
         if !self.media.may_watch(user, &row).await? {
-            return Err(asset_not_found());
+            return Err(MediaError::AssetNotFound);
         }
         let duration_ms = match (row.state.as_str(), row.duration_ms) {
             ("ready", Some(d)) if d > 0 => d,
             _ => {
-                return Err(ApiError::conflict(
-                    "asset_not_ready",
-                    msg("视频还在处理中。", "The video is not ready yet."),
-                ));
+                return Err(MediaError::AssetNotReady { playing: false });
             }
         };
         let (spans, position) = validate(&report, duration_ms)?;
@@ -327,7 +325,7 @@ pub struct WatchPlace {
 
 impl crate::Media {
     /// The lessons a user watched assets in, the most recent first.
-    pub async fn places_of(&self, user: platform::ids::UserId) -> ApiResult<Vec<WatchPlace>> {
+    pub async fn places_of(&self, user: platform::ids::UserId) -> MediaResult<Vec<WatchPlace>> {
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, WatchPlace>(
             "SELECT asset_id, lesson_id, last_at FROM watch_places WHERE user_id = $1 ORDER BY last_at DESC",
         )
@@ -337,7 +335,7 @@ impl crate::Media {
     }
 
     /// A user's progress on every asset they have played.
-    pub async fn progress_of(&self, user: platform::ids::UserId) -> ApiResult<Vec<AssetProgress>> {
+    pub async fn progress_of(&self, user: platform::ids::UserId) -> MediaResult<Vec<AssetProgress>> {
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, AssetProgress>(
             "SELECT p.asset_id, p.watched_ms, p.position_ms, a.duration_ms, p.completed_at
              FROM watch_progress p JOIN assets a ON a.id = p.asset_id WHERE p.user_id = $1",
@@ -354,7 +352,7 @@ impl crate::Media {
         users: &[platform::ids::UserId],
         from: Timestamp,
         to: Timestamp,
-    ) -> ApiResult<std::collections::HashMap<platform::ids::UserId, (i64, i64)>> {
+    ) -> MediaResult<std::collections::HashMap<platform::ids::UserId, (i64, i64)>> {
         let mut out: std::collections::HashMap<platform::ids::UserId, (i64, i64)> = std::collections::HashMap::new();
         if users.is_empty() {
             return Ok(out);
@@ -403,7 +401,7 @@ impl crate::Media {
     /// was credited elsewhere (a live lecture whose replay this asset is). Watching those
     /// spans again earns nothing; the rest of the asset earns as usual, so the two make one
     /// union.
-    pub async fn seed_watched(&self, user: platform::ids::UserId, asset: AssetId, spans: &[Span]) -> ApiResult<()> {
+    pub async fn seed_watched(&self, user: platform::ids::UserId, asset: AssetId, spans: &[Span]) -> MediaResult<()> {
         let now = self.clock.now();
         with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
@@ -445,7 +443,7 @@ impl crate::Media {
         user: platform::ids::UserId,
         from: Timestamp,
         to: Timestamp,
-    ) -> ApiResult<i64> {
+    ) -> MediaResult<i64> {
         Ok(with_db!(&self.db, |pool| {
             sqlx::query_scalar::<_, i64>(
                 "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM study_credits WHERE user_id = $1 AND \
@@ -485,9 +483,9 @@ async fn get_progress(
     auth: AuthUser,
     Path(id): Path<AssetId>,
 ) -> ApiResult<Json<ProgressView>> {
-    let row = pb.media.asset(id).await?.ok_or_else(asset_not_found)?;
+    let row = pb.media.asset(id).await?.ok_or(MediaError::AssetNotFound)?;
     if !pb.media.may_watch(&auth, &row).await? {
-        return Err(asset_not_found());
+        return Err(MediaError::AssetNotFound.into());
     }
     let duration_ms = row.duration_ms.unwrap_or(0);
     let p: Option<(i64, i64, Option<Timestamp>)> = with_db!(&pb.media.db, |pool| sqlx::query_as(

@@ -36,7 +36,7 @@ pub mod validate;
 
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use db::Db;
-pub use error::{ApiError, ApiResult};
+pub use error::{ApiError, ApiResult, PlatformError, PlatformResult};
 
 /// The routes of accounts, the organization tree, membership, password recovery and QR codes,
 /// on the accounts' state.

@@ -12,9 +12,10 @@ use crate::auth::AuthUser;
 use crate::clock::Timestamp;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult, msg};
+use crate::error::{PlatformError, PlatformResult};
 use crate::http::{ApiRouter, ClientIp, Json, Page, PageQuery, Path, Query};
 use crate::ids::{InvitationId, OrgId, UserId};
-use crate::orgs::{OrgRow, OrgView, Via, org_not_found, org_row, out_of_scope_user, paginate, require_scope};
+use crate::orgs::{OrgRow, OrgView, Via, org_row, paginate, require_scope};
 use crate::validate::{PhoneNumber, Role};
 use crate::{db_execute, with_db};
 
@@ -93,10 +94,7 @@ async fn join(
         .await?;
     let code = req.join_code.trim().to_ascii_uppercase();
     if code.is_empty() {
-        return Err(ApiError::invalid_field(
-            "join_code",
-            msg("请填写加入码。", "Enter the join code."),
-        ));
+        return Err(PlatformError::field("join_code", msg("请填写加入码。", "Enter the join code.")).into());
     }
     let row: Option<OrgRow> = with_db!(&acc.db, |pool| sqlx::query_as::<_, OrgRow>(
         "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE join_code = $1",
@@ -104,21 +102,13 @@ async fn join(
     .bind(&code)
     .fetch_optional(pool)
     .await)?;
-    let row = row.ok_or_else(|| {
-        ApiError::not_found(
-            "join_code_not_found",
-            msg(
-                "加入码无效或已更换，请向老师确认。",
-                "Unknown or rotated join code; ask the school.",
-            ),
-        )
-    })?;
+    let row = row.ok_or_else(|| PlatformError::JoinCodeNotFound)?;
     add_membership(&acc.db, auth.id, row.id, Via::JoinCode, acc.now()).await?;
     Ok(Json(row.view()))
 }
 
 /// Adds a membership; joining again by consent upgrades one of unknown origin.
-async fn add_membership(db: &Db, user: UserId, org: OrgId, via: Via, now: Timestamp) -> ApiResult<()> {
+async fn add_membership(db: &Db, user: UserId, org: OrgId, via: Via, now: Timestamp) -> PlatformResult<()> {
     db_execute!(
         db,
         "INSERT INTO memberships (user_id, org_id, created_at, via) VALUES ($1, $2, $3, $4)
@@ -196,7 +186,7 @@ async fn add_member(
     Json(req): Json<AddMemberRequest>,
 ) -> ApiResult<(StatusCode, Json<InvitationSent>)> {
     require_scope(&acc.db, &auth, id).await?;
-    let phone = PhoneNumber::parse(&req.phone).map_err(|m| ApiError::invalid_field("phone", m))?;
+    let phone = PhoneNumber::parse(&req.phone).map_err(|m| PlatformError::field("phone", m))?;
     let now = acc.now();
     let expires_at = now.plus_seconds(INVITATION_DAYS * 86_400);
     // A repeated invitation is renewed, not duplicated.
@@ -271,7 +261,7 @@ async fn my_invitations(State(acc): State<Accounts>, auth: AuthUser) -> ApiResul
 }
 
 /// The caller's open invitation `id`: (invitation, organization).
-async fn open_invitation(acc: &Accounts, auth: &AuthUser, id: InvitationId) -> ApiResult<OrgId> {
+async fn open_invitation(acc: &Accounts, auth: &AuthUser, id: InvitationId) -> PlatformResult<OrgId> {
     let org: Option<OrgId> = with_db!(&acc.db, |pool| sqlx::query_scalar::<_, OrgId>(
         "SELECT i.org_id FROM org_invitations i JOIN users u ON u.phone = i.phone
          WHERE i.id = $1 AND u.id = $2 AND u.deleted_at IS NULL AND i.expires_at > $3",
@@ -281,15 +271,7 @@ async fn open_invitation(acc: &Accounts, auth: &AuthUser, id: InvitationId) -> A
     .bind(acc.now())
     .fetch_optional(pool)
     .await)?;
-    org.ok_or_else(|| {
-        ApiError::not_found(
-            "invitation_not_found",
-            msg(
-                "没有这条邀请，或邀请已过期，请向老师确认。",
-                "No such invitation, or it has expired; ask the school.",
-            ),
-        )
-    })
+    org.ok_or(PlatformError::InvitationNotFound)
 }
 
 /// Accept an invitation: the caller joins the organization.
@@ -303,7 +285,7 @@ async fn accept_invitation(
     let org = open_invitation(&acc, &auth, id).await?;
     add_membership(&acc.db, auth.id, org, Via::Invitation, acc.now()).await?;
     db_execute!(&acc.db, "DELETE FROM org_invitations WHERE id = $1", id)?;
-    let row = org_row(&acc.db, org).await?.ok_or_else(org_not_found)?;
+    let row = org_row(&acc.db, org).await?.ok_or(PlatformError::OrgNotFound)?;
     Ok(Json(row.view()))
 }
 
@@ -331,7 +313,7 @@ async fn remove_member(
     require_scope(&acc.db, &auth, id).await?;
     if let Some(target) = acc.user_by_id(user).await? {
         if !acc.may_manage_user(&auth, &target).await? {
-            return Err(out_of_scope_user());
+            return Err(PlatformError::UserOutOfScope.into());
         }
     }
     db_execute!(

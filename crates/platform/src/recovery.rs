@@ -17,7 +17,8 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::accounts::{Accounts, AuthResponse};
-use crate::error::{ApiError, ApiResult, msg};
+use crate::error::ApiResult;
+use crate::error::{PlatformError, PlatformResult};
 use crate::http::{ApiRouter, ClientIp, Json};
 use crate::texts::{TextGateway, TextMessage};
 use crate::validate::{self, PhoneNumber};
@@ -57,26 +58,6 @@ pub struct CodeReset {
     pub new_password: String,
 }
 
-fn sms_unavailable() -> ApiError {
-    ApiError::conflict(
-        "sms_unavailable",
-        msg(
-            "这里暂未开通短信找回密码，请联系孩子所在学校或班级的老师为你重置密码。",
-            "No SMS here; ask your school's staff to reset your password.",
-        ),
-    )
-}
-
-fn wrong_code() -> ApiError {
-    ApiError::invalid_field(
-        "code",
-        msg(
-            "验证码不正确或已过期，请重新获取。",
-            "The code is wrong or has expired; request a new one.",
-        ),
-    )
-}
-
 fn code_hash(phone: &str, code: &str, created_at: i64) -> String {
     auth::token_hash(&format!("password-reset:{phone}:{created_at}:{code}"))
 }
@@ -95,9 +76,9 @@ impl Accounts {
         self
     }
 
-    async fn send_code(&self, req: CodeRequest, ip: &str) -> ApiResult<CodeSent> {
-        let gateway = self.texts.clone().ok_or_else(sms_unavailable)?;
-        let phone = PhoneNumber::parse(&req.phone).map_err(|m| ApiError::invalid_field("phone", m))?;
+    async fn send_code(&self, req: CodeRequest, ip: &str) -> PlatformResult<CodeSent> {
+        let gateway = self.texts.clone().ok_or(PlatformError::SmsUnavailable)?;
+        let phone = PhoneNumber::parse(&req.phone).map_err(|m| PlatformError::field("phone", m))?;
         self.rate_limit(&format!("reset-code-ip:{ip}"), self.cfg.login_attempts_per_ip)
             .await?;
         self.rate_limit(&format!("reset-code-phone:{}", phone.as_str()), REQUESTS_PER_PHONE)
@@ -141,16 +122,16 @@ impl Accounts {
         Ok(sent)
     }
 
-    async fn reset_with_code(&self, req: CodeReset, ip: &str) -> ApiResult<AuthResponse> {
+    async fn reset_with_code(&self, req: CodeReset, ip: &str) -> PlatformResult<AuthResponse> {
         if self.texts.is_none() {
-            return Err(sms_unavailable());
+            return Err(PlatformError::SmsUnavailable);
         }
-        let phone = PhoneNumber::parse(&req.phone).map_err(|m| ApiError::invalid_field("phone", m))?;
+        let phone = PhoneNumber::parse(&req.phone).map_err(|m| PlatformError::field("phone", m))?;
         self.rate_limit(&format!("reset-ip:{ip}"), self.cfg.login_attempts_per_ip)
             .await?;
         let problems = validate::password_problems(&req.new_password, self.cfg.password_min_length, Some(&phone));
         if !problems.is_empty() {
-            return Err(ApiError::validation(validate::field_errors("new_password", problems)));
+            return Err(PlatformError::Invalid(validate::field_errors("new_password", problems)));
         }
         let now = self.now();
         let stored: Option<(String, crate::Timestamp, crate::Timestamp, i32)> =
@@ -161,7 +142,7 @@ impl Accounts {
             .fetch_optional(pool)
             .await)?;
         let Some((hash, created_at, expires_at, tries_left)) = stored else {
-            return Err(wrong_code());
+            return Err(PlatformError::WrongCode);
         };
         let code = req.code.trim();
         if expires_at <= now || tries_left <= 0 || code_hash(phone.as_str(), code, created_at.0) != hash {
@@ -177,7 +158,7 @@ impl Accounts {
                 phone.as_str(),
                 now
             )?;
-            return Err(wrong_code());
+            return Err(PlatformError::WrongCode);
         }
         // Used once: claimed by deleting it, so two requests with the same code cannot both win.
         let claimed = db_execute!(
@@ -188,11 +169,11 @@ impl Accounts {
         )?;
         let user = match (claimed, self.user_by_phone(&phone).await?) {
             (1, Some(user)) => user,
-            _ => return Err(wrong_code()),
+            _ => return Err(PlatformError::WrongCode),
         };
         let new_hash = auth::hash_password_blocking(req.new_password).await?;
         self.set_password(user.id, &new_hash, false).await?;
-        let user = self.user_by_id(user.id).await?.ok_or_else(wrong_code)?;
+        let user = self.user_by_id(user.id).await?.ok_or(PlatformError::WrongCode)?;
         self.issue_pair(&user).await
     }
 }

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use platform::Db;
 use platform::accounts::NewUser;
 use platform::ids::OrgId;
 use platform::validate::{OrgKind, Role};
+use platform::{ApiError, Db};
 use tokio::net::TcpListener;
 
 use crate::settings::{self, Overrides};
@@ -300,7 +300,7 @@ async fn ingest_import_videos(
             match app.media.ingest_file(None, &path, |_| {}).await {
                 Ok(asset) => lesson.asset_id = Some(asset.to_string()),
                 Err(e) => {
-                    failed.push(fail(format!("视频“{rel}”上传失败：{}", e.message.zh)));
+                    failed.push(fail(format!("视频“{rel}”上传失败：{}", ApiError::from(e).message.zh)));
                     continue 'entries;
                 }
             }

@@ -5,6 +5,7 @@ use platform::error::ApiResult;
 use platform::ids::UserId;
 use platform::with_db;
 
+use crate::LiveError;
 use crate::{Live, OccurrenceId};
 
 /// A deleted account's traces in live lectures: its seats and waitlist places in lectures to
@@ -29,8 +30,8 @@ impl platform::accounts::AccountEraser for Live {
             match self.cancel(occ, user).await {
                 Ok(_) => {}
                 // It started meanwhile: the seat is history now.
-                Err(e) if e.code == "enrolment_closed" => {}
-                Err(e) => return Err(e),
+                Err(LiveError::EnrolmentClosed | LiveError::CancelClosed) => {}
+                Err(e) => return Err(e.into()),
             }
         }
         platform::db_execute!(&self.db, "DELETE FROM live_series_enrolments WHERE user_id = $1", user)?;

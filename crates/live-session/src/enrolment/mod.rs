@@ -5,15 +5,16 @@
 
 use axum::extract::State;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::msg;
 use platform::ids::{OrgId, UserId};
 use platform::validate::Role;
 use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::model::{Enrolment, EnrolmentState, OccurrenceRow, occurrence_not_found};
+use crate::model::{Enrolment, EnrolmentState, OccurrenceRow};
 use crate::{Live, OccurrenceId, SeriesId};
+use crate::{LiveError, LiveResult};
 
 mod erase;
 mod routes;
@@ -103,39 +104,9 @@ pub struct OccurrenceEnrolment {
     pub waitlist_position: Option<i64>,
 }
 
-fn closed() -> ApiError {
-    ApiError::conflict(
-        "enrolment_closed",
-        msg(
-            "这场直播已经结束（或已取消），不能再报名。",
-            "This occurrence has ended or was cancelled; enrolment is closed.",
-        ),
-    )
-}
-
-fn cancel_closed() -> ApiError {
-    ApiError::conflict(
-        "enrolment_closed",
-        msg(
-            "这场直播已经开始，不能再取消报名。",
-            "This occurrence has started; the enrolment can no longer be cancelled.",
-        ),
-    )
-}
-
-fn full_now() -> ApiError {
-    ApiError::conflict(
-        "lecture_full",
-        msg(
-            "直播已经开始，名额已满。可以在回放发布后观看。",
-            "The lecture has started and every seat is taken; watch the replay later.",
-        ),
-    )
-}
-
 impl Live {
     /// The waitlist position of `user` (1-based), or `None` when not waitlisted.
-    pub(crate) async fn enrolment_of(&self, occ: OccurrenceId, user: UserId) -> ApiResult<Option<Enrolment>> {
+    pub(crate) async fn enrolment_of(&self, occ: OccurrenceId, user: UserId) -> LiveResult<Option<Enrolment>> {
         let row: Option<(String, i64)> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT state, seq FROM live_enrolments WHERE occurrence_id = $1 AND user_id = $2",
         )
@@ -177,7 +148,7 @@ impl Live {
         capacity: i32,
         users: &[UserId],
         by: UserId,
-    ) -> ApiResult<()> {
+    ) -> LiveResult<()> {
         let now = self.clock.now();
         with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
@@ -195,7 +166,7 @@ impl Live {
             .await?;
             let Some(starts_at) = open else {
                 tx.rollback().await?;
-                return Err(closed());
+                return Err(LiveError::EnrolmentClosed);
             };
             let walk_in = starts_at <= now;
             let mut turned_away = 0usize;
@@ -254,15 +225,15 @@ impl Live {
             }
             if turned_away > 0 && turned_away == users.len() {
                 tx.rollback().await?;
-                return Err(full_now());
+                return Err(LiveError::LectureFull);
             }
             tx.commit().await?;
-            Ok::<(), ApiError>(())
+            Ok::<(), LiveError>(())
         })
     }
 
     /// Cancels `user`'s enrolment and promotes the first in line into a freed seat.
-    pub(crate) async fn cancel(&self, occ: OccurrenceId, user: UserId) -> ApiResult<bool> {
+    pub(crate) async fn cancel(&self, occ: OccurrenceId, user: UserId) -> LiveResult<bool> {
         let now = self.clock.now();
         with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
@@ -277,7 +248,7 @@ impl Live {
             .await?;
             if open.is_none() {
                 tx.rollback().await?;
-                return Err(cancel_closed());
+                return Err(LiveError::CancelClosed);
             }
             let n = sqlx::query(
                 "UPDATE live_enrolments SET state = 'cancelled', updated_at = $3
@@ -291,13 +262,13 @@ impl Live {
             .rows_affected();
             promote(&mut tx, occ, now).await?;
             tx.commit().await?;
-            Ok::<bool, ApiError>(n == 1)
+            Ok::<bool, LiveError>(n == 1)
         })
     }
 
     /// Promotes waitlisted users of every open occurrence of a series into free seats and enrols
     /// whole-series enrolees in occurrences they are not in yet (after an edit).
-    pub(crate) async fn fill_series(&self, series: SeriesId) -> ApiResult<()> {
+    pub(crate) async fn fill_series(&self, series: SeriesId) -> LiveResult<()> {
         let s = self.series_row(series).await?;
         let now = self.clock.now();
         let occs = self.open_occurrences(series, now).await?;
@@ -327,7 +298,7 @@ impl Live {
                 match self.enrol(o, s.capacity, &missing, s.expert_id).await {
                     Ok(()) => {}
                     // It started meanwhile: nothing to fill.
-                    Err(e) if e.code == "enrolment_closed" || e.code == "lecture_full" => {}
+                    Err(LiveError::EnrolmentClosed | LiveError::LectureFull) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -336,7 +307,7 @@ impl Live {
     }
 
     /// Users of `org`'s subtree who are parents (a class enrolment).
-    async fn class_parents(&self, org: OrgId) -> ApiResult<Vec<UserId>> {
+    async fn class_parents(&self, org: OrgId) -> LiveResult<Vec<UserId>> {
         let path = platform::orgs::org_path(&self.db, org).await?;
         Ok(with_db!(&self.db, |pool| {
             sqlx::query_scalar::<_, UserId>(
@@ -351,37 +322,22 @@ impl Live {
         })?)
     }
 
-    async fn enrol_request(&self, auth: &AuthUser, id: OccurrenceId, req: EnrolRequest) -> ApiResult<EnrolResult> {
+    async fn enrol_request(&self, auth: &AuthUser, id: OccurrenceId, req: EnrolRequest) -> LiveResult<EnrolResult> {
         let (occ, series) = self.occurrence_with_series(id).await?;
         let batch = req.user_ids.is_some() || req.class_id.is_some();
         if !batch {
             if !self.in_audience(auth.id, series.scope_org_id).await? {
-                return Err(ApiError::forbidden(
-                    "out_of_scope",
-                    msg(
-                        "这场直播不面向你所在的学校或地区。",
-                        "This live session is not for your organization.",
-                    ),
-                ));
+                return Err(LiveError::OccurrenceNotForYou);
             }
             if let Some(e) = self
                 .enrolment_of(id, auth.id)
                 .await?
                 .filter(|e| e.state != EnrolmentState::Cancelled)
             {
-                return Err(ApiError::conflict(
-                    "already_enrolled",
-                    msg(
-                        if e.state == EnrolmentState::Enrolled {
-                            "你已经报名了这场直播。"
-                        } else {
-                            "你已经在候补名单中。"
-                        },
-                        "You are already enrolled or waitlisted.",
-                    ),
-                )
-                .with_extra("state", serde_json::json!(e.state))
-                .with_extra("waitlist_position", serde_json::json!(e.waitlist_position)));
+                return Err(LiveError::AlreadyEnrolled {
+                    state: e.state,
+                    waitlist_position: e.waitlist_position,
+                });
             }
             self.enrol(&occ, series.capacity, &[auth.id], auth.id).await?;
             let mine = self.enrolment_of(id, auth.id).await?;
@@ -396,7 +352,7 @@ impl Live {
         // or belong to the audience of); to others it does not exist, as for `GET`.
         auth.require_role(&[Role::Curator, Role::Admin])?;
         if !self.manages(auth, &series).await? && !self.in_audience(auth.id, series.scope_org_id).await? {
-            return Err(occurrence_not_found());
+            return Err(LiveError::OccurrenceNotFound);
         }
         let mut users = Vec::new();
         if let Some(class) = req.class_id {
@@ -409,7 +365,7 @@ impl Live {
             }
         }
         if users.len() > MAX_BATCH {
-            return Err(ApiError::invalid_field(
+            return Err(LiveError::field(
                 "user_ids",
                 msg(
                     format!("一次最多为 {MAX_BATCH} 人报名。"),

@@ -2,14 +2,14 @@
 
 use axum::http::StatusCode;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::ApiResult;
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::UserId;
 use platform::with_db;
 use utoipa_axum::routes;
 
 use super::*;
-use crate::model::occurrence_not_found;
+use crate::LiveError;
 use crate::{Live, OccurrenceId, SeriesId};
 
 pub(crate) fn router() -> ApiRouter<Live> {
@@ -44,7 +44,7 @@ pub(super) async fn list_enrolments(
 ) -> ApiResult<Json<Vec<Enrolment>>> {
     let (_, series) = live.occurrence_with_series(id).await?;
     if !live.manages(&auth, &series).await? {
-        return Err(occurrence_not_found());
+        return Err(LiveError::OccurrenceNotFound.into());
     }
     let rows: Vec<(UserId, String)> = with_db!(&live.db, |pool| sqlx::query_as(
         "SELECT user_id, state FROM live_enrolments WHERE occurrence_id = $1 AND state <> 'cancelled' ORDER BY seq",
@@ -83,10 +83,7 @@ pub(super) async fn cancel_mine(
     // 404 for an occurrence that does not exist.
     live.occurrence_with_series(id).await?;
     if !live.cancel(id, auth.id).await? {
-        return Err(ApiError::not_found(
-            "enrolment_not_found",
-            msg("你没有报名这场直播。", "You are not enrolled in this occurrence."),
-        ));
+        return Err(LiveError::EnrolmentNotFound.into());
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -102,13 +99,7 @@ pub(super) async fn enrol_series(
 ) -> ApiResult<Json<SeriesEnrolResult>> {
     let s = live.series_row(id).await?;
     if !live.in_audience(auth.id, s.scope_org_id).await? {
-        return Err(ApiError::forbidden(
-            "out_of_scope",
-            msg(
-                "这个直播系列不面向你所在的学校或地区。",
-                "This series is not for your organization.",
-            ),
-        ));
+        return Err(LiveError::SeriesNotForYou.into());
     }
     let now = live.clock.now();
     platform::db_execute!(
@@ -124,8 +115,8 @@ pub(super) async fn enrol_series(
         match live.enrol(&o, s.capacity, &[auth.id], auth.id).await {
             Ok(()) => {}
             // It started meanwhile: reported below as it stands.
-            Err(e) if e.code == "enrolment_closed" || e.code == "lecture_full" => {}
-            Err(e) => return Err(e),
+            Err(LiveError::EnrolmentClosed | LiveError::LectureFull) => {}
+            Err(e) => return Err(e.into()),
         }
         let mine = live.enrolment_of(o.id, auth.id).await?;
         out.push(OccurrenceEnrolment {

@@ -5,11 +5,12 @@
 use std::path::{Path as FsPath, PathBuf};
 
 use platform::jobs::{Job, JobContext, JobError, JobHandler, Jobs};
-use platform::{ApiResult, db_execute, with_db};
+use platform::{db_execute, with_db};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::*;
+use crate::LiveResult;
 use crate::{Live, OccurrenceId};
 
 /// A recording whose newest piece is younger than this may still be finishing on some node.
@@ -39,7 +40,7 @@ impl Live {
     /// `finished`: this node's recorder has stored its last piece. Otherwise a piece stored in
     /// the last seconds means a recorder (perhaps on another node) is still finishing, and the
     /// periodic sweep queues the replay a little later.
-    pub(crate) async fn queue_replay_if_ended(&self, occ: OccurrenceId, finished: bool) -> ApiResult<()> {
+    pub(crate) async fn queue_replay_if_ended(&self, occ: OccurrenceId, finished: bool) -> LiveResult<()> {
         if self.rec.is_none() {
             return Ok(());
         }
@@ -102,7 +103,7 @@ impl Live {
     }
 
     /// Marks replays whose asset finished transcoding as ready and tells the enrolled parents.
-    pub(crate) async fn finish_replays(&self) -> ApiResult<()> {
+    pub(crate) async fn finish_replays(&self) -> LiveResult<()> {
         let Some(setup) = self.rec.clone() else {
             return Ok(());
         };
@@ -311,7 +312,7 @@ impl Live {
     }
 
     /// The recording's pieces as (wall-clock start, duration) in ms, in order.
-    pub(crate) async fn replay_segments(&self, occ: OccurrenceId) -> ApiResult<Vec<(i64, i64)>> {
+    pub(crate) async fn replay_segments(&self, occ: OccurrenceId) -> LiveResult<Vec<(i64, i64)>> {
         let rows: Vec<(i64, i32)> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT started_at, duration_ms FROM live_segments WHERE occurrence_id = $1 ORDER BY seq",
         )

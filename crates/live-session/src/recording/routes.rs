@@ -3,6 +3,7 @@
 use platform::{ApiResult, Timestamp, with_db};
 
 use super::*;
+use crate::LiveError;
 use crate::{Live, OccurrenceId};
 
 /// A replay's chat and chapters, placed on the replay's timeline.
@@ -38,12 +39,7 @@ pub(super) async fn replay_view(
     auth: platform::auth::AuthUser,
     platform::http::Path(asset): platform::http::Path<uuid::Uuid>,
 ) -> ApiResult<platform::http::Json<ReplayView>> {
-    let not_found = || {
-        platform::error::ApiError::not_found(
-            "replay_not_found",
-            platform::error::msg("这不是直播回放。", "This is not the replay of a live lecture."),
-        )
-    };
+    let not_found = || platform::ApiError::from(LiveError::ReplayNotFound);
     let occ: Option<OccurrenceId> = with_db!(&live.db, |pool| sqlx::query_scalar(
         "SELECT id FROM live_occurrences WHERE replay_asset_id = $1",
     )

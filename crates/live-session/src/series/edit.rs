@@ -2,26 +2,20 @@
 //! where a date stays, cancelling the dropped ones with a notice), and stopping cancels them all.
 
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
 use platform::{Timestamp, with_db};
 
 use super::*;
 use crate::{Live, OccurrenceId, SeriesId};
+use crate::{LiveError, LiveResult};
 
 impl Live {
-    pub(super) async fn edit_series(&self, user: &AuthUser, id: SeriesId, p: SeriesPatch) -> ApiResult<SeriesView> {
+    pub(super) async fn edit_series(&self, user: &AuthUser, id: SeriesId, p: SeriesPatch) -> LiveResult<SeriesView> {
         let s = self.series_row(id).await?;
         if !self.manages(user, &s).await? {
-            return Err(series_not_found());
+            return Err(LiveError::SeriesNotFound);
         }
         if p.version != s.version {
-            return Err(ApiError::conflict(
-                "version_conflict",
-                msg(
-                    "系列已被他人修改，请刷新后再改。",
-                    "The series changed meanwhile; reload.",
-                ),
-            ));
+            return Err(LiveError::SeriesVersionConflict);
         }
         let mut errors = Vec::new();
         let mut field = |name: &str, new: Option<String>, old: String, max: usize, required: bool| match new {
@@ -38,7 +32,7 @@ impl Live {
         let threshold = p.attendance_threshold.unwrap_or(s.threshold);
         errors.extend(check_numbers(capacity, threshold));
         if !errors.is_empty() {
-            return Err(ApiError::validation(errors));
+            return Err(LiveError::Invalid(errors));
         }
         let rrule = p.rrule.unwrap_or_else(|| s.rrule.clone());
         let exceptions = p
@@ -133,13 +127,7 @@ impl Live {
             Ok::<u64, sqlx::Error>(n)
         })?;
         if changed == 0 {
-            return Err(ApiError::conflict(
-                "version_conflict",
-                msg(
-                    "系列已被他人修改，请刷新后再改。",
-                    "The series changed meanwhile; reload.",
-                ),
-            ));
+            return Err(LiveError::SeriesVersionConflict);
         }
         for occ in dropped {
             self.notify_cancelled(occ).await?;
@@ -151,10 +139,10 @@ impl Live {
 
     /// Stops a series: every future scheduled lecture is cancelled and those enrolled or
     /// waitlisted are told; past lectures, a live one, and their records stay.
-    pub(super) async fn stop_series(&self, user: &AuthUser, id: SeriesId) -> ApiResult<SeriesView> {
+    pub(super) async fn stop_series(&self, user: &AuthUser, id: SeriesId) -> LiveResult<SeriesView> {
         let s = self.series_row(id).await?;
         if !self.manages(user, &s).await? {
-            return Err(series_not_found());
+            return Err(LiveError::SeriesNotFound);
         }
         let now = self.clock.now();
         let dropped: Vec<OccurrenceId> = with_db!(&self.db, |pool| {

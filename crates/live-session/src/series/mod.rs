@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::msg;
 use platform::ids::{OrgId, UserId};
 use platform::scope::Scope;
 use platform::validate::Role;
@@ -19,6 +19,7 @@ mod edit;
 mod plan;
 mod routes;
 
+use crate::{LiveError, LiveResult};
 use plan::*;
 pub use routes::*;
 
@@ -129,29 +130,25 @@ const SERIES_COLUMNS: &str = "id, expert_id, title, description, lecturer, rrule
                               duration_min, capacity, scope_org_id, threshold, version, replay_course_id, age_stages";
 
 /// Checked age-stage codes, as JSON for the row.
-fn stages_json(codes: &[String]) -> ApiResult<String> {
-    let stages = platform::stages::parse_age_stages(codes).map_err(|m| ApiError::invalid_field("age_stages", m))?;
+fn stages_json(codes: &[String]) -> LiveResult<String> {
+    let stages = platform::stages::parse_age_stages(codes).map_err(|m| LiveError::field("age_stages", m))?;
     let codes: Vec<&str> = stages.iter().map(|s| s.code()).collect();
     Ok(serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into()))
 }
 
-pub(crate) fn series_not_found() -> ApiError {
-    ApiError::not_found("series_not_found", msg("直播系列不存在。", "No such live series."))
-}
-
 impl Live {
-    pub(crate) async fn series_row(&self, id: SeriesId) -> ApiResult<SeriesRow> {
+    pub(crate) async fn series_row(&self, id: SeriesId) -> LiveResult<SeriesRow> {
         let sql = format!("SELECT {SERIES_COLUMNS} FROM live_series WHERE id = $1");
         with_db!(&self.db, |pool| sqlx::query_as::<_, SeriesRow>(&sql)
             .bind(id)
             .fetch_optional(pool)
             .await)?
-        .ok_or_else(series_not_found)
+        .ok_or(LiveError::SeriesNotFound)
     }
 
     /// Whether `user` manages the series: its expert, those who [manage](Scope::manages) its
     /// audience organization, and for an unscoped series those who publish to everyone.
-    pub(crate) async fn manages(&self, user: &AuthUser, s: &SeriesRow) -> ApiResult<bool> {
+    pub(crate) async fn manages(&self, user: &AuthUser, s: &SeriesRow) -> LiveResult<bool> {
         if user.role == Role::Expert {
             return Ok(s.expert_id == user.id);
         }
@@ -164,7 +161,7 @@ impl Live {
 
     /// Whether `user` belongs to the series' audience (an organization scope they
     /// [see](Scope::sees); `None`: everyone).
-    pub(crate) async fn in_audience(&self, user: UserId, scope: Option<OrgId>) -> ApiResult<bool> {
+    pub(crate) async fn in_audience(&self, user: UserId, scope: Option<OrgId>) -> LiveResult<bool> {
         let Some(org) = scope else {
             return Ok(true);
         };
@@ -172,7 +169,7 @@ impl Live {
         Ok(Scope::load_member(&self.db, user).await?.sees(Some(&path)))
     }
 
-    async fn occurrences_of(&self, series: SeriesId) -> ApiResult<Vec<OccurrenceBrief>> {
+    async fn occurrences_of(&self, series: SeriesId) -> LiveResult<Vec<OccurrenceBrief>> {
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, OccurrenceBrief>(
             "SELECT id, starts_at, ends_at, state FROM live_occurrences WHERE series_id = $1 ORDER BY starts_at",
         )
@@ -181,7 +178,7 @@ impl Live {
         .await)?)
     }
 
-    async fn series_view(&self, s: SeriesRow) -> ApiResult<SeriesView> {
+    async fn series_view(&self, s: SeriesRow) -> LiveResult<SeriesView> {
         Ok(SeriesView {
             occurrences: self.occurrences_of(s.id).await?,
             id: s.id,
@@ -201,30 +198,24 @@ impl Live {
         })
     }
 
-    async fn create_series(&self, user: &AuthUser, req: NewSeries) -> ApiResult<SeriesView> {
+    async fn create_series(&self, user: &AuthUser, req: NewSeries) -> LiveResult<SeriesView> {
         user.require_role(&[Role::Expert, Role::Curator, Role::Admin])?;
         let expert = match (user.role, req.expert_id) {
             (Role::Expert, None) => user.id,
             (Role::Expert, Some(id)) if id == user.id => user.id,
             (Role::Expert, Some(_)) => {
-                return Err(ApiError::forbidden(
-                    "not_your_series",
-                    msg(
-                        "专家只能为自己创建直播系列。",
-                        "Experts create series for themselves only.",
-                    ),
-                ));
+                return Err(LiveError::NotYourSeries);
             }
             (_, Some(id)) => id,
             (_, None) => {
-                return Err(ApiError::invalid_field(
+                return Err(LiveError::field(
                     "expert_id",
                     msg("请选择主讲专家。", "Choose the expert who lectures."),
                 ));
             }
         };
         let Some(expert_name) = platform::accounts::expert_name(&self.db, expert).await? else {
-            return Err(ApiError::invalid_field(
+            return Err(LiveError::field(
                 "expert_id",
                 msg("主讲人必须是专家账号。", "expert_id must be an expert."),
             ));
@@ -234,7 +225,7 @@ impl Live {
         let scope = Scope::load(&self.db, Some(user)).await?;
         match req.scope_org_id {
             None if !scope.publishes_to_everyone() => {
-                return Err(ApiError::invalid_field(
+                return Err(LiveError::field(
                     "scope_org_id",
                     msg(
                         "请选择面向的组织（面向所有人限省级工作人员）。",
@@ -245,12 +236,10 @@ impl Live {
             None => {}
             Some(org) if user.role == Role::Expert => {
                 let path = platform::orgs::org_path(&self.db, org).await?;
-                scope.reaches(&path).then_some(()).ok_or_else(|| {
-                    ApiError::forbidden(
-                        "out_of_scope",
-                        msg("只能面向你所在的组织及其下级。", "Only your organizations and below."),
-                    )
-                })?;
+                scope
+                    .reaches(&path)
+                    .then_some(())
+                    .ok_or(LiveError::AudienceOutOfScope)?;
             }
             Some(org) => platform::orgs::require_scope(&self.db, user, org).await?,
         }
@@ -266,7 +255,7 @@ impl Live {
         errors.extend(check_numbers(req.capacity, threshold));
         let (Some(title), Some(description), Some(lecturer), true) = (title, description, lecturer, errors.is_empty())
         else {
-            return Err(ApiError::validation(errors));
+            return Err(LiveError::Invalid(errors));
         };
         let plan = plan(&req.rrule, &req.exceptions, req.starts_at, req.duration_minutes)?;
         let stages = stages_json(&req.age_stages)?;

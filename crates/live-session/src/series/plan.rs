@@ -2,36 +2,11 @@
 //! checks on its texts and numbers.
 
 use platform::Timestamp;
-use platform::error::{ApiError, ApiResult, FieldError, msg};
+use platform::error::{FieldError, msg};
 use time::{Date, Duration, OffsetDateTime};
 
-use crate::recurrence::{self, RuleError};
-
-pub(super) fn rule_error(e: RuleError) -> ApiError {
-    let m = match e {
-        RuleError::Syntax(part) => msg(
-            format!("重复规则无法识别（{part}）：请用每周重复，例如 FREQ=WEEKLY;BYDAY=TH;COUNT=10。"),
-            format!("Unsupported recurrence ({part}); use e.g. FREQ=WEEKLY;BYDAY=TH;COUNT=10."),
-        ),
-        RuleError::NoEnd => msg(
-            "重复规则需要 COUNT（次数）或 UNTIL（截止日期）。",
-            "The rule needs COUNT or UNTIL.",
-        ),
-        RuleError::TooMany => msg(
-            format!("一个系列最多 {} 次直播。", recurrence::MAX_OCCURRENCES),
-            format!("A series has at most {} occurrences.", recurrence::MAX_OCCURRENCES),
-        ),
-        RuleError::Empty => msg("按这个规则没有任何一次直播。", "The rule yields no occurrence."),
-        RuleError::Overlap => msg(
-            "同一系列的两次直播时间重叠：请缩短时长或调整日期。",
-            "Two occurrences of the series overlap.",
-        ),
-    };
-    ApiError::validation(vec![FieldError {
-        field: "rrule".into(),
-        message: m,
-    }])
-}
+use crate::recurrence::{self};
+use crate::{LiveError, LiveResult};
 
 /// The checked settings of a series (create and edit share them).
 pub(crate) struct Plan {
@@ -40,7 +15,7 @@ pub(crate) struct Plan {
     pub duration_min: i32,
 }
 
-pub(crate) fn plan(rrule: &str, exceptions: &[String], start: Timestamp, duration_min: i32) -> ApiResult<Plan> {
+pub(crate) fn plan(rrule: &str, exceptions: &[String], start: Timestamp, duration_min: i32) -> LiveResult<Plan> {
     let mut errors = Vec::new();
     if !(10..=480).contains(&duration_min) {
         errors.push(FieldError {
@@ -63,16 +38,15 @@ pub(crate) fn plan(rrule: &str, exceptions: &[String], start: Timestamp, duratio
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(LiveError::Invalid(errors));
     }
-    let rule = recurrence::parse(rrule).map_err(rule_error)?;
+    let rule = recurrence::parse(rrule)?;
     let starts = recurrence::expand(
         &rule,
         start.to_offset_date_time(),
         Duration::minutes(i64::from(duration_min)),
         &dates,
-    )
-    .map_err(rule_error)?;
+    )?;
     Ok(Plan {
         starts,
         exceptions: dates.iter().map(|d| d.format(&fmt).unwrap_or_default()).collect(),

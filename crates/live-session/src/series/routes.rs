@@ -7,6 +7,7 @@ use platform::http::{ApiRouter, Json, Path};
 use utoipa_axum::routes;
 
 use super::*;
+use crate::LiveError;
 use crate::{Live, SeriesId};
 
 pub(crate) fn router() -> ApiRouter<Live> {
@@ -36,7 +37,7 @@ pub(super) async fn get_series(
 ) -> ApiResult<Json<SeriesView>> {
     let s = live.series_row(id).await?;
     if !live.manages(&auth, &s).await? && !live.in_audience(auth.id, s.scope_org_id).await? {
-        return Err(series_not_found());
+        return Err(LiveError::SeriesNotFound.into());
     }
     Ok(Json(live.series_view(s).await?))
 }

@@ -1,10 +1,9 @@
 //! Finishing an upload: its chunks checked and joined, the file stored as the asset's source, and
 //! transcoding queued; the same path for files ingested from disk (import, CLI).
 
-use axum::http::StatusCode;
 use futures::StreamExt;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::msg;
 use platform::ids::{JobId, UserId};
 use platform::jobs::Jobs;
 use platform::{db_execute, with_db};
@@ -12,30 +11,21 @@ use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::assets::AssetId;
+use crate::{Closed, MediaError, MediaResult};
 use crate::{Media, TRANSCODE};
 
 impl Media {
     /// Assembles the chunks into the source object, checks the checksum, then creates the asset
     /// and its transcoding job in one transaction.
-    pub(crate) async fn complete(&self, user: &AuthUser, id: UploadId, req: CompleteRequest) -> ApiResult<AssetId> {
+    pub(crate) async fn complete(&self, user: &AuthUser, id: UploadId, req: CompleteRequest) -> MediaResult<AssetId> {
         let row = self.own_upload(user, id).await?;
         match (row.state.as_str(), row.asset_id) {
             ("completed", Some(asset)) => {
-                return Err(ApiError::conflict(
-                    "upload_completed",
-                    msg("该上传已经完成。", "This upload is already complete."),
-                )
-                .with_extra("asset_id", serde_json::json!(asset)));
+                return Err(MediaError::UploadCompleted { asset });
             }
             ("open", _) => {}
             _ => {
-                return Err(ApiError::conflict(
-                    "upload_closed",
-                    msg(
-                        "上传正在处理或已取消。",
-                        "The upload is being completed or was cancelled.",
-                    ),
-                ));
+                return Err(MediaError::UploadClosed(Closed::CompletingOrCancelled));
             }
         }
         let received = self.received(id).await?;
@@ -43,19 +33,12 @@ impl Media {
             .filter(|n| received.binary_search(n).is_err())
             .collect();
         if !missing.is_empty() {
-            return Err(ApiError::conflict(
-                "upload_incomplete",
-                msg(
-                    format!("还有 {} 个分片未上传。", missing.len()),
-                    format!("{} chunks are missing.", missing.len()),
-                ),
-            )
-            .with_extra("missing", serde_json::json!(missing)));
+            return Err(MediaError::UploadIncomplete { missing });
         }
         let wanted = match req.sha256.as_deref().map(str::trim) {
             Some(s) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => Some(s.to_ascii_lowercase()),
             Some(_) => {
-                return Err(ApiError::invalid_field(
+                return Err(MediaError::field(
                     "sha256",
                     msg("SHA-256 应为 64 位十六进制。", "sha256 must be 64 hex digits."),
                 ));
@@ -71,10 +54,7 @@ impl Media {
             now
         )?;
         if claimed != 1 {
-            return Err(ApiError::conflict(
-                "upload_closed",
-                msg("上传正在处理中。", "The upload is being completed."),
-            ));
+            return Err(MediaError::UploadClosed(Closed::Completing));
         }
         let asset = AssetId::new();
         let source_key = format!("assets/{asset}/source");
@@ -90,14 +70,7 @@ impl Media {
         if wanted.as_ref().is_some_and(|w| *w != digest) {
             let _ = self.store.delete(&source_key).await;
             self.reopen(id).await?;
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "checksum_mismatch",
-                msg(
-                    "文件校验失败：收到的内容与 SHA-256 不一致，请重新上传有问题的分片。",
-                    "Checksum mismatch: the received bytes do not match the SHA-256.",
-                ),
-            ));
+            return Err(MediaError::ChecksumMismatch);
         }
         let job = JobId::new();
         let payload = serde_json::json!({ "asset_id": asset }).to_string();
@@ -148,7 +121,7 @@ impl Media {
     }
 
     /// Gives a failed completion back to the uploader (chunks can be re-sent, then completed).
-    pub(super) async fn reopen(&self, id: UploadId) -> ApiResult<()> {
+    pub(super) async fn reopen(&self, id: UploadId) -> MediaResult<()> {
         db_execute!(
             &self.db,
             "UPDATE uploads SET state = 'open' WHERE id = $1 AND state = 'completing'",
@@ -158,7 +131,7 @@ impl Media {
     }
 
     /// Streams the chunks, in order, into one object; returns its SHA-256.
-    pub(super) async fn assemble(&self, row: &UploadRow, key: &str) -> ApiResult<String> {
+    pub(super) async fn assemble(&self, row: &UploadRow, key: &str) -> MediaResult<String> {
         let store = self.store.clone();
         let (id, count) = (row.id, row.chunk_count);
         let hasher = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
@@ -190,7 +163,7 @@ impl Media {
             .boxed();
         let meta = self.store.put(key, stream).await?;
         if i64::try_from(meta.size).ok() != Some(row.size) {
-            return Err(ApiError::internal(anyhow::anyhow!(
+            return Err(MediaError::Internal(anyhow::anyhow!(
                 "assembled {} bytes, expected {}",
                 meta.size,
                 row.size
@@ -199,7 +172,7 @@ impl Media {
         let digest = hasher
             .lock()
             .map(|h| hex(&h.clone().finalize()))
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("hasher poisoned")))?;
+            .map_err(|_| MediaError::Internal(anyhow::anyhow!("hasher poisoned")))?;
         Ok(digest)
     }
 }
@@ -218,16 +191,16 @@ impl Media {
         owner: Option<UserId>,
         path: &std::path::Path,
         progress: impl Fn(u64) + Send + Sync + 'static,
-    ) -> ApiResult<AssetId> {
+    ) -> MediaResult<AssetId> {
         let io = |e: std::io::Error| {
-            ApiError::invalid_field(
+            MediaError::field(
                 "file",
                 msg(format!("无法读取文件：{e}"), format!("Could not read the file: {e}")),
             )
         };
         let size = tokio::fs::metadata(path).await.map_err(io)?.len();
         if size == 0 {
-            return Err(ApiError::invalid_field(
+            return Err(MediaError::field(
                 "file",
                 msg("文件是空的（0 字节）。", "The file is empty."),
             ));

@@ -4,9 +4,8 @@
 //! the asset and its transcoding job appear in one transaction after the source is complete.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::msg;
 use platform::ids::UserId;
 use platform::validate::{self};
 use platform::{Timestamp, db_execute, with_db};
@@ -20,6 +19,7 @@ use crate::assets::AssetId;
 mod assemble;
 mod routes;
 
+use crate::{Closed, MediaError, MediaResult};
 use assemble::*;
 pub use routes::*;
 
@@ -81,19 +81,12 @@ struct UploadRow {
     expires_at: Timestamp,
 }
 
-fn upload_not_found() -> ApiError {
-    ApiError::not_found(
-        "upload_not_found",
-        msg("上传任务不存在或已过期。", "No such upload, or it has expired."),
-    )
-}
-
 fn chunk_key(id: UploadId, n: i32) -> String {
     format!("uploads/{id}/{n:06}")
 }
 
 impl Media {
-    async fn upload(&self, id: UploadId) -> ApiResult<Option<UploadRow>> {
+    async fn upload(&self, id: UploadId) -> MediaResult<Option<UploadRow>> {
         Ok(with_db!(&self.db, |pool| {
             sqlx::query_as::<_, UploadRow>(
                 "SELECT id, user_id, filename, content_type, size, chunk_size, chunk_count, state, \
@@ -106,18 +99,15 @@ impl Media {
     }
 
     /// The caller's upload; someone else's is refused.
-    async fn own_upload(&self, user: &AuthUser, id: UploadId) -> ApiResult<UploadRow> {
-        let row = self.upload(id).await?.ok_or_else(upload_not_found)?;
+    async fn own_upload(&self, user: &AuthUser, id: UploadId) -> MediaResult<UploadRow> {
+        let row = self.upload(id).await?.ok_or(MediaError::UploadNotFound)?;
         if row.user_id != user.id {
-            return Err(ApiError::forbidden(
-                "not_your_upload",
-                msg("这不是你的上传任务。", "This upload belongs to someone else."),
-            ));
+            return Err(MediaError::NotYourUpload);
         }
         Ok(row)
     }
 
-    async fn received(&self, id: UploadId) -> ApiResult<Vec<i32>> {
+    async fn received(&self, id: UploadId) -> MediaResult<Vec<i32>> {
         Ok(with_db!(&self.db, |pool| sqlx::query_scalar::<_, i32>(
             "SELECT n FROM upload_chunks WHERE upload_id = $1 ORDER BY n"
         )
@@ -126,7 +116,7 @@ impl Media {
         .await)?)
     }
 
-    async fn view(&self, row: UploadRow) -> ApiResult<UploadView> {
+    async fn view(&self, row: UploadRow) -> MediaResult<UploadView> {
         Ok(UploadView {
             received: self.received(row.id).await?,
             id: row.id,
@@ -144,17 +134,17 @@ impl Media {
         now.plus_seconds(i64::try_from(self.cfg.upload_ttl_hours * 3600).unwrap_or(i64::MAX / 2000))
     }
 
-    pub(crate) async fn create_upload(&self, user: &AuthUser, req: NewUpload) -> ApiResult<UploadView> {
-        let filename = validate::name(&req.filename, 255).map_err(|m| ApiError::invalid_field("filename", m))?;
+    pub(crate) async fn create_upload(&self, user: &AuthUser, req: NewUpload) -> MediaResult<UploadView> {
+        let filename = validate::name(&req.filename, 255).map_err(|m| MediaError::field("filename", m))?;
         let max = i64::try_from(self.cfg.max_upload_bytes).unwrap_or(i64::MAX);
         if req.size <= 0 {
-            return Err(ApiError::invalid_field(
+            return Err(MediaError::field(
                 "size",
                 msg("文件是空的（0 字节），请选择视频文件。", "The file is empty (0 bytes)."),
             ));
         }
         if req.size > max {
-            return Err(ApiError::invalid_field(
+            return Err(MediaError::field(
                 "size",
                 msg(
                     format!("文件太大：最大 {} MB。", max / 1024 / 1024),
@@ -168,14 +158,14 @@ impl Media {
             req.content_type.trim().to_owned()
         };
         if content_type.len() > 100 {
-            return Err(ApiError::invalid_field(
+            return Err(MediaError::field(
                 "content_type",
                 msg("文件类型无效。", "Invalid content type."),
             ));
         }
         let chunk_size = i64::try_from(self.cfg.chunk_size_bytes.max(1)).unwrap_or(i64::MAX);
         let chunks = i32::try_from((req.size + chunk_size - 1) / chunk_size)
-            .map_err(|_| ApiError::invalid_field("size", msg("文件太大。", "Too large.")))?;
+            .map_err(|_| MediaError::field("size", msg("文件太大。", "Too large.")))?;
         let id = UploadId::new();
         let now = self.clock.now();
         let expires = self.expiry(now);
@@ -207,19 +197,13 @@ impl Media {
         })
     }
 
-    pub(crate) async fn put_chunk(&self, user: &AuthUser, id: UploadId, n: i32, body: bytes::Bytes) -> ApiResult<()> {
+    pub(crate) async fn put_chunk(&self, user: &AuthUser, id: UploadId, n: i32, body: bytes::Bytes) -> MediaResult<()> {
         let row = self.own_upload(user, id).await?;
         if row.state != "open" {
-            return Err(ApiError::conflict(
-                "upload_closed",
-                msg(
-                    "上传已完成或已取消，不能再发送分片。",
-                    "The upload is finished or cancelled.",
-                ),
-            ));
+            return Err(MediaError::UploadClosed(Closed::ForChunks));
         }
         if n < 0 || n >= row.chunk_count {
-            return Err(ApiError::invalid_field(
+            return Err(MediaError::field(
                 "n",
                 msg(
                     format!("分片编号超出范围：应为 0 到 {}。", row.chunk_count - 1),
@@ -233,14 +217,11 @@ impl Media {
             row.chunk_size
         };
         if body.len() as i64 != expected {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "wrong_chunk_size",
-                msg(
-                    format!("分片 {n} 应为 {expected} 字节，收到 {} 字节。", body.len()),
-                    format!("Chunk {n} must have {expected} bytes, got {}.", body.len()),
-                ),
-            ));
+            return Err(MediaError::WrongChunkSize {
+                n,
+                expected,
+                got: body.len(),
+            });
         }
         let digest = hex(&Sha256::digest(&body));
         let size = body.len() as i64;
@@ -273,7 +254,7 @@ impl Media {
 
     /// Removes uploads left unfinished past their expiry, with their chunks, and reopens
     /// completions interrupted by a crash. Returns how many uploads were removed.
-    pub async fn clean_up_uploads(&self) -> ApiResult<usize> {
+    pub async fn clean_up_uploads(&self) -> MediaResult<usize> {
         let now = self.clock.now();
         db_execute!(
             &self.db,

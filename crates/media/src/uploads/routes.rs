@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use super::*;
 use crate::Media;
+use crate::MediaResult;
 
 pub(crate) fn router(chunk_limit: usize) -> ApiRouter<Media> {
     ApiRouter::new()
@@ -22,8 +23,8 @@ pub(crate) fn router(chunk_limit: usize) -> ApiRouter<Media> {
         )
 }
 
-pub(super) fn may_upload(user: &AuthUser) -> ApiResult<()> {
-    user.require_role(&[Role::Expert, Role::Curator, Role::Admin])
+pub(super) fn may_upload(user: &AuthUser) -> MediaResult<()> {
+    Ok(user.require_role(&[Role::Expert, Role::Curator, Role::Admin])?)
 }
 
 /// Start a resumable upload (experts, curators, admins).

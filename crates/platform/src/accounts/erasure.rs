@@ -3,17 +3,18 @@
 
 use super::*;
 use crate::auth::{self};
-use crate::error::{ApiError, ApiResult, msg};
+use crate::error::msg;
+use crate::error::{PlatformError, PlatformResult};
 use crate::ids::UserId;
 use crate::{db_execute, with_db};
 
 impl Accounts {
     /// Deletes the caller's account: personal data (phone, name, password) is erased, study
     /// records stay attached to the now anonymous id.
-    pub async fn delete_account(&self, id: UserId, password: String) -> ApiResult<()> {
-        let user = self.user_by_id(id).await?.ok_or_else(user_not_found)?;
+    pub async fn delete_account(&self, id: UserId, password: String) -> PlatformResult<()> {
+        let user = self.user_by_id(id).await?.ok_or(PlatformError::UserNotFound)?;
         if !auth::verify_password_blocking(password, user.password_hash.unwrap_or_default()).await? {
-            return Err(ApiError::invalid_field(
+            return Err(PlatformError::field(
                 "password",
                 msg("密码不正确。", "The password is wrong."),
             ));
@@ -54,7 +55,7 @@ impl Accounts {
     /// What other parts keep of a deleted account (seats, chat text) is erased by their
     /// erasers, then the account is marked erased. Idempotent: [`Accounts::erase_pending`]
     /// finishes what a crash or a dead dependency interrupted.
-    pub(super) async fn erase(&self, id: UserId) -> ApiResult<()> {
+    pub(super) async fn erase(&self, id: UserId) -> PlatformResult<()> {
         for e in self.erasers.iter() {
             e.erase(id).await?;
         }
@@ -68,7 +69,7 @@ impl Accounts {
     }
 
     /// Erases deleted accounts that were not fully erased (run at start-up).
-    pub async fn erase_pending(&self) -> ApiResult<usize> {
+    pub async fn erase_pending(&self) -> PlatformResult<usize> {
         let ids: Vec<UserId> = with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT id FROM users WHERE deleted_at IS NOT NULL AND erased_at IS NULL",
         )

@@ -12,7 +12,7 @@ use crate::auth::TokenKeys;
 use crate::clock::{Clock, Timestamp};
 use crate::config::AuthSettings;
 use crate::db::Db;
-use crate::error::{ApiError, ApiResult, msg};
+use crate::error::{PlatformError, PlatformResult};
 use crate::ids::UserId;
 use crate::orgs::{self, OrgView};
 use crate::validate::Role;
@@ -45,7 +45,7 @@ pub struct Accounts {
 /// it when the account is deleted. Must be idempotent.
 #[async_trait::async_trait]
 pub trait AccountEraser: Send + Sync + std::fmt::Debug {
-    async fn erase(&self, user: UserId) -> ApiResult<()>;
+    async fn erase(&self, user: UserId) -> crate::ApiResult<()>;
 }
 
 /// A user as the API shows it to themself or to an admin.
@@ -90,20 +90,9 @@ impl UserRow {
 
 const USER_COLUMNS: &str = "id, phone, password_hash, display_name, role, must_change_password";
 
-fn invalid_credentials() -> ApiError {
-    ApiError::unauthorized(
-        "invalid_credentials",
-        msg("手机号或密码错误。", "Wrong phone number or password."),
-    )
-}
-
-fn user_not_found() -> ApiError {
-    ApiError::not_found("user_not_found", msg("用户不存在。", "No such user."))
-}
-
 /// The display name of `id` when it is an active expert account, the one answer to "may this
 /// user lecture" (a course's lecturer, a live series' expert); `None` for anyone else.
-pub async fn expert_name(db: &Db, id: UserId) -> ApiResult<Option<String>> {
+pub async fn expert_name(db: &Db, id: UserId) -> PlatformResult<Option<String>> {
     Ok(with_db!(db, |pool| sqlx::query_scalar::<_, String>(
         "SELECT display_name FROM users WHERE id = $1 AND role = 'expert' AND deleted_at IS NULL",
     )
@@ -139,13 +128,8 @@ impl Accounts {
     }
 
     /// The user with their organizations.
-    pub async fn view(&self, id: UserId) -> ApiResult<UserView> {
-        let row = self.user_by_id(id).await?.ok_or_else(|| {
-            ApiError::unauthorized(
-                "account_gone",
-                msg("该账号已不存在，请重新登录。", "This account no longer exists."),
-            )
-        })?;
+    pub async fn view(&self, id: UserId) -> PlatformResult<UserView> {
+        let row = self.user_by_id(id).await?.ok_or(PlatformError::AccountGone)?;
         Ok(UserView {
             id: row.id,
             phone: row.phone.clone(),
@@ -158,13 +142,13 @@ impl Accounts {
 
     /// Counts one attempt in a fixed-window bucket (`auth.login_window_seconds`); 429 with
     /// `Retry-After` past `limit`.
-    pub async fn rate_limit(&self, bucket: &str, limit: u32) -> ApiResult<()> {
+    pub async fn rate_limit(&self, bucket: &str, limit: u32) -> PlatformResult<()> {
         let window_ms = i64::try_from(self.cfg.login_window_seconds.max(1)).unwrap_or(900) * 1000;
-        crate::limits::hit(&self.db, bucket, limit, window_ms, self.now()).await
+        Ok(crate::limits::hit(&self.db, bucket, limit, window_ms, self.now()).await?)
     }
 
-    async fn clear_rate_limit(&self, bucket: &str) -> ApiResult<()> {
-        crate::limits::clear(&self.db, bucket).await
+    async fn clear_rate_limit(&self, bucket: &str) -> PlatformResult<()> {
+        Ok(crate::limits::clear(&self.db, bucket).await?)
     }
 }
 

@@ -3,9 +3,9 @@
 
 use super::*;
 use crate::auth::{self, AuthUser};
-use crate::error::{ApiError, ApiResult, msg};
+use crate::error::msg;
+use crate::error::{PlatformError, PlatformResult};
 use crate::ids::UserId;
-use crate::orgs::out_of_scope_user;
 use crate::orgs::{self};
 use crate::validate::{self, PhoneNumber, Role};
 use crate::{db_execute, with_db};
@@ -13,7 +13,7 @@ use crate::{db_execute, with_db};
 impl Accounts {
     /// A new password and the end of every session signed in with the old one, in one
     /// transaction: never a changed password with the old sessions still alive.
-    pub(crate) async fn set_password(&self, id: UserId, hash: &str, must_change: bool) -> ApiResult<()> {
+    pub(crate) async fn set_password(&self, id: UserId, hash: &str, must_change: bool) -> PlatformResult<()> {
         let now = self.now();
         with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
@@ -40,11 +40,11 @@ impl Accounts {
         Ok(())
     }
 
-    pub async fn change_password(&self, id: UserId, req: ChangePasswordRequest) -> ApiResult<AuthResponse> {
-        let user = self.user_by_id(id).await?.ok_or_else(user_not_found)?;
+    pub async fn change_password(&self, id: UserId, req: ChangePasswordRequest) -> PlatformResult<AuthResponse> {
+        let user = self.user_by_id(id).await?.ok_or(PlatformError::UserNotFound)?;
         let hash = user.password_hash.clone().unwrap_or_default();
         if !auth::verify_password_blocking(req.current_password, hash).await? {
-            return Err(ApiError::invalid_field(
+            return Err(PlatformError::field(
                 "current_password",
                 msg("当前密码不正确。", "The current password is wrong."),
             ));
@@ -52,17 +52,17 @@ impl Accounts {
         let phone = user.phone.as_deref().and_then(|p| PhoneNumber::parse(p).ok());
         let problems = validate::password_problems(&req.new_password, self.cfg.password_min_length, phone.as_ref());
         if !problems.is_empty() {
-            return Err(ApiError::validation(validate::field_errors("new_password", problems)));
+            return Err(PlatformError::Invalid(validate::field_errors("new_password", problems)));
         }
         let new_hash = auth::hash_password_blocking(req.new_password).await?;
         self.set_password(id, &new_hash, false).await?;
-        let user = self.user_by_id(id).await?.ok_or_else(user_not_found)?;
+        let user = self.user_by_id(id).await?.ok_or(PlatformError::UserNotFound)?;
         self.issue_pair(&user).await
     }
 
     /// Whether `actor` may manage `target`: admins anyone; curators parents and experts who
     /// belong to an organization in their subtree.
-    pub(crate) async fn may_manage_user(&self, actor: &AuthUser, target: &UserRow) -> ApiResult<bool> {
+    pub(crate) async fn may_manage_user(&self, actor: &AuthUser, target: &UserRow) -> PlatformResult<bool> {
         match actor.role {
             Role::Admin => Ok(true),
             Role::Curator if matches!(target.role(), Role::Parent | Role::Expert) => {
@@ -75,8 +75,8 @@ impl Accounts {
     /// Sets a one-time password that must be changed at next login and ends every session.
     /// Curators may do so only for parents and experts who joined their subtree by consent or
     /// whose account staff created there: never for someone merely put on a list.
-    pub async fn reset_password(&self, actor: &AuthUser, target: UserId) -> ApiResult<String> {
-        let user = self.user_by_id(target).await?.ok_or_else(user_not_found)?;
+    pub async fn reset_password(&self, actor: &AuthUser, target: UserId) -> PlatformResult<String> {
+        let user = self.user_by_id(target).await?.ok_or(PlatformError::UserNotFound)?;
         let allowed = match actor.role {
             Role::Admin => true,
             Role::Curator if matches!(user.role(), Role::Parent | Role::Expert) => {
@@ -85,7 +85,7 @@ impl Accounts {
             _ => false,
         };
         if !allowed {
-            return Err(out_of_scope_user());
+            return Err(PlatformError::UserOutOfScope);
         }
         let temporary = temporary_password();
         let hash = auth::hash_password_blocking(temporary.clone()).await?;
@@ -93,14 +93,18 @@ impl Accounts {
         Ok(temporary)
     }
 
-    pub async fn set_role(&self, target: UserId, role: Role) -> ApiResult<()> {
+    pub async fn set_role(&self, target: UserId, role: Role) -> PlatformResult<()> {
         let n = db_execute!(
             &self.db,
             "UPDATE users SET role = $2 WHERE id = $1 AND deleted_at IS NULL",
             target,
             role.as_str()
         )?;
-        if n == 0 { Err(user_not_found()) } else { Ok(()) }
+        if n == 0 {
+            Err(PlatformError::UserNotFound)
+        } else {
+            Ok(())
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use super::*;
 use crate::auth::{AuthUser, AuthUserPendingPassword};
+use crate::error::PlatformError;
 use crate::error::{ApiError, ApiResult, msg};
 use crate::http::{ApiRouter, ClientIp, Json, Path};
 use crate::ids::{OrgId, UserId};
@@ -176,13 +177,7 @@ pub(super) async fn create_user(
     auth.require_role(&[Role::Admin, Role::Curator])?;
     if auth.role == Role::Curator {
         if !matches!(req.role, Role::Parent | Role::Expert) {
-            return Err(ApiError::forbidden(
-                "forbidden_role",
-                msg(
-                    "馆员只能创建家长或专家账号。",
-                    "Curators may only create parents and experts.",
-                ),
-            ));
+            return Err(PlatformError::CuratorCreatesParentsAndExperts.into());
         }
         let org = req.org_id.ok_or_else(|| {
             ApiError::invalid_field(

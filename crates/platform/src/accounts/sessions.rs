@@ -5,14 +5,15 @@
 use super::*;
 use crate::auth::{self};
 use crate::clock::Timestamp;
-use crate::error::{ApiError, ApiResult, FieldError, msg};
+use crate::error::{FieldError, msg};
+use crate::error::{PlatformError, PlatformResult};
 use crate::ids::{TokenFamilyId, UserId};
 use crate::validate::{PhoneNumber, Role};
 use crate::{db_execute, with_db};
 
 impl Accounts {
     /// Starts a new refresh-token family for a fresh login.
-    pub(crate) async fn issue_pair(&self, user: &UserRow) -> ApiResult<AuthResponse> {
+    pub(crate) async fn issue_pair(&self, user: &UserRow) -> PlatformResult<AuthResponse> {
         let refresh = auth::random_token();
         let now = self.now();
         let family = TokenFamilyId::new();
@@ -26,7 +27,7 @@ impl Accounts {
         user: UserId,
         family: TokenFamilyId,
         now: Timestamp,
-    ) -> ApiResult<()> {
+    ) -> PlatformResult<()> {
         let expires =
             now.plus_seconds(i64::try_from(self.cfg.refresh_token_ttl_days * 86_400).unwrap_or(i64::MAX / 2000));
         db_execute!(
@@ -47,7 +48,7 @@ impl Accounts {
         user: &UserRow,
         refresh_token: String,
         now: Timestamp,
-    ) -> ApiResult<AuthResponse> {
+    ) -> PlatformResult<AuthResponse> {
         let access_token = self.keys.issue(user.id, user.role(), user.must_change_password, now)?;
         Ok(AuthResponse {
             user: self.view(user.id).await?,
@@ -58,7 +59,7 @@ impl Accounts {
         })
     }
 
-    pub async fn register(&self, req: RegisterRequest, ip: &str) -> ApiResult<AuthResponse> {
+    pub async fn register(&self, req: RegisterRequest, ip: &str) -> PlatformResult<AuthResponse> {
         self.rate_limit(&format!("register-ip:{ip}"), self.cfg.login_attempts_per_ip)
             .await?;
         let new = NewUser {
@@ -81,16 +82,16 @@ impl Accounts {
                     "Registration requires reading and accepting the privacy notice.",
                 ),
             });
-            return Err(ApiError::validation(errors));
+            return Err(PlatformError::Invalid(errors));
         }
-        let (phone, display_name) = checked.map_err(ApiError::validation)?;
+        let (phone, display_name) = checked.map_err(PlatformError::Invalid)?;
         let id = self.insert_user(new, phone, display_name).await?;
-        let user = self.user_by_id(id).await?.ok_or_else(user_not_found)?;
+        let user = self.user_by_id(id).await?.ok_or(PlatformError::UserNotFound)?;
         self.issue_pair(&user).await
     }
 
-    pub async fn login(&self, req: LoginRequest, ip: &str) -> ApiResult<AuthResponse> {
-        let phone = PhoneNumber::parse(&req.phone).map_err(|m| ApiError::invalid_field("phone", m))?;
+    pub async fn login(&self, req: LoginRequest, ip: &str) -> PlatformResult<AuthResponse> {
+        let phone = PhoneNumber::parse(&req.phone).map_err(|m| PlatformError::field("phone", m))?;
         self.rate_limit(&format!("login-ip:{ip}"), self.cfg.login_attempts_per_ip)
             .await?;
         // Wrong passwords are counted per phone number *and address*: an attacker who knows a
@@ -110,14 +111,14 @@ impl Accounts {
                 self.clear_rate_limit(&phone_bucket).await?;
                 self.issue_pair(&user).await
             }
-            _ => Err(invalid_credentials()),
+            _ => Err(PlatformError::InvalidCredentials),
         }
     }
 
     /// Rotates a refresh token. A token presented again is a theft or a replay and ends its
     /// whole family, except within [`REFRESH_REUSE_GRACE_MS`] of its first use while its
     /// successor is unused (two tabs of one browser refreshing at the same moment).
-    pub async fn refresh(&self, token: &str) -> ApiResult<AuthResponse> {
+    pub async fn refresh(&self, token: &str) -> PlatformResult<AuthResponse> {
         #[derive(sqlx::FromRow)]
         struct Stored {
             user_id: UserId,
@@ -210,40 +211,20 @@ impl Accounts {
             tx.commit().await?;
             outcome
         });
-        let invalid = || {
-            ApiError::unauthorized(
-                "invalid_refresh_token",
-                msg(
-                    "刷新令牌无效，请重新登录。",
-                    "The refresh token is invalid; log in again.",
-                ),
-            )
-        };
+        let invalid = || PlatformError::RefreshTokenInvalid;
         match outcome {
             Outcome::Rotated(user_id, next) => {
                 let user = self.user_by_id(user_id).await?.ok_or_else(invalid)?;
                 self.respond(&user, next, now).await
             }
-            Outcome::Reused => Err(ApiError::unauthorized(
-                "refresh_token_reused",
-                msg(
-                    "该刷新令牌已使用过，为安全起见此登录已失效，请重新登录。",
-                    "This refresh token was already used; for safety the login has been revoked. Log in again.",
-                ),
-            )),
-            Outcome::Expired => Err(ApiError::unauthorized(
-                "refresh_token_expired",
-                msg(
-                    "登录已过期，请重新登录。",
-                    "The refresh token has expired; log in again.",
-                ),
-            )),
+            Outcome::Reused => Err(PlatformError::RefreshTokenReused),
+            Outcome::Expired => Err(PlatformError::RefreshTokenExpired),
             Outcome::Revoked | Outcome::Unknown => Err(invalid()),
         }
     }
 
     /// Revokes the family of `token`. Unknown tokens are ignored (logout is idempotent).
-    pub async fn logout(&self, token: &str) -> ApiResult<()> {
+    pub async fn logout(&self, token: &str) -> PlatformResult<()> {
         db_execute!(
             &self.db,
             "UPDATE refresh_tokens SET revoked_at = $2

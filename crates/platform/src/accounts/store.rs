@@ -3,14 +3,15 @@
 
 use super::*;
 use crate::auth::{self};
-use crate::error::{ApiError, ApiResult, FieldError, ResultExt, msg};
+use crate::error::{FieldError, ResultExt};
+use crate::error::{PlatformError, PlatformResult};
 use crate::ids::{OrgId, UserId};
 use crate::orgs::{self};
 use crate::validate::{self, PhoneNumber, Role};
 use crate::with_db;
 
 impl Accounts {
-    pub(crate) async fn user_by_id(&self, id: UserId) -> ApiResult<Option<UserRow>> {
+    pub(crate) async fn user_by_id(&self, id: UserId) -> PlatformResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, UserRow>(&sql)
             .bind(id)
@@ -18,7 +19,7 @@ impl Accounts {
             .await)?)
     }
 
-    pub(crate) async fn user_by_phone(&self, phone: &PhoneNumber) -> ApiResult<Option<UserRow>> {
+    pub(crate) async fn user_by_phone(&self, phone: &PhoneNumber) -> PlatformResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE phone = $1 AND deleted_at IS NULL");
         Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, UserRow>(&sql)
             .bind(phone.as_str())
@@ -28,8 +29,8 @@ impl Accounts {
 
     /// Validates and creates a user (used by registration, staff and the CLI). Returns 409
     /// `phone_taken` for a number already registered.
-    pub async fn create_user(&self, new: NewUser) -> ApiResult<UserId> {
-        let (phone, display_name) = self.check_new_user(&new).map_err(ApiError::validation)?;
+    pub async fn create_user(&self, new: NewUser) -> PlatformResult<UserId> {
+        let (phone, display_name) = self.check_new_user(&new).map_err(PlatformError::Invalid)?;
         self.insert_user(new, phone, display_name).await
     }
 
@@ -67,7 +68,7 @@ impl Accounts {
         new: NewUser,
         phone: PhoneNumber,
         display_name: String,
-    ) -> ApiResult<UserId> {
+    ) -> PlatformResult<UserId> {
         if let Some(org) = new.org {
             orgs::require_org(&self.db, org).await?;
         }
@@ -97,15 +98,7 @@ impl Accounts {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .on_constraint("users_phone", || {
-                ApiError::conflict(
-                    "phone_taken",
-                    msg(
-                        "该手机号已注册，请直接登录。",
-                        "This phone number is already registered; log in instead.",
-                    ),
-                )
-            })?;
+            .on_constraint("users_phone", || PlatformError::PhoneTaken)?;
             if let Some(org) = new.org {
                 sqlx::query("INSERT INTO memberships (user_id, org_id, created_at, via) VALUES ($1, $2, $3, $4)")
                     .bind(id)
@@ -121,7 +114,7 @@ impl Accounts {
     }
 
     /// Brings this node's list of voided access tokens up to date (every few seconds).
-    pub async fn load_revocations(&self) -> ApiResult<usize> {
+    pub async fn load_revocations(&self) -> PlatformResult<usize> {
         Ok(self.keys.load_revocations(&self.db, self.now()).await?)
     }
 }
@@ -144,7 +137,7 @@ pub struct NewUser {
 
 impl Accounts {
     /// How many active admins exist (the server prints set-up help when there are none).
-    pub async fn admin_count(&self) -> ApiResult<i64> {
+    pub async fn admin_count(&self) -> PlatformResult<i64> {
         Ok(with_db!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM users WHERE role = 'admin' AND deleted_at IS NULL",
         )

@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::db::Db;
-use crate::error::{ApiError, ApiResult, msg};
+use crate::error::msg;
+use crate::error::{PlatformError, PlatformResult};
 use crate::ids::{OrgId, UserId};
 use crate::scope::Scope;
 use crate::validate::{self, OrgKind};
@@ -30,13 +31,6 @@ impl Orgs {
     pub fn now(&self) -> crate::Timestamp {
         self.clock.now()
     }
-}
-
-pub(crate) fn out_of_scope_user() -> ApiError {
-    ApiError::forbidden(
-        "out_of_scope",
-        msg("该用户不在你的管理范围内。", "This user is outside your scope."),
-    )
 }
 
 /// An organization as the API shows it.
@@ -70,18 +64,7 @@ impl OrgRow {
     }
 }
 
-pub(crate) fn org_not_found() -> ApiError {
-    ApiError::not_found("organization_not_found", msg("组织不存在。", "No such organization."))
-}
-
-fn org_out_of_scope() -> ApiError {
-    ApiError::forbidden(
-        "out_of_scope",
-        msg("该组织不在你的管理范围内。", "This organization is outside your scope."),
-    )
-}
-
-pub(crate) async fn org_row(db: &Db, id: OrgId) -> ApiResult<Option<OrgRow>> {
+pub(crate) async fn org_row(db: &Db, id: OrgId) -> PlatformResult<Option<OrgRow>> {
     Ok(with_db!(db, |pool| sqlx::query_as::<_, OrgRow>(
         "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE id = $1",
     )
@@ -91,12 +74,12 @@ pub(crate) async fn org_row(db: &Db, id: OrgId) -> ApiResult<Option<OrgRow>> {
 }
 
 /// 404 unless the organization exists.
-pub async fn require_org(db: &Db, id: OrgId) -> ApiResult<()> {
-    org_row(db, id).await?.map(|_| ()).ok_or_else(org_not_found)
+pub async fn require_org(db: &Db, id: OrgId) -> PlatformResult<()> {
+    org_row(db, id).await?.map(|_| ()).ok_or(PlatformError::OrgNotFound)
 }
 
 /// The organizations a user belongs to, root-first.
-pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<OrgView>> {
+pub async fn memberships(db: &Db, user: UserId) -> PlatformResult<Vec<OrgView>> {
     Ok(with_db!(db, |pool| sqlx::query_as::<_, OrgView>(
         "SELECT o.id, o.name, o.kind, o.parent_id FROM memberships m JOIN organizations o ON o.id = m.org_id
          WHERE m.user_id = $1 ORDER BY o.path",
@@ -107,34 +90,34 @@ pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<OrgView>> {
 }
 
 /// Whether `user` manages organization `org` (the rule of [`Scope::manages`]).
-async fn manages_org(db: &Db, user: &AuthUser, org: &OrgRow) -> ApiResult<bool> {
+async fn manages_org(db: &Db, user: &AuthUser, org: &OrgRow) -> PlatformResult<bool> {
     Ok(Scope::load(db, Some(user)).await?.manages(&org.path))
 }
 
 /// 404 when the organization does not exist, 403 when `user` does not manage it
 /// ([`Scope::manages`]).
-pub async fn require_scope(db: &Db, user: &AuthUser, org: OrgId) -> ApiResult<()> {
-    let row = org_row(db, org).await?.ok_or_else(org_not_found)?;
+pub async fn require_scope(db: &Db, user: &AuthUser, org: OrgId) -> PlatformResult<()> {
+    let row = org_row(db, org).await?.ok_or(PlatformError::OrgNotFound)?;
     if manages_org(db, user, &row).await? {
         Ok(())
     } else {
-        Err(org_out_of_scope())
+        Err(PlatformError::OrgOutOfScope)
     }
 }
 
 /// Whether `target` belongs to an organization that `staff` manages ([`Scope::manages`]).
-pub async fn user_in_scope_of(db: &Db, staff: &AuthUser, target: UserId) -> ApiResult<bool> {
+pub async fn user_in_scope_of(db: &Db, staff: &AuthUser, target: UserId) -> PlatformResult<bool> {
     member_in_scope(db, staff, target, false).await
 }
 
 /// Whether `target` belongs to an organization that `staff` manages by their own consent (a
 /// join code, an accepted invitation) or because staff created the account there. Only then may
 /// staff act for them, e.g. reset their password.
-pub async fn user_in_scope_by_consent(db: &Db, staff: &AuthUser, target: UserId) -> ApiResult<bool> {
+pub async fn user_in_scope_by_consent(db: &Db, staff: &AuthUser, target: UserId) -> PlatformResult<bool> {
     member_in_scope(db, staff, target, true).await
 }
 
-async fn member_in_scope(db: &Db, staff: &AuthUser, target: UserId, consent: bool) -> ApiResult<bool> {
+async fn member_in_scope(db: &Db, staff: &AuthUser, target: UserId, consent: bool) -> PlatformResult<bool> {
     let scope = Scope::load(db, Some(staff)).await?;
     let paths: Vec<String> = with_db!(db, |pool| sqlx::query_scalar::<_, String>(
         "SELECT t.path FROM memberships tm JOIN organizations t ON t.id = tm.org_id
@@ -175,11 +158,11 @@ pub async fn create_org(
     name: &str,
     kind: OrgKind,
     parent: Option<OrgId>,
-) -> ApiResult<OrgView> {
-    let name = validate::name(name, 64).map_err(|m| ApiError::invalid_field("name", m))?;
+) -> PlatformResult<OrgView> {
+    let name = validate::name(name, 64).map_err(|m| PlatformError::field("name", m))?;
     let parent_row = match parent {
         Some(p) => Some(org_row(db, p).await?.ok_or_else(|| {
-            ApiError::invalid_field(
+            PlatformError::field(
                 "parent_id",
                 msg("上级组织不存在。", "The parent organization does not exist."),
             )
@@ -188,7 +171,7 @@ pub async fn create_org(
     };
     let parent_kind = parent_row.as_ref().and_then(|p| OrgKind::parse(&p.kind));
     if !kind.may_have_parent(parent_kind) {
-        return Err(ApiError::invalid_field(
+        return Err(PlatformError::field(
             "parent_id",
             msg(
                 format!(
@@ -245,8 +228,8 @@ fn new_join_code() -> String {
 }
 
 /// The materialised path of an organization (404 when it does not exist).
-pub async fn org_path(db: &Db, id: OrgId) -> ApiResult<String> {
-    org_row(db, id).await?.map(|r| r.path).ok_or_else(org_not_found)
+pub async fn org_path(db: &Db, id: OrgId) -> PlatformResult<String> {
+    org_row(db, id).await?.map(|r| r.path).ok_or(PlatformError::OrgNotFound)
 }
 
 /// A member of an organization subtree, for reports.
@@ -263,7 +246,12 @@ pub struct SubtreeMember {
 /// Parents and experts belonging to `org` or below it, ordered by user id, a page at a time
 /// (`after`: the last user id of the previous page). A user in several organizations of the
 /// subtree appears once, with the first of them.
-pub async fn subtree_members(db: &Db, org: OrgId, after: Option<UserId>, limit: i64) -> ApiResult<Vec<SubtreeMember>> {
+pub async fn subtree_members(
+    db: &Db,
+    org: OrgId,
+    after: Option<UserId>,
+    limit: i64,
+) -> PlatformResult<Vec<SubtreeMember>> {
     let path = org_path(db, org).await?;
     let rows: Vec<SubtreeMember> = with_db!(db, |pool| sqlx::query_as::<_, SubtreeMember>(
         "SELECT u.id AS user_id, u.display_name, u.phone, o.id AS org_id, o.name AS org_name

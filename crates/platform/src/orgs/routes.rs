@@ -8,7 +8,8 @@ use utoipa_axum::routes;
 
 use super::*;
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult, msg};
+use crate::error::PlatformError;
+use crate::error::{ApiError, ApiResult};
 use crate::http::{ApiRouter, Json, Page, PageQuery, Path, Query};
 use crate::ids::{OrgId, UserId};
 use crate::scope::Scope;
@@ -205,7 +206,7 @@ pub(super) async fn create(
     match req.parent_id {
         Some(parent) => require_scope(&acc.db, &auth, parent).await?,
         None if auth.is_admin() => {}
-        None => return Err(org_out_of_scope()),
+        None => return Err(PlatformError::OrgOutOfScope.into()),
     }
     let org = create_org(&acc.db, acc.now(), &req.name, req.kind, req.parent_id).await?;
     Ok((StatusCode::CREATED, Json(org)))
@@ -219,10 +220,10 @@ pub(super) async fn get_org(
     auth: AuthUser,
     Path(id): Path<OrgId>,
 ) -> ApiResult<Json<OrgDetail>> {
-    let row = org_row(&acc.db, id).await?.ok_or_else(org_not_found)?;
+    let row = org_row(&acc.db, id).await?.ok_or(PlatformError::OrgNotFound)?;
     let manages = manages_org(&acc.db, &auth, &row).await?;
     if !manages && !memberships(&acc.db, auth.id).await?.iter().any(|o| o.id == id) {
-        return Err(org_out_of_scope());
+        return Err(PlatformError::OrgOutOfScope.into());
     }
     Ok(Json(OrgDetail {
         org: row.view(),
@@ -239,16 +240,9 @@ pub(super) async fn rotate_join_code(
     Path(id): Path<OrgId>,
 ) -> ApiResult<(StatusCode, Json<JoinCodeResponse>)> {
     require_scope(&acc.db, &auth, id).await?;
-    let row = org_row(&acc.db, id).await?.ok_or_else(org_not_found)?;
+    let row = org_row(&acc.db, id).await?.ok_or(PlatformError::OrgNotFound)?;
     if !OrgKind::parse(&row.kind).is_some_and(OrgKind::has_join_code) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "join_code_not_applicable",
-            msg(
-                "只有学校和班级可以设置加入码。",
-                "Only schools and classes have join codes.",
-            ),
-        ));
+        return Err(PlatformError::JoinCodeNotApplicable.into());
     }
     // A collision with another organization's code is astronomically rare; retry once anyway.
     for _ in 0..3 {

@@ -1,8 +1,10 @@
 //! The adapters through which one domain asks another without depending on it: media asks the
 //! catalog who may watch or manage an asset, the catalog asks media who may use one in a lesson,
-//! and live hands finished replays to the catalog.
+//! and live hands finished replays to the catalog. Where one domain's error crosses into
+//! another, it goes as the problem it would have been at the edge (`ApiError`), so a refusal or
+//! an outage keeps its status, code and cause.
 
-use platform::Db;
+use platform::{ApiError, Db};
 
 /// Media asks the catalog whether a user may watch an asset: the composition lives here, since
 /// neither domain crate may depend on the other.
@@ -11,12 +13,20 @@ pub(super) struct CatalogAccess(pub(super) catalog::Catalog);
 
 #[async_trait::async_trait]
 impl media::AssetAccess for CatalogAccess {
-    async fn may_watch(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> platform::ApiResult<bool> {
-        Ok(self.0.lesson_asset_visible(user, &asset.to_string()).await?)
+    async fn may_watch(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> media::MediaResult<bool> {
+        Ok(self
+            .0
+            .lesson_asset_visible(user, &asset.to_string())
+            .await
+            .map_err(ApiError::from)?)
     }
 
-    async fn may_manage(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> platform::ApiResult<bool> {
-        Ok(self.0.lesson_asset_managed(user, &asset.to_string()).await?)
+    async fn may_manage(&self, user: &platform::auth::AuthUser, asset: media::AssetId) -> media::MediaResult<bool> {
+        Ok(self
+            .0
+            .lesson_asset_managed(user, &asset.to_string())
+            .await
+            .map_err(ApiError::from)?)
     }
 }
 
@@ -34,7 +44,8 @@ impl catalog::AssetRights for MediaRights {
         let Ok(id) = asset.parse::<media::AssetId>() else {
             return Ok(false);
         };
-        Ok(self.media.uploader(id).await? == Some(user.id) || self.catalog.lesson_asset_managed(user, asset).await?)
+        Ok(self.media.uploader(id).await.map_err(ApiError::from)? == Some(user.id)
+            || self.catalog.lesson_asset_managed(user, asset).await?)
     }
 }
 

@@ -16,6 +16,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+mod domain;
+
+pub use domain::{PlatformError, PlatformResult};
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// A message in both languages the UI speaks.

@@ -1,0 +1,7 @@
+//! Media's identifiers, at the bottom of the crate so that everything (errors included) may name
+//! them.
+
+platform::new_id!(
+    /// A media asset.
+    AssetId
+);
