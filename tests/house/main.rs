@@ -6,6 +6,8 @@
 //!   file and asks rustfmt to put it back: where rustfmt gave up, it cannot.
 //! - **Domain crates never read environment variables.** Only the server's configuration
 //!   loader does; everything else gets checked settings.
+//! - **Crates depend only downwards**: platform at the bottom, catalog and media beside each
+//!   other, live-session above media, server over all.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -133,5 +135,52 @@ fn no_crate_imports_its_modules_in_a_circle() {
     assert!(
         found.is_empty(),
         "modules that import each other (move what they share to a lower module): {found:?}"
+    );
+}
+
+/// The workspace crates a crate's manifest names in `[dependencies]` (dev-dependencies aside).
+fn workspace_dependencies(krate: &str) -> Vec<String> {
+    let manifest = workspace().join("crates").join(krate).join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+    let mut in_deps = false;
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+            continue;
+        }
+        let name = line.split(['=', '.', ' ']).next().unwrap_or("");
+        if in_deps && CRATES.contains(&name) {
+            out.push(name.to_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+const CRATES: [&str; 5] = ["platform", "catalog", "media", "live-session", "server"];
+
+#[test]
+fn crates_depend_only_downwards() {
+    // platform at the bottom; catalog and media beside each other (a lesson names an asset by
+    // id); live-session may use media (recording into it); only server composes them all.
+    let allowed: [(&str, &[&str]); 5] = [
+        ("platform", &[]),
+        ("catalog", &["platform"]),
+        ("media", &["platform"]),
+        ("live-session", &["media", "platform"]),
+        ("server", &["catalog", "live-session", "media", "platform"]),
+    ];
+    let mut wrong = Vec::new();
+    for (krate, may) in allowed {
+        for dep in workspace_dependencies(krate) {
+            if !may.contains(&dep.as_str()) {
+                wrong.push(format!("{krate} → {dep}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "dependencies against the layering (ARCHITECTURE.md, invariant 2): {wrong:?}"
     );
 }

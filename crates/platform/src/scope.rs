@@ -24,7 +24,7 @@ use sqlx::{Database, QueryBuilder};
 use crate::auth::AuthUser;
 use crate::ids::UserId;
 use crate::validate::Role;
-use crate::{ApiResult, Db, with_db};
+use crate::{Db, PlatformResult, with_db};
 
 /// What an actor's organizations let them see and manage.
 #[derive(Debug, Clone, Default)]
@@ -42,7 +42,7 @@ impl Scope {
     }
 
     /// The actor's scope, from their memberships (one query; none for anonymous visitors).
-    pub async fn load(db: &Db, actor: Option<&AuthUser>) -> ApiResult<Self> {
+    pub async fn load(db: &Db, actor: Option<&AuthUser>) -> PlatformResult<Self> {
         let Some(user) = actor else {
             return Ok(Self::anonymous());
         };
@@ -51,7 +51,7 @@ impl Scope {
 
     /// The scope of user `id` as a member only (no role: sees by membership, manages nothing),
     /// for questions about someone other than the caller, e.g. "is this parent in the audience".
-    pub async fn load_member(db: &Db, id: UserId) -> ApiResult<Self> {
+    pub async fn load_member(db: &Db, id: UserId) -> PlatformResult<Self> {
         let member = member_paths(db, id).await?;
         Ok(Self { actor: None, member })
     }
@@ -181,7 +181,7 @@ impl Scope {
     }
 }
 
-async fn member_paths(db: &Db, user: UserId) -> ApiResult<Vec<String>> {
+async fn member_paths(db: &Db, user: UserId) -> PlatformResult<Vec<String>> {
     Ok(with_db!(db, |pool| sqlx::query_scalar::<_, String>(
         "SELECT o.path FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE \
          m.user_id = $1 ORDER BY o.path",
