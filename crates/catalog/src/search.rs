@@ -4,6 +4,12 @@
 //! character looks up its unigram; longer CJK runs look up their bigrams, and the exact phrase
 //! is then confirmed against the stored normalised text. The postings live in the database
 //! (`search_terms`), written in the same transaction as the course.
+//!
+//! Why postings in the database and not a search engine (tantivy, jieba): the index must agree
+//! with the data after every write, after a restart and on every node. A table written in the
+//! course's own transaction gives that by construction, on SQLite and PostgreSQL alike, with
+//! nothing to rebuild or ship between nodes. Ranking sums field weights (title 20, lecturer 8,
+//! topics and tags 6, summary 1); `benches/` measures it at 10,000 courses.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,6 +1,25 @@
 //! The web app: static files embedded in the binary (or served from `server.web_dir` while
 //! developing). Every GET that is not an API route or an asset gets `index.html`, so deep links
 //! open the app.
+//!
+//! The app (`crates/server/web/`) has no build step and no framework, about 50 KB of modules:
+//! - `js/app.js`: the one routing table (history routing), the parents' bottom tab bar and the
+//!   staff's top bar with 菜单, and the parent pages (home with the join card and the next
+//!   lecture, search with age chips, lists, courses, 我的学习, 加入学校/班级 and `/join/{code}`,
+//!   login and register coming back to `?next=`, 忘记密码, privacy pages);
+//! - `js/api.js` (tokens, one refresh retry on 401, an expired login said in plain words) and
+//!   `js/ui.js` (`h`, toasts, required fields and field errors beside the inputs);
+//! - `js/hls.js`: the one HLS engine (MSE / ManagedMediaSource, native HLS where neither exists)
+//!   with a recorded feed for lessons and a live feed for the room;
+//! - `js/player.js`: the lesson player around it (quality, speed, captions, resume, played
+//!   ranges reported every 15 s, on pause and on leaving);
+//! - `js/live.js` (the schedule and the room: WHEP or live HLS, questions and chat) and
+//!   `js/live-studio.js` (直播管理: series, going live from the browser, reports);
+//! - `js/studio.js` (review queue, course and list editors, resumable uploads with progress,
+//!   captions, 学习报表, join posters) and `js/pickers.js` (organization and expert pickers that
+//!   search on the server, so no form asks for an id).
+//!
+//! Simplified Chinese, mobile-first from 360 px, 44 px touch targets, 16 px inputs.
 
 use std::path::PathBuf;
 use std::sync::Arc;

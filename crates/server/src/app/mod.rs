@@ -1,6 +1,13 @@
 //! Composition of the HTTP app: `build()` opens the database and the object store and assembles
 //! the routers and middleware; `App::serve(listener, shutdown)` runs it until `shutdown`
 //! resolves. Tests bind `127.0.0.1:0` and call the same two functions.
+//!
+//! Middleware, outermost first: request id → trace span → propagated id → problem rendering in
+//! the caller's language → panic catcher → metrics → extensions (`TokenKeys`, the web app) →
+//! client address → body limit. Unknown `/api/…` routes are a 404 problem, a wrong method a 405
+//! problem, any other GET the web app. `serve` also runs, unless `media.worker_in_serve` is off,
+//! the job worker (transcoding, replays) and upload clean-up, and always the live loop
+//! ([`live_session::Live::run`]) with reminders and replay notices beside it.
 
 use std::future::Future;
 use std::net::SocketAddr;
