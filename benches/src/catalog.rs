@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use platform::config::{Secret, Settings};
+use platform::config::Secret;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use server::Settings;
 
 #[derive(Parser, Debug)]
 struct Args {

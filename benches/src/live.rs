@@ -30,10 +30,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use platform::config::{Secret, Settings};
+use platform::config::Secret;
 use platform::ids::UserId;
 use platform::{Timestamp, with_db};
 use rand::Rng;
+use server::Settings;
 
 #[derive(Parser, Debug)]
 enum Cmd {

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use platform::config::{Secret, Settings};
+use platform::config::Secret;
+use server::Settings;
 
 #[derive(Parser, Debug)]
 struct Args {

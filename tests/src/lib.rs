@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use platform::config::{Secret, Settings};
+use platform::config::Secret;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use server::Settings;
 use tokio::sync::oneshot;
 
 /// The access-token key every test server uses, so tests can forge tokens.

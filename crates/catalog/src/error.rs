@@ -6,7 +6,7 @@
 
 use axum::http::StatusCode;
 use platform::ApiError;
-use platform::error::{FieldError, Msg, codes, msg};
+use platform::error::{FieldError, Msg, codes, fields_text, msg};
 
 use crate::Status;
 
@@ -52,10 +52,10 @@ pub enum CatalogError {
     #[error("a course needs a lesson to be published")]
     CourseHasNoLessons,
     /// Invalid fields of a request (`validation_failed`).
-    #[error("invalid fields")]
+    #[error("invalid fields: {}", fields_text(.0))]
     Invalid(Vec<FieldError>),
     /// Courses that cannot go into a list, one entry per course (`invalid_list_item`).
-    #[error("invalid list items")]
+    #[error("invalid list items: {}", fields_text(.0))]
     InvalidListItems(Vec<FieldError>),
     /// What the platform refused on the catalog's behalf (a role, an organization, a page).
     #[error(transparent)]

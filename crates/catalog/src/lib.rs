@@ -22,6 +22,7 @@ mod model;
 pub mod replays;
 pub mod search;
 
+pub use courses::CourseQuery;
 pub use error::{CatalogError, CatalogResult};
 pub use model::*;
 

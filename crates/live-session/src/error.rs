@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use platform::ApiError;
-use platform::error::{FieldError, Msg, codes, msg};
+use platform::error::{FieldError, Msg, codes, fields_text, msg};
 
 use crate::lifecycle::Refusal;
 use crate::model::EnrolmentState;
@@ -103,7 +103,7 @@ pub enum LiveError {
     #[error("the offer is not application/sdp")]
     SdpContentType,
     /// Invalid fields of a request (`validation_failed`).
-    #[error("invalid fields")]
+    #[error("invalid fields: {}", fields_text(.0))]
     Invalid(Vec<FieldError>),
     /// What the platform refused on live's behalf (a role, an organization, a user in scope).
     #[error(transparent)]

@@ -3,13 +3,13 @@
 //! the username is `<expiry unix seconds>:<user id>` and the password is
 //! `base64(HMAC-SHA1(shared secret, username))`, so the server keeps no TURN accounts.
 
+use crate::LiveSettings;
 use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use platform::Timestamp;
 use platform::auth::AuthUser;
-use platform::config::LiveSettings;
 use platform::error::ApiResult;
 use platform::http::{ApiRouter, Json};
 use serde::Serialize;
@@ -111,7 +111,7 @@ pub(crate) fn router() -> ApiRouter<Live> {
 async fn get_ice_servers(State(live): State<Live>, auth: AuthUser) -> ApiResult<Json<IceServers>> {
     let turn = live.may_use_turn(&auth).await?;
     Ok(Json(ice_servers(
-        &live.cfg.ice,
+        &live.ice,
         &auth.id.to_string(),
         live.clock.now().unix_seconds(),
         turn,

@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use platform::config::LiveSettings;
 use platform::http::ApiRouter;
 use platform::{Clock, Db, Timestamp};
 use tokio::sync::{mpsc, watch};
@@ -34,6 +33,7 @@ pub mod recurrence;
 mod reports;
 pub mod sdp;
 mod series;
+mod settings;
 pub mod sfu;
 mod signalling;
 pub mod slots;
@@ -46,6 +46,7 @@ pub use events::{Events, LiveEvent};
 pub use notify::{LogNotifier, Notice, Notifier, WebhookNotifier};
 pub use recording::{RecordingSetup, Replay, ReplayJob, ReplayPublisher};
 pub use series::{NewSeries, SeriesPatch};
+pub use settings::LiveSettings;
 pub use sfu::{Sfu, SfuConfig, SfuEvent};
 
 platform::new_id!(
@@ -62,7 +63,11 @@ platform::new_id!(
 pub struct Live {
     db: Db,
     clock: Arc<dyn Clock>,
-    cfg: Arc<LiveConfig>,
+    cfg: Arc<LiveSettings>,
+    /// Where users reach the service (links in calendar feeds, WHIP URLs, notices); without it,
+    /// links follow the request's host.
+    public_url: Option<String>,
+    ice: Arc<ice::IceConfig>,
     /// Signs tickets and calendar URLs (derived from the service secret).
     /// Signs HLS URLs, event-stream tickets and calendar links.
     signer: platform::signing::Signer,
@@ -76,62 +81,32 @@ pub struct Live {
     notifier: Arc<dyn Notifier>,
 }
 
-/// Settings the server hands over.
-#[derive(Debug, Clone)]
-pub struct LiveConfig {
-    pub publisher_grace_seconds: u64,
-    pub attendance_flush_seconds: u64,
-    pub ticket_seconds: u64,
-    /// Where users reach the service (links in calendar feeds, WHIP URLs, notices); without
-    /// it, links follow the request's host.
-    pub public_url: Option<String>,
-    pub message_max_chars: usize,
-    pub word_filter: Vec<String>,
-    /// Mask WeChat ids, QQ numbers, phone numbers and links in chat and questions.
-    pub contact_filter: bool,
-    pub hls_segment_seconds: u64,
-    pub reminder_minutes: Vec<u32>,
-    pub reminder_check_seconds: u64,
-    /// WHEP offers one user may make per minute.
-    pub whep_offers_per_minute: u32,
-    pub ice: ice::IceConfig,
-}
-
 impl Live {
-    /// The service and the SFU's event receiver, which [`Live::run`] consumes.
+    /// The service and the SFU's event receiver, which [`Live::run`] consumes; settings out of
+    /// range are refused ([`LiveSettings::validate`]).
     pub fn new(
         db: Db,
         clock: Arc<dyn Clock>,
-        settings: &LiveSettings,
+        settings: LiveSettings,
         public_url: Option<String>,
         secret: &[u8],
-    ) -> (Self, mpsc::UnboundedReceiver<SfuEvent>) {
+    ) -> Result<(Self, mpsc::UnboundedReceiver<SfuEvent>), String> {
+        let settings = settings.validate()?;
         let (sfu, rx) = Sfu::new(SfuConfig {
             udp_addrs: settings.media_addrs.clone(),
             media_wait: Duration::from_secs(settings.publisher_media_wait_seconds),
             viewer_limit: settings.webrtc_viewer_limit,
-            connect_timeout: Duration::from_secs(settings.viewer_connect_seconds.max(1)),
+            connect_timeout: Duration::from_secs(settings.viewer_connect_seconds),
             mux: None,
         });
-        (
+        Ok((
             Self {
                 attendance: Attendance::new(db.clone()),
                 db,
                 clock,
-                cfg: Arc::new(LiveConfig {
-                    publisher_grace_seconds: settings.publisher_grace_seconds,
-                    attendance_flush_seconds: settings.attendance_flush_seconds.clamp(1, 10),
-                    ticket_seconds: settings.ticket_seconds,
-                    public_url,
-                    message_max_chars: settings.message_max_chars.clamp(1, 5000),
-                    word_filter: settings.word_filter.clone(),
-                    contact_filter: settings.contact_filter,
-                    hls_segment_seconds: settings.hls_segment_seconds.clamp(1, 10),
-                    reminder_minutes: settings.reminder_minutes.clone(),
-                    reminder_check_seconds: settings.reminder_check_seconds.clamp(1, 3600),
-                    whep_offers_per_minute: settings.whep_offers_per_minute.max(1),
-                    ice: ice::IceConfig::from_settings(settings),
-                }),
+                ice: Arc::new(ice::IceConfig::from_settings(&settings)),
+                cfg: Arc::new(settings),
+                public_url,
                 signer: platform::signing::Signer::new(secret, "parentschool live v1"),
                 sfu,
                 events: Events::default(),
@@ -141,12 +116,12 @@ impl Live {
                 notifier: Arc::new(LogNotifier),
             },
             rx,
-        )
+        ))
     }
 
     /// Where users reach the service: the configured public URL, else the request's host.
     pub(crate) fn base_url(&self, headers: &axum::http::HeaderMap) -> String {
-        if let Some(u) = &self.cfg.public_url {
+        if let Some(u) = &self.public_url {
             return u.trim_end_matches('/').to_owned();
         }
         headers

@@ -315,7 +315,7 @@ impl Live {
         .fetch_optional(pool)
         .await)?
         .flatten();
-        let base = self.cfg.public_url.as_deref().unwrap_or("").trim_end_matches('/');
+        let base = self.public_url.as_deref().unwrap_or("").trim_end_matches('/');
         let when = crate::recurrence::china_time(row.starts_at);
         let (url, text) = if kind == "replay_ready" {
             (

@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use platform::ApiError;
-use platform::error::{FieldError, Msg, msg};
+use platform::error::{FieldError, Msg, fields_text, msg};
 
 use crate::ids::AssetId;
 
@@ -78,7 +78,7 @@ pub enum MediaError {
     #[error("no captions in this language")]
     CaptionNotFound,
     /// Invalid fields of a request (`validation_failed`).
-    #[error("invalid fields")]
+    #[error("invalid fields: {}", fields_text(.0))]
     Invalid(Vec<FieldError>),
     /// What the platform refused on media's behalf, or what the catalog said through
     /// [`crate::AssetAccess`].

@@ -11,7 +11,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use platform::config::MediaSettings;
 use platform::http::ApiRouter;
 use platform::jobs::Jobs;
 use platform::store::ObjectStore;
@@ -25,12 +24,14 @@ pub mod playback;
 pub mod probe;
 pub mod progress;
 pub mod s3;
+mod settings;
 mod transcode;
 mod uploads;
 
 pub use assets::AssetId;
 pub use error::{Closed, MediaError, MediaResult};
 pub use playback::AssetAccess;
+pub use settings::MediaSettings;
 pub use transcode::{Plan, TRANSCODE, Transcoder, plan};
 pub use uploads::{CompleteRequest, NewUpload};
 
@@ -50,6 +51,7 @@ pub struct Media {
 }
 
 impl Media {
+    /// The service; settings out of range are refused ([`MediaSettings::validate`]).
     pub fn new(
         db: Db,
         store: Arc<dyn ObjectStore>,
@@ -57,8 +59,9 @@ impl Media {
         jobs: Jobs,
         cfg: MediaSettings,
         work_dir: PathBuf,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, String> {
+        let cfg = cfg.validate()?;
+        Ok(Self {
             db,
             store,
             clock,
@@ -67,7 +70,7 @@ impl Media {
             work_dir,
             presigned_delivery: false,
             access: None,
-        }
+        })
     }
 
     /// The same service deciding rights beyond uploaders and admins with `access`.

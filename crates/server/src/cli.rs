@@ -230,7 +230,7 @@ fn bytes_bar(len: u64, what: &str) -> indicatif::ProgressBar {
 }
 
 async fn media_upload(
-    settings: platform::config::Settings,
+    settings: crate::Settings,
     file: &std::path::Path,
     course: catalog::CourseId,
     title: Option<String>,
@@ -310,12 +310,7 @@ async fn ingest_import_videos(
     kept
 }
 
-async fn import(
-    settings: platform::config::Settings,
-    file: &std::path::Path,
-    org: OrgId,
-    publish: bool,
-) -> anyhow::Result<()> {
+async fn import(settings: crate::Settings, file: &std::path::Path, org: OrgId, publish: bool) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("could not read {}", file.display()))?;
     let (entries, mut failed) = catalog::import::parse(&bytes);
     let app = crate::build(settings).await?;
@@ -361,7 +356,7 @@ async fn import(
     }
 }
 
-async fn worker(settings: platform::config::Settings) -> anyhow::Result<()> {
+async fn worker(settings: crate::Settings) -> anyhow::Result<()> {
     crate::telemetry::init_tracing(&settings.log);
     let app = crate::build(settings).await?;
     warn_without_ffmpeg(&app).await;
@@ -388,7 +383,7 @@ async fn warn_without_ffmpeg(app: &crate::App) {
     }
 }
 
-async fn serve(settings: platform::config::Settings) -> anyhow::Result<()> {
+async fn serve(settings: crate::Settings) -> anyhow::Result<()> {
     crate::telemetry::init_tracing(&settings.log);
     let listen = settings.server.listen.clone();
     let metrics_listen = settings.metrics.listen.clone();

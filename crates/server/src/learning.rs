@@ -20,7 +20,7 @@ pub(crate) struct Learning {
     pub media: media::Media,
     pub live: live_session::Live,
     /// Configured terms (checked at start-up); empty means the school semesters.
-    pub terms: std::sync::Arc<Vec<platform::config::TermSettings>>,
+    pub terms: std::sync::Arc<Vec<crate::TermSettings>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -124,7 +124,7 @@ type Period = (String, OffsetDateTime, OffsetDateTime);
 
 /// The term containing `now` (or the last one that began before it) and the one before it,
 /// from the configured terms; the school semesters when none is configured or none has begun.
-pub fn terms_at(now: OffsetDateTime, configured: &[platform::config::TermSettings]) -> [Period; 2] {
+pub fn terms_at(now: OffsetDateTime, configured: &[crate::TermSettings]) -> [Period; 2] {
     let china = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
     let mut terms: Vec<Period> = configured
         .iter()
@@ -463,7 +463,7 @@ mod tests {
             OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH)
         };
-        let term = |name: &str, from: &str, to: &str| platform::config::TermSettings {
+        let term = |name: &str, from: &str, to: &str| crate::TermSettings {
             name: name.into(),
             from: from.into(),
             to: to.into(),

@@ -12,3 +12,4 @@ pub mod telemetry;
 pub mod web;
 
 pub use app::{App, build};
+pub use settings::{Settings, TermSettings};

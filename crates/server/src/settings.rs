@@ -1,13 +1,22 @@
 //! Loads [`Settings`] in layers: built-in defaults → `config/default.toml` (when present in the
 //! working directory) → the file given with `--config` → `PARENTSCHOOL__SECTION__KEY` environment
 //! variables → command-line overrides. Unknown keys are errors that name the key and its source.
+//!
+//! [`Settings`] is the whole configuration: the platform's sections (`platform::config`), each
+//! domain's own (`media::MediaSettings`, `live_session::LiveSettings`, which validate
+//! themselves) and the study terms.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use platform::config::{S3Settings, Secret, Settings};
+use live_session::LiveSettings;
+use media::MediaSettings;
+use platform::config::{
+    AuthSettings, DatabaseSettings, LogSettings, MetricsSettings, S3Settings, Secret, ServerSettings, StorageSettings,
+};
+use serde::{Deserialize, Serialize};
 
 /// Command-line values that override every file and variable.
 #[derive(Debug, Default, Clone)]
@@ -15,6 +24,140 @@ pub struct Overrides {
     pub config_file: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
+}
+
+/// Everything the service can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where the SQLite file, the local object store and generated keys live.
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub storage: StorageSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    pub metrics: MetricsSettings,
+    pub media: MediaSettings,
+    pub live: LiveSettings,
+    /// Study terms (学期) for study-time reports; empty means the Chinese school semesters
+    /// (spring from 1 February, autumn from 1 August).
+    pub terms: Vec<TermSettings>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            storage: StorageSettings::default(),
+            auth: AuthSettings::default(),
+            log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
+            media: MediaSettings::default(),
+            live: LiveSettings::default(),
+            terms: Vec::new(),
+        }
+    }
+}
+
+/// One study term: `from` and `to` are dates (`YYYY-MM-DD`, both included) in China time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TermSettings {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+}
+
+impl TermSettings {
+    /// The term's first and last day, or why they are not dates in order.
+    pub fn dates(&self) -> Result<(time::Date, time::Date), String> {
+        let fmt = time::macros::format_description!("[year]-[month]-[day]");
+        let parse = |s: &str| {
+            time::Date::parse(s, &fmt)
+                .map_err(|_| format!("term {:?}: {s:?} is not a date such as 2026-09-01", self.name))
+        };
+        let (from, to) = (parse(&self.from)?, parse(&self.to)?);
+        if to < from {
+            return Err(format!("term {:?} ends before it starts", self.name));
+        }
+        Ok((from, to))
+    }
+}
+
+impl Settings {
+    /// The database URL: the configured one, or an SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("parentschool.db").display()),
+        }
+    }
+
+    /// Scratch space for transcoding.
+    pub fn media_work_dir(&self) -> PathBuf {
+        self.media
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("work"))
+    }
+
+    /// The root of the local object store.
+    pub fn local_store_dir(&self) -> PathBuf {
+        self.storage
+            .local_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("objects"))
+    }
+
+    /// Makes every configured path absolute against `base` (the working directory at start-up):
+    /// the data dir, the store, the work dir, the web dir and an SQLite URL's file. Child
+    /// processes (ffmpeg) run in folders of their own, so a relative path handed to them would
+    /// name another file; after this, every path derived from the settings is absolute.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        abs(&mut self.data_dir);
+        for p in [
+            &mut self.storage.local_dir,
+            &mut self.media.work_dir,
+            &mut self.server.web_dir,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            abs(p);
+        }
+        if let Some(url) = &self.database.url {
+            if let Some(resolved) = absolute_sqlite_url(url.expose(), base) {
+                self.database.url = Some(Secret::new(resolved));
+            }
+        }
+    }
+}
+
+/// `sqlite://rel/x.db?mode=rwc` → `sqlite:///base/rel/x.db?mode=rwc`; `None` when the URL is
+/// not SQLite, is in memory or is already absolute.
+fn absolute_sqlite_url(url: &str, base: &Path) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    if path.is_empty() || path.starts_with(':') || Path::new(path).is_absolute() {
+        return None;
+    }
+    let mut out = format!("sqlite://{}", base.join(path).display());
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Some(out)
 }
 
 pub fn load(overrides: &Overrides) -> anyhow::Result<Settings> {
@@ -122,14 +265,13 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
             bail!("{key} is still the example placeholder: generate one, e.g. with `head -c 48 /dev/urandom | base64`");
         }
     }
+    // Each domain checks its own section; the service refuses to start with what they refuse.
+    s.media.clone().validate().map_err(anyhow::Error::msg)?;
+    s.live.clone().validate().map_err(anyhow::Error::msg)?;
+    // A deployment rule on top: chunks are S3 multipart parts, which must be 5 MiB or more
+    // (tests use smaller chunks on stores that do not care, through `build`).
     if s.media.chunk_size_bytes < 5 * 1024 * 1024 {
         bail!("media.chunk_size_bytes must be at least 5 MiB (5242880), as S3 multipart uploads require");
-    }
-    if !(1..=10).contains(&s.live.attendance_flush_seconds) {
-        bail!("live.attendance_flush_seconds must be between 1 and 10");
-    }
-    if s.live.media_addrs.is_empty() {
-        bail!("live.media_addrs needs at least one address such as 0.0.0.0:0");
     }
     let mut terms = s
         .terms
@@ -281,5 +423,36 @@ mod tests {
             None,
         );
         assert_eq!(s3.access_key_id.as_deref(), Some("AKCONF"));
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_become_absolute_against_the_working_directory() {
+        let mut s = Settings::default();
+        s.storage.local_dir = Some("store".into());
+        s.media.work_dir = Some("/scratch".into());
+        s.database.url = Some(Secret::new("sqlite://db/x.db?mode=rwc"));
+        s.resolve_paths(Path::new("/srv/ps"));
+        assert_eq!(s.data_dir, Path::new("/srv/ps/data"));
+        assert_eq!(s.local_store_dir(), Path::new("/srv/ps/store"));
+        assert_eq!(s.media_work_dir(), Path::new("/scratch"));
+        assert_eq!(s.database_url(), "sqlite:///srv/ps/db/x.db?mode=rwc");
+
+        let mut s = Settings::default();
+        s.resolve_paths(Path::new("/srv/ps"));
+        assert_eq!(s.database_url(), "sqlite:///srv/ps/data/parentschool.db");
+        assert_eq!(s.media_work_dir(), Path::new("/srv/ps/data/work"));
+        assert_eq!(s.local_store_dir(), Path::new("/srv/ps/data/objects"));
+        for url in ["sqlite::memory:", "sqlite:///abs/x.db", "postgres://u@h/db"] {
+            assert_eq!(absolute_sqlite_url(url, Path::new("/srv")), None, "{url}");
+        }
+        assert_eq!(
+            absolute_sqlite_url("sqlite:rel.db", Path::new("/srv")).as_deref(),
+            Some("sqlite:///srv/rel.db")
+        );
     }
 }

@@ -41,8 +41,8 @@ pub struct Plan {
     pub package: Vec<(PathBuf, Vec<String>)>,
 }
 
-pub fn plan(cfg: &platform::config::MediaSettings, source: &Path, out: &Path, info: &Probe) -> Plan {
-    let seg = cfg.segment_seconds.max(1);
+pub fn plan(cfg: &crate::MediaSettings, source: &Path, out: &Path, info: &Probe) -> Plan {
+    let seg = cfg.segment_seconds;
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1"]
         .map(String::from)
         .to_vec();

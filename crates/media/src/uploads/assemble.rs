@@ -74,7 +74,7 @@ impl Media {
         }
         let job = JobId::new();
         let payload = serde_json::json!({ "asset_id": asset }).to_string();
-        let max_attempts = self.cfg.max_attempts.max(1);
+        let max_attempts = self.cfg.max_attempts;
         with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -249,7 +249,7 @@ impl Media {
         let now = self.clock.now();
         let job = JobId::new();
         let payload = serde_json::json!({ "asset_id": asset }).to_string();
-        let max_attempts = self.cfg.max_attempts.max(1);
+        let max_attempts = self.cfg.max_attempts;
         let size = i64::try_from(size).unwrap_or(i64::MAX);
         with_db!(&self.db, |pool| {
             let mut tx = pool.begin().await?;

@@ -163,7 +163,7 @@ impl Media {
                 msg("文件类型无效。", "Invalid content type."),
             ));
         }
-        let chunk_size = i64::try_from(self.cfg.chunk_size_bytes.max(1)).unwrap_or(i64::MAX);
+        let chunk_size = i64::try_from(self.cfg.chunk_size_bytes).unwrap_or(i64::MAX);
         let chunks = i32::try_from((req.size + chunk_size - 1) / chunk_size)
             .map_err(|_| MediaError::field("size", msg("文件太大。", "Too large.")))?;
         let id = UploadId::new();

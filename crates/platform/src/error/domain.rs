@@ -7,7 +7,7 @@
 
 use axum::http::StatusCode;
 
-use super::{ApiError, FieldError, Msg, codes, msg};
+use super::{ApiError, FieldError, Msg, codes, fields_text, msg};
 
 pub type PlatformResult<T> = Result<T, PlatformError>;
 
@@ -46,7 +46,7 @@ pub enum PlatformError {
     #[error("the code is wrong or has expired")]
     WrongCode,
     /// Invalid fields of a request (`validation_failed`).
-    #[error("invalid fields")]
+    #[error("invalid fields: {}", fields_text(.0))]
     Invalid(Vec<FieldError>),
     /// What the shared HTTP layer refused (a role, a rate limit, a page) or an already built
     /// problem.

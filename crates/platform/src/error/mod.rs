@@ -92,6 +92,15 @@ pub struct FieldError {
     pub message: Msg,
 }
 
+/// Invalid fields as one line for logs and panics: `field: message; …` (English).
+pub fn fields_text(fields: &[FieldError]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message.en))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A failure that becomes a problem+json response (boxed: errors travel in every `Result`).
 #[derive(Clone, Debug)]
 pub struct ApiError(Box<Problem>);

@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::Settings;
 use axum::extract::{ConnectInfo, Extension, MatchedPath, Request};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use platform::config::Settings;
 use platform::error::{ApiError, msg};
 use platform::http::ClientIp;
 

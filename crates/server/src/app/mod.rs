@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::Settings;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Extension, Request};
@@ -22,7 +23,6 @@ use axum::middleware::{self};
 use axum::response::IntoResponse;
 use platform::accounts::Accounts;
 use platform::auth::TokenKeys;
-use platform::config::Settings;
 use platform::error::{ApiError, render_problems};
 use platform::store::{LocalStore, ObjectStore};
 use platform::{Clock, Db, SystemClock};
@@ -120,6 +120,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.media.clone(),
         settings.media_work_dir(),
     )
+    .map_err(anyhow::Error::msg)?
     .with_presigned_delivery(
         settings.storage.backend == platform::config::StorageBackend::S3 && settings.storage.s3.presigned_delivery,
     );
@@ -129,7 +130,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     }));
 
     let public_url = settings.server.public_url.clone();
-    let (live, live_events) = live_session::Live::new(db.clone(), clock.clone(), &settings.live, public_url, &secret);
+    let (live, live_events) =
+        live_session::Live::new(db.clone(), clock.clone(), settings.live.clone(), public_url, &secret)
+            .map_err(anyhow::Error::msg)?;
     // One gateway for notices and text messages: with it, 忘记密码 sends SMS codes too.
     let (notifier, accounts): (Arc<dyn live_session::Notifier>, Accounts) = match &settings.live.notify_webhook_url {
         Some(url) => {
