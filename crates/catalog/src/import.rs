@@ -421,13 +421,7 @@ impl Catalog {
         cover: &impl Fn(&str) -> Result<Bytes, String>,
     ) -> Result<bool, String> {
         let ext = c.external_id.trim().to_owned();
-        let existing_id: Option<CourseId> = platform::with_db!(&self.db, |pool| sqlx::query_scalar::<_, CourseId>(
-            "SELECT id FROM courses WHERE external_id = $1"
-        )
-        .bind(&ext)
-        .fetch_optional(pool)
-        .await)
-        .map_err(|e| format!("数据库错误：{e}"))?;
+        let existing_id = self.course_by_external_id(&ext).await.map_err(reason_of)?;
         let existing = match existing_id {
             Some(id) => self.course_row(id).await.map_err(reason_of)?,
             None => None,

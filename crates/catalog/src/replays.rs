@@ -3,7 +3,6 @@
 //! per series, whose id the series keeps), published to the series' audience.
 
 use platform::ids::OrgId;
-use platform::with_db;
 
 use crate::courses::Actor;
 use crate::{Catalog, CatalogError, CatalogResult, CourseId, CourseInput, Lecturer, LessonId, Status, Visibility};
@@ -35,12 +34,7 @@ impl Catalog {
         duration_s: i32,
     ) -> CatalogResult<(CourseId, LessonId)> {
         let existing: Option<CourseId> = match c.course_id {
-            Some(id) => with_db!(&self.db, |pool| sqlx::query_scalar::<_, CourseId>(
-                "SELECT id FROM courses WHERE id = $1"
-            )
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?,
+            Some(id) => self.existing_course(id).await?,
             None => None,
         };
         let course = match existing {
@@ -77,21 +71,13 @@ impl Catalog {
                 id
             }
         };
-        let find = || async {
-            with_db!(&self.db, |pool| sqlx::query_scalar::<_, LessonId>(
-                "SELECT id FROM lessons WHERE course_id = $1 AND asset_id = $2",
-            )
-            .bind(course)
-            .bind(asset_id)
-            .fetch_optional(pool)
-            .await)
-        };
-        if let Some(lesson) = find().await? {
+        if let Some(lesson) = self.lesson_with_asset(course, asset_id).await? {
             return Ok((course, lesson));
         }
         self.append_lesson(course, lesson_title, asset_id, duration_s.clamp(0, 86_400))
             .await?;
-        let lesson = find()
+        let lesson = self
+            .lesson_with_asset(course, asset_id)
             .await?
             .ok_or_else(|| CatalogError::Internal(anyhow::anyhow!("the replay lesson was not stored")))?;
         Ok((course, lesson))

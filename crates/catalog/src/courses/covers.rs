@@ -2,7 +2,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use platform::{db_execute, with_db};
 
 use super::*;
 use crate::Catalog;
@@ -31,28 +30,11 @@ impl Catalog {
         let key = format!("covers/{id}/{}.{ext}", URL_SAFE_NO_PAD.encode(&digest[..12]));
         self.store.put_bytes(&key, body).await?;
         let old = self.cover_key(id).await?;
-        db_execute!(
-            &self.db,
-            "UPDATE courses SET cover_key = $2, version = version + 1, updated_at = $3 WHERE id = $1",
-            id,
-            &key,
-            self.clock.now()
-        )?;
+        self.set_cover_key(id, &key, self.clock.now()).await?;
         if let Some(old) = old.filter(|o| *o != key) {
             // The course no longer points at it; a failure here only leaves an orphan object.
             let _ = self.store.delete(&old).await;
         }
         Ok(())
-    }
-
-    /// The key of the course's cover image, if it has one.
-    pub(crate) async fn cover_key(&self, id: CourseId) -> CatalogResult<Option<String>> {
-        let key: Option<Option<String>> = with_db!(&self.db, |pool| {
-            sqlx::query_scalar::<_, Option<String>>("SELECT cover_key FROM courses WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await
-        })?;
-        Ok(key.flatten())
     }
 }

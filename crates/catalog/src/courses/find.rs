@@ -6,11 +6,11 @@ use platform::auth::AuthUser;
 use platform::error::msg;
 use platform::http::Page;
 use platform::scope::Scope;
-use platform::with_db;
 use serde::Deserialize;
 
 use super::*;
 use crate::Catalog;
+use crate::courses::store::{After, Filter};
 use crate::search::{self, QueryError};
 use crate::{CatalogError, CatalogResult};
 
@@ -125,96 +125,23 @@ impl Catalog {
             None => None,
         };
 
-        let rows: Vec<(CourseRow, i64)> = with_db!(&self.db, |pool| {
-            // The inner query picks the page (ids and scores only); the outer one fetches the
-            // columns of those rows alone.
-            let mut qb = sqlx::QueryBuilder::new("SELECT ");
-            qb.push(SUMMARY_COLUMNS);
-            qb.push(", p.score AS score FROM (SELECT c.id AS id, ");
-            if let Some(query) = &search {
-                qb.push(
-                    "s.score AS score FROM courses c JOIN (SELECT course_id, SUM(score) AS score, COUNT(*) AS n \
-                     FROM search_terms WHERE term IN (",
-                );
-                let mut sep = qb.separated(", ");
-                for t in &query.terms {
-                    sep.push_bind(t.as_str());
-                }
-                qb.push(") GROUP BY course_id) s ON s.course_id = c.id WHERE s.n = ");
-                qb.push_bind(query.terms.len() as i64);
-                for phrase in query.phrases_needing_check() {
-                    qb.push(" AND EXISTS (SELECT 1 FROM course_texts ct WHERE ct.course_id = c.id AND ct.text LIKE ");
-                    qb.push_bind(format!("%{phrase}%"));
-                    qb.push(")");
-                }
-            } else {
-                qb.push("CAST(0 AS BIGINT) AS score FROM courses c WHERE 1 = 1");
-            }
-            qb.push(" AND ");
-            push_visible(&mut qb, &scope);
-            if let Some(stage) = stage {
-                qb.push(" AND EXISTS (SELECT 1 FROM course_age_stages a WHERE a.course_id = c.id AND a.age_stage = ");
-                qb.push_bind(stage.code());
-                qb.push(")");
-            }
-            if let Some(topic) = &topic {
-                qb.push(" AND EXISTS (SELECT 1 FROM course_topics t WHERE t.course_id = c.id AND t.topic = ");
-                qb.push_bind(topic.as_str());
-                qb.push(")");
-            }
-            if let Some(year) = q.year {
-                qb.push(" AND c.year = ");
-                qb.push_bind(year);
-            }
-            if let Some(list) = q.list {
-                qb.push(" AND EXISTS (SELECT 1 FROM course_list_items li WHERE li.course_id = c.id AND li.list_id = ");
-                qb.push_bind(list);
-                qb.push(")");
-            }
-            if let Some((list_public, list_scope)) = &fits {
-                qb.push(" AND c.status = 'published' AND (c.visibility = 'public'");
-                if !list_public {
-                    qb.push(" OR ");
-                    platform::scope::push_within(&mut qb, list_scope.clone(), "c.scope_path");
-                }
-                qb.push(")");
-            }
-            if let Some(status) = status {
-                qb.push(" AND c.status = ");
-                qb.push_bind(status.as_str());
-            }
-            match (&cursor, search.is_some()) {
-                (Some(Cursor::Scored(score, id)), true) => {
-                    qb.push(" AND (s.score < ");
-                    qb.push_bind(*score);
-                    qb.push(" OR (s.score = ");
-                    qb.push_bind(*score);
-                    qb.push(" AND c.id < ");
-                    qb.push_bind(*id);
-                    qb.push("))");
-                }
-                (Some(Cursor::Id(id)), false) => {
-                    qb.push(" AND c.id < ");
-                    qb.push_bind(*id);
-                }
-                (None, _) => {}
-                _ => return Err(invalid_query("cursor", msg("分页游标无效。", "Invalid cursor."))),
-            }
-            qb.push(if search.is_some() {
-                " ORDER BY s.score DESC, c.id DESC LIMIT "
-            } else {
-                " ORDER BY c.id DESC LIMIT "
-            });
-            qb.push_bind(fetch);
-            qb.push(") p JOIN courses c ON c.id = p.id ORDER BY p.score DESC, c.id DESC");
-            let rows = qb.build().fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                use sqlx::{FromRow, Row};
-                out.push((CourseRow::from_row(row)?, row.try_get::<i64, _>("score")?));
-            }
-            out
-        });
+        let after = match (cursor, search.is_some()) {
+            (Some(Cursor::Scored(score, id)), true) => Some(After::Scored(score, id)),
+            (Some(Cursor::Id(id)), false) => Some(After::Id(id)),
+            (None, _) => None,
+            _ => return Err(invalid_query("cursor", msg("分页游标无效。", "Invalid cursor."))),
+        };
+        let filter = Filter {
+            search: search.as_ref(),
+            stage,
+            topic: topic.as_deref(),
+            year: q.year,
+            list: q.list,
+            fits,
+            status,
+            after,
+        };
+        let rows = self.find_rows(&filter, &scope, fetch).await?;
         let more = rows.len() > limit as usize;
         let rows = &rows[..rows.len().min(limit as usize)];
         let next_cursor = if more {

@@ -3,7 +3,6 @@
 
 use platform::error::msg;
 use platform::ids::UserId;
-use platform::{Timestamp, with_db};
 
 use super::*;
 use crate::Catalog;
@@ -66,62 +65,18 @@ impl Catalog {
             return Err(CatalogError::CourseHasNoLessons);
         }
         let now = self.clock.now();
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query(
-                "UPDATE courses SET status = $2, version = version + 1, updated_at = $3,
-                    published_at = CASE WHEN $2 = 'published' THEN $3 ELSE published_at END
-                 WHERE id = $1 AND status = $4",
-            )
-            .bind(row.id)
-            .bind(to.as_str())
-            .bind(now)
-            .bind(from.as_str())
-            .execute(&mut *tx)
+        if !self
+            .record_transition(row.id, from, to, actor.user_id(), comment, now)
             .await?
-            .rows_affected();
-            if n == 0 {
-                return Err(CatalogError::CourseVersionConflict);
-            }
-            sqlx::query(
-                "INSERT INTO review_events (id, course_id, from_status, to_status, actor_id, comment, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(uuid::Uuid::now_v7())
-            .bind(row.id)
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind(actor.user_id())
-            .bind(comment)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        });
+        {
+            return Err(CatalogError::CourseVersionConflict);
+        }
         Ok(())
     }
 
     /// The review trail of a course, oldest first. Imported steps have no actor: 批量导入.
     pub(crate) async fn review_trail(&self, id: CourseId) -> CatalogResult<Vec<ReviewEvent>> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            from_status: String,
-            to_status: String,
-            actor_id: Option<UserId>,
-            actor_name: Option<String>,
-            comment: String,
-            created_at: Timestamp,
-        }
-        let rows: Vec<Row> = with_db!(&self.db, |pool| {
-            sqlx::query_as::<_, Row>(
-                "SELECT r.from_status, r.to_status, r.actor_id, u.display_name AS actor_name, r.comment, \
-                 r.created_at FROM review_events r LEFT JOIN users u ON u.id = r.actor_id \
-                 WHERE r.course_id = $1 ORDER BY r.created_at, r.id",
-            )
-            .bind(id)
-            .fetch_all(pool)
-            .await
-        })?;
+        let rows = self.review_rows(id).await?;
         Ok(rows
             .into_iter()
             .map(|r| ReviewEvent {

@@ -2,8 +2,8 @@
 //! (merged over the stored course for updates) and returns what to store.
 
 use platform::error::{FieldError, msg};
+use platform::orgs;
 use platform::validate::{self, Role};
-use platform::{orgs, with_db};
 
 use super::*;
 use crate::Catalog;
@@ -220,12 +220,7 @@ impl Catalog {
                 // already has, or one the rights (the server: media and the catalog) allow.
                 if let Actor::User(user) = actor {
                     let kept: Vec<Option<String>> = match existing {
-                        Some(c) => with_db!(&self.db, |pool| sqlx::query_scalar::<_, Option<String>>(
-                            "SELECT asset_id FROM lessons WHERE course_id = $1",
-                        )
-                        .bind(c.id)
-                        .fetch_all(pool)
-                        .await)?,
+                        Some(c) => self.lesson_assets(c.id).await?,
                         None => Vec::new(),
                     };
                     for (i, l) in out.iter().enumerate() {
