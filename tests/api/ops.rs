@@ -61,4 +61,39 @@ both_databases! {
         }
         assert!(checked >= 20, "only {checked} operations documented");
     }
+
+    async fn the_web_app_calls_only_documented_paths(app) {
+        // Every path the web app builds (js/endpoints.js, its one home for API paths) is an
+        // operation of the OpenAPI document: a renamed route cannot leave the app calling a 404.
+        let (_, doc) = app.get("/api/openapi.json", None).await;
+        let documented: Vec<Vec<String>> = doc["paths"]
+            .as_object()
+            .map(|o| o.keys().map(|k| segments(k)).collect())
+            .unwrap_or_default();
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/server/web/js/endpoints.js");
+        let js = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let mut built = 0;
+        for line in js.lines() {
+            let Some(start) = line.find("`/api/") else { continue };
+            let Some(len) = line[start + 1..].find('`') else { continue };
+            let template = line[start + 1..start + 1 + len].replace("${query}", "");
+            let wanted = segments(&template);
+            let found = documented.iter().any(|d| {
+                d.len() == wanted.len()
+                    && d.iter().zip(&wanted).all(|(a, b)| a == b || is_param(a) || is_param(b))
+            });
+            assert!(found, "js/endpoints.js builds {template}, which the OpenAPI document does not have");
+            built += 1;
+        }
+        assert!(built >= 50, "only {built} paths read from js/endpoints.js");
+    }
+}
+
+/// The segments of a path, `${…}` and `{…}` alike standing for a parameter.
+fn segments(path: &str) -> Vec<String> {
+    path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn is_param(segment: &str) -> bool {
+    segment.starts_with('{') || segment.starts_with("${")
 }

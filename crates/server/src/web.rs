@@ -7,6 +7,8 @@
 //!   staff's top bar with 菜单, and the parent pages (home with the join card and the next
 //!   lecture, search with age chips, lists, courses, 我的学习, 加入学校/班级 and `/join/{code}`,
 //!   login and register coming back to `?next=`, 忘记密码, privacy pages);
+//! - `js/endpoints.js`: every API path the app calls, in one place (an API test checks each
+//!   against the OpenAPI document);
 //! - `js/api.js` (tokens, one refresh retry on 401, an expired login said in plain words) and
 //!   `js/ui.js` (`h`, toasts, required fields and field errors beside the inputs);
 //! - `js/hls.js`: the one HLS engine (MSE / ManagedMediaSource, native HLS where neither exists)

@@ -1,3 +1,4 @@
+import { paths } from "./endpoints.js";
 // API client: JSON requests with the access token, refreshed once on expiry; problem+json
 // errors become ApiError with the server's Chinese message.
 const KEY = "ps.session";
@@ -31,7 +32,7 @@ export function loginPath(next = location.pathname + location.search, page = "lo
 /// Reloads the signed-in user into the saved session (after joining an organization, say), so
 /// pages see their new organizations without logging in again.
 export async function refreshUser() {
-  const me = await api("/api/v1/me");
+  const me = await api(paths.me());
   const cur = session();
   if (cur) saveSession({ access_token: cur.access, refresh_token: cur.refresh, user: me });
   return me;
@@ -41,7 +42,7 @@ let refreshing = null;
 async function refresh() {
   const s = session();
   if (!s?.refresh) return false;
-  refreshing ??= fetch("/api/v1/auth/refresh", {
+  refreshing ??= fetch(paths.authRefresh(), {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ refresh_token: s.refresh }),
   }).then(async (r) => {

@@ -1,6 +1,7 @@
 // The app shell: history routing, navigation, and the parent-facing pages.
 import { api, qs, session, saveSession, clearSession, loginPath, refreshUser } from "./api.js";
 import { h, toast, duration, courseCard, fieldErrors, checkRequired, STAGES, stageLabel } from "./ui.js";
+import { paths } from "./endpoints.js";
 
 const main = document.getElementById("main");
 const EDITORS = ["expert", "curator", "admin"];
@@ -58,7 +59,7 @@ async function accountPage() {
         const password = prompt("请输入当前密码以确认注销：");
         if (!password) return;
         try {
-          await api("/api/v1/me", { method: "DELETE", body: { password } });
+          await api(paths.me(), { method: "DELETE", body: { password } });
           clearSession();
           toast("账号已注销");
           go("/", true);
@@ -68,7 +69,7 @@ async function accountPage() {
 
 async function logout() {
   const s = session();
-  if (s?.refresh) await api("/api/v1/auth/logout", { method: "POST", body: { refresh_token: s.refresh } }).catch(() => {});
+  if (s?.refresh) await api(paths.authLogout(), { method: "POST", body: { refresh_token: s.refresh } }).catch(() => {});
   clearSession();
   toast("已退出登录");
   go("/");
@@ -163,7 +164,7 @@ function stageChips(active, q = "") {
 async function home() {
   const s = session();
   page(s ? `你好，${s.user.display_name}` : "家庭教育精选课程", stageChips(null), h("p", { class: "loading" }, "正在加载课程清单……"));
-  const lists = await api("/api/v1/lists");
+  const lists = await api(paths.lists());
   const sections = lists.items.map((l) => h("section", { class: "card list" },
     h("h2", {}, h("a", { href: `/lists/${l.id}`, "data-link": true }, l.title)),
     l.description ? h("p", { class: "meta" }, l.description) : null,
@@ -186,7 +187,7 @@ async function home() {
 
 // 继续学习: the lesson last watched and not finished, opened where it was left.
 async function resumeCard() {
-  const r = (await api("/api/v1/me/learning").catch(() => null))?.resume;
+  const r = (await api(paths.meLearning()).catch(() => null))?.resume;
   if (!r) return null;
   const pct = r.duration_s ? Math.min(100, Math.round((100 * r.watched_s) / r.duration_s)) : 0;
   return h("section", { class: "card resume", "aria-label": "继续学习" },
@@ -199,7 +200,7 @@ async function resumeCard() {
 
 // The next lecture the parent enrolled in, counting down (to the minute) until it starts.
 async function nextLecture() {
-  const mine = await api(`/api/v1/live/occurrences${qs({ mine: true })}`).catch(() => []);
+  const mine = await api(paths.liveOccurrences(qs({ mine: true }))).catch(() => []);
   const o = mine.find((x) => x.my_enrolment?.state === "enrolled" && x.state !== "ended" && x.state !== "cancelled" && new Date(x.ends_at) > Date.now());
   if (!o) return null;
   const when = h("p", { class: "countdown", role: "timer", "aria-live": "off" });
@@ -222,20 +223,20 @@ async function nextLecture() {
 
 // Staff invitations to a school or class: the parent joins only by accepting here.
 async function invitations() {
-  const list = await api("/api/v1/me/invitations").catch(() => []);
+  const list = await api(paths.meInvitations()).catch(() => []);
   return list.map((inv) => {
     const card = h("section", { class: "card invitation", "aria-label": "加入邀请" }, h("h2", {}, "加入邀请"),
       h("p", {}, `${inv.invited_by} 邀请你加入「${inv.organization.name}」。加入后，该组织的老师可以看到你的学习记录。`));
     const answer = async (accept) => {
       try {
         if (accept) {
-          const org = await api(`/api/v1/me/invitations/${inv.id}/accept`, { method: "POST", body: {} });
+          const org = await api(paths.meInvitationAccept(inv.id), { method: "POST", body: {} });
           // The saved session carries the user's organizations: refresh it.
           await refreshUser();
           toast(`已加入「${org.name}」`);
           render();
         } else {
-          await api(`/api/v1/me/invitations/${inv.id}`, { method: "DELETE" });
+          await api(paths.meInvitation(inv.id), { method: "DELETE" });
           card.remove();
           toast("已拒绝邀请");
         }
@@ -277,7 +278,7 @@ async function joinPage(code) {
     if (!checkRequired(form)) return;
     const value = input.value.trim();
     try {
-      const org = await api("/api/v1/me/organizations", { method: "POST", body: { join_code: value } });
+      const org = await api(paths.meOrganizations(), { method: "POST", body: { join_code: value } });
       await refreshUser();
       toast(`已加入「${org.name}」`);
       go("/", true);
@@ -306,7 +307,7 @@ async function search() {
   const load = async () => {
     more.disabled = true;
     try {
-      const data = await api(`/api/v1/courses${qs({ q, age_stage: stage, cursor })}`);
+      const data = await api(paths.courses(qs({ q, age_stage: stage, cursor })));
       results.append(...data.items.map(courseCard));
       cursor = data.next_cursor;
       more.hidden = !cursor;
@@ -319,7 +320,7 @@ async function search() {
 }
 
 async function listPage(id) {
-  const l = await api(`/api/v1/lists/${id}`);
+  const l = await api(paths.list(id));
   page(l.title,
     h("p", { class: "meta" }, [l.year && `${l.year} 年度`, l.theme].filter(Boolean).join(" · ")),
     l.description ? h("p", {}, l.description) : null,
@@ -329,7 +330,7 @@ async function listPage(id) {
 async function coursePage(id) {
   const s = session();
   let c;
-  try { c = await api(`/api/v1/courses/${id}`); } catch (err) {
+  try { c = await api(paths.course(id)); } catch (err) {
     // A link shared in a class group: most courses are for a school's members, so someone not
     // signed in is asked to sign in (and comes back here), not told the course does not exist.
     if (err.status === 404 && !s) {
@@ -341,7 +342,7 @@ async function coursePage(id) {
     }
     throw err;
   }
-  const learning = s ? await api("/api/v1/me/learning").catch(() => null) : null;
+  const learning = s ? await api(paths.meLearning()).catch(() => null) : null;
   const done = new Map();
   for (const course of learning?.courses || []) for (const l of course.lessons) done.set(l.lesson_id, l);
   const stage = h("div", { class: "stage", id: "stage" });
@@ -353,7 +354,7 @@ async function coursePage(id) {
     stage.dataset.lesson = lesson.id;
     const player = await mountPlayer(stage, lesson.asset_id, { title: lesson.title, lessonId: lesson.id });
     // A live lecture's replay: its chat beside it, answered questions as chapters.
-    const r = await api(`/api/v1/live/replays/${lesson.asset_id}`).catch(() => null);
+    const r = await api(paths.liveReplay(lesson.asset_id)).catch(() => null);
     if (r && player) stage.append(replayPanel(r, player.video));
   };
   const bar = (l) => {
@@ -381,12 +382,12 @@ async function coursePage(id) {
 function favouriteButton(id) {
   const button = h("button", { type: "button", class: "btn secondary small favourite", "aria-pressed": "false", disabled: true }, "☆ 收藏");
   const show = (on) => { button.setAttribute("aria-pressed", String(on)); button.textContent = on ? "★ 已收藏" : "☆ 收藏"; button.disabled = false; };
-  api(`/api/v1/me/favourites/${id}`).then((f) => show(f.favourite)).catch(() => button.remove());
+  api(paths.meFavourite(id)).then((f) => show(f.favourite)).catch(() => button.remove());
   button.addEventListener("click", async () => {
     const on = button.getAttribute("aria-pressed") !== "true";
     button.disabled = true;
     try {
-      await api(`/api/v1/me/favourites/${id}`, { method: on ? "PUT" : "DELETE" });
+      await api(paths.meFavourite(id), { method: on ? "PUT" : "DELETE" });
       show(on);
       toast(on ? "已收藏，可在「我的学习」里找到" : "已取消收藏");
     } catch (err) { button.disabled = false; toast(err.message, "error"); }
@@ -415,7 +416,7 @@ function replayPanel(r, video) {
 async function learningPage() {
   const s = session();
   if (!s) return go(loginPath(), true);
-  const [l, kept] = await Promise.all([api("/api/v1/me/learning"), api("/api/v1/me/favourites?limit=50").catch(() => ({ items: [] }))]);
+  const [l, kept] = await Promise.all([api(paths.meLearning()), api(paths.meFavourites("?limit=50")).catch(() => ({ items: [] }))]);
   // Under an hour in minutes (「0.0 小时」 after minutes of study says nothing).
   const hours = (sec) => (sec < 3600 ? duration(sec) : `${(sec / 3600).toFixed(1)} 小时`);
   page("我的学习",
@@ -452,7 +453,7 @@ function authPage(mode) {
     const body = { phone: f.get("phone"), password: f.get("password") };
     if (register) Object.assign(body, { display_name: f.get("display_name"), accept_privacy_notice: true });
     try {
-      const res = await api(`/api/v1/auth/${mode}`, { method: "POST", body });
+      const res = await api(paths.auth(mode), { method: "POST", body });
       saveSession(res);
       toast(register ? "注册成功" : "登录成功");
       const next = new URLSearchParams(location.search).get("next");
@@ -496,7 +497,7 @@ function termsPage() {
 // 忘记密码: by SMS code where the notifier gateway is configured; always also the school's staff,
 // who reset passwords in the studio (the only way when there is no gateway).
 async function forgotPage() {
-  const { sms } = await api("/api/v1/auth/password-reset").catch(() => ({ sms: false }));
+  const { sms } = await api(paths.authPasswordReset()).catch(() => ({ sms: false }));
   const staff = h("section", { class: "card" },
     h("p", {}, sms ? "收不到短信？也可以请孩子所在学校或班级的老师在工作台为你重置密码。" : "请联系孩子所在学校或班级的老师，请他们在工作台为你重置密码。老师会给你一个临时密码，登录后设置新密码即可。"),
     h("p", { class: "meta" }, "为保护你的账号，老师只能为通过加入码、邀请加入或由学校创建的家长账号重置密码。"),
@@ -515,7 +516,7 @@ async function forgotPage() {
     if (!phone.value.trim()) return fieldErrors(form, { fields: [{ field: "phone", detail: "请填写手机号。" }] });
     send.disabled = true;
     try {
-      const r = await api("/api/v1/auth/password-reset/code", { method: "POST", body: { phone: phone.value.trim() } });
+      const r = await api(paths.authPasswordResetCode(), { method: "POST", body: { phone: phone.value.trim() } });
       toast(`如果这个手机号已注册，验证码已发出，${Math.round(r.expires_in / 60)} 分钟内有效。`);
       // Another code only after a minute, as SMS services expect.
       wait = 60;
@@ -531,7 +532,7 @@ async function forgotPage() {
     if (!checkRequired(form)) return;
     const f = new FormData(form);
     try {
-      saveSession(await api("/api/v1/auth/password-reset", { method: "POST", body: { phone: f.get("phone"), code: f.get("code"), new_password: f.get("new_password") } }));
+      saveSession(await api(paths.authPasswordReset(), { method: "POST", body: { phone: f.get("phone"), code: f.get("code"), new_password: f.get("new_password") } }));
       toast("密码已重置，已为你登录");
       go("/", true);
     } catch (err) { fieldErrors(form, err); }
@@ -549,7 +550,7 @@ function passwordPage() {
     e.preventDefault();
     const f = new FormData(form);
     try {
-      saveSession(await api("/api/v1/me/password", { method: "POST", body: { current_password: f.get("current_password"), new_password: f.get("new_password") } }));
+      saveSession(await api(paths.mePassword(), { method: "POST", body: { current_password: f.get("current_password"), new_password: f.get("new_password") } }));
       toast("密码已更新");
       go("/", true);
     } catch (err) { fieldErrors(form, err); }

@@ -5,6 +5,7 @@ import { api, qs, session, download } from "./api.js";
 import { h, toast, fieldErrors, checkRequired, reportTable, STAGES } from "./ui.js";
 import { exchange, gathered, liveEvents, discussion, iceServers } from "./live.js";
 import { orgPicker, expertPicker } from "./pickers.js";
+import { paths } from "./endpoints.js";
 
 const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
 const fmt = (ts) => new Date(ts).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
@@ -17,7 +18,7 @@ const field = (label, input) => h("label", {}, label, input);
 export async function liveHome(ctx) {
   const s = session();
   const day = 86400000;
-  const all = await api(`/api/v1/live/occurrences${qs({ from: new Date(Date.now() - 90 * day).toISOString(), to: new Date(Date.now() + 89 * day).toISOString() })}`);
+  const all = await api(paths.liveOccurrences(qs({ from: new Date(Date.now() - 90 * day).toISOString(), to: new Date(Date.now() + 89 * day).toISOString() })));
   const bySeries = new Map();
   for (const o of all.filter((x) => x.may_manage)) {
     if (!bySeries.has(o.series_id)) bySeries.set(o.series_id, []);
@@ -71,8 +72,8 @@ function seriesCard(x, ctx) {
 async function skipDate(seriesId, o, ctx) {
   if (!confirm(`取消 ${fmt(o.starts_at)} 这一场？已报名的家长会收到通知。`)) return;
   try {
-    const sr = await api(`/api/v1/live/series/${seriesId}`);
-    await api(`/api/v1/live/series/${seriesId}`, { method: "PATCH", body: { version: sr.version, exceptions: [...sr.exceptions, chinaDate(o.starts_at)] } });
+    const sr = await api(paths.liveSeriesById(seriesId));
+    await api(paths.liveSeriesById(seriesId), { method: "PATCH", body: { version: sr.version, exceptions: [...sr.exceptions, chinaDate(o.starts_at)] } });
     toast("这一场已取消，已通知报名的家长");
     ctx.go("/studio/live", true);
   } catch (err) { toast(err.message, "error"); }
@@ -81,7 +82,7 @@ async function skipDate(seriesId, o, ctx) {
 async function stopSeries(x, ctx) {
   if (!confirm(`停止「${x.title}」？之后的场次都会取消，已报名的家长会收到通知；已开的场次和出勤记录保留。`)) return;
   try {
-    await api(`/api/v1/live/series/${x.id}`, { method: "DELETE" });
+    await api(paths.liveSeriesById(x.id), { method: "DELETE" });
     toast("系列已停止，已通知报名的家长");
     ctx.go("/studio/live", true);
   } catch (err) { toast(err.message, "error"); }
@@ -91,7 +92,7 @@ const stageBoxes = (chosen = []) => h("fieldset", { name: "age_stages" }, h("leg
   STAGES.map(([code, label]) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "age_stages", value: code, checked: chosen.includes(code) }), label)));
 
 async function editForm(id, ctx) {
-  const sr = await api(`/api/v1/live/series/${id}`);
+  const sr = await api(paths.liveSeriesById(id));
   const form = h("form", { class: "form", novalidate: true },
     field("标题", h("input", { name: "title", required: true, maxlength: 100, value: sr.title })),
     field("简介", h("textarea", { name: "description", rows: 2, maxlength: 2000 }, sr.description)),
@@ -105,7 +106,7 @@ async function editForm(id, ctx) {
     if (!checkRequired(form)) return;
     const f = new FormData(form);
     try {
-      await api(`/api/v1/live/series/${id}`, { method: "PATCH", body: {
+      await api(paths.liveSeriesById(id), { method: "PATCH", body: {
         version: sr.version, title: f.get("title"), description: f.get("description"),
         duration_minutes: Number(f.get("duration_minutes")), capacity: Number(f.get("capacity")), age_stages: f.getAll("age_stages"),
       } });
@@ -153,7 +154,7 @@ async function seriesForm(ctx, s) {
     };
     if (f.get("expert_id")) body.expert_id = f.get("expert_id");
     try {
-      const created = await api("/api/v1/live/series", { method: "POST", body });
+      const created = await api(paths.liveSeries(), { method: "POST", body });
       toast(`已创建 ${created.occurrences.length} 场直播`);
       ctx.go("/studio/live", true);
     } catch (err) { fieldErrors(form, err); toast(err.message, "error"); }
@@ -162,7 +163,7 @@ async function seriesForm(ctx, s) {
 }
 
 export async function goLive(id, ctx) {
-  const o = await api(`/api/v1/live/occurrences/${id}`);
+  const o = await api(paths.liveOccurrence(id));
   const preview = h("video", { autoplay: true, muted: true, playsinline: true, "aria-label": "摄像头预览" });
   const camera = h("select", { "aria-label": "摄像头" });
   const mic = h("select", { "aria-label": "麦克风" });
@@ -229,7 +230,7 @@ export async function goLive(id, ctx) {
     try {
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
-      const r = await exchange(`/api/v1/live/occurrences/${id}/whip`, pc.localDescription.sdp, session()?.access);
+      const r = await exchange(paths.liveOccurrenceWhip(id), pc.localDescription.sdp, session()?.access);
       location = r.location;
       await pc.setRemoteDescription({ type: "answer", sdp: r.answer });
       pause.disabled = false;
@@ -239,7 +240,7 @@ export async function goLive(id, ctx) {
   end.addEventListener("click", async () => {
     if (!confirm("确定结束这场直播吗？结束后不能再开播。")) return;
     await hangUp();
-    try { await api(`/api/v1/live/occurrences/${id}/end`, { method: "POST", body: {} }); status.textContent = "直播已结束"; start.disabled = true; }
+    try { await api(paths.liveOccurrenceEnd(id), { method: "POST", body: {} }); status.textContent = "直播已结束"; start.disabled = true; }
     catch (err) { toast(err.message, "error"); }
   });
   const closeEvents = await liveEvents(id, {
@@ -258,11 +259,11 @@ function streamKeyCard(id) {
     field("推流密钥（Bearer Token）", h("input", { readonly: true, value: k.stream_key, onfocus: (e) => e.target.select() })),
     h("p", { class: "meta" }, "密钥只显示这一次；泄露后请撤销并重新生成。"));
   const create = h("button", { type: "button", class: "btn secondary", onclick: async () => {
-    try { show(await api(`/api/v1/live/occurrences/${id}/stream-key`, { method: "POST", body: {} })); toast("已生成推流密钥"); }
+    try { show(await api(paths.liveOccurrenceStreamKey(id), { method: "POST", body: {} })); toast("已生成推流密钥"); }
     catch (err) { toast(err.message, "error"); }
   } }, "生成推流密钥");
   const revoke = h("button", { type: "button", class: "btn secondary", onclick: async () => {
-    try { await api(`/api/v1/live/occurrences/${id}/stream-key`, { method: "DELETE" }); box.replaceChildren(h("p", {}, "推流密钥已撤销。")); }
+    try { await api(paths.liveOccurrenceStreamKey(id), { method: "DELETE" }); box.replaceChildren(h("p", {}, "推流密钥已撤销。")); }
     catch (err) { toast(err.message, "error"); }
   } }, "撤销密钥");
   return h("section", { class: "card" }, h("h2", {}, "用 OBS 推流"),
@@ -271,7 +272,7 @@ function streamKeyCard(id) {
 }
 
 export async function report(id, ctx) {
-  const r = await api(`/api/v1/live/occurrences/${id}/attendance`);
+  const r = await api(paths.liveOccurrenceAttendance(id));
   const max = Math.max(1, ...r.by_org.map((o) => o.enrolled));
   const chart = h("div", { class: "bars", role: "img", "aria-label": "各组织报名与出勤人数" },
     r.by_org.map((o) => h("div", { class: "bar-row" },
@@ -291,7 +292,7 @@ export async function report(id, ctx) {
       h("h2", {}, "按组织"), chart,
       h("p", { class: "meta" }, "浅色：报名人数；深色：出勤人数"),
       h("button", { type: "button", class: "btn secondary", onclick: () =>
-        download(`/api/v1/live/occurrences/${id}/attendance.csv`, `直播出勤-${r.title}.csv`).catch((err) => toast(err.message, "error")) }, "导出 CSV（Excel）")),
+        download(paths.liveOccurrenceAttendanceCsv(id), `直播出勤-${r.title}.csv`).catch((err) => toast(err.message, "error")) }, "导出 CSV（Excel）")),
     h("section", { class: "card" }, h("h2", {}, "明细"),
       people.el));
 }

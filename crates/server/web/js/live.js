@@ -3,6 +3,7 @@
 import { api, session, loginPath } from "./api.js";
 import { playLive } from "./hls.js";
 import { h, toast } from "./ui.js";
+import { paths } from "./endpoints.js";
 
 const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
 const fmt = (ts) => new Date(ts).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
@@ -18,7 +19,7 @@ const enrolOpen = (o) => ["scheduled", "live", "paused"].includes(o.state);
 const cancelOpen = (o) => o.state === "scheduled" && new Date(o.starts_at) > new Date();
 
 async function enrolIn(o) {
-  const r = await api(`/api/v1/live/occurrences/${o.id}/enrolments`, { method: "POST", body: {} });
+  const r = await api(paths.liveOccurrenceEnrolments(o.id), { method: "POST", body: {} });
   toast(r.state === "enrolled" ? "报名成功" : `名额已满，你在候补第 ${r.waitlist_position} 位`);
   return r;
 }
@@ -37,7 +38,7 @@ function occurrenceItem(o, refresh) {
   }
   if (cancelOpen(o) && mine) {
     actions.push(h("button", { type: "button", class: "btn secondary small", onclick: async () => {
-      try { await api(`/api/v1/live/occurrences/${o.id}/enrolments/me`, { method: "DELETE" }); toast("已取消报名"); refresh(); }
+      try { await api(paths.liveOccurrenceEnrolmentsMe(o.id), { method: "DELETE" }); toast("已取消报名"); refresh(); }
       catch (err) { toast(err.message, "error"); }
     } }, "取消报名"));
   }
@@ -51,11 +52,11 @@ function occurrenceItem(o, refresh) {
 export async function schedule(ctx) {
   if (!session()) return ctx.go(loginPath(), true);
   const draw = async () => {
-    const all = await api("/api/v1/live/occurrences");
+    const all = await api(paths.liveOccurrences());
     const mine = all.filter((o) => enrolmentText(o.my_enrolment));
     const rest = all.filter((o) => !enrolmentText(o.my_enrolment));
     const calendar = h("p", { class: "meta" });
-    api("/api/v1/live/calendar").then((c) => {
+    api(paths.liveCalendar()).then((c) => {
       const url = new URL(c.url, location.href);
       calendar.replaceChildren("把报名的直播加到手机日历（开播前 30 分钟提醒）：",
         h("a", { href: `webcal://${url.host}${url.pathname}` }, "订阅日历"), " · ",
@@ -105,7 +106,7 @@ export async function exchange(url, offer, token) {
 
 // The STUN/TURN servers for this user (TURN credentials are personal and expire).
 export async function iceServers() {
-  try { return (await api("/api/v1/live/ice-servers")).ice_servers; } catch { return []; }
+  try { return (await api(paths.liveIceServers())).ice_servers; } catch { return []; }
 }
 
 // Heartbeats of a live HLS viewer (their attendance) every 10 s while playing; `stop` ends the
@@ -114,7 +115,7 @@ export function hlsHeartbeats(id, video) {
   let sessionId = null, stopped = false;
   const beat = async (leaving = false) => {
     if (!leaving && (video.paused || stopped)) return;
-    const res = await fetch(`/api/v1/live/occurrences/${id}/hls-heartbeats`, {
+    const res = await fetch(paths.liveOccurrenceHlsHeartbeats(id), {
       method: "POST", keepalive: leaving,
       headers: { "content-type": "application/json", authorization: `Bearer ${session()?.access}` },
       body: JSON.stringify({ session: sessionId, leaving }),
@@ -133,8 +134,8 @@ export async function liveEvents(id, handlers) {
   const open = async () => {
     if (closed) return;
     try {
-      const t = await api(`/api/v1/live/occurrences/${id}/tickets`, { method: "POST", body: {} });
-      source = new EventSource(`/api/v1/live/occurrences/${id}/events?ticket=${encodeURIComponent(t.ticket)}`);
+      const t = await api(paths.liveOccurrenceTickets(id), { method: "POST", body: {} });
+      source = new EventSource(paths.liveOccurrenceEvents(id, `?ticket=${encodeURIComponent(t.ticket)}`));
       source.addEventListener("state", (e) => handlers.state?.(JSON.parse(e.data).state));
       source.addEventListener("viewers", (e) => handlers.viewers?.(JSON.parse(e.data).count));
       source.addEventListener("question", (e) => handlers.question?.(JSON.parse(e.data).question));
@@ -149,7 +150,7 @@ export async function liveEvents(id, handlers) {
 export async function room(id, ctx) {
   const s = session();
   if (!s) return ctx.go(loginPath(), true);
-  const o = await api(`/api/v1/live/occurrences/${id}`);
+  const o = await api(paths.liveOccurrence(id));
   const video = h("video", { playsinline: true, "webkit-playsinline": true, autoplay: true, muted: true, controls: true, "aria-label": `直播：${o.title}` });
   const status = h("p", { class: "live-status", role: "status", "aria-live": "polite" });
   const viewers = h("span", { class: "meta" });
@@ -204,11 +205,11 @@ export async function room(id, ctx) {
     await stop();
     mode = "hls"; showMode();
     if (left || state === "ended" || state === "cancelled") return;
-    url ??= (await api(`/api/v1/live/occurrences/${id}`).catch(() => ({}))).hls_url;
+    url ??= (await api(paths.liveOccurrence(id)).catch(() => ({}))).hls_url;
     if (!url) { say("流畅模式正在准备，请稍候……"); retry = setTimeout(() => watchHls(null, why), 3000); return; }
     video.srcObject = null;
     stopBeats = hlsHeartbeats(id, video);
-    const renew = async () => (await api(`/api/v1/live/occurrences/${id}`)).hls_url;
+    const renew = async () => (await api(paths.liveOccurrence(id))).hls_url;
     hls = playLive(video, url, { say, renew });
     await hls.ready;
     say(why || "流畅模式（HLS）：延迟约 10 秒");
@@ -240,7 +241,7 @@ export async function room(id, ctx) {
     try {
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
-      const r = await exchange(`/api/v1/live/occurrences/${id}/whep`, pc.localDescription.sdp, session()?.access);
+      const r = await exchange(paths.liveOccurrenceWhep(id), pc.localDescription.sdp, session()?.access);
       location = r.location;
       if (mine !== pc) return stop();
       await pc.setRemoteDescription({ type: "answer", sdp: r.answer });
@@ -262,7 +263,7 @@ export async function room(id, ctx) {
     stop();
     if (st === "ended" || st === "cancelled") talk.close();
     say({ scheduled: "直播还没有开始，开始后这里会自动播放。", paused: ERRORS.live_paused, ended: o.replay ? "直播已结束，可以观看回放。" : ERRORS.occurrence_ended, cancelled: "这场直播已取消。" }[st] || "");
-    if (st === "ended") api(`/api/v1/live/occurrences/${id}`).then((x) => {
+    if (st === "ended") api(paths.liveOccurrence(id)).then((x) => {
       if (x.replay) {
         replay.replaceChildren(h("a", { class: "btn", href: `/courses/${x.replay.course_id}?lesson=${x.replay.lesson_id}`, "data-link": true }, "观看回放"));
         say("直播已结束，可以观看回放。");
@@ -295,15 +296,15 @@ export function discussion(id, { manage = false } = {}) {
       h("span", { class: "grow" }, q.text), h("span", { class: "meta" }, ` ${q.author} · ${q.votes} 票`),
       q.answered ? h("span", { class: "badge mine" }, "已回答") : null,
       manage ? [
-        q.answered ? null : act("标记已回答", () => api(`/api/v1/live/occurrences/${id}/questions/${q.id}`, { method: "PATCH", body: { answered: true } }).then(upQ)),
-        act(q.hidden ? "取消隐藏" : "隐藏", () => api(`/api/v1/live/occurrences/${id}/questions/${q.id}`, { method: "PATCH", body: { hidden: !q.hidden } }).then(upQ)),
-      ] : (q.voted || q.answered || closed ? null : act("同问 +1", () => api(`/api/v1/live/occurrences/${id}/questions/${q.id}/votes`, { method: "POST", body: {} }).then(upQ))))));
+        q.answered ? null : act("标记已回答", () => api(paths.liveOccurrenceQuestion(id, q.id), { method: "PATCH", body: { answered: true } }).then(upQ)),
+        act(q.hidden ? "取消隐藏" : "隐藏", () => api(paths.liveOccurrenceQuestion(id, q.id), { method: "PATCH", body: { hidden: !q.hidden } }).then(upQ)),
+      ] : (q.voted || q.answered || closed ? null : act("同问 +1", () => api(paths.liveOccurrenceQuestionVotes(id, q.id), { method: "POST", body: {} }).then(upQ))))));
   };
   const drawChat = () => {
     const all = [...messages.values()].filter((m) => manage || !m.hidden).sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
     mList.replaceChildren(...all.slice(-100).map((m) => h("li", { class: m.hidden ? "hidden" : "" },
       h("strong", {}, `${m.author}：`), m.text,
-      manage ? act(m.hidden ? "取消隐藏" : "隐藏", () => api(`/api/v1/live/occurrences/${id}/messages/${m.id}`, { method: "PATCH", body: { hidden: !m.hidden } }).then(upM)) : null)));
+      manage ? act(m.hidden ? "取消隐藏" : "隐藏", () => api(paths.liveOccurrenceMessage(id, m.id), { method: "PATCH", body: { hidden: !m.hidden } }).then(upM)) : null)));
     mList.scrollTop = mList.scrollHeight;
   };
   const upQ = (q) => { const old = questions.get(q.id); questions.set(q.id, { ...q, voted: q.voted || old?.voted }); drawQuestions(); };
@@ -314,7 +315,7 @@ export function discussion(id, { manage = false } = {}) {
       e.preventDefault();
       const text = input.value.trim();
       if (!text) return;
-      try { after(await api(`/api/v1/live/occurrences/${id}/${path}`, { method: "POST", body: { text } })); input.value = ""; }
+      try { after(await api(paths.liveOccurrenceSection(id, path), { method: "POST", body: { text } })); input.value = ""; }
       catch (err) { toast(err.message, "error"); }
     } }, input, h("button", { class: "btn small" }, "发送"));
   };
@@ -328,7 +329,7 @@ export function discussion(id, { manage = false } = {}) {
     for (const f of forms) f?.remove();
     drawQuestions();
   };
-  api(`/api/v1/live/occurrences/${id}/questions`).then((l) => l.forEach(upQ)).catch(() => {});
-  api(`/api/v1/live/occurrences/${id}/messages`).then((l) => l.forEach(upM)).catch(() => {});
+  api(paths.liveOccurrenceQuestions(id)).then((l) => l.forEach(upQ)).catch(() => {});
+  api(paths.liveOccurrenceMessages(id)).then((l) => l.forEach(upM)).catch(() => {});
   return { panel, close, handlers: { question: upQ, message: upM } };
 }

@@ -3,6 +3,7 @@
 // (by name or phone). Each is a search field and a <select> carrying the id.
 import { api, qs } from "./api.js";
 import { h } from "./ui.js";
+import { paths } from "./endpoints.js";
 
 const KIND = { province: "省", city: "市", county: "区县", school: "学校", class: "班级", partner: "成员单位" };
 
@@ -14,7 +15,7 @@ export function orgPicker({ name, label, extra = [], kinds = null, required = tr
   const q = h("input", { type: "search", placeholder: "输入名称查找", "aria-label": `查找${label}` });
   let timer;
   const find = async () => {
-    const page = await api(`/api/v1/organizations${qs({ q: q.value.trim(), limit: 100 })}`).catch(() => ({ items: [] }));
+    const page = await api(paths.organizations(qs({ q: q.value.trim(), limit: 100 }))).catch(() => ({ items: [] }));
     // The list comes in tree order, so a parent is seen before its children (indented).
     const depth = {};
     for (const o of page.items) depth[o.id] = o.parent_id in depth ? depth[o.parent_id] + 1 : 0;
@@ -40,7 +41,7 @@ export function expertPicker() {
   const q = h("input", { type: "search", placeholder: "输入姓名或手机号查找", "aria-label": "查找专家" });
   let timer;
   const find = async () => {
-    const found = await api(`/api/v1/experts${qs({ q: q.value.trim() })}`).catch(() => []);
+    const found = await api(paths.experts(qs({ q: q.value.trim() }))).catch(() => []);
     select.replaceChildren(h("option", { value: "" }, found.length ? "请选择专家" : "没有找到专家"),
       ...found.map((e) => h("option", { value: e.id }, `${e.display_name}（${e.org_name} · ${e.phone}）`)));
     if (found.length === 1) select.value = found[0].id;

@@ -4,6 +4,7 @@
 import { api, session } from "./api.js";
 import { Hls, parseMaster, parseMedia, parseSubtitles, pickEngine } from "./hls.js";
 import { h } from "./ui.js";
+import { paths } from "./endpoints.js";
 
 const SPEEDS = [0.75, 1, 1.25, 1.5, 2];
 
@@ -25,9 +26,9 @@ export async function mountPlayer(container, assetId, { title = "", lessonId = n
   container.dataset.engine = engine;
 
   let pb;
-  try { pb = await api(`/api/v1/assets/${assetId}/playback`); }
+  try { pb = await api(paths.assetPlayback(assetId)); }
   catch (err) { status.textContent = err.code === "asset_not_ready" ? "视频正在处理，请稍后再来。" : err.message; return null; }
-  const progress = await api(`/api/v1/assets/${assetId}/progress`).catch(() => null);
+  const progress = await api(paths.assetProgress(assetId)).catch(() => null);
   if (pb.poster_url) video.poster = pb.poster_url;
   let player = null;
   // While the MSE player reopens its source the element's own clock reads 0: report the
@@ -95,7 +96,7 @@ function track(video, assetId, lessonId, status, position = () => video.currentT
     const segments = ranges.splice(0).filter(([a, b]) => b > a);
     if (!segments.length && !keepalive) return;
     const s = session();
-    fetch(`/api/v1/assets/${assetId}/progress`, {
+    fetch(paths.assetProgress(assetId), {
       method: "POST", keepalive,
       headers: { "content-type": "application/json", authorization: `Bearer ${s?.access}` },
       body: JSON.stringify({ session_id: sessionId, segments: normalise(segments), position_s: position() || 0, lesson_id: lessonId || undefined }),

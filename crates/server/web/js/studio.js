@@ -2,6 +2,7 @@
 import { api, qs, session, download, loginPath, imageUrl } from "./api.js";
 import { h, toast, courseCard, fieldErrors, duration, reportTable, STAGES, STATUS } from "./ui.js";
 import { orgPicker } from "./pickers.js";
+import { paths } from "./endpoints.js";
 
 let ctx;
 
@@ -29,9 +30,9 @@ export async function studio(rest, context) {
 async function dashboard(user) {
   const curator = user.role !== "expert";
   const [review, drafts, lists] = await Promise.all([
-    api(`/api/v1/courses${qs({ status: "in_review", limit: 50 })}`),
-    api(`/api/v1/courses${qs({ status: "draft", limit: 50 })}`),
-    curator ? api("/api/v1/lists?limit=50") : Promise.resolve({ items: [] }),
+    api(paths.courses(qs({ status: "in_review", limit: 50 }))),
+    api(paths.courses(qs({ status: "draft", limit: 50 }))),
+    curator ? api(paths.lists("?limit=50")) : Promise.resolve({ items: [] }),
   ]);
   const section = (title, items, empty) => h("section", { class: "card" }, h("h2", {}, title),
     items.length ? h("ul", { class: "courses" }, items.map((c) => {
@@ -65,7 +66,7 @@ async function joinCodes() {
   const section = h("section", { class: "card", "aria-label": "加入码" }, h("h2", {}, "加入码"),
     h("p", { class: "meta" }, "家长用加入码或加入链接加入学校或班级，把链接发到班级群里即可；也可以按手机号邀请，家长接受后加入。"), q, list, more);
   const draw = async () => {
-    const page = await api(`/api/v1/organizations${qs({ q: q.value.trim(), limit: 100 })}`).catch(() => ({ items: [] }));
+    const page = await api(paths.organizations(qs({ q: q.value.trim(), limit: 100 }))).catch(() => ({ items: [] }));
     const orgs = page.items.filter((o) => o.kind === "school" || o.kind === "class");
     list.replaceChildren(...(orgs.length ? orgs.slice(0, 20).map(row)
       : [h("li", { class: "empty" }, q.value.trim() ? "没有找到这个名称的学校或班级。" : "你管理的范围内还没有学校或班级。")]));
@@ -82,7 +83,7 @@ async function joinCodes() {
         h("a", { class: "btn secondary small", href: `/studio/posters/${o.id}`, "data-link": true }, "二维码海报"));
     };
     const make = async () => {
-      try { show((await api(`/api/v1/organizations/${o.id}/join-code`, { method: "POST", body: null })).join_code); }
+      try { show((await api(paths.organizationJoinCode(o.id), { method: "POST", body: null })).join_code); }
       catch (err) { toast(err.message, "error"); }
     };
     const button = h("button", { type: "button", class: "btn secondary small", hidden: true, onclick: async () => { await make(); button.textContent = "换一个加入码"; } }, "生成加入码");
@@ -94,14 +95,14 @@ async function joinCodes() {
       // Only an incomplete number is caught here; the server's phone rule decides the rest.
       if (n.replace(/\D/g, "").length < 11) { toast("请填写 11 位手机号。", "error"); phone.focus(); return; }
       try {
-        const sent = await api(`/api/v1/organizations/${o.id}/members`, { method: "POST", body: { phone: n } });
+        const sent = await api(paths.organizationMembers(o.id), { method: "POST", body: { phone: n } });
         phone.value = "";
         toast(`已向 ${sent.phone} 发出邀请。对方在家长学堂里接受后即加入，14 天内有效。`);
       } catch (err) { toast(err.message, "error"); }
     } }, phone, h("button", { type: "submit", class: "btn secondary small" }, "邀请"));
     const li = h("li", { class: "join-code" }, h("span", {}, o.name), " ", out, " ", button,
       h("details", { class: "invite-box" }, h("summary", {}, "按手机号邀请"), invite));
-    api(`/api/v1/organizations/${o.id}`).then((d) => {
+    api(paths.organization(o.id)).then((d) => {
       if (d.join_code) { show(d.join_code); button.textContent = "换一个加入码"; }
       button.hidden = false;
     }).catch(() => {});
@@ -117,14 +118,14 @@ const field = (label, input) => h("label", {}, label, input);
 // the server), the code to type, and how; 打印 prints only the poster (A4), 保存二维码 saves the
 // image to send in the class WeChat group.
 async function joinPoster(id) {
-  const o = await api(`/api/v1/organizations/${id}`);
+  const o = await api(paths.organization(id));
   if (!o.join_code) {
     ctx.page(`加入海报：${o.name}`, h("section", { class: "card" }, h("p", {}, "这个组织还没有加入码，请先在工作台生成。"),
       h("a", { class: "btn secondary", href: "/studio", "data-link": true }, "返回工作台")));
     return;
   }
   const link = `${location.origin}/join/${o.join_code}`;
-  const src = await imageUrl(`/api/v1/qr.svg${qs({ text: link })}`);
+  const src = await imageUrl(paths.qrSvg(qs({ text: link })));
   const img = h("img", { class: "qr", src, alt: `加入「${o.name}」的二维码：${link}`, width: 320, height: 320 });
   ctx.page(`加入海报：${o.name}`,
     h("p", { class: "actions no-print" },
@@ -153,23 +154,23 @@ function uploader(onReady) {
     if (!file) return;
     bar.hidden = false;
     try {
-      const up = await api("/api/v1/uploads", { method: "POST", body: { filename: file.name, size: file.size, content_type: file.type } });
+      const up = await api(paths.uploads(), { method: "POST", body: { filename: file.name, size: file.size, content_type: file.type } });
       const have = new Set(up.received);
       for (let n = 0; n < up.chunks; n++) {
         if (!have.has(n)) {
           const blob = file.slice(n * up.chunk_size, Math.min(file.size, (n + 1) * up.chunk_size));
           for (let attempt = 0; ; attempt++) {
-            try { await api(`/api/v1/uploads/${up.id}/chunks/${n}`, { method: "PUT", raw: new Blob([blob], { type: "application/octet-stream" }) }); break; }
+            try { await api(paths.uploadChunk(up.id, n), { method: "PUT", raw: new Blob([blob], { type: "application/octet-stream" }) }); break; }
             catch (err) { if (attempt >= 3 || err.status && err.status < 500) throw err; await new Promise((r) => setTimeout(r, 1000 * (attempt + 1))); }
           }
         }
         bar.value = Math.round(((n + 1) / up.chunks) * 100);
         note.textContent = `上传中 ${bar.value}%`;
       }
-      const done = await api(`/api/v1/uploads/${up.id}/complete`, { method: "POST", body: {} });
+      const done = await api(paths.uploadComplete(up.id), { method: "POST", body: {} });
       bar.value = 0;
       for (;;) {
-        const a = await api(`/api/v1/assets/${done.asset_id}`);
+        const a = await api(paths.asset(done.asset_id));
         bar.value = a.progress;
         note.textContent = a.state === "processing" ? (a.error ? `转码中 ${a.progress}%（${a.error}）` : `转码中 ${a.progress}%`) : a.state === "ready" ? "视频已就绪" : `处理失败：${a.error}`;
         if (a.state === "ready") { onReady(a.id, a.duration_s); break; }
@@ -189,7 +190,7 @@ function videoChooser(onPick) {
   const box = h("details", { class: "video-chooser" }, h("summary", {}, "选择已上传的视频"), q, list);
   let timer;
   const find = async () => {
-    const page = await api(`/api/v1/me/videos${qs({ q: q.value.trim(), limit: 20 })}`).catch(() => ({ items: [] }));
+    const page = await api(paths.meVideos(qs({ q: q.value.trim(), limit: 20 }))).catch(() => ({ items: [] }));
     list.replaceChildren(...(page.items.length ? page.items.map((v) => h("li", {},
       h("span", { class: "grow" }, v.filename), h("span", { class: "meta" }, duration((v.duration_ms || 0) / 1000)),
       h("button", { type: "button", class: "btn secondary small", "aria-label": `选择 ${v.filename}`, onclick: () => { onPick(v); box.open = false; } }, "选择")))
@@ -210,7 +211,7 @@ function captions(assetOf) {
     if (!file) return;
     if (!asset) { note.textContent = "请先上传视频，再上传字幕。"; return; }
     try {
-      const c = await api(`/api/v1/assets/${asset}/captions/${lang.value}`, { method: "PUT", raw: new Blob([file], { type: "text/plain" }) });
+      const c = await api(paths.assetCaption(asset, lang.value), { method: "PUT", raw: new Blob([file], { type: "text/plain" }) });
       note.textContent = `字幕已保存（${c.label}，${c.cues} 条）`;
     } catch (err) { note.textContent = err.message; toast(err.message, "error"); }
     input.value = "";
@@ -219,7 +220,7 @@ function captions(assetOf) {
 }
 
 async function courseEditor(id) {
-  const [course, topics] = await Promise.all([id ? api(`/api/v1/courses/${id}`) : null, api("/api/v1/topics")]);
+  const [course, topics] = await Promise.all([id ? api(paths.course(id)) : null, api(paths.topics())]);
   const c = course || { title: "", summary: "", lecturer: { name: "", title: "" }, age_stages: [], topics: [], tags: [], lessons: [], visibility: "scoped", year: new Date().getFullYear() };
   const lessons = h("ol", { class: "lesson-edit" });
   // A video uploaded here belongs to the course only once saved: leaving before that asks first.
@@ -297,7 +298,7 @@ async function courseEditor(id) {
     };
     if (id) body.version = course.version;
     try {
-      const saved = await api(id ? `/api/v1/courses/${id}` : "/api/v1/courses", { method: id ? "PATCH" : "POST", body });
+      const saved = await api(id ? paths.course(id) : paths.courses(), { method: id ? "PATCH" : "POST", body });
       unsaved = false;
       toast(id ? "已保存" : "课程已创建");
       ctx.go(`/studio/courses/${saved.id}`, true);
@@ -315,7 +316,7 @@ function coverForm(c) {
     const file = input.files[0];
     if (!file) return;
     try {
-      await api(`/api/v1/courses/${c.id}/cover`, { method: "PUT", raw: file });
+      await api(paths.courseCover(c.id), { method: "PUT", raw: file });
       toast("封面已更新");
       ctx.go(location.pathname, true);
     } catch (err) { toast(err.message, "error"); }
@@ -337,7 +338,7 @@ function transitions(c, role) {
     h("p", { class: "actions" }, moves.map(([to, label]) => h("button", {
       type: "button", class: to === "draft" || to === "archived" ? "btn secondary" : "btn", onclick: async () => {
         try {
-          await api(`/api/v1/courses/${c.id}/transitions`, { method: "POST", body: { to, comment: comment.value } });
+          await api(paths.courseTransitions(c.id), { method: "POST", body: { to, comment: comment.value } });
           toast(`已${label}`);
           ctx.go(location.pathname, true);
         } catch (err) { toast(err.message, "error"); }
@@ -347,7 +348,7 @@ function transitions(c, role) {
 
 function reviewTrail(c) {
   const list = h("ol", { class: "trail" });
-  api(`/api/v1/courses/${c.id}/reviews`).then((events) => {
+  api(paths.courseReviews(c.id)).then((events) => {
     list.append(...events.map((e) => h("li", {}, `${new Date(e.at).toLocaleString("zh-CN")} ${e.actor_name}：${STATUS[e.from]} → ${STATUS[e.to]}${e.comment ? `（${e.comment}）` : ""}`)));
     if (!events.length) list.append(h("li", { class: "empty" }, "暂无审核记录"));
   }).catch(() => list.append(h("li", { class: "empty" }, "无权查看审核记录")));
@@ -358,7 +359,7 @@ const toLocal = (ts) => (ts ? new Date(new Date(ts).getTime() - new Date().getTi
 const fromLocal = (v) => (v ? new Date(v).toISOString() : undefined);
 
 async function listEditor(id) {
-  let list = id ? await api(`/api/v1/lists/${id}`) : { title: "", year: new Date().getFullYear(), theme: "", description: "", courses: [], visibility: "scoped" };
+  let list = id ? await api(paths.list(id)) : { title: "", year: new Date().getFullYear(), theme: "", description: "", courses: [], visibility: "scoped" };
   const form = h("form", { class: "card form", novalidate: true },
     field("清单标题", h("input", { name: "title", value: list.title, placeholder: "如：2025 年度家庭教育优秀课程" })),
     h("div", { class: "row" },
@@ -381,7 +382,7 @@ async function listEditor(id) {
     };
     if (id) body.version = list.version;
     try {
-      const saved = await api(id ? `/api/v1/lists/${id}` : "/api/v1/lists", { method: id ? "PATCH" : "POST", body });
+      const saved = await api(id ? paths.list(id) : paths.lists(), { method: id ? "PATCH" : "POST", body });
       toast("清单已保存");
       ctx.go(`/studio/lists/${saved.id}`, true);
     } catch (err) { fieldErrors(form, err); toast(err.message, "error"); }
@@ -399,7 +400,7 @@ async function listEditor(id) {
   draw();
   const save = h("button", { type: "button", class: "btn", onclick: async () => {
     try {
-      list = await api(`/api/v1/lists/${id}/items`, { method: "PUT", body: { course_ids: items.map((c) => c.id), version: list.version } });
+      list = await api(paths.listItems(id), { method: "PUT", body: { course_ids: items.map((c) => c.id), version: list.version } });
       toast("课程顺序已保存");
     } catch (err) {
       // The order made stays on the page (nothing is reloaded); the refused course is named.
@@ -410,7 +411,7 @@ async function listEditor(id) {
   const q = h("input", { type: "search", placeholder: "搜索已发布的课程", "aria-label": "搜索要加入的课程" });
   const find = async () => {
     // Only courses the list may take: published and seen by everyone who sees the list.
-    const data = await api(`/api/v1/courses${qs({ q: q.value.trim(), fits_list: id, limit: 20 })}`).catch((err) => { toast(err.message, "error"); return { items: [] }; });
+    const data = await api(paths.courses(qs({ q: q.value.trim(), fits_list: id, limit: 20 }))).catch((err) => { toast(err.message, "error"); return { items: [] }; });
     found.replaceChildren(...data.items.filter((c) => !items.some((i) => i.id === c.id)).map((c) => h("li", {}, h("span", { class: "grow" }, c.title),
       h("button", { type: "button", class: "btn secondary small", onclick: (e) => { items.push({ id: c.id, title: c.title }); draw(); e.target.closest("li").remove(); } }, "加入"))));
     if (!found.children.length) found.append(h("li", { class: "empty" }, "没有可加入的已发布课程（范围比清单小的课程不能加入）"));
@@ -444,7 +445,7 @@ async function studyReport() {
   const load = async (reset) => {
     if (reset) { cursor = null; rows = []; body.replaceChildren(); }
     try {
-      const page = await api(`/api/v1/organizations/${org.value}/learning${qs({ ...period(), cursor, limit: 50 })}`);
+      const page = await api(paths.organizationLearning(org.value, qs({ ...period(), cursor, limit: 50 })));
       rows.push(...page.items);
       cursor = page.next_cursor;
       more.hidden = !cursor;
@@ -464,7 +465,7 @@ async function studyReport() {
   };
   more.addEventListener("click", () => load(false));
   const csv = h("button", { type: "button", class: "btn secondary", onclick: () =>
-    download(`/api/v1/organizations/${org.value}/learning.csv${qs(period())}`, "学习时长报表.csv").catch((err) => toast(err.message, "error")) }, "导出 CSV（Excel）");
+    download(paths.organizationLearningCsv(org.value, qs(period())), "学习时长报表.csv").catch((err) => toast(err.message, "error")) }, "导出 CSV（Excel）");
   const form = h("form", { class: "card form row", onsubmit: (e) => { e.preventDefault(); load(true); } },
     picker.el, field("开始日期（默认本学期）", from), field("结束日期", to), h("p", { class: "actions" }, h("button", { class: "btn" }, "查询"), csv));
   ctx.page("学习报表", form,
