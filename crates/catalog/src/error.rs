@@ -6,7 +6,7 @@
 
 use axum::http::StatusCode;
 use platform::ApiError;
-use platform::error::{FieldError, Msg, codes, fields_text, msg};
+use platform::error::{FieldError, codes, fields_text, msg};
 
 use crate::Status;
 
@@ -67,14 +67,6 @@ pub enum CatalogError {
 }
 
 impl CatalogError {
-    /// One invalid field.
-    pub fn field(field: &str, message: Msg) -> Self {
-        Self::Invalid(vec![FieldError {
-            field: field.to_owned(),
-            message,
-        }])
-    }
-
     /// The table: the status, stable code and message of each variant.
     fn into_problem(self) -> ApiError {
         use StatusCode as S;
@@ -222,27 +214,4 @@ impl CatalogError {
     }
 }
 
-/// The platform's refusal (an organization, a user in scope) keeps its problem.
-impl From<platform::PlatformError> for CatalogError {
-    fn from(e: platform::PlatformError) -> Self {
-        Self::Platform(e.into())
-    }
-}
-
-impl From<sqlx::Error> for CatalogError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-impl From<platform::store::StoreError> for CatalogError {
-    fn from(e: platform::store::StoreError) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-impl From<CatalogError> for ApiError {
-    fn from(e: CatalogError) -> Self {
-        e.into_problem()
-    }
-}
+platform::domain_error!(CatalogError);

@@ -115,14 +115,6 @@ pub enum LiveError {
 }
 
 impl LiveError {
-    /// One invalid field.
-    pub fn field(field: &str, message: Msg) -> Self {
-        Self::Invalid(vec![FieldError {
-            field: field.to_owned(),
-            message,
-        }])
-    }
-
     /// The table: the status, stable code and message of each variant.
     fn into_problem(self) -> ApiError {
         use StatusCode as S;
@@ -525,26 +517,8 @@ fn sfu_problem(e: SfuError) -> ApiError {
     }
 }
 
-/// The platform's refusal (an organization, a user in scope) keeps its problem.
-impl From<platform::PlatformError> for LiveError {
-    fn from(e: platform::PlatformError) -> Self {
-        Self::Platform(e.into())
-    }
-}
+platform::domain_error!(LiveError);
 
-impl From<sqlx::Error> for LiveError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-impl From<platform::store::StoreError> for LiveError {
-    fn from(e: platform::store::StoreError) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-/// Media's refusal or failure inside a live job keeps its problem (status, code, cause).
 impl From<media::MediaError> for LiveError {
     fn from(e: media::MediaError) -> Self {
         Self::Platform(e.into())
@@ -572,17 +546,5 @@ impl From<Refusal> for LiveError {
 impl From<RuleError> for LiveError {
     fn from(e: RuleError) -> Self {
         Self::Rule(e)
-    }
-}
-
-impl axum::response::IntoResponse for LiveError {
-    fn into_response(self) -> axum::response::Response {
-        self.into_problem().into_response()
-    }
-}
-
-impl From<LiveError> for ApiError {
-    fn from(e: LiveError) -> Self {
-        e.into_problem()
     }
 }

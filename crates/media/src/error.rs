@@ -91,14 +91,6 @@ pub enum MediaError {
 }
 
 impl MediaError {
-    /// One invalid field.
-    pub fn field(field: &str, message: Msg) -> Self {
-        Self::Invalid(vec![FieldError {
-            field: field.to_owned(),
-            message,
-        }])
-    }
-
     /// The table: the status, stable code and message (and extra members) of each variant.
     fn into_problem(self) -> ApiError {
         use StatusCode as S;
@@ -203,33 +195,4 @@ impl MediaError {
     }
 }
 
-/// The platform's refusal (an organization, a user in scope) keeps its problem.
-impl From<platform::PlatformError> for MediaError {
-    fn from(e: platform::PlatformError) -> Self {
-        Self::Platform(e.into())
-    }
-}
-
-impl From<sqlx::Error> for MediaError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-impl From<platform::store::StoreError> for MediaError {
-    fn from(e: platform::store::StoreError) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-impl axum::response::IntoResponse for MediaError {
-    fn into_response(self) -> axum::response::Response {
-        self.into_problem().into_response()
-    }
-}
-
-impl From<MediaError> for ApiError {
-    fn from(e: MediaError) -> Self {
-        e.into_problem()
-    }
-}
+platform::domain_error!(MediaError);

@@ -7,7 +7,7 @@
 
 use axum::http::StatusCode;
 
-use super::{ApiError, FieldError, Msg, codes, fields_text, msg};
+use super::{ApiError, FieldError, codes, fields_text, msg};
 
 pub type PlatformResult<T> = Result<T, PlatformError>;
 
@@ -59,14 +59,6 @@ pub enum PlatformError {
 }
 
 impl PlatformError {
-    /// One invalid field.
-    pub fn field(field: &str, message: Msg) -> Self {
-        Self::Invalid(vec![FieldError {
-            field: field.to_owned(),
-            message,
-        }])
-    }
-
     /// The table: the status, stable code and message of each variant.
     fn into_problem(self) -> ApiError {
         use StatusCode as S;
@@ -186,14 +178,4 @@ impl PlatformError {
     }
 }
 
-impl From<sqlx::Error> for PlatformError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-impl From<PlatformError> for ApiError {
-    fn from(e: PlatformError) -> Self {
-        e.into_problem()
-    }
-}
+crate::domain_error!(PlatformError, Http);

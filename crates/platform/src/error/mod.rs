@@ -18,6 +18,60 @@ use serde::Serialize;
 
 mod domain;
 
+/// The parts every domain error shares, for an enum with the variants `Invalid(Vec<FieldError>)`,
+/// `$passed(ApiError)` (what another layer refused, kept as its problem) and
+/// `Internal(anyhow::Error)`, and a method `fn into_problem(self) -> ApiError` (the domain's
+/// table): `field`, the conversions from database, store and platform errors, and the one
+/// conversion to a problem (`From<…> for ApiError`, `IntoResponse`).
+#[macro_export]
+macro_rules! domain_error {
+    ($name:ident, $passed:ident) => {
+        impl $name {
+            /// One invalid field.
+            pub fn field(field: &str, message: $crate::error::Msg) -> Self {
+                Self::Invalid(vec![$crate::error::FieldError {
+                    field: field.to_owned(),
+                    message,
+                }])
+            }
+        }
+
+        impl From<sqlx::Error> for $name {
+            fn from(e: sqlx::Error) -> Self {
+                Self::Internal(e.into())
+            }
+        }
+
+        impl From<$crate::store::StoreError> for $name {
+            fn from(e: $crate::store::StoreError) -> Self {
+                Self::Internal(e.into())
+            }
+        }
+
+        impl From<$name> for $crate::ApiError {
+            fn from(e: $name) -> Self {
+                e.into_problem()
+            }
+        }
+
+        impl axum::response::IntoResponse for $name {
+            fn into_response(self) -> axum::response::Response {
+                self.into_problem().into_response()
+            }
+        }
+    };
+    ($name:ident) => {
+        $crate::domain_error!($name, Platform);
+
+        /// The platform's refusal (an organization, a user in scope) keeps its problem.
+        impl From<$crate::PlatformError> for $name {
+            fn from(e: $crate::PlatformError) -> Self {
+                Self::Platform(e.into())
+            }
+        }
+    };
+}
+
 pub use domain::{PlatformError, PlatformResult};
 
 pub type ApiResult<T> = Result<T, ApiError>;
