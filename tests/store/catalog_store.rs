@@ -36,8 +36,9 @@ fn course(external_id: &str, title: &str, stage: &str, asset: &str) -> Entry {
     }
 }
 
-fn catalog(t: &TestDb) -> Catalog {
-    let store = futures::executor::block_on(platform::store::LocalStore::open(t.dir.path().join("objects")))
+async fn catalog(t: &TestDb) -> Catalog {
+    let store = platform::store::LocalStore::open(t.dir.path().join("objects"))
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     Catalog::new(t.db.clone(), Arc::new(store), t.clock.clone())
 }
@@ -63,7 +64,7 @@ on_both! {
         let other = t.org("湖滨小学", OrgKind::School, Some(province)).await;
         let parent = t.user("13800000001", Role::Parent, Some(school)).await;
         let stranger = t.user("13800000002", Role::Parent, Some(other)).await;
-        let cat = catalog(t);
+        let cat = catalog(t).await;
 
         let entries = vec![
             course("c-1", "亲子沟通技巧", "6-12", "00000000-0000-7000-8000-000000000001"),
@@ -113,7 +114,7 @@ on_both! {
     async fn a_duplicate_external_id_in_one_import_is_refused_whole(t: &TestDb) {
         let province = t.org("浙江省妇联", OrgKind::Province, None).await;
         let school = t.org("西湖小学", OrgKind::School, Some(province)).await;
-        let cat = catalog(t);
+        let cat = catalog(t).await;
         let entries = vec![
             course("dup", "家庭阅读", "3-6", "00000000-0000-7000-8000-000000000003"),
             course("dup", "家庭阅读（二）", "3-6", "00000000-0000-7000-8000-000000000004"),
@@ -130,7 +131,7 @@ on_both! {
         let school = t.org("西湖小学", OrgKind::School, Some(province)).await;
         let curator = t.user("13600000001", Role::Curator, Some(school)).await;
         let parent = t.user("13600000002", Role::Parent, Some(school)).await;
-        let cat = catalog(t);
+        let cat = catalog(t).await;
         let entries = vec![
             course("l-1", "好习惯养成", "6-12", "00000000-0000-7000-8000-000000000011"),
             course("l-2", "家庭阅读指导", "6-12", "00000000-0000-7000-8000-000000000012"),

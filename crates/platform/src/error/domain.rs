@@ -178,4 +178,4 @@ impl PlatformError {
     }
 }
 
-crate::domain_error!(PlatformError, Http);
+crate::domain_error!(@core PlatformError);

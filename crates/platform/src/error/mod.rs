@@ -19,13 +19,14 @@ use serde::Serialize;
 mod domain;
 
 /// The parts every domain error shares, for an enum with the variants `Invalid(Vec<FieldError>)`,
-/// `$passed(ApiError)` (what another layer refused, kept as its problem) and
+/// `Platform(ApiError)` (what the platform refused, kept as its problem) and
 /// `Internal(anyhow::Error)`, and a method `fn into_problem(self) -> ApiError` (the domain's
 /// table): `field`, the conversions from database, store and platform errors, and the one
-/// conversion to a problem (`From<…> for ApiError`, `IntoResponse`).
+/// conversion to a problem (`From<…> for ApiError`, `IntoResponse`). The platform's own error
+/// takes `@core`: everything but the conversion from itself.
 #[macro_export]
 macro_rules! domain_error {
-    ($name:ident, $passed:ident) => {
+    (@core $name:ident) => {
         impl $name {
             /// One invalid field.
             pub fn field(field: &str, message: $crate::error::Msg) -> Self {
@@ -61,7 +62,7 @@ macro_rules! domain_error {
         }
     };
     ($name:ident) => {
-        $crate::domain_error!($name, Platform);
+        $crate::domain_error!(@core $name);
 
         /// The platform's refusal (an organization, a user in scope) keeps its problem.
         impl From<$crate::PlatformError> for $name {
