@@ -206,6 +206,9 @@ test("the native HLS path plays when forced", async () => {
     assert.equal(await page.locator("#stage").getAttribute("data-engine"), "native");
     const canNative = await page.evaluate(() => document.createElement("video").canPlayType("application/vnd.apple.mpegurl"));
     assert.ok(canNative, "this Chromium has no native HLS to test");
+    // The element is on the page before the player has given it its source; playing then would
+    // be interrupted by the load, so press play once the source is set, as a parent would.
+    await page.waitForFunction(() => document.querySelector("#stage video")?.getAttribute("src"));
     await page.evaluate(() => document.querySelector("video").play());
     await playing(page, 1);
   });
