@@ -6,6 +6,9 @@
 //!   file and asks rustfmt to put it back: where rustfmt gave up, it cannot.
 //! - **Domain crates never read environment variables.** Only the server's configuration
 //!   loader does; everything else gets checked settings.
+//! - **Queries live in stores.** SQL is written only in a domain's store modules (a `store/`
+//!   folder or a `store.rs`), as named functions that services and handlers call; the one
+//!   exception is `platform/src/db.rs`, which defines the database macros themselves.
 //! - **Crates depend only downwards**: platform at the bottom, catalog and media beside each
 //!   other, live-session above media, server over all.
 
@@ -182,5 +185,37 @@ fn crates_depend_only_downwards() {
     assert!(
         wrong.is_empty(),
         "dependencies against the layering (ARCHITECTURE.md, invariant 2): {wrong:?}"
+    );
+}
+
+/// Where SQL may be written: a store module, or the database layer itself.
+fn is_store(file: &Path) -> bool {
+    let p = file.to_string_lossy().replace('\\', "/");
+    p.contains("/store/") || p.ends_with("/store.rs") || p.ends_with("platform/src/db.rs")
+}
+
+#[test]
+fn queries_live_only_in_stores() {
+    let mut found = Vec::new();
+    for krate in ["platform", "catalog", "media", "live-session", "server"] {
+        for file in rust_files(&workspace().join("crates").join(krate).join("src")) {
+            if is_store(&file) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let code = lexer::code_only(&text);
+            for (i, line) in code.lines().enumerate() {
+                if ["with_db!", "db_execute!", "sqlx::query", "QueryBuilder"]
+                    .iter()
+                    .any(|p| line.contains(p))
+                {
+                    found.push(format!("{}:{}", file.display(), i + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "SQL outside a store (move it into a named function of the domain's store): {found:?}"
     );
 }
