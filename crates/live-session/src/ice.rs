@@ -16,8 +16,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
-use crate::Live;
 use crate::LiveResult;
+use crate::{Live, store};
 
 /// ICE settings of the service.
 #[derive(Debug, Clone, Default)]
@@ -125,13 +125,7 @@ impl Live {
         if !matches!(auth.role, platform::validate::Role::Parent) {
             return Ok(true);
         }
-        let seats: i64 = platform::with_db!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id
-             WHERE e.user_id = $1 AND e.state = 'enrolled' AND o.state IN ('scheduled', 'live', 'paused')",
-        )
-        .bind(auth.id)
-        .fetch_one(pool)
-        .await)?;
+        let seats = store::enrolments::active_seats(&self.db, auth.id).await?;
         Ok(seats > 0)
     }
 }

@@ -37,6 +37,7 @@ mod settings;
 pub mod sfu;
 mod signalling;
 pub mod slots;
+mod store;
 pub mod udp_mux;
 
 pub use attendance::{Attendance, AttendedOccurrence};
@@ -167,12 +168,7 @@ impl Live {
     /// Recordings of lectures that ended while no recorder was running (a node died): their
     /// replay is queued now.
     async fn queue_orphaned_replays(&self) -> LiveResult<()> {
-        let ended: Vec<OccurrenceId> = platform::with_db!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT r.occurrence_id FROM live_recordings r JOIN live_occurrences o ON o.id = r.occurrence_id
-              WHERE r.state = 'recording' AND o.state = 'ended'",
-        )
-        .fetch_all(pool)
-        .await)?;
+        let ended = store::recordings::orphaned(&self.db).await?;
         for occ in ended {
             self.queue_replay_if_ended(occ, false).await?;
         }
@@ -254,11 +250,7 @@ impl Live {
 
     /// Pauses occurrences marked live without a publisher here (after a restart).
     async fn pause_orphaned(&self) -> LiveResult<()> {
-        let live: Vec<OccurrenceId> = platform::with_db!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT id FROM live_occurrences WHERE state = 'live'",
-        )
-        .fetch_all(pool)
-        .await)?;
+        let live = store::occurrences::live(&self.db).await?;
         for occ in live.into_iter().filter(|o| !self.sfu.has_publisher(*o)) {
             self.transition(occ, lifecycle::Event::PublisherGone).await?;
             tracing::info!(%occ, "paused: its publisher did not survive the restart");

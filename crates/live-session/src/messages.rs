@@ -6,11 +6,11 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use platform::Timestamp;
 use platform::auth::AuthUser;
-use platform::error::{ApiResult, ResultExt, msg};
+use platform::error::{ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::UserId;
-use platform::{Timestamp, with_db};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
@@ -18,18 +18,8 @@ use utoipa_axum::routes;
 use crate::events::LiveEvent;
 use crate::lifecycle::LiveState;
 use crate::model::{MessageId, MessageView};
-use crate::{Live, OccurrenceId};
+use crate::{Live, OccurrenceId, store};
 use crate::{LiveError, LiveResult};
-
-/// The columns of a `MessageView`; `$voter` is the caller (for `voted`).
-fn message_select(voter: &str) -> String {
-    format!(
-        "SELECT m.id, m.user_id, u.display_name AS author, m.text, m.votes, m.answered, m.answered_at, m.hidden,
-                m.created_at, EXISTS (SELECT 1 FROM live_question_votes v WHERE v.question_id = m.id \
-         AND v.user_id = {voter}) AS voted
-         FROM live_messages m JOIN users u ON u.id = m.user_id"
-    )
-}
 
 /// At most this many messages (chat and questions together) per user and minute.
 const PER_MINUTE: i64 = 10;
@@ -150,36 +140,16 @@ impl Live {
         // The gap is claimed in one statement (a conditional upsert: the row lock on
         // PostgreSQL, the single writer on SQLite), so of messages sent at once only one passes.
         let bucket = format!("live-{}:{user}", kind.as_str());
-        let claimed = platform::db_execute!(
-            &self.db,
-            "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
-             ON CONFLICT (bucket) DO UPDATE SET window_start = excluded.window_start, hits = rate_limits.hits + 1
-             WHERE rate_limits.window_start <= $3",
-            &bucket,
-            now,
-            Timestamp(now.0 - MIN_GAP_MS),
-        )? == 1;
+        let claimed = store::messages::claim_gap(&self.db, &bucket, now, Timestamp(now.0 - MIN_GAP_MS)).await?;
         let wait_ms = if claimed {
             // At most one message per gap gets here, so the count cannot race.
-            let count: i64 = with_db!(&self.db, |pool| sqlx::query_scalar(
-                "SELECT COUNT(*) FROM live_messages WHERE user_id = $1 AND created_at > $2 AND kind = $3",
-            )
-            .bind(user)
-            .bind(Timestamp(now.0 - 60_000))
-            .bind(kind.as_str())
-            .fetch_one(pool)
-            .await)?;
+            let count = store::messages::sent_since(&self.db, user, Timestamp(now.0 - 60_000), kind.as_str()).await?;
             if count < PER_MINUTE {
                 return Ok(());
             }
             60_000
         } else {
-            let last: Option<Timestamp> = with_db!(&self.db, |pool| sqlx::query_scalar(
-                "SELECT window_start FROM rate_limits WHERE bucket = $1",
-            )
-            .bind(&bucket)
-            .fetch_optional(pool)
-            .await)?;
+            let last = store::messages::window_start(&self.db, &bucket).await?;
             last.map_or(MIN_GAP_MS, |l| (MIN_GAP_MS - (now.0 - l.0)).clamp(1, MIN_GAP_MS))
         };
         let seconds = ((wait_ms + 999) / 1000) as u64;
@@ -192,34 +162,14 @@ impl Live {
         let now = self.clock.now();
         self.rate_limit(auth.id, kind, now).await?;
         let mid = MessageId::new();
-        platform::db_execute!(
-            &self.db,
-            "INSERT INTO live_messages (id, occurrence_id, user_id, kind, text, created_at) VALUES \
-             ($1, $2, $3, $4, $5, $6)",
-            mid,
-            id,
-            auth.id,
-            kind.as_str(),
-            &text,
-            now
-        )?;
+        store::messages::insert(&self.db, mid, id, auth.id, kind.as_str(), &text, now).await?;
         let view = self.message(auth, id, kind, mid).await?;
         self.publish_message(id, kind, &view);
         Ok(view)
     }
 
     async fn message(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind, mid: MessageId) -> LiveResult<MessageView> {
-        let sql = format!(
-            "{} WHERE m.id = $1 AND m.occurrence_id = $2 AND m.kind = $3",
-            message_select("$4")
-        );
-        let row: Option<MessageView> = with_db!(&self.db, |pool| sqlx::query_as::<_, MessageView>(&sql)
-            .bind(mid)
-            .bind(id)
-            .bind(kind.as_str())
-            .bind(auth.id)
-            .fetch_optional(pool)
-            .await)?;
+        let row = store::messages::message(&self.db, id, kind.as_str(), mid, auth.id).await?;
         row.ok_or_else(|| not_found(kind))
     }
 
@@ -247,17 +197,7 @@ impl Live {
             Kind::Question => "m.answered, m.votes DESC, m.created_at",
             Kind::Chat => "m.created_at DESC",
         };
-        let sql = format!(
-            "{} WHERE m.occurrence_id = $1 AND m.kind = $2 AND ($4 OR NOT m.hidden) ORDER BY {order} LIMIT 500",
-            message_select("$3")
-        );
-        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, MessageView>(&sql)
-            .bind(id)
-            .bind(kind.as_str())
-            .bind(auth.id)
-            .bind(manager)
-            .fetch_all(pool)
-            .await)?)
+        Ok(store::messages::list(&self.db, id, kind.as_str(), auth.id, manager, order).await?)
     }
 
     async fn vote(&self, auth: &AuthUser, id: OccurrenceId, qid: MessageId) -> LiveResult<MessageView> {
@@ -267,27 +207,7 @@ impl Live {
             return Err(LiveError::QuestionHidden);
         }
         let now = self.clock.now();
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            let inserted =
-                sqlx::query("INSERT INTO live_question_votes (question_id, user_id, created_at) VALUES ($1, $2, $3)")
-                    .bind(qid)
-                    .bind(auth.id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .on_constraint("live_question_votes", || LiveError::AlreadyVoted);
-            if let Err(e) = inserted {
-                tx.rollback().await?;
-                return Err(e);
-            }
-            sqlx::query("UPDATE live_messages SET votes = votes + 1 WHERE id = $1")
-                .bind(qid)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<(), LiveError>(())
-        })?;
+        store::messages::vote(&self.db, qid, auth.id, now).await?;
         let view = self.message(auth, id, Kind::Question, qid).await?;
         self.publish_message(id, Kind::Question, &view);
         Ok(view)
@@ -320,16 +240,7 @@ impl Live {
             (true, true) => current.answered_at,
         };
         let hidden = p.hidden.unwrap_or(current.hidden);
-        platform::db_execute!(
-            &self.db,
-            "UPDATE live_messages SET answered = $2, answered_at = $3, hidden = $4, hidden_by = CASE \
-             WHEN $4 THEN $5 ELSE NULL END WHERE id = $1",
-            mid,
-            answered,
-            answered_at,
-            hidden,
-            auth.id
-        )?;
+        store::messages::moderate(&self.db, mid, answered, answered_at, hidden, auth.id).await?;
         let view = self.message(auth, id, kind, mid).await?;
         self.publish_message(id, kind, &view);
         Ok(view)

@@ -99,3 +99,11 @@ impl OccurrenceRow {
         }
     }
 }
+
+/// One stored piece of a recording, as a playlist lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Piece {
+    pub seq: i32,
+    pub run: i32,
+    pub duration_ms: i32,
+}

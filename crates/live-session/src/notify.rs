@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
+use platform::Timestamp;
 use platform::ids::UserId;
-use platform::{Timestamp, db_execute, with_db};
 use serde::Serialize;
 
 use crate::LiveResult;
-use crate::{Live, OccurrenceId};
+use crate::{Live, OccurrenceId, store};
 
 /// A notice for one user.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -119,22 +119,6 @@ pub fn due_offset(offsets: &[u32], minutes_left: i64) -> Option<u32> {
 /// A claim not confirmed as sent after this long is tried again.
 const RETRY_AFTER_MS: i64 = 5 * 60_000;
 
-#[derive(sqlx::FromRow)]
-struct Due {
-    occurrence_id: OccurrenceId,
-    user_id: UserId,
-    starts_at: Timestamp,
-}
-
-#[derive(sqlx::FromRow)]
-struct Pending {
-    id: uuid::Uuid,
-    kind: String,
-    occurrence_id: OccurrenceId,
-    user_id: UserId,
-    offset_minutes: i32,
-}
-
 impl Live {
     /// Claims and sends the reminders that are due, then retries stale claims; returns how
     /// many were sent. Safe on every node at once (each node runs it every few seconds).
@@ -145,15 +129,7 @@ impl Live {
         };
         let now = self.clock.now();
         let horizon = Timestamp(now.0 + i64::from(max) * 60_000);
-        let due: Vec<Due> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT e.occurrence_id, e.user_id, o.starts_at FROM live_enrolments e
-               JOIN live_occurrences o ON o.id = e.occurrence_id
-              WHERE e.state = 'enrolled' AND o.state = 'scheduled' AND o.starts_at > $1 AND o.starts_at <= $2",
-        )
-        .bind(now)
-        .bind(horizon)
-        .fetch_all(pool)
-        .await)?;
+        let due = store::notices::due(&self.db, now, horizon).await?;
         let mut sent = 0;
         for d in due {
             let left = (d.starts_at.0 - now.0) / 60_000;
@@ -187,16 +163,7 @@ impl Live {
 
     /// One notice of `kind` to each parent with a seat (for cancellations, a waitlist place too).
     async fn notify_enrolled(&self, kind: &str, occ: OccurrenceId) -> LiveResult<()> {
-        let states = if kind == "cancelled" {
-            "('enrolled', 'waitlisted')"
-        } else {
-            "('enrolled')"
-        };
-        let sql = format!("SELECT user_id FROM live_enrolments WHERE occurrence_id = $1 AND state IN {states}");
-        let users: Vec<UserId> = with_db!(&self.db, |pool| sqlx::query_scalar(&sql)
-            .bind(occ)
-            .fetch_all(pool)
-            .await)?;
+        let users = store::notices::recipients(&self.db, occ, kind == "cancelled").await?;
         let now = self.clock.now();
         for user in users {
             if let Some(id) = self.claim(kind, occ, user, 0, now).await? {
@@ -216,43 +183,18 @@ impl Live {
         now: Timestamp,
     ) -> LiveResult<Option<uuid::Uuid>> {
         let id = uuid::Uuid::now_v7();
-        let n = db_execute!(
-            &self.db,
-            "INSERT INTO live_notifications (id, kind, occurrence_id, user_id, offset_minutes, \
-             claimed_at, attempts, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $6) ON CONFLICT (kind, occurrence_id, user_id, offset_minutes) DO \
-             NOTHING",
-            id,
-            kind,
-            occ,
-            user,
-            offset,
-            now
-        )?;
-        Ok((n == 1).then_some(id))
+        let claimed = store::notices::claim(&self.db, id, kind, occ, user, offset, now).await?;
+        Ok(claimed.then_some(id))
     }
 
     /// Claims whose sending failed (or whose node died) are re-claimed and sent again.
     async fn retry_stale(&self, now: Timestamp) -> LiveResult<usize> {
-        let stale: Vec<Pending> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT id, kind, occurrence_id, user_id, offset_minutes FROM live_notifications
-              WHERE sent_at IS NULL AND claimed_at < $1 AND attempts < 10 ORDER BY claimed_at LIMIT 100",
-        )
-        .bind(Timestamp(now.0 - RETRY_AFTER_MS))
-        .fetch_all(pool)
-        .await)?;
+        let stale = store::notices::stale(&self.db, Timestamp(now.0 - RETRY_AFTER_MS)).await?;
         let mut sent = 0;
         for p in stale {
             // Re-claim: only one node wins the update.
-            let n = db_execute!(
-                &self.db,
-                "UPDATE live_notifications SET claimed_at = $2, attempts = attempts + 1
-                  WHERE id = $1 AND sent_at IS NULL AND claimed_at < $3",
-                p.id,
-                now,
-                Timestamp(now.0 - RETRY_AFTER_MS)
-            )?;
-            if n == 1 {
+            let won = store::notices::reclaim(&self.db, p.id, now, Timestamp(now.0 - RETRY_AFTER_MS)).await?;
+            if won {
                 sent += usize::from(
                     self.deliver(p.id, &p.kind, p.occurrence_id, p.user_id, p.offset_minutes)
                         .await,
@@ -274,18 +216,8 @@ impl Live {
         let outcome = self.notifier.send(&notice).await;
         let now = self.clock.now();
         let write = match &outcome {
-            Ok(()) => db_execute!(
-                &self.db,
-                "UPDATE live_notifications SET sent_at = $2, last_error = NULL WHERE id = $1",
-                id,
-                now
-            ),
-            Err(e) => db_execute!(
-                &self.db,
-                "UPDATE live_notifications SET last_error = $2 WHERE id = $1",
-                id,
-                format!("{e:#}")
-            ),
+            Ok(()) => store::notices::mark_sent(&self.db, id, now).await,
+            Err(e) => store::notices::mark_failed(&self.db, id, format!("{e:#}")).await,
         };
         if let Err(e) = write {
             tracing::warn!(%id, error = %e, "could not record a notice's outcome");
@@ -308,13 +240,7 @@ impl Live {
         offset: i32,
     ) -> LiveResult<Notice> {
         let (row, series) = self.occurrence_with_series(occ).await?;
-        let phone: Option<String> = with_db!(&self.db, |pool| sqlx::query_scalar::<_, Option<String>>(
-            "SELECT phone FROM users WHERE id = $1",
-        )
-        .bind(user)
-        .fetch_optional(pool)
-        .await)?
-        .flatten();
+        let phone = store::notices::phone(&self.db, user).await?;
         let base = self.public_url.as_deref().unwrap_or("").trim_end_matches('/');
         let when = crate::recurrence::china_time(row.starts_at);
         let (url, text) = if kind == "replay_ready" {

@@ -5,13 +5,13 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use platform::Timestamp;
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult, msg};
+use platform::error::{ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path, Query};
 use platform::ids::{OrgId, UserId};
 use platform::scope::Scope;
 use platform::validate::Role;
-use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
@@ -19,11 +19,10 @@ use utoipa_axum::routes;
 use crate::lifecycle::{Event, Lifecycle, LiveState};
 use crate::model::{Enrolment, EnrolmentState, OccurrenceRow};
 use crate::series::SeriesRow;
+use crate::store;
+use crate::store::occurrences::TransitionError;
 use crate::{Live, OccurrenceId, SeriesId};
 use crate::{LiveError, LiveResult};
-
-const OCC_COLUMNS: &str = "id, series_id, starts_at, ends_at, state, live_ms, live_since, paused_at, \
-    went_live_at, ended_at, replay_course_id, replay_lesson_id, replay_asset_id";
 
 /// One occurrence as a user sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,12 +80,9 @@ pub struct CalendarLink {
 
 impl Live {
     pub(crate) async fn occurrence_row(&self, id: OccurrenceId) -> LiveResult<OccurrenceRow> {
-        let sql = format!("SELECT {OCC_COLUMNS} FROM live_occurrences WHERE id = $1");
-        with_db!(&self.db, |pool| sqlx::query_as::<_, OccurrenceRow>(&sql)
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?
-        .ok_or(LiveError::OccurrenceNotFound)
+        store::occurrences::occurrence(&self.db, id)
+            .await?
+            .ok_or(LiveError::OccurrenceNotFound)
     }
 
     pub(crate) async fn occurrence_with_series(&self, id: OccurrenceId) -> LiveResult<(OccurrenceRow, SeriesRow)> {
@@ -98,15 +94,7 @@ impl Live {
     /// The series' occurrences still open for enrolment: live or paused, or scheduled and not
     /// past their scheduled end (a lecture whose start has passed still takes walk-ins).
     pub(crate) async fn open_occurrences(&self, series: SeriesId, now: Timestamp) -> LiveResult<Vec<OccurrenceRow>> {
-        let sql = format!(
-            "SELECT {OCC_COLUMNS} FROM live_occurrences WHERE series_id = $1
-             AND (state IN ('live', 'paused') OR (state = 'scheduled' AND ends_at > $2)) ORDER BY starts_at"
-        );
-        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, OccurrenceRow>(&sql)
-            .bind(series)
-            .bind(now)
-            .fetch_all(pool)
-            .await)?)
+        Ok(store::occurrences::open(&self.db, series, now).await?)
     }
 
     /// Whether `user` may watch: enrolled, or managing the series (experts, curators in scope).
@@ -121,12 +109,7 @@ impl Live {
     }
 
     pub(crate) async fn view(&self, user: &AuthUser, occ: OccurrenceRow, s: &SeriesRow) -> LiveResult<OccurrenceView> {
-        let counts: Vec<(String, i64)> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT state, COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 GROUP BY state",
-        )
-        .bind(occ.id)
-        .fetch_all(pool)
-        .await)?;
+        let counts = store::occurrences::enrolment_counts(&self.db, occ.id).await?;
         let count = |st: &str| counts.iter().find(|(s, _)| s == st).map_or(0, |(_, n)| *n);
         let now = self.clock.now();
         let state = LiveState::parse(&occ.state);
@@ -175,48 +158,13 @@ impl Live {
     /// the read-modify-write. Returns the new lifecycle and whether it changed.
     pub(crate) async fn transition(&self, id: OccurrenceId, event: Event) -> LiveResult<(Lifecycle, bool)> {
         let now = self.clock.now();
-        let sql = format!("SELECT {OCC_COLUMNS} FROM live_occurrences WHERE id = $1");
-        let result = with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE live_occurrences SET updated_at = updated_at WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            let Some(row) = sqlx::query_as::<_, OccurrenceRow>(&sql)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-            else {
-                tx.rollback().await?;
-                return Err(LiveError::OccurrenceNotFound);
-            };
-            let mut l = row.lifecycle();
-            let changed = match l.apply(event, now) {
-                Ok(c) => c,
-                Err(r) => {
-                    tx.rollback().await?;
-                    return Err(LiveError::Refused(r));
-                }
-            };
-            if changed {
-                sqlx::query(
-                    "UPDATE live_occurrences SET state = $2, live_ms = $3, live_since = $4, paused_at = $5,
-                       went_live_at = $6, ended_at = $7, updated_at = $8 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(l.state.as_str())
-                .bind(l.live_ms)
-                .bind(l.live_since)
-                .bind(l.paused_at)
-                .bind(l.went_live_at)
-                .bind(l.ended_at)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok::<(Lifecycle, bool), ApiError>((l, changed))
-        })?;
+        let result = store::occurrences::transition(&self.db, id, now, |l| l.apply(event, now))
+            .await
+            .map_err(|e| match e {
+                TransitionError::NotFound => LiveError::OccurrenceNotFound,
+                TransitionError::Refused(r) => LiveError::Refused(r),
+                TransitionError::Db(e) => e.into(),
+            })?;
         if result.1 {
             self.events
                 .publish(id, crate::events::LiveEvent::State { state: result.0.state });
@@ -232,12 +180,7 @@ impl Live {
     pub async fn end_abandoned(&self) -> LiveResult<Vec<OccurrenceId>> {
         let now = self.clock.now();
         let grace = self.cfg.publisher_grace_seconds as i64 * 1000;
-        let due: Vec<OccurrenceId> = with_db!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT id FROM live_occurrences WHERE state = 'paused' AND paused_at <= $1",
-        )
-        .bind(Timestamp(now.0 - grace))
-        .fetch_all(pool)
-        .await)?;
+        let due = store::occurrences::paused_since(&self.db, Timestamp(now.0 - grace)).await?;
         let mut ended = Vec::new();
         for id in due {
             if let Ok((_, true)) = self.transition(id, Event::Tick { grace_ms: grace }).await {
@@ -293,30 +236,8 @@ async fn schedule(
     // who manage it (its expert; staff managing its organization). A busy platform's other
     // lectures never push the caller's out of the page.
     let scope = Scope::load(&live.db, Some(&auth)).await?;
-    let columns = OCC_COLUMNS
-        .split(", ")
-        .map(|c| format!("o.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let rows: Vec<OccurrenceRow> = with_db!(&live.db, |pool| {
-        let mut qb = sqlx::QueryBuilder::new(format!(
-            "SELECT {columns} FROM live_occurrences o JOIN live_series s ON s.id = o.series_id
-             LEFT JOIN organizations so ON so.id = s.scope_org_id WHERE o.starts_at >= "
-        ));
-        qb.push_bind(from);
-        qb.push(" AND o.starts_at < ");
-        qb.push_bind(to);
-        qb.push(" AND o.state <> 'cancelled' AND (");
-        scope.push_sees(&mut qb, "so.path");
-        qb.push(" OR ");
-        scope.push_manages(&mut qb, "so.path");
-        if auth.role == Role::Expert {
-            qb.push(" OR s.expert_id = ");
-            qb.push_bind(auth.id);
-        }
-        qb.push(format!(") ORDER BY o.starts_at LIMIT {SCHEDULE_LIMIT}"));
-        qb.build_query_as::<OccurrenceRow>().fetch_all(pool).await
-    })?;
+    let expert = (auth.role == Role::Expert).then_some(auth.id);
+    let rows = store::occurrences::schedule(&live.db, &scope, expert, from, to, SCHEDULE_LIMIT).await?;
     let mut series: std::collections::HashMap<SeriesId, SeriesRow> = std::collections::HashMap::new();
     let mut out = Vec::new();
     for occ in rows {
@@ -405,18 +326,8 @@ async fn calendar_feed(
     {
         return Err(LiveError::CalendarNotFound.into());
     }
-    let rows: Vec<(OccurrenceId, Timestamp, Timestamp, String, String, String, String)> = with_db!(&live.db, |pool| {
-        sqlx::query_as(
-            "SELECT o.id, o.starts_at, o.ends_at, o.state, s.title, s.lecturer, s.description
-         FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id JOIN live_series s ON s.id = \
-             o.series_id
-         WHERE e.user_id = $1 AND e.state = 'enrolled' AND o.ends_at > $2 ORDER BY o.starts_at LIMIT 500",
-        )
-        .bind(user)
-        .bind(Timestamp(live.clock.now().0 - 30 * 86_400_000))
-        .fetch_all(pool)
-        .await
-    })?;
+    let since = Timestamp(live.clock.now().0 - 30 * 86_400_000);
+    let rows = store::occurrences::calendar(&live.db, user, since).await?;
     let events: Vec<crate::ics::Event> = rows
         .into_iter()
         .map(

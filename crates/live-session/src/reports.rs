@@ -7,16 +7,16 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::response::Response;
+use platform::Timestamp;
 use platform::auth::AuthUser;
 use platform::error::ApiResult;
 use platform::http::{ApiRouter, Json, Path};
 use platform::ids::{OrgId, UserId};
-use platform::{Timestamp, with_db};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
-use crate::{Live, OccurrenceId};
+use crate::{Live, OccurrenceId, store};
 use crate::{LiveError, LiveResult};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,12 +66,7 @@ impl Live {
         }
         let live_ms = occ.lifecycle().live_ms_at(self.clock.now());
         let minutes = self.attendance.attended_ms(id).await?;
-        let enrolments: Vec<(UserId, String)> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT user_id, state FROM live_enrolments WHERE occurrence_id = $1",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await)?;
+        let enrolments = store::enrolments::states(&self.db, id).await?;
         let mut people: BTreeMap<UserId, String> = enrolments.into_iter().collect();
         for u in minutes.keys() {
             people.entry(*u).or_insert_with(|| "none".into());
@@ -79,22 +74,11 @@ impl Live {
         // Each person with their first organization (in tree order).
         let mut out = Vec::new();
         for (user, enrolment) in people {
-            let row: Option<(String, Option<String>)> = with_db!(&self.db, |pool| sqlx::query_as(
-                "SELECT display_name, phone FROM users WHERE id = $1",
-            )
-            .bind(user)
-            .fetch_optional(pool)
-            .await)?;
+            let row = store::people::name_and_phone(&self.db, user).await?;
             let Some((display_name, phone)) = row else {
                 continue;
             };
-            let org: Option<(OrgId, String)> = with_db!(&self.db, |pool| sqlx::query_as(
-                "SELECT o.id, o.name FROM memberships m JOIN organizations o ON o.id = m.org_id
-                 WHERE m.user_id = $1 ORDER BY o.path LIMIT 1",
-            )
-            .bind(user)
-            .fetch_optional(pool)
-            .await)?;
+            let org = store::people::first_org(&self.db, user).await?;
             let ms = minutes.get(&user).copied().unwrap_or(0).min(live_ms.max(0));
             out.push(PersonAttendance {
                 user_id: user,

@@ -11,13 +11,12 @@ use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult};
 use platform::http::{ApiRouter, Path, RawBody};
 use platform::validate::Role;
-use platform::with_db;
 use utoipa_axum::routes;
 
 use crate::lifecycle::{Event, LiveState};
 use crate::sdp::{self, SdpError};
 use crate::sfu::{SessionId, SfuError};
-use crate::{Live, OccurrenceId};
+use crate::{Live, OccurrenceId, store};
 use crate::{LiveError, LiveResult};
 
 /// The SDP body, which must be sent as `application/sdp`.
@@ -121,12 +120,7 @@ impl Live {
                 }
             }
             PublisherAuth::StreamKey(key) => {
-                let owner: Option<OccurrenceId> = with_db!(&self.db, |pool| sqlx::query_scalar(
-                    "SELECT id FROM live_occurrences WHERE stream_key_hash = $1",
-                )
-                .bind(stream_key_hash(key))
-                .fetch_optional(pool)
-                .await)?;
+                let owner = store::occurrences::by_stream_key(&self.db, &stream_key_hash(key)).await?;
                 match owner {
                     Some(o) if o == id => Ok(()),
                     Some(_) => Err(LiveError::StreamKeyOtherOccurrence),
@@ -143,12 +137,7 @@ impl Live {
                 let id = self
                     .check_ticket(occ, &t)
                     .ok_or(LiveError::TicketInvalid { for_events: false })?;
-                let role: Option<String> = with_db!(&self.db, |pool| sqlx::query_scalar(
-                    "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL",
-                )
-                .bind(id)
-                .fetch_optional(pool)
-                .await)?;
+                let role = store::people::role(&self.db, id).await?;
                 let role = role
                     .and_then(|r| Role::parse(&r))
                     .ok_or(LiveError::OccurrenceNotFound)?;
@@ -204,13 +193,7 @@ async fn create_stream_key(
         _ => {}
     }
     let key = format!("{STREAM_KEY_PREFIX}{}", platform::auth::random_token());
-    platform::db_execute!(
-        &live.db,
-        "UPDATE live_occurrences SET stream_key_hash = $2, updated_at = $3 WHERE id = $1",
-        id,
-        stream_key_hash(&key),
-        live.clock.now()
-    )?;
+    store::occurrences::set_stream_key(&live.db, id, Some(&stream_key_hash(&key)), live.clock.now()).await?;
     tracing::info!(occ = %id, "stream key created");
     Ok((
         StatusCode::CREATED,
@@ -230,13 +213,7 @@ async fn revoke_stream_key(
     Path(id): Path<OccurrenceId>,
 ) -> ApiResult<StatusCode> {
     live.check_publisher(id, &PublisherAuth::User(auth)).await?;
-    let n = platform::db_execute!(
-        &live.db,
-        "UPDATE live_occurrences SET stream_key_hash = NULL, updated_at = $2 WHERE id = $1 AND stream_key_hash IS \
-         NOT NULL",
-        id,
-        live.clock.now()
-    )?;
+    let n = store::occurrences::set_stream_key(&live.db, id, None, live.clock.now()).await?;
     if n == 0 {
         return Err(LiveError::StreamKeyNotFound.into());
     }

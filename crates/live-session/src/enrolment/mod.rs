@@ -4,15 +4,16 @@
 //! start of every change, so concurrent enrolments never overfill it on PostgreSQL either.
 
 use axum::extract::State;
+use platform::Timestamp;
 use platform::auth::AuthUser;
 use platform::error::msg;
 use platform::ids::{OrgId, UserId};
 use platform::validate::Role;
-use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::model::{Enrolment, EnrolmentState, OccurrenceRow};
+use crate::store;
 use crate::{Live, OccurrenceId, SeriesId};
 use crate::{LiveError, LiveResult};
 
@@ -20,53 +21,6 @@ mod erase;
 mod routes;
 
 pub use routes::*;
-
-/// Moves the first waitlisted users into free seats (inside the caller's transaction `tx`),
-/// holding the occurrence's row lock first, as every change of its seats does, and reading the
-/// capacity under it: concurrent promotions (a series edit, cancellations) count the seats one
-/// after the other against the capacity that is committed, never one read before an edit.
-async fn promote<DB>(tx: &mut sqlx::Transaction<'_, DB>, occ: OccurrenceId, now: Timestamp) -> sqlx::Result<()>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    for<'q> OccurrenceId: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Timestamp: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    (i32,): for<'r> sqlx::FromRow<'r, DB::Row>,
-    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
-{
-    sqlx::query("UPDATE live_occurrences SET updated_at = updated_at WHERE id = $1")
-        .bind(occ)
-        .execute(&mut **tx)
-        .await?;
-    let capacity: i32 = sqlx::query_scalar(
-        "SELECT s.capacity FROM live_series s JOIN live_occurrences o ON o.series_id = s.id WHERE o.id = $1",
-    )
-    .bind(occ)
-    .fetch_one(&mut **tx)
-    .await?;
-    let enrolled: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'")
-            .bind(occ)
-            .fetch_one(&mut **tx)
-            .await?;
-    let free = i64::from(capacity) - enrolled;
-    if free > 0 {
-        sqlx::query(
-            "UPDATE live_enrolments SET state = 'enrolled', updated_at = $3 \
-             WHERE occurrence_id = $1 AND user_id IN ( \
-               SELECT user_id FROM live_enrolments WHERE occurrence_id = $1 AND state = 'waitlisted' \
-               ORDER BY seq LIMIT $2)",
-        )
-        .bind(occ)
-        .bind(free)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
 
 /// Most users one staff request may enrol.
 const MAX_BATCH: usize = 2000;
@@ -107,28 +61,13 @@ pub struct OccurrenceEnrolment {
 impl Live {
     /// The waitlist position of `user` (1-based), or `None` when not waitlisted.
     pub(crate) async fn enrolment_of(&self, occ: OccurrenceId, user: UserId) -> LiveResult<Option<Enrolment>> {
-        let row: Option<(String, i64)> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT state, seq FROM live_enrolments WHERE occurrence_id = $1 AND user_id = $2",
-        )
-        .bind(occ)
-        .bind(user)
-        .fetch_optional(pool)
-        .await)?;
+        let row = store::enrolments::state_of(&self.db, occ, user).await?;
         let Some((state, seq)) = row else {
             return Ok(None);
         };
         let state = EnrolmentState::parse(&state);
         let position = if state == EnrolmentState::Waitlisted {
-            let ahead: i64 = with_db!(&self.db, |pool| {
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'waitlisted' \
-                     AND seq < $2",
-                )
-                .bind(occ)
-                .bind(seq)
-                .fetch_one(pool)
-                .await
-            })?;
+            let ahead = store::enrolments::waiting_before(&self.db, occ, seq).await?;
             Some(ahead + 1)
         } else {
             None
@@ -150,120 +89,13 @@ impl Live {
         by: UserId,
     ) -> LiveResult<()> {
         let now = self.clock.now();
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            // Lock the occurrence: enrolments of it run one after the other. Enrolment stays
-            // open until the lecture ends: before its start with a waitlist, after it (walk-in)
-            // while seats are free.
-            let open: Option<Timestamp> = sqlx::query_scalar(
-                "UPDATE live_occurrences SET updated_at = $2 WHERE id = $1
-                   AND (state IN ('live', 'paused') OR (state = 'scheduled' AND ends_at > $2))
-                 RETURNING starts_at",
-            )
-            .bind(occ.id)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(starts_at) = open else {
-                tx.rollback().await?;
-                return Err(LiveError::EnrolmentClosed);
-            };
-            let walk_in = starts_at <= now;
-            let mut turned_away = 0usize;
-            let mut enrolled: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM live_enrolments WHERE occurrence_id = $1 AND state = 'enrolled'",
-            )
-            .bind(occ.id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let mut seq: i64 =
-                sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM live_enrolments WHERE occurrence_id = $1")
-                    .bind(occ.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            for user in users {
-                let current: Option<String> =
-                    sqlx::query_scalar("SELECT state FROM live_enrolments WHERE occurrence_id = $1 AND user_id = $2")
-                        .bind(occ.id)
-                        .bind(*user)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if current
-                    .as_deref()
-                    .map(EnrolmentState::parse)
-                    .is_some_and(|s| s != EnrolmentState::Cancelled)
-                {
-                    continue;
-                }
-                if walk_in && enrolled >= i64::from(capacity) {
-                    // Nobody cancels once it has started: a waitlist would never move.
-                    turned_away += 1;
-                    continue;
-                }
-                seq += 1;
-                let state = if enrolled < i64::from(capacity) {
-                    EnrolmentState::Enrolled
-                } else {
-                    EnrolmentState::Waitlisted
-                };
-                enrolled += i64::from(state == EnrolmentState::Enrolled);
-                sqlx::query(
-                    "INSERT INTO live_enrolments (occurrence_id, user_id, state, seq, enrolled_by, created_at, \
-                     updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $6)
-                     ON CONFLICT (occurrence_id, user_id) DO UPDATE SET state = excluded.state, seq = excluded.seq,
-                       enrolled_by = excluded.enrolled_by, updated_at = excluded.updated_at",
-                )
-                .bind(occ.id)
-                .bind(*user)
-                .bind(state.as_str())
-                .bind(seq)
-                .bind(by)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            if turned_away > 0 && turned_away == users.len() {
-                tx.rollback().await?;
-                return Err(LiveError::LectureFull);
-            }
-            tx.commit().await?;
-            Ok::<(), LiveError>(())
-        })
+        store::enrolments::enrol(&self.db, occ.id, capacity, users, by, now).await
     }
 
     /// Cancels `user`'s enrolment and promotes the first in line into a freed seat.
     pub(crate) async fn cancel(&self, occ: OccurrenceId, user: UserId) -> LiveResult<bool> {
         let now = self.clock.now();
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            let open: Option<i64> = sqlx::query_scalar(
-                "UPDATE live_occurrences SET updated_at = $2 WHERE id = $1 AND state = 'scheduled' AND \
-                 starts_at > $2
-                 RETURNING starts_at",
-            )
-            .bind(occ)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if open.is_none() {
-                tx.rollback().await?;
-                return Err(LiveError::CancelClosed);
-            }
-            let n = sqlx::query(
-                "UPDATE live_enrolments SET state = 'cancelled', updated_at = $3
-                 WHERE occurrence_id = $1 AND user_id = $2 AND state IN ('enrolled', 'waitlisted')",
-            )
-            .bind(occ)
-            .bind(user)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            promote(&mut tx, occ, now).await?;
-            tx.commit().await?;
-            Ok::<bool, LiveError>(n == 1)
-        })
+        store::enrolments::cancel(&self.db, occ, user, now).await
     }
 
     /// Promotes waitlisted users of every open occurrence of a series into free seats and enrols
@@ -272,26 +104,11 @@ impl Live {
         let s = self.series_row(series).await?;
         let now = self.clock.now();
         let occs = self.open_occurrences(series, now).await?;
-        let users: Vec<UserId> = with_db!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT user_id FROM live_series_enrolments WHERE series_id = $1 ORDER BY created_at, user_id",
-        )
-        .bind(series)
-        .fetch_all(pool)
-        .await)?;
+        let users = store::enrolments::series_enrolees(&self.db, series).await?;
         for o in &occs {
-            with_db!(&self.db, |pool| {
-                let mut tx = pool.begin().await?;
-                promote(&mut tx, o.id, now).await?;
-                tx.commit().await?;
-                Ok::<(), sqlx::Error>(())
-            })?;
+            store::enrolments::promote_waiting(&self.db, o.id, now).await?;
             let missing: Vec<UserId> = {
-                let have: Vec<UserId> = with_db!(&self.db, |pool| sqlx::query_scalar(
-                    "SELECT user_id FROM live_enrolments WHERE occurrence_id = $1",
-                )
-                .bind(o.id)
-                .fetch_all(pool)
-                .await)?;
+                let have = store::enrolments::users_of(&self.db, o.id).await?;
                 users.iter().copied().filter(|u| !have.contains(u)).collect()
             };
             if !missing.is_empty() {
@@ -309,17 +126,7 @@ impl Live {
     /// Users of `org`'s subtree who are parents (a class enrolment).
     async fn class_parents(&self, org: OrgId) -> LiveResult<Vec<UserId>> {
         let path = platform::orgs::org_path(&self.db, org).await?;
-        Ok(with_db!(&self.db, |pool| {
-            sqlx::query_scalar::<_, UserId>(
-                "SELECT DISTINCT u.id FROM users u JOIN memberships m ON m.user_id = u.id JOIN \
-                 organizations o ON o.id = m.org_id
-             WHERE o.path LIKE $1 AND u.role = 'parent' AND u.deleted_at IS NULL ORDER BY u.id LIMIT $2",
-            )
-            .bind(format!("{path}%"))
-            .bind(MAX_BATCH as i64 + 1)
-            .fetch_all(pool)
-            .await
-        })?)
+        Ok(store::enrolments::parents_under(&self.db, &path, MAX_BATCH as i64 + 1).await?)
     }
 
     async fn enrol_request(&self, auth: &AuthUser, id: OccurrenceId, req: EnrolRequest) -> LiveResult<EnrolResult> {

@@ -4,13 +4,11 @@ use axum::http::StatusCode;
 use platform::auth::AuthUser;
 use platform::error::ApiResult;
 use platform::http::{ApiRouter, Json, Path};
-use platform::ids::UserId;
-use platform::with_db;
 use utoipa_axum::routes;
 
 use super::*;
-use crate::LiveError;
 use crate::{Live, OccurrenceId, SeriesId};
+use crate::{LiveError, store};
 
 pub(crate) fn router() -> ApiRouter<Live> {
     ApiRouter::new()
@@ -46,12 +44,7 @@ pub(super) async fn list_enrolments(
     if !live.manages(&auth, &series).await? {
         return Err(LiveError::OccurrenceNotFound.into());
     }
-    let rows: Vec<(UserId, String)> = with_db!(&live.db, |pool| sqlx::query_as(
-        "SELECT user_id, state FROM live_enrolments WHERE occurrence_id = $1 AND state <> 'cancelled' ORDER BY seq",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await)?;
+    let rows = store::enrolments::seats(&live.db, id).await?;
     let mut line = 0;
     Ok(Json(
         rows.into_iter()
@@ -102,14 +95,7 @@ pub(super) async fn enrol_series(
         return Err(LiveError::SeriesNotForYou.into());
     }
     let now = live.clock.now();
-    platform::db_execute!(
-        &live.db,
-        "INSERT INTO live_series_enrolments (series_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO \
-         NOTHING",
-        id,
-        auth.id,
-        now
-    )?;
+    store::enrolments::enrol_series(&live.db, id, auth.id, now).await?;
     let mut out = Vec::new();
     for o in live.open_occurrences(id, now).await? {
         match live.enrol(&o, s.capacity, &[auth.id], auth.id).await {
@@ -141,12 +127,7 @@ pub(super) async fn cancel_series(
     // 404 for a series that does not exist.
     live.series_row(id).await?;
     let now = live.clock.now();
-    platform::db_execute!(
-        &live.db,
-        "DELETE FROM live_series_enrolments WHERE series_id = $1 AND user_id = $2",
-        id,
-        auth.id
-    )?;
+    store::enrolments::leave_series(&live.db, id, auth.id).await?;
     for o in live.open_occurrences(id, now).await? {
         // Seats in lectures that have begun are history.
         if o.state == "scheduled" && o.starts_at > now {

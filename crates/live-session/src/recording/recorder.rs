@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use platform::{db_execute, with_db};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::shared::marshal::Marshal;
 use tokio::process::Command;
@@ -13,7 +12,7 @@ use tokio::sync::broadcast;
 
 use super::*;
 use crate::sfu::PubTrack;
-use crate::{Live, OccurrenceId};
+use crate::{Live, OccurrenceId, store};
 
 /// Sends one track's packets to ffmpeg until the track's channel closes.
 pub(super) async fn pump(t: Arc<PubTrack>, sock: Arc<tokio::net::UdpSocket>, port: u16, pt: u8, ssrc: u32) {
@@ -95,20 +94,7 @@ impl Live {
 
     pub(super) async fn record(&self, setup: &RecordingSetup, occ: OccurrenceId) -> anyhow::Result<()> {
         let now = self.clock.now();
-        let state: Option<String> = with_db!(&self.db, |pool| {
-            sqlx::query(
-                "INSERT INTO live_recordings (occurrence_id, state, runs, created_at, updated_at)
-                 VALUES ($1, 'recording', 0, $2, $2) ON CONFLICT (occurrence_id) DO NOTHING",
-            )
-            .bind(occ)
-            .bind(now)
-            .execute(pool)
-            .await?;
-            sqlx::query_scalar("SELECT state FROM live_recordings WHERE occurrence_id = $1")
-                .bind(occ)
-                .fetch_optional(pool)
-                .await
-        })?;
+        let state = store::recordings::open(&self.db, occ, now).await?;
         if state.as_deref() != Some("recording") {
             return Ok(());
         }
@@ -180,20 +166,7 @@ impl Live {
         current: &[Arc<PubTrack>],
         tracks: &mut tokio::sync::watch::Receiver<Vec<Arc<PubTrack>>>,
     ) -> anyhow::Result<RunEnd> {
-        let run: i32 = with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE live_recordings SET runs = runs + 1, updated_at = $2 WHERE occurrence_id = $1")
-                .bind(occ)
-                .bind(self.clock.now())
-                .execute(&mut *tx)
-                .await?;
-            let run: i32 = sqlx::query_scalar("SELECT runs FROM live_recordings WHERE occurrence_id = $1")
-                .bind(occ)
-                .fetch_one(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<i32, sqlx::Error>(run)
-        })?;
+        let run = store::recordings::next_run(&self.db, occ, self.clock.now()).await?;
         let dir = setup.work_dir.join("live").join(occ.to_string()).join(run.to_string());
         let _ = tokio::fs::remove_dir_all(&dir).await;
         tokio::fs::create_dir_all(&dir).await?;
@@ -361,28 +334,20 @@ impl Live {
             // run, then counted here.
             let seq = match up.next_seq {
                 Some(n) => n,
-                None => with_db!(&self.db, |pool| sqlx::query_scalar::<_, i32>(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM live_segments WHERE occurrence_id = $1",
-                )
-                .bind(up.occ)
-                .fetch_one(pool)
-                .await)?,
+                None => store::recordings::next_seq(&self.db, up.occ).await?,
             };
             setup
                 .store
                 .put_bytes(&format!("{prefix}/{seq}.m4s"), bytes::Bytes::from(body))
                 .await?;
-            db_execute!(
-                &self.db,
-                "INSERT INTO live_segments (occurrence_id, seq, run, duration_ms, started_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                up.occ,
+            let segment = store::recordings::NewSegment {
+                occ: up.occ,
                 seq,
-                up.run,
-                *dur as i32,
-                end_ms - dur,
-                self.clock.now()
-            )?;
+                run: up.run,
+                duration_ms: *dur as i32,
+                started_at: end_ms - dur,
+            };
+            store::recordings::insert_segment(&self.db, &segment, self.clock.now()).await?;
             let _ = tokio::fs::remove_file(&path).await;
             up.uploaded += 1;
             up.next_seq = Some(seq + 1);

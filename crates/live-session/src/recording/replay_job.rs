@@ -4,14 +4,13 @@
 
 use std::path::{Path as FsPath, PathBuf};
 
-use platform::jobs::{Job, JobContext, JobError, JobHandler, Jobs};
-use platform::{db_execute, with_db};
+use platform::jobs::{Job, JobContext, JobError, JobHandler};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::*;
 use crate::LiveResult;
-use crate::{Live, OccurrenceId};
+use crate::{Live, OccurrenceId, store};
 
 /// A recording whose newest piece is younger than this may still be finishing on some node.
 pub(super) const RECORDER_QUIET_MS: i64 = 15_000;
@@ -49,51 +48,19 @@ impl Live {
             return Ok(());
         }
         let now = self.clock.now();
-        let (pieces, newest): (i64, Option<i64>) = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT COUNT(*), MAX(created_at) FROM live_segments WHERE occurrence_id = $1",
-        )
-        .bind(occ)
-        .fetch_one(pool)
-        .await)?;
+        let (pieces, newest) = store::recordings::piece_count(&self.db, occ).await?;
         if !finished && newest.is_some_and(|t| now.0 - t < RECORDER_QUIET_MS) {
             return Ok(());
         }
         if pieces == 0 {
-            db_execute!(
-                &self.db,
-                "UPDATE live_recordings SET state = 'empty', updated_at = $2 WHERE occurrence_id = $1 AND state = \
-                 'recording'",
-                occ,
-                now
-            )?;
+            store::recordings::mark_empty(&self.db, occ, now).await?;
             return Ok(());
         }
         let job = platform::ids::JobId::new();
         let payload = serde_json::json!({ "occurrence_id": occ }).to_string();
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            let claimed = sqlx::query(
-                "UPDATE live_recordings SET state = 'queued', updated_at = $2 WHERE occurrence_id = $1 AND state = \
-                 'recording'",
-            )
-            .bind(occ)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if claimed == 1 {
-                sqlx::query(Jobs::INSERT_SQL)
-                    .bind(job)
-                    .bind(REPLAY_JOB)
-                    .bind(&payload)
-                    .bind(5)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                tracing::info!(%occ, pieces, "replay queued");
-            }
-            tx.commit().await?;
-        });
+        if store::recordings::queue_replay(&self.db, occ, job, REPLAY_JOB, &payload, now).await? {
+            tracing::info!(%occ, pieces, "replay queued");
+        }
         Ok(())
     }
 
@@ -107,11 +74,7 @@ impl Live {
         let Some(setup) = self.rec.clone() else {
             return Ok(());
         };
-        let processing: Vec<(OccurrenceId, Option<media::AssetId>)> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT occurrence_id, asset_id FROM live_recordings WHERE state = 'processing'",
-        )
-        .fetch_all(pool)
-        .await)?;
+        let processing = store::recordings::processing(&self.db).await?;
         for (occ, asset) in processing {
             let Some(asset) = asset else { continue };
             let view = setup.media.asset_view(asset).await?;
@@ -125,15 +88,8 @@ impl Live {
             if state == "ready" {
                 self.notify_replay_ready(occ).await?;
             }
-            let n = db_execute!(
-                &self.db,
-                "UPDATE live_recordings SET state = $2, updated_at = $3 WHERE occurrence_id = $1 AND state = \
-                 'processing'",
-                occ,
-                state,
-                self.clock.now()
-            )?;
-            if n == 1 {
+            let moved = store::recordings::finish(&self.db, occ, state, self.clock.now()).await?;
+            if moved {
                 tracing::info!(%occ, %asset, state, "replay transcoded");
             }
         }
@@ -167,15 +123,8 @@ impl JobHandler for ReplayJob {
             Err(e) => {
                 let error = format!("{e:#}");
                 // What went wrong stays with the recording (and in the job) for the staff.
-                let _ = db_execute!(
-                    &self.live.db,
-                    "UPDATE live_recordings SET error = $2, state = CASE WHEN $3 THEN 'failed' ELSE state END, \
-                     updated_at = $4 WHERE occurrence_id = $1",
-                    occ,
-                    &error,
-                    job.attempts >= job.max_attempts,
-                    self.live.clock.now()
-                );
+                let last = job.attempts >= job.max_attempts;
+                let _ = store::recordings::record_error(&self.live.db, occ, &error, last, self.live.clock.now()).await;
                 Err(JobError::Retry(error))
             }
         }
@@ -188,19 +137,9 @@ impl Live {
             .rec
             .clone()
             .ok_or_else(|| anyhow::anyhow!("recording is off on this node"))?;
-        let asset: Option<Option<media::AssetId>> = with_db!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT asset_id FROM live_recordings WHERE occurrence_id = $1",
-        )
-        .bind(occ)
-        .fetch_optional(pool)
-        .await)?;
+        let asset = store::recordings::asset_of(&self.db, occ).await?;
         let (occ_row, series) = self.occurrence_with_series(occ).await?;
-        let pieces: Vec<(i32, i32, i32)> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT seq, run, duration_ms FROM live_segments WHERE occurrence_id = $1 ORDER BY seq",
-        )
-        .bind(occ)
-        .fetch_all(pool)
-        .await)?;
+        let pieces = store::recordings::pieces(&self.db, occ).await?;
         let duration_ms: i64 = pieces.iter().map(|p| i64::from(p.2)).sum();
         let asset = match asset.flatten() {
             Some(a) => a,
@@ -217,13 +156,7 @@ impl Live {
                     }
                 };
                 let _ = tokio::fs::remove_dir_all(&dir).await;
-                db_execute!(
-                    &self.db,
-                    "UPDATE live_recordings SET asset_id = $2, updated_at = $3 WHERE occurrence_id = $1",
-                    occ,
-                    asset,
-                    self.clock.now()
-                )?;
+                store::recordings::set_asset(&self.db, occ, asset, self.clock.now()).await?;
                 asset
             }
         };
@@ -246,34 +179,7 @@ impl Live {
         };
         let (course, lesson) = setup.replays.attach(&replay).await?;
         let now = self.clock.now();
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE live_series SET replay_course_id = $2 WHERE id = $1 AND replay_course_id IS NULL")
-                .bind(series.id)
-                .bind(course)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE live_occurrences SET replay_course_id = $2, replay_lesson_id = $3, replay_asset_id = $4, \
-                 updated_at = $5 WHERE id = $1",
-            )
-            .bind(occ)
-            .bind(course)
-            .bind(lesson)
-            .bind(asset)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE live_recordings SET state = 'processing', updated_at = $2 WHERE occurrence_id = \
-                 $1 AND state = 'queued'",
-            )
-            .bind(occ)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        });
+        store::recordings::attach_replay(&self.db, series.id, occ, course, lesson, asset, now).await?;
         tracing::info!(%occ, %asset, %course, %lesson, "replay attached; transcoding");
         Ok(())
     }
@@ -287,15 +193,7 @@ impl Live {
         asset: media::AssetId,
     ) -> anyhow::Result<()> {
         let segments = self.replay_segments(occ).await?;
-        let rows: Vec<(platform::ids::UserId, i64, i64)> = with_db!(&self.db, |pool| {
-            sqlx::query_as(
-                "SELECT user_id, joined_at, COALESCE(left_at, seen_until) FROM live_attendance WHERE \
-                 occurrence_id = $1",
-            )
-            .bind(occ)
-            .fetch_all(pool)
-            .await
-        })?;
+        let rows = store::recordings::viewer_spans(&self.db, occ).await?;
         let mut per_user: std::collections::HashMap<platform::ids::UserId, Vec<platform::intervals::Span>> =
             std::collections::HashMap::new();
         for (user, from, to) in rows {
@@ -313,12 +211,7 @@ impl Live {
 
     /// The recording's pieces as (wall-clock start, duration) in ms, in order.
     pub(crate) async fn replay_segments(&self, occ: OccurrenceId) -> LiveResult<Vec<(i64, i64)>> {
-        let rows: Vec<(i64, i32)> = with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT started_at, duration_ms FROM live_segments WHERE occurrence_id = $1 ORDER BY seq",
-        )
-        .bind(occ)
-        .fetch_all(pool)
-        .await)?;
+        let rows = store::recordings::segments(&self.db, occ).await?;
         Ok(rows.into_iter().map(|(a, d)| (a, i64::from(d))).collect())
     }
 

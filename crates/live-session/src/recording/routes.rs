@@ -1,10 +1,10 @@
 //! The replay view of an occurrence: the replay lesson with its chat and chapters.
 
-use platform::{ApiResult, Timestamp, with_db};
+use platform::{ApiResult, Timestamp};
 
 use super::*;
 use crate::LiveError;
-use crate::{Live, OccurrenceId};
+use crate::{Live, OccurrenceId, store};
 
 /// A replay's chat and chapters, placed on the replay's timeline.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -40,27 +40,14 @@ pub(super) async fn replay_view(
     platform::http::Path(asset): platform::http::Path<uuid::Uuid>,
 ) -> ApiResult<platform::http::Json<ReplayView>> {
     let not_found = || platform::ApiError::from(LiveError::ReplayNotFound);
-    let occ: Option<OccurrenceId> = with_db!(&live.db, |pool| sqlx::query_scalar(
-        "SELECT id FROM live_occurrences WHERE replay_asset_id = $1",
-    )
-    .bind(asset)
-    .fetch_optional(pool)
-    .await)?;
+    let occ = store::recordings::occurrence_of_replay(&live.db, asset).await?;
     let occ = occ.ok_or_else(not_found)?;
     let (row, series) = live.occurrence_with_series(occ).await?;
     if !live.manages(&auth, &series).await? && !live.in_audience(auth.id, series.scope_org_id).await? {
         return Err(not_found());
     }
     let segments = live.replay_segments(occ).await?;
-    let rows: Vec<(String, String, String, bool, Option<Timestamp>, Timestamp)> =
-        with_db!(&live.db, |pool| sqlx::query_as(
-            "SELECT m.kind, u.display_name, m.text, m.answered, m.answered_at, m.created_at
-           FROM live_messages m JOIN users u ON u.id = m.user_id
-          WHERE m.occurrence_id = $1 AND NOT m.hidden ORDER BY m.created_at LIMIT 5000",
-        )
-        .bind(occ)
-        .fetch_all(pool)
-        .await)?;
+    let rows = store::recordings::replay_messages(&live.db, occ).await?;
     let at = |t: Timestamp| replay_offset(&segments, t.0) as f64 / 1000.0;
     let mut chapters: Vec<ReplayItem> = rows
         .iter()

@@ -1,10 +1,11 @@
 //! Changing a series after it was created: an edit re-plans future dates (keeping enrolments
 //! where a date stays, cancelling the dropped ones with a notice), and stopping cancels them all.
 
+use platform::Timestamp;
 use platform::auth::AuthUser;
-use platform::{Timestamp, with_db};
 
 use super::*;
+use crate::store;
 use crate::{Live, OccurrenceId, SeriesId};
 use crate::{LiveError, LiveResult};
 
@@ -45,7 +46,6 @@ impl Live {
             None => s.age_stages.clone(),
         };
         let now = self.clock.now();
-        let dur_ms = i64::from(plan.duration_min) * 60_000;
         let wanted: Vec<Timestamp> = plan.starts.iter().map(|t| ts(*t)).filter(|t| *t > now).collect();
         let existing = self.occurrences_of(id).await?;
         let dropped: Vec<OccurrenceId> = existing
@@ -53,79 +53,19 @@ impl Live {
             .filter(|o| o.state == "scheduled" && o.starts_at > now && !wanted.contains(&o.starts_at))
             .map(|o| o.id)
             .collect();
-        let changed = with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query(
-                "UPDATE live_series SET title = $2, description = $3, lecturer = $4, rrule = $5, exceptions = $6,
-                   first_start = $7, duration_min = $8, capacity = $9, threshold = $10, version = version + 1, \
-                 updated_at = $11,
-                   age_stages = $13
-                 WHERE id = $1 AND version = $12",
-            )
-            .bind(id)
-            .bind(&title)
-            .bind(&description)
-            .bind(&lecturer)
-            .bind(rrule.trim())
-            .bind(serde_json::to_string(&plan.exceptions).unwrap_or_else(|_| "[]".into()))
-            .bind(first)
-            .bind(plan.duration_min)
-            .bind(capacity)
-            .bind(threshold)
-            .bind(now)
-            .bind(p.version)
-            .bind(&stages)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 1 {
-                // Future scheduled occurrences follow the new rule; the past and the live stay.
-                for o in existing.iter().filter(|o| o.state == "scheduled" && o.starts_at > now) {
-                    let keep = wanted.contains(&o.starts_at);
-                    sqlx::query(
-                        "UPDATE live_occurrences SET state = CASE WHEN $2 THEN 'scheduled' ELSE 'cancelled' END,
-                           ends_at = starts_at + $3, updated_at = $4 WHERE id = $1",
-                    )
-                    .bind(o.id)
-                    .bind(keep)
-                    .bind(dur_ms)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for at in wanted.iter().filter(|t| !existing.iter().any(|o| o.starts_at == **t)) {
-                    sqlx::query(
-                        "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, \
-                         updated_at)
-                         VALUES ($1, $2, $3, $4, 'scheduled', $5, $5)",
-                    )
-                    .bind(OccurrenceId::new())
-                    .bind(id)
-                    .bind(*at)
-                    .bind(Timestamp(at.0 + dur_ms))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                // A cancelled future occurrence that the rule brings back is scheduled again.
-                for o in existing
-                    .iter()
-                    .filter(|o| o.state == "cancelled" && wanted.contains(&o.starts_at))
-                {
-                    sqlx::query(
-                        "UPDATE live_occurrences SET state = 'scheduled', ends_at = starts_at + $2, \
-                         updated_at = $3 WHERE id = $1",
-                    )
-                    .bind(o.id)
-                    .bind(dur_ms)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            tx.commit().await?;
-            Ok::<u64, sqlx::Error>(n)
-        })?;
+        let fields = SeriesFields {
+            title: &title,
+            description: &description,
+            lecturer: &lecturer,
+            rrule: rrule.trim(),
+            exceptions_json: serde_json::to_string(&plan.exceptions).unwrap_or_else(|_| "[]".into()),
+            first_start: first,
+            duration_min: plan.duration_min,
+            capacity,
+            threshold,
+            stages_json: &stages,
+        };
+        let changed = store::series::update(&self.db, id, p.version, &fields, &existing, &wanted, now).await?;
         if changed == 0 {
             return Err(LiveError::SeriesVersionConflict);
         }
@@ -145,25 +85,7 @@ impl Live {
             return Err(LiveError::SeriesNotFound);
         }
         let now = self.clock.now();
-        let dropped: Vec<OccurrenceId> = with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            let ids: Vec<OccurrenceId> = sqlx::query_scalar(
-                "UPDATE live_occurrences SET state = 'cancelled', updated_at = $3
-                  WHERE series_id = $1 AND state = 'scheduled' AND starts_at > $2 RETURNING id",
-            )
-            .bind(id)
-            .bind(now)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE live_series SET version = version + 1, updated_at = $2 WHERE id = $1")
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(ids)
-        })?;
+        let dropped = store::series::stop(&self.db, id, now).await?;
         for occ in dropped {
             self.notify_cancelled(occ).await?;
         }

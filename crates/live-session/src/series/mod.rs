@@ -4,16 +4,20 @@
 //! filled from whole-series enrolments).
 
 use axum::extract::State;
+use platform::Timestamp;
 use platform::auth::AuthUser;
 use platform::error::msg;
 use platform::ids::{OrgId, UserId};
 use platform::scope::Scope;
 use platform::validate::Role;
-use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{Live, OccurrenceId, SeriesId};
+use crate::store;
+pub use crate::store::series::OccurrenceBrief;
+use crate::store::series::SeriesFields;
+pub(crate) use crate::store::series::SeriesRow;
+use crate::{Live, SeriesId};
 
 mod edit;
 mod plan;
@@ -70,15 +74,6 @@ pub struct SeriesPatch {
     pub age_stages: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct OccurrenceBrief {
-    pub id: OccurrenceId,
-    pub starts_at: Timestamp,
-    pub ends_at: Timestamp,
-    /// scheduled, live, paused, ended or cancelled.
-    pub state: String,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeriesView {
     pub id: SeriesId,
@@ -99,36 +94,6 @@ pub struct SeriesView {
     pub occurrences: Vec<OccurrenceBrief>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct SeriesRow {
-    pub id: SeriesId,
-    pub expert_id: UserId,
-    pub title: String,
-    pub description: String,
-    pub lecturer: String,
-    pub rrule: String,
-    pub exceptions: String,
-    pub first_start: Timestamp,
-    pub duration_min: i32,
-    pub capacity: i32,
-    pub scope_org_id: Option<OrgId>,
-    pub threshold: f64,
-    pub version: i32,
-    /// The series' replay course, once the first replay made it.
-    pub replay_course_id: Option<uuid::Uuid>,
-    /// JSON array of age-stage codes; `[]`: every stage.
-    pub age_stages: String,
-}
-
-impl SeriesRow {
-    pub(crate) fn stages(&self) -> Vec<String> {
-        serde_json::from_str(&self.age_stages).unwrap_or_default()
-    }
-}
-
-const SERIES_COLUMNS: &str = "id, expert_id, title, description, lecturer, rrule, exceptions, first_start, \
-                              duration_min, capacity, scope_org_id, threshold, version, replay_course_id, age_stages";
-
 /// Checked age-stage codes, as JSON for the row.
 fn stages_json(codes: &[String]) -> LiveResult<String> {
     let stages = platform::stages::parse_age_stages(codes).map_err(|m| LiveError::field("age_stages", m))?;
@@ -138,12 +103,9 @@ fn stages_json(codes: &[String]) -> LiveResult<String> {
 
 impl Live {
     pub(crate) async fn series_row(&self, id: SeriesId) -> LiveResult<SeriesRow> {
-        let sql = format!("SELECT {SERIES_COLUMNS} FROM live_series WHERE id = $1");
-        with_db!(&self.db, |pool| sqlx::query_as::<_, SeriesRow>(&sql)
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?
-        .ok_or(LiveError::SeriesNotFound)
+        store::series::series(&self.db, id)
+            .await?
+            .ok_or(LiveError::SeriesNotFound)
     }
 
     /// Whether `user` manages the series: its expert, those who [manage](Scope::manages) its
@@ -170,12 +132,7 @@ impl Live {
     }
 
     async fn occurrences_of(&self, series: SeriesId) -> LiveResult<Vec<OccurrenceBrief>> {
-        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, OccurrenceBrief>(
-            "SELECT id, starts_at, ends_at, state FROM live_occurrences WHERE series_id = $1 ORDER BY starts_at",
-        )
-        .bind(series)
-        .fetch_all(pool)
-        .await)?)
+        Ok(store::series::occurrences_of(&self.db, series).await?)
     }
 
     async fn series_view(&self, s: SeriesRow) -> LiveResult<SeriesView> {
@@ -261,50 +218,20 @@ impl Live {
         let stages = stages_json(&req.age_stages)?;
         let id = SeriesId::new();
         let now = self.clock.now();
-        let dur_ms = i64::from(plan.duration_min) * 60_000;
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO live_series (id, expert_id, created_by, title, description, lecturer, \
-                 rrule, exceptions,
-                   first_start, duration_min, capacity, scope_org_id, threshold, version, created_at, updated_at, \
-                 age_stages)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14, $15)",
-            )
-            .bind(id)
-            .bind(expert)
-            .bind(user.id)
-            .bind(&title)
-            .bind(&description)
-            .bind(&lecturer)
-            .bind(req.rrule.trim())
-            .bind(serde_json::to_string(&plan.exceptions).unwrap_or_else(|_| "[]".into()))
-            .bind(req.starts_at)
-            .bind(plan.duration_min)
-            .bind(req.capacity)
-            .bind(req.scope_org_id)
-            .bind(threshold)
-            .bind(now)
-            .bind(&stages)
-            .execute(&mut *tx)
-            .await?;
-            for start in &plan.starts {
-                let at = ts(*start);
-                sqlx::query(
-                    "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, 'scheduled', $5, $5)",
-                )
-                .bind(OccurrenceId::new())
-                .bind(id)
-                .bind(at)
-                .bind(Timestamp(at.0 + dur_ms))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok::<(), sqlx::Error>(())
-        })?;
+        let fields = SeriesFields {
+            title: &title,
+            description: &description,
+            lecturer: &lecturer,
+            rrule: req.rrule.trim(),
+            exceptions_json: serde_json::to_string(&plan.exceptions).unwrap_or_else(|_| "[]".into()),
+            first_start: req.starts_at,
+            duration_min: plan.duration_min,
+            capacity: req.capacity,
+            threshold,
+            stages_json: &stages,
+        };
+        let starts: Vec<Timestamp> = plan.starts.iter().map(|t| ts(*t)).collect();
+        store::series::insert(&self.db, id, expert, user.id, &fields, req.scope_org_id, &starts, now).await?;
         self.series_view(self.series_row(id).await?).await
     }
 }
