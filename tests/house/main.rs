@@ -208,9 +208,15 @@ fn queries_live_only_in_stores() {
             // Unit tests may build fragments to check them; functions that push SQL fragments
             // onto a caller's builder (a scope's visibility test) are not queries.
             for (i, line) in code.lines().take_while(|l| !l.contains("#[cfg(test)]")).enumerate() {
-                if ["with_db!", "db_execute!", "sqlx::query", "QueryBuilder::new", "QueryBuilder::<"]
-                    .iter()
-                    .any(|p| line.contains(p))
+                if [
+                    "with_db!",
+                    "db_execute!",
+                    "sqlx::query",
+                    "QueryBuilder::new",
+                    "QueryBuilder::<",
+                ]
+                .iter()
+                .any(|p| line.contains(p))
                 {
                     found.push(format!("{}:{}", file.display(), i + 1));
                 }

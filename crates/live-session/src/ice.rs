@@ -4,20 +4,12 @@
 //! `base64(HMAC-SHA1(shared secret, username))`, so the server keeps no TURN accounts.
 
 use crate::LiveSettings;
-use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use platform::Timestamp;
-use platform::auth::AuthUser;
-use platform::error::ApiResult;
-use platform::http::{ApiRouter, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::routes;
-
-use crate::LiveResult;
-use crate::{Live, store};
 
 /// ICE settings of the service.
 #[derive(Debug, Clone, Default)]
@@ -97,36 +89,6 @@ pub fn ice_servers(cfg: &IceConfig, user: &str, now_unix: i64, turn: bool) -> Ic
     IceServers {
         ice_servers: out,
         expires_at,
-    }
-}
-
-pub(crate) fn router() -> ApiRouter<Live> {
-    ApiRouter::new().routes(routes!(get_ice_servers))
-}
-
-/// The STUN and TURN servers the caller's browser should use (TURN credentials are personal and
-/// time-limited).
-#[utoipa::path(get, path = "/api/v1/live/ice-servers", tag = "live",
-    responses((status = 200, body = IceServers), (status = 401)), security(("bearer" = [])))]
-async fn get_ice_servers(State(live): State<Live>, auth: AuthUser) -> ApiResult<Json<IceServers>> {
-    let turn = live.may_use_turn(&auth).await?;
-    Ok(Json(ice_servers(
-        &live.ice,
-        &auth.id.to_string(),
-        live.clock.now().unix_seconds(),
-        turn,
-    )))
-}
-
-impl Live {
-    /// Staff and experts may host; a parent may watch once enrolled in a lecture that has not
-    /// ended. Anyone else (a fresh self-registered account) gets no relay credentials.
-    async fn may_use_turn(&self, auth: &AuthUser) -> LiveResult<bool> {
-        if !matches!(auth.role, platform::validate::Role::Parent) {
-            return Ok(true);
-        }
-        let seats = store::enrolments::active_seats(&self.db, auth.id).await?;
-        Ok(seats > 0)
     }
 }
 

@@ -12,10 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use platform::http::ApiRouter;
-use platform::{Clock, Db, Timestamp};
-use tokio::sync::{mpsc, watch};
+use platform::{Clock, Db};
+use tokio::sync::mpsc;
 
 pub mod attendance;
+mod audience;
 pub mod contact;
 mod enrolment;
 mod error;
@@ -26,11 +27,13 @@ pub mod ics;
 pub mod lifecycle;
 pub mod messages;
 mod model;
+mod node;
 pub mod notify;
 mod occurrences;
 pub mod recording;
 pub mod recurrence;
-mod reports;
+mod rooms;
+mod schedule;
 pub mod sdp;
 mod series;
 mod settings;
@@ -39,6 +42,13 @@ mod signalling;
 pub mod slots;
 mod store;
 pub mod udp_mux;
+
+use audience::Audience;
+use messages::Messages;
+use notify::Notices;
+use recording::Recording;
+use rooms::Rooms;
+use schedule::Schedule;
 
 pub use attendance::{Attendance, AttendedOccurrence};
 pub use enrolment::EnrolRequest;
@@ -59,27 +69,23 @@ platform::new_id!(
     OccurrenceId
 );
 
-/// The live-session service: state of its routes and of its background loop.
+/// The live-session service: the services it is made of, wired together. Each holds only
+/// what it needs; what crosses them (an occurrence ending closes its room and queues its
+/// replay; a changed series tells its parents) is decided here.
 #[derive(Clone, Debug)]
 pub struct Live {
     db: Db,
     clock: Arc<dyn Clock>,
     cfg: Arc<LiveSettings>,
-    /// Where users reach the service (links in calendar feeds, WHIP URLs, notices); without it,
-    /// links follow the request's host.
+    /// Where users reach the service (calendar feeds, WHIP URLs); without it, links follow the
+    /// request's host.
     public_url: Option<String>,
-    ice: Arc<ice::IceConfig>,
-    /// Signs tickets and calendar URLs (derived from the service secret).
-    /// Signs HLS URLs, event-stream tickets and calendar links.
-    signer: platform::signing::Signer,
-    sfu: Sfu,
-    events: Events,
-    attendance: Attendance,
-    /// Recording and live HLS (off without ffmpeg or when configured off).
-    rec: Option<Arc<RecordingSetup>>,
-    recorders: recording::Recorders,
-    hls: hls::HlsViewers,
-    notifier: Arc<dyn Notifier>,
+    audience: Audience,
+    schedule: Schedule,
+    messages: Messages,
+    notices: Notices,
+    rooms: Rooms,
+    recording: Recording,
 }
 
 impl Live {
@@ -100,21 +106,62 @@ impl Live {
             connect_timeout: Duration::from_secs(settings.viewer_connect_seconds),
             mux: None,
         });
+        let signer = platform::signing::Signer::new(secret, "parentschool live v1");
+        let audience = Audience::new(db.clone());
+        let events = Events::default();
         Ok((
             Self {
-                attendance: Attendance::new(db.clone()),
+                schedule: Schedule {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                    audience: audience.clone(),
+                    events: events.clone(),
+                    signer: signer.clone(),
+                },
+                messages: Messages {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                    audience: audience.clone(),
+                    events: events.clone(),
+                    max_chars: settings.message_max_chars,
+                    contact_filter: settings.contact_filter,
+                    word_filter: Arc::new(settings.word_filter.clone()),
+                },
+                notices: Notices {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                    audience: audience.clone(),
+                    reminder_minutes: settings.reminder_minutes.clone(),
+                    public_url: public_url.clone(),
+                    notifier: Arc::new(LogNotifier),
+                },
+                rooms: Rooms {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                    audience: audience.clone(),
+                    sfu: sfu.clone(),
+                    events,
+                    attendance: Attendance::new(db.clone()),
+                    hls: hls::HlsViewers::default(),
+                    signer,
+                    ice: Arc::new(ice::IceConfig::from_settings(&settings)),
+                    rec: None,
+                    ticket_seconds: settings.ticket_seconds,
+                },
+                recording: Recording {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                    audience: audience.clone(),
+                    sfu,
+                    rec: None,
+                    recorders: recording::Recorders::default(),
+                    hls_segment_seconds: settings.hls_segment_seconds,
+                },
+                audience,
                 db,
                 clock,
-                ice: Arc::new(ice::IceConfig::from_settings(&settings)),
                 cfg: Arc::new(settings),
                 public_url,
-                signer: platform::signing::Signer::new(secret, "parentschool live v1"),
-                sfu,
-                events: Events::default(),
-                rec: None,
-                recorders: recording::Recorders::default(),
-                hls: hls::HlsViewers::default(),
-                notifier: Arc::new(LogNotifier),
             },
             rx,
         ))
@@ -133,168 +180,141 @@ impl Live {
 
     /// Records lectures (live HLS and replays) with this setup.
     pub fn with_recording(mut self, setup: RecordingSetup) -> Self {
-        self.rec = Some(Arc::new(setup));
+        let setup = Some(Arc::new(setup));
+        self.rooms.rec = setup.clone();
+        self.recording.rec = setup;
         self
     }
 
     /// Sends all WebRTC media through one shared UDP port (bound by the server).
     pub fn with_udp_mux(mut self, mux: Arc<udp_mux::UdpMux>) -> Self {
-        self.sfu = self.sfu.with_mux(mux);
+        let sfu = self.rooms.sfu.clone().with_mux(mux);
+        self.recording.sfu = sfu.clone();
+        self.rooms.sfu = sfu;
         self
     }
 
     /// Sends reminders and notices through `notifier` (the log by default).
     pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
-        self.notifier = notifier;
+        self.notices.notifier = notifier;
         self
     }
 
     /// The routes that serve live HLS under signed URLs (outside `/api`).
     pub fn delivery_router(&self) -> axum::Router {
-        hls::delivery_router(self.clone())
+        rooms::delivery_router(self.rooms.clone())
+    }
+
+    /// The job handler that makes replays (run by the server's workers).
+    pub fn replay_job(&self) -> ReplayJob {
+        self.recording.replay_job()
+    }
+
+    /// Claims and sends the reminders that are due, then retries stale claims; returns how
+    /// many were sent (the background loop runs it every few seconds).
+    pub async fn sweep_reminders(&self) -> LiveResult<usize> {
+        self.notices.sweep_reminders().await
+    }
+
+    /// The attendance recorder (benchmarks drive it directly).
+    pub fn attendance(&self) -> &Attendance {
+        &self.rooms.attendance
+    }
+
+    /// Applies a live-state event and stores it; an occurrence that ended closes its room and
+    /// queues its replay ([`Live::on_ended`]).
+    pub(crate) async fn transition(
+        &self,
+        id: OccurrenceId,
+        event: lifecycle::Event,
+    ) -> LiveResult<(lifecycle::Lifecycle, bool)> {
+        let result = self.schedule.transition(id, event).await?;
+        if result.1 && result.0.state == lifecycle::LiveState::Ended {
+            self.on_ended(id).await;
+        }
+        Ok(result)
     }
 
     /// What happens once an occurrence has ended, on whichever node ended it: its room closes
     /// (viewers and the recorder see it go), HLS viewers leave, and the replay is queued unless
     /// this node's recorder is still storing the last pieces (it queues it when done).
     pub(crate) async fn on_ended(&self, occ: OccurrenceId) {
-        self.sfu.close_room(occ).await;
-        self.close_hls_sessions(occ);
-        if let Err(e) = self.queue_replay_if_ended(occ, false).await {
+        self.rooms.sfu.close_room(occ).await;
+        self.rooms.close_hls_sessions(occ);
+        if let Err(e) = self.recording.queue_replay_if_ended(occ, false).await {
             tracing::warn!(%occ, error = %e, "could not queue the replay");
         }
     }
 
-    /// Recordings of lectures that ended while no recorder was running (a node died): their
-    /// replay is queued now.
-    async fn queue_orphaned_replays(&self) -> LiveResult<()> {
-        let ended = store::recordings::orphaned(&self.db).await?;
-        for occ in ended {
-            self.queue_replay_if_ended(occ, false).await?;
-        }
-        Ok(())
-    }
-
-    /// The attendance recorder (benchmarks drive it directly).
-    pub fn attendance(&self) -> &Attendance {
-        &self.attendance
-    }
-
-    /// The background work of a node: SFU events become live-state changes, attendance and page
-    /// events; attendance is flushed every few seconds; abandoned occurrences end after the
-    /// grace period. Returns when `shutdown` turns true, after a last flush.
-    pub async fn run(self, mut sfu_events: mpsc::UnboundedReceiver<SfuEvent>, mut shutdown: watch::Receiver<bool>) {
-        // Publishers do not survive a restart: lectures this node had live are paused (the
-        // expert publishes again, or the grace period ends them).
-        if let Err(e) = self.pause_orphaned().await {
-            tracing::warn!(error = %e, "could not pause lectures left live by a restart");
-        }
-        let mut flush = tokio::time::interval(Duration::from_secs(self.cfg.attendance_flush_seconds));
-        let mut grace = tokio::time::interval(Duration::from_secs(15));
-        let mut hls_expiry = tokio::time::interval(Duration::from_secs(5));
-        // Notices and replays wait on gateways and the store: they run beside this loop, which
-        // must keep up with SFU events and flushes.
-        tokio::spawn(self.clone().notices_and_replays(shutdown.clone()));
-        loop {
-            tokio::select! {
-                _ = hls_expiry.tick() => self.expire_hls_sessions(),
-                Some(ev) = sfu_events.recv() => self.on_sfu_event(ev).await,
-                _ = flush.tick() => {
-                    if let Err(e) = self.attendance.flush(self.clock.now()).await {
-                        tracing::warn!(error = %e, "attendance flush failed; retrying at the next tick");
-                    }
-                }
-                _ = grace.tick() => {
-                    match self.end_abandoned().await {
-                        Ok(ended) => for occ in ended {
-                            self.sfu.close_room(occ).await;
-                            tracing::info!(%occ, "occurrence ended: the publisher did not come back");
-                        },
-                        Err(e) => tracing::warn!(error = %e, "could not end abandoned occurrences"),
-                    }
-                }
-                _ = shutdown.changed() => {
-                    if *shutdown.borrow() {
-                        let _ = self.attendance.flush(self.clock.now()).await;
-                        return;
-                    }
-                }
+    /// Ends occurrences paused for longer than the grace period (a lost publisher that did not
+    /// come back). Returns the ended ones; safe to run on every node.
+    pub async fn end_abandoned(&self) -> LiveResult<Vec<OccurrenceId>> {
+        let grace = self.cfg.publisher_grace_seconds as i64 * 1000;
+        let mut ended = Vec::new();
+        for id in self.schedule.abandoned(grace).await? {
+            if let Ok((_, true)) = self.transition(id, lifecycle::Event::Tick { grace_ms: grace }).await {
+                ended.push(id);
             }
         }
+        Ok(ended)
     }
 
-    /// Reminders, replays to queue (lectures that ended while no recorder ran) and replays that
-    /// finished transcoding (their notices), until `shutdown`.
-    async fn notices_and_replays(self, mut shutdown: watch::Receiver<bool>) {
-        let mut reminders = tokio::time::interval(Duration::from_secs(self.cfg.reminder_check_seconds));
-        let mut replays = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tokio::select! {
-                _ = reminders.tick() => match self.sweep_reminders().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(sent = n, "reminders sent"),
-                    Err(e) => tracing::warn!(error = %e, "could not send reminders"),
-                },
-                _ = replays.tick() => {
-                    if let Err(e) = self.queue_orphaned_replays().await {
-                        tracing::warn!(error = %e, "could not queue replays of ended lectures");
-                    }
-                    if let Err(e) = self.finish_replays().await {
-                        tracing::warn!(error = %e, "could not check replays");
-                    }
-                }
-                _ = shutdown.changed() => if *shutdown.borrow() { return },
-            }
+    /// One occurrence as `user` sees it, with the signed live HLS playlist while they may watch
+    /// and it can be watched.
+    pub(crate) async fn view(
+        &self,
+        user: &platform::auth::AuthUser,
+        occ: model::OccurrenceRow,
+        s: &store::series::SeriesRow,
+    ) -> LiveResult<occurrences::OccurrenceView> {
+        let mut v = self.schedule.view(user, occ, s).await?;
+        let may_watch = v.may_manage
+            || v.my_enrolment
+                .as_ref()
+                .is_some_and(|e| e.state == model::EnrolmentState::Enrolled);
+        if may_watch && self.rooms.hls_available(v.id, v.state).await? {
+            v.hls_url = Some(self.rooms.hls_url(v.id));
         }
+        Ok(v)
     }
 
-    /// Pauses occurrences marked live without a publisher here (after a restart).
-    async fn pause_orphaned(&self) -> LiveResult<()> {
-        let live = store::occurrences::live(&self.db).await?;
-        for occ in live.into_iter().filter(|o| !self.sfu.has_publisher(*o)) {
-            self.transition(occ, lifecycle::Event::PublisherGone).await?;
-            tracing::info!(%occ, "paused: its publisher did not survive the restart");
+    /// Edits a series: the dropped lectures' parents are told, whole-series enrolees join the
+    /// new ones and a larger capacity promotes waitlists.
+    pub(crate) async fn edit_series(
+        &self,
+        user: &platform::auth::AuthUser,
+        id: SeriesId,
+        p: SeriesPatch,
+    ) -> LiveResult<series::SeriesView> {
+        for occ in self.schedule.edit_series(user, id, p).await? {
+            self.notices.notify_cancelled(occ).await?;
         }
-        Ok(())
+        self.schedule.fill_series(id).await?;
+        self.schedule.series_view(self.audience.series_row(id).await?).await
     }
 
-    async fn on_sfu_event(&self, ev: SfuEvent) {
-        let now = self.clock.now();
-        tracing::debug!(?ev, "sfu event");
-        match ev {
-            SfuEvent::PublisherLost { occ, .. } => {
-                if let Err(e) = self.transition(occ, lifecycle::Event::PublisherGone).await {
-                    tracing::warn!(%occ, error = %e, "could not pause after the publisher was lost");
-                }
-            }
-            SfuEvent::ViewerJoined { occ, session, user } => {
-                self.attendance.join(occ, user, session, now);
-                self.publish_viewers(occ);
-            }
-            SfuEvent::ViewerLeft {
-                occ,
-                session,
-                gone_at_ms,
-            } => {
-                let at = gone_at_ms.map_or(now, |ms| Timestamp(ms.min(now.0)));
-                self.attendance.leave(session, at);
-                self.publish_viewers(occ);
-            }
+    /// Stops a series and tells the parents of every lecture it cancelled.
+    pub(crate) async fn stop_series(
+        &self,
+        user: &platform::auth::AuthUser,
+        id: SeriesId,
+    ) -> LiveResult<series::SeriesView> {
+        for occ in self.schedule.stop_series(user, id).await? {
+            self.notices.notify_cancelled(occ).await?;
         }
+        self.schedule.series_view(self.audience.series_row(id).await?).await
     }
 }
 
 /// The live-session API routes.
 pub fn router(live: Live) -> ApiRouter {
+    let rooms = rooms::router().with_state(live.rooms.clone());
     series::router()
         .merge(occurrences::router())
         .merge(enrolment::router())
-        .merge(events::router())
         .merge(signalling::router())
-        .merge(reports::router())
-        .merge(messages::router())
-        .merge(hls::router())
-        .merge(recording::router())
-        .merge(ice::router())
-        .with_state(live)
+        .with_state(live.clone())
+        .merge(rooms)
+        .merge(messages::router().with_state(live.messages.clone()))
+        .merge(recording::router().with_state(live.recording.clone()))
 }

@@ -15,11 +15,30 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
-use crate::events::LiveEvent;
+use std::sync::Arc;
+
+use platform::{Clock, Db};
+
+use crate::audience::Audience;
+use crate::events::{Events, LiveEvent};
 use crate::lifecycle::LiveState;
 use crate::model::{MessageId, MessageView};
-use crate::{Live, OccurrenceId, store};
 use crate::{LiveError, LiveResult};
+use crate::{OccurrenceId, store};
+
+/// Chat and questions of the rooms.
+#[derive(Clone, Debug)]
+pub(crate) struct Messages {
+    pub(crate) db: Db,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) audience: Audience,
+    /// Every change reaches open pages.
+    pub(crate) events: Events,
+    pub(crate) max_chars: usize,
+    /// Phone numbers and WeChat ids are masked.
+    pub(crate) contact_filter: bool,
+    pub(crate) word_filter: Arc<Vec<String>>,
+}
 
 /// At most this many messages (chat and questions together) per user and minute.
 const PER_MINUTE: i64 = 10;
@@ -88,7 +107,7 @@ pub fn mask(text: &str, words: &[String]) -> String {
     out
 }
 
-impl Live {
+impl Messages {
     fn check_text(&self, text: &str) -> LiveResult<String> {
         let t = text.trim();
         if t.is_empty() {
@@ -97,7 +116,7 @@ impl Live {
                 msg("内容不能为空。", "The text must not be empty."),
             ));
         }
-        let max = self.cfg.message_max_chars;
+        let max = self.max_chars;
         if t.chars().count() > max {
             return Err(LiveError::field(
                 "text",
@@ -110,19 +129,19 @@ impl Live {
                 msg("内容不能包含控制字符或换行。", "No control characters or line breaks."),
             ));
         }
-        let t = if self.cfg.contact_filter {
+        let t = if self.contact_filter {
             crate::contact::mask_contacts(t)
         } else {
             t.to_owned()
         };
-        Ok(mask(&t, &self.cfg.word_filter))
+        Ok(mask(&t, &self.word_filter))
     }
 
     /// The occurrence must be live or paused, and the caller may watch it.
     async fn room_member(&self, auth: &AuthUser, id: OccurrenceId) -> LiveResult<bool> {
-        let (occ, series) = self.occurrence_with_series(id).await?;
-        if !self.may_watch(auth, id, &series).await? {
-            return Err(if self.in_audience(auth.id, series.scope_org_id).await? {
+        let (occ, series) = self.audience.occurrence_with_series(id).await?;
+        if !self.audience.may_watch(auth, id, &series).await? {
+            return Err(if self.audience.in_audience(auth.id, series.scope_org_id).await? {
                 LiveError::NotEnrolled { to_watch: false }
             } else {
                 LiveError::OccurrenceNotFound
@@ -131,7 +150,7 @@ impl Live {
         if !matches!(LiveState::parse(&occ.state), LiveState::Live | LiveState::Paused) {
             return Err(LiveError::RoomClosed);
         }
-        self.manages(auth, &series).await
+        self.audience.manages(auth, &series).await
     }
 
     /// One message per gap and `PER_MINUTE` a minute, counted apart for chat and for questions
@@ -188,9 +207,9 @@ impl Live {
     }
 
     async fn list(&self, auth: &AuthUser, id: OccurrenceId, kind: Kind) -> LiveResult<Vec<MessageView>> {
-        let (_, series) = self.occurrence_with_series(id).await?;
-        let manager = self.manages(auth, &series).await?;
-        if !manager && !self.in_audience(auth.id, series.scope_org_id).await? {
+        let (_, series) = self.audience.occurrence_with_series(id).await?;
+        let manager = self.audience.manages(auth, &series).await?;
+        if !manager && !self.audience.in_audience(auth.id, series.scope_org_id).await? {
             return Err(LiveError::OccurrenceNotFound);
         }
         let order = match kind {
@@ -221,8 +240,8 @@ impl Live {
         mid: MessageId,
         p: MessagePatch,
     ) -> LiveResult<MessageView> {
-        let (_, series) = self.occurrence_with_series(id).await?;
-        if !self.manages(auth, &series).await? {
+        let (_, series) = self.audience.occurrence_with_series(id).await?;
+        if !self.audience.manages(auth, &series).await? {
             return Err(LiveError::NotSeriesManager { to_end: false });
         }
         let current = self.message(auth, id, kind, mid).await?;
@@ -247,7 +266,7 @@ impl Live {
     }
 }
 
-pub(crate) fn router() -> ApiRouter<Live> {
+pub(crate) fn router() -> ApiRouter<Messages> {
     ApiRouter::new()
         .routes(routes!(list_questions, ask))
         .routes(routes!(moderate_question))
@@ -260,11 +279,11 @@ pub(crate) fn router() -> ApiRouter<Live> {
 #[utoipa::path(get, path = "/api/v1/live/occurrences/{id}/questions", tag = "live", params(("id" = OccurrenceId, Path)),
     responses((status = 200, body = Vec<MessageView>), (status = 404)), security(("bearer" = [])))]
 async fn list_questions(
-    State(live): State<Live>,
+    State(messages): State<Messages>,
     auth: AuthUser,
     Path(id): Path<OccurrenceId>,
 ) -> ApiResult<Json<Vec<MessageView>>> {
-    Ok(Json(live.list(&auth, id, Kind::Question).await?))
+    Ok(Json(messages.list(&auth, id, Kind::Question).await?))
 }
 
 /// Ask a question (while live; enrolees and staff).
@@ -272,14 +291,14 @@ async fn list_questions(
     request_body = NewMessage,
     responses((status = 201, body = MessageView), (status = 403), (status = 409), (status = 422), (status = 429)), security(("bearer" = [])))]
 async fn ask(
-    State(live): State<Live>,
+    State(messages): State<Messages>,
     auth: AuthUser,
     Path(id): Path<OccurrenceId>,
     Json(req): Json<NewMessage>,
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(live.post(&auth, id, Kind::Question, &req.text).await?),
+        Json(messages.post(&auth, id, Kind::Question, &req.text).await?),
     ))
 }
 
@@ -288,11 +307,11 @@ async fn ask(
     params(("id" = OccurrenceId, Path), ("qid" = MessageId, Path)),
     responses((status = 201, body = MessageView), (status = 404), (status = 409)), security(("bearer" = [])))]
 async fn vote(
-    State(live): State<Live>,
+    State(messages): State<Messages>,
     auth: AuthUser,
     Path((id, qid)): Path<(OccurrenceId, MessageId)>,
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
-    Ok((StatusCode::CREATED, Json(live.vote(&auth, id, qid).await?)))
+    Ok((StatusCode::CREATED, Json(messages.vote(&auth, id, qid).await?)))
 }
 
 /// Mark a question answered, or hide it (the expert and staff).
@@ -300,23 +319,23 @@ async fn vote(
     params(("id" = OccurrenceId, Path), ("qid" = MessageId, Path)), request_body = MessagePatch,
     responses((status = 200, body = MessageView), (status = 403), (status = 404)), security(("bearer" = [])))]
 async fn moderate_question(
-    State(live): State<Live>,
+    State(messages): State<Messages>,
     auth: AuthUser,
     Path((id, qid)): Path<(OccurrenceId, MessageId)>,
     Json(p): Json<MessagePatch>,
 ) -> ApiResult<Json<MessageView>> {
-    Ok(Json(live.moderate(&auth, id, Kind::Question, qid, p).await?))
+    Ok(Json(messages.moderate(&auth, id, Kind::Question, qid, p).await?))
 }
 
 /// Chat messages, newest first.
 #[utoipa::path(get, path = "/api/v1/live/occurrences/{id}/messages", tag = "live", params(("id" = OccurrenceId, Path)),
     responses((status = 200, body = Vec<MessageView>), (status = 404)), security(("bearer" = [])))]
 async fn list_messages(
-    State(live): State<Live>,
+    State(messages): State<Messages>,
     auth: AuthUser,
     Path(id): Path<OccurrenceId>,
 ) -> ApiResult<Json<Vec<MessageView>>> {
-    Ok(Json(live.list(&auth, id, Kind::Chat).await?))
+    Ok(Json(messages.list(&auth, id, Kind::Chat).await?))
 }
 
 /// Send a chat message (while live; enrolees and staff).
@@ -324,14 +343,14 @@ async fn list_messages(
     request_body = NewMessage,
     responses((status = 201, body = MessageView), (status = 403), (status = 409), (status = 422), (status = 429)), security(("bearer" = [])))]
 async fn chat(
-    State(live): State<Live>,
+    State(messages): State<Messages>,
     auth: AuthUser,
     Path(id): Path<OccurrenceId>,
     Json(req): Json<NewMessage>,
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(live.post(&auth, id, Kind::Chat, &req.text).await?),
+        Json(messages.post(&auth, id, Kind::Chat, &req.text).await?),
     ))
 }
 
@@ -340,12 +359,12 @@ async fn chat(
     params(("id" = OccurrenceId, Path), ("mid" = MessageId, Path)), request_body = MessagePatch,
     responses((status = 200, body = MessageView), (status = 403), (status = 404)), security(("bearer" = [])))]
 async fn moderate_message(
-    State(live): State<Live>,
+    State(messages): State<Messages>,
     auth: AuthUser,
     Path((id, mid)): Path<(OccurrenceId, MessageId)>,
     Json(p): Json<MessagePatch>,
 ) -> ApiResult<Json<MessageView>> {
-    Ok(Json(live.moderate(&auth, id, Kind::Chat, mid, p).await?))
+    Ok(Json(messages.moderate(&auth, id, Kind::Chat, mid, p).await?))
 }
 
 #[cfg(test)]

@@ -6,12 +6,15 @@
 
 use std::time::Duration;
 
-use platform::Timestamp;
+use std::sync::Arc;
+
 use platform::ids::UserId;
+use platform::{Clock, Db, Timestamp};
 use serde::Serialize;
 
 use crate::LiveResult;
-use crate::{Live, OccurrenceId, store};
+use crate::audience::Audience;
+use crate::{OccurrenceId, store};
 
 /// A notice for one user.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -116,14 +119,27 @@ pub fn due_offset(offsets: &[u32], minutes_left: i64) -> Option<u32> {
         .min()
 }
 
+/// Reminders and notices, through the notifier.
+#[derive(Clone, Debug)]
+pub(crate) struct Notices {
+    pub(crate) db: Db,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) audience: Audience,
+    /// Minutes before a lecture when reminders go out.
+    pub(crate) reminder_minutes: Vec<u32>,
+    /// Where users reach the service (links in notices).
+    pub(crate) public_url: Option<String>,
+    pub(crate) notifier: Arc<dyn Notifier>,
+}
+
 /// A claim not confirmed as sent after this long is tried again.
 const RETRY_AFTER_MS: i64 = 5 * 60_000;
 
-impl Live {
+impl Notices {
     /// Claims and sends the reminders that are due, then retries stale claims; returns how
     /// many were sent. Safe on every node at once (each node runs it every few seconds).
     pub async fn sweep_reminders(&self) -> LiveResult<usize> {
-        let offsets = self.cfg.reminder_minutes.clone();
+        let offsets = self.reminder_minutes.clone();
         let Some(&max) = offsets.iter().max() else {
             return Ok(0);
         };
@@ -239,7 +255,7 @@ impl Live {
         user: UserId,
         offset: i32,
     ) -> LiveResult<Notice> {
-        let (row, series) = self.occurrence_with_series(occ).await?;
+        let (row, series) = self.audience.occurrence_with_series(occ).await?;
         let phone = store::notices::phone(&self.db, user).await?;
         let base = self.public_url.as_deref().unwrap_or("").trim_end_matches('/');
         let when = crate::recurrence::china_time(row.starts_at);

@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 
 use crate::lifecycle::{Event, Lifecycle, LiveState};
 use crate::model::{Enrolment, EnrolmentState, OccurrenceRow};
+use crate::schedule::Schedule;
 use crate::series::SeriesRow;
 use crate::store;
 use crate::store::occurrences::TransitionError;
@@ -78,34 +79,11 @@ pub struct CalendarLink {
     pub url: String,
 }
 
-impl Live {
-    pub(crate) async fn occurrence_row(&self, id: OccurrenceId) -> LiveResult<OccurrenceRow> {
-        store::occurrences::occurrence(&self.db, id)
-            .await?
-            .ok_or(LiveError::OccurrenceNotFound)
-    }
-
-    pub(crate) async fn occurrence_with_series(&self, id: OccurrenceId) -> LiveResult<(OccurrenceRow, SeriesRow)> {
-        let occ = self.occurrence_row(id).await?;
-        let series = self.series_row(occ.series_id).await?;
-        Ok((occ, series))
-    }
-
+impl Schedule {
     /// The series' occurrences still open for enrolment: live or paused, or scheduled and not
     /// past their scheduled end (a lecture whose start has passed still takes walk-ins).
     pub(crate) async fn open_occurrences(&self, series: SeriesId, now: Timestamp) -> LiveResult<Vec<OccurrenceRow>> {
         Ok(store::occurrences::open(&self.db, series, now).await?)
-    }
-
-    /// Whether `user` may watch: enrolled, or managing the series (experts, curators in scope).
-    pub(crate) async fn may_watch(&self, user: &AuthUser, occ: OccurrenceId, series: &SeriesRow) -> LiveResult<bool> {
-        if self.manages(user, series).await? {
-            return Ok(true);
-        }
-        Ok(self
-            .enrolment_of(occ, user.id)
-            .await?
-            .is_some_and(|e| e.state == EnrolmentState::Enrolled))
     }
 
     pub(crate) async fn view(&self, user: &AuthUser, occ: OccurrenceRow, s: &SeriesRow) -> LiveResult<OccurrenceView> {
@@ -113,17 +91,8 @@ impl Live {
         let count = |st: &str| counts.iter().find(|(s, _)| s == st).map_or(0, |(_, n)| *n);
         let now = self.clock.now();
         let state = LiveState::parse(&occ.state);
-        let my_enrolment = self.enrolment_of(occ.id, user.id).await?;
-        let may_manage = self.manages(user, s).await?;
-        let may_watch = may_manage
-            || my_enrolment
-                .as_ref()
-                .is_some_and(|e| e.state == EnrolmentState::Enrolled);
-        let hls_url = if may_watch && self.hls_available(occ.id, state).await? {
-            Some(self.hls_url(occ.id))
-        } else {
-            None
-        };
+        let my_enrolment = self.audience.enrolment_of(occ.id, user.id).await?;
+        let may_manage = self.audience.manages(user, s).await?;
         let replay = match (occ.replay_course_id, occ.replay_lesson_id, occ.replay_asset_id) {
             (Some(course_id), Some(lesson_id), Some(asset_id)) => Some(ReplayRef {
                 course_id,
@@ -150,7 +119,8 @@ impl Live {
             my_enrolment,
             may_manage,
             replay,
-            hls_url,
+            // The rooms fill it in (`Live::view`).
+            hls_url: None,
         })
     }
 
@@ -168,26 +138,42 @@ impl Live {
         if result.1 {
             self.events
                 .publish(id, crate::events::LiveEvent::State { state: result.0.state });
-            if result.0.state == LiveState::Ended {
-                self.on_ended(id).await;
-            }
         }
         Ok(result)
     }
 
-    /// Ends occurrences paused for longer than the grace period (a lost publisher that did not
-    /// come back). Returns the ended ones; safe to run on every node.
-    pub async fn end_abandoned(&self) -> LiveResult<Vec<OccurrenceId>> {
+    /// Occurrences paused for longer than `grace_ms` (a lost publisher that did not come back).
+    pub(crate) async fn abandoned(&self, grace_ms: i64) -> LiveResult<Vec<OccurrenceId>> {
         let now = self.clock.now();
-        let grace = self.cfg.publisher_grace_seconds as i64 * 1000;
-        let due = store::occurrences::paused_since(&self.db, Timestamp(now.0 - grace)).await?;
-        let mut ended = Vec::new();
-        for id in due {
-            if let Ok((_, true)) = self.transition(id, Event::Tick { grace_ms: grace }).await {
-                ended.push(id);
-            }
-        }
-        Ok(ended)
+        Ok(store::occurrences::paused_since(&self.db, Timestamp(now.0 - grace_ms)).await?)
+    }
+
+    /// Up to `limit` occurrences starting in `[from, to)` that `auth` may enrol in, watch or
+    /// manage, by start; who sees a series is decided in SQL, before the limit.
+    pub(crate) async fn visible_between(
+        &self,
+        auth: &AuthUser,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> LiveResult<Vec<OccurrenceRow>> {
+        let scope = Scope::load(&self.db, Some(auth)).await?;
+        let expert = (auth.role == Role::Expert).then_some(auth.id);
+        Ok(store::occurrences::schedule(&self.db, &scope, expert, from, to, limit).await?)
+    }
+
+    /// The lectures of `user`'s calendar feed that end after `since`.
+    pub(crate) async fn calendar_rows(
+        &self,
+        user: UserId,
+        since: Timestamp,
+    ) -> LiveResult<Vec<store::occurrences::CalendarRow>> {
+        Ok(store::occurrences::calendar(&self.db, user, since).await?)
+    }
+
+    /// Occurrences marked live (after a restart: their publishers did not survive).
+    pub(crate) async fn live_now(&self) -> LiveResult<Vec<OccurrenceId>> {
+        Ok(store::occurrences::live(&self.db).await?)
     }
 
     fn calendar_sig(&self, user: UserId) -> String {
@@ -235,14 +221,12 @@ async fn schedule(
     // audience (everyone for an unscoped series, else those who see its organization) and those
     // who manage it (its expert; staff managing its organization). A busy platform's other
     // lectures never push the caller's out of the page.
-    let scope = Scope::load(&live.db, Some(&auth)).await?;
-    let expert = (auth.role == Role::Expert).then_some(auth.id);
-    let rows = store::occurrences::schedule(&live.db, &scope, expert, from, to, SCHEDULE_LIMIT).await?;
+    let rows = live.schedule.visible_between(&auth, from, to, SCHEDULE_LIMIT).await?;
     let mut series: std::collections::HashMap<SeriesId, SeriesRow> = std::collections::HashMap::new();
     let mut out = Vec::new();
     for occ in rows {
         if !series.contains_key(&occ.series_id) {
-            let s = live.series_row(occ.series_id).await?;
+            let s = live.audience.series_row(occ.series_id).await?;
             series.insert(s.id, s);
         }
         let Some(s) = series.get(&occ.series_id) else {
@@ -269,8 +253,8 @@ async fn get_occurrence(
     auth: AuthUser,
     Path(id): Path<OccurrenceId>,
 ) -> ApiResult<Json<OccurrenceView>> {
-    let (occ, s) = live.occurrence_with_series(id).await?;
-    if !live.manages(&auth, &s).await? && !live.in_audience(auth.id, s.scope_org_id).await? {
+    let (occ, s) = live.audience.occurrence_with_series(id).await?;
+    if !live.audience.manages(&auth, &s).await? && !live.audience.in_audience(auth.id, s.scope_org_id).await? {
         return Err(LiveError::OccurrenceNotFound.into());
     }
     Ok(Json(live.view(&auth, occ, &s).await?))
@@ -284,10 +268,10 @@ async fn end_occurrence(
     auth: AuthUser,
     Path(id): Path<OccurrenceId>,
 ) -> ApiResult<Json<OccurrenceView>> {
-    let (_, s) = live.occurrence_with_series(id).await?;
-    if !live.manages(&auth, &s).await? {
+    let (_, s) = live.audience.occurrence_with_series(id).await?;
+    if !live.audience.manages(&auth, &s).await? {
         return Err(
-            if auth.role == Role::Parent || !live.in_audience(auth.id, s.scope_org_id).await? {
+            if auth.role == Role::Parent || !live.audience.in_audience(auth.id, s.scope_org_id).await? {
                 LiveError::OccurrenceNotFound.into()
             } else {
                 LiveError::NotSeriesManager { to_end: true }.into()
@@ -295,8 +279,8 @@ async fn end_occurrence(
         );
     }
     live.transition(id, Event::End).await?;
-    live.sfu.close_room(id).await;
-    let occ = live.occurrence_row(id).await?;
+    live.rooms.sfu.close_room(id).await;
+    let occ = live.audience.occurrence_row(id).await?;
     Ok(Json(live.view(&auth, occ, &s).await?))
 }
 
@@ -305,7 +289,11 @@ async fn end_occurrence(
     responses((status = 200, body = CalendarLink)), security(("bearer" = [])))]
 async fn calendar_link(State(live): State<Live>, auth: AuthUser) -> ApiResult<Json<CalendarLink>> {
     Ok(Json(CalendarLink {
-        url: format!("/api/v1/live/calendar/{}/{}.ics", auth.id, live.calendar_sig(auth.id)),
+        url: format!(
+            "/api/v1/live/calendar/{}/{}.ics",
+            auth.id,
+            live.schedule.calendar_sig(auth.id)
+        ),
     }))
 }
 
@@ -321,13 +309,14 @@ async fn calendar_feed(
     let base = live.base_url(&headers);
     let sig = file.strip_suffix(".ics").unwrap_or_default();
     if !live
+        .schedule
         .signer
         .verify_short(&format!("calendar/{user}"), CALENDAR_SIG_BYTES, sig)
     {
         return Err(LiveError::CalendarNotFound.into());
     }
     let since = Timestamp(live.clock.now().0 - 30 * 86_400_000);
-    let rows = store::occurrences::calendar(&live.db, user, since).await?;
+    let rows = live.schedule.calendar_rows(user, since).await?;
     let events: Vec<crate::ics::Event> = rows
         .into_iter()
         .map(

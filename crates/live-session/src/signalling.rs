@@ -3,20 +3,19 @@
 //! everywhere else. Publishing takes the user's access token (the series' expert or an admin);
 //! watching takes an access token or a ticket for the occurrence (embedded players).
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use platform::auth::AuthUser;
-use platform::error::{ApiError, ApiResult};
+use platform::error::ApiResult;
 use platform::http::{ApiRouter, Path, RawBody};
-use platform::validate::Role;
 use utoipa_axum::routes;
 
 use crate::lifecycle::{Event, LiveState};
+use crate::rooms::access::{PublisherAuth, STREAM_KEY_PREFIX, Watcher, stream_key_hash};
 use crate::sdp::{self, SdpError};
 use crate::sfu::{SessionId, SfuError};
-use crate::{Live, OccurrenceId, store};
+use crate::{Live, OccurrenceId};
 use crate::{LiveError, LiveResult};
 
 /// The SDP body, which must be sent as `application/sdp`.
@@ -48,103 +47,6 @@ fn created(location: String, answer: String) -> Response {
         HeaderValue::from_static("Location"),
     );
     res
-}
-
-/// The caller of WHEP: an access token, or a ticket for one occurrence.
-pub(crate) enum Watcher {
-    User(AuthUser),
-    Ticket(String),
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Watcher {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim);
-        match bearer {
-            Some(t) if t.starts_with("pst.") => Ok(Self::Ticket(t.to_owned())),
-            _ => AuthUser::from_request_parts(parts, state).await.map(Self::User),
-        }
-    }
-}
-
-/// The caller of WHIP: an access token, or the occurrence's stream key (OBS).
-pub(crate) enum PublisherAuth {
-    User(AuthUser),
-    StreamKey(String),
-}
-
-/// Stream keys look like this, so they are told from access tokens without a lookup.
-const STREAM_KEY_PREFIX: &str = "psk_";
-
-impl<S: Send + Sync> FromRequestParts<S> for PublisherAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim);
-        match bearer {
-            Some(t) if t.starts_with(STREAM_KEY_PREFIX) => Ok(Self::StreamKey(t.to_owned())),
-            _ => AuthUser::from_request_parts(parts, state).await.map(Self::User),
-        }
-    }
-}
-
-/// Stored like refresh tokens: only the hash.
-fn stream_key_hash(key: &str) -> String {
-    platform::auth::token_hash(key)
-}
-
-impl Live {
-    /// Whether the caller may publish (or stop publishing) `id`: its expert, an admin, or
-    /// the holder of its current stream key. Refusals say why.
-    async fn check_publisher(&self, id: OccurrenceId, who: &PublisherAuth) -> LiveResult<()> {
-        match who {
-            PublisherAuth::User(auth) => {
-                let (_, series) = self.occurrence_with_series(id).await?;
-                if auth.is_admin() || auth.id == series.expert_id {
-                    Ok(())
-                } else if self.in_audience(auth.id, series.scope_org_id).await? {
-                    Err(LiveError::NotTheExpert)
-                } else {
-                    Err(LiveError::OccurrenceNotFound)
-                }
-            }
-            PublisherAuth::StreamKey(key) => {
-                let owner = store::occurrences::by_stream_key(&self.db, &stream_key_hash(key)).await?;
-                match owner {
-                    Some(o) if o == id => Ok(()),
-                    Some(_) => Err(LiveError::StreamKeyOtherOccurrence),
-                    None => Err(LiveError::StreamKeyInvalid),
-                }
-            }
-        }
-    }
-
-    pub(crate) async fn watcher_user(&self, occ: OccurrenceId, w: Watcher) -> LiveResult<AuthUser> {
-        match w {
-            Watcher::User(u) => Ok(u),
-            Watcher::Ticket(t) => {
-                let id = self
-                    .check_ticket(occ, &t)
-                    .ok_or(LiveError::TicketInvalid { for_events: false })?;
-                let role = store::people::role(&self.db, id).await?;
-                let role = role
-                    .and_then(|r| Role::parse(&r))
-                    .ok_or(LiveError::OccurrenceNotFound)?;
-                Ok(AuthUser { id, role })
-            }
-        }
-    }
 }
 
 /// WHIP/WHEP may be called from other origins (OBS, browser tools, embedded players): they
@@ -185,15 +87,15 @@ async fn create_stream_key(
     Path(id): Path<OccurrenceId>,
     headers: HeaderMap,
 ) -> ApiResult<(StatusCode, axum::Json<StreamKey>)> {
-    live.check_publisher(id, &PublisherAuth::User(auth)).await?;
-    let occ = live.occurrence_row(id).await?;
+    live.rooms.check_publisher(id, &PublisherAuth::User(auth)).await?;
+    let occ = live.audience.occurrence_row(id).await?;
     match LiveState::parse(&occ.state) {
         LiveState::Ended => return Err(LiveError::Refused(crate::lifecycle::Refusal::AlreadyEnded).into()),
         LiveState::Cancelled => return Err(LiveError::Refused(crate::lifecycle::Refusal::Cancelled).into()),
         _ => {}
     }
     let key = format!("{STREAM_KEY_PREFIX}{}", platform::auth::random_token());
-    store::occurrences::set_stream_key(&live.db, id, Some(&stream_key_hash(&key)), live.clock.now()).await?;
+    live.rooms.set_stream_key(id, Some(&stream_key_hash(&key))).await?;
     tracing::info!(occ = %id, "stream key created");
     Ok((
         StatusCode::CREATED,
@@ -212,8 +114,8 @@ async fn revoke_stream_key(
     auth: AuthUser,
     Path(id): Path<OccurrenceId>,
 ) -> ApiResult<StatusCode> {
-    live.check_publisher(id, &PublisherAuth::User(auth)).await?;
-    let n = store::occurrences::set_stream_key(&live.db, id, None, live.clock.now()).await?;
+    live.rooms.check_publisher(id, &PublisherAuth::User(auth)).await?;
+    let n = live.rooms.set_stream_key(id, None).await?;
     if n == 0 {
         return Err(LiveError::StreamKeyNotFound.into());
     }
@@ -260,8 +162,8 @@ async fn whip(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    live.check_publisher(id, &who).await?;
-    let occ = live.occurrence_row(id).await?;
+    live.rooms.check_publisher(id, &who).await?;
+    let occ = live.audience.occurrence_row(id).await?;
     match LiveState::parse(&occ.state) {
         LiveState::Ended => return Err(LiveError::Refused(crate::lifecycle::Refusal::AlreadyEnded).into()),
         LiveState::Cancelled => return Err(LiveError::Refused(crate::lifecycle::Refusal::Cancelled).into()),
@@ -269,15 +171,16 @@ async fn whip(
     }
     let (sdp, summary) = offer(&headers, &body)?;
     let (session, answer) = live
+        .rooms
         .sfu
         .publish(id, sdp, summary.audio, !summary.video_codecs.is_empty())
         .await
         .map_err(LiveError::Sfu)?;
     if let Err(e) = live.transition(id, Event::Publish).await {
-        let _ = live.sfu.unpublish(id, session).await;
+        let _ = live.rooms.sfu.unpublish(id, session).await;
         return Err(e.into());
     }
-    live.start_recording(id);
+    live.recording.start_recording(id);
     Ok(created(format!("/api/v1/live/occurrences/{id}/whip/{session}"), answer))
 }
 
@@ -290,8 +193,8 @@ async fn whip_delete(
     who: PublisherAuth,
     Path((id, session)): Path<(OccurrenceId, SessionId)>,
 ) -> ApiResult<StatusCode> {
-    live.check_publisher(id, &who).await?;
-    live.sfu.unpublish(id, session).await.map_err(LiveError::Sfu)?;
+    live.rooms.check_publisher(id, &who).await?;
+    live.rooms.sfu.unpublish(id, session).await.map_err(LiveError::Sfu)?;
     live.transition(id, Event::PublisherGone).await?;
     Ok(StatusCode::OK)
 }
@@ -308,7 +211,7 @@ async fn whep(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    let auth = live.watcher_user(id, watcher).await?;
+    let auth = live.rooms.watcher_user(id, watcher).await?;
     // Each offer costs a peer connection and ICE gathering: a user gets a few a minute.
     platform::limits::hit(
         &live.db,
@@ -318,9 +221,9 @@ async fn whep(
         live.clock.now(),
     )
     .await?;
-    let (occ, series) = live.occurrence_with_series(id).await?;
-    if !live.may_watch(&auth, id, &series).await? {
-        return Err(if live.in_audience(auth.id, series.scope_org_id).await? {
+    let (occ, series) = live.audience.occurrence_with_series(id).await?;
+    if !live.audience.may_watch(&auth, id, &series).await? {
+        return Err(if live.audience.in_audience(auth.id, series.scope_org_id).await? {
             LiveError::NotEnrolled { to_watch: true }.into()
         } else {
             LiveError::OccurrenceNotFound.into()
@@ -339,10 +242,14 @@ async fn whep(
         }
     }
     let (sdp, _) = offer(&headers, &body)?;
-    let (session, answer) = match live.sfu.subscribe(id, auth.id, sdp).await {
+    let (session, answer) = match live.rooms.sfu.subscribe(id, auth.id, sdp).await {
         Ok(x) => x,
         Err(SfuError::Full) => {
-            let hls = live.hls_available(id, LiveState::Live).await?.then(|| live.hls_url(id));
+            let hls = live
+                .rooms
+                .hls_available(id, LiveState::Live)
+                .await?
+                .then(|| live.rooms.hls_url(id));
             return Err(LiveError::Full { hls_url: hls }.into());
         }
         Err(e) => return Err(LiveError::Sfu(e).into()),
@@ -359,13 +266,17 @@ async fn whep_delete(
     watcher: Watcher,
     Path((id, session)): Path<(OccurrenceId, SessionId)>,
 ) -> ApiResult<StatusCode> {
-    let auth = live.watcher_user(id, watcher).await?;
-    let (_, series) = live.occurrence_with_series(id).await?;
-    let own = if live.manages(&auth, &series).await? {
+    let auth = live.rooms.watcher_user(id, watcher).await?;
+    let (_, series) = live.audience.occurrence_with_series(id).await?;
+    let own = if live.audience.manages(&auth, &series).await? {
         None
     } else {
         Some(auth.id)
     };
-    live.sfu.unsubscribe(id, session, own).await.map_err(LiveError::Sfu)?;
+    live.rooms
+        .sfu
+        .unsubscribe(id, session, own)
+        .await
+        .map_err(LiveError::Sfu)?;
     Ok(StatusCode::OK)
 }

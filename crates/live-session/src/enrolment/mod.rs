@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::model::{Enrolment, EnrolmentState, OccurrenceRow};
+use crate::schedule::Schedule;
 use crate::store;
-use crate::{Live, OccurrenceId, SeriesId};
 use crate::{LiveError, LiveResult};
+use crate::{OccurrenceId, SeriesId};
 
 mod erase;
 mod routes;
@@ -58,27 +59,7 @@ pub struct OccurrenceEnrolment {
     pub waitlist_position: Option<i64>,
 }
 
-impl Live {
-    /// The waitlist position of `user` (1-based), or `None` when not waitlisted.
-    pub(crate) async fn enrolment_of(&self, occ: OccurrenceId, user: UserId) -> LiveResult<Option<Enrolment>> {
-        let row = store::enrolments::state_of(&self.db, occ, user).await?;
-        let Some((state, seq)) = row else {
-            return Ok(None);
-        };
-        let state = EnrolmentState::parse(&state);
-        let position = if state == EnrolmentState::Waitlisted {
-            let ahead = store::enrolments::waiting_before(&self.db, occ, seq).await?;
-            Some(ahead + 1)
-        } else {
-            None
-        };
-        Ok(Some(Enrolment {
-            user_id: user,
-            state,
-            waitlist_position: position,
-        }))
-    }
-
+impl Schedule {
     /// Enrols `users` in one occurrence in one transaction: already enrolled or waitlisted
     /// users keep their place; the rest are enrolled while seats remain, then waitlisted.
     pub(crate) async fn enrol(
@@ -101,7 +82,7 @@ impl Live {
     /// Promotes waitlisted users of every open occurrence of a series into free seats and enrols
     /// whole-series enrolees in occurrences they are not in yet (after an edit).
     pub(crate) async fn fill_series(&self, series: SeriesId) -> LiveResult<()> {
-        let s = self.series_row(series).await?;
+        let s = self.audience.series_row(series).await?;
         let now = self.clock.now();
         let occs = self.open_occurrences(series, now).await?;
         let users = store::enrolments::series_enrolees(&self.db, series).await?;
@@ -123,6 +104,21 @@ impl Live {
         Ok(())
     }
 
+    /// The users holding or waiting for a seat of `occ`, in line order, with their state.
+    pub(crate) async fn seats(&self, occ: OccurrenceId) -> LiveResult<Vec<(UserId, String)>> {
+        Ok(store::enrolments::seats(&self.db, occ).await?)
+    }
+
+    /// Enrols `user` in the whole series (again is the same); its open lectures follow.
+    pub(crate) async fn join_series(&self, series: SeriesId, user: UserId, now: Timestamp) -> LiveResult<()> {
+        Ok(store::enrolments::enrol_series(&self.db, series, user, now).await?)
+    }
+
+    /// Ends `user`'s whole-series enrolment (their seats are cancelled one by one).
+    pub(crate) async fn leave_series(&self, series: SeriesId, user: UserId) -> LiveResult<()> {
+        Ok(store::enrolments::leave_series(&self.db, series, user).await?)
+    }
+
     /// Users of `org`'s subtree who are parents (a class enrolment).
     async fn class_parents(&self, org: OrgId) -> LiveResult<Vec<UserId>> {
         let path = platform::orgs::org_path(&self.db, org).await?;
@@ -130,13 +126,14 @@ impl Live {
     }
 
     async fn enrol_request(&self, auth: &AuthUser, id: OccurrenceId, req: EnrolRequest) -> LiveResult<EnrolResult> {
-        let (occ, series) = self.occurrence_with_series(id).await?;
+        let (occ, series) = self.audience.occurrence_with_series(id).await?;
         let batch = req.user_ids.is_some() || req.class_id.is_some();
         if !batch {
-            if !self.in_audience(auth.id, series.scope_org_id).await? {
+            if !self.audience.in_audience(auth.id, series.scope_org_id).await? {
                 return Err(LiveError::OccurrenceNotForYou);
             }
             if let Some(e) = self
+                .audience
                 .enrolment_of(id, auth.id)
                 .await?
                 .filter(|e| e.state != EnrolmentState::Cancelled)
@@ -147,7 +144,7 @@ impl Live {
                 });
             }
             self.enrol(&occ, series.capacity, &[auth.id], auth.id).await?;
-            let mine = self.enrolment_of(id, auth.id).await?;
+            let mine = self.audience.enrolment_of(id, auth.id).await?;
             return Ok(EnrolResult {
                 state: mine.as_ref().map_or(EnrolmentState::Cancelled, |e| e.state),
                 waitlist_position: mine.as_ref().and_then(|e| e.waitlist_position),
@@ -158,7 +155,9 @@ impl Live {
         // Staff: curators (and admins) covering the users, for a lecture they can see (manage
         // or belong to the audience of); to others it does not exist, as for `GET`.
         auth.require_role(&[Role::Curator, Role::Admin])?;
-        if !self.manages(auth, &series).await? && !self.in_audience(auth.id, series.scope_org_id).await? {
+        if !self.audience.manages(auth, &series).await?
+            && !self.audience.in_audience(auth.id, series.scope_org_id).await?
+        {
             return Err(LiveError::OccurrenceNotFound);
         }
         let mut users = Vec::new();
@@ -183,7 +182,7 @@ impl Live {
         let (mut ok, mut skipped) = (Vec::new(), Vec::new());
         for u in users {
             let in_reach = platform::orgs::user_in_scope_of(&self.db, auth, u).await?;
-            if in_reach && self.in_audience(u, series.scope_org_id).await? {
+            if in_reach && self.audience.in_audience(u, series.scope_org_id).await? {
                 ok.push(u);
             } else {
                 skipped.push(u);
@@ -192,7 +191,7 @@ impl Live {
         self.enrol(&occ, series.capacity, &ok, auth.id).await?;
         let mut results = Vec::new();
         for u in ok {
-            results.extend(self.enrolment_of(id, u).await?);
+            results.extend(self.audience.enrolment_of(id, u).await?);
         }
         Ok(EnrolResult {
             state: results.first().map_or(EnrolmentState::Cancelled, |e| e.state),

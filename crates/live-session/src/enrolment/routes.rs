@@ -7,8 +7,8 @@ use platform::http::{ApiRouter, Json, Path};
 use utoipa_axum::routes;
 
 use super::*;
+use crate::LiveError;
 use crate::{Live, OccurrenceId, SeriesId};
-use crate::{LiveError, store};
 
 pub(crate) fn router() -> ApiRouter<Live> {
     ApiRouter::new()
@@ -28,7 +28,7 @@ pub(super) async fn enrol_occurrence(
     Path(id): Path<OccurrenceId>,
     Json(req): Json<EnrolRequest>,
 ) -> ApiResult<Json<EnrolResult>> {
-    Ok(Json(live.enrol_request(&auth, id, req).await?))
+    Ok(Json(live.schedule.enrol_request(&auth, id, req).await?))
 }
 
 /// Who is enrolled and waitlisted (those who manage the series).
@@ -40,11 +40,11 @@ pub(super) async fn list_enrolments(
     auth: AuthUser,
     Path(id): Path<OccurrenceId>,
 ) -> ApiResult<Json<Vec<Enrolment>>> {
-    let (_, series) = live.occurrence_with_series(id).await?;
-    if !live.manages(&auth, &series).await? {
+    let (_, series) = live.audience.occurrence_with_series(id).await?;
+    if !live.audience.manages(&auth, &series).await? {
         return Err(LiveError::OccurrenceNotFound.into());
     }
-    let rows = store::enrolments::seats(&live.db, id).await?;
+    let rows = live.schedule.seats(id).await?;
     let mut line = 0;
     Ok(Json(
         rows.into_iter()
@@ -74,8 +74,8 @@ pub(super) async fn cancel_mine(
     Path(id): Path<OccurrenceId>,
 ) -> ApiResult<StatusCode> {
     // 404 for an occurrence that does not exist.
-    live.occurrence_with_series(id).await?;
-    if !live.cancel(id, auth.id).await? {
+    live.audience.occurrence_with_series(id).await?;
+    if !live.schedule.cancel(id, auth.id).await? {
         return Err(LiveError::EnrolmentNotFound.into());
     }
     Ok(StatusCode::NO_CONTENT)
@@ -90,21 +90,21 @@ pub(super) async fn enrol_series(
     auth: AuthUser,
     Path(id): Path<SeriesId>,
 ) -> ApiResult<Json<SeriesEnrolResult>> {
-    let s = live.series_row(id).await?;
-    if !live.in_audience(auth.id, s.scope_org_id).await? {
+    let s = live.audience.series_row(id).await?;
+    if !live.audience.in_audience(auth.id, s.scope_org_id).await? {
         return Err(LiveError::SeriesNotForYou.into());
     }
     let now = live.clock.now();
-    store::enrolments::enrol_series(&live.db, id, auth.id, now).await?;
+    live.schedule.join_series(id, auth.id, now).await?;
     let mut out = Vec::new();
-    for o in live.open_occurrences(id, now).await? {
-        match live.enrol(&o, s.capacity, &[auth.id], auth.id).await {
+    for o in live.schedule.open_occurrences(id, now).await? {
+        match live.schedule.enrol(&o, s.capacity, &[auth.id], auth.id).await {
             Ok(()) => {}
             // It started meanwhile: reported below as it stands.
             Err(LiveError::EnrolmentClosed | LiveError::LectureFull) => {}
             Err(e) => return Err(e.into()),
         }
-        let mine = live.enrolment_of(o.id, auth.id).await?;
+        let mine = live.audience.enrolment_of(o.id, auth.id).await?;
         out.push(OccurrenceEnrolment {
             occurrence_id: o.id,
             starts_at: o.starts_at,
@@ -125,13 +125,13 @@ pub(super) async fn cancel_series(
     Path(id): Path<SeriesId>,
 ) -> ApiResult<StatusCode> {
     // 404 for a series that does not exist.
-    live.series_row(id).await?;
+    live.audience.series_row(id).await?;
     let now = live.clock.now();
-    store::enrolments::leave_series(&live.db, id, auth.id).await?;
-    for o in live.open_occurrences(id, now).await? {
+    live.schedule.leave_series(id, auth.id).await?;
+    for o in live.schedule.open_occurrences(id, now).await? {
         // Seats in lectures that have begun are history.
         if o.state == "scheduled" && o.starts_at > now {
-            let _ = live.cancel(o.id, auth.id).await?;
+            let _ = live.schedule.cancel(o.id, auth.id).await?;
         }
     }
     Ok(StatusCode::NO_CONTENT)

@@ -14,9 +14,11 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use platform::Timestamp;
 use platform::store::ObjectStore;
+use platform::{Clock, Db, Timestamp};
 
+use crate::audience::Audience;
+use crate::sfu::Sfu;
 use crate::{OccurrenceId, SeriesId};
 
 mod ffmpeg;
@@ -75,3 +77,17 @@ pub trait ReplayPublisher: Send + Sync + std::fmt::Debug {
 
 /// Occurrences being recorded on this node.
 pub(crate) type Recorders = Arc<Mutex<HashSet<OccurrenceId>>>;
+
+/// The recording service: recorders of this node, replays to queue, make and finish.
+#[derive(Clone, Debug)]
+pub(crate) struct Recording {
+    pub(crate) db: Db,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) audience: Audience,
+    /// The publishers' tracks come from here.
+    pub(crate) sfu: Sfu,
+    /// Off without ffmpeg or when configured off.
+    pub(crate) rec: Option<Arc<RecordingSetup>>,
+    pub(crate) recorders: Recorders,
+    pub(crate) hls_segment_seconds: u64,
+}

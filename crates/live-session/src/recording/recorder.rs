@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 
 use super::*;
 use crate::sfu::PubTrack;
-use crate::{Live, OccurrenceId, store};
+use crate::{OccurrenceId, store};
 
 /// Sends one track's packets to ffmpeg until the track's channel closes.
 pub(super) async fn pump(t: Arc<PubTrack>, sock: Arc<tokio::net::UdpSocket>, port: u16, pt: u8, ssrc: u32) {
@@ -61,7 +61,7 @@ pub(super) struct Uploader {
     next_seq: Option<i32>,
 }
 
-impl Live {
+impl Recording {
     /// Starts recording `occ` on this node unless it is being recorded here already (called
     /// when a publisher connects). A lecture that ended is not recorded again.
     pub(crate) fn start_recording(&self, occ: OccurrenceId) {
@@ -182,7 +182,7 @@ impl Live {
         let copy_video = video
             .as_ref()
             .is_some_and(|v| v.codec.mime_type.eq_ignore_ascii_case("video/h264"));
-        let segment_s = self.cfg.hls_segment_seconds;
+        let segment_s = self.hls_segment_seconds;
         let mut child = Command::new(&setup.ffmpeg)
             .args(ffmpeg_args(
                 &sdp_path,

@@ -10,7 +10,8 @@ use tokio::process::Command;
 
 use super::*;
 use crate::LiveResult;
-use crate::{Live, OccurrenceId, store};
+use crate::notify::Notices;
+use crate::{OccurrenceId, store};
 
 /// A recording whose newest piece is younger than this may still be finishing on some node.
 pub(super) const RECORDER_QUIET_MS: i64 = 15_000;
@@ -32,7 +33,7 @@ pub fn replay_offset(segments: &[(i64, i64)], at: i64) -> i64 {
     offset
 }
 
-impl Live {
+impl Recording {
     /// Queues the replay job once the lecture has ended (claimed in the database: one job,
     /// whichever node gets here first). A recording without pieces becomes `empty`.
     ///
@@ -43,7 +44,7 @@ impl Live {
         if self.rec.is_none() {
             return Ok(());
         }
-        let row = self.occurrence_row(occ).await?;
+        let row = self.audience.occurrence_row(occ).await?;
         if row.state != "ended" || self.recording_here(occ) {
             return Ok(());
         }
@@ -64,13 +65,25 @@ impl Live {
         Ok(())
     }
 
+    /// Recordings of lectures that ended while no recorder was running (a node died): their
+    /// replay is queued now.
+    pub(crate) async fn queue_orphaned_replays(&self) -> LiveResult<()> {
+        let ended = store::recordings::orphaned(&self.db).await?;
+        for occ in ended {
+            self.queue_replay_if_ended(occ, false).await?;
+        }
+        Ok(())
+    }
+
     /// The job handler that makes replays (run by the server's workers).
     pub fn replay_job(&self) -> ReplayJob {
-        ReplayJob { live: self.clone() }
+        ReplayJob {
+            recording: self.clone(),
+        }
     }
 
     /// Marks replays whose asset finished transcoding as ready and tells the enrolled parents.
-    pub(crate) async fn finish_replays(&self) -> LiveResult<()> {
+    pub(crate) async fn finish_replays(&self, notices: &Notices) -> LiveResult<()> {
         let Some(setup) = self.rec.clone() else {
             return Ok(());
         };
@@ -86,7 +99,7 @@ impl Live {
             // Notices first (each is claimed once, so a repeat after an error sends only what
             // is missing), then the state.
             if state == "ready" {
-                self.notify_replay_ready(occ).await?;
+                notices.notify_replay_ready(occ).await?;
             }
             let moved = store::recordings::finish(&self.db, occ, state, self.clock.now()).await?;
             if moved {
@@ -102,7 +115,7 @@ impl Live {
 /// a crash carries on where the last attempt stopped.
 #[derive(Debug, Clone)]
 pub struct ReplayJob {
-    live: Live,
+    recording: Recording,
 }
 
 #[async_trait::async_trait]
@@ -118,27 +131,29 @@ impl JobHandler for ReplayJob {
             .and_then(|v| v.as_str())
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| JobError::Fatal("the payload names no occurrence".into()))?;
-        match self.live.make_replay(occ, ctx).await {
+        match self.recording.make_replay(occ, ctx).await {
             Ok(()) => Ok(()),
             Err(e) => {
                 let error = format!("{e:#}");
                 // What went wrong stays with the recording (and in the job) for the staff.
                 let last = job.attempts >= job.max_attempts;
-                let _ = store::recordings::record_error(&self.live.db, occ, &error, last, self.live.clock.now()).await;
+                let _ =
+                    store::recordings::record_error(&self.recording.db, occ, &error, last, self.recording.clock.now())
+                        .await;
                 Err(JobError::Retry(error))
             }
         }
     }
 }
 
-impl Live {
+impl Recording {
     pub(super) async fn make_replay(&self, occ: OccurrenceId, ctx: &JobContext) -> anyhow::Result<()> {
         let setup = self
             .rec
             .clone()
             .ok_or_else(|| anyhow::anyhow!("recording is off on this node"))?;
         let asset = store::recordings::asset_of(&self.db, occ).await?;
-        let (occ_row, series) = self.occurrence_with_series(occ).await?;
+        let (occ_row, series) = self.audience.occurrence_with_series(occ).await?;
         let pieces = store::recordings::pieces(&self.db, occ).await?;
         let duration_ms: i64 = pieces.iter().map(|p| i64::from(p.2)).sum();
         let asset = match asset.flatten() {

@@ -4,7 +4,7 @@ use platform::{ApiResult, Timestamp};
 
 use super::*;
 use crate::LiveError;
-use crate::{Live, OccurrenceId, store};
+use crate::{OccurrenceId, store};
 
 /// A replay's chat and chapters, placed on the replay's timeline.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -27,7 +27,7 @@ pub struct ReplayItem {
     pub text: String,
 }
 
-pub(crate) fn router() -> platform::http::ApiRouter<Live> {
+pub(crate) fn router() -> platform::http::ApiRouter<Recording> {
     platform::http::ApiRouter::new().routes(utoipa_axum::routes!(replay_view))
 }
 
@@ -35,19 +35,21 @@ pub(crate) fn router() -> platform::http::ApiRouter<Live> {
 #[utoipa::path(get, path = "/api/v1/live/replays/{asset_id}", tag = "live", params(("asset_id" = uuid::Uuid, Path)),
     responses((status = 200, body = ReplayView), (status = 404)), security(("bearer" = [])))]
 pub(super) async fn replay_view(
-    axum::extract::State(live): axum::extract::State<Live>,
+    axum::extract::State(recording): axum::extract::State<Recording>,
     auth: platform::auth::AuthUser,
     platform::http::Path(asset): platform::http::Path<uuid::Uuid>,
 ) -> ApiResult<platform::http::Json<ReplayView>> {
     let not_found = || platform::ApiError::from(LiveError::ReplayNotFound);
-    let occ = store::recordings::occurrence_of_replay(&live.db, asset).await?;
+    let occ = store::recordings::occurrence_of_replay(&recording.db, asset).await?;
     let occ = occ.ok_or_else(not_found)?;
-    let (row, series) = live.occurrence_with_series(occ).await?;
-    if !live.manages(&auth, &series).await? && !live.in_audience(auth.id, series.scope_org_id).await? {
+    let (row, series) = recording.audience.occurrence_with_series(occ).await?;
+    if !recording.audience.manages(&auth, &series).await?
+        && !recording.audience.in_audience(auth.id, series.scope_org_id).await?
+    {
         return Err(not_found());
     }
-    let segments = live.replay_segments(occ).await?;
-    let rows = store::recordings::replay_messages(&live.db, occ).await?;
+    let segments = recording.replay_segments(occ).await?;
+    let rows = store::recordings::replay_messages(&recording.db, occ).await?;
     let at = |t: Timestamp| replay_offset(&segments, t.0) as f64 / 1000.0;
     let mut chapters: Vec<ReplayItem> = rows
         .iter()

@@ -5,14 +5,22 @@ use platform::Timestamp;
 use platform::auth::AuthUser;
 
 use super::*;
+use crate::schedule::Schedule;
 use crate::store;
-use crate::{Live, OccurrenceId, SeriesId};
 use crate::{LiveError, LiveResult};
+use crate::{OccurrenceId, SeriesId};
 
-impl Live {
-    pub(super) async fn edit_series(&self, user: &AuthUser, id: SeriesId, p: SeriesPatch) -> LiveResult<SeriesView> {
-        let s = self.series_row(id).await?;
-        if !self.manages(user, &s).await? {
+impl Schedule {
+    /// Applies an edit; returns the future lectures it dropped (their parents are told, and
+    /// whole-series enrolees fill the new ones, by [`crate::Live::edit_series`]).
+    pub(crate) async fn edit_series(
+        &self,
+        user: &AuthUser,
+        id: SeriesId,
+        p: SeriesPatch,
+    ) -> LiveResult<Vec<OccurrenceId>> {
+        let s = self.audience.series_row(id).await?;
+        if !self.audience.manages(user, &s).await? {
             return Err(LiveError::SeriesNotFound);
         }
         if p.version != s.version {
@@ -69,26 +77,17 @@ impl Live {
         if changed == 0 {
             return Err(LiveError::SeriesVersionConflict);
         }
-        for occ in dropped {
-            self.notify_cancelled(occ).await?;
-        }
-        // Whole-series enrolees join the new occurrences; a larger capacity promotes waitlists.
-        self.fill_series(id).await?;
-        self.series_view(self.series_row(id).await?).await
+        Ok(dropped)
     }
 
-    /// Stops a series: every future scheduled lecture is cancelled and those enrolled or
-    /// waitlisted are told; past lectures, a live one, and their records stay.
-    pub(super) async fn stop_series(&self, user: &AuthUser, id: SeriesId) -> LiveResult<SeriesView> {
-        let s = self.series_row(id).await?;
-        if !self.manages(user, &s).await? {
+    /// Stops a series: every future scheduled lecture is cancelled (returned, so that those
+    /// enrolled or waitlisted are told); past lectures, a live one, and their records stay.
+    pub(crate) async fn stop_series(&self, user: &AuthUser, id: SeriesId) -> LiveResult<Vec<OccurrenceId>> {
+        let s = self.audience.series_row(id).await?;
+        if !self.audience.manages(user, &s).await? {
             return Err(LiveError::SeriesNotFound);
         }
         let now = self.clock.now();
-        let dropped = store::series::stop(&self.db, id, now).await?;
-        for occ in dropped {
-            self.notify_cancelled(occ).await?;
-        }
-        self.series_view(self.series_row(id).await?).await
+        Ok(store::series::stop(&self.db, id, now).await?)
     }
 }

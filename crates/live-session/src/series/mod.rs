@@ -13,11 +13,12 @@ use platform::validate::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::SeriesId;
+use crate::schedule::Schedule;
 use crate::store;
 pub use crate::store::series::OccurrenceBrief;
 use crate::store::series::SeriesFields;
 pub(crate) use crate::store::series::SeriesRow;
-use crate::{Live, SeriesId};
 
 mod edit;
 mod plan;
@@ -101,41 +102,12 @@ fn stages_json(codes: &[String]) -> LiveResult<String> {
     Ok(serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into()))
 }
 
-impl Live {
-    pub(crate) async fn series_row(&self, id: SeriesId) -> LiveResult<SeriesRow> {
-        store::series::series(&self.db, id)
-            .await?
-            .ok_or(LiveError::SeriesNotFound)
-    }
-
-    /// Whether `user` manages the series: its expert, those who [manage](Scope::manages) its
-    /// audience organization, and for an unscoped series those who publish to everyone.
-    pub(crate) async fn manages(&self, user: &AuthUser, s: &SeriesRow) -> LiveResult<bool> {
-        if user.role == Role::Expert {
-            return Ok(s.expert_id == user.id);
-        }
-        let scope = Scope::load(&self.db, Some(user)).await?;
-        Ok(match s.scope_org_id {
-            Some(org) => scope.manages(&platform::orgs::org_path(&self.db, org).await?),
-            None => scope.publishes_to_everyone(),
-        })
-    }
-
-    /// Whether `user` belongs to the series' audience (an organization scope they
-    /// [see](Scope::sees); `None`: everyone).
-    pub(crate) async fn in_audience(&self, user: UserId, scope: Option<OrgId>) -> LiveResult<bool> {
-        let Some(org) = scope else {
-            return Ok(true);
-        };
-        let path = platform::orgs::org_path(&self.db, org).await?;
-        Ok(Scope::load_member(&self.db, user).await?.sees(Some(&path)))
-    }
-
+impl Schedule {
     async fn occurrences_of(&self, series: SeriesId) -> LiveResult<Vec<OccurrenceBrief>> {
         Ok(store::series::occurrences_of(&self.db, series).await?)
     }
 
-    async fn series_view(&self, s: SeriesRow) -> LiveResult<SeriesView> {
+    pub(crate) async fn series_view(&self, s: SeriesRow) -> LiveResult<SeriesView> {
         Ok(SeriesView {
             occurrences: self.occurrences_of(s.id).await?,
             id: s.id,
@@ -232,6 +204,6 @@ impl Live {
         };
         let starts: Vec<Timestamp> = plan.starts.iter().map(|t| ts(*t)).collect();
         store::series::insert(&self.db, id, expert, user.id, &fields, req.scope_org_id, &starts, now).await?;
-        self.series_view(self.series_row(id).await?).await
+        self.series_view(self.audience.series_row(id).await?).await
     }
 }

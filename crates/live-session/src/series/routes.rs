@@ -24,7 +24,10 @@ pub(super) async fn create_series(
     auth: AuthUser,
     Json(req): Json<NewSeries>,
 ) -> ApiResult<(StatusCode, Json<SeriesView>)> {
-    Ok((StatusCode::CREATED, Json(live.create_series(&auth, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(live.schedule.create_series(&auth, req).await?),
+    ))
 }
 
 /// A series with all its occurrences (anyone in its audience, and those who manage it).
@@ -35,11 +38,11 @@ pub(super) async fn get_series(
     auth: AuthUser,
     Path(id): Path<SeriesId>,
 ) -> ApiResult<Json<SeriesView>> {
-    let s = live.series_row(id).await?;
-    if !live.manages(&auth, &s).await? && !live.in_audience(auth.id, s.scope_org_id).await? {
+    let s = live.audience.series_row(id).await?;
+    if !live.audience.manages(&auth, &s).await? && !live.audience.in_audience(auth.id, s.scope_org_id).await? {
         return Err(LiveError::SeriesNotFound.into());
     }
-    Ok(Json(live.series_view(s).await?))
+    Ok(Json(live.schedule.series_view(s).await?))
 }
 
 /// Stops the series: its future scheduled lectures are cancelled and their enrolled and

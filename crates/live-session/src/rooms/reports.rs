@@ -16,8 +16,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
-use crate::{Live, OccurrenceId, store};
+use super::Rooms;
 use crate::{LiveError, LiveResult};
+use crate::{OccurrenceId, store};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonAttendance {
@@ -48,7 +49,7 @@ pub struct AttendanceReport {
     pub title: String,
     pub starts_at: Timestamp,
     pub state: String,
-    /// Minutes the occurrence was actually live.
+    /// Minutes the occurrence was actually rooms.
     pub live_minutes: f64,
     /// Share of the live time that counts as attended.
     pub threshold: f64,
@@ -58,10 +59,10 @@ pub struct AttendanceReport {
     pub people: Vec<PersonAttendance>,
 }
 
-impl Live {
+impl Rooms {
     async fn report(&self, auth: &AuthUser, id: OccurrenceId) -> LiveResult<AttendanceReport> {
-        let (occ, series) = self.occurrence_with_series(id).await?;
-        if !self.manages(auth, &series).await? {
+        let (occ, series) = self.audience.occurrence_with_series(id).await?;
+        if !self.audience.manages(auth, &series).await? {
             return Err(LiveError::OccurrenceNotFound);
         }
         let live_ms = occ.lifecycle().live_ms_at(self.clock.now());
@@ -131,7 +132,7 @@ impl Live {
     }
 }
 
-pub(crate) fn router() -> ApiRouter<Live> {
+pub(crate) fn router() -> ApiRouter<Rooms> {
     ApiRouter::new()
         .routes(routes!(attendance))
         .routes(routes!(attendance_csv))
@@ -141,18 +142,22 @@ pub(crate) fn router() -> ApiRouter<Live> {
 #[utoipa::path(get, path = "/api/v1/live/occurrences/{id}/attendance", tag = "live", params(("id" = OccurrenceId, Path)),
     responses((status = 200, body = AttendanceReport), (status = 404)), security(("bearer" = [])))]
 async fn attendance(
-    State(live): State<Live>,
+    State(rooms): State<Rooms>,
     auth: AuthUser,
     Path(id): Path<OccurrenceId>,
 ) -> ApiResult<Json<AttendanceReport>> {
-    Ok(Json(live.report(&auth, id).await?))
+    Ok(Json(rooms.report(&auth, id).await?))
 }
 
 /// The same as CSV for Excel (UTF-8 with BOM, masked phone numbers).
 #[utoipa::path(get, path = "/api/v1/live/occurrences/{id}/attendance.csv", tag = "live", params(("id" = OccurrenceId, Path)),
     responses((status = 200, content_type = "text/csv", body = String), (status = 404)), security(("bearer" = [])))]
-async fn attendance_csv(State(live): State<Live>, auth: AuthUser, Path(id): Path<OccurrenceId>) -> ApiResult<Response> {
-    let r = live.report(&auth, id).await?;
+async fn attendance_csv(
+    State(rooms): State<Rooms>,
+    auth: AuthUser,
+    Path(id): Path<OccurrenceId>,
+) -> ApiResult<Response> {
+    let r = rooms.report(&auth, id).await?;
     let state = |e: &str| match e {
         "enrolled" => "已报名",
         "waitlisted" => "候补",
