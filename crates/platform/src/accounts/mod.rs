@@ -1,7 +1,9 @@
 //! Accounts: registration with consent to the privacy notice, login with per-phone and
 //! per-address rate limits, refresh-token rotation with reuse detection, logout, password change
 //! and reset, account deletion that keeps anonymised study records, and admin/curator user
-//! management. The organization tree and scope rules live in [`crate::orgs`].
+//! management. The organization tree and scope rules live in [`crate::orgs`]. The queries are
+//! in `store`; the services (`users`, `sessions`, `passwords`, `erasure`) and the handlers
+//! (`routes`) call them.
 
 use std::sync::Arc;
 
@@ -16,17 +18,18 @@ use crate::error::{PlatformError, PlatformResult};
 use crate::ids::UserId;
 use crate::orgs::{self, OrgView};
 use crate::validate::Role;
-use crate::with_db;
 
 mod erasure;
 mod passwords;
 mod routes;
 mod sessions;
 mod store;
+mod users;
 
 pub use routes::*;
 pub use sessions::*;
-pub use store::*;
+pub(crate) use store::UserRow;
+pub use users::NewUser;
 
 /// The accounts service; also the state of the accounts and organizations routers.
 #[derive(Clone, Debug)]
@@ -71,34 +74,10 @@ pub struct AuthResponse {
     pub token_type: &'static str,
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct UserRow {
-    pub id: UserId,
-    pub phone: Option<String>,
-    pub password_hash: Option<String>,
-    pub display_name: String,
-    pub role: String,
-    pub must_change_password: bool,
-}
-
-impl UserRow {
-    pub(crate) fn role(&self) -> Role {
-        // The CHECK constraint admits only the four roles.
-        Role::parse(&self.role).unwrap_or(Role::Parent)
-    }
-}
-
-const USER_COLUMNS: &str = "id, phone, password_hash, display_name, role, must_change_password";
-
 /// The display name of `id` when it is an active expert account, the one answer to "may this
 /// user lecture" (a course's lecturer, a live series' expert); `None` for anyone else.
 pub async fn expert_name(db: &Db, id: UserId) -> PlatformResult<Option<String>> {
-    Ok(with_db!(db, |pool| sqlx::query_scalar::<_, String>(
-        "SELECT display_name FROM users WHERE id = $1 AND role = 'expert' AND deleted_at IS NULL",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await)?)
+    Ok(store::expert_name(db, id).await?)
 }
 
 impl Accounts {

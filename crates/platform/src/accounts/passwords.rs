@@ -1,6 +1,7 @@
 //! Passwords and roles: a user changes their own; staff reset a parent's only where the parent
 //! joined by consent or was created by the school, and set roles within what they manage.
 
+use super::store;
 use super::*;
 use crate::auth::{self, AuthUser};
 use crate::error::msg;
@@ -8,32 +9,13 @@ use crate::error::{PlatformError, PlatformResult};
 use crate::ids::UserId;
 use crate::orgs::{self};
 use crate::validate::{self, PhoneNumber, Role};
-use crate::{db_execute, with_db};
 
 impl Accounts {
     /// A new password and the end of every session signed in with the old one, in one
     /// transaction: never a changed password with the old sessions still alive.
     pub(crate) async fn set_password(&self, id: UserId, hash: &str, must_change: bool) -> PlatformResult<()> {
         let now = self.now();
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "UPDATE users SET password_hash = $2, must_change_password = $3, sessions_revoked_at = $4 \
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(hash)
-            .bind(must_change)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(REVOKE_SESSIONS_SQL)
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
+        store::set_password(&self.db, id, hash, must_change, now).await?;
         // Access tokens issued before now stop working too (here at once, elsewhere within
         // seconds).
         self.keys.revoke(id, now, false);
@@ -94,12 +76,7 @@ impl Accounts {
     }
 
     pub async fn set_role(&self, target: UserId, role: Role) -> PlatformResult<()> {
-        let n = db_execute!(
-            &self.db,
-            "UPDATE users SET role = $2 WHERE id = $1 AND deleted_at IS NULL",
-            target,
-            role.as_str()
-        )?;
+        let n = store::set_role(&self.db, target, role).await?;
         if n == 0 {
             Err(PlatformError::UserNotFound)
         } else {

@@ -2,6 +2,7 @@
 //! rotates the refresh token, and reusing an old one revokes its whole family (after a short
 //! grace for two tabs).
 
+use super::store::{self, Rotation};
 use super::*;
 use crate::auth::{self};
 use crate::clock::Timestamp;
@@ -9,7 +10,6 @@ use crate::error::{FieldError, msg};
 use crate::error::{PlatformError, PlatformResult};
 use crate::ids::{TokenFamilyId, UserId};
 use crate::validate::{PhoneNumber, Role};
-use crate::{db_execute, with_db};
 
 impl Accounts {
     /// Starts a new refresh-token family for a fresh login.
@@ -30,16 +30,7 @@ impl Accounts {
     ) -> PlatformResult<()> {
         let expires =
             now.plus_seconds(i64::try_from(self.cfg.refresh_token_ttl_days * 86_400).unwrap_or(i64::MAX / 2000));
-        db_execute!(
-            &self.db,
-            "INSERT INTO refresh_tokens (token_hash, user_id, family_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-            auth::token_hash(token),
-            user,
-            family,
-            now,
-            expires,
-        )?;
+        store::insert_refresh(&self.db, auth::token_hash(token), user, family, now, expires).await?;
         Ok(())
     }
 
@@ -119,119 +110,25 @@ impl Accounts {
     /// whole family, except within [`REFRESH_REUSE_GRACE_MS`] of its first use while its
     /// successor is unused (two tabs of one browser refreshing at the same moment).
     pub async fn refresh(&self, token: &str) -> PlatformResult<AuthResponse> {
-        #[derive(sqlx::FromRow)]
-        struct Stored {
-            user_id: UserId,
-            family_id: TokenFamilyId,
-            expires_at: Timestamp,
-            used_at: Option<Timestamp>,
-            revoked_at: Option<Timestamp>,
-        }
-        enum Outcome {
-            Rotated(UserId, String),
-            Reused,
-            Revoked,
-            Expired,
-            Unknown,
-        }
         let now = self.now();
         let hash = auth::token_hash(token);
-        let outcome = with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            let stored: Option<Stored> = sqlx::query_as(
-                "SELECT user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE \
-                 token_hash = $1",
-            )
-            .bind(&hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let outcome = match stored {
-                None => Outcome::Unknown,
-                Some(s) if s.revoked_at.is_some() => Outcome::Revoked,
-                Some(s) if s.expires_at <= now => Outcome::Expired,
-                Some(s) => {
-                    // Claim the token atomically: of two concurrent uses only one rotates.
-                    let claimed = if s.used_at.is_none() {
-                        sqlx::query(
-                            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS \
-                             NULL AND revoked_at IS NULL",
-                        )
-                        .bind(&hash)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected()
-                            == 1
-                    } else {
-                        false
-                    };
-                    // Two tabs refreshing at once present the same token: the later one within
-                    // a few seconds, while nothing newer of the family has been used, gets a
-                    // sibling instead of ending the login.
-                    let sibling = !claimed && {
-                        let used_at = s.used_at.unwrap_or(now);
-                        let later: i64 = sqlx::query_scalar(
-                            "SELECT COUNT(*) FROM refresh_tokens WHERE family_id = $1 AND used_at > $2",
-                        )
-                        .bind(s.family_id)
-                        .bind(used_at)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        later == 0 && now.0 - used_at.0 <= REFRESH_REUSE_GRACE_MS
-                    };
-                    if claimed || sibling {
-                        let next = auth::random_token();
-                        let expires =
-                            now.plus_seconds(i64::try_from(self.cfg.refresh_token_ttl_days * 86_400).unwrap_or(0));
-                        sqlx::query(
-                            "INSERT INTO refresh_tokens (token_hash, user_id, family_id, created_at, expires_at) \
-                             VALUES ($1, $2, $3, $4, $5)",
-                        )
-                        .bind(auth::token_hash(&next))
-                        .bind(s.user_id)
-                        .bind(s.family_id)
-                        .bind(now)
-                        .bind(expires)
-                        .execute(&mut *tx)
-                        .await?;
-                        Outcome::Rotated(s.user_id, next)
-                    } else {
-                        // A token presented twice was stolen or replayed: end the whole family.
-                        sqlx::query(
-                            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-                        )
-                        .bind(s.family_id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        Outcome::Reused
-                    }
-                }
-            };
-            tx.commit().await?;
-            outcome
-        });
+        let expires = now.plus_seconds(i64::try_from(self.cfg.refresh_token_ttl_days * 86_400).unwrap_or(0));
+        let outcome = store::rotate_refresh(&self.db, &hash, now, expires, REFRESH_REUSE_GRACE_MS).await?;
         let invalid = || PlatformError::RefreshTokenInvalid;
         match outcome {
-            Outcome::Rotated(user_id, next) => {
+            Rotation::Rotated(user_id, next) => {
                 let user = self.user_by_id(user_id).await?.ok_or_else(invalid)?;
                 self.respond(&user, next, now).await
             }
-            Outcome::Reused => Err(PlatformError::RefreshTokenReused),
-            Outcome::Expired => Err(PlatformError::RefreshTokenExpired),
-            Outcome::Revoked | Outcome::Unknown => Err(invalid()),
+            Rotation::Reused => Err(PlatformError::RefreshTokenReused),
+            Rotation::Expired => Err(PlatformError::RefreshTokenExpired),
+            Rotation::Revoked | Rotation::Unknown => Err(invalid()),
         }
     }
 
     /// Revokes the family of `token`. Unknown tokens are ignored (logout is idempotent).
     pub async fn logout(&self, token: &str) -> PlatformResult<()> {
-        db_execute!(
-            &self.db,
-            "UPDATE refresh_tokens SET revoked_at = $2
-             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",
-            auth::token_hash(token),
-            self.now(),
-        )?;
+        store::revoke_family_of(&self.db, auth::token_hash(token), self.now()).await?;
         Ok(())
     }
 }

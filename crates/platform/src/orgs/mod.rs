@@ -1,10 +1,9 @@
 //! The organization tree (province → city → county federation → school → class), memberships,
 //! join codes, and the scope rule every domain uses: a curator's powers cover the subtrees of the
-//! organizations they belong to; admins cover everything.
+//! organizations they belong to; admins cover everything. The queries (and the row types they
+//! return) are in `store`.
 
 use axum::extract::State;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::db::Db;
@@ -13,11 +12,13 @@ use crate::error::{PlatformError, PlatformResult};
 use crate::ids::{OrgId, UserId};
 use crate::scope::Scope;
 use crate::validate::{self, OrgKind};
-use crate::{db_execute, with_db};
 
 mod routes;
+mod store;
 
 pub use routes::*;
+pub(crate) use store::OrgRow;
+pub use store::{OrgView, SubtreeMember};
 
 /// What the tree's routes need: the database and the clock. Any state that gives one
 /// (`FromRef`) can serve them; the accounts' state does.
@@ -33,44 +34,8 @@ impl Orgs {
     }
 }
 
-/// An organization as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct OrgView {
-    pub id: OrgId,
-    pub name: String,
-    #[schema(value_type = OrgKind)]
-    pub kind: String,
-    pub parent_id: Option<OrgId>,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct OrgRow {
-    pub(crate) id: OrgId,
-    pub(crate) name: String,
-    pub(crate) kind: String,
-    pub(crate) parent_id: Option<OrgId>,
-    pub(crate) path: String,
-    pub(crate) join_code: Option<String>,
-}
-
-impl OrgRow {
-    pub(crate) fn view(&self) -> OrgView {
-        OrgView {
-            id: self.id,
-            name: self.name.clone(),
-            kind: self.kind.clone(),
-            parent_id: self.parent_id,
-        }
-    }
-}
-
 pub(crate) async fn org_row(db: &Db, id: OrgId) -> PlatformResult<Option<OrgRow>> {
-    Ok(with_db!(db, |pool| sqlx::query_as::<_, OrgRow>(
-        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await)?)
+    Ok(store::org(db, id).await?)
 }
 
 /// 404 unless the organization exists.
@@ -80,13 +45,7 @@ pub async fn require_org(db: &Db, id: OrgId) -> PlatformResult<()> {
 
 /// The organizations a user belongs to, root-first.
 pub async fn memberships(db: &Db, user: UserId) -> PlatformResult<Vec<OrgView>> {
-    Ok(with_db!(db, |pool| sqlx::query_as::<_, OrgView>(
-        "SELECT o.id, o.name, o.kind, o.parent_id FROM memberships m JOIN organizations o ON o.id = m.org_id
-         WHERE m.user_id = $1 ORDER BY o.path",
-    )
-    .bind(user)
-    .fetch_all(pool)
-    .await)?)
+    Ok(store::memberships(db, user).await?)
 }
 
 /// Whether `user` manages organization `org` (the rule of [`Scope::manages`]).
@@ -119,14 +78,7 @@ pub async fn user_in_scope_by_consent(db: &Db, staff: &AuthUser, target: UserId)
 
 async fn member_in_scope(db: &Db, staff: &AuthUser, target: UserId, consent: bool) -> PlatformResult<bool> {
     let scope = Scope::load(db, Some(staff)).await?;
-    let paths: Vec<String> = with_db!(db, |pool| sqlx::query_scalar::<_, String>(
-        "SELECT t.path FROM memberships tm JOIN organizations t ON t.id = tm.org_id
-         WHERE tm.user_id = $1 AND ($2 = 0 OR tm.via IN ('join_code', 'invitation', 'created'))",
-    )
-    .bind(target)
-    .bind(i64::from(consent))
-    .fetch_all(pool)
-    .await)?;
+    let paths = store::member_org_paths(db, target, consent).await?;
     Ok(paths.iter().any(|p| scope.manages(p)))
 }
 
@@ -189,16 +141,7 @@ pub async fn create_org(
     }
     let id = OrgId::new();
     let path = format!("{}{id}/", parent_row.as_ref().map_or("/", |p| p.path.as_str()));
-    db_execute!(
-        db,
-        "INSERT INTO organizations (id, parent_id, kind, name, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        id,
-        parent,
-        kind.as_str(),
-        &name,
-        &path,
-        now,
-    )?;
+    store::insert_org(db, id, parent, kind, &name, &path, now).await?;
     Ok(OrgView {
         id,
         name,
@@ -232,17 +175,6 @@ pub async fn org_path(db: &Db, id: OrgId) -> PlatformResult<String> {
     org_row(db, id).await?.map(|r| r.path).ok_or(PlatformError::OrgNotFound)
 }
 
-/// A member of an organization subtree, for reports.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct SubtreeMember {
-    pub user_id: UserId,
-    pub display_name: String,
-    #[serde(skip)]
-    pub phone: Option<String>,
-    pub org_id: OrgId,
-    pub org_name: String,
-}
-
 /// Parents and experts belonging to `org` or below it, ordered by user id, a page at a time
 /// (`after`: the last user id of the previous page). A user in several organizations of the
 /// subtree appears once, with the first of them.
@@ -253,19 +185,8 @@ pub async fn subtree_members(
     limit: i64,
 ) -> PlatformResult<Vec<SubtreeMember>> {
     let path = org_path(db, org).await?;
-    let rows: Vec<SubtreeMember> = with_db!(db, |pool| sqlx::query_as::<_, SubtreeMember>(
-        "SELECT u.id AS user_id, u.display_name, u.phone, o.id AS org_id, o.name AS org_name
-         FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id
-         WHERE o.path LIKE $1 AND u.deleted_at IS NULL AND u.role IN ('parent', 'expert') AND \
-         ($2 IS NULL OR u.id > $2)
-         ORDER BY u.id, o.path LIMIT $3",
-    )
-    .bind(format!("{path}%"))
-    .bind(after)
     // Rows are per membership: leave room for users in several organizations of the subtree.
-    .bind(limit.saturating_mul(4).saturating_add(4))
-    .fetch_all(pool)
-    .await)?;
+    let rows = store::subtree_memberships(db, &path, after, limit.saturating_mul(4).saturating_add(4)).await?;
     let mut out: Vec<SubtreeMember> = Vec::new();
     for r in rows {
         if out.last().is_some_and(|l| l.user_id == r.user_id) {

@@ -14,7 +14,6 @@ use crate::http::{ApiRouter, Json, Page, PageQuery, Path, Query};
 use crate::ids::{OrgId, UserId};
 use crate::scope::Scope;
 use crate::validate::{OrgKind, PhoneNumber, Role};
-use crate::{db_execute, with_db};
 use axum::extract::FromRef;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -82,32 +81,9 @@ pub(super) async fn find_experts(
     let text = q.q.unwrap_or_default().trim().chars().take(20).collect::<String>();
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     let name = format!("%{}%", text.replace(['%', '_', '\\'], ""));
-    #[derive(sqlx::FromRow)]
-    pub(super) struct Row {
-        id: UserId,
-        display_name: String,
-        phone: Option<String>,
-        org_name: String,
-    }
-    let rows: Vec<Row> = with_db!(&acc.db, |pool| {
-        let mut qb = sqlx::QueryBuilder::new(
-            "SELECT u.id, u.display_name, u.phone, MIN(o.name) AS org_name FROM users u
-               JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id
-              WHERE u.role = 'expert' AND u.deleted_at IS NULL AND ",
-        );
-        scope.push_manages(&mut qb, "o.path");
-        if !text.is_empty() {
-            qb.push(" AND (u.display_name LIKE ");
-            qb.push_bind(name.clone());
-            if digits.len() >= 4 && digits.len() == text.len() {
-                qb.push(" OR u.phone LIKE ");
-                qb.push_bind(format!("%{digits}%"));
-            }
-            qb.push(")");
-        }
-        qb.push(" GROUP BY u.id, u.display_name, u.phone ORDER BY u.display_name, u.id LIMIT 20");
-        qb.build_query_as::<Row>().fetch_all(pool).await
-    })?;
+    let name_like = (!text.is_empty()).then_some(name);
+    let phone_like = (digits.len() >= 4 && digits.len() == text.len()).then(|| format!("%{digits}%"));
+    let rows = store::experts(&acc.db, &scope, name_like, phone_like).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| ExpertView {
@@ -161,21 +137,8 @@ pub(super) async fn list_orgs(
         })
         .filter(|t| !t.is_empty());
     let scope = Scope::load(&acc.db, Some(&auth)).await?;
-    let rows: Vec<OrgRow> = with_db!(&acc.db, |pool| {
-        let mut qb = sqlx::QueryBuilder::new(
-            "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE path > ",
-        );
-        qb.push_bind(&after);
-        qb.push(" AND ");
-        scope.push_manages(&mut qb, "path");
-        if let Some(name) = &name {
-            qb.push(" AND name LIKE ");
-            qb.push_bind(format!("%{name}%"));
-        }
-        qb.push(" ORDER BY path LIMIT ");
-        qb.push_bind(i64::from(limit) + 1);
-        qb.build_query_as::<OrgRow>().fetch_all(pool).await
-    })?;
+    let name_like = name.map(|name| format!("%{name}%"));
+    let rows = store::managed_orgs(&acc.db, &scope, &after, name_like, i64::from(limit) + 1).await?;
     Ok(Json(paginate(rows, limit, |r| r.path.clone(), OrgRow::view)))
 }
 
@@ -247,18 +210,8 @@ pub(super) async fn rotate_join_code(
     // A collision with another organization's code is astronomically rare; retry once anyway.
     for _ in 0..3 {
         let code = new_join_code();
-        let result = db_execute!(
-            &acc.db,
-            "UPDATE organizations SET join_code = $2 WHERE id = $1",
-            id,
-            &code
-        );
-        match result {
-            Ok(_) => {
-                return Ok((StatusCode::CREATED, Json(JoinCodeResponse { join_code: code })));
-            }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
-            Err(e) => return Err(e.into()),
+        if store::set_join_code(&acc.db, id, &code).await? {
+            return Ok((StatusCode::CREATED, Json(JoinCodeResponse { join_code: code })));
         }
     }
     Err(ApiError::internal(anyhow::anyhow!("could not find a free join code")))

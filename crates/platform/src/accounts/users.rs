@@ -1,30 +1,22 @@
-//! The account queries: users by id and phone, a new user checked and inserted, the admin count
-//! and the revocation stamps other nodes load.
+//! Users: a new account checked (every field error at once) and created, users looked up by id
+//! and phone, the admin count and the revocation stamps other nodes load. The queries are in
+//! `store`.
 
 use super::*;
 use crate::auth::{self};
-use crate::error::{FieldError, ResultExt};
+use crate::error::FieldError;
 use crate::error::{PlatformError, PlatformResult};
 use crate::ids::{OrgId, UserId};
 use crate::orgs::{self};
 use crate::validate::{self, PhoneNumber, Role};
-use crate::with_db;
 
 impl Accounts {
     pub(crate) async fn user_by_id(&self, id: UserId) -> PlatformResult<Option<UserRow>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
-        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, UserRow>(&sql)
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?)
+        Ok(store::user_by_id(&self.db, id).await?)
     }
 
     pub(crate) async fn user_by_phone(&self, phone: &PhoneNumber) -> PlatformResult<Option<UserRow>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE phone = $1 AND deleted_at IS NULL");
-        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, UserRow>(&sql)
-            .bind(phone.as_str())
-            .fetch_optional(pool)
-            .await)?)
+        Ok(store::user_by_phone(&self.db, phone.as_str()).await?)
     }
 
     /// Validates and creates a user (used by registration, staff and the CLI). Returns 409
@@ -80,36 +72,19 @@ impl Accounts {
         } else {
             (None, None)
         };
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO users (id, phone, password_hash, display_name, role, must_change_password,
-                                    privacy_notice_version, privacy_consent_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(id)
-            .bind(phone.as_str())
-            .bind(&hash)
-            .bind(&display_name)
-            .bind(new.role.as_str())
-            .bind(new.must_change_password)
-            .bind(consent_version)
-            .bind(consent_at)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .on_constraint("users_phone", || PlatformError::PhoneTaken)?;
-            if let Some(org) = new.org {
-                sqlx::query("INSERT INTO memberships (user_id, org_id, created_at, via) VALUES ($1, $2, $3, $4)")
-                    .bind(id)
-                    .bind(org)
-                    .bind(now)
-                    .bind(orgs::Via::Created.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        });
+        let row = store::NewUserRow {
+            id,
+            phone: phone.as_str(),
+            password_hash: &hash,
+            display_name: &display_name,
+            role: new.role,
+            must_change_password: new.must_change_password,
+            privacy_notice_version: consent_version,
+            privacy_consent_at: consent_at,
+            created_at: now,
+            org: new.org,
+        };
+        store::insert_user(&self.db, row).await?;
         Ok(id)
     }
 
@@ -118,10 +93,6 @@ impl Accounts {
         Ok(self.keys.load_revocations(&self.db, self.now()).await?)
     }
 }
-
-/// Ends every session of a user (bind the user and now), inside the caller's transaction.
-pub(super) const REVOKE_SESSIONS_SQL: &str =
-    "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
 
 /// What it takes to create a user.
 #[derive(Debug)]
@@ -138,10 +109,6 @@ pub struct NewUser {
 impl Accounts {
     /// How many active admins exist (the server prints set-up help when there are none).
     pub async fn admin_count(&self) -> PlatformResult<i64> {
-        Ok(with_db!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND deleted_at IS NULL",
-        )
-        .fetch_one(pool)
-        .await)?)
+        Ok(store::admin_count(&self.db).await?)
     }
 }

@@ -13,7 +13,8 @@ use tokio::sync::watch;
 use crate::clock::{Clock, Timestamp};
 use crate::db::Db;
 use crate::ids::JobId;
-use crate::{db_execute, with_db};
+
+mod store;
 
 /// A claimed job.
 #[derive(Debug, Clone)]
@@ -89,9 +90,7 @@ impl Jobs {
 
     /// The statement that enqueues a job, for callers that must do it inside their own
     /// transaction; bind `(id, kind, payload, max_attempts, now)`.
-    pub const INSERT_SQL: &'static str = "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, \
-                                          run_after, progress, created_at, updated_at)
-         VALUES ($1, $2, $3, 'queued', 0, $4, $5, 0, $5, $5)";
+    pub const INSERT_SQL: &'static str = store::INSERT_SQL;
 
     /// Enqueues a job to run as soon as a worker is free.
     pub async fn enqueue(
@@ -102,15 +101,7 @@ impl Jobs {
     ) -> Result<JobId, sqlx::Error> {
         let id = JobId::new();
         let now = self.clock.now();
-        db_execute!(
-            &self.db,
-            Self::INSERT_SQL,
-            id,
-            kind,
-            payload.to_string(),
-            max_attempts,
-            now
-        )?;
+        store::insert(&self.db, id, kind, payload.to_string(), max_attempts, now).await?;
         Ok(id)
     }
 
@@ -122,33 +113,7 @@ impl Jobs {
         }
         let now = self.clock.now();
         let lease_until = now.plus_seconds(self.lease.as_secs() as i64);
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            id: JobId,
-            kind: String,
-            payload: String,
-            attempts: i32,
-            max_attempts: i32,
-        }
-        let row: Option<Row> = with_db!(&self.db, |pool| {
-            let due = "((state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3))";
-            let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
-            // The condition is checked again on the row itself, so of two workers racing for the
-            // same job only one update matches.
-            let sql = format!(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_until = $2, \
-                 updated_at = $3 \
-                 WHERE {due} AND id = (SELECT id FROM jobs WHERE {due} AND kind IN ({}) ORDER BY \
-                 run_after, id LIMIT 1) \
-                 RETURNING id, kind, payload, attempts, max_attempts",
-                placeholders.join(", ")
-            );
-            let mut q = sqlx::query_as::<_, Row>(&sql).bind(worker).bind(lease_until).bind(now);
-            for k in kinds {
-                q = q.bind(*k);
-            }
-            q.fetch_optional(pool).await
-        })?;
+        let row = store::claim(&self.db, worker, lease_until, now, kinds).await?;
         Ok(row.map(|r| Job {
             id: r.id,
             kind: r.kind,
@@ -161,28 +126,13 @@ impl Jobs {
     /// Renews the lease and stores progress; `false` when the lease was lost to another worker.
     pub async fn heartbeat(&self, id: JobId, worker: &str, progress: i32) -> Result<bool, sqlx::Error> {
         let now = self.clock.now();
-        let n = db_execute!(
-            &self.db,
-            "UPDATE jobs SET lease_until = $3, progress = $4, updated_at = $5 WHERE id = $1 AND \
-             lease_owner = $2 AND state = 'running'",
-            id,
-            worker,
-            now.plus_seconds(self.lease.as_secs() as i64),
-            progress,
-            now,
-        )?;
+        let lease_until = now.plus_seconds(self.lease.as_secs() as i64);
+        let n = store::heartbeat(&self.db, id, worker, lease_until, progress, now).await?;
         Ok(n == 1)
     }
 
     pub async fn complete(&self, id: JobId, worker: &str) -> Result<(), sqlx::Error> {
-        db_execute!(
-            &self.db,
-            "UPDATE jobs SET state = 'done', progress = 100, lease_owner = NULL, lease_until = NULL, updated_at = $3
-             WHERE id = $1 AND lease_owner = $2",
-            id,
-            worker,
-            self.clock.now(),
-        )?;
+        store::complete(&self.db, id, worker, self.clock.now()).await?;
         Ok(())
     }
 
@@ -192,31 +142,23 @@ impl Jobs {
         let now = self.clock.now();
         let dead = job.is_last(error);
         let backoff = (30i64 << (2 * (job.attempts - 1).clamp(0, 6))).min(3600);
-        db_execute!(
+        let state = if dead { "dead" } else { "queued" };
+        store::fail(
             &self.db,
-            "UPDATE jobs SET state = $3, run_after = $4, last_error = $5, lease_owner = NULL, lease_until = NULL, \
-             updated_at = $6
-             WHERE id = $1 AND lease_owner = $2",
             job.id,
             worker,
-            if dead { "dead" } else { "queued" },
+            state,
             now.plus_seconds(backoff),
             error.to_string(),
             now,
-        )?;
+        )
+        .await?;
         Ok(dead)
     }
 
     /// A job's state, progress and last error.
     pub async fn status(&self, id: JobId) -> Result<Option<(String, i32, Option<String>, i32)>, sqlx::Error> {
-        with_db!(&self.db, |pool| {
-            sqlx::query_as::<_, (String, i32, Option<String>, i32)>(
-                "SELECT state, progress, last_error, attempts FROM jobs WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(pool)
-            .await
-        })
+        store::status(&self.db, id).await
     }
 
     pub fn now(&self) -> Timestamp {

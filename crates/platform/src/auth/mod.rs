@@ -3,6 +3,8 @@
 //! [`AuthUser`] extractor. The server puts an `Arc<TokenKeys>` into every request's extensions,
 //! so any crate's handler can take an `AuthUser` without knowing the server's state type.
 
+mod store;
+
 use std::sync::Arc;
 
 use argon2::Argon2;
@@ -152,12 +154,7 @@ impl TokenKeys {
     /// seconds); older ones are forgotten, since the tokens they void have expired anyway.
     pub async fn load_revocations(&self, db: &crate::Db, now: Timestamp) -> Result<usize, sqlx::Error> {
         let since = now.0 - i64::try_from(self.access_ttl_seconds).unwrap_or(900).saturating_add(60) * 1000;
-        let rows: Vec<(UserId, i64, bool)> = crate::with_db!(db, |pool| sqlx::query_as(
-            "SELECT id, sessions_revoked_at, deleted_at IS NOT NULL FROM users WHERE sessions_revoked_at >= $1",
-        )
-        .bind(since)
-        .fetch_all(pool)
-        .await)?;
+        let rows = store::revocations_since(db, since).await?;
         let mut m = self.revoked.write().unwrap_or_else(|p| p.into_inner());
         m.retain(|_, r| r.at_ms >= since);
         for (user, at, deleted) in &rows {

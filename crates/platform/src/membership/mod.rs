@@ -1,5 +1,6 @@
 //! Membership: joining by code, staff invitations by phone (accepted or declined by the user),
 //! the member list, and leaving. How a membership came about is kept ([`Via`](crate::orgs::Via)).
+//! The handlers are here; their queries are in `store`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,14 +11,14 @@ use utoipa_axum::routes;
 use crate::accounts::Accounts;
 use crate::auth::AuthUser;
 use crate::clock::Timestamp;
-use crate::db::Db;
 use crate::error::{ApiError, ApiResult, msg};
 use crate::error::{PlatformError, PlatformResult};
 use crate::http::{ApiRouter, ClientIp, Json, Page, PageQuery, Path, Query};
 use crate::ids::{InvitationId, OrgId, UserId};
-use crate::orgs::{OrgRow, OrgView, Via, org_row, paginate, require_scope};
+use crate::orgs::{OrgView, Via, org_row, paginate, require_scope};
 use crate::validate::{PhoneNumber, Role};
-use crate::{db_execute, with_db};
+
+mod store;
 
 /// Join-code attempts per account within the login window.
 pub(crate) const JOIN_ATTEMPTS: u32 = 10;
@@ -96,29 +97,10 @@ async fn join(
     if code.is_empty() {
         return Err(PlatformError::field("join_code", msg("请填写加入码。", "Enter the join code.")).into());
     }
-    let row: Option<OrgRow> = with_db!(&acc.db, |pool| sqlx::query_as::<_, OrgRow>(
-        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE join_code = $1",
-    )
-    .bind(&code)
-    .fetch_optional(pool)
-    .await)?;
+    let row = store::org_by_join_code(&acc.db, &code).await?;
     let row = row.ok_or_else(|| PlatformError::JoinCodeNotFound)?;
-    add_membership(&acc.db, auth.id, row.id, Via::JoinCode, acc.now()).await?;
+    store::add_membership(&acc.db, auth.id, row.id, Via::JoinCode, acc.now()).await?;
     Ok(Json(row.view()))
-}
-
-/// Adds a membership; joining again by consent upgrades one of unknown origin.
-async fn add_membership(db: &Db, user: UserId, org: OrgId, via: Via, now: Timestamp) -> PlatformResult<()> {
-    db_execute!(
-        db,
-        "INSERT INTO memberships (user_id, org_id, created_at, via) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (user_id, org_id) DO UPDATE SET via = excluded.via WHERE memberships.via = 'unknown'",
-        user,
-        org,
-        now,
-        via.as_str(),
-    )?;
-    Ok(())
 }
 
 /// Direct members of an organization (curators in scope), phone numbers masked.
@@ -140,22 +122,7 @@ async fn list_members(
                 .map_err(|_| ApiError::invalid_field("cursor", msg("分页游标无效。", "Invalid cursor.")))?,
         ),
     };
-    #[derive(sqlx::FromRow)]
-    pub(super) struct Row {
-        id: UserId,
-        display_name: String,
-        phone: Option<String>,
-        role: String,
-    }
-    let rows: Vec<Row> = with_db!(&acc.db, |pool| sqlx::query_as::<_, Row>(
-        "SELECT u.id, u.display_name, u.phone, u.role FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.org_id = $1 AND u.deleted_at IS NULL AND ($2 IS NULL OR u.id > $2) ORDER BY u.id LIMIT $3",
-    )
-    .bind(id)
-    .bind(after)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
-    .await)?;
+    let rows = store::members(&acc.db, id, after, i64::from(limit) + 1).await?;
     Ok(Json(paginate(
         rows,
         limit,
@@ -190,19 +157,7 @@ async fn add_member(
     let now = acc.now();
     let expires_at = now.plus_seconds(INVITATION_DAYS * 86_400);
     // A repeated invitation is renewed, not duplicated.
-    db_execute!(
-        &acc.db,
-        "INSERT INTO org_invitations (id, org_id, phone, invited_by, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (org_id, phone) DO UPDATE SET invited_by = excluded.invited_by, created_at = \
-         excluded.created_at, expires_at = excluded.expires_at",
-        InvitationId::new(),
-        id,
-        phone.as_str(),
-        auth.id,
-        now,
-        expires_at,
-    )?;
+    store::put_invitation(&acc.db, id, phone.as_str(), auth.id, now, expires_at).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(InvitationSent {
@@ -217,32 +172,7 @@ async fn add_member(
 #[utoipa::path(get, path = "/api/v1/me/invitations", tag = "me",
     responses((status = 200, body = Vec<InvitationView>)), security(("bearer" = [])))]
 async fn my_invitations(State(acc): State<Accounts>, auth: AuthUser) -> ApiResult<Json<Vec<InvitationView>>> {
-    #[derive(sqlx::FromRow)]
-    pub(super) struct Row {
-        id: InvitationId,
-        org_id: OrgId,
-        name: String,
-        kind: String,
-        parent_id: Option<OrgId>,
-        invited_by_name: String,
-        expires_at: Timestamp,
-    }
-    let rows: Vec<Row> = with_db!(&acc.db, |pool| {
-        sqlx::query_as::<_, Row>(
-            "SELECT i.id, o.id AS org_id, o.name, o.kind, o.parent_id, s.display_name AS \
-             invited_by_name, i.expires_at
-         FROM org_invitations i JOIN users u ON u.phone = i.phone JOIN organizations o ON o.id = i.org_id
-              JOIN users s ON s.id = i.invited_by
-         WHERE u.id = $1 AND u.deleted_at IS NULL AND i.expires_at > $2
-           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.org_id = i.org_id AND m.via <> \
-             'unknown')
-         ORDER BY i.created_at DESC LIMIT 50",
-        )
-        .bind(auth.id)
-        .bind(acc.now())
-        .fetch_all(pool)
-        .await
-    })?;
+    let rows = store::open_invitations(&acc.db, auth.id, acc.now()).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| InvitationView {
@@ -262,15 +192,7 @@ async fn my_invitations(State(acc): State<Accounts>, auth: AuthUser) -> ApiResul
 
 /// The caller's open invitation `id`: (invitation, organization).
 async fn open_invitation(acc: &Accounts, auth: &AuthUser, id: InvitationId) -> PlatformResult<OrgId> {
-    let org: Option<OrgId> = with_db!(&acc.db, |pool| sqlx::query_scalar::<_, OrgId>(
-        "SELECT i.org_id FROM org_invitations i JOIN users u ON u.phone = i.phone
-         WHERE i.id = $1 AND u.id = $2 AND u.deleted_at IS NULL AND i.expires_at > $3",
-    )
-    .bind(id)
-    .bind(auth.id)
-    .bind(acc.now())
-    .fetch_optional(pool)
-    .await)?;
+    let org = store::open_invitation_org(&acc.db, id, auth.id, acc.now()).await?;
     org.ok_or(PlatformError::InvitationNotFound)
 }
 
@@ -283,8 +205,8 @@ async fn accept_invitation(
     Path(id): Path<InvitationId>,
 ) -> ApiResult<Json<OrgView>> {
     let org = open_invitation(&acc, &auth, id).await?;
-    add_membership(&acc.db, auth.id, org, Via::Invitation, acc.now()).await?;
-    db_execute!(&acc.db, "DELETE FROM org_invitations WHERE id = $1", id)?;
+    store::add_membership(&acc.db, auth.id, org, Via::Invitation, acc.now()).await?;
+    store::delete_invitation(&acc.db, id).await?;
     let row = org_row(&acc.db, org).await?.ok_or(PlatformError::OrgNotFound)?;
     Ok(Json(row.view()))
 }
@@ -298,7 +220,7 @@ async fn decline_invitation(
     Path(id): Path<InvitationId>,
 ) -> ApiResult<StatusCode> {
     open_invitation(&acc, &auth, id).await?;
-    db_execute!(&acc.db, "DELETE FROM org_invitations WHERE id = $1", id)?;
+    store::delete_invitation(&acc.db, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -316,11 +238,6 @@ async fn remove_member(
             return Err(PlatformError::UserOutOfScope.into());
         }
     }
-    db_execute!(
-        &acc.db,
-        "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
-        id,
-        user
-    )?;
+    store::remove_membership(&acc.db, id, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,12 +17,14 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::accounts::{Accounts, AuthResponse};
+use crate::auth;
 use crate::error::ApiResult;
 use crate::error::{PlatformError, PlatformResult};
 use crate::http::{ApiRouter, ClientIp, Json};
 use crate::texts::{TextGateway, TextMessage};
 use crate::validate::{self, PhoneNumber};
-use crate::{auth, db_execute, with_db};
+
+mod store;
 
 /// How long a code is valid.
 pub const CODE_TTL_MS: i64 = 10 * 60_000;
@@ -94,18 +96,15 @@ impl Accounts {
             format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000))
         };
         let now = self.now();
-        db_execute!(
+        store::put_code(
             &self.db,
-            "INSERT INTO password_reset_codes (phone, code_hash, created_at, expires_at, tries_left) \
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (phone) DO UPDATE SET code_hash = excluded.code_hash, created_at = excluded.created_at,
-               expires_at = excluded.expires_at, tries_left = excluded.tries_left",
             phone.as_str(),
             code_hash(phone.as_str(), &code, now.0),
             now,
             crate::Timestamp(now.0 + CODE_TTL_MS),
-            CODE_TRIES
-        )?;
+            CODE_TRIES,
+        )
+        .await?;
         let message = TextMessage {
             id: uuid::Uuid::now_v7(),
             kind: "password_reset_code",
@@ -134,39 +133,18 @@ impl Accounts {
             return Err(PlatformError::Invalid(validate::field_errors("new_password", problems)));
         }
         let now = self.now();
-        let stored: Option<(String, crate::Timestamp, crate::Timestamp, i32)> =
-            with_db!(&self.db, |pool| sqlx::query_as(
-                "SELECT code_hash, created_at, expires_at, tries_left FROM password_reset_codes WHERE phone = $1",
-            )
-            .bind(phone.as_str())
-            .fetch_optional(pool)
-            .await)?;
+        let stored = store::code(&self.db, phone.as_str()).await?;
         let Some((hash, created_at, expires_at, tries_left)) = stored else {
             return Err(PlatformError::WrongCode);
         };
         let code = req.code.trim();
         if expires_at <= now || tries_left <= 0 || code_hash(phone.as_str(), code, created_at.0) != hash {
             // A wrong try uses one up; the last one voids the code.
-            db_execute!(
-                &self.db,
-                "UPDATE password_reset_codes SET tries_left = tries_left - 1 WHERE phone = $1",
-                phone.as_str()
-            )?;
-            db_execute!(
-                &self.db,
-                "DELETE FROM password_reset_codes WHERE phone = $1 AND (tries_left <= 0 OR expires_at <= $2)",
-                phone.as_str(),
-                now
-            )?;
+            store::spend_try(&self.db, phone.as_str(), now).await?;
             return Err(PlatformError::WrongCode);
         }
         // Used once: claimed by deleting it, so two requests with the same code cannot both win.
-        let claimed = db_execute!(
-            &self.db,
-            "DELETE FROM password_reset_codes WHERE phone = $1 AND code_hash = $2",
-            phone.as_str(),
-            hash
-        )?;
+        let claimed = store::claim_code(&self.db, phone.as_str(), hash).await?;
         let user = match (claimed, self.user_by_phone(&phone).await?) {
             (1, Some(user)) => user,
             _ => return Err(PlatformError::WrongCode),
