@@ -5,3 +5,8 @@ platform::new_id!(
     /// A media asset.
     AssetId
 );
+
+platform::new_id!(
+    /// A resumable upload.
+    UploadId
+);

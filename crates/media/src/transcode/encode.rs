@@ -2,7 +2,6 @@
 //! and upload the directory.
 
 use futures::StreamExt;
-use platform::db_execute;
 use platform::jobs::{Job, JobContext, JobError};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
@@ -73,21 +72,16 @@ impl Transcoder {
             "asset transcoded"
         );
         let (w, h) = info.video.map_or((None, None), |(w, h)| (Some(w), Some(h)));
-        let n = db_execute!(
-            &m.db,
-            "UPDATE assets SET state = 'ready', hls_prefix = $2, duration_ms = $3, width = $4, height = $5, \
-             renditions = $6,
-                progress = 100, error = NULL, updated_at = $7
-             WHERE id = $1 AND state = 'processing'",
-            asset,
-            &prefix,
-            (info.duration_s * 1000.0).round() as i64,
-            w,
-            h,
-            serde_json::to_string(&renditions).unwrap_or_else(|_| "[]".into()),
-            m.clock.now(),
-        )
-        .map_err(retry)?;
+        let done = store::Transcoded {
+            prefix: &prefix,
+            duration_ms: (info.duration_s * 1000.0).round() as i64,
+            width: w,
+            height: h,
+            renditions: &renditions,
+        };
+        let n = store::mark_ready(&m.db, asset, &done, m.clock.now())
+            .await
+            .map_err(retry)?;
         if n == 1 {
             m.delete_renditions_except(asset, Some(&prefix)).await;
         } else {

@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use platform::jobs::{Job, JobContext, JobError, JobHandler};
-use platform::{db_execute, with_db};
 
 use crate::Media;
 use crate::assets::AssetId;
 
 mod encode;
 mod plan;
+mod store;
 
 pub use plan::*;
 
@@ -73,14 +73,7 @@ impl JobHandler for Transcoder {
             // The asset says what went wrong at every attempt, not only after the last one, so
             // a job that keeps failing the same way is visible while it retries.
             let (state, reason) = failure_note(err, job.attempts, last);
-            if let Err(e) = db_execute!(
-                &self.media.db,
-                "UPDATE assets SET state = $2, error = $3, updated_at = $4 WHERE id = $1 AND state = 'processing'",
-                asset,
-                state,
-                &reason,
-                self.media.clock.now(),
-            ) {
+            if let Err(e) = store::note_failure(&self.media.db, asset, state, &reason, self.media.clock.now()).await {
                 tracing::warn!(%asset, error = %e, "could not record the transcoding failure on the asset");
             }
             if last {
@@ -140,11 +133,7 @@ impl Media {
 
     /// Asset ids stuck in processing without a live job (for diagnostics).
     pub async fn processing_count(&self) -> Result<i64, sqlx::Error> {
-        with_db!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM assets WHERE state = 'processing'"
-        )
-        .fetch_one(pool)
-        .await)
+        store::processing_count(&self.db).await
     }
 }
 

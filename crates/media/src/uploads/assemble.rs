@@ -5,14 +5,12 @@ use futures::StreamExt;
 use platform::auth::AuthUser;
 use platform::error::msg;
 use platform::ids::{JobId, UserId};
-use platform::jobs::Jobs;
-use platform::{db_execute, with_db};
 use sha2::{Digest, Sha256};
 
 use super::*;
+use crate::Media;
 use crate::assets::AssetId;
 use crate::{Closed, MediaError, MediaResult};
-use crate::{Media, TRANSCODE};
 
 impl Media {
     /// Assembles the chunks into the source object, checks the checksum, then creates the asset
@@ -47,12 +45,7 @@ impl Media {
         };
         // Claim the completion so two concurrent calls cannot both assemble.
         let now = self.clock.now();
-        let claimed = db_execute!(
-            &self.db,
-            "UPDATE uploads SET state = 'completing', updated_at = $2 WHERE id = $1 AND state = 'open'",
-            id,
-            now
-        )?;
+        let claimed = store::claim(&self.db, id, now).await?;
         if claimed != 1 {
             return Err(MediaError::UploadClosed(Closed::Completing));
         }
@@ -75,44 +68,20 @@ impl Media {
         let job = JobId::new();
         let payload = serde_json::json!({ "asset_id": asset }).to_string();
         let max_attempts = self.cfg.max_attempts;
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, \
-                 source_key, job_id, created_at, updated_at)
-                 VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $9)",
-            )
-            .bind(asset)
-            .bind(user.id)
-            .bind(&row.filename)
-            .bind(&row.content_type)
-            .bind(row.size)
-            .bind(&digest)
-            .bind(&source_key)
-            .bind(job)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(Jobs::INSERT_SQL)
-                .bind(job)
-                .bind(TRANSCODE)
-                .bind(&payload)
-                .bind(max_attempts)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE uploads SET state = 'completed', asset_id = $2, updated_at = $3 WHERE id = $1")
-                .bind(id)
-                .bind(asset)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
+        let new = NewAsset {
+            id: asset,
+            owner: Some(user.id),
+            filename: &row.filename,
+            content_type: &row.content_type,
+            size: row.size,
+            sha256: &digest,
+            source_key: &source_key,
+            job,
+            payload: &payload,
+            max_attempts,
+            now,
+        };
+        store::complete(&self.db, id, &new).await?;
         for n in 0..row.chunk_count {
             // Leftovers are only wasted space; the periodic clean-up removes them too.
             let _ = self.store.delete(&chunk_key(id, n)).await;
@@ -122,11 +91,7 @@ impl Media {
 
     /// Gives a failed completion back to the uploader (chunks can be re-sent, then completed).
     pub(super) async fn reopen(&self, id: UploadId) -> MediaResult<()> {
-        db_execute!(
-            &self.db,
-            "UPDATE uploads SET state = 'open' WHERE id = $1 AND state = 'completing'",
-            id
-        )?;
+        store::reopen(&self.db, id).await?;
         Ok(())
     }
 
@@ -217,12 +182,7 @@ impl Media {
             hasher.update(&buf[..n]);
         }
         let digest = hex(&hasher.finalize());
-        let existing: Option<AssetId> = with_db!(&self.db, |pool| sqlx::query_scalar::<_, AssetId>(
-            "SELECT id FROM assets WHERE sha256 = $1 AND state <> 'failed' ORDER BY id LIMIT 1",
-        )
-        .bind(&digest)
-        .fetch_optional(pool)
-        .await)?;
+        let existing: Option<AssetId> = store::asset_with_sha256(&self.db, &digest).await?;
         if let Some(id) = existing {
             progress(size);
             return Ok(id);
@@ -251,34 +211,20 @@ impl Media {
         let payload = serde_json::json!({ "asset_id": asset }).to_string();
         let max_attempts = self.cfg.max_attempts;
         let size = i64::try_from(size).unwrap_or(i64::MAX);
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, \
-                 source_key, job_id, created_at, updated_at)
-                 VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $9)",
-            )
-            .bind(asset)
-            .bind(owner)
-            .bind(&filename)
-            .bind("application/octet-stream")
-            .bind(size)
-            .bind(&digest)
-            .bind(&source_key)
-            .bind(job)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(Jobs::INSERT_SQL)
-                .bind(job)
-                .bind(TRANSCODE)
-                .bind(&payload)
-                .bind(max_attempts)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
+        let new = NewAsset {
+            id: asset,
+            owner,
+            filename: &filename,
+            content_type: "application/octet-stream",
+            size,
+            sha256: &digest,
+            source_key: &source_key,
+            job,
+            payload: &payload,
+            max_attempts,
+            now,
+        };
+        store::create_asset(&self.db, &new).await?;
         Ok(asset)
     }
 }

@@ -4,11 +4,10 @@
 //! the asset and its transcoding job appear in one transaction after the source is complete.
 
 use axum::extract::State;
+use platform::Timestamp;
 use platform::auth::AuthUser;
 use platform::error::msg;
-use platform::ids::UserId;
 use platform::validate::{self};
-use platform::{Timestamp, db_execute, with_db};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -18,15 +17,13 @@ use crate::assets::AssetId;
 
 mod assemble;
 mod routes;
+mod store;
 
+pub use crate::ids::UploadId;
 use crate::{Closed, MediaError, MediaResult};
 use assemble::*;
 pub use routes::*;
-
-platform::new_id!(
-    /// A resumable upload.
-    UploadId
-);
+use store::{NewAsset, NewUploadRow, UploadRow};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -67,35 +64,13 @@ pub struct Completed {
     pub asset_id: AssetId,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct UploadRow {
-    id: UploadId,
-    user_id: UserId,
-    filename: String,
-    content_type: String,
-    size: i64,
-    chunk_size: i64,
-    chunk_count: i32,
-    state: String,
-    asset_id: Option<AssetId>,
-    expires_at: Timestamp,
-}
-
 fn chunk_key(id: UploadId, n: i32) -> String {
     format!("uploads/{id}/{n:06}")
 }
 
 impl Media {
     async fn upload(&self, id: UploadId) -> MediaResult<Option<UploadRow>> {
-        Ok(with_db!(&self.db, |pool| {
-            sqlx::query_as::<_, UploadRow>(
-                "SELECT id, user_id, filename, content_type, size, chunk_size, chunk_count, state, \
-                 asset_id, expires_at FROM uploads WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(pool)
-            .await
-        })?)
+        Ok(store::upload(&self.db, id).await?)
     }
 
     /// The caller's upload; someone else's is refused.
@@ -108,12 +83,7 @@ impl Media {
     }
 
     async fn received(&self, id: UploadId) -> MediaResult<Vec<i32>> {
-        Ok(with_db!(&self.db, |pool| sqlx::query_scalar::<_, i32>(
-            "SELECT n FROM upload_chunks WHERE upload_id = $1 ORDER BY n"
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await)?)
+        Ok(store::received(&self.db, id).await?)
     }
 
     async fn view(&self, row: UploadRow) -> MediaResult<UploadView> {
@@ -169,21 +139,18 @@ impl Media {
         let id = UploadId::new();
         let now = self.clock.now();
         let expires = self.expiry(now);
-        db_execute!(
-            &self.db,
-            "INSERT INTO uploads (id, user_id, filename, content_type, size, chunk_size, chunk_count, state, \
-             created_at, updated_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, $9)",
+        let new = NewUploadRow {
             id,
-            user.id,
-            &filename,
-            &content_type,
-            req.size,
+            user: user.id,
+            filename: &filename,
+            content_type: &content_type,
+            size: req.size,
             chunk_size,
             chunks,
             now,
             expires,
-        )?;
+        };
+        store::insert(&self.db, &new).await?;
         Ok(UploadView {
             id,
             filename,
@@ -227,28 +194,7 @@ impl Media {
         let size = body.len() as i64;
         self.store.put_bytes(&chunk_key(id, n), body).await?;
         let now = self.clock.now();
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO upload_chunks (upload_id, n, size, sha256, created_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (upload_id, n) DO UPDATE SET size = excluded.size, sha256 = \
-                 excluded.sha256, created_at = excluded.created_at",
-            )
-            .bind(id)
-            .bind(n)
-            .bind(size)
-            .bind(&digest)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE uploads SET updated_at = $2, expires_at = $3 WHERE id = $1")
-                .bind(id)
-                .bind(now)
-                .bind(self.expiry(now))
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
+        store::save_chunk(&self.db, id, n, size, &digest, now, self.expiry(now)).await?;
         Ok(())
     }
 
@@ -256,34 +202,13 @@ impl Media {
     /// completions interrupted by a crash. Returns how many uploads were removed.
     pub async fn clean_up_uploads(&self) -> MediaResult<usize> {
         let now = self.clock.now();
-        db_execute!(
-            &self.db,
-            "UPDATE uploads SET state = 'open' WHERE state = 'completing' AND updated_at < $1",
-            now.plus_seconds(-600)
-        )?;
-        let expired: Vec<(UploadId, i32)> = with_db!(&self.db, |pool| sqlx::query_as::<_, (UploadId, i32)>(
-            "SELECT id, chunk_count FROM uploads WHERE state = 'open' AND expires_at < $1",
-        )
-        .bind(now)
-        .fetch_all(pool)
-        .await)?;
+        store::reopen_stale(&self.db, now.plus_seconds(-600)).await?;
+        let expired: Vec<(UploadId, i32)> = store::expired(&self.db, now).await?;
         for (id, count) in &expired {
             for n in 0..*count {
                 let _ = self.store.delete(&chunk_key(*id, n)).await;
             }
-            with_db!(&self.db, |pool| {
-                let mut tx = pool.begin().await?;
-                sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1")
-                    .bind(*id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE uploads SET state = 'aborted', updated_at = $2 WHERE id = $1")
-                    .bind(*id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-            });
+            store::abort(&self.db, *id, now).await?;
         }
         Ok(expired.len())
     }

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use platform::Timestamp;
 use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult};
 use platform::http::{ApiRouter, Json, Path};
@@ -20,7 +21,6 @@ use platform::ids::UserId;
 use platform::intervals::Span;
 use platform::signing::Signer;
 use platform::store::{ByteRange, StoreError};
-use platform::{Timestamp, with_db};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -29,6 +29,8 @@ use utoipa_axum::routes;
 use crate::Media;
 use crate::assets::AssetId;
 use crate::{MediaError, MediaResult};
+
+mod store;
 
 /// Decides what a user may do with an asset besides its uploader and admins. The server
 /// implements it from the catalog's scope rule (media knows no courses): watch when a lesson
@@ -87,13 +89,7 @@ impl Playback {
         if let Some(p) = self.prefixes.lock().ok().and_then(|m| m.get(&asset).cloned()) {
             return Ok(Some(p));
         }
-        let prefix: Option<Option<String>> = with_db!(&self.media.db, |pool| sqlx::query_scalar::<_, Option<String>>(
-            "SELECT hls_prefix FROM assets WHERE id = $1 AND state = 'ready'",
-        )
-        .bind(asset)
-        .fetch_optional(pool)
-        .await)?;
-        let prefix = prefix.flatten();
+        let prefix = store::ready_prefix(&self.media.db, asset).await?;
         if let (Some(p), Ok(mut cache)) = (&prefix, self.prefixes.lock()) {
             if cache.len() >= PREFIX_CACHE {
                 cache.clear();
@@ -141,16 +137,7 @@ impl Playback {
     /// Strict credit: the ranges of `asset` whose segments (in any rendition) `user`'s playback
     /// URL fetched from us.
     pub(crate) async fn fetched_ranges(&self, user: UserId, asset: AssetId) -> MediaResult<Vec<Span>> {
-        let fetched: Vec<(String, i32)> = with_db!(&self.media.db, |pool| {
-            sqlx::query_as(
-                "SELECT rendition, segment FROM segment_fetches WHERE user_id = $1 AND asset_id = $2 \
-                 ORDER BY rendition, segment",
-            )
-            .bind(user)
-            .bind(asset)
-            .fetch_all(pool)
-            .await
-        })?;
+        let fetched: Vec<(String, i32)> = store::fetched_segments(&self.media.db, user, asset).await?;
         let Some(prefix) = self.ready_prefix(asset).await? else {
             return Ok(Vec::new());
         };
@@ -303,15 +290,7 @@ async fn deliver(
     let strict = pb.media.cfg.strict_credit;
     if strict {
         if let Some((rendition, segment)) = segment_of(&path) {
-            let recorded = platform::db_execute!(
-                &pb.media.db,
-                "INSERT INTO segment_fetches (user_id, asset_id, rendition, segment) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT DO NOTHING",
-                user,
-                asset,
-                rendition,
-                segment,
-            );
+            let recorded = store::record_fetch(&pb.media.db, user, asset, rendition, segment).await;
             if let Err(e) = recorded {
                 return ApiError::internal(e).into_response();
             }

@@ -7,29 +7,21 @@ use axum::http::StatusCode;
 use platform::auth::AuthUser;
 use platform::error::{ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path, Query, RawBody};
-use platform::{Timestamp, db_execute, with_db};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::routes;
 
 use crate::Media;
 use crate::assets::AssetId;
 use crate::{MediaError, MediaResult};
 
+mod store;
+
+use store::CaptionKey;
+pub use store::CaptionView;
+
 /// Largest caption file accepted (a two-hour lecture's SRT is about 150 KiB).
 pub(crate) const MAX_CAPTION_BYTES: usize = 2 * 1024 * 1024;
-
-/// One caption track of an asset.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct CaptionView {
-    /// Language tag (BCP 47), e.g. `zh`, `zh-Hans`, `en`.
-    pub lang: String,
-    /// Name shown in the player's caption menu.
-    pub label: String,
-    /// Number of cues.
-    pub cues: i32,
-    pub updated_at: Timestamp,
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct CaptionParams {
@@ -238,31 +230,14 @@ pub fn subtitle_playlist(lang: &str, duration_s: f64) -> String {
     )
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct CaptionKey {
-    pub lang: String,
-    pub label: String,
-    pub object_key: String,
-}
-
 impl Media {
     /// The caption tracks of an asset, in language order.
     pub(crate) async fn caption_keys(&self, asset: AssetId) -> Result<Vec<CaptionKey>, sqlx::Error> {
-        with_db!(&self.db, |pool| sqlx::query_as::<_, CaptionKey>(
-            "SELECT lang, label, object_key FROM asset_captions WHERE asset_id = $1 ORDER BY lang",
-        )
-        .bind(asset)
-        .fetch_all(pool)
-        .await)
+        store::keys(&self.db, asset).await
     }
 
     async fn captions(&self, asset: AssetId) -> MediaResult<Vec<CaptionView>> {
-        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, CaptionView>(
-            "SELECT lang, label, cues, updated_at FROM asset_captions WHERE asset_id = $1 ORDER BY lang",
-        )
-        .bind(asset)
-        .fetch_all(pool)
-        .await)?)
+        Ok(store::tracks(&self.db, asset).await?)
     }
 
     /// Stores a caption track, replacing an earlier one of the same language. The file goes to
@@ -303,19 +278,7 @@ impl Media {
         let old = self.caption_keys(asset).await?.into_iter().find(|c| c.lang == lang);
         let now = self.clock.now();
         let cues = i32::try_from(cues).unwrap_or(i32::MAX);
-        let saved = db_execute!(
-            &self.db,
-            "INSERT INTO asset_captions (asset_id, lang, label, object_key, cues, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) \
-             ON CONFLICT (asset_id, lang) DO UPDATE SET label = excluded.label, object_key = excluded.object_key, \
-             cues = excluded.cues, updated_at = excluded.updated_at",
-            asset,
-            lang,
-            &label,
-            &key,
-            cues,
-            now
-        );
+        let saved = store::save(&self.db, asset, lang, &label, &key, cues, now).await;
         if let Err(e) = saved {
             let _ = self.store.delete(&key).await;
             return Err(e.into());
@@ -337,12 +300,7 @@ impl Media {
         let Some(old) = self.caption_keys(asset).await?.into_iter().find(|c| c.lang == lang) else {
             return Err(MediaError::CaptionNotFound);
         };
-        db_execute!(
-            &self.db,
-            "DELETE FROM asset_captions WHERE asset_id = $1 AND lang = $2",
-            asset,
-            lang
-        )?;
+        store::delete(&self.db, asset, lang).await?;
         if let Err(e) = self.store.delete(&old.object_key).await {
             tracing::warn!(error = %e, key = old.object_key, "deleted caption object left behind");
         }

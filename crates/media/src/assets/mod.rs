@@ -2,11 +2,10 @@
 //! a reason a curator understands).
 
 use axum::extract::State;
+use platform::Timestamp;
 use platform::auth::AuthUser;
 use platform::error::{ApiError, ApiResult, msg};
 use platform::http::{ApiRouter, Json, Path};
-use platform::ids::{JobId, UserId};
-use platform::{Timestamp, with_db};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::routes;
@@ -14,7 +13,11 @@ use utoipa_axum::routes;
 use crate::Media;
 use crate::{MediaError, MediaResult};
 
+mod store;
+
 pub use crate::ids::AssetId;
+pub(crate) use store::AssetRow;
+pub use store::VideoChoice;
 
 /// One rendition of the HLS ladder.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -26,24 +29,6 @@ pub struct Rendition {
     /// Peak bits per second, as in the master playlist.
     pub bandwidth: i64,
     pub codecs: String,
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct AssetRow {
-    pub id: AssetId,
-    pub owner_id: Option<UserId>,
-    pub state: String,
-    pub filename: String,
-    pub size: i64,
-    pub source_key: Option<String>,
-    pub duration_ms: Option<i64>,
-    pub width: Option<i32>,
-    pub height: Option<i32>,
-    pub renditions: String,
-    pub error: Option<String>,
-    pub job_id: Option<JobId>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
 }
 
 /// An asset as the API shows it.
@@ -66,16 +51,9 @@ pub struct AssetView {
     pub updated_at: Timestamp,
 }
 
-pub(crate) const ASSET_COLUMNS: &str = "id, owner_id, state, filename, size, source_key, duration_ms, width, height, \
-                                        renditions, error, job_id, created_at, updated_at";
-
 impl Media {
     pub(crate) async fn asset(&self, id: AssetId) -> MediaResult<Option<AssetRow>> {
-        let sql = format!("SELECT {ASSET_COLUMNS} FROM assets WHERE id = $1");
-        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, AssetRow>(&sql)
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?)
+        Ok(store::asset(&self.db, id).await?)
     }
 
     /// Who uploaded the asset (`None` when it does not exist or came from the system).
@@ -146,15 +124,6 @@ pub struct VideoQuery {
     pub limit: Option<u32>,
 }
 
-/// One of the caller's videos, for the course editor's picker.
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
-pub struct VideoChoice {
-    pub id: AssetId,
-    pub filename: String,
-    pub duration_ms: Option<i64>,
-    pub created_at: Timestamp,
-}
-
 /// The caller's transcoded videos, the latest first, by file name: the course editor's
 /// 选择已上传的视频, so one upload can serve several lessons and courses.
 #[utoipa::path(get, path = "/api/v1/me/videos", tag = "media", params(VideoQuery),
@@ -185,23 +154,8 @@ async fn my_videos(
                 .replace(['%', '_', '\\'], "")
         })
         .unwrap_or_default();
-    let mut rows: Vec<VideoChoice> = with_db!(&media.db, |pool| {
-        let mut qb = sqlx::QueryBuilder::new(
-            "SELECT id, filename, duration_ms, created_at FROM assets WHERE state = 'ready' AND owner_id = ",
-        );
-        qb.push_bind(auth.id);
-        if !name.is_empty() {
-            qb.push(" AND filename LIKE ");
-            qb.push_bind(format!("%{name}%"));
-        }
-        if let Some(a) = after {
-            qb.push(" AND id < ");
-            qb.push_bind(a);
-        }
-        qb.push(" ORDER BY id DESC LIMIT ");
-        qb.push_bind(i64::from(limit) + 1);
-        qb.build_query_as::<VideoChoice>().fetch_all(pool).await
-    })?;
+    let mut rows: Vec<VideoChoice> =
+        store::ready_videos(&media.db, auth.id, &name, after, i64::from(limit) + 1).await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = if more {

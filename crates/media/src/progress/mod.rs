@@ -8,11 +8,11 @@
 //! its time, so totals per term can be recomputed from stored rows.
 
 use axum::extract::State;
+use platform::Timestamp;
 use platform::auth::AuthUser;
 use platform::error::{ApiResult, FieldError, msg};
 use platform::http::{ApiRouter, Json, Path};
-use platform::study::{self, Budget};
-use platform::{Timestamp, with_db};
+use platform::study::Budget;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::routes;
@@ -21,7 +21,11 @@ use crate::assets::AssetId;
 use crate::playback::Playback;
 use crate::{MediaError, MediaResult};
 
+mod store;
+
 pub use platform::intervals::{Span, normalise, total};
+pub use store::{AssetProgress, WatchPlace};
+use store::{Credited, PerUser, Played, Watched};
 
 /// Adds `new` to the normalised `union`, crediting at most `budget` ms of coverage not already
 /// in it, taken in playback order. Returns the new union and the credited milliseconds.
@@ -172,20 +176,7 @@ impl Playback {
     /// `now`, so the allowance that follows is earned by watching time, not by idle time.
     pub(crate) async fn open_session(&self, user: platform::ids::UserId) -> MediaResult<()> {
         let now = self.media.clock.now();
-        with_db!(&self.media.db, |pool| {
-            let mut tx = pool.begin().await?;
-            let row: (i64, Timestamp, Timestamp) =
-                sqlx::query_as(study::LOCK_SQL).bind(user).fetch_one(&mut *tx).await?;
-            let b = Budget::from(row).open(now);
-            sqlx::query(study::STORE_SQL)
-                .bind(user)
-                .bind(b.allowance_ms)
-                .bind(b.last_at)
-                .bind(b.live_until)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
+        store::update_budget(&self.media.db, user, |b| b.open(now)).await?;
         Ok(())
     }
 
@@ -208,88 +199,34 @@ impl Playback {
             None
         };
         let now = self.media.clock.now();
-        let (watched, credited, completed) = with_db!(&self.media.db, |pool| {
-            let mut tx = pool.begin().await?;
-            // Locks the user's budget for this transaction: reports from several tabs, and live
-            // lectures, are credited one after the other against the same allowance.
-            let row: (i64, Timestamp, Timestamp) = sqlx::query_as(study::LOCK_SQL)
-                .bind(user.id)
-                .fetch_one(&mut *tx)
-                .await?;
-            let mut budget = Budget::from(row).accrue(now, now);
-            let existing: Option<(String, Option<Timestamp>)> =
-                sqlx::query_as("SELECT ranges, completed_at FROM watch_progress WHERE user_id = $1 AND asset_id = $2")
-                    .bind(user.id)
-                    .bind(asset)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let union: Vec<Span> = existing
-                .as_ref()
-                .and_then(|(r, _)| serde_json::from_str(r).ok())
-                .unwrap_or_default();
+        let played = Played {
+            session: report.session_id,
+            lesson: report.lesson_id,
+            position_ms: position,
+        };
+        // Runs under the lock of the user's budget, on what is stored: the new union, within
+        // the allowance brought up to now.
+        let credit = |budget: Budget, stored: Watched| {
+            let mut budget = budget.accrue(now, now);
             let spans = match &fetched {
                 Some(f) => platform::study::intersect(&normalise(spans), f),
                 None => spans,
             };
-            let (union, credited) = add_capped(&union, &spans, budget.allowance_ms);
+            let (union, credited) = add_capped(&stored.union, &spans, budget.allowance_ms);
             budget.spend_recorded(credited);
             let watched = total(&union);
             let done = complete(watched, duration_ms);
-            let completed_at = existing.and_then(|(_, c)| c).or(done.then_some(now));
-            sqlx::query(
-                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, completed_at, \
-                 updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (user_id, asset_id) DO UPDATE SET ranges = excluded.ranges, watched_ms = \
-                 excluded.watched_ms,
-                   position_ms = excluded.position_ms, completed_at = excluded.completed_at, updated_at = \
-                 excluded.updated_at",
-            )
-            .bind(user.id)
-            .bind(asset)
-            .bind(serde_json::to_string(&union).unwrap_or_else(|_| "[]".into()))
-            .bind(watched)
-            .bind(position)
-            .bind(completed_at)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(lesson) = report.lesson_id {
-                sqlx::query(
-                    "INSERT INTO watch_places (user_id, asset_id, lesson_id, last_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (user_id, asset_id, lesson_id) DO UPDATE SET last_at = excluded.last_at",
-                )
-                .bind(user.id)
-                .bind(asset)
-                .bind(lesson)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            let completed_at = stored.completed_at.or(done.then_some(now));
+            Credited {
+                budget,
+                union,
+                watched,
+                credited,
+                completed_at,
             }
-            if credited > 0 {
-                sqlx::query(
-                    "INSERT INTO study_credits (id, user_id, asset_id, session_id, credited_ms, earned_at) VALUES \
-                     ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(uuid::Uuid::now_v7())
-                .bind(user.id)
-                .bind(asset)
-                .bind(report.session_id)
-                .bind(credited)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query(study::STORE_SQL)
-                .bind(user.id)
-                .bind(budget.allowance_ms)
-                .bind(budget.last_at)
-                .bind(budget.live_until)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            (watched, credited, completed_at.is_some())
-        });
+        };
+        let out = store::record(&self.media.db, user.id, asset, &played, now, credit).await?;
+        let (watched, credited, completed) = (out.watched, out.credited, out.completed_at.is_some());
         Ok(ProgressView {
             asset_id: asset,
             watched_s: watched as f64 / 1000.0,
@@ -302,47 +239,15 @@ impl Playback {
     }
 }
 
-/// `(user, number)` rows of a per-user aggregate.
-type PerUser = Vec<(platform::ids::UserId, i64)>;
-
-/// One asset's progress for one user.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct AssetProgress {
-    pub asset_id: AssetId,
-    pub watched_ms: i64,
-    pub position_ms: i64,
-    pub duration_ms: Option<i64>,
-    pub completed_at: Option<Timestamp>,
-}
-
-/// Where a user watched an asset: a lesson, and when last.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct WatchPlace {
-    pub asset_id: AssetId,
-    pub lesson_id: uuid::Uuid,
-    pub last_at: Timestamp,
-}
-
 impl crate::Media {
     /// The lessons a user watched assets in, the most recent first.
     pub async fn places_of(&self, user: platform::ids::UserId) -> MediaResult<Vec<WatchPlace>> {
-        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, WatchPlace>(
-            "SELECT asset_id, lesson_id, last_at FROM watch_places WHERE user_id = $1 ORDER BY last_at DESC",
-        )
-        .bind(user)
-        .fetch_all(pool)
-        .await)?)
+        Ok(store::places_of(&self.db, user).await?)
     }
 
     /// A user's progress on every asset they have played.
     pub async fn progress_of(&self, user: platform::ids::UserId) -> MediaResult<Vec<AssetProgress>> {
-        Ok(with_db!(&self.db, |pool| sqlx::query_as::<_, AssetProgress>(
-            "SELECT p.asset_id, p.watched_ms, p.position_ms, a.duration_ms, p.completed_at
-             FROM watch_progress p JOIN assets a ON a.id = p.asset_id WHERE p.user_id = $1",
-        )
-        .bind(user)
-        .fetch_all(pool)
-        .await)?)
+        Ok(store::progress_of(&self.db, user).await?)
     }
 
     /// Per user: credited milliseconds earned in `[from, to)` and lessons (assets) completed by
@@ -357,37 +262,10 @@ impl crate::Media {
         if users.is_empty() {
             return Ok(out);
         }
-        let (credits, completed): (PerUser, PerUser) = with_db!(&self.db, |pool| {
-            let mut qb = sqlx::QueryBuilder::new(
-                "SELECT user_id, CAST(SUM(credited_ms) AS BIGINT) FROM study_credits WHERE earned_at >= ",
-            );
-            qb.push_bind(from);
-            qb.push(" AND earned_at < ");
-            qb.push_bind(to);
-            qb.push(" AND user_id IN (");
-            let mut sep = qb.separated(", ");
-            for u in users {
-                sep.push_bind(*u);
-            }
-            qb.push(") GROUP BY user_id");
-            let credits = qb
-                .build_query_as::<(platform::ids::UserId, i64)>()
-                .fetch_all(pool)
-                .await?;
-            let mut qb = sqlx::QueryBuilder::new("SELECT user_id, COUNT(*) FROM watch_progress WHERE completed_at < ");
-            qb.push_bind(to);
-            qb.push(" AND user_id IN (");
-            let mut sep = qb.separated(", ");
-            for u in users {
-                sep.push_bind(*u);
-            }
-            qb.push(") GROUP BY user_id");
-            let completed = qb
-                .build_query_as::<(platform::ids::UserId, i64)>()
-                .fetch_all(pool)
-                .await?;
-            (credits, completed)
-        });
+        let (credits, completed): (PerUser, PerUser) = (
+            store::credited_per_user(&self.db, users, from, to).await?,
+            store::completed_per_user(&self.db, users, to).await?,
+        );
         for (u, ms) in credits {
             out.entry(u).or_default().0 = ms;
         }
@@ -403,37 +281,7 @@ impl crate::Media {
     /// union.
     pub async fn seed_watched(&self, user: platform::ids::UserId, asset: AssetId, spans: &[Span]) -> MediaResult<()> {
         let now = self.clock.now();
-        with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT ranges FROM watch_progress WHERE user_id = $1 AND asset_id = $2")
-                    .bind(user)
-                    .bind(asset)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let mut union: Vec<Span> = existing
-                .as_deref()
-                .and_then(|r| serde_json::from_str(r).ok())
-                .unwrap_or_default();
-            union.extend_from_slice(spans);
-            let union = platform::intervals::normalise(union);
-            sqlx::query(
-                "INSERT INTO watch_progress (user_id, asset_id, ranges, watched_ms, position_ms, completed_at, \
-                 updated_at)
-                 VALUES ($1, $2, $3, $4, 0, NULL, $5)
-                 ON CONFLICT (user_id, asset_id) DO UPDATE SET ranges = excluded.ranges, watched_ms = \
-                 excluded.watched_ms,
-                   updated_at = excluded.updated_at",
-            )
-            .bind(user)
-            .bind(asset)
-            .bind(serde_json::to_string(&union).unwrap_or_else(|_| "[]".into()))
-            .bind(total(&union))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        });
+        store::add_watched(&self.db, user, asset, spans, now).await?;
         Ok(())
     }
 
@@ -444,17 +292,7 @@ impl crate::Media {
         from: Timestamp,
         to: Timestamp,
     ) -> MediaResult<i64> {
-        Ok(with_db!(&self.db, |pool| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT CAST(COALESCE(SUM(credited_ms), 0) AS BIGINT) FROM study_credits WHERE user_id = $1 AND \
-                 earned_at >= $2 AND earned_at < $3",
-            )
-            .bind(user)
-            .bind(from)
-            .bind(to)
-            .fetch_one(pool)
-            .await
-        })?)
+        Ok(store::credited_between(&self.db, user, from, to).await?)
     }
 }
 
@@ -488,13 +326,7 @@ async fn get_progress(
         return Err(MediaError::AssetNotFound.into());
     }
     let duration_ms = row.duration_ms.unwrap_or(0);
-    let p: Option<(i64, i64, Option<Timestamp>)> = with_db!(&pb.media.db, |pool| sqlx::query_as(
-        "SELECT watched_ms, position_ms, completed_at FROM watch_progress WHERE user_id = $1 AND asset_id = $2",
-    )
-    .bind(auth.id)
-    .bind(id)
-    .fetch_optional(pool)
-    .await)?;
+    let p: Option<(i64, i64, Option<Timestamp>)> = store::progress(&pb.media.db, auth.id, id).await?;
     let (watched, position, completed) = p.map_or((0, 0, false), |(w, pos, c)| (w, pos, c.is_some()));
     Ok(Json(ProgressView {
         asset_id: id,
