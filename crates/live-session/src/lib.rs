@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use platform::auth::AuthUser;
 use platform::http::ApiRouter;
 use platform::{Clock, Db};
 use tokio::sync::mpsc;
@@ -51,12 +52,12 @@ use rooms::Rooms;
 use schedule::Schedule;
 
 pub use attendance::{Attendance, AttendedOccurrence};
-pub use enrolment::EnrolRequest;
+pub use enrolment::{EnrolRequest, EnrolResult};
 pub use error::{LiveError, LiveResult};
 pub use events::{Events, LiveEvent};
 pub use notify::{LogNotifier, Notice, Notifier, WebhookNotifier};
 pub use recording::{RecordingSetup, Replay, ReplayJob, ReplayPublisher};
-pub use series::{NewSeries, SeriesPatch};
+pub use series::{NewSeries, SeriesPatch, SeriesView};
 pub use settings::LiveSettings;
 pub use sfu::{Sfu, SfuConfig, SfuEvent};
 
@@ -263,7 +264,7 @@ impl Live {
     /// and it can be watched.
     pub(crate) async fn view(
         &self,
-        user: &platform::auth::AuthUser,
+        user: &AuthUser,
         occ: model::OccurrenceRow,
         s: &store::series::SeriesRow,
     ) -> LiveResult<occurrences::OccurrenceView> {
@@ -278,14 +279,32 @@ impl Live {
         Ok(v)
     }
 
+    /// Creates a weekly series with its occurrences (experts for themselves; curators and
+    /// admins for an expert), aimed at an audience within the creator's reach.
+    pub async fn create_series(&self, user: &AuthUser, req: NewSeries) -> LiveResult<SeriesView> {
+        self.schedule.create_series(user, req).await
+    }
+
+    /// Enrols the caller in one occurrence, or (staff) a class or a list of users; beyond the
+    /// capacity they wait in line.
+    pub async fn enrol(&self, user: &AuthUser, occ: OccurrenceId, req: EnrolRequest) -> LiveResult<EnrolResult> {
+        self.schedule.enrol_request(user, occ, req).await
+    }
+
+    /// Cancels the caller's seat or place in line before the lecture starts; the first in line
+    /// takes a freed seat.
+    pub async fn cancel_enrolment(&self, user: &AuthUser, occ: OccurrenceId) -> LiveResult<()> {
+        // 404 for an occurrence that does not exist.
+        self.audience.occurrence_with_series(occ).await?;
+        if !self.schedule.cancel(occ, user.id).await? {
+            return Err(LiveError::EnrolmentNotFound);
+        }
+        Ok(())
+    }
+
     /// Edits a series: the dropped lectures' parents are told, whole-series enrolees join the
     /// new ones and a larger capacity promotes waitlists.
-    pub(crate) async fn edit_series(
-        &self,
-        user: &platform::auth::AuthUser,
-        id: SeriesId,
-        p: SeriesPatch,
-    ) -> LiveResult<series::SeriesView> {
+    pub async fn edit_series(&self, user: &AuthUser, id: SeriesId, p: SeriesPatch) -> LiveResult<SeriesView> {
         for occ in self.schedule.edit_series(user, id, p).await? {
             self.notices.notify_cancelled(occ).await?;
         }
@@ -294,11 +313,7 @@ impl Live {
     }
 
     /// Stops a series and tells the parents of every lecture it cancelled.
-    pub(crate) async fn stop_series(
-        &self,
-        user: &platform::auth::AuthUser,
-        id: SeriesId,
-    ) -> LiveResult<series::SeriesView> {
+    pub async fn stop_series(&self, user: &AuthUser, id: SeriesId) -> LiveResult<SeriesView> {
         for occ in self.schedule.stop_series(user, id).await? {
             self.notices.notify_cancelled(occ).await?;
         }

@@ -125,7 +125,12 @@ impl Schedule {
         Ok(store::enrolments::parents_under(&self.db, &path, MAX_BATCH as i64 + 1).await?)
     }
 
-    async fn enrol_request(&self, auth: &AuthUser, id: OccurrenceId, req: EnrolRequest) -> LiveResult<EnrolResult> {
+    pub(crate) async fn enrol_request(
+        &self,
+        auth: &AuthUser,
+        id: OccurrenceId,
+        req: EnrolRequest,
+    ) -> LiveResult<EnrolResult> {
         let (occ, series) = self.audience.occurrence_with_series(id).await?;
         let batch = req.user_ids.is_some() || req.class_id.is_some();
         if !batch {

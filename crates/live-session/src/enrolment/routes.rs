@@ -28,7 +28,7 @@ pub(super) async fn enrol_occurrence(
     Path(id): Path<OccurrenceId>,
     Json(req): Json<EnrolRequest>,
 ) -> ApiResult<Json<EnrolResult>> {
-    Ok(Json(live.schedule.enrol_request(&auth, id, req).await?))
+    Ok(Json(live.enrol(&auth, id, req).await?))
 }
 
 /// Who is enrolled and waitlisted (those who manage the series).
@@ -73,11 +73,7 @@ pub(super) async fn cancel_mine(
     auth: AuthUser,
     Path(id): Path<OccurrenceId>,
 ) -> ApiResult<StatusCode> {
-    // 404 for an occurrence that does not exist.
-    live.audience.occurrence_with_series(id).await?;
-    if !live.schedule.cancel(id, auth.id).await? {
-        return Err(LiveError::EnrolmentNotFound.into());
-    }
+    live.cancel_enrolment(&auth, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

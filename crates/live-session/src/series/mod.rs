@@ -127,7 +127,7 @@ impl Schedule {
         })
     }
 
-    async fn create_series(&self, user: &AuthUser, req: NewSeries) -> LiveResult<SeriesView> {
+    pub(crate) async fn create_series(&self, user: &AuthUser, req: NewSeries) -> LiveResult<SeriesView> {
         user.require_role(&[Role::Expert, Role::Curator, Role::Admin])?;
         let expert = match (user.role, req.expert_id) {
             (Role::Expert, None) => user.id,

@@ -24,10 +24,7 @@ pub(super) async fn create_series(
     auth: AuthUser,
     Json(req): Json<NewSeries>,
 ) -> ApiResult<(StatusCode, Json<SeriesView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(live.schedule.create_series(&auth, req).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(live.create_series(&auth, req).await?)))
 }
 
 /// A series with all its occurrences (anyone in its audience, and those who manage it).
