@@ -13,6 +13,7 @@ use platform::validate::{OrgKind, Role};
 use platform::{Clock, Db, SystemClock};
 
 mod catalog_store;
+mod live_store;
 mod media_store;
 mod platform_store;
 
