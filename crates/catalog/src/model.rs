@@ -2,6 +2,7 @@
 
 use platform::Timestamp;
 use platform::ids::{OrgId, UserId};
+use platform::validate::UnknownValue;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -76,6 +77,29 @@ impl Visibility {
             Self::Public => "public",
             Self::Scoped => "scoped",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "public" => Self::Public,
+            "scoped" => Self::Scoped,
+            _ => return None,
+        })
+    }
+}
+
+/// Rows decode their status and visibility columns straight into the enums.
+impl TryFrom<String> for Status {
+    type Error = UnknownValue;
+    fn try_from(s: String) -> Result<Self, UnknownValue> {
+        Self::parse(&s).ok_or(UnknownValue(s))
+    }
+}
+
+impl TryFrom<String> for Visibility {
+    type Error = UnknownValue;
+    fn try_from(s: String) -> Result<Self, UnknownValue> {
+        Self::parse(&s).ok_or(UnknownValue(s))
     }
 }
 

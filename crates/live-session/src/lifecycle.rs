@@ -40,6 +40,21 @@ impl LiveState {
     }
 }
 
+/// Rows decode their state column straight into the enum (`#[sqlx(try_from = "String")]`).
+impl TryFrom<String> for LiveState {
+    type Error = platform::validate::UnknownValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        match s.as_str() {
+            "scheduled" => Ok(Self::Scheduled),
+            "live" => Ok(Self::Live),
+            "paused" => Ok(Self::Paused),
+            "ended" => Ok(Self::Ended),
+            "cancelled" => Ok(Self::Cancelled),
+            _ => Err(platform::validate::UnknownValue(s)),
+        }
+    }
+}
+
 /// What the database keeps of an occurrence's live life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifecycle {

@@ -22,7 +22,7 @@ use platform::{Clock, Db};
 use crate::audience::Audience;
 use crate::events::{Events, LiveEvent};
 use crate::lifecycle::LiveState;
-use crate::model::{MessageId, MessageView};
+use crate::model::{MessageId, MessageKind as Kind, MessageView};
 use crate::{LiveError, LiveResult};
 use crate::{OccurrenceId, store};
 
@@ -58,21 +58,6 @@ pub struct MessagePatch {
     pub answered: Option<bool>,
     /// The expert or staff.
     pub hidden: Option<bool>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Chat,
-    Question,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Chat => "chat",
-            Self::Question => "question",
-        }
-    }
 }
 
 fn not_found(kind: Kind) -> LiveError {
@@ -147,7 +132,7 @@ impl Messages {
                 LiveError::OccurrenceNotFound
             });
         }
-        if !matches!(LiveState::parse(&occ.state), LiveState::Live | LiveState::Paused) {
+        if !matches!(occ.state, LiveState::Live | LiveState::Paused) {
             return Err(LiveError::RoomClosed);
         }
         self.audience.manages(auth, &series).await

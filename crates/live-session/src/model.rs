@@ -76,7 +76,8 @@ pub(crate) struct OccurrenceRow {
     pub series_id: SeriesId,
     pub starts_at: Timestamp,
     pub ends_at: Timestamp,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: LiveState,
     pub live_ms: i64,
     pub live_since: Option<Timestamp>,
     pub paused_at: Option<Timestamp>,
@@ -90,7 +91,7 @@ pub(crate) struct OccurrenceRow {
 impl OccurrenceRow {
     pub(crate) fn lifecycle(&self) -> Lifecycle {
         Lifecycle {
-            state: LiveState::parse(&self.state),
+            state: self.state,
             live_ms: self.live_ms,
             live_since: self.live_since,
             paused_at: self.paused_at,
@@ -106,4 +107,68 @@ pub struct Piece {
     pub seq: i32,
     pub run: i32,
     pub duration_ms: i32,
+}
+
+/// A room's message: chat, or a question (votes, answered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    Chat,
+    Question,
+}
+
+impl MessageKind {
+    /// As stored in `live_messages.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Question => "question",
+        }
+    }
+
+    /// From `live_messages.kind` (a CHECK constraint admits only the two).
+    pub fn parse(s: &str) -> Self {
+        if s == "question" { Self::Question } else { Self::Chat }
+    }
+}
+
+/// What a notice tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// A lecture the user is enrolled in starts soon.
+    Reminder,
+    /// The replay of a lecture the user was enrolled in can be watched.
+    ReplayReady,
+    /// A lecture the user had a seat or place in line for was cancelled.
+    Cancelled,
+}
+
+impl NoticeKind {
+    /// As stored in `live_notifications.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reminder => "reminder",
+            Self::ReplayReady => "replay_ready",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for NoticeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for NoticeKind {
+    type Error = platform::validate::UnknownValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        match s.as_str() {
+            "reminder" => Ok(Self::Reminder),
+            "replay_ready" => Ok(Self::ReplayReady),
+            "cancelled" => Ok(Self::Cancelled),
+            _ => Err(platform::validate::UnknownValue(s)),
+        }
+    }
 }

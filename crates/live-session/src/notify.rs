@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::LiveResult;
 use crate::audience::Audience;
+pub use crate::model::NoticeKind;
 use crate::{OccurrenceId, store};
 
 /// A notice for one user.
@@ -21,8 +22,7 @@ use crate::{OccurrenceId, store};
 pub struct Notice {
     /// Stable across retries: the gateway's idempotency key.
     pub id: uuid::Uuid,
-    /// `reminder`, `replay_ready` or `cancelled`.
-    pub kind: String,
+    pub kind: NoticeKind,
     pub occurrence_id: OccurrenceId,
     pub user_id: UserId,
     /// The user's phone number (gateways text it).
@@ -153,11 +153,11 @@ impl Notices {
                 continue;
             };
             if let Some(id) = self
-                .claim("reminder", d.occurrence_id, d.user_id, offset as i32, now)
+                .claim(NoticeKind::Reminder, d.occurrence_id, d.user_id, offset as i32, now)
                 .await?
             {
                 sent += usize::from(
-                    self.deliver(id, "reminder", d.occurrence_id, d.user_id, offset as i32)
+                    self.deliver(id, NoticeKind::Reminder, d.occurrence_id, d.user_id, offset as i32)
                         .await,
                 );
             }
@@ -168,18 +168,18 @@ impl Notices {
 
     /// Tells everyone enrolled in `occ` that its replay can be watched.
     pub(crate) async fn notify_replay_ready(&self, occ: OccurrenceId) -> LiveResult<()> {
-        self.notify_enrolled("replay_ready", occ).await
+        self.notify_enrolled(NoticeKind::ReplayReady, occ).await
     }
 
     /// Tells everyone enrolled or waitlisted in `occ` that it was cancelled (the series was
     /// stopped, or its rule no longer has that date).
     pub(crate) async fn notify_cancelled(&self, occ: OccurrenceId) -> LiveResult<()> {
-        self.notify_enrolled("cancelled", occ).await
+        self.notify_enrolled(NoticeKind::Cancelled, occ).await
     }
 
     /// One notice of `kind` to each parent with a seat (for cancellations, a waitlist place too).
-    async fn notify_enrolled(&self, kind: &str, occ: OccurrenceId) -> LiveResult<()> {
-        let users = store::notices::recipients(&self.db, occ, kind == "cancelled").await?;
+    async fn notify_enrolled(&self, kind: NoticeKind, occ: OccurrenceId) -> LiveResult<()> {
+        let users = store::notices::recipients(&self.db, occ, kind == NoticeKind::Cancelled).await?;
         let now = self.clock.now();
         for user in users {
             if let Some(id) = self.claim(kind, occ, user, 0, now).await? {
@@ -192,7 +192,7 @@ impl Notices {
     /// Inserts the notice's row; `None` when it exists (another node or an earlier run has it).
     async fn claim(
         &self,
-        kind: &str,
+        kind: NoticeKind,
         occ: OccurrenceId,
         user: UserId,
         offset: i32,
@@ -212,7 +212,7 @@ impl Notices {
             let won = store::notices::reclaim(&self.db, p.id, now, Timestamp(now.0 - RETRY_AFTER_MS)).await?;
             if won {
                 sent += usize::from(
-                    self.deliver(p.id, &p.kind, p.occurrence_id, p.user_id, p.offset_minutes)
+                    self.deliver(p.id, p.kind, p.occurrence_id, p.user_id, p.offset_minutes)
                         .await,
                 );
             }
@@ -221,7 +221,7 @@ impl Notices {
     }
 
     /// Sends a claimed notice and records the outcome; returns whether it was sent.
-    async fn deliver(&self, id: uuid::Uuid, kind: &str, occ: OccurrenceId, user: UserId, offset: i32) -> bool {
+    async fn deliver(&self, id: uuid::Uuid, kind: NoticeKind, occ: OccurrenceId, user: UserId, offset: i32) -> bool {
         let notice = match self.notice(id, kind, occ, user, offset).await {
             Ok(n) => n,
             Err(e) => {
@@ -250,7 +250,7 @@ impl Notices {
     async fn notice(
         &self,
         id: uuid::Uuid,
-        kind: &str,
+        kind: NoticeKind,
         occ: OccurrenceId,
         user: UserId,
         offset: i32,
@@ -259,7 +259,7 @@ impl Notices {
         let phone = store::notices::phone(&self.db, user).await?;
         let base = self.public_url.as_deref().unwrap_or("").trim_end_matches('/');
         let when = crate::recurrence::china_time(row.starts_at);
-        let (url, text) = if kind == "replay_ready" {
+        let (url, text) = if kind == NoticeKind::ReplayReady {
             (
                 format!("{base}/live/{occ}"),
                 format!(
@@ -267,7 +267,7 @@ impl Notices {
                     series.title
                 ),
             )
-        } else if kind == "cancelled" {
+        } else if kind == NoticeKind::Cancelled {
             (
                 format!("{base}/live"),
                 format!(
@@ -286,7 +286,7 @@ impl Notices {
         };
         Ok(Notice {
             id,
-            kind: kind.to_owned(),
+            kind,
             occurrence_id: occ,
             user_id: user,
             phone,

@@ -90,7 +90,7 @@ impl Schedule {
         let counts = store::occurrences::enrolment_counts(&self.db, occ.id).await?;
         let count = |st: &str| counts.iter().find(|(s, _)| s == st).map_or(0, |(_, n)| *n);
         let now = self.clock.now();
-        let state = LiveState::parse(&occ.state);
+        let state = occ.state;
         let my_enrolment = self.audience.enrolment_of(occ.id, user.id).await?;
         let may_manage = self.audience.manages(user, s).await?;
         let replay = match (occ.replay_course_id, occ.replay_lesson_id, occ.replay_asset_id) {

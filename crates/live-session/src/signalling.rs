@@ -89,7 +89,7 @@ async fn create_stream_key(
 ) -> ApiResult<(StatusCode, axum::Json<StreamKey>)> {
     live.rooms.check_publisher(id, &PublisherAuth::User(auth)).await?;
     let occ = live.audience.occurrence_row(id).await?;
-    match LiveState::parse(&occ.state) {
+    match occ.state {
         LiveState::Ended => return Err(LiveError::Refused(crate::lifecycle::Refusal::AlreadyEnded).into()),
         LiveState::Cancelled => return Err(LiveError::Refused(crate::lifecycle::Refusal::Cancelled).into()),
         _ => {}
@@ -164,7 +164,7 @@ async fn whip(
 ) -> ApiResult<Response> {
     live.rooms.check_publisher(id, &who).await?;
     let occ = live.audience.occurrence_row(id).await?;
-    match LiveState::parse(&occ.state) {
+    match occ.state {
         LiveState::Ended => return Err(LiveError::Refused(crate::lifecycle::Refusal::AlreadyEnded).into()),
         LiveState::Cancelled => return Err(LiveError::Refused(crate::lifecycle::Refusal::Cancelled).into()),
         _ => {}
@@ -229,7 +229,7 @@ async fn whep(
             LiveError::OccurrenceNotFound.into()
         });
     }
-    match LiveState::parse(&occ.state) {
+    match occ.state {
         LiveState::Live => {}
         LiveState::Scheduled => {
             return Err(LiveError::NotLiveYet.into());

@@ -25,6 +25,7 @@ pub mod probe;
 pub mod progress;
 pub mod s3;
 mod settings;
+pub mod states;
 mod transcode;
 mod uploads;
 
@@ -32,6 +33,7 @@ pub use assets::AssetId;
 pub use error::{Closed, MediaError, MediaResult};
 pub use playback::AssetAccess;
 pub use settings::MediaSettings;
+pub use states::{AssetState, UploadState};
 pub use transcode::{Plan, TRANSCODE, Transcoder, plan};
 pub use uploads::{CompleteRequest, NewUpload};
 

@@ -255,3 +255,23 @@ mod tests {
         assert!(!Province.may_have_parent(Some(Province)));
     }
 }
+
+/// A stored value outside the enum it maps to (the table's CHECK constraint makes this a bug).
+#[derive(Debug, thiserror::Error)]
+#[error("unknown stored value {0:?}")]
+pub struct UnknownValue(pub String);
+
+/// Rows decode their role and kind columns straight into the enums (`#[sqlx(try_from = "String")]`).
+impl TryFrom<String> for Role {
+    type Error = UnknownValue;
+    fn try_from(s: String) -> Result<Self, UnknownValue> {
+        Self::parse(&s).ok_or(UnknownValue(s))
+    }
+}
+
+impl TryFrom<String> for OrgKind {
+    type Error = UnknownValue;
+    fn try_from(s: String) -> Result<Self, UnknownValue> {
+        Self::parse(&s).ok_or(UnknownValue(s))
+    }
+}

@@ -68,10 +68,12 @@ pub(crate) struct CourseRow {
     pub topics: String,
     pub tags: String,
     pub cover_key: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub owner_org_id: OrgId,
     pub author_id: Option<UserId>,
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
     pub scope_org_id: OrgId,
     pub scope_path: String,
     pub owner_path: String,
@@ -85,15 +87,11 @@ pub(crate) struct CourseRow {
 
 impl CourseRow {
     pub(crate) fn status(&self) -> Status {
-        Status::parse(&self.status).unwrap_or(Status::Draft)
+        self.status
     }
 
     pub(crate) fn visibility(&self) -> Visibility {
-        if self.visibility == "public" {
-            Visibility::Public
-        } else {
-            Visibility::Scoped
-        }
+        self.visibility
     }
 
     pub(crate) fn summary(&self) -> CourseSummary {

@@ -87,7 +87,7 @@ impl Catalog {
                 msg("一个清单最多 500 门课程。", "At most 500 courses per list."),
             ));
         }
-        check_list_items(self, courses, &row.scope_path, row.visibility == "public").await?;
+        check_list_items(self, courses, &row.scope_path, row.visibility == Visibility::Public).await?;
         if !store::replace_items(&self.db, id, version, courses, self.clock.now()).await? {
             return Err(CatalogError::ListVersionConflict);
         }
@@ -127,11 +127,7 @@ impl Catalog {
             theme: row.theme,
             description: row.description,
             owner_org_id: row.owner_org_id,
-            visibility: if row.visibility == "public" {
-                Visibility::Public
-            } else {
-                Visibility::Scoped
-            },
+            visibility: row.visibility,
             scope_org_id: row.scope_org_id,
             published_from: row.published_from,
             published_until: row.published_until,
@@ -184,7 +180,7 @@ impl Catalog {
     /// Who sees list `id` (404 unless `viewer` does): whether it is public, and its scope path.
     pub(crate) async fn list_audience(&self, viewer: Option<&AuthUser>, id: ListId) -> CatalogResult<(bool, String)> {
         let row = self.visible_list(viewer, id).await?;
-        Ok((row.visibility == "public", row.scope_path))
+        Ok((row.visibility == Visibility::Public, row.scope_path))
     }
 
     async fn full_list(&self, viewer: Option<&AuthUser>, id: ListId) -> CatalogResult<ListView> {
@@ -286,13 +282,7 @@ impl Catalog {
         }
         let visibility = input
             .visibility
-            .or(existing.map(|e| {
-                if e.visibility == "public" {
-                    Visibility::Public
-                } else {
-                    Visibility::Scoped
-                }
-            }))
+            .or(existing.map(|e| e.visibility))
             .unwrap_or(Visibility::Scoped);
         let scope_org_id = input
             .scope_org_id
@@ -302,8 +292,12 @@ impl Catalog {
         if !self.manages_path(user, &owner_path).await? || !self.manages_path(user, &scope_path).await? {
             return Err(CatalogError::ListOrgsOutOfScope);
         }
-        self.check_public(user, existing.is_some_and(|e| e.visibility == "public"), visibility)
-            .await?;
+        self.check_public(
+            user,
+            existing.is_some_and(|e| e.visibility == Visibility::Public),
+            visibility,
+        )
+        .await?;
         let Some(title) = title else {
             return Err(CatalogError::Invalid(Vec::new()));
         };

@@ -20,7 +20,8 @@ pub(super) struct ListRow {
     pub(super) theme: String,
     pub(super) description: String,
     pub(super) owner_org_id: OrgId,
-    pub(super) visibility: String,
+    #[sqlx(try_from = "String")]
+    pub(super) visibility: Visibility,
     pub(super) scope_org_id: OrgId,
     pub(super) scope_path: String,
     pub(super) owner_path: String,

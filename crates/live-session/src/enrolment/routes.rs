@@ -8,6 +8,7 @@ use utoipa_axum::routes;
 
 use super::*;
 use crate::LiveError;
+use crate::lifecycle::LiveState;
 use crate::{Live, OccurrenceId, SeriesId};
 
 pub(crate) fn router() -> ApiRouter<Live> {
@@ -126,7 +127,7 @@ pub(super) async fn cancel_series(
     live.schedule.leave_series(id, auth.id).await?;
     for o in live.schedule.open_occurrences(id, now).await? {
         // Seats in lectures that have begun are history.
-        if o.state == "scheduled" && o.starts_at > now {
+        if o.state == LiveState::Scheduled && o.starts_at > now {
             let _ = live.schedule.cancel(o.id, auth.id).await?;
         }
     }

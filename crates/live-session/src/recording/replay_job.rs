@@ -10,6 +10,7 @@ use tokio::process::Command;
 
 use super::*;
 use crate::LiveResult;
+use crate::lifecycle::LiveState;
 use crate::notify::Notices;
 use crate::{OccurrenceId, store};
 
@@ -45,7 +46,7 @@ impl Recording {
             return Ok(());
         }
         let row = self.audience.occurrence_row(occ).await?;
-        if row.state != "ended" || self.recording_here(occ) {
+        if row.state != LiveState::Ended || self.recording_here(occ) {
             return Ok(());
         }
         let now = self.clock.now();
@@ -91,9 +92,9 @@ impl Recording {
         for (occ, asset) in processing {
             let Some(asset) = asset else { continue };
             let view = setup.media.asset_view(asset).await?;
-            let state = match view.state.as_str() {
-                "ready" => "ready",
-                "failed" => "failed",
+            let state = match view.state {
+                media::AssetState::Ready => "ready",
+                media::AssetState::Failed => "failed",
                 _ => continue,
             };
             // Notices first (each is claimed once, so a repeat after an error sends only what

@@ -21,8 +21,7 @@ pub struct ReplayView {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ReplayItem {
     pub at_s: f64,
-    /// `chat` or `question`.
-    pub kind: String,
+    pub kind: crate::model::MessageKind,
     pub author: String,
     pub text: String,
 }
@@ -57,7 +56,7 @@ pub(super) async fn replay_view(
             |(kind, author, text, answered, answered_at, _)| match (kind.as_str(), answered, answered_at) {
                 ("question", true, Some(t)) => Some(ReplayItem {
                     at_s: at(*t),
-                    kind: kind.clone(),
+                    kind: crate::model::MessageKind::parse(kind),
                     author: author.clone(),
                     text: text.clone(),
                 }),
@@ -70,7 +69,7 @@ pub(super) async fn replay_view(
         .into_iter()
         .map(|(kind, author, text, _, _, created)| ReplayItem {
             at_s: at(created),
-            kind,
+            kind: crate::model::MessageKind::parse(&kind),
             author,
             text,
         })

@@ -96,9 +96,7 @@ async fn events(
         .events
         .subscribe(id)
         .ok_or_else(|| LiveError::Internal(anyhow::anyhow!("events lock poisoned")))?;
-    let first = LiveEvent::State {
-        state: LiveState::parse(&occ.state),
-    };
+    let first = LiveEvent::State { state: occ.state };
     let viewers = LiveEvent::Viewers {
         count: rooms.viewer_total(id),
     };
@@ -151,9 +149,7 @@ async fn events(
                 // Quiet for a while: re-read the state (another node may have changed it).
                 Err(_) => {
                     if let Ok(occ) = s.rooms.audience.occurrence_row(s.id).await {
-                        s.pending.push(LiveEvent::State {
-                            state: LiveState::parse(&occ.state),
-                        });
+                        s.pending.push(LiveEvent::State { state: occ.state });
                     }
                 }
             }

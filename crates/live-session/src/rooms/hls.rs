@@ -228,7 +228,7 @@ async fn heartbeat(
         return Err(LiveError::OccurrenceNotFound.into());
     }
     let now = rooms.clock.now();
-    let state = LiveState::parse(&occ.state);
+    let state = occ.state;
     let known = req.session.and_then(|s| {
         rooms
             .hls

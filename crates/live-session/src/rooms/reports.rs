@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use super::Rooms;
+use crate::model::EnrolmentState;
 use crate::{LiveError, LiveResult};
 use crate::{OccurrenceId, store};
 
@@ -28,8 +29,7 @@ pub struct PersonAttendance {
     pub phone: String,
     pub org_id: Option<OrgId>,
     pub org_name: String,
-    /// enrolled, waitlisted, cancelled, or `none` (watched without enrolling, e.g. staff).
-    pub enrolment: String,
+    pub enrolment: Standing,
     pub minutes: f64,
     pub attended: bool,
 }
@@ -43,13 +43,46 @@ pub struct OrgAttendance {
     pub minutes: f64,
 }
 
+/// Where a person stood for the lecture: their enrolment, or `none` (watched without
+/// enrolling, e.g. staff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Standing {
+    Enrolled,
+    Waitlisted,
+    Cancelled,
+    None,
+}
+
+impl Standing {
+    /// As the CSV export says it.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Enrolled => "已报名",
+            Self::Waitlisted => "候补",
+            Self::Cancelled => "已取消",
+            Self::None => "未报名",
+        }
+    }
+}
+
+impl From<EnrolmentState> for Standing {
+    fn from(s: EnrolmentState) -> Self {
+        match s {
+            EnrolmentState::Enrolled => Self::Enrolled,
+            EnrolmentState::Waitlisted => Self::Waitlisted,
+            EnrolmentState::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AttendanceReport {
     pub occurrence_id: OccurrenceId,
     pub title: String,
     pub starts_at: Timestamp,
-    pub state: String,
-    /// Minutes the occurrence was actually rooms.
+    pub state: crate::lifecycle::LiveState,
+    /// Minutes the occurrence was actually live.
     pub live_minutes: f64,
     /// Share of the live time that counts as attended.
     pub threshold: f64,
@@ -68,9 +101,12 @@ impl Rooms {
         let live_ms = occ.lifecycle().live_ms_at(self.clock.now());
         let minutes = self.attendance.attended_ms(id).await?;
         let enrolments = store::enrolments::states(&self.db, id).await?;
-        let mut people: BTreeMap<UserId, String> = enrolments.into_iter().collect();
+        let mut people: BTreeMap<UserId, Standing> = enrolments
+            .into_iter()
+            .map(|(u, s)| (u, EnrolmentState::parse(&s).into()))
+            .collect();
         for u in minutes.keys() {
-            people.entry(*u).or_insert_with(|| "none".into());
+            people.entry(*u).or_insert(Standing::None);
         }
         // Each person with their first organization (in tree order).
         let mut out = Vec::new();
@@ -113,7 +149,7 @@ impl Rooms {
                 }
             };
             let o = &mut by_org[i];
-            o.enrolled += usize::from(p.enrolment == "enrolled");
+            o.enrolled += usize::from(p.enrolment == Standing::Enrolled);
             o.attended += usize::from(p.attended);
             o.minutes += p.minutes;
         }
@@ -124,7 +160,7 @@ impl Rooms {
             state: occ.state,
             live_minutes: (live_ms as f64 / 6_000.0).round() / 10.0,
             threshold: series.threshold,
-            enrolled: out.iter().filter(|p| p.enrolment == "enrolled").count(),
+            enrolled: out.iter().filter(|p| p.enrolment == Standing::Enrolled).count(),
             attended: out.iter().filter(|p| p.attended).count(),
             by_org,
             people: out,
@@ -158,12 +194,6 @@ async fn attendance_csv(
     Path(id): Path<OccurrenceId>,
 ) -> ApiResult<Response> {
     let r = rooms.report(&auth, id).await?;
-    let state = |e: &str| match e {
-        "enrolled" => "已报名",
-        "waitlisted" => "候补",
-        "cancelled" => "已取消",
-        _ => "未报名",
-    };
     let rows: Vec<Vec<String>> = r
         .people
         .iter()
@@ -172,7 +202,7 @@ async fn attendance_csv(
                 p.display_name.clone(),
                 p.phone.clone(),
                 p.org_name.clone(),
-                state(&p.enrolment).to_owned(),
+                p.enrolment.label().to_owned(),
                 format!("{:.1}", p.minutes),
                 if p.attended { "是" } else { "否" }.to_owned(),
             ]

@@ -5,6 +5,7 @@ use platform::Timestamp;
 use platform::auth::AuthUser;
 
 use super::*;
+use crate::lifecycle::LiveState;
 use crate::schedule::Schedule;
 use crate::store;
 use crate::{LiveError, LiveResult};
@@ -58,7 +59,7 @@ impl Schedule {
         let existing = self.occurrences_of(id).await?;
         let dropped: Vec<OccurrenceId> = existing
             .iter()
-            .filter(|o| o.state == "scheduled" && o.starts_at > now && !wanted.contains(&o.starts_at))
+            .filter(|o| o.state == LiveState::Scheduled && o.starts_at > now && !wanted.contains(&o.starts_at))
             .map(|o| o.id)
             .collect();
         let fields = SeriesFields {

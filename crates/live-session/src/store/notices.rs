@@ -6,6 +6,7 @@ use platform::ids::UserId;
 use platform::{Db, Timestamp, db_execute, with_db};
 
 use crate::OccurrenceId;
+use crate::model::NoticeKind;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct Due {
@@ -17,7 +18,8 @@ pub(crate) struct Due {
 #[derive(sqlx::FromRow)]
 pub(crate) struct Pending {
     pub id: uuid::Uuid,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: NoticeKind,
     pub occurrence_id: OccurrenceId,
     pub user_id: UserId,
     pub offset_minutes: i32,
@@ -51,7 +53,7 @@ pub(crate) async fn recipients(db: &Db, occ: OccurrenceId, waitlisted: bool) -> 
 pub(crate) async fn claim(
     db: &Db,
     id: uuid::Uuid,
-    kind: &str,
+    kind: NoticeKind,
     occ: OccurrenceId,
     user: UserId,
     offset: i32,
@@ -64,7 +66,7 @@ pub(crate) async fn claim(
          VALUES ($1, $2, $3, $4, $5, $6, 1, $6) ON CONFLICT (kind, occurrence_id, user_id, offset_minutes) DO \
          NOTHING",
         id,
-        kind,
+        kind.as_str(),
         occ,
         user,
         offset,

@@ -6,6 +6,7 @@ use platform::{Db, Timestamp, with_db};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::lifecycle::LiveState;
 use crate::{OccurrenceId, SeriesId};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -13,8 +14,8 @@ pub struct OccurrenceBrief {
     pub id: OccurrenceId,
     pub starts_at: Timestamp,
     pub ends_at: Timestamp,
-    /// scheduled, live, paused, ended or cancelled.
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: LiveState,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -175,7 +176,10 @@ pub(crate) async fn update(
         .rows_affected();
         if n == 1 {
             // Future scheduled occurrences follow the new rule; the past and the live stay.
-            for o in existing.iter().filter(|o| o.state == "scheduled" && o.starts_at > now) {
+            for o in existing
+                .iter()
+                .filter(|o| o.state == LiveState::Scheduled && o.starts_at > now)
+            {
                 let keep = wanted.contains(&o.starts_at);
                 sqlx::query(
                     "UPDATE live_occurrences SET state = CASE WHEN $2 THEN 'scheduled' ELSE 'cancelled' END,
@@ -205,7 +209,7 @@ pub(crate) async fn update(
             // A cancelled future occurrence that the rule brings back is scheduled again.
             for o in existing
                 .iter()
-                .filter(|o| o.state == "cancelled" && wanted.contains(&o.starts_at))
+                .filter(|o| o.state == LiveState::Cancelled && wanted.contains(&o.starts_at))
             {
                 sqlx::query(
                     "UPDATE live_occurrences SET state = 'scheduled', ends_at = starts_at + $2, \

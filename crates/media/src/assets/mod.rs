@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::Media;
+use crate::states::AssetState;
 use crate::{MediaError, MediaResult};
 
 mod store;
@@ -35,8 +36,7 @@ pub struct Rendition {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AssetView {
     pub id: AssetId,
-    /// uploading, processing, ready or failed.
-    pub state: String,
+    pub state: AssetState,
     /// Percent of the processing done (0–100).
     pub progress: i32,
     pub filename: String,
@@ -89,14 +89,14 @@ impl Media {
     /// The asset's public state, with the transcoding job's progress while processing.
     pub async fn asset_view(&self, id: AssetId) -> MediaResult<AssetView> {
         let row = self.asset(id).await?.ok_or(MediaError::AssetNotFound)?;
-        let progress = match (row.state.as_str(), row.job_id) {
-            ("ready", _) => 100,
-            ("processing", Some(job)) => self.jobs.status(job).await?.map_or(0, |(_, p, _, _)| p),
+        let progress = match (row.state, row.job_id) {
+            (AssetState::Ready, _) => 100,
+            (AssetState::Processing, Some(job)) => self.jobs.status(job).await?.map_or(0, |(_, p, _, _)| p),
             _ => 0,
         };
         Ok(AssetView {
             id: row.id,
-            state: row.state.clone(),
+            state: row.state,
             progress,
             filename: row.filename.clone(),
             size: row.size,

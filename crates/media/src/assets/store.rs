@@ -8,12 +8,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::ids::AssetId;
+use crate::states::AssetState;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct AssetRow {
     pub id: AssetId,
     pub owner_id: Option<UserId>,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: AssetState,
     pub filename: String,
     pub size: i64,
     pub source_key: Option<String>,

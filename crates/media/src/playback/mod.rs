@@ -28,6 +28,7 @@ use utoipa_axum::routes;
 
 use crate::Media;
 use crate::assets::AssetId;
+use crate::states::AssetState;
 use crate::{MediaError, MediaResult};
 
 mod store;
@@ -188,7 +189,7 @@ async fn playback(
     if !pb.media.may_watch(&auth, &row).await? {
         return Err(MediaError::AssetNotFound.into());
     }
-    if row.state != "ready" {
+    if row.state != AssetState::Ready {
         return Err(MediaError::AssetNotReady { playing: true }.into());
     }
     pb.open_session(auth.id).await?;

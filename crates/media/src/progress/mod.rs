@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 
 use crate::assets::AssetId;
 use crate::playback::Playback;
+use crate::states::AssetState;
 use crate::{MediaError, MediaResult};
 
 mod store;
@@ -185,8 +186,8 @@ impl Playback {
         if !self.media.may_watch(user, &row).await? {
             return Err(MediaError::AssetNotFound);
         }
-        let duration_ms = match (row.state.as_str(), row.duration_ms) {
-            ("ready", Some(d)) if d > 0 => d,
+        let duration_ms = match (row.state, row.duration_ms) {
+            (AssetState::Ready, Some(d)) if d > 0 => d,
             _ => {
                 return Err(MediaError::AssetNotReady { playing: false });
             }

@@ -8,6 +8,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use super::*;
 use crate::assets::{AssetId, Rendition};
 use crate::probe::{self, Probe};
+use crate::states::AssetState;
 
 impl Transcoder {
     pub(super) async fn transcode(&self, job: &Job, asset: AssetId, ctx: &JobContext) -> Result<(), JobError> {
@@ -17,7 +18,7 @@ impl Transcoder {
             .await
             .map_err(retry)?
             .ok_or_else(|| JobError::Fatal("asset vanished".into()))?;
-        if row.state != "processing" {
+        if row.state != AssetState::Processing {
             return Ok(());
         }
         if ffmpeg_version(&m.cfg.ffmpeg, &m.cfg.ffprobe).await.is_none() {

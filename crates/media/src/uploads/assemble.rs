@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use super::*;
 use crate::Media;
 use crate::assets::AssetId;
+use crate::states::UploadState;
 use crate::{Closed, MediaError, MediaResult};
 
 impl Media {
@@ -17,11 +18,11 @@ impl Media {
     /// and its transcoding job in one transaction.
     pub(crate) async fn complete(&self, user: &AuthUser, id: UploadId, req: CompleteRequest) -> MediaResult<AssetId> {
         let row = self.own_upload(user, id).await?;
-        match (row.state.as_str(), row.asset_id) {
-            ("completed", Some(asset)) => {
+        match (row.state, row.asset_id) {
+            (UploadState::Completed, Some(asset)) => {
                 return Err(MediaError::UploadCompleted { asset });
             }
-            ("open", _) => {}
+            (UploadState::Open, _) => {}
             _ => {
                 return Err(MediaError::UploadClosed(Closed::CompletingOrCancelled));
             }

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use crate::Media;
 use crate::assets::AssetId;
+use crate::states::UploadState;
 
 mod assemble;
 mod routes;
@@ -46,8 +47,7 @@ pub struct UploadView {
     pub chunks: i32,
     /// Chunks stored so far.
     pub received: Vec<i32>,
-    /// open, completing, completed or aborted.
-    pub state: String,
+    pub state: UploadState,
     pub asset_id: Option<AssetId>,
     pub expires_at: Timestamp,
 }
@@ -158,7 +158,7 @@ impl Media {
             chunk_size,
             chunks,
             received: Vec::new(),
-            state: "open".into(),
+            state: UploadState::Open,
             asset_id: None,
             expires_at: expires,
         })
@@ -166,7 +166,7 @@ impl Media {
 
     pub(crate) async fn put_chunk(&self, user: &AuthUser, id: UploadId, n: i32, body: bytes::Bytes) -> MediaResult<()> {
         let row = self.own_upload(user, id).await?;
-        if row.state != "open" {
+        if row.state != UploadState::Open {
             return Err(MediaError::UploadClosed(Closed::ForChunks));
         }
         if n < 0 || n >= row.chunk_count {

@@ -9,6 +9,7 @@ use platform::{Db, Timestamp, db_execute, with_db};
 
 use crate::TRANSCODE;
 use crate::ids::{AssetId, UploadId};
+use crate::states::UploadState;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(super) struct UploadRow {
@@ -19,7 +20,8 @@ pub(super) struct UploadRow {
     pub(super) size: i64,
     pub(super) chunk_size: i64,
     pub(super) chunk_count: i32,
-    pub(super) state: String,
+    #[sqlx(try_from = "String")]
+    pub(super) state: UploadState,
     pub(super) asset_id: Option<AssetId>,
     pub(super) expires_at: Timestamp,
 }

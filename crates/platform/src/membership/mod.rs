@@ -66,8 +66,8 @@ pub struct MemberView {
     pub display_name: String,
     /// Masked as `138****5678`.
     pub phone: String,
-    #[schema(value_type = Role)]
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
 }
 
 pub(crate) fn router() -> ApiRouter<Accounts> {
@@ -136,7 +136,7 @@ async fn list_members(
                 .and_then(|p| PhoneNumber::parse(p).ok())
                 .map(|p| p.masked())
                 .unwrap_or_default(),
-            role: r.role.clone(),
+            role: r.role,
         },
     )))
 }

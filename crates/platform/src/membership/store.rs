@@ -6,6 +6,7 @@ use crate::clock::Timestamp;
 use crate::db::Db;
 use crate::ids::{InvitationId, OrgId, UserId};
 use crate::orgs::{OrgRow, Via};
+use crate::validate::{OrgKind, Role};
 use crate::{db_execute, with_db};
 
 /// A direct member of an organization (the phone number still unmasked).
@@ -14,7 +15,8 @@ pub(super) struct MemberRow {
     pub(super) id: UserId,
     pub(super) display_name: String,
     pub(super) phone: Option<String>,
-    pub(super) role: String,
+    #[sqlx(try_from = "String")]
+    pub(super) role: Role,
 }
 
 /// An open invitation with its organization and the name of the staff member who invited.
@@ -23,7 +25,8 @@ pub(super) struct InvitationRow {
     pub(super) id: InvitationId,
     pub(super) org_id: OrgId,
     pub(super) name: String,
-    pub(super) kind: String,
+    #[sqlx(try_from = "String")]
+    pub(super) kind: OrgKind,
     pub(super) parent_id: Option<OrgId>,
     pub(super) invited_by_name: String,
     pub(super) expires_at: Timestamp,

@@ -121,7 +121,7 @@ pub async fn create_org(
         })?),
         None => None,
     };
-    let parent_kind = parent_row.as_ref().and_then(|p| OrgKind::parse(&p.kind));
+    let parent_kind = parent_row.as_ref().map(|p| p.kind);
     if !kind.may_have_parent(parent_kind) {
         return Err(PlatformError::field(
             "parent_id",
@@ -145,7 +145,7 @@ pub async fn create_org(
     Ok(OrgView {
         id,
         name,
-        kind: kind.as_str().to_owned(),
+        kind,
         parent_id: parent,
     })
 }

@@ -204,7 +204,7 @@ pub(super) async fn rotate_join_code(
 ) -> ApiResult<(StatusCode, Json<JoinCodeResponse>)> {
     require_scope(&acc.db, &auth, id).await?;
     let row = org_row(&acc.db, id).await?.ok_or(PlatformError::OrgNotFound)?;
-    if !OrgKind::parse(&row.kind).is_some_and(OrgKind::has_join_code) {
+    if !row.kind.has_join_code() {
         return Err(PlatformError::JoinCodeNotApplicable.into());
     }
     // A collision with another organization's code is astronomically rare; retry once anyway.

@@ -19,8 +19,8 @@ use crate::{db_execute, with_db};
 pub struct OrgView {
     pub id: OrgId,
     pub name: String,
-    #[schema(value_type = OrgKind)]
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: OrgKind,
     pub parent_id: Option<OrgId>,
 }
 
@@ -28,7 +28,8 @@ pub struct OrgView {
 pub(crate) struct OrgRow {
     pub(crate) id: OrgId,
     pub(crate) name: String,
-    pub(crate) kind: String,
+    #[sqlx(try_from = "String")]
+    pub(crate) kind: OrgKind,
     pub(crate) parent_id: Option<OrgId>,
     pub(crate) path: String,
     pub(crate) join_code: Option<String>,

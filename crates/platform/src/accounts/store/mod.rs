@@ -22,14 +22,14 @@ pub(crate) struct UserRow {
     pub phone: Option<String>,
     pub password_hash: Option<String>,
     pub display_name: String,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub must_change_password: bool,
 }
 
 impl UserRow {
     pub(crate) fn role(&self) -> Role {
-        // The CHECK constraint admits only the four roles.
-        Role::parse(&self.role).unwrap_or(Role::Parent)
+        self.role
     }
 }
 
