@@ -18,17 +18,21 @@ pub(crate) enum Watcher {
     Ticket(String),
 }
 
+/// The `Authorization: Bearer …` token, if any.
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Watcher {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim);
-        match bearer {
+        match bearer(parts) {
             Some(t) if t.starts_with("pst.") => Ok(Self::Ticket(t.to_owned())),
             _ => AuthUser::from_request_parts(parts, state).await.map(Self::User),
         }
@@ -48,13 +52,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PublisherAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim);
-        match bearer {
+        match bearer(parts) {
             Some(t) if t.starts_with(STREAM_KEY_PREFIX) => Ok(Self::StreamKey(t.to_owned())),
             _ => AuthUser::from_request_parts(parts, state).await.map(Self::User),
         }

@@ -48,6 +48,10 @@ impl SeriesRow {
 const SERIES_COLUMNS: &str = "id, expert_id, title, description, lecturer, rrule, exceptions, first_start, \
                               duration_min, capacity, scope_org_id, threshold, version, replay_course_id, age_stages";
 
+/// A scheduled occurrence: bind `(id, series, starts_at, ends_at, now)`.
+const INSERT_OCCURRENCE: &str = "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, \
+                                 updated_at) VALUES ($1, $2, $3, $4, 'scheduled', $5, $5)";
+
 /// The checked fields of a series as its row stores them (exceptions and stages as JSON).
 pub(crate) struct SeriesFields<'a> {
     pub title: &'a str,
@@ -119,17 +123,14 @@ pub(crate) async fn insert(
         .execute(&mut *tx)
         .await?;
         for at in starts {
-            sqlx::query(
-                "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'scheduled', $5, $5)",
-            )
-            .bind(OccurrenceId::new())
-            .bind(id)
-            .bind(*at)
-            .bind(Timestamp(at.0 + dur_ms))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(INSERT_OCCURRENCE)
+                .bind(OccurrenceId::new())
+                .bind(id)
+                .bind(*at)
+                .bind(Timestamp(at.0 + dur_ms))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok::<(), sqlx::Error>(())
@@ -193,18 +194,14 @@ pub(crate) async fn update(
                 .await?;
             }
             for at in wanted.iter().filter(|t| !existing.iter().any(|o| o.starts_at == **t)) {
-                sqlx::query(
-                    "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, \
-                     updated_at)
-                     VALUES ($1, $2, $3, $4, 'scheduled', $5, $5)",
-                )
-                .bind(OccurrenceId::new())
-                .bind(id)
-                .bind(*at)
-                .bind(Timestamp(at.0 + dur_ms))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(INSERT_OCCURRENCE)
+                    .bind(OccurrenceId::new())
+                    .bind(id)
+                    .bind(*at)
+                    .bind(Timestamp(at.0 + dur_ms))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
             }
             // A cancelled future occurrence that the rule brings back is scheduled again.
             for o in existing

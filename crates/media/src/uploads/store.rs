@@ -192,45 +192,7 @@ pub(super) async fn reopen(db: &Db, id: UploadId) -> Result<(), sqlx::Error> {
 /// Completes upload `id` as asset `a`, in one transaction: the asset, its transcoding job, the
 /// upload marked completed, and its chunk rows gone.
 pub(super) async fn complete(db: &Db, id: UploadId, a: &NewAsset<'_>) -> Result<(), sqlx::Error> {
-    with_db!(db, |pool| {
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO assets (id, owner_id, state, filename, content_type, size, sha256, \
-             source_key, job_id, created_at, updated_at)
-                 VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $9)",
-        )
-        .bind(a.id)
-        .bind(a.owner)
-        .bind(a.filename)
-        .bind(a.content_type)
-        .bind(a.size)
-        .bind(a.sha256)
-        .bind(a.source_key)
-        .bind(a.job)
-        .bind(a.now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(Jobs::INSERT_SQL)
-            .bind(a.job)
-            .bind(TRANSCODE)
-            .bind(a.payload)
-            .bind(a.max_attempts)
-            .bind(a.now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE uploads SET state = 'completed', asset_id = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(a.id)
-            .bind(a.now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-    });
-    Ok(())
+    insert_asset(db, a, Some(id)).await
 }
 
 /// An asset with these bytes (by SHA-256) that has not failed, the oldest first.
@@ -245,6 +207,12 @@ pub(super) async fn asset_with_sha256(db: &Db, sha256: &str) -> Result<Option<As
 
 /// Creates asset `a` and its transcoding job in one transaction (a file ingested whole).
 pub(super) async fn create_asset(db: &Db, a: &NewAsset<'_>) -> Result<(), sqlx::Error> {
+    insert_asset(db, a, None).await
+}
+
+/// The asset, its transcoding job and, for a completed upload, the upload marked completed and
+/// its chunk rows gone: one transaction.
+async fn insert_asset(db: &Db, a: &NewAsset<'_>, upload: Option<UploadId>) -> Result<(), sqlx::Error> {
     with_db!(db, |pool| {
         let mut tx = pool.begin().await?;
         sqlx::query(
@@ -271,6 +239,18 @@ pub(super) async fn create_asset(db: &Db, a: &NewAsset<'_>) -> Result<(), sqlx::
             .bind(a.now)
             .execute(&mut *tx)
             .await?;
+        if let Some(id) = upload {
+            sqlx::query("UPDATE uploads SET state = 'completed', asset_id = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(a.id)
+                .bind(a.now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
     });
     Ok(())
