@@ -40,7 +40,7 @@ impl OrgRow {
         OrgView {
             id: self.id,
             name: self.name.clone(),
-            kind: self.kind.clone(),
+            kind: self.kind,
             parent_id: self.parent_id,
         }
     }
