@@ -534,12 +534,27 @@ async fn spawn_listening(mut cmd: tokio::process::Command) -> anyhow::Result<(to
     Ok((child, base))
 }
 
+/// A send time as letters (`a`–`j` for 0–9): the contact filter masks long digit runs as phone
+/// numbers, and the message must reach listeners as it was sent.
+fn stamp(ms: i64) -> String {
+    ms.to_string().bytes().map(|b| char::from(b - b'0' + b'a')).collect()
+}
+
+fn unstamp(s: &str) -> Option<i64> {
+    s.bytes()
+        .map(|b| char::from(b - b'a' + b'0'))
+        .collect::<String>()
+        .parse()
+        .ok()
+}
+
 /// One chat fan-out measurement against a running server: `listeners` event streams at
-/// `events_url`; `send(i)` posts message `i` (its text carries the send time).
+/// `events_urls` (listener `i` opens the `i`-th, round robin: one user may hold only
+/// `SESSIONS_PER_USER` streams); `send(i)` posts message `i` (its text carries the send time).
 async fn chat_run<F, Fut>(
     label: &str,
     pid: u32,
-    events_url: String,
+    events_urls: Vec<String>,
     listeners: usize,
     rate: u64,
     seconds: u64,
@@ -553,8 +568,9 @@ where
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<f64>();
     let mut streams = Vec::new();
     let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    for _ in 0..listeners {
-        let (client, url, tx, connected) = (client.clone(), events_url.clone(), tx.clone(), connected.clone());
+    for i in 0..listeners {
+        let url = events_urls[i % events_urls.len()].clone();
+        let (client, tx, connected) = (client.clone(), tx.clone(), connected.clone());
         streams.push(tokio::spawn(async move {
             let Ok(mut res) = client.get(&url).send().await else {
                 return;
@@ -567,14 +583,14 @@ where
             while let Ok(Some(chunk)) = res.chunk().await {
                 carry.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(i) = carry.find("bench ") {
-                    let digits: String = carry[i + 6..].chars().take_while(char::is_ascii_digit).collect();
-                    if digits.len() < 13 {
+                    let stamp: String = carry[i + 6..].chars().take_while(|c| ('a'..='j').contains(c)).collect();
+                    if stamp.len() < 13 {
                         break;
                     }
-                    if let Ok(sent) = digits.parse::<i64>() {
+                    if let Some(sent) = unstamp(&stamp) {
                         let _ = tx.send((now().0 - sent) as f64);
                     }
-                    carry.drain(..i + 6 + digits.len());
+                    carry.drain(..i + 6 + stamp.len());
                 }
                 if carry.len() > 4096 {
                     let keep = carry.len() - 64;
@@ -602,7 +618,7 @@ where
         tick.tick().await;
         let (send, refused) = (send.clone(), refused.clone());
         posts.push(tokio::spawn(async move {
-            if !send(i, format!("bench {}", now().0)).await {
+            if !send(i, format!("bench {}", stamp(now().0))).await {
                 refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }));
@@ -644,8 +660,11 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
         bin.exists(),
         "build the server first: cargo build --release -p server -p bench"
     );
-    // Each parent may post ten messages a minute: enough of them for the rate, and some spare.
-    let posters = (rate as usize * 6 + 10).max(20);
+    // Each parent may post ten messages a minute: enough of them for the rate, and some spare;
+    // and each may hold two event streams: enough of them for the listeners.
+    let posters = (rate as usize * 6 + 10)
+        .max(20)
+        .max(listeners.div_ceil(live_session::slots::SESSIONS_PER_USER));
     let dir = tempfile::tempdir()?;
     let secret = "bench-secret-0123456789abcdef0123456789";
     let mut settings = Settings {
@@ -758,18 +777,22 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
         )?;
         db.close().await;
     }
-    let ticket: serde_json::Value = client
-        .post(format!("{base}/api/v1/live/occurrences/{occ}/tickets"))
-        .bearer_auth(&expert)
-        .json(&serde_json::json!({}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let events = format!(
-        "{base}/api/v1/live/occurrences/{occ}/events?ticket={}",
-        ticket["ticket"].as_str().context("ticket")?
-    );
+    // One events URL per enrolled parent (a ticket is a user's), so no user exceeds the limit.
+    let mut events = Vec::new();
+    for t in &tokens {
+        let ticket: serde_json::Value = client
+            .post(format!("{base}/api/v1/live/occurrences/{occ}/tickets"))
+            .bearer_auth(t)
+            .json(&serde_json::json!({}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        events.push(format!(
+            "{base}/api/v1/live/occurrences/{occ}/events?ticket={}",
+            ticket["ticket"].as_str().context("ticket")?
+        ));
+    }
     let tokens = std::sync::Arc::new(tokens);
     let post_url = format!("{base}/api/v1/live/occurrences/{occ}/messages");
     let ours = {
@@ -809,7 +832,7 @@ async fn chat(listeners: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
         chat_run(
             "bare axum SSE broadcast",
             rpid,
-            format!("{rbase}/events"),
+            vec![format!("{rbase}/events")],
             listeners,
             rate,
             seconds,
