@@ -8,7 +8,9 @@
 //! `fanout`: one publisher (~500 kbit/s VP8 + Opus) and N WHEP subscribers from `live-load`, a
 //! separate process on loopback, for each N: the server's CPU per subscriber (and the per-core
 //! capacity it implies), RSS per subscriber, lost packets, and late joiners' time to their first
-//! keyframe. The server is this process; the load tool shares the two cores.
+//! keyframe. The server is this process; the load tool shares the two cores. The viewers are
+//! enrolled parents of the school, two sessions each (the most one user may hold), whose tokens
+//! the load tool reads from a file.
 //!
 //! `mux`: the same fan-out through a socket per peer and through the one shared UDP port, in
 //! one run.
@@ -301,14 +303,19 @@ const FANOUT_HEADER: &str = "| subscribers | connected | server CPU (of one core
                              p95 \
                              ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|";
 
+/// Viewers joining during the steady state, each timed to its first keyframe.
+const LATE_JOINERS: usize = 20;
+
 /// One fan-out run per count; the table rows.
 async fn fanout(counts: &[usize], seconds: u64, bitrate_kbps: u64, udp_mux: bool) -> anyhow::Result<Vec<Vec<String>>> {
-    let bench = Bench::start(|s| {
+    let mut bench = Bench::start(|s| {
         s.live.media_addrs = vec!["127.0.0.1:0".into()];
         // The SFU alone (the synthetic VP8 frames are no video for ffmpeg to record), with no
         // WebRTC viewer limit.
         s.live.recording = false;
         s.live.webrtc_viewer_limit = 0;
+        // Every viewer's parent logs in from this one address.
+        s.auth.login_attempts_per_ip = 1_000_000;
         if udp_mux {
             s.live.udp_port = 40_000 + rand::random::<u16>() % 20_000;
             s.live.udp_public_ip = Some("127.0.0.1".into());
@@ -325,12 +332,20 @@ async fn fanout(counts: &[usize], seconds: u64, bitrate_kbps: u64, udp_mux: bool
     for (i, n) in counts.iter().enumerate() {
         // A fresh occurrence per run (the expert watches through the same token: managers may).
         let occ = bench.occurrence(&format!("扇出 {n}"), 2 + i as i64 * 7).await?;
+        // Viewers are enrolled parents, two sessions each (the most one user may hold), so the
+        // late joiners too get a session of their own instead of replacing a viewer's.
+        let viewer_tokens = bench.enrolled_parents(&occ, (n + LATE_JOINERS).div_ceil(2)).await?;
+        let tokens_file = bench._dir.path().join(format!("viewer-tokens-{i}"));
+        std::fs::write(&tokens_file, viewer_tokens.join("\n"))?;
         let rss0 = rss_mib();
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
         let mut child = tokio::process::Command::new(&load)
             .args(["--base", &base, "--occ", &occ, "--token", &token])
+            .arg("--viewer-tokens-file")
+            .arg(&tokens_file)
             .args(["--viewers", &n.to_string(), "--seconds", &seconds.to_string()])
-            .args(["--bitrate-kbps", &bitrate_kbps.to_string(), "--late-joiners", "20"])
+            .args(["--bitrate-kbps", &bitrate_kbps.to_string()])
+            .args(["--late-joiners", &LATE_JOINERS.to_string()])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()?;
@@ -391,7 +406,10 @@ struct Bench {
     token: String,
     client: reqwest::Client,
     db: platform::Db,
+    accounts: platform::accounts::Accounts,
     school: platform::ids::OrgId,
+    /// Parents of the school made so far, logged in: their access tokens.
+    parents: Vec<String>,
     settings: Settings,
     stop: tokio::sync::oneshot::Sender<()>,
     serving: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -409,7 +427,7 @@ impl Bench {
         settings.log.level = "error".into();
         tweak(&mut settings);
         let app = server::build(settings.clone()).await?;
-        let db = app.db.clone();
+        let (db, accounts) = (app.db.clone(), app.accounts.clone());
         let province = platform::orgs::create_org(
             &db,
             app.accounts.now(),
@@ -457,7 +475,9 @@ impl Bench {
             token,
             client,
             db,
+            accounts,
             school: school.id,
+            parents: Vec::new(),
             settings,
             stop,
             serving,
@@ -480,6 +500,46 @@ impl Bench {
             .json()
             .await?;
         Ok(series["occurrences"][0]["id"].as_str().context("series")?.to_owned())
+    }
+
+    /// `n` parents of the school enrolled in `occ`, made and logged in as needed: their tokens.
+    async fn enrolled_parents(&mut self, occ: &str, n: usize) -> anyhow::Result<Vec<String>> {
+        while self.parents.len() < n {
+            let phone = format!("137{:08}", self.parents.len());
+            self.accounts
+                .create_user(platform::accounts::NewUser {
+                    phone: phone.clone(),
+                    password: "bench-pass-1".into(),
+                    display_name: format!("家长{}", self.parents.len()),
+                    role: platform::validate::Role::Parent,
+                    org: Some(self.school),
+                    must_change_password: false,
+                    privacy_consent: true,
+                })
+                .await?;
+            let login: serde_json::Value = self
+                .client
+                .post(format!("{}/api/v1/auth/login", self.base))
+                .json(&serde_json::json!({"phone": phone, "password": "bench-pass-1"}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            self.parents
+                .push(login["access_token"].as_str().context("parent login")?.to_owned());
+        }
+        let tokens = self.parents[..n].to_vec();
+        for t in &tokens {
+            let res = self
+                .client
+                .post(format!("{}/api/v1/live/occurrences/{occ}/enrolments", self.base))
+                .bearer_auth(t)
+                .json(&serde_json::json!({}))
+                .send()
+                .await?;
+            anyhow::ensure!(res.status().is_success(), "enrolment: {}", res.status());
+        }
+        Ok(tokens)
     }
 
     async fn stop(self) -> anyhow::Result<()> {

@@ -61,9 +61,14 @@ struct Args {
     /// Occurrence id
     #[arg(long)]
     occ: String,
-    /// Bearer token (used for WHIP, WHEP and DELETE)
+    /// Bearer token of the publisher (and of every viewer without `--viewer-tokens-file`)
     #[arg(long)]
     token: String,
+    /// Viewers' bearer tokens, one per line; viewer `i` (late joiners counted after the
+    /// steady-state viewers) uses line `i / 2`, so each account holds two sessions, the most
+    /// one user may
+    #[arg(long)]
+    viewer_tokens_file: Option<std::path::PathBuf>,
     /// Number of steady-state viewers
     #[arg(long)]
     viewers: usize,
@@ -312,6 +317,15 @@ struct Http {
 }
 
 impl Http {
+    /// The same endpoints as viewer `i` of `tokens` (the publisher's token when there are none).
+    fn viewer(&self, tokens: &[String], i: usize) -> Self {
+        let mut http = self.clone();
+        if !tokens.is_empty() {
+            http.token = tokens[(i / 2) % tokens.len()].clone();
+        }
+        http
+    }
+
     /// POST an SDP offer to `whip` or `whep`; returns (answer SDP, absolute session URL).
     async fn post_offer(&self, endpoint: &str, offer: String) -> Result<(String, reqwest::Url)> {
         let url = self
@@ -656,6 +670,8 @@ struct SubStats {
 
 struct Subscriber {
     peer: Peer,
+    /// The endpoints as this viewer (its own token ends its own session).
+    http: Http,
     session: reqwest::Url,
     stats: Arc<SubStats>,
 }
@@ -698,6 +714,7 @@ async fn start_subscriber(
     match res {
         Ok(stats) => Ok(Subscriber {
             peer,
+            http: http.clone(),
             session: session.expect("session set on success"),
             stats,
         }),
@@ -811,15 +828,14 @@ fn round3(x: f64) -> f64 {
 }
 
 /// DELETE every session and close every peer connection, 16 at a time.
-async fn teardown(http: &Http, subs: Vec<Subscriber>) {
+async fn teardown(subs: Vec<Subscriber>) {
     let sem = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
     let mut set = JoinSet::new();
     for s in subs {
-        let http = http.clone();
         let sem = Arc::clone(&sem);
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            http.delete(&s.session).await;
+            s.http.delete(&s.session).await;
             s.peer.close().await;
         });
     }
@@ -854,6 +870,16 @@ async fn run(args: Args) -> Result<serde_json::Value> {
         occ: args.occ.clone(),
         token: args.token.clone(),
     };
+    let viewer_tokens: Arc<Vec<String>> = Arc::new(match &args.viewer_tokens_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => Vec::new(),
+    });
 
     // 1. Publisher.
     let pub_stats = Arc::new(PubStats::default());
@@ -869,7 +895,7 @@ async fn run(args: Args) -> Result<serde_json::Value> {
     let sem = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
     let mut set = JoinSet::new();
     for i in 0..args.viewers {
-        let (http, ps, sem) = (http.clone(), Arc::clone(&pub_stats), Arc::clone(&sem));
+        let (http, ps, sem) = (http.viewer(&viewer_tokens, i), Arc::clone(&pub_stats), Arc::clone(&sem));
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             let r = start_subscriber(&http, &ps, None, None).await;
@@ -902,7 +928,8 @@ async fn run(args: Args) -> Result<serde_json::Value> {
     let steady_end = tokio::time::Instant::now() + Duration::from_secs(args.seconds);
     let late = {
         let (http, ps, n) = (http.clone(), Arc::clone(&pub_stats), args.late_joiners);
-        tokio::spawn(async move { late_joiners(http, ps, n).await })
+        let (tokens, first) = (Arc::clone(&viewer_tokens), args.viewers);
+        tokio::spawn(async move { late_joiners(http, ps, n, tokens, first).await })
     };
     tokio::time::sleep_until(steady_end).await;
     let (late_ms, late_failed, late_subs) = match late.await {
@@ -940,8 +967,8 @@ async fn run(args: Args) -> Result<serde_json::Value> {
          tearing down"
     );
 
-    teardown(&http, subs).await;
-    teardown(&http, late_subs).await;
+    teardown(subs).await;
+    teardown(late_subs).await;
     http.delete(&publisher.session).await;
     publisher.peer.close().await;
     publisher.tasks.abort_all();
@@ -974,7 +1001,13 @@ async fn run(args: Args) -> Result<serde_json::Value> {
 
 /// Connects `n` viewers one every 200 ms (after 3 s), each measuring WHEP POST -> first
 /// keyframe packet. Returns (latencies ms, failures, the connected subscribers).
-async fn late_joiners(http: Http, ps: Arc<PubStats>, n: usize) -> (Vec<f64>, usize, Vec<Subscriber>) {
+async fn late_joiners(
+    http: Http,
+    ps: Arc<PubStats>,
+    n: usize,
+    tokens: Arc<Vec<String>>,
+    first: usize,
+) -> (Vec<f64>, usize, Vec<Subscriber>) {
     if n == 0 {
         return (Vec::new(), 0, Vec::new());
     }
@@ -982,7 +1015,7 @@ async fn late_joiners(http: Http, ps: Arc<PubStats>, n: usize) -> (Vec<f64>, usi
     log!("starting {n} late joiners");
     let mut set = JoinSet::new();
     for i in 0..n {
-        let (http, ps) = (http.clone(), Arc::clone(&ps));
+        let (http, ps) = (http.viewer(&tokens, first + i), Arc::clone(&ps));
         set.spawn(async move {
             let (tx, mut rx) = watch::channel(None::<Instant>);
             let posted = StdMutex::new(None::<Instant>);
