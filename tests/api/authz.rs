@@ -84,6 +84,9 @@ struct World {
     c1: String,
     x: String,
     x_school: String,
+    partner: String,
+    /// A child each of the parents in and out of scope added.
+    children: (String, String),
     course: String,
     cover_file: String,
     asset: String,
@@ -104,6 +107,15 @@ struct World {
 }
 
 impl World {
+    /// The child the parent in or out of scope added (`another` gives only those two).
+    fn child_of(&self, a: Actor) -> &str {
+        if a == Actor::ParentIn {
+            &self.children.0
+        } else {
+            &self.children.1
+        }
+    }
+
     fn token(&self, a: Actor) -> Option<&str> {
         self.people.get(&a).map(|p| p.token.as_str())
     }
@@ -220,6 +232,9 @@ async fn world(app: &TestApp) -> World {
     let c2 = app.org("一年级二班", "class", Some(&s2)).await;
     let x = app.org("江苏省妇联", "province", None).await;
     let x_school = app.org("南京小学", "school", Some(&x)).await;
+    // A museum of the province (a partner unit): no actor belongs to it, only the admin
+    // manages it.
+    let partner = app.partner("浙江省博物馆", "museum", &province).await;
     let mut people = BTreeMap::new();
     for (actor, phone, role, org) in [
         (Actor::ParentIn, "13800000001", "parent", Some(&c1)),
@@ -289,6 +304,19 @@ async fn world(app: &TestApp) -> World {
     let (status, link) = app.get("/api/v1/live/calendar", Some(&t(Actor::ParentIn))).await;
     must(status, &link, "calendar");
     let calendar = str_of(&link, "url");
+    let mut kids = Vec::new();
+    for who in [Actor::ParentIn, Actor::ParentOut] {
+        let (status, child) = app
+            .post(
+                "/api/v1/me/children",
+                Some(&t(who)),
+                json!({"nickname": "大宝", "grade": 1}),
+            )
+            .await;
+        must(status, &child, "child");
+        kids.push(str_of(&child, "id"));
+    }
+    let children = (kids[0].clone(), kids[1].clone());
 
     // Media: the owning expert's asset (transcoded, with captions) in a published course.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -385,6 +413,8 @@ async fn world(app: &TestApp) -> World {
         c1,
         x,
         x_school,
+        partner,
+        children,
         course,
         cover_file,
         asset,
@@ -449,6 +479,22 @@ async fn own_invitation(app: &TestApp, w: &World, actor: Actor) -> String {
         .flatten()
         .find(|i| i["organization"]["id"] == w.x.as_str())
         .map_or_else(|| NO_SUCH.to_owned(), |i| str_of(i, "id"))
+}
+
+/// A fresh child of `actor` (a dud id for the anonymous visitor).
+async fn own_child(app: &TestApp, w: &World, actor: Actor) -> String {
+    let Some(person) = w.people.get(&actor) else {
+        return NO_SUCH.to_owned();
+    };
+    let (status, child) = app
+        .post(
+            "/api/v1/me/children",
+            Some(&person.token),
+            json!({"nickname": "小宝", "grade": 3}),
+        )
+        .await;
+    must(status, &child, "child");
+    str_of(&child, "id")
 }
 
 /// Someone other than `actor`, with a phone to invite.
@@ -537,6 +583,29 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
         "GET /api/v1/me/favourites/{id}" => get(format!("/api/v1/me/favourites/{course}")),
         "PUT /api/v1/me/favourites/{id}" => req(Method::PUT, format!("/api/v1/me/favourites/{course}"), Empty),
         "DELETE /api/v1/me/favourites/{id}" => req(Method::DELETE, format!("/api/v1/me/favourites/{course}"), Empty),
+        "GET /api/v1/me/children" => get("/api/v1/me/children".into()),
+        "GET /api/v1/me/recommendations" => get("/api/v1/me/recommendations".into()),
+        "POST /api/v1/me/children" => req(
+            Method::POST,
+            "/api/v1/me/children",
+            Json(json!({"nickname": "小宝", "birth_year": 2019, "birth_month": 9})),
+        ),
+        "GET /api/v1/me/children/{id}" => {
+            let id = own_child(app, w, actor).await;
+            get(format!("/api/v1/me/children/{id}"))
+        }
+        "GET /api/v1/me/children/{id} · another's child" => {
+            get(format!("/api/v1/me/children/{}", w.child_of(another(actor))))
+        }
+        "DELETE /api/v1/me/children/{id}" => {
+            let id = own_child(app, w, actor).await;
+            req(Method::DELETE, format!("/api/v1/me/children/{id}"), Empty)
+        }
+        "DELETE /api/v1/me/children/{id} · another's child" => req(
+            Method::DELETE,
+            format!("/api/v1/me/children/{}", w.child_of(another(actor))),
+            Empty,
+        ),
         "GET /api/v1/me/invitations" => get("/api/v1/me/invitations".into()),
         "POST /api/v1/me/invitations/{id}/accept" => {
             let id = own_invitation(app, w, actor).await;
@@ -627,6 +696,12 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
             Method::POST,
             format!("/api/v1/organizations/{s1}/join-code"),
             Json(json!(null)),
+        ),
+        "GET /api/v1/organizations/{id}/serves" => get(format!("/api/v1/organizations/{}/serves", w.partner)),
+        "PUT /api/v1/organizations/{id}/serves" => req(
+            Method::PUT,
+            format!("/api/v1/organizations/{}/serves", w.partner),
+            Json(json!({"org_ids": [s1]})),
         ),
         "GET /api/v1/organizations/{id}/members" => get(format!("/api/v1/organizations/{s1}/members")),
         "POST /api/v1/organizations/{id}/members" => {

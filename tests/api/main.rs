@@ -4,6 +4,7 @@
 mod auth;
 mod authz;
 mod catalog;
+mod children;
 mod cli;
 mod errors;
 mod live;
@@ -13,6 +14,7 @@ mod newcomer;
 mod ops;
 mod orgs;
 mod outage;
+mod partners;
 mod rate_limit;
 mod store;
 mod tokens;

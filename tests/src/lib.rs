@@ -286,6 +286,27 @@ impl TestApp {
         org.id.to_string()
     }
 
+    /// Creates a 教联体 partner unit of `partner_type` under `parent` through the service and
+    /// returns its id.
+    pub async fn partner(&self, name: &str, partner_type: &str, parent: &str) -> String {
+        let app = self.handle().await;
+        let ty =
+            platform::validate::PartnerType::parse(partner_type).unwrap_or_else(|| panic!("bad type {partner_type}"));
+        let parent = parent.parse().unwrap_or_else(|e| panic!("bad org id {parent}: {e}"));
+        let org = platform::orgs::create_org_of_type(
+            &app.db,
+            app.accounts.now(),
+            name,
+            platform::validate::OrgKind::Partner,
+            Some(ty),
+            Some(parent),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create partner {name}: {e}"));
+        app.db.close().await;
+        org.id.to_string()
+    }
+
     /// A second handle on the same database and data folder, for set-up the API does not offer
     /// (the CLI's powers).
     pub async fn handle(&self) -> server::App {

@@ -1,4 +1,5 @@
-//! The platform's stores: the organization tree, memberships, the scope rule read from them, a
+//! The platform's stores: the organization tree, memberships, the scope rule read from them,
+//! partner units and what they serve, children, a
 //! phone number registered once, refresh-token rotation and revocation, the job queue's leases
 //! and retries, members in reports and after deletion, and rate-limit windows. Time-driven rules
 //! run on a [`ManualClock`].
@@ -83,6 +84,59 @@ on_both! {
         let scope = Scope::load(&t.db, Some(&curator)).await.unwrap_or_else(|e| panic!("{e}"));
         assert!(scope.manages(&p_school) && scope.manages(&p_class));
         assert!(!scope.manages(&p_other) && !scope.manages(&p_province));
+    }
+
+    async fn a_partner_unit_addresses_what_it_serves_and_its_children_stay_its_own(t: &TestDb) {
+        let province = t.org("重庆市妇联", OrgKind::Province, None).await;
+        let district = t.org("渝中区妇联", OrgKind::County, Some(province)).await;
+        let school = t.org("新凤小学", OrgKind::School, Some(district)).await;
+        let other = t.org("人和街小学", OrgKind::School, Some(district)).await;
+        let museum = ok(platform::orgs::create_org_of_type(
+            &t.db,
+            t.clock.now(),
+            "重庆自然博物馆",
+            OrgKind::Partner,
+            Some(platform::validate::PartnerType::Museum),
+            Some(district),
+        )
+        .await)
+        .id;
+        let curator = t.user("13900000002", Role::Curator, Some(district)).await;
+        let guide = t.user("13900000003", Role::Expert, Some(museum)).await;
+        let served = ok(platform::orgs::set_served(&t.db, t.clock.now(), &curator, museum, &[school, school]).await);
+        assert_eq!(served.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["新凤小学"]);
+        let path = |id| {
+            let db = t.db.clone();
+            async move { ok(platform::orgs::org_path(&db, id).await) }
+        };
+        let scope = ok(Scope::load(&t.db, Some(&guide)).await);
+        assert!(scope.addresses(&path(school).await) && scope.addresses(&path(museum).await));
+        assert!(!scope.addresses(&path(other).await) && !scope.addresses(&path(district).await));
+        assert!(!scope.manages(&path(school).await));
+        let serving = ok(platform::orgs::partners_serving(&t.db, &path(school).await).await);
+        assert_eq!(serving.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["重庆自然博物馆"]);
+        // Emptied, the link is gone in the store too.
+        ok(platform::orgs::set_served(&t.db, t.clock.now(), &curator, museum, &[]).await);
+        assert!(!ok(Scope::load(&t.db, Some(&guide)).await).addresses(&path(school).await));
+
+        // A parent's children: their own, in the order added; removed one by one.
+        let parent = t.user("13900000004", Role::Parent, Some(school)).await;
+        let stranger = t.user("13900000005", Role::Parent, Some(school)).await;
+        let kid = |nickname: &str, grade| platform::children::ChildInput {
+            nickname: nickname.into(),
+            birth_year: None,
+            birth_month: None,
+            grade: Some(grade),
+        };
+        let a = ok(platform::children::add_child(&t.db, parent.id, t.clock.now(), kid("大宝", 8)).await);
+        ok(platform::children::add_child(&t.db, parent.id, t.clock.now(), kid("二宝", 2)).await);
+        let stages = ok(platform::children::stages_of(&t.db, parent.id, t.clock.now()).await);
+        assert_eq!(stages, [platform::stages::AgeStage::Primary, platform::stages::AgeStage::Junior]);
+        let gone = platform::children::remove_child(&t.db, stranger.id, a.id).await;
+        assert!(matches!(gone, Err(PlatformError::ChildNotFound)), "{gone:?}");
+        ok(platform::children::remove_child(&t.db, parent.id, a.id).await);
+        let left = ok(platform::children::children_of(&t.db, parent.id, t.clock.now()).await);
+        assert_eq!(left.iter().map(|c| c.nickname.as_str()).collect::<Vec<_>>(), ["二宝"]);
     }
 
     async fn a_phone_number_is_registered_once(t: &TestDb) {

@@ -24,6 +24,7 @@ pub mod search;
 
 pub use courses::CourseQuery;
 pub use error::{CatalogError, CatalogResult};
+pub use lists::{RecommendationRow, Recommendations, RecommendedCourse};
 pub use model::*;
 
 /// The catalog service: the state of its routes and the entry point of the importer.

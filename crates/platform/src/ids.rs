@@ -74,3 +74,7 @@ new_id!(
     /// An invitation of a phone number to an organization.
     InvitationId
 );
+new_id!(
+    /// A child a parent added (a nickname and a birth month or grade, nothing more).
+    ChildId
+);

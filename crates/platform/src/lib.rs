@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod children;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -38,12 +39,13 @@ pub use clock::{Clock, SystemClock, Timestamp};
 pub use db::Db;
 pub use error::{ApiError, ApiResult, PlatformError, PlatformResult};
 
-/// The routes of accounts, the organization tree, membership, password recovery and QR codes,
+/// The routes of accounts, the organization tree, membership, children, password recovery and QR codes,
 /// on the accounts' state.
 pub fn router(accounts: accounts::Accounts) -> http::ApiRouter {
     accounts::routes()
         .merge(orgs::router())
         .merge(membership::router())
+        .merge(children::router())
         .merge(qr::router())
         .merge(recovery::router())
         .with_state(accounts)

@@ -155,6 +155,8 @@ pub enum OrgKind {
     County,
     School,
     Class,
+    /// A 教联体 partner unit (museum, hospital, police station, library…) that serves schools.
+    Partner,
 }
 
 impl OrgKind {
@@ -165,6 +167,7 @@ impl OrgKind {
             Self::County => "county",
             Self::School => "school",
             Self::Class => "class",
+            Self::Partner => "partner",
         }
     }
 
@@ -175,6 +178,7 @@ impl OrgKind {
             "county" => Self::County,
             "school" => Self::School,
             "class" => Self::Class,
+            "partner" => Self::Partner,
             _ => return None,
         })
     }
@@ -185,12 +189,21 @@ impl OrgKind {
         match (self, parent) {
             (Province, None) => true,
             (City, Some(Province)) => true,
-            (County, Some(City)) => true,
+            // The districts of 北京, 上海, 天津 and 重庆 sit directly under the municipality, and
+            // 省直管县 report to their province: a county may skip the city level.
+            (County, Some(Province | City)) => true,
+            // A partner unit belongs to a region, at any level from county up.
+            (Partner, Some(Province | City | County)) => true,
             // A school may report to a county federation or directly to a city or province.
             (School, Some(Province | City | County)) => true,
             (Class, Some(School)) => true,
             _ => false,
         }
+    }
+
+    /// What a partner unit may serve (its staff then publish to these and below).
+    pub fn may_be_served(self) -> bool {
+        matches!(self, Self::City | Self::County | Self::School)
     }
 
     /// Schools and classes have join codes for parents.
@@ -253,6 +266,112 @@ mod tests {
         assert!(School.may_have_parent(Some(County)));
         assert!(!Class.may_have_parent(Some(County)));
         assert!(!Province.may_have_parent(Some(Province)));
+        // Municipalities' districts and 省直管县.
+        assert!(County.may_have_parent(Some(Province)));
+        assert!(!County.may_have_parent(Some(County)));
+        assert!(!City.may_have_parent(Some(City)));
+        assert!(Partner.may_have_parent(Some(County)));
+        assert!(!Partner.may_have_parent(None));
+        assert!(!Partner.may_have_parent(Some(School)));
+        for kind in [Province, City, County, School, Class, Partner] {
+            assert!(!kind.may_have_parent(Some(Partner)), "nothing sits under a partner");
+        }
+    }
+}
+
+/// The type of a partner unit (教联体成员单位).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PartnerType {
+    /// 博物馆/科技馆
+    Museum,
+    /// 医院/卫生院
+    Hospital,
+    /// 公安/派出所
+    Police,
+    /// 图书馆
+    Library,
+    /// 体育场馆
+    Sports,
+    /// 社区/街道
+    Community,
+    /// 高校/研究机构
+    University,
+    /// 其他
+    Other,
+}
+
+impl PartnerType {
+    pub const ALL: [Self; 8] = [
+        Self::Museum,
+        Self::Hospital,
+        Self::Police,
+        Self::Library,
+        Self::Sports,
+        Self::Community,
+        Self::University,
+        Self::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Museum => "museum",
+            Self::Hospital => "hospital",
+            Self::Police => "police",
+            Self::Library => "library",
+            Self::Sports => "sports",
+            Self::Community => "community",
+            Self::University => "university",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The Chinese label the pages show.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Self::Museum => "博物馆/科技馆",
+            Self::Hospital => "医院/卫生院",
+            Self::Police => "公安/派出所",
+            Self::Library => "图书馆",
+            Self::Sports => "体育场馆",
+            Self::Community => "社区/街道",
+            Self::University => "高校/研究机构",
+            Self::Other => "其他",
+        }
+    }
+}
+
+impl TryFrom<String> for PartnerType {
+    type Error = UnknownValue;
+    fn try_from(s: String) -> Result<Self, UnknownValue> {
+        Self::parse(&s).ok_or(UnknownValue(s))
+    }
+}
+
+/// Stored as its text, so an optional column decodes into `Option<PartnerType>`.
+impl<DB: sqlx::Database> sqlx::Type<DB> for PartnerType
+where
+    String: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <String as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <String as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for PartnerType
+where
+    String: sqlx::Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self::try_from(<String as sqlx::Decode<'r, DB>>::decode(value)?)?)
     }
 }
 

@@ -115,10 +115,13 @@ enum OrgCommand {
     Add {
         #[arg(long)]
         name: String,
-        #[arg(long, value_parser = ["province", "city", "county", "school", "class"])]
+        #[arg(long, value_parser = ["province", "city", "county", "school", "class", "partner"])]
         kind: String,
         #[arg(long, value_name = "ORG_ID")]
         parent: Option<OrgId>,
+        /// A partner unit's type (with `--kind partner`).
+        #[arg(long, value_parser = ["museum", "hospital", "police", "library", "sports", "community", "university", "other"])]
+        partner_type: Option<String>,
     },
 }
 
@@ -183,12 +186,21 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
             println!("{id}");
             Ok(())
         }
-        Command::Org(OrgCommand::Add { name, kind, parent }) => {
+        Command::Org(OrgCommand::Add {
+            name,
+            kind,
+            parent,
+            partner_type,
+        }) => {
             let app = crate::build(settings).await?;
             let kind = OrgKind::parse(&kind).context("unknown kind")?;
-            let org = platform::orgs::create_org(&app.db, app.accounts.now(), &name, kind, parent)
-                .await
-                .map_err(cli_error)?;
+            let partner_type = partner_type
+                .map(|t| platform::validate::PartnerType::parse(&t).context("unknown partner type"))
+                .transpose()?;
+            let org =
+                platform::orgs::create_org_of_type(&app.db, app.accounts.now(), &name, kind, partner_type, parent)
+                    .await
+                    .map_err(cli_error)?;
             println!("{}", org.id);
             Ok(())
         }

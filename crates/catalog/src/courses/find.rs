@@ -19,7 +19,7 @@ use crate::{CatalogError, CatalogResult};
 pub struct CourseQuery {
     /// Search words (Chinese or other); results ranked, title matches first.
     pub q: Option<String>,
-    /// Age stage code.
+    /// Age stage code, or `mine`: the stages of the caller's children now (我的孩子).
     pub age_stage: Option<String>,
     /// Topic name.
     pub topic: Option<String>,
@@ -84,9 +84,18 @@ impl Catalog {
                 ),
             })?),
         };
-        let stage = match q.age_stage.as_deref() {
-            None | Some("") => None,
-            Some(code) => Some(parse_age_stages(&[code.to_owned()]).map_err(|m| invalid_query("age_stage", m))?[0]),
+        let stages = match (q.age_stage.as_deref(), viewer) {
+            (None | Some(""), _) => None,
+            (Some("mine"), Some(user)) => {
+                Some(platform::children::stages_of(&self.db, user.id, self.clock.now()).await?)
+            }
+            (Some("mine"), None) => {
+                return Err(invalid_query(
+                    "age_stage",
+                    msg("登录后才能按“我的孩子”筛选。", "Sign in to filter by your children."),
+                ));
+            }
+            (Some(code), _) => Some(parse_age_stages(&[code.to_owned()]).map_err(|m| invalid_query("age_stage", m))?),
         };
         let topic = match q.topic.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -133,7 +142,7 @@ impl Catalog {
         };
         let filter = Filter {
             search: search.as_ref(),
-            stage,
+            stages,
             topic: topic.as_deref(),
             year: q.year,
             list: q.list,

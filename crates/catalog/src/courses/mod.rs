@@ -136,7 +136,8 @@ impl CourseRow {
 
 /// Pushes the condition "the viewer may see course `c`": published, and public or scoped where
 /// the viewer [sees](Scope::sees); plus what they [manage](Scope::manages) (admins everything,
-/// curators what their subtrees own) and, for experts, the courses they wrote.
+/// curators what their subtrees own), for curators what partner units aim at their subtrees
+/// ([`Scope::push_partner_content`]), and, for experts, the courses they wrote.
 pub(crate) fn push_visible<'a, DB>(qb: &mut QueryBuilder<'a, DB>, scope: &Scope)
 where
     DB: Database,
@@ -158,6 +159,8 @@ where
     scope.push_sees(qb, &format!("{table}.scope_path"));
     qb.push(")) OR ");
     scope.push_manages(qb, &format!("{table}.owner_path"));
+    qb.push(" OR ");
+    scope.push_partner_content(qb, &format!("{table}.scope_path"), &format!("{table}.owner_path"));
     if let (true, Some(Role::Expert), Some(id)) = (table == "c", scope.role(), scope.user_id()) {
         qb.push(" OR c.author_id = ");
         qb.push_bind(id);

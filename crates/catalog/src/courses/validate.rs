@@ -297,7 +297,11 @@ impl Catalog {
                     return Err(CatalogError::OwnerOutOfScope);
                 }
             }
-            if !platform::scope::within(&scope_path, &owner_path) && !self.manages_path(user, &scope_path).await? {
+            // Within the owner, or an audience the user addresses (what they manage; a partner
+            // unit's people also what it serves).
+            if !platform::scope::within(&scope_path, &owner_path)
+                && !Scope::load(&self.db, Some(user)).await?.addresses(&scope_path)
+            {
                 return Err(CatalogError::ScopeOutOfScope);
             }
             let was_public = old.as_ref().is_some_and(|o| o.visibility == Visibility::Public);

@@ -2,6 +2,7 @@
 //! This module holds the rules (who sees and edits a list, what a list may contain); `store`
 //! the queries; `routes` the HTTP handlers, which run no SQL.
 
+mod recommend;
 mod routes;
 mod store;
 
@@ -21,6 +22,7 @@ use crate::Catalog;
 use crate::courses::check_list_items;
 use crate::model::*;
 use crate::{CatalogError, CatalogResult};
+pub use recommend::{RecommendationRow, Recommendations, RecommendedCourse};
 pub(crate) use routes::router;
 use store::ListRow;
 

@@ -16,6 +16,15 @@ pub(crate) fn router() -> ApiRouter<Catalog> {
         .routes(routes!(index, create))
         .routes(routes!(get_list, update))
         .routes(routes!(put_items))
+        .routes(routes!(recommendations))
+}
+
+/// 为你推荐: a row of courses per child in an age stage, the parent's own school's lists first,
+/// then the region's.
+#[utoipa::path(get, path = "/api/v1/me/recommendations", tag = "me",
+    responses((status = 200, body = super::Recommendations)), security(("bearer" = [])))]
+async fn recommendations(State(cat): State<Catalog>, auth: AuthUser) -> ApiResult<Json<super::Recommendations>> {
+    Ok(Json(cat.recommendations(&auth).await?))
 }
 
 /// The curated lists the caller may see, newest first, each with its first courses (the home page).

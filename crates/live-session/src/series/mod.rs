@@ -149,8 +149,9 @@ impl Schedule {
                 msg("主讲人必须是专家账号。", "expert_id must be an expert."),
             ));
         };
-        // The audience must be within the creator's reach: experts aim at their organizations
-        // and below, staff at what they manage, and only province staff at everyone.
+        // The audience must be one the creator addresses (`Scope::addresses`: experts their
+        // organizations and below, staff what they manage, a partner unit's people also what it
+        // serves), and only province staff aim at everyone.
         let scope = Scope::load(&self.db, Some(user)).await?;
         match req.scope_org_id {
             None if !scope.publishes_to_everyone() => {
@@ -163,14 +164,13 @@ impl Schedule {
                 ));
             }
             None => {}
-            Some(org) if user.role == Role::Expert => {
+            Some(org) => {
                 let path = platform::orgs::org_path(&self.db, org).await?;
                 scope
-                    .reaches(&path)
+                    .addresses(&path)
                     .then_some(())
                     .ok_or(LiveError::AudienceOutOfScope)?;
             }
-            Some(org) => platform::orgs::require_scope(&self.db, user, org).await?,
         }
         let mut errors = Vec::new();
         let title = text("title", &req.title, 100, true).map_err(|e| errors.push(e)).ok();

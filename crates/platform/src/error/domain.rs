@@ -37,6 +37,10 @@ pub enum PlatformError {
     OrgOutOfScope,
     #[error("only schools and classes have join codes")]
     JoinCodeNotApplicable,
+    #[error("the organization is not a partner unit")]
+    NotAPartner,
+    #[error("no such child")]
+    ChildNotFound,
     #[error("unknown or rotated join code")]
     JoinCodeNotFound,
     #[error("no such invitation")]
@@ -135,6 +139,19 @@ impl PlatformError {
                 msg(
                     "只有学校和班级可以设置加入码。",
                     "Only schools and classes have join codes.",
+                ),
+            ),
+            Self::ChildNotFound => (
+                S::NOT_FOUND,
+                "child_not_found",
+                msg("没有这个孩子的记录。", "No such child."),
+            ),
+            Self::NotAPartner => (
+                S::UNPROCESSABLE_ENTITY,
+                "not_a_partner",
+                msg(
+                    "只有教联体成员单位可以设置服务对象。",
+                    "Only partner units serve other organizations.",
                 ),
             ),
             Self::JoinCodeNotFound => (

@@ -147,6 +147,15 @@ pub struct FieldError {
     pub message: Msg,
 }
 
+impl FieldError {
+    pub fn new(field: &str, message: Msg) -> Self {
+        Self {
+            field: field.to_owned(),
+            message,
+        }
+    }
+}
+
 /// Invalid fields as one line for logs and panics: `field: message; …` (English).
 pub fn fields_text(fields: &[FieldError]) -> String {
     fields

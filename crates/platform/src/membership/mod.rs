@@ -182,6 +182,7 @@ async fn my_invitations(State(acc): State<Accounts>, auth: AuthUser) -> ApiResul
                     name: r.name,
                     kind: r.kind,
                     parent_id: r.parent_id,
+                    partner_type: r.partner_type,
                 },
                 invited_by: r.invited_by_name,
                 expires_at: r.expires_at,

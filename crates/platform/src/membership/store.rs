@@ -28,14 +28,16 @@ pub(super) struct InvitationRow {
     #[sqlx(try_from = "String")]
     pub(super) kind: OrgKind,
     pub(super) parent_id: Option<OrgId>,
+    pub(super) partner_type: Option<crate::validate::PartnerType>,
     pub(super) invited_by_name: String,
     pub(super) expires_at: Timestamp,
 }
 
 pub(super) async fn org_by_join_code(db: &Db, code: &str) -> Result<Option<OrgRow>, sqlx::Error> {
-    with_db!(db, |pool| sqlx::query_as::<_, OrgRow>(
-        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE join_code = $1",
-    )
+    with_db!(db, |pool| sqlx::query_as::<_, OrgRow>(&format!(
+        "SELECT {} FROM organizations WHERE join_code = $1",
+        crate::orgs::ORG_COLUMNS
+    ))
     .bind(code)
     .fetch_optional(pool)
     .await)
@@ -109,7 +111,7 @@ pub(super) async fn put_invitation(
 pub(super) async fn open_invitations(db: &Db, user: UserId, now: Timestamp) -> Result<Vec<InvitationRow>, sqlx::Error> {
     with_db!(db, |pool| {
         sqlx::query_as::<_, InvitationRow>(
-            "SELECT i.id, o.id AS org_id, o.name, o.kind, o.parent_id, s.display_name AS \
+            "SELECT i.id, o.id AS org_id, o.name, o.kind, o.parent_id, o.partner_type, s.display_name AS \
              invited_by_name, i.expires_at
          FROM org_invitations i JOIN users u ON u.phone = i.phone JOIN organizations o ON o.id = i.org_id
               JOIN users s ON s.id = i.invited_by

@@ -1,7 +1,9 @@
-//! The organization tree (province → city → county federation → school → class), memberships,
-//! join codes, and the scope rule every domain uses: a curator's powers cover the subtrees of the
-//! organizations they belong to; admins cover everything. The queries (and the row types they
-//! return) are in `store`.
+//! The organization tree (province → city → county federation → school → class; a
+//! municipality's districts and 省直管县 sit right under the province), with 教联体 partner
+//! units (museums, hospitals, police, libraries…) under a region, each linked to the cities,
+//! counties and schools it serves. Join codes, and the tree's side of the scope rule
+//! (`crate::scope`): a curator's powers cover the subtrees of the organizations they belong to;
+//! admins cover everything. The queries (and the row types they return) are in `store`.
 
 use axum::extract::State;
 
@@ -11,13 +13,13 @@ use crate::error::msg;
 use crate::error::{PlatformError, PlatformResult};
 use crate::ids::{OrgId, UserId};
 use crate::scope::Scope;
-use crate::validate::{self, OrgKind};
+use crate::validate::{self, OrgKind, PartnerType};
 
 mod routes;
 mod store;
 
 pub use routes::*;
-pub(crate) use store::OrgRow;
+pub(crate) use store::{ORG_COLUMNS, OrgRow};
 pub use store::{OrgView, SubtreeMember};
 
 /// What the tree's routes need: the database and the clock. Any state that gives one
@@ -111,6 +113,36 @@ pub async fn create_org(
     kind: OrgKind,
     parent: Option<OrgId>,
 ) -> PlatformResult<OrgView> {
+    create_org_of_type(db, now, name, kind, None, parent).await
+}
+
+/// [`create_org`] with a partner unit's type (required for partners, refused for the rest).
+pub async fn create_org_of_type(
+    db: &Db,
+    now: crate::Timestamp,
+    name: &str,
+    kind: OrgKind,
+    partner_type: Option<PartnerType>,
+    parent: Option<OrgId>,
+) -> PlatformResult<OrgView> {
+    match (kind, partner_type) {
+        (OrgKind::Partner, None) => {
+            return Err(PlatformError::field(
+                "partner_type",
+                msg(
+                    "请选择成员单位的类型（博物馆/科技馆、医院/卫生院、公安/派出所、图书馆、体育场馆、社区/街道、高校/研究机构、其他）。",
+                    "Choose the partner unit's type.",
+                ),
+            ));
+        }
+        (OrgKind::Partner, Some(_)) | (_, None) => {}
+        (_, Some(_)) => {
+            return Err(PlatformError::field(
+                "partner_type",
+                msg("只有教联体成员单位才有类型。", "Only partner units have a type."),
+            ));
+        }
+    }
     let name = validate::name(name, 64).map_err(|m| PlatformError::field("name", m))?;
     let parent_row = match parent {
         Some(p) => Some(org_row(db, p).await?.ok_or_else(|| {
@@ -127,12 +159,14 @@ pub async fn create_org(
             "parent_id",
             msg(
                 format!(
-                    "“{}”不能建在“{}”之下（省 → 市 → 县/区 → 学校 → 班级）。",
+                    "“{}”不能建在“{}”之下（省 → 市 → 县/区 → 学校 → 班级；直辖市的区、省直管县可直接建在省级之下；成员单位建在省、市或县/区之下）。",
                     kind_zh(kind),
                     parent_kind.map_or("顶层", kind_zh)
                 ),
                 format!(
-                    "A {} cannot be placed under {} (province → city → county → school → class).",
+                    "A {} cannot be placed under {} (province → city → county → school → class; a \
+                     county may sit right under a province; partners under a province, city or \
+                     county).",
                     kind.as_str(),
                     parent_kind.map_or("the top level", OrgKind::as_str)
                 ),
@@ -141,12 +175,13 @@ pub async fn create_org(
     }
     let id = OrgId::new();
     let path = format!("{}{id}/", parent_row.as_ref().map_or("/", |p| p.path.as_str()));
-    store::insert_org(db, id, parent, kind, &name, &path, now).await?;
+    store::insert_org(db, id, parent, kind, partner_type, &name, &path, now).await?;
     Ok(OrgView {
         id,
         name,
         kind,
         parent_id: parent,
+        partner_type,
     })
 }
 
@@ -157,7 +192,76 @@ fn kind_zh(kind: OrgKind) -> &'static str {
         OrgKind::County => "县/区级",
         OrgKind::School => "学校",
         OrgKind::Class => "班级",
+        OrgKind::Partner => "教联体成员单位",
     }
+}
+
+/// The organizations partner `partner` serves (404 unless it exists, 422 unless a partner).
+pub async fn served_by(db: &Db, partner: OrgId) -> PlatformResult<Vec<OrgView>> {
+    let row = org_row(db, partner).await?.ok_or(PlatformError::OrgNotFound)?;
+    if row.kind != OrgKind::Partner {
+        return Err(PlatformError::NotAPartner);
+    }
+    Ok(store::served_by(db, partner).await?)
+}
+
+/// The partner units serving the organization at `path` or one of its ancestors.
+pub async fn partners_serving(db: &Db, path: &str) -> PlatformResult<Vec<OrgView>> {
+    Ok(store::partners_serving(db, path).await?)
+}
+
+/// Sets what partner `partner` serves, for `user`: they must manage the partner and every
+/// organization in `served`, each a city, county or school. Returns the new set.
+pub async fn set_served(
+    db: &Db,
+    now: crate::Timestamp,
+    user: &AuthUser,
+    partner: OrgId,
+    served: &[OrgId],
+) -> PlatformResult<Vec<OrgView>> {
+    require_scope(db, user, partner).await?;
+    let row = org_row(db, partner).await?.ok_or(PlatformError::OrgNotFound)?;
+    if row.kind != OrgKind::Partner {
+        return Err(PlatformError::NotAPartner);
+    }
+    if served.len() > 500 {
+        return Err(PlatformError::field(
+            "org_ids",
+            msg("一次最多 500 个组织。", "At most 500 organizations at once."),
+        ));
+    }
+    let scope = Scope::load(db, Some(user)).await?;
+    let mut ids: Vec<OrgId> = Vec::new();
+    for (i, id) in served.iter().enumerate() {
+        let field = format!("org_ids[{i}]");
+        let Some(o) = org_row(db, *id).await? else {
+            return Err(PlatformError::field(
+                &field,
+                msg("组织不存在。", "The organization does not exist."),
+            ));
+        };
+        if !o.kind.may_be_served() {
+            return Err(PlatformError::field(
+                &field,
+                msg(
+                    format!("成员单位只能服务市、县/区或学校，“{}”是{}。", o.name, kind_zh(o.kind)),
+                    format!(
+                        "A partner serves cities, counties or schools; “{}” is a {}.",
+                        o.name,
+                        o.kind.as_str()
+                    ),
+                ),
+            ));
+        }
+        if !scope.manages(&o.path) {
+            return Err(PlatformError::OrgOutOfScope);
+        }
+        if !ids.contains(id) {
+            ids.push(*id);
+        }
+    }
+    store::set_served(db, partner, &ids, now).await?;
+    Ok(store::served_by(db, partner).await?)
 }
 
 /// 8 characters, no look-alikes: easy to read out in a parents' group chat.

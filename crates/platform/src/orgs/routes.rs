@@ -1,5 +1,6 @@
 //! The organization endpoints: the tree (create, read, list and search by name), join codes,
-//! and the lecturer picker's expert search; membership's are in `crate::membership`.
+//! what a partner unit serves, and the lecturer picker's expert search; membership's are in
+//! `crate::membership`.
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{ApiRouter, Json, Page, PageQuery, Path, Query};
 use crate::ids::{OrgId, UserId};
 use crate::scope::Scope;
-use crate::validate::{OrgKind, PhoneNumber, Role};
+use crate::validate::{OrgKind, PartnerType, PhoneNumber, Role};
 use axum::extract::FromRef;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -22,6 +23,8 @@ pub struct CreateOrgRequest {
     pub name: String,
     pub kind: OrgKind,
     pub parent_id: Option<OrgId>,
+    /// Required for `"kind": "partner"`, refused for the other kinds.
+    pub partner_type: Option<PartnerType>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,6 +33,22 @@ pub struct OrgDetail {
     pub org: OrgView,
     /// Shown to curators in scope (schools and classes only).
     pub join_code: Option<String>,
+    /// What a partner unit serves (partners only; empty for the rest).
+    pub serves: Vec<OrgView>,
+    /// The partner units serving this organization or one above it (not for partners).
+    pub served_by: Vec<OrgView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServesRequest {
+    /// The cities, counties and schools the partner serves (replaces the set; at most 500).
+    pub org_ids: Vec<OrgId>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServesResponse {
+    pub organizations: Vec<OrgView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,6 +66,7 @@ where
         .routes(routes!(list_orgs, create))
         .routes(routes!(get_org))
         .routes(routes!(rotate_join_code))
+        .routes(routes!(get_serves, put_serves))
         .routes(routes!(find_experts))
 }
 
@@ -171,7 +191,7 @@ pub(super) async fn create(
         None if auth.is_admin() => {}
         None => return Err(PlatformError::OrgOutOfScope.into()),
     }
-    let org = create_org(&acc.db, acc.now(), &req.name, req.kind, req.parent_id).await?;
+    let org = create_org_of_type(&acc.db, acc.now(), &req.name, req.kind, req.partner_type, req.parent_id).await?;
     Ok((StatusCode::CREATED, Json(org)))
 }
 
@@ -188,9 +208,50 @@ pub(super) async fn get_org(
     if !manages && !memberships(&acc.db, auth.id).await?.iter().any(|o| o.id == id) {
         return Err(PlatformError::OrgOutOfScope.into());
     }
+    let (serves, served_by) = if row.kind == OrgKind::Partner {
+        (store::served_by(&acc.db, id).await?, Vec::new())
+    } else {
+        (Vec::new(), partners_serving(&acc.db, &row.path).await?)
+    };
     Ok(Json(OrgDetail {
         org: row.view(),
         join_code: if manages { row.join_code.clone() } else { None },
+        serves,
+        served_by,
+    }))
+}
+
+/// What a partner unit serves (its members and the curators managing it).
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/serves", tag = "organizations", params(("id" = OrgId, Path)),
+    responses((status = 200, body = ServesResponse), (status = 403), (status = 404), (status = 422)), security(("bearer" = [])))]
+pub(super) async fn get_serves(
+    State(acc): State<Orgs>,
+    auth: AuthUser,
+    Path(id): Path<OrgId>,
+) -> ApiResult<Json<ServesResponse>> {
+    let row = org_row(&acc.db, id).await?.ok_or(PlatformError::OrgNotFound)?;
+    if !manages_org(&acc.db, &auth, &row).await? && !memberships(&acc.db, auth.id).await?.iter().any(|o| o.id == id) {
+        return Err(PlatformError::OrgOutOfScope.into());
+    }
+    Ok(Json(ServesResponse {
+        organizations: served_by(&acc.db, id).await?,
+    }))
+}
+
+/// Set what a partner unit serves: curators who manage the partner and each organization it
+/// is to serve (cities, counties, schools). Its experts and curators then publish to those.
+#[utoipa::path(put, path = "/api/v1/organizations/{id}/serves", tag = "organizations", params(("id" = OrgId, Path)),
+    request_body = ServesRequest,
+    responses((status = 200, body = ServesResponse), (status = 403), (status = 404), (status = 422)), security(("bearer" = [])))]
+pub(super) async fn put_serves(
+    State(acc): State<Orgs>,
+    auth: AuthUser,
+    Path(id): Path<OrgId>,
+    Json(req): Json<ServesRequest>,
+) -> ApiResult<Json<ServesResponse>> {
+    auth.require_role(&[Role::Admin, Role::Curator])?;
+    Ok(Json(ServesResponse {
+        organizations: set_served(&acc.db, acc.now(), &auth, id, &req.org_ids).await?,
     }))
 }
 

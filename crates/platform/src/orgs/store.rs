@@ -11,8 +11,11 @@ use crate::clock::Timestamp;
 use crate::db::Db;
 use crate::ids::{OrgId, UserId};
 use crate::scope::Scope;
-use crate::validate::OrgKind;
+use crate::validate::{OrgKind, PartnerType};
 use crate::{db_execute, with_db};
+
+/// The columns an [`OrgRow`] is read from.
+pub(crate) const ORG_COLUMNS: &str = "id, name, kind, parent_id, path, join_code, partner_type";
 
 /// An organization as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -22,6 +25,9 @@ pub struct OrgView {
     #[sqlx(try_from = "String")]
     pub kind: OrgKind,
     pub parent_id: Option<OrgId>,
+    /// A partner unit's type (partners only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_type: Option<PartnerType>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -33,6 +39,7 @@ pub(crate) struct OrgRow {
     pub(crate) parent_id: Option<OrgId>,
     pub(crate) path: String,
     pub(crate) join_code: Option<String>,
+    pub(crate) partner_type: Option<PartnerType>,
 }
 
 impl OrgRow {
@@ -42,6 +49,7 @@ impl OrgRow {
             name: self.name.clone(),
             kind: self.kind,
             parent_id: self.parent_id,
+            partner_type: self.partner_type,
         }
     }
 }
@@ -67,9 +75,9 @@ pub(super) struct ExpertRow {
 }
 
 pub(super) async fn org(db: &Db, id: OrgId) -> Result<Option<OrgRow>, sqlx::Error> {
-    with_db!(db, |pool| sqlx::query_as::<_, OrgRow>(
-        "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE id = $1",
-    )
+    with_db!(db, |pool| sqlx::query_as::<_, OrgRow>(&format!(
+        "SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1"
+    ))
     .bind(id)
     .fetch_optional(pool)
     .await)
@@ -77,13 +85,16 @@ pub(super) async fn org(db: &Db, id: OrgId) -> Result<Option<OrgRow>, sqlx::Erro
 
 /// The organizations `user` belongs to, root-first.
 pub(super) async fn memberships(db: &Db, user: UserId) -> Result<Vec<OrgView>, sqlx::Error> {
-    with_db!(db, |pool| sqlx::query_as::<_, OrgView>(
-        "SELECT o.id, o.name, o.kind, o.parent_id FROM memberships m JOIN organizations o ON o.id = m.org_id
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, OrgView>(
+            "SELECT o.id, o.name, o.kind, o.parent_id, o.partner_type
+         FROM memberships m JOIN organizations o ON o.id = m.org_id
          WHERE m.user_id = $1 ORDER BY o.path",
-    )
-    .bind(user)
-    .fetch_all(pool)
-    .await)
+        )
+        .bind(user)
+        .fetch_all(pool)
+        .await
+    })
 }
 
 /// The paths of the organizations `target` belongs to; with `consent`, only by a join code, an
@@ -99,21 +110,25 @@ pub(super) async fn member_org_paths(db: &Db, target: UserId, consent: bool) -> 
     .await)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn insert_org(
     db: &Db,
     id: OrgId,
     parent: Option<OrgId>,
     kind: OrgKind,
+    partner_type: Option<PartnerType>,
     name: &str,
     path: &str,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     db_execute!(
         db,
-        "INSERT INTO organizations (id, parent_id, kind, name, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO organizations (id, parent_id, kind, partner_type, name, path, created_at) VALUES ($1, $2, \
+         $3, $4, $5, $6, $7)",
         id,
         parent,
         kind.as_str(),
+        partner_type.map(PartnerType::as_str),
         name,
         path,
         now,
@@ -182,9 +197,7 @@ pub(super) async fn managed_orgs(
     rows: i64,
 ) -> Result<Vec<OrgRow>, sqlx::Error> {
     with_db!(db, |pool| {
-        let mut qb = sqlx::QueryBuilder::new(
-            "SELECT id, name, kind, parent_id, path, join_code FROM organizations WHERE path > ",
-        );
+        let mut qb = sqlx::QueryBuilder::new(format!("SELECT {ORG_COLUMNS} FROM organizations WHERE path > "));
         qb.push_bind(after);
         qb.push(" AND ");
         scope.push_manages(&mut qb, "path");
@@ -205,4 +218,48 @@ pub(super) async fn set_join_code(db: &Db, id: OrgId, code: &str) -> Result<bool
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// The organizations partner `partner` serves, in tree order.
+pub(super) async fn served_by(db: &Db, partner: OrgId) -> Result<Vec<OrgView>, sqlx::Error> {
+    with_db!(db, |pool| sqlx::query_as::<_, OrgView>(
+        "SELECT o.id, o.name, o.kind, o.parent_id, o.partner_type FROM organization_serves s
+           JOIN organizations o ON o.id = s.served_id WHERE s.partner_id = $1 ORDER BY o.path",
+    )
+    .bind(partner)
+    .fetch_all(pool)
+    .await)
+}
+
+/// The partners serving organization `served` itself or one of its ancestors (whose path is a
+/// prefix of `served_path`), in tree order.
+pub(super) async fn partners_serving(db: &Db, served_path: &str) -> Result<Vec<OrgView>, sqlx::Error> {
+    with_db!(db, |pool| sqlx::query_as::<_, OrgView>(
+        "SELECT DISTINCT p.id, p.name, p.kind, p.parent_id, p.partner_type, p.path FROM organization_serves s
+           JOIN organizations o ON o.id = s.served_id JOIN organizations p ON p.id = s.partner_id
+          WHERE $1 LIKE o.path || '%' ORDER BY p.path",
+    )
+    .bind(served_path)
+    .fetch_all(pool)
+    .await)
+}
+
+/// Replaces the set partner `partner` serves with `served`, in one transaction.
+pub(super) async fn set_served(db: &Db, partner: OrgId, served: &[OrgId], now: Timestamp) -> Result<(), sqlx::Error> {
+    with_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        sqlx::query("DELETE FROM organization_serves WHERE partner_id = $1")
+            .bind(partner)
+            .execute(&mut *tx)
+            .await?;
+        for id in served {
+            sqlx::query("INSERT INTO organization_serves (partner_id, served_id, created_at) VALUES ($1, $2, $3)")
+                .bind(partner)
+                .bind(*id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    })
 }

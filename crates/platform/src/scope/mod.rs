@@ -14,6 +14,10 @@
 //!   parents and experts manage nothing by scope (experts manage what they authored, which each
 //!   domain checks against its own author column).
 //! - **publishes to everyone**: admins and curators of a top-level (province) organization.
+//! - **addresses**: may aim content (a course, a lecture, an activity) at an audience
+//!   organization: admins anywhere, curators what they manage, experts what they reach, and the
+//!   experts and curators of a 教联体 partner unit also what the unit serves (and below), and
+//!   nowhere else.
 //!
 //! A [`Scope`] is loaded once per request ([`Scope::load`]) and answers in memory; its
 //! `push_*` methods render the same rules as SQL conditions for list queries, so a page is
@@ -36,6 +40,8 @@ pub struct Scope {
     actor: Option<(UserId, Role)>,
     /// The paths of the organizations the actor belongs to (by any membership).
     member: Vec<String>,
+    /// The paths of the organizations served by the partner units the actor belongs to.
+    served: Vec<String>,
 }
 
 impl Scope {
@@ -49,14 +55,24 @@ impl Scope {
         let Some(user) = actor else {
             return Ok(Self::anonymous());
         };
-        Ok(Self::of(user, store::member_paths(db, user.id).await?))
+        let (served, member): (Vec<_>, Vec<_>) = store::member_and_served_paths(db, user.id)
+            .await?
+            .into_iter()
+            .partition(|(_, served)| *served);
+        let mut scope = Self::of(user, member.into_iter().map(|(p, _)| p).collect());
+        scope.served = served.into_iter().map(|(p, _)| p).collect();
+        Ok(scope)
     }
 
     /// The scope of user `id` as a member only (no role: sees by membership, manages nothing),
     /// for questions about someone other than the caller, e.g. "is this parent in the audience".
     pub async fn load_member(db: &Db, id: UserId) -> PlatformResult<Self> {
         let member = store::member_paths(db, id).await?;
-        Ok(Self { actor: None, member })
+        Ok(Self {
+            actor: None,
+            member,
+            served: Vec::new(),
+        })
     }
 
     /// A scope from known membership paths (tests, and callers that already have them).
@@ -64,6 +80,7 @@ impl Scope {
         Self {
             actor: Some((user.id, user.role)),
             member,
+            served: Vec::new(),
         }
     }
 
@@ -103,6 +120,27 @@ impl Scope {
         match self.role() {
             Some(Role::Admin) => true,
             Some(Role::Curator) => self.reaches(path),
+            _ => false,
+        }
+    }
+
+    /// [`of`](Self::of) with the paths the actor's partner units serve.
+    pub fn with_served(mut self, served: Vec<String>) -> Self {
+        self.served = served;
+        self
+    }
+
+    /// Whether `path` lies inside what one of the actor's partner units serves.
+    pub fn serves(&self, path: &str) -> bool {
+        self.served.iter().any(|s| within(path, s))
+    }
+
+    /// Whether the actor may aim content at the audience organization at `path`.
+    pub fn addresses(&self, path: &str) -> bool {
+        match self.role() {
+            Some(Role::Admin) => true,
+            Some(Role::Curator) => self.manages(path) || self.serves(path),
+            Some(Role::Expert) => self.reaches(path) || self.serves(path),
             _ => false,
         }
     }
@@ -187,6 +225,29 @@ mod tests {
         assert!(!expert.manages("/p/d/s1/c1/"));
         assert!(!scope(Role::Parent, &["/p/"]).manages("/p/"));
         assert!(scope(Role::Admin, &[]).manages("/anything/"));
+    }
+
+    #[test]
+    fn partner_staff_address_what_their_unit_serves_and_nowhere_else() {
+        let served = vec!["/p/d/s1/".to_owned(), "/p/e/".to_owned()];
+        for role in [Role::Curator, Role::Expert] {
+            let staff = scope(role, &["/p/d/m/"]).with_served(served.clone());
+            for ok in ["/p/d/m/", "/p/d/s1/", "/p/d/s1/c1/", "/p/e/", "/p/e/s9/"] {
+                assert!(staff.addresses(ok), "{role:?} {ok}");
+            }
+            for no in ["/p/", "/p/d/", "/p/d/s2/", "/p/d/s10/", "/q/"] {
+                assert!(!staff.addresses(no), "{role:?} {no}");
+            }
+            // Serving is not managing: the school's members stay the school's.
+            assert!(!staff.manages("/p/d/s1/"));
+        }
+        assert!(
+            !scope(Role::Parent, &["/p/d/m/"])
+                .with_served(served)
+                .addresses("/p/d/s1/")
+        );
+        assert!(scope(Role::Admin, &[]).addresses("/q/"));
+        assert!(!scope(Role::Expert, &["/p/d/s1/"]).addresses("/p/d/s2/"));
     }
 
     #[test]

@@ -20,6 +20,21 @@ pub(super) async fn member_paths(db: &Db, user: UserId) -> Result<Vec<String>, s
     .await)
 }
 
+/// In one query: the paths of the organizations `user` belongs to (`false`) and of those the
+/// partner units among them serve (`true`), in tree order.
+pub(super) async fn member_and_served_paths(db: &Db, user: UserId) -> Result<Vec<(String, bool)>, sqlx::Error> {
+    with_db!(db, |pool| sqlx::query_as::<_, (String, bool)>(
+        "SELECT o.path, FALSE FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1
+         UNION ALL
+         SELECT s.path, TRUE FROM memberships m JOIN organization_serves os ON os.partner_id = m.org_id
+           JOIN organizations s ON s.id = os.served_id WHERE m.user_id = $1
+         ORDER BY 1",
+    )
+    .bind(user)
+    .fetch_all(pool)
+    .await)
+}
+
 impl Scope {
     /// Pushes "[`sees`](Self::sees) the object whose scope path is `column`" (a `NULL` column
     /// meaning everyone), as one parenthesised SQL condition.
@@ -70,6 +85,28 @@ impl Scope {
                 qb.push("1 = 0");
             }
         }
+    }
+}
+
+impl Scope {
+    /// Pushes "a 教联体 partner unit owns the object (`owner_column`, a path) and its audience
+    /// (`scope_column`) lies in what the actor, a curator, manages": the curators of the
+    /// organizations a partner serves see its content, unpublished too, in their review queue.
+    /// Nothing for other roles (admins see everything anyway).
+    pub fn push_partner_content<'a, DB>(&self, qb: &mut QueryBuilder<'a, DB>, scope_column: &str, owner_column: &str)
+    where
+        DB: Database,
+        String: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+    {
+        if self.role() != Some(Role::Curator) || self.member.is_empty() {
+            qb.push("1 = 0");
+            return;
+        }
+        qb.push(format!(
+            "(EXISTS (SELECT 1 FROM organizations po WHERE po.path = {owner_column} AND po.kind = 'partner') AND "
+        ));
+        self.push_manages(qb, scope_column);
+        qb.push(")");
     }
 }
 

@@ -48,7 +48,8 @@ async function accountPage() {
       h("p", {}, h("strong", {}, me.display_name), h("span", { class: "meta" }, ` · ${me.phone ? me.phone.replace(/^(\+86)?(\d{3})\d{4}(\d{4})$/, "$2****$3") : ""}`)),
       h("h2", {}, "我的学校和班级"),
       orgs.length ? h("ul", { class: "plain" }, orgs.map((o) => h("li", {}, o.name))) : h("p", { class: "empty" }, "还没有加入学校或班级。"),
-      h("p", { class: "actions" }, h("a", { class: "btn secondary", href: "/join", "data-link": true }, "加入学校或班级"))),
+      h("p", { class: "actions" }, h("a", { class: "btn secondary", href: "/join", "data-link": true }, "加入学校或班级"),
+        h("a", { class: "btn secondary", href: "/children", "data-link": true }, "我的孩子"))),
     h("section", { class: "card" },
       h("p", { class: "actions" },
         h("a", { class: "btn secondary", href: "/password", "data-link": true }, "修改密码"),
@@ -115,6 +116,7 @@ window.addEventListener("ps:signed-out", () => nav());
 let leaving = null;
 const onLeave = (fn) => { leaving = fn; };
 const live = () => import("./live.js");
+const family = () => import("./family.js");
 
 const routes = [
   [/^\/$/, home],
@@ -126,6 +128,7 @@ const routes = [
   [/^\/join\/([A-Za-z0-9]+)$/, (code) => joinPage(code)],
   [/^\/me$/, learningPage],
   [/^\/account$/, accountPage],
+  [/^\/children$/, () => family().then((m) => m.childrenPage({ page, go, loginPath, session }))],
   [/^\/privacy$/, privacyPage],
   [/^\/terms$/, termsPage],
   [/^\/forgot$/, forgotPage],
@@ -158,7 +161,7 @@ function stageChips(active, q = "") {
     class: code === active ? "chip on" : "chip", "aria-current": code === active ? "true" : null,
   }, label);
   return h("nav", { class: "chips", "aria-label": "按孩子年龄段浏览" },
-    chip("", "全部"), STAGES.map(([code, label]) => chip(code, label)));
+    chip("", "全部"), session() ? chip("mine", "我的孩子") : null, STAGES.map(([code, label]) => chip(code, label)));
 }
 
 async function home() {
@@ -177,6 +180,7 @@ async function home() {
   if (s && !belongs) main.prepend(joinCard());
   if (s) main.prepend(...(await invitations()));
   if (s) main.querySelector(".chips").before(...(await Promise.all([nextLecture(), resumeCard()])).filter(Boolean));
+  if (s) main.querySelector(".chips").after(...(await family().then((m) => m.recommendationRows())));
   if (!sections.length) {
     const why = !s ? "登录后可以看到你所在学校和地区的课程清单。"
       : belongs ? "你所在的学校暂时还没有发布课程清单。" : "暂时还没有面向所有人的课程清单。加入孩子的学校或班级后，这里会显示学校推荐的课程。";

@@ -18,7 +18,8 @@ pub(crate) enum After {
 /// What a listing or search asks for, checked.
 pub(crate) struct Filter<'a> {
     pub(crate) search: Option<&'a search::Query>,
-    pub(crate) stage: Option<AgeStage>,
+    /// Courses for any of these stages (`None`: every stage).
+    pub(crate) stages: Option<Vec<AgeStage>>,
     pub(crate) topic: Option<&'a str>,
     pub(crate) year: Option<i32>,
     pub(crate) list: Option<ListId>,
@@ -64,10 +65,15 @@ impl Catalog {
             }
             qb.push(" AND ");
             push_visible(&mut qb, scope);
-            if let Some(stage) = f.stage {
-                qb.push(" AND EXISTS (SELECT 1 FROM course_age_stages a WHERE a.course_id = c.id AND a.age_stage = ");
-                qb.push_bind(stage.code());
-                qb.push(")");
+            if let Some(stages) = &f.stages {
+                // Any of the stages; none matches nothing (a parent with no child added).
+                qb.push(" AND EXISTS (SELECT 1 FROM course_age_stages a WHERE a.course_id = c.id AND a.age_stage IN (");
+                let mut sep = qb.separated(", ");
+                sep.push("NULL");
+                for stage in stages {
+                    sep.push_bind(stage.code());
+                }
+                qb.push("))");
             }
             if let Some(topic) = f.topic {
                 qb.push(" AND EXISTS (SELECT 1 FROM course_topics t WHERE t.course_id = c.id AND t.topic = ");

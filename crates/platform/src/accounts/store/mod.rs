@@ -180,6 +180,11 @@ pub(super) async fn delete_account(db: &Db, id: UserId, now: Timestamp) -> Resul
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        // The children's nicknames and birth months go with the account.
+        sqlx::query("DELETE FROM children WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE users SET phone = NULL, password_hash = NULL, display_name = $2, deleted_at = $3, \
              sessions_revoked_at = $3
