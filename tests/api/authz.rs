@@ -87,6 +87,8 @@ struct World {
     partner: String,
     /// A child each of the parents in and out of scope added.
     children: (String, String),
+    /// An offline activity of S1 for S1, starting in ten minutes, the parent in scope enrolled.
+    activity: String,
     course: String,
     cover_file: String,
     asset: String,
@@ -317,6 +319,30 @@ async fn world(app: &TestApp) -> World {
         kids.push(str_of(&child, "id"));
     }
     let children = (kids[0].clone(), kids[1].clone());
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::minutes(10);
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let (status, a) = app
+        .post(
+            "/api/v1/activities",
+            Some(&t(Actor::CuratorIn)),
+            json!({"title": "亲子阅读会", "kind": "parent_child", "place": "学校礼堂", "starts_at": fmt(soon),
+                   "ends_at": fmt(soon + time::Duration::hours(2)), "capacity": 100, "scope_org_id": s1,
+                   "host_org_id": s1, "credit_minutes": 90}),
+        )
+        .await;
+    must(status, &a, "activity");
+    let activity = str_of(&a, "id");
+    let (status, e) = app
+        .post(
+            &format!("/api/v1/activities/{activity}/enrolments"),
+            Some(&t(Actor::ParentIn)),
+            json!({}),
+        )
+        .await;
+    must(status, &e, "activity enrolment");
 
     // Media: the owning expert's asset (transcoded, with captions) in a published course.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -415,6 +441,7 @@ async fn world(app: &TestApp) -> World {
         x_school,
         partner,
         children,
+        activity,
         course,
         cover_file,
         asset,
@@ -682,6 +709,43 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
                 Json(json!({})),
             )
         }
+        // Offline activities
+        "POST /api/v1/activities" => {
+            let soon = time::OffsetDateTime::now_utc() + time::Duration::days(3);
+            let fmt = |t: time::OffsetDateTime| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            };
+            req(
+                Method::POST,
+                "/api/v1/activities",
+                Json(
+                    json!({"title": "家长会", "kind": "parents_meeting", "place": "三楼会议室", "starts_at": fmt(soon),
+                            "ends_at": fmt(soon + time::Duration::hours(1)), "capacity": 50, "scope_org_id": s1,
+                            "host_org_id": s1, "credit_minutes": 60}),
+                ),
+            )
+        }
+        "GET /api/v1/activities/{id}" => get(format!("/api/v1/activities/{}", w.activity)),
+        "POST /api/v1/activities/{id}/enrolments" => req(
+            Method::POST,
+            format!("/api/v1/activities/{}/enrolments", w.activity),
+            Json(json!({})),
+        ),
+        "GET /api/v1/activities/{id}/check-in-code" => {
+            get(format!("/api/v1/activities/{}/check-in-code?purpose=in", w.activity))
+        }
+        "POST /api/v1/activities/{id}/check-ins" => req(
+            Method::POST,
+            format!("/api/v1/activities/{}/check-ins", w.activity),
+            Json(json!({"code": "1.not-a-code", "purpose": "in"})),
+        ),
+        "GET /api/v1/activities/{id}/check-ins" => get(format!("/api/v1/activities/{}/check-ins", w.activity)),
+        "PUT /api/v1/activities/{id}/check-ins/{user_id}" => req(
+            Method::PUT,
+            format!("/api/v1/activities/{}/check-ins/{}", w.activity, w.id(Actor::ParentIn)),
+            Json(json!({})),
+        ),
         // Organizations
         "GET /api/v1/organizations" => get("/api/v1/organizations".into()),
         "GET /api/v1/experts" => get("/api/v1/experts?q=".into()),

@@ -1,6 +1,7 @@
 //! HTTP end-to-end suite: the real server on `127.0.0.1:0`, every database test on SQLite and on
 //! PostgreSQL.
 
+mod activities;
 mod auth;
 mod authz;
 mod catalog;

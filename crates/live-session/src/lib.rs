@@ -16,8 +16,10 @@ use platform::http::ApiRouter;
 use platform::{Clock, Db};
 use tokio::sync::mpsc;
 
+mod activities;
 pub mod attendance;
 mod audience;
+pub mod checkin;
 pub mod contact;
 mod enrolment;
 mod error;
@@ -51,9 +53,10 @@ use recording::Recording;
 use rooms::Rooms;
 use schedule::Schedule;
 
+pub use activities::{ActivityKind, ActivityView, NewActivity};
 pub use attendance::{Attendance, AttendedOccurrence};
 pub use enrolment::{EnrolRequest, EnrolResult};
-pub use error::{LiveError, LiveResult};
+pub use error::{ActivityError, LiveError, LiveResult};
 pub use events::{Events, LiveEvent};
 pub use notify::{LogNotifier, Notice, Notifier, WebhookNotifier};
 pub use recording::{RecordingSetup, Replay, ReplayJob, ReplayPublisher};
@@ -87,6 +90,7 @@ pub struct Live {
     notices: Notices,
     rooms: Rooms,
     recording: Recording,
+    activities: activities::Activities,
 }
 
 impl Live {
@@ -157,6 +161,12 @@ impl Live {
                     rec: None,
                     recorders: recording::Recorders::default(),
                     hls_segment_seconds: settings.hls_segment_seconds,
+                },
+                activities: activities::Activities {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                    audience: audience.clone(),
+                    signer: platform::signing::Signer::new(secret, "parentschool activities v1"),
                 },
                 audience,
                 db,
@@ -328,6 +338,7 @@ pub fn router(live: Live) -> ApiRouter {
         .merge(occurrences::router())
         .merge(enrolment::router())
         .merge(signalling::router())
+        .merge(activities::router())
         .with_state(live.clone())
         .merge(rooms)
         .merge(messages::router().with_state(live.messages.clone()))

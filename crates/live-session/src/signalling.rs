@@ -11,6 +11,7 @@ use platform::error::ApiResult;
 use platform::http::{ApiRouter, Path, RawBody};
 use utoipa_axum::routes;
 
+use crate::ActivityError;
 use crate::lifecycle::{Event, LiveState};
 use crate::rooms::access::{PublisherAuth, STREAM_KEY_PREFIX, Watcher, stream_key_hash};
 use crate::sdp::{self, SdpError};
@@ -163,6 +164,12 @@ async fn whip(
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     live.rooms.check_publisher(id, &who).await?;
+    if crate::store::activities::is_activity(&live.db, id)
+        .await
+        .map_err(LiveError::from)?
+    {
+        return Err(LiveError::from(ActivityError::Offline).into());
+    }
     let occ = live.audience.occurrence_row(id).await?;
     match occ.state {
         LiveState::Ended => return Err(LiveError::Refused(crate::lifecycle::Refusal::AlreadyEnded).into()),

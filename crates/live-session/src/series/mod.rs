@@ -21,7 +21,7 @@ use crate::store::series::SeriesFields;
 pub(crate) use crate::store::series::SeriesRow;
 
 mod edit;
-mod plan;
+pub(crate) mod plan;
 mod routes;
 
 use crate::{LiveError, LiveResult};

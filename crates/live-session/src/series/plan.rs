@@ -58,7 +58,7 @@ pub(super) fn ts(t: OffsetDateTime) -> Timestamp {
     Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
-pub(super) fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, FieldError> {
+pub(crate) fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, FieldError> {
     let v = value.trim();
     if required && v.is_empty() {
         return Err(FieldError {

@@ -4,6 +4,7 @@
 //!
 //! [`Db`]: platform::Db
 
+pub(crate) mod activities;
 pub(crate) mod attendance;
 pub(crate) mod enrolments;
 pub(crate) mod messages;

@@ -48,8 +48,16 @@ impl SeriesRow {
 const SERIES_COLUMNS: &str = "id, expert_id, title, description, lecturer, rrule, exceptions, first_start, \
                               duration_min, capacity, scope_org_id, threshold, version, replay_course_id, age_stages";
 
+/// A series: bind `(id, expert, created_by, title, description, lecturer, rrule, exceptions,
+/// first_start, duration_min, capacity, scope_org_id, threshold, now, age_stages, format)`.
+pub(crate) const INSERT_SERIES: &str = "INSERT INTO live_series (id, expert_id, created_by, title, description, \
+                                        lecturer, rrule, exceptions, first_start, duration_min, capacity, \
+                                        scope_org_id, threshold, version, created_at, updated_at, age_stages, \
+                                        format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                                        1, $14, $14, $15, $16)";
+
 /// A scheduled occurrence: bind `(id, series, starts_at, ends_at, now)`.
-const INSERT_OCCURRENCE: &str = "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, \
+pub(crate) const INSERT_OCCURRENCE: &str = "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, \
                                  updated_at) VALUES ($1, $2, $3, $4, 'scheduled', $5, $5)";
 
 /// The checked fields of a series as its row stores them (exceptions and stages as JSON).
@@ -98,30 +106,25 @@ pub(crate) async fn insert(
     let dur_ms = i64::from(f.duration_min) * 60_000;
     with_db!(db, |pool| {
         let mut tx = pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO live_series (id, expert_id, created_by, title, description, lecturer, \
-             rrule, exceptions,
-               first_start, duration_min, capacity, scope_org_id, threshold, version, created_at, updated_at, \
-             age_stages)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14, $15)",
-        )
-        .bind(id)
-        .bind(expert)
-        .bind(created_by)
-        .bind(f.title)
-        .bind(f.description)
-        .bind(f.lecturer)
-        .bind(f.rrule)
-        .bind(&f.exceptions_json)
-        .bind(f.first_start)
-        .bind(f.duration_min)
-        .bind(f.capacity)
-        .bind(scope_org_id)
-        .bind(f.threshold)
-        .bind(now)
-        .bind(f.stages_json)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(INSERT_SERIES)
+            .bind(id)
+            .bind(expert)
+            .bind(created_by)
+            .bind(f.title)
+            .bind(f.description)
+            .bind(f.lecturer)
+            .bind(f.rrule)
+            .bind(&f.exceptions_json)
+            .bind(f.first_start)
+            .bind(f.duration_min)
+            .bind(f.capacity)
+            .bind(scope_org_id)
+            .bind(f.threshold)
+            .bind(now)
+            .bind(f.stages_json)
+            .bind("online")
+            .execute(&mut *tx)
+            .await?;
         for at in starts {
             sqlx::query(INSERT_OCCURRENCE)
                 .bind(OccurrenceId::new())

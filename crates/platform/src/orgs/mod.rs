@@ -274,6 +274,11 @@ fn new_join_code() -> String {
         .collect()
 }
 
+/// The name of an organization (404 when it does not exist).
+pub async fn org_name(db: &Db, id: OrgId) -> PlatformResult<String> {
+    org_row(db, id).await?.map(|r| r.name).ok_or(PlatformError::OrgNotFound)
+}
+
 /// The materialised path of an organization (404 when it does not exist).
 pub async fn org_path(db: &Db, id: OrgId) -> PlatformResult<String> {
     org_row(db, id).await?.map(|r| r.path).ok_or(PlatformError::OrgNotFound)

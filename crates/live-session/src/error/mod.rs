@@ -15,8 +15,15 @@ use crate::sfu::SfuError;
 
 pub type LiveResult<T> = Result<T, LiveError>;
 
+mod activity;
+
+pub use activity::ActivityError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
+    /// What offline activities refuse (their own table).
+    #[error(transparent)]
+    Activity(#[from] ActivityError),
     #[error("no such series")]
     SeriesNotFound,
     #[error("no such occurrence, or the caller may not see it")]
@@ -119,6 +126,7 @@ impl LiveError {
     fn into_problem(self) -> ApiError {
         use StatusCode as S;
         let (status, code, message) = match self {
+            Self::Activity(e) => e.parts(),
             Self::SeriesNotFound => (
                 S::NOT_FOUND,
                 "series_not_found",
