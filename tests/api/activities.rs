@@ -115,7 +115,7 @@ both_databases! {
         let (status, p) = app.post(&check, Some(&p2), json!({"code": out_code, "purpose": "out"})).await;
         assert_problem(status, &p, 409, "not_checked_in");
         let (status, p) = app
-            .post(&check, Some(&p1), json!({"code": old_code(&id, live_session::checkin::Purpose::In, 3), "purpose": "in"}))
+            .post(&check, Some(&p1), json!({"code": old_code(&id, live_session::checkin::Purpose::In, 5), "purpose": "in"}))
             .await;
         let p = assert_problem(status, &p, 422, "check_in_code_expired");
         assert!(str_of(&p, "detail").contains("最新的二维码"), "{p}");

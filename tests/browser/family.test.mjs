@@ -1,14 +1,18 @@
 // 线上+线下 and 教联体, the parts a family and a county curator walk: a parent adds two children
 // (by grade and by birth month), the home page then shows a row per child with the school's own
 // list first, 我的孩子 filters the search, and a child's data goes at a tap; a county curator
-// adds a museum to the tree and chooses the school it serves. At 360 px, nothing sideways.
+// adds a museum to the tree and chooses the school it serves; at an offline activity the host's
+// screen shows a QR code, a parent's phone opens what it encodes, signs in, is checked in, and
+// the host's count goes up. At 360 px, nothing sideways.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
 import { Server, launch, phone, withShot, login, keepShot, layoutTrouble, apiCall } from "./harness.mjs";
 
 const server = new Server();
 const PASSWORD = "Test-pass-2026";
-let browser, base, school;
+let browser, base, school, activity;
 
 const token = async (phoneNumber) => (await apiCall(base, "/api/v1/auth/login", null, { phone: phoneNumber, password: PASSWORD })).body.access_token;
 
@@ -39,6 +43,12 @@ before(async () => {
     const l = (await apiCall(base, "/api/v1/lists", who, { title, year: 2026, theme: "家庭教育", scope_org_id: org, owner_org_id: org })).body;
     await apiCall(base, `/api/v1/lists/${l.id}/items`, who, { course_ids: ids, version: l.version }, "PUT");
   }
+  // An activity of the school starting in ten minutes (check-in opens 30 minutes before).
+  const at = (min) => new Date(Date.now() + min * 60000).toISOString();
+  activity = (await apiCall(base, "/api/v1/activities", ours, { title: "亲子自然观察", kind: "parent_child", place: "学校礼堂",
+    starts_at: at(10), ends_at: at(130), capacity: 30, scope_org_id: school, host_org_id: school, credit_minutes: 90 })).body.id;
+  const enrolled = await apiCall(base, `/api/v1/activities/${activity}/enrolments`, await token("13800000001"), {});
+  assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
   browser = await launch();
 });
 
@@ -126,5 +136,45 @@ test("a district curator adds a museum to the tree and chooses the school it ser
     // The tree keeps it on the next visit.
     await page.reload();
     await page.locator("li.org.partner", { hasText: "重庆自然博物馆" }).getByText("服务：新凤小学").waitFor();
+  });
+});
+
+test("the host's screen shows a QR code; a parent's phone opens it, signs in, is checked in, and the count goes up", async () => {
+  const host = await phone(browser);
+  const parent = await phone(browser);
+  await withShot(host, "check-in-host", async () => {
+    await login(host, base, "13700000001", PASSWORD);
+    await host.goto(`${base}/activities/${activity}`);
+    await host.getByRole("link", { name: "打开签到屏" }).click();
+    await host.waitForURL(/\/screen$/);
+    const count = host.getByRole("status").filter({ hasText: "已签到" });
+    await count.filter({ hasText: "已签到 0 人" }).waitFor();
+    const qr = host.getByRole("img", { name: "签到二维码" });
+    await qr.waitFor();
+    await host.waitForFunction(() => document.querySelector("img.qr")?.complete && document.querySelector("img.qr").naturalWidth > 0);
+    // What a phone camera reads: decode the code as shown.
+    const file = join(server.dir, "qr.png");
+    await qr.screenshot({ path: file });
+    const url = execFileSync("zbarimg", ["--raw", "-q", file]).toString().trim();
+    assert.match(url, new RegExp(`/activities/${activity}/check-in\\?purpose=in&code=\\d+\\.[\\w-]+$`));
+    await keepShot(host, "activity-check-in-screen");
+
+    await withShot(parent, "check-in-parent", async () => {
+      // Not signed in on this phone: the link asks to sign in and comes back to check in.
+      await parent.goto(url.replace(/^https?:\/\/[^/]+/, base));
+      await parent.waitForURL(/\/login/);
+      await parent.getByLabel("手机号").fill("13800000001");
+      await parent.getByLabel("密码").fill(PASSWORD);
+      await parent.getByRole("button", { name: "登录" }).click();
+      await parent.getByRole("status").filter({ hasText: "签到成功" }).waitFor();
+      await parent.getByText("已记入学时 90 分钟").waitFor();
+      assert.deepEqual(await layoutTrouble(parent), []);
+      await keepShot(parent, "activity-check-in-result");
+      // Scanning again says so, in Chinese.
+      await parent.goto(url.replace(/^https?:\/\/[^/]+/, base));
+      await parent.getByRole("alert").filter({ hasText: "你已经签到过了" }).waitFor();
+    });
+    await count.filter({ hasText: "已签到 1 人" }).waitFor();
+    await host.getByText(/乐乐妈妈 签到/).waitFor();
   });
 });

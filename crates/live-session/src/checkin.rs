@@ -1,8 +1,9 @@
 //! 签到 codes of offline activities: what the host's screen shows as a QR code. A code is an
 //! HMAC of the activity, the purpose (check in or check out) and a 30-second time step, written
 //! `{step}.{tag}`; the screen shows a new one every step, and a code is accepted during its own
-//! step and the next, so a scan at the turn of a step still counts while a photo sent to
-//! someone at home stops working within a minute. Pure: the time comes in as an argument.
+//! step and the [`GRACE_STEPS`] after it: a parent who has to sign in first still makes it,
+//! while a photo sent to someone at home stops working within two minutes. Pure: the time
+//! comes in as an argument.
 
 use platform::signing::Signer;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,8 @@ use crate::OccurrenceId;
 
 /// How often the code on the host's screen changes.
 pub const STEP_SECONDS: i64 = 30;
+/// Steps after its own that a code is still taken (time to sign in on a phone).
+pub const GRACE_STEPS: i64 = 3;
 /// Bytes of HMAC in a code (the least [`Signer::sign_short`] gives).
 const TAG_BYTES: usize = 16;
 
@@ -78,7 +81,7 @@ pub fn verdict(signer: &Signer, activity: OccurrenceId, purpose: Purpose, now_s:
         return Verdict::Foreign;
     }
     let now = now_s.div_euclid(STEP_SECONDS);
-    if step == now || step == now - 1 {
+    if (now - GRACE_STEPS..=now).contains(&step) {
         Verdict::Valid
     } else {
         Verdict::Expired
@@ -94,7 +97,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_code_works_for_its_step_and_the_next_and_nowhere_else() {
+    fn a_code_works_for_its_step_and_a_grace_and_nowhere_else() {
         let signer = Signer::new(b"secret", "parentschool activities v1");
         let (a, b) = (OccurrenceId::new(), OccurrenceId::new());
         let t = 1_800_000_000 - 1_800_000_000 % STEP_SECONDS;
@@ -106,10 +109,10 @@ mod tests {
             "the same code all the step"
         );
         assert_ne!(code_at(&signer, a, Purpose::In, t + 30).0, code, "a new one every step");
-        for now in [t, t + 29, t + 30, t + 59] {
+        for now in [t, t + 29, t + 30, t + 119] {
             assert_eq!(verdict(&signer, a, Purpose::In, now, &code), Verdict::Valid, "{now}");
         }
-        for now in [t + 60, t + 3600, t - 31] {
+        for now in [t + 120, t + 3600, t - 31] {
             assert_eq!(verdict(&signer, a, Purpose::In, now, &code), Verdict::Expired, "{now}");
         }
         assert_eq!(
@@ -137,7 +140,7 @@ mod tests {
         }
         // The step is signed: moving it on does not make an old tag new.
         let (step, tag) = code.split_once('.').unwrap_or_default();
-        let moved = format!("{}.{tag}", step.parse::<i64>().unwrap_or(0) + 2);
-        assert_eq!(verdict(&signer, a, Purpose::In, t + 60, &moved), Verdict::Foreign);
+        let moved = format!("{}.{tag}", step.parse::<i64>().unwrap_or(0) + 4);
+        assert_eq!(verdict(&signer, a, Purpose::In, t + 120, &moved), Verdict::Foreign);
     }
 }

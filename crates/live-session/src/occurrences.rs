@@ -53,6 +53,9 @@ pub struct OccurrenceView {
     /// The signed live HLS playlist while the lecture is live (for viewers beyond the WebRTC
     /// limit and networks where WebRTC cannot connect).
     pub hls_url: Option<String>,
+    /// `online` (a livestream) or `offline` (a 线下活动: its page is `/activities/{id}`), so
+    /// one schedule shows both.
+    pub format: String,
 }
 
 /// Where the replay of an occurrence is.
@@ -121,6 +124,7 @@ impl Schedule {
             replay,
             // The rooms fill it in (`Live::view`).
             hls_url: None,
+            format: s.format.clone(),
         })
     }
 

@@ -17,6 +17,8 @@
 //!   ranges reported every 15 s, on pause and on leaving);
 //! - `js/live.js` (the schedule and the room: WHEP or live HLS, questions and chat) and
 //!   `js/live-studio.js` (直播管理: series, going live from the browser, reports);
+//! - `js/activities.js` (线下活动: the activity, the host's check-in screen with its rotating QR
+//!   code and live count, and the page the code opens on a parent's phone);
 //! - `js/family.js` (我的孩子, and the home page's 为你推荐 rows by the children's stages) and
 //!   `js/orgs.js` (组织架构: the managed tree, partner units and what they serve);
 //! - `js/studio.js` (review queue, course and list editors, resumable uploads with progress,

@@ -147,7 +147,7 @@ pub struct CheckInCode {
     pub code: String,
     /// The page a phone camera opens: it signs the parent in if needed and checks them in.
     pub url: String,
-    /// When the screen shows the next code (this one is taken for one step more).
+    /// When the screen shows the next code (this one is still taken for two minutes).
     pub expires_at: Timestamp,
 }
 

@@ -37,6 +37,8 @@ pub(crate) struct SeriesRow {
     pub replay_course_id: Option<uuid::Uuid>,
     /// JSON array of age-stage codes; `[]`: every stage.
     pub age_stages: String,
+    /// `online` (a livestream) or `offline` (an activity, `crate::activities`).
+    pub format: String,
 }
 
 impl SeriesRow {
@@ -46,7 +48,7 @@ impl SeriesRow {
 }
 
 const SERIES_COLUMNS: &str = "id, expert_id, title, description, lecturer, rrule, exceptions, first_start, \
-                              duration_min, capacity, scope_org_id, threshold, version, replay_course_id, age_stages";
+                              duration_min, capacity, scope_org_id, threshold, version, replay_course_id, age_stages, format";
 
 /// A series: bind `(id, expert, created_by, title, description, lecturer, rrule, exceptions,
 /// first_start, duration_min, capacity, scope_org_id, threshold, now, age_stages, format)`.

@@ -117,6 +117,7 @@ let leaving = null;
 const onLeave = (fn) => { leaving = fn; };
 const live = () => import("./live.js");
 const family = () => import("./family.js");
+const activities = () => import("./activities.js");
 
 const routes = [
   [/^\/$/, home],
@@ -135,6 +136,9 @@ const routes = [
   [/^\/lists\/([\w-]+)$/, listPage],
   [/^\/courses\/([\w-]+)$/, coursePage],
   [/^\/live$/, () => live().then((m) => m.schedule({ page, go }))],
+  [/^\/activities\/([\w-]+)$/, (id) => activities().then((m) => m.activityPage(id, { page, go }))],
+  [/^\/activities\/([\w-]+)\/screen$/, (id) => activities().then((m) => m.checkInScreen(id, { page, go, onLeave }))],
+  [/^\/activities\/([\w-]+)\/check-in$/, (id) => activities().then((m) => m.checkInLanding(id, { page, go }))],
   [/^\/live\/([\w-]+)$/, (id) => live().then((m) => m.room(id, { page, go, onLeave }))],
   [/^\/studio(\/.*)?$/, (rest) => import("./studio.js").then((m) => m.studio(rest || "", { page, go, main, onLeave, setGuard }))],
 ];

@@ -3,6 +3,12 @@
 // starts with "?".
 
 export const paths = {
+  activities: () => `/api/v1/activities`,
+  activity: (a) => `/api/v1/activities/${a}`,
+  activityCheckIn: (a, b) => `/api/v1/activities/${a}/check-ins/${b}`,
+  activityCheckInCode: (a, query = "") => `/api/v1/activities/${a}/check-in-code${query}`,
+  activityCheckIns: (a) => `/api/v1/activities/${a}/check-ins`,
+  activityEnrolments: (a) => `/api/v1/activities/${a}/enrolments`,
   asset: (a) => `/api/v1/assets/${a}`,
   assetCaption: (a, b) => `/api/v1/assets/${a}/captions/${b}`,
   assetPlayback: (a) => `/api/v1/assets/${a}/playback`,

@@ -1,4 +1,5 @@
-// Live lectures for parents: the schedule (enrol, cancel, add to calendar) and the live room
+// Live lectures for parents: the 活动与直播 schedule (livestreams and offline activities: enrol,
+// cancel, add to calendar) and the live room
 // (WHEP player, state from Server-Sent Events, a message for every state and error).
 import { api, session, loginPath } from "./api.js";
 import { playLive } from "./hls.js";
@@ -28,7 +29,10 @@ function occurrenceItem(o, refresh) {
   const mine = enrolmentText(o.my_enrolment);
   const open = enrolOpen(o);
   const actions = [];
-  if (o.state === "live" || o.state === "paused" || mine || o.may_manage) {
+  const offline = o.format === "offline";
+  if (offline) {
+    actions.push(h("a", { class: "btn small", href: `/activities/${o.id}`, "data-link": true }, "活动详情"));
+  } else if (o.state === "live" || o.state === "paused" || mine || o.may_manage) {
     actions.push(h("a", { class: "btn small", href: `/live/${o.id}`, "data-link": true }, o.state === "live" ? "进入直播间" : "查看"));
   }
   if (open && !mine && !o.may_manage) {
@@ -45,7 +49,8 @@ function occurrenceItem(o, refresh) {
   return h("li", { class: "occurrence" },
     h("strong", {}, o.title),
     h("span", { class: "meta" }, `${fmt(o.starts_at)} · ${o.lecturer} · ${o.enrolled}/${o.capacity} 人已报名`),
-    h("span", { class: `badge ${o.state}` }, STATE[o.state]), mine ? h("span", { class: "badge mine" }, mine) : null,
+    offline ? h("span", { class: "badge offline" }, "线下活动") : h("span", { class: `badge ${o.state}` }, STATE[o.state]),
+    mine ? h("span", { class: "badge mine" }, mine) : null,
     h("span", { class: "actions" }, actions));
 }
 
@@ -62,12 +67,12 @@ export async function schedule(ctx) {
         h("a", { href: `webcal://${url.host}${url.pathname}` }, "订阅日历"), " · ",
         h("a", { href: url.href, download: "家长学堂直播.ics" }, "下载 .ics"));
     }).catch(() => {});
-    ctx.page("直播课堂",
+    ctx.page("活动与直播",
       h("section", { class: "card" }, h("h2", {}, "我的报名"),
-        mine.length ? h("ul", { class: "plain occurrences" }, mine.map((o) => occurrenceItem(o, draw))) : h("p", { class: "empty" }, "还没有报名的直播。"),
+        mine.length ? h("ul", { class: "plain occurrences" }, mine.map((o) => occurrenceItem(o, draw))) : h("p", { class: "empty" }, "还没有报名的直播或活动。"),
         calendar),
-      h("section", { class: "card" }, h("h2", {}, "近期直播"),
-        rest.length ? h("ul", { class: "plain occurrences" }, rest.map((o) => occurrenceItem(o, draw))) : h("p", { class: "empty" }, "近期没有面向你的直播。")));
+      h("section", { class: "card" }, h("h2", {}, "近期直播与线下活动"),
+        rest.length ? h("ul", { class: "plain occurrences" }, rest.map((o) => occurrenceItem(o, draw))) : h("p", { class: "empty" }, "近期没有面向你的直播或活动。")));
   };
   await draw();
 }

@@ -1,0 +1,101 @@
+// 线下活动 pages: the activity (time, place, seats, 报名, one's own 签到), the host's check-in
+// screen (a big QR code that changes every 30 s and the live count of who has checked in), and
+// the page a parent's phone camera opens from that code (signs in if needed, then checks in).
+import { api, qs, session, loginPath, imageUrl } from "./api.js";
+import { h, toast } from "./ui.js";
+import { paths } from "./endpoints.js";
+
+const when = (ts) => new Date(ts).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
+const hm = (ts) => new Date(ts).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" });
+
+export async function activityPage(id, { page, go }) {
+  if (!session()) return go(loginPath(), true);
+  const a = await api(paths.activity(id));
+  const status = [];
+  if (a.my_enrolment === "enrolled") status.push("已报名");
+  if (a.my_enrolment === "waitlisted") status.push("候补中");
+  if (a.my_check_in) status.push(`${hm(a.my_check_in)} 已签到`);
+  if (a.my_check_out) status.push(`${hm(a.my_check_out)} 已签退`);
+  const actions = h("p", { class: "actions" });
+  if (!a.my_enrolment || a.my_enrolment === "cancelled") {
+    actions.append(h("button", { type: "button", class: "btn", onclick: async () => {
+      try {
+        const r = await api(paths.activityEnrolments(id), { method: "POST", body: {} });
+        toast(r.state === "enrolled" ? "报名成功" : `名额已满，你在候补第 ${r.waitlist_position} 位`);
+        await activityPage(id, { page, go });
+      } catch (err) { toast(err.message, "error"); }
+    } }, "报名"));
+  }
+  if (a.is_host) actions.append(h("a", { class: "btn secondary", href: `/activities/${id}/screen`, "data-link": true }, "打开签到屏"));
+  page(a.title,
+    h("section", { class: "card activity" },
+      h("p", {}, h("span", { class: "badge offline" }, a.kind_label), status.length ? h("span", { class: "badge mine" }, status.join(" · ")) : null),
+      h("p", {}, h("strong", {}, "时间："), `${when(a.starts_at)} – ${hm(a.ends_at)}`),
+      h("p", {}, h("strong", {}, "地点："), a.place,
+        a.latitude != null ? h("span", { class: "meta" }, `（${a.latitude.toFixed(4)}, ${a.longitude.toFixed(4)}）`) : null),
+      h("p", {}, h("strong", {}, "名额："), `${a.enrolled}/${a.capacity} 人已报名${a.waitlisted ? `，${a.waitlisted} 人候补` : ""}`),
+      h("p", {}, h("strong", {}, "学时："), `签到${a.requires_check_out ? "并签退" : ""}后计 ${a.credit_minutes} 分钟`),
+      a.description ? h("p", {}, a.description) : null,
+      h("p", { class: "meta" }, "到场后用手机相机扫描现场屏幕上的二维码签到。"),
+      actions));
+}
+
+// The host's screen, for a phone or a projector: the QR code is fetched again every 5 s (the
+// server changes it every 30 s); the count every 3 s.
+export async function checkInScreen(id, { page, go, onLeave }) {
+  if (!session()) return go(loginPath(), true);
+  const a = await api(paths.activity(id));
+  if (!a.is_host) return page("签到屏", h("p", { class: "card empty" }, "只有主办单位的工作人员可以打开签到屏。"));
+  let purpose = "in";
+  const img = h("img", { class: "qr big", alt: "签到二维码", width: 320, height: 320 });
+  const count = h("p", { class: "count", role: "status", "aria-live": "polite" });
+  const link = h("p", { class: "meta code-link" });
+  const names = h("ul", { class: "plain checked" });
+  let shown = "";
+  const drawCode = async () => {
+    const c = await api(paths.activityCheckInCode(id, qs({ purpose })));
+    if (c.code === shown) return;
+    shown = c.code;
+    img.src = await imageUrl(paths.qrSvg(qs({ text: c.url })));
+    img.alt = `${purpose === "in" ? "签到" : "签退"}二维码`;
+    img.dataset.url = c.url;
+    link.textContent = "二维码每 30 秒更新一次，截图转发无效。";
+  };
+  const drawCount = async () => {
+    const l = await api(paths.activityCheckIns(id));
+    count.textContent = `已签到 ${l.checked_in} 人${a.requires_check_out ? ` · 已签退 ${l.checked_out} 人` : ""} · 已报名 ${l.enrolled} 人`;
+    names.replaceChildren(...l.items.slice(-8).reverse().map((i) =>
+      h("li", {}, `${hm(i.at)} ${i.display_name} ${i.purpose === "in" ? "签到" : "签退"}${i.method === "manual" ? "（手动）" : ""}`)));
+  };
+  const toggle = a.requires_check_out ? h("p", { class: "actions" },
+    h("button", { type: "button", class: "btn secondary small", onclick: async (e) => {
+      purpose = purpose === "in" ? "out" : "in";
+      e.target.textContent = purpose === "in" ? "切换到签退" : "切换到签到";
+      shown = "";
+      await drawCode();
+    } }, "切换到签退")) : null;
+  page(`签到：${a.title}`, h("section", { class: "card screen" }, img, count, link, toggle, names));
+  await Promise.all([drawCode(), drawCount()]);
+  const timers = [setInterval(() => drawCode().catch(() => {}), 5000), setInterval(() => drawCount().catch(() => {}), 3000)];
+  onLeave(() => timers.forEach(clearInterval));
+}
+
+// Opened from the QR code: signs in first when needed (and comes back here), then checks in.
+export async function checkInLanding(id, { page, go }) {
+  if (!session()) return go(loginPath(), true);
+  const params = new URLSearchParams(location.search);
+  const purpose = params.get("purpose") === "out" ? "out" : "in";
+  const word = purpose === "in" ? "签到" : "签退";
+  page(word, h("p", { class: "loading" }, `正在${word}……`));
+  try {
+    const r = await api(paths.activityCheckIns(id), { method: "POST", body: { code: params.get("code") || "", purpose } });
+    page(`${word}成功`, h("section", { class: "card result ok", role: "status" },
+      h("p", {}, h("strong", {}, `${hm(r.at)} ${word}成功`)),
+      h("p", {}, r.credited ? `已记入学时 ${r.credit_minutes} 分钟。` : "活动结束时请再扫码签退，签退后记入学时。"),
+      h("a", { class: "btn secondary", href: `/activities/${id}`, "data-link": true }, "查看活动")));
+  } catch (err) {
+    page(`${word}未成功`, h("section", { class: "card result" },
+      h("p", { class: "err", role: "alert" }, err.message),
+      h("a", { class: "btn secondary", href: `/activities/${id}`, "data-link": true }, "查看活动")));
+  }
+}
