@@ -2,7 +2,9 @@
 //! enrol (the live lectures' seats and waitlist); on the day the host's code checks them in and
 //! out, every wrong way says why in Chinese, and the host checks a parent in by hand.
 
-use e2e::{TestApp, assert_problem, both_databases};
+use std::time::Duration;
+
+use e2e::{Backend, TestApp, assert_problem, both_databases, on_both_databases};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -171,6 +173,35 @@ both_databases! {
         let (status, p) = app.get(&check, Some(&p1)).await;
         assert_problem(status, &p, 403, "not_activity_host");
 
+        // Credit: 90 minutes for the parent who checked in and out; none for the one checked in
+        // by hand but not out (this activity asks for both). In 我的学习, the record and the
+        // school's report alike, each as its own column.
+        let (_, learning) = app.get("/api/v1/me/learning", Some(&p1)).await;
+        assert_eq!((learning["offline_s"].as_f64(), learning["total_s"].as_f64()), (Some(5400.0), Some(5400.0)), "{learning}");
+        assert_eq!(learning["offline"][0]["title"], "亲子自然观察");
+        assert_eq!(learning["current_term"]["offline_s"].as_f64(), Some(5400.0), "{learning}");
+        let (_, none) = app.get("/api/v1/me/learning", Some(&p2)).await;
+        assert_eq!(none["offline_s"].as_f64(), Some(0.0), "{none}");
+        let (status, record) = app.get("/api/v1/me/record", Some(&p1)).await;
+        assert_eq!(status, StatusCode::OK, "{record}");
+        assert_eq!(record["total"]["offline_s"].as_f64(), Some(5400.0), "{record}");
+        assert_eq!(record["total"]["total_s"].as_f64(), Some(5400.0));
+        let item = &record["items"][0];
+        assert_eq!((item["kind"].as_str(), item["kind_label"].as_str(), item["source"].as_str()), (Some("offline"), Some("线下活动"), Some("亲子活动 · 学校礼堂")), "{record}");
+        assert_eq!(record["years"][0]["totals"]["offline_s"].as_f64(), Some(5400.0));
+        assert_eq!(record["years"][0]["terms"][0]["totals"]["offline_s"].as_f64(), Some(5400.0));
+        let school_year = record["years"][0]["school_year"].as_i64().unwrap_or_default();
+        let (_, other_year) = app.get(&format!("/api/v1/me/record?year={}", school_year - 1), Some(&p1)).await;
+        assert_eq!(other_year["items"], json!([]));
+        let (status, _, csv) = e2e::raw(app, Method::GET, "/api/v1/me/record.csv", &[("authorization", &format!("Bearer {p1}"))], None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(csv.contains("线下活动,亲子自然观察,亲子活动 · 学校礼堂,90.0"), "{csv}");
+        let (_, report) = app.get(&format!("/api/v1/organizations/{school}/learning"), Some(&curator)).await;
+        let row = |name: &str| report["items"].as_array().into_iter().flatten().find(|m| m["display_name"].as_str().is_some_and(|n| n.ends_with(name))).cloned().unwrap_or_default();
+        assert_eq!(row("13800000001")["offline_s"].as_f64(), Some(5400.0), "{report}");
+        assert_eq!(row("13800000002")["offline_s"].as_f64(), Some(0.0), "{report}");
+        let (_, _, csv) = e2e::raw(app, Method::GET, &format!("/api/v1/organizations/{school}/learning.csv"), &[("authorization", &format!("Bearer {curator}"))], None).await;
+        assert!(csv.lines().next().is_some_and(|h| h.contains("线下活动（分钟）")), "{csv}");
         // The parent's own view; no live stream for an offline activity.
         let (_, mine) = app.get(&format!("/api/v1/activities/{id}"), Some(&p1)).await;
         assert!(mine["my_check_in"].is_string() && mine["my_check_out"].is_string(), "{mine}");
@@ -186,6 +217,13 @@ both_databases! {
         .await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert!(body.contains("offline_activity"), "{body}");
+        // The record is the parent's, not the school's: leaving the class keeps it.
+        let p1_id = me(app, &p1).await;
+        let (status, _) = app.call(Method::DELETE, &format!("/api/v1/organizations/{class}/members/{p1_id}"), Some(&curator), json!(null)).await;
+        assert!(status.is_success(), "{status}");
+        let (_, kept) = app.get("/api/v1/me/record", Some(&p1)).await;
+        assert_eq!(kept["total"]["offline_s"].as_f64(), Some(5400.0), "{kept}");
+
     }
 
     async fn a_partner_unit_hosts_activities_for_the_schools_it_serves(app) {
@@ -210,4 +248,58 @@ both_databases! {
         let (status, c) = app.get(&format!("/api/v1/activities/{}/check-in-code", str_of(&a, "id")), Some(&guide)).await;
         assert_eq!(status, StatusCode::OK, "{c}");
     }
+}
+
+on_both_databases!(an_activity_is_reminded_by_the_notifier_and_sits_in_the_calendar);
+
+/// The live lectures' reminder and calendar, told as an activity: where, and to check in.
+async fn an_activity_is_reminded_by_the_notifier_and_sits_in_the_calendar(backend: Backend) {
+    let (hook, seen) = e2e::gateway().await;
+    let app = TestApp::spawn_with(backend, |s| {
+        s.live.notify_webhook_url = Some(hook.clone());
+        s.live.reminder_check_seconds = 1;
+    })
+    .await;
+    let province = app.org("重庆市妇联", "province", None).await;
+    let school = app.org("新凤小学", "school", Some(&province)).await;
+    let curator = app.user_with_role("13700000001", "curator", Some(&school)).await;
+    let parent = app.user_with_role("13800000001", "parent", Some(&school)).await;
+    // Starting in 20 minutes: the 30-minute reminder is due.
+    let (status, a) = app
+        .post("/api/v1/activities", Some(&curator), activity(&school, &school, 20))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{a}");
+    let id = str_of(&a, "id");
+    let (status, _) = app
+        .post(&format!("/api/v1/activities/{id}/enrolments"), Some(&parent), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut text = String::new();
+    for _ in 0..40 {
+        if let Some((_, body)) = seen.lock().unwrap_or_else(|p| p.into_inner()).first() {
+            text = format!(
+                "{} {}",
+                body["text"].as_str().unwrap_or_default(),
+                body["url"].as_str().unwrap_or_default()
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        text.contains("您报名的活动“亲子自然观察”") && text.contains("在学校礼堂开始") && text.contains("扫码签到"),
+        "{text}"
+    );
+    assert!(text.ends_with(&format!("/activities/{id}")), "{text}");
+
+    let (_, link) = app.get("/api/v1/live/calendar", Some(&parent)).await;
+    let (status, _, ics) = e2e::raw(&app, Method::GET, link["url"].as_str().unwrap_or_default(), &[], None).await;
+    assert_eq!(status, StatusCode::OK, "{ics}");
+    let unfolded = ics.replace("\r\n ", "");
+    assert!(
+        unfolded.contains("SUMMARY:活动：亲子自然观察") && unfolded.contains("LOCATION:学校礼堂"),
+        "{ics}"
+    );
+    assert!(unfolded.contains(&format!("/activities/{id}")), "{ics}");
+    app.stop().await;
 }

@@ -612,6 +612,8 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
         "DELETE /api/v1/me/favourites/{id}" => req(Method::DELETE, format!("/api/v1/me/favourites/{course}"), Empty),
         "GET /api/v1/me/children" => get("/api/v1/me/children".into()),
         "GET /api/v1/me/recommendations" => get("/api/v1/me/recommendations".into()),
+        "GET /api/v1/me/record" => get("/api/v1/me/record".into()),
+        "GET /api/v1/me/record.csv" => get("/api/v1/me/record.csv?year=2026".into()),
         "POST /api/v1/me/children" => req(
             Method::POST,
             "/api/v1/me/children",

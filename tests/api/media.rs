@@ -830,11 +830,14 @@ async fn study_time(backend: Backend) {
     let lines: Vec<&str> = csv.split("\r\n").collect();
     assert_eq!(
         lines[0],
-        "\u{feff}姓名,手机号,所在组织,课程学习（分钟）,直播学习（分钟）,完成课时"
+        "\u{feff}姓名,手机号,所在组织,课程学习（分钟）,直播学习（分钟）,线下活动（分钟）,完成课时"
     );
     assert_eq!(
         lines[1],
-        format!("parent 13800000001,138****0001,浙江省妇联,{:.1},0.0,1", duration / 60.0)
+        format!(
+            "parent 13800000001,138****0001,浙江省妇联,{:.1},0.0,0.0,1",
+            duration / 60.0
+        )
     );
     assert_eq!(lines.len(), 3, "{csv}");
     let (status, _, _) = raw(

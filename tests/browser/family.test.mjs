@@ -176,5 +176,65 @@ test("the host's screen shows a QR code; a parent's phone opens it, signs in, is
     });
     await count.filter({ hasText: "已签到 1 人" }).waitFor();
     await host.getByText(/乐乐妈妈 签到/).waitFor();
+    // The enrolment list shows her checked in (nothing left to do by hand).
+    await host.getByText("报名名单（手动签到）").click();
+    await host.locator(".roster").getByText(/已签到$/).waitFor();
+    assert.equal(await host.getByRole("button", { name: "手动签到" }).count(), 0);
+  });
+  // The credit shows in the parent's record, and its print view keeps only the record.
+  await withShot(parent, "learning-record", async () => {
+    await parent.goto(`${base}/me`);
+    await parent.getByText(/线下活动 1\.5 小时/).waitFor();
+    await parent.getByRole("link", { name: "我的学习档案" }).click();
+    await parent.waitForURL(/\/me\/record$/);
+    const row = parent.getByRole("row", { name: /亲子自然观察/ });
+    await row.getByText("线下活动").waitFor();
+    await row.getByText("1 小时 30 分钟").waitFor();
+    assert.deepEqual(await layoutTrouble(parent), []);
+    await keepShot(parent, "learning-record");
+    await parent.emulateMedia({ media: "print" });
+    assert.equal(await parent.locator("header.top").isVisible(), false, "the app bar is not printed");
+    assert.equal(await parent.getByRole("button", { name: "打印（A4）" }).isVisible(), false);
+    await parent.getByRole("row", { name: /亲子自然观察/ }).waitFor();
+    const pdf = join(server.dir, "record.pdf");
+    await parent.pdf({ path: pdf, format: "A4" });
+  });
+});
+
+test("a curator creates an offline activity in the studio and it joins the 活动与直播 schedule", async () => {
+  const page = await phone(browser);
+  await withShot(page, "new-activity", async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    await login(page, base, "13700000001", PASSWORD);
+    await page.goto(`${base}/studio/live`);
+    await page.getByRole("region", { name: "线下活动" }).getByRole("link", { name: "新建线下活动" }).click();
+    await page.waitForURL(/\/studio\/activities\/new$/);
+    await page.getByRole("button", { name: "创建活动" }).click();
+    await page.getByRole("alert").filter({ hasText: "请填写活动名称" }).waitFor();
+    await page.getByLabel("活动名称").fill("家长会：新学期");
+    await page.locator('select[name="kind"]').selectOption({ label: "家长会" });
+    await page.getByLabel("地点").fill("三楼会议室");
+    await page.locator('select[name="host_org_id"]').selectOption({ label: "新凤小学" });
+    await page.locator('select[name="scope_org_id"]').selectOption({ label: "新凤小学" });
+    assert.deepEqual(await layoutTrouble(page), []);
+    await keepShot(page, "studio-new-activity");
+    await page.getByRole("button", { name: "创建活动" }).click();
+    await page.waitForURL(/\/activities\/[\w-]+$/);
+    await page.getByRole("heading", { name: "家长会：新学期" }).waitFor();
+    await page.getByText("家长会", { exact: true }).waitFor();
+    await page.getByRole("link", { name: "打开签到屏" }).waitFor();
+  });
+  // A parent of the school finds it in the one schedule, marked 线下活动, and enrols there.
+  const parent = await phone(browser);
+  await withShot(parent, "schedule-activity", async () => {
+    await login(parent, base, "13800000001", PASSWORD);
+    await parent.goto(`${base}/live`);
+    const item = parent.locator("li.occurrence", { hasText: "家长会：新学期" });
+    await item.getByText("线下活动").waitFor();
+    await item.getByRole("link", { name: "活动详情" }).click();
+    await parent.getByRole("heading", { name: "家长会：新学期" }).waitFor();
+    await parent.getByRole("button", { name: "报名", exact: true }).click();
+    await parent.getByText("已报名").waitFor();
+    await keepShot(parent, "activity-page");
   });
 });

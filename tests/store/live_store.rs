@@ -1,11 +1,14 @@
 //! The live-session stores through the service: a series planned into occurrences and
 //! re-planned by an edit under its version, seats and the waitlist with promotion on cancel,
-//! attendance intervals written in batches and read back as a union, and reminders claimed
-//! once.
+//! attendance intervals written in batches and read back as a union, reminders claimed once,
+//! and an offline activity's check-ins and the credit they give.
 
 use std::sync::Mutex;
 
-use live_session::{EnrolRequest, Live, LiveError, LiveSettings, NewSeries, Notice, Notifier, SeriesPatch};
+use live_session::checkin::Purpose;
+use live_session::{
+    ActivityKind, EnrolRequest, Live, LiveError, LiveSettings, NewActivity, NewSeries, Notice, Notifier, SeriesPatch,
+};
 use platform::Timestamp;
 use platform::auth::AuthUser;
 use platform::ids::OrgId;
@@ -175,6 +178,53 @@ on_both! {
         // The lecture never went live: watching a scheduled room earns no study time.
         assert!(rec.user_credits(a).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
         assert_eq!(rec.credited_between(a, at(0), at(100)).await.unwrap_or_else(|e| panic!("{e}")), 0);
+    }
+
+    async fn check_ins_give_credit_once_and_only_with_a_check_out_where_asked(t: &TestDb) {
+        let (school, _, parents) = school(t, 2).await;
+        let curator = t.user("13700000001", Role::Curator, Some(school)).await;
+        let live = live(t);
+        let now = t.clock.now();
+        let a = live
+            .create_activity(&curator, NewActivity {
+                title: "亲子自然观察".into(),
+                kind: ActivityKind::ParentChild,
+                description: None,
+                place: "学校礼堂".into(),
+                latitude: None,
+                longitude: None,
+                starts_at: Timestamp(now.0 + 10 * 60_000),
+                ends_at: Timestamp(now.0 + 130 * 60_000),
+                capacity: 10,
+                scope_org_id: Some(school),
+                host_org_id: school,
+                credit_minutes: 90,
+                requires_check_out: Some(true),
+                requires_enrolment: Some(true),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for p in &parents {
+            live.enrol(p, a.id, EnrolRequest::default()).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        let (p1, p2) = (parents[0].id, parents[1].id);
+        let hand = |member, purpose| live.check_in_by_hand(&curator, a.id, member, purpose);
+        assert!(!hand(p1, Purpose::In).await.unwrap_or_else(|e| panic!("{e}")), "not before 签退");
+        assert!(!hand(p1, Purpose::In).await.unwrap_or_else(|e| panic!("{e}")), "again is the same");
+        assert!(hand(p1, Purpose::Out).await.unwrap_or_else(|e| panic!("{e}")));
+        hand(p2, Purpose::In).await.unwrap_or_else(|e| panic!("{e}"));
+        let totals = live
+            .offline()
+            .totals_for(&[p1, p2], Timestamp(now.0 - DAY_MS), Timestamp(now.0 + DAY_MS))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(totals.get(&p1), Some(&(90 * 60_000)));
+        assert_eq!(totals.get(&p2), None, "checked in but not out");
+        // Counted at the activity's start: a window that ends before it holds nothing.
+        let before = live.offline().credited_between(p1, Timestamp(0), now).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(before, 0);
+        let mine = live.offline().user_credits(p1).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((mine.len(), mine[0].credited_ms), (1, 90 * 60_000));
     }
 
     async fn a_reminder_is_claimed_and_sent_once(t: &TestDb) {

@@ -15,6 +15,8 @@ pub struct Event {
     pub url: String,
     /// A cancelled occurrence stays in the feed with STATUS:CANCELLED so calendars drop it.
     pub cancelled: bool,
+    /// Where an offline activity takes place (its alarm then says 活动, not 直播).
+    pub location: Option<String>,
 }
 
 fn utc(t: OffsetDateTime) -> String {
@@ -87,6 +89,9 @@ pub fn calendar(name: &str, events: &[Event], now: OffsetDateTime) -> String {
         if !e.description.is_empty() {
             line(&mut out, &format!("DESCRIPTION:{}", text(&e.description)));
         }
+        if let Some(place) = &e.location {
+            line(&mut out, &format!("LOCATION:{}", text(place)));
+        }
         line(&mut out, &format!("URL:{}", e.url));
         line(
             &mut out,
@@ -97,13 +102,12 @@ pub fn calendar(name: &str, events: &[Event], now: OffsetDateTime) -> String {
             },
         );
         if !e.cancelled {
-            for l in [
-                "BEGIN:VALARM",
-                "ACTION:DISPLAY",
-                "TRIGGER:-PT30M",
-                "DESCRIPTION:直播即将开始",
-                "END:VALARM",
-            ] {
+            let soon = if e.location.is_some() {
+                "DESCRIPTION:活动即将开始"
+            } else {
+                "DESCRIPTION:直播即将开始"
+            };
+            for l in ["BEGIN:VALARM", "ACTION:DISPLAY", "TRIGGER:-PT30M", soon, "END:VALARM"] {
                 line(&mut out, l);
             }
         }
@@ -128,6 +132,7 @@ mod tests {
             description: "主讲：王老师\n请提前进入".repeat(5),
             url: "https://example.org/live/occ-1".into(),
             cancelled: false,
+            location: None,
         };
         let ics = calendar("我的直播", &[e], datetime!(2026-11-29 12:00 UTC));
         assert!(ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
@@ -154,8 +159,26 @@ mod tests {
             description: String::new(),
             url: "u".into(),
             cancelled: true,
+            location: None,
         };
         let ics = calendar("c", &[e], datetime!(2026-11-29 12:00 UTC));
         assert!(ics.contains("STATUS:CANCELLED") && !ics.contains("VALARM") && !ics.contains("DESCRIPTION:\r\n"));
+    }
+
+    #[test]
+    fn an_offline_activity_says_where() {
+        let e = Event {
+            uid: "a".into(),
+            starts_at: datetime!(2026-12-05 09:00 +8),
+            ends_at: datetime!(2026-12-05 11:00 +8),
+            summary: "活动：亲子自然观察".into(),
+            description: String::new(),
+            url: "u".into(),
+            cancelled: false,
+            location: Some("学校礼堂, 二楼".into()),
+        };
+        let ics = calendar("c", &[e], datetime!(2026-11-29 12:00 UTC));
+        assert!(ics.contains("LOCATION:学校礼堂\\, 二楼\r\n"), "{ics}");
+        assert!(ics.contains("DESCRIPTION:活动即将开始"));
     }
 }

@@ -53,7 +53,7 @@ use recording::Recording;
 use rooms::Rooms;
 use schedule::Schedule;
 
-pub use activities::{ActivityKind, ActivityView, NewActivity};
+pub use activities::{ActivityKind, ActivityView, AttendedActivity, NewActivity, OfflineCredits};
 pub use attendance::{Attendance, AttendedOccurrence};
 pub use enrolment::{EnrolRequest, EnrolResult};
 pub use error::{ActivityError, LiveError, LiveResult};
@@ -230,6 +230,31 @@ impl Live {
     /// The attendance recorder (benchmarks drive it directly).
     pub fn attendance(&self) -> &Attendance {
         &self.rooms.attendance
+    }
+
+    /// Creates an offline activity (`POST /api/v1/activities`).
+    pub async fn create_activity(&self, user: &AuthUser, req: NewActivity) -> LiveResult<ActivityView> {
+        self.activities.create(user, req).await
+    }
+
+    /// The host checks `member` in or out by hand (`PUT /api/v1/activities/{id}/check-ins/{user}`).
+    pub async fn check_in_by_hand(
+        &self,
+        user: &AuthUser,
+        activity: OccurrenceId,
+        member: platform::ids::UserId,
+        purpose: checkin::Purpose,
+    ) -> LiveResult<bool> {
+        Ok(self
+            .activities
+            .check_in_by_hand(user, activity, member, purpose)
+            .await?
+            .credited)
+    }
+
+    /// Offline activities' study time (check-ins).
+    pub fn offline(&self) -> OfflineCredits {
+        OfflineCredits { db: self.db.clone() }
     }
 
     /// Applies a live-state event and stores it; an occurrence that ended closes its room and

@@ -259,7 +259,28 @@ impl Notices {
         let phone = store::notices::phone(&self.db, user).await?;
         let base = self.public_url.as_deref().unwrap_or("").trim_end_matches('/');
         let when = crate::recurrence::china_time(row.starts_at);
-        let (url, text) = if kind == NoticeKind::ReplayReady {
+        // An offline activity is told as one: where, and to check in there.
+        let place = if series.format == "offline" {
+            store::activities::activity(&self.db, occ).await?.map(|a| a.place)
+        } else {
+            None
+        };
+        let (url, text) = if let Some(place) = place {
+            if kind == NoticeKind::Cancelled {
+                (
+                    format!("{base}/live"),
+                    format!("【家长学堂】您报名的活动“{}”（{when}）已取消。", series.title),
+                )
+            } else {
+                (
+                    format!("{base}/activities/{occ}"),
+                    format!(
+                        "【家长学堂】您报名的活动“{}”将于 {when} 在{place}开始，到场后请扫码签到。",
+                        series.title
+                    ),
+                )
+            }
+        } else if kind == NoticeKind::ReplayReady {
             (
                 format!("{base}/live/{occ}"),
                 format!(

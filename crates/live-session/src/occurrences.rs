@@ -324,14 +324,28 @@ async fn calendar_feed(
     let events: Vec<crate::ics::Event> = rows
         .into_iter()
         .map(
-            |(id, starts, ends, state, title, lecturer, description)| crate::ics::Event {
-                uid: format!("{id}@parentschool"),
-                starts_at: starts.to_offset_date_time(),
-                ends_at: ends.to_offset_date_time(),
-                summary: format!("直播：{title}"),
-                description: format!("主讲：{lecturer}\n{description}"),
-                url: format!("{base}/live/{id}"),
-                cancelled: state == "cancelled",
+            |(id, starts, ends, state, title, lecturer, description, place)| match place {
+                // An offline activity: where, who holds it, and its page.
+                Some(place) => crate::ics::Event {
+                    uid: format!("{id}@parentschool"),
+                    starts_at: starts.to_offset_date_time(),
+                    ends_at: ends.to_offset_date_time(),
+                    summary: format!("活动：{title}"),
+                    description: format!("主办：{lecturer}\n{description}"),
+                    url: format!("{base}/activities/{id}"),
+                    cancelled: state == "cancelled",
+                    location: Some(place),
+                },
+                None => crate::ics::Event {
+                    uid: format!("{id}@parentschool"),
+                    starts_at: starts.to_offset_date_time(),
+                    ends_at: ends.to_offset_date_time(),
+                    summary: format!("直播：{title}"),
+                    description: format!("主讲：{lecturer}\n{description}"),
+                    url: format!("{base}/live/{id}"),
+                    cancelled: state == "cancelled",
+                    location: None,
+                },
             },
         )
         .collect();

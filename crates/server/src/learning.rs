@@ -1,6 +1,7 @@
 //! "My learning" (我的学习): a parent's study time per course and per term, composed here from
-//! media (played ranges and the credit log) and the catalog (which lessons use which assets),
-//! since neither domain crate may depend on the other.
+//! media (played ranges and the credit log), the catalog (which lessons use which assets) and
+//! live sessions (live lectures' credit log, offline activities' check-ins), since no domain
+//! crate may depend on the others; and the organizations' reports of the same three.
 
 use std::collections::BTreeMap;
 
@@ -28,10 +29,13 @@ pub struct Term {
     pub name: String,
     pub from: Timestamp,
     pub to: Timestamp,
-    /// Study time credited within the term: recorded lessons and live lectures.
+    /// Study time credited within the term: recorded lessons, live lectures and offline
+    /// activities.
     pub credited_s: f64,
     /// Of which live lectures.
     pub live_s: f64,
+    /// Of which offline activities (those that started in the term).
+    pub offline_s: f64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,12 +74,16 @@ pub struct ResumeLesson {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyLearning {
-    /// All credited study time: recorded lessons and live lectures.
+    /// All credited study time: recorded lessons, live lectures and offline activities.
     pub total_s: f64,
     /// Of which live lectures.
     pub live_s: f64,
+    /// Of which offline activities.
+    pub offline_s: f64,
     /// Live lectures attended, oldest first.
     pub live: Vec<live_session::AttendedOccurrence>,
+    /// Offline activities attended (checked in, and out where asked), oldest first.
+    pub offline: Vec<live_session::AttendedActivity>,
     pub current_term: Term,
     pub previous_term: Term,
     /// Courses studied, the most recently watched first.
@@ -184,6 +192,8 @@ pub struct MemberLearning {
     pub credited_s: f64,
     /// Live lectures (occurrences that started in the period).
     pub live_s: f64,
+    /// Offline activities (that started in the period).
+    pub offline_s: f64,
     pub lessons_completed: i64,
 }
 
@@ -224,6 +234,7 @@ impl Learning {
         let ids: Vec<platform::ids::UserId> = members.iter().map(|m| m.user_id).collect();
         let totals = self.media.totals_for(&ids, from, to).await?;
         let live = self.live.attendance().totals_for(&ids, from, to).await?;
+        let offline = self.live.offline().totals_for(&ids, from, to).await?;
         let next = if more { members.last().map(|m| m.user_id) } else { None };
         let items = members
             .into_iter()
@@ -242,6 +253,7 @@ impl Learning {
                     org_name: m.org_name,
                     credited_s: ms as f64 / 1000.0,
                     live_s: live.get(&m.user_id).copied().unwrap_or(0) as f64 / 1000.0,
+                    offline_s: offline.get(&m.user_id).copied().unwrap_or(0) as f64 / 1000.0,
                     lessons_completed: done,
                 }
             })
@@ -306,6 +318,7 @@ async fn org_learning_csv(
                 m.org_name,
                 format!("{:.1}", m.credited_s / 60.0),
                 format!("{:.1}", m.live_s / 60.0),
+                format!("{:.1}", m.offline_s / 60.0),
                 m.lessons_completed.to_string(),
             ]
         }));
@@ -322,6 +335,7 @@ async fn org_learning_csv(
             "所在组织",
             "课程学习（分钟）",
             "直播学习（分钟）",
+            "线下活动（分钟）",
             "完成课时",
         ],
         &rows,
@@ -400,18 +414,22 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
     let [cur, prev] = terms_at(now, &l.terms);
     let attendance = l.live.attendance();
     let live = attendance.user_credits(auth.id).await?;
+    let offline = l.live.offline();
     let term = |(name, from, to): (String, OffsetDateTime, OffsetDateTime)| {
         let media = l.media.clone();
         let attendance = attendance.clone();
+        let offline = offline.clone();
         async move {
             let ms = media.credited_between(auth.id, ts(from), ts(to)).await?;
             let live_ms = attendance.credited_between(auth.id, ts(from), ts(to)).await?;
+            let offline_ms = offline.credited_between(auth.id, ts(from), ts(to)).await?;
             ApiResult::Ok(Term {
                 name,
                 from: ts(from),
                 to: ts(to),
-                credited_s: (ms + live_ms) as f64 / 1000.0,
+                credited_s: (ms + live_ms + offline_ms) as f64 / 1000.0,
                 live_s: live_ms as f64 / 1000.0,
+                offline_s: offline_ms as f64 / 1000.0,
             })
         }
     };
@@ -422,9 +440,13 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
     let live_total = attendance
         .credited_between(auth.id, Timestamp(0), Timestamp(i64::MAX))
         .await?;
+    let attended = offline.user_credits(auth.id).await?;
+    let offline_total: i64 = attended.iter().map(|a| a.credited_ms).sum();
     Ok(Json(MyLearning {
-        total_s: (total + live_total) as f64 / 1000.0,
+        total_s: (total + live_total + offline_total) as f64 / 1000.0,
         live_s: live_total as f64 / 1000.0,
+        offline_s: offline_total as f64 / 1000.0,
+        offline: attended,
         current_term: term(cur).await?,
         previous_term: term(prev).await?,
         courses,

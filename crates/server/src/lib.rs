@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cli;
 mod learning;
+mod record;
 pub mod settings;
 pub mod telemetry;
 pub mod web;

@@ -7,6 +7,7 @@
 //! Credit goes to those checked in (and out). Routes in `routes`, queries in
 //! `store::activities`.
 
+mod credits;
 mod routes;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use crate::store::activities::{ActivityFields, ActivityRow};
 use crate::store::series::SeriesFields;
 use crate::{ActivityError, LiveError, LiveResult, OccurrenceId};
 
+pub use credits::{AttendedActivity, OfflineCredits};
 pub(crate) use routes::router;
 
 /// Check-in opens this long before the start and stays open this long after the end.
@@ -186,13 +188,26 @@ pub struct CheckInEntry {
     pub by_user: Option<UserId>,
 }
 
+/// An enrolled (or waitlisted) member, for checking in by hand: a name, no phone number.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrolledMember {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub state: EnrolmentState,
+    pub checked_in_at: Option<Timestamp>,
+    pub checked_out_at: Option<Timestamp>,
+}
+
 /// The host's live count and list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckInList {
     pub enrolled: i64,
     pub checked_in: usize,
     pub checked_out: usize,
+    /// Every check-in and check-out, in time order.
     pub items: Vec<CheckInEntry>,
+    /// The enrolment list, in line order, with each member's check-ins.
+    pub members: Vec<EnrolledMember>,
 }
 
 /// The activities service: what it needs of the live schedule is the database, the clock, the
@@ -528,11 +543,24 @@ impl Activities {
                 by_user: c.by_user,
             })
             .collect();
+        let at = |u: UserId, p: Purpose| items.iter().find(|c| c.user_id == u && c.purpose == p).map(|c| c.at);
+        let members = store::activities::enrolled_names(&self.db, a.id)
+            .await?
+            .into_iter()
+            .map(|(user_id, display_name, state)| EnrolledMember {
+                checked_in_at: at(user_id, Purpose::In),
+                checked_out_at: at(user_id, Purpose::Out),
+                user_id,
+                display_name,
+                state: EnrolmentState::parse(&state),
+            })
+            .collect();
         Ok(CheckInList {
             enrolled: counts.iter().find(|(k, _)| k == "enrolled").map_or(0, |(_, n)| *n),
             checked_in: items.iter().filter(|c| c.purpose == Purpose::In).count(),
             checked_out: items.iter().filter(|c| c.purpose == Purpose::Out).count(),
             items,
+            members,
         })
     }
 }

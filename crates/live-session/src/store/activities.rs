@@ -178,3 +178,66 @@ pub(crate) async fn check_ins(db: &Db, occ: OccurrenceId) -> Result<Vec<CheckInR
     .fetch_all(pool)
     .await)
 }
+
+/// "`c` (a check-in row) earned its activity's credit": checked in, and out where asked.
+const CREDITED: &str = "c.purpose = 'in' AND (NOT a.requires_check_out OR EXISTS (SELECT 1 FROM activity_check_ins x
+     WHERE x.occurrence_id = c.occurrence_id AND x.user_id = c.user_id AND x.purpose = 'out'))";
+
+/// One credited activity of a member: id, title, kind, place, start, check-in time, minutes.
+pub(crate) type CreditRow = (OccurrenceId, String, String, String, Timestamp, Timestamp, i32);
+
+/// The activities `user` earned credit in, by start.
+pub(crate) async fn credits_of(db: &Db, user: UserId) -> Result<Vec<CreditRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT o.id, s.title, a.kind, a.place, o.starts_at, c.at, a.credit_minutes
+           FROM activity_check_ins c JOIN activities a ON a.occurrence_id = c.occurrence_id
+           JOIN live_occurrences o ON o.id = c.occurrence_id JOIN live_series s ON s.id = o.series_id
+          WHERE c.user_id = $1 AND {CREDITED} ORDER BY o.starts_at"
+    );
+    with_db!(db, |pool| sqlx::query_as::<_, CreditRow>(&sql)
+        .bind(user)
+        .fetch_all(pool)
+        .await)
+}
+
+/// Minutes credited per member of `users` for activities that started in `[from, to)`.
+pub(crate) async fn minutes_for(
+    db: &Db,
+    users: &[UserId],
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<(UserId, i64)>, sqlx::Error> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    with_db!(db, |pool| {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT c.user_id, CAST(SUM(a.credit_minutes) AS BIGINT) FROM activity_check_ins c
+               JOIN activities a ON a.occurrence_id = c.occurrence_id
+               JOIN live_occurrences o ON o.id = c.occurrence_id WHERE ",
+        );
+        qb.push(CREDITED);
+        qb.push(" AND o.starts_at >= ");
+        qb.push_bind(from);
+        qb.push(" AND o.starts_at < ");
+        qb.push_bind(to);
+        qb.push(" AND c.user_id IN (");
+        let mut sep = qb.separated(", ");
+        for u in users {
+            sep.push_bind(*u);
+        }
+        qb.push(") GROUP BY c.user_id");
+        qb.build_query_as::<(UserId, i64)>().fetch_all(pool).await
+    })
+}
+
+/// Those holding or waiting for a seat of `occ`, in line order: id, name, state.
+pub(crate) async fn enrolled_names(db: &Db, occ: OccurrenceId) -> Result<Vec<(UserId, String, String)>, sqlx::Error> {
+    with_db!(db, |pool| sqlx::query_as::<_, (UserId, String, String)>(
+        "SELECT e.user_id, u.display_name, e.state FROM live_enrolments e JOIN users u ON u.id = e.user_id
+          WHERE e.occurrence_id = $1 AND e.state <> 'cancelled' ORDER BY e.seq",
+    )
+    .bind(occ)
+    .fetch_all(pool)
+    .await)
+}

@@ -154,17 +154,27 @@ pub(crate) async fn schedule(
     })
 }
 
-/// One lecture of a parent's calendar.
-pub(crate) type CalendarRow = (OccurrenceId, Timestamp, Timestamp, String, String, String, String);
+/// One lecture (or offline activity, with its place) of a parent's calendar.
+pub(crate) type CalendarRow = (
+    OccurrenceId,
+    Timestamp,
+    Timestamp,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+);
 
 /// The lectures `user` is enrolled in that end after `since`: id, start, end, state, title,
 /// lecturer and description; at most 500, by start.
 pub(crate) async fn calendar(db: &Db, user: UserId, since: Timestamp) -> Result<Vec<CalendarRow>, sqlx::Error> {
     with_db!(db, |pool| {
         sqlx::query_as(
-            "SELECT o.id, o.starts_at, o.ends_at, o.state, s.title, s.lecturer, s.description
+            "SELECT o.id, o.starts_at, o.ends_at, o.state, s.title, s.lecturer, s.description, a.place
          FROM live_enrolments e JOIN live_occurrences o ON o.id = e.occurrence_id JOIN live_series s ON s.id = \
              o.series_id
+              LEFT JOIN activities a ON a.occurrence_id = o.id
          WHERE e.user_id = $1 AND e.state = 'enrolled' AND o.ends_at > $2 ORDER BY o.starts_at LIMIT 500",
         )
         .bind(user)

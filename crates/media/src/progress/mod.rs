@@ -286,6 +286,16 @@ impl crate::Media {
         Ok(())
     }
 
+    /// A user's credited recorded-lesson time per asset and China day: `(asset, day start,
+    /// ms)`, oldest first (the learning record's items).
+    pub async fn credit_days(&self, user: platform::ids::UserId) -> MediaResult<Vec<(AssetId, Timestamp, i64)>> {
+        Ok(store::credit_days(&self.db, user)
+            .await?
+            .into_iter()
+            .map(|(a, day, ms)| (a, Timestamp(day), ms))
+            .collect())
+    }
+
     /// Credited milliseconds a user earned in `[from, to)` (terms), from the credit log.
     pub async fn credited_between(
         &self,

@@ -306,3 +306,16 @@ pub(super) async fn credited_between(
         .await
     })
 }
+
+/// A user's credited recorded-lesson time per asset and China day (the day's start, ms), from
+/// the credit log, oldest first.
+pub(super) async fn credit_days(db: &Db, user: UserId) -> Result<Vec<(AssetId, i64, i64)>, sqlx::Error> {
+    with_db!(db, |pool| sqlx::query_as::<_, (AssetId, i64, i64)>(
+        "SELECT asset_id, CAST((earned_at + 28800000) / 86400000 * 86400000 - 28800000 AS BIGINT) AS day,
+                CAST(SUM(credited_ms) AS BIGINT)
+           FROM study_credits WHERE user_id = $1 GROUP BY asset_id, day ORDER BY day, asset_id",
+    )
+    .bind(user)
+    .fetch_all(pool)
+    .await)
+}

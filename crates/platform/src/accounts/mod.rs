@@ -80,6 +80,11 @@ pub async fn expert_name(db: &Db, id: UserId) -> PlatformResult<Option<String>> 
     Ok(store::expert_name(db, id).await?)
 }
 
+/// The display name of user `id` (404 when there is none).
+pub async fn display_name(db: &Db, id: UserId) -> PlatformResult<String> {
+    store::display_name(db, id).await?.ok_or(PlatformError::UserNotFound)
+}
+
 impl Accounts {
     pub fn new(db: Db, clock: Arc<dyn Clock>, keys: Arc<TokenKeys>, cfg: AuthSettings) -> Self {
         Self {

@@ -187,12 +187,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .merge(catalog::router(catalog.clone()))
         .merge(media::router(media.clone(), access.clone(), &secret))
         .merge(live_session::router(live.clone()))
-        .merge(crate::learning::router(crate::learning::Learning {
-            catalog: catalog.clone(),
-            media: media.clone(),
-            live: live.clone(),
-            terms: std::sync::Arc::new(settings.terms.clone()),
-        }))
+        .merge({
+            let learning = crate::learning::Learning {
+                catalog: catalog.clone(),
+                media: media.clone(),
+                live: live.clone(),
+                terms: std::sync::Arc::new(settings.terms.clone()),
+            };
+            crate::learning::router(learning.clone()).merge(crate::record::router(learning))
+        })
         .merge(ops_router(ops));
     let (api, doc) = api.into_inner().split_for_parts();
     let _ = openapi_json.set(

@@ -128,6 +128,7 @@ const routes = [
   [/^\/join$/, () => joinPage("")],
   [/^\/join\/([A-Za-z0-9]+)$/, (code) => joinPage(code)],
   [/^\/me$/, learningPage],
+  [/^\/me\/record$/, () => family().then((m) => m.recordPage({ page, go, loginPath, session }))],
   [/^\/account$/, accountPage],
   [/^\/children$/, () => family().then((m) => m.childrenPage({ page, go, loginPath, session }))],
   [/^\/privacy$/, privacyPage],
@@ -430,14 +431,18 @@ async function learningPage() {
   page("我的学习",
     h("section", { class: "card stats" },
       h("p", {}, h("strong", {}, hours(l.current_term.credited_s)), h("span", { class: "meta" }, ` ${l.current_term.name}学时`)),
-      h("p", { class: "meta" }, `${l.previous_term.name}：${hours(l.previous_term.credited_s)} · 累计：${hours(l.total_s)}（其中直播 ${hours(l.live_s)}）`)),
+      h("p", { class: "meta" }, `${l.previous_term.name}：${hours(l.previous_term.credited_s)} · 累计：${hours(l.total_s)}（其中直播 ${hours(l.live_s)}，线下活动 ${hours(l.offline_s)}）`),
+      h("p", { class: "actions" }, h("a", { class: "btn secondary small", href: "/me/record", "data-link": true }, "我的学习档案"))),
     l.courses.length ? h("ul", { class: "plain" }, l.courses.map((c) => h("li", {},
       h("a", { href: `/courses/${c.course_id}`, "data-link": true, class: "grow" }, c.title),
       h("span", { class: "meta" }, `已完成 ${c.lessons_completed}/${c.lesson_count ?? c.lessons.length} 节 · ${duration(c.watched_s)}`))))
-      : h("p", { class: "empty" }, "还没有学习记录，去首页选一门课程吧。"),
+      : h("p", { class: "empty" }, l.live.length || l.offline.length ? "还没有学过录播课程，去首页选一门吧。" : "还没有学习记录，去首页选一门课程吧。"),
     l.live.length ? h("section", { class: "card" }, h("h2", {}, "参加的直播"), h("ul", { class: "plain" }, l.live.map((a) => h("li", {},
       h("a", { href: `/live/${a.occurrence_id}`, "data-link": true, class: "grow" }, a.title),
       h("span", { class: "meta" }, `${new Date(a.starts_at).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" })} · ${duration(a.attended_ms / 1000)}`))))) : null,
+    l.offline.length ? h("section", { class: "card" }, h("h2", {}, "参加的线下活动"), h("ul", { class: "plain" }, l.offline.map((a) => h("li", {},
+      h("a", { href: `/activities/${a.activity_id}`, "data-link": true, class: "grow" }, a.title),
+      h("span", { class: "meta" }, `${new Date(a.starts_at).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" })} · ${a.kind_label} · ${duration(a.credited_ms / 1000)}`))))) : null,
     h("section", { class: "card", "aria-label": "我的收藏" }, h("h2", {}, "我的收藏"),
       kept.items.length ? h("ul", { class: "courses" }, kept.items.map(courseCard)) : h("p", { class: "empty" }, "还没有收藏课程。在课程页点「☆ 收藏」，以后在这里找到它。")));
 }

@@ -63,6 +63,8 @@ export const paths = {
   meOrganizations: () => `/api/v1/me/organizations`,
   mePassword: () => `/api/v1/me/password`,
   meRecommendations: () => `/api/v1/me/recommendations`,
+  meRecord: (query = "") => `/api/v1/me/record${query}`,
+  meRecordCsv: (query = "") => `/api/v1/me/record.csv${query}`,
   meVideos: (query = "") => `/api/v1/me/videos${query}`,
   organization: (a) => `/api/v1/organizations/${a}`,
   organizationJoinCode: (a) => `/api/v1/organizations/${a}/join-code`,

@@ -1,7 +1,8 @@
-// 我的孩子 (a nickname and a birth month or a grade; the age stage follows the child) and the
-// home page's 为你推荐 rows, one per child, the school's own lists first.
-import { api } from "./api.js";
-import { h, toast, courseCard, fieldErrors, checkRequired } from "./ui.js";
+// 我的孩子 (a nickname and a birth month or a grade; the age stage follows the child), the
+// home page's 为你推荐 rows, one per child, the school's own lists first, and 我的学习档案 (the
+// learning record by school year and term, printable on A4, and as CSV).
+import { api, qs, download } from "./api.js";
+import { h, toast, courseCard, fieldErrors, checkRequired, duration } from "./ui.js";
 import { paths } from "./endpoints.js";
 
 const GRADES = [[-2, "小班"], [-1, "中班"], [0, "大班"], [1, "一年级"], [2, "二年级"], [3, "三年级"], [4, "四年级"],
@@ -85,4 +86,31 @@ export async function recommendationRows() {
       if (c.list_title) card.querySelector(".course-text")?.append(h("span", { class: "meta from" }, `来自：${c.list_title}`));
       return card;
     })) : h("p", { class: "empty" }, "这个年龄段暂时还没有课程。")));
+}
+
+const minutes = (sec) => `${(sec / 60).toFixed(sec % 60 ? 1 : 0)} 分钟`;
+
+export async function recordPage({ page, go, loginPath, session }) {
+  if (!session()) return go(loginPath(), true);
+  const year = new URLSearchParams(location.search).get("year") || "";
+  const r = await api(paths.meRecord(qs({ year })));
+  const sum = (t) => `录播课程 ${minutes(t.lessons_s)} · 直播讲座 ${minutes(t.live_s)} · 线下活动 ${minutes(t.offline_s)} · 合计 ${minutes(t.total_s)}`;
+  const day = (ts) => new Date(ts).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" });
+  const years = r.years.map((y) => h("section", { class: "card record-year" },
+    h("h2", {}, y.name), h("p", { class: "meta" }, sum(y.totals)),
+    h("ul", { class: "plain" }, y.terms.map((t) => h("li", {}, h("strong", {}, t.name), h("span", { class: "meta" }, ` ${sum(t.totals)}`))))));
+  const table = h("table", { class: "report record", "aria-label": "学习明细" },
+    h("thead", {}, h("tr", {}, ["日期", "类别", "内容", "来源", "学时"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, r.items.map((i) => h("tr", {}, h("td", {}, day(i.date)), h("td", {}, i.kind_label), h("td", {}, i.title),
+      h("td", {}, i.source), h("td", { class: "num" }, duration(i.credited_s))))));
+  page("我的学习档案",
+    h("section", { class: "card record-head" },
+      h("p", {}, h("strong", {}, r.display_name), h("span", { class: "meta" }, ` · 生成于 ${day(r.generated_at)}`)),
+      h("p", {}, `累计：${sum(r.total)}`),
+      h("p", { class: "actions no-print" },
+        h("button", { type: "button", class: "btn secondary small", onclick: () => print() }, "打印（A4）"),
+        h("button", { type: "button", class: "btn secondary small", onclick: () =>
+          download(paths.meRecordCsv(qs({ year })), "家长学习档案.csv").catch((err) => toast(err.message, "error")) }, "导出 CSV"))),
+    ...(years.length ? years : [h("p", { class: "card empty" }, "还没有计入学时的学习。")]),
+    r.items.length ? h("section", { class: "card" }, h("h2", {}, "学习明细"), table) : null);
 }

@@ -20,7 +20,9 @@ export async function liveHome(ctx) {
   const day = 86400000;
   const all = await api(paths.liveOccurrences(qs({ from: new Date(Date.now() - 90 * day).toISOString(), to: new Date(Date.now() + 89 * day).toISOString() })));
   const bySeries = new Map();
-  for (const o of all.filter((x) => x.may_manage)) {
+  // Offline activities are listed apart: they have no 开播, but a check-in screen.
+  const offline = all.filter((x) => x.format === "offline" && new Date(x.ends_at) > Date.now());
+  for (const o of all.filter((x) => x.may_manage && x.format !== "offline")) {
     if (!bySeries.has(o.series_id)) bySeries.set(o.series_id, []);
     bySeries.get(o.series_id).push(o);
   }
@@ -32,7 +34,13 @@ export async function liveHome(ctx) {
   const current = series.filter((x) => x.next), past = series.filter((x) => !x.next);
   const create = h("details", { class: "card create", open: series.length === 0 || null },
     h("summary", {}, h("h2", {}, "新建每周直播")), await seriesForm(ctx, s));
-  ctx.page("直播管理", create,
+  const activities = h("section", { class: "card", "aria-label": "线下活动" }, h("h2", {}, "线下活动"),
+    h("p", { class: "actions" }, h("a", { class: "btn secondary", href: "/studio/activities/new", "data-link": true }, "新建线下活动")),
+    offline.length ? h("ul", { class: "plain" }, offline.map((o) => h("li", { class: "occurrence" },
+      h("a", { class: "grow", href: `/activities/${o.id}`, "data-link": true }, o.title),
+      h("span", { class: "meta" }, `${fmt(o.starts_at)} · ${o.enrolled}/${o.capacity} 人`),
+      h("a", { class: "btn secondary small", href: `/activities/${o.id}/screen`, "data-link": true }, "签到屏")))) : h("p", { class: "empty" }, "近期没有线下活动。"));
+  ctx.page("直播管理", create, activities,
     ...(current.length ? current.map((x) => seriesCard(x, ctx)) : [h("p", { class: "card empty" }, "还没有要开的直播。")]),
     past.length ? h("section", { class: "card" }, h("h2", {}, "已结束的系列"), h("ul", { class: "plain" }, past.map((x) => h("li", {},
       h("strong", { class: "grow" }, x.title),

@@ -23,6 +23,7 @@ export async function studio(rest, context) {
   if (rest === "/orgs" && s.user.role !== "expert") return import("./orgs.js").then((o) => o.orgTree(ctx));
   if ((m = rest.match(/^\/posters\/([\w-]+)$/)) && s.user.role !== "expert") return joinPoster(m[1]);
   if (rest === "/live") return import("./live-studio.js").then((l) => l.liveHome(ctx));
+  if (rest === "/activities/new") return import("./activities.js").then((a) => a.newActivity(ctx));
   if ((m = rest.match(/^\/live\/([\w-]+)$/))) return import("./live-studio.js").then((l) => l.goLive(m[1], ctx));
   if ((m = rest.match(/^\/live\/([\w-]+)\/report$/))) return import("./live-studio.js").then((l) => l.report(m[1], ctx));
   ctx.page("页面不存在", h("a", { href: "/studio", "data-link": true }, "返回工作台"));
@@ -440,7 +441,7 @@ async function studyReport() {
   });
   const summary = h("p", { class: "meta", role: "status" });
   const chart = h("div", { class: "bars", role: "img", "aria-label": "学习时长条形图" });
-  const table = reportTable([["姓名"], ["手机号"], ["所在组织"], ["课程（分钟）", "num"], ["直播（分钟）", "num"], ["完成课时", "num"]]);
+  const table = reportTable([["姓名"], ["手机号"], ["所在组织"], ["课程（分钟）", "num"], ["直播（分钟）", "num"], ["线下活动（分钟）", "num"], ["完成课时", "num"]]);
   const body = table.body;
   const more = h("button", { type: "button", class: "btn secondary", hidden: true }, "加载更多");
   let cursor = null, rows = [];
@@ -452,9 +453,9 @@ async function studyReport() {
       cursor = page.next_cursor;
       more.hidden = !cursor;
       body.append(...page.items.map((m) => table.row([m.display_name, m.phone, m.org_name,
-        (m.credited_s / 60).toFixed(1), (m.live_s / 60).toFixed(1), m.lessons_completed])));
+        (m.credited_s / 60).toFixed(1), (m.live_s / 60).toFixed(1), (m.offline_s / 60).toFixed(1), m.lessons_completed])));
       const fmt = (ts) => new Date(ts).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" });
-      const total = (m) => m.credited_s + m.live_s;
+      const total = (m) => m.credited_s + m.live_s + m.offline_s;
       summary.textContent = `${fmt(page.from)} 至 ${fmt(new Date(page.to).getTime() - 1)}：已列出 ${rows.length} 人，其中 ${rows.filter((m) => total(m) > 0).length} 人有学习记录，合计 ${duration(rows.reduce((a, m) => a + total(m), 0))}`;
       const top = [...rows].sort((a, b) => total(b) - total(a)).slice(0, 10);
       const max = Math.max(1, ...top.map(total));

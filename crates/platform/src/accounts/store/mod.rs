@@ -125,6 +125,15 @@ pub(super) async fn expert_name(db: &Db, id: UserId) -> Result<Option<String>, s
     .await)
 }
 
+pub(super) async fn display_name(db: &Db, id: UserId) -> Result<Option<String>, sqlx::Error> {
+    with_db!(db, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT display_name FROM users WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)
+}
+
 /// Sets the role of the active user `target`; the rows changed (0: no such user).
 pub(super) async fn set_role(db: &Db, target: UserId, role: Role) -> Result<u64, sqlx::Error> {
     db_execute!(
