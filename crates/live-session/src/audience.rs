@@ -20,6 +20,31 @@ pub(crate) struct Audience {
 }
 
 impl Audience {
+    /// Whether the actor of `scope` may aim a lecture or an activity at `org` (`None`:
+    /// everyone): an audience they address ([`Scope::addresses`]: experts their organizations
+    /// and below, staff what they manage, a partner unit's people also what it serves), and
+    /// everyone only for province staff.
+    pub(crate) async fn check_aim(&self, scope: &Scope, org: Option<OrgId>) -> LiveResult<()> {
+        match org {
+            None if !scope.publishes_to_everyone() => Err(LiveError::field(
+                "scope_org_id",
+                platform::error::msg(
+                    "请选择面向的组织（面向所有人限省级工作人员）。",
+                    "Choose the audience organization (everyone: province staff only).",
+                ),
+            )),
+            None => Ok(()),
+            Some(org) => {
+                let path = platform::orgs::org_path(&self.db, org).await?;
+                if scope.addresses(&path) {
+                    Ok(())
+                } else {
+                    Err(LiveError::AudienceOutOfScope)
+                }
+            }
+        }
+    }
+
     pub(crate) fn new(db: Db) -> Self {
         Self { db }
     }

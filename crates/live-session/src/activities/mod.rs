@@ -260,24 +260,7 @@ impl Activities {
         if !scope.is_admin() && !scope.reaches(&host_path) {
             return Err(LiveError::AudienceOutOfScope);
         }
-        match req.scope_org_id {
-            None if !scope.publishes_to_everyone() => {
-                return Err(LiveError::field(
-                    "scope_org_id",
-                    msg(
-                        "请选择面向的组织（面向所有人限省级工作人员）。",
-                        "Choose the audience organization (everyone: province staff only).",
-                    ),
-                ));
-            }
-            None => {}
-            Some(org) => {
-                let path = platform::orgs::org_path(&self.db, org).await?;
-                if !scope.addresses(&path) {
-                    return Err(LiveError::AudienceOutOfScope);
-                }
-            }
-        }
+        self.audience.check_aim(&scope, req.scope_org_id).await?;
         let now = self.clock.now();
         let mut errors: Vec<FieldError> = Vec::new();
         let title = text("title", &req.title, 100, true).map_err(|e| errors.push(e)).ok();

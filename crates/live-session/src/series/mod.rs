@@ -149,29 +149,8 @@ impl Schedule {
                 msg("主讲人必须是专家账号。", "expert_id must be an expert."),
             ));
         };
-        // The audience must be one the creator addresses (`Scope::addresses`: experts their
-        // organizations and below, staff what they manage, a partner unit's people also what it
-        // serves), and only province staff aim at everyone.
         let scope = Scope::load(&self.db, Some(user)).await?;
-        match req.scope_org_id {
-            None if !scope.publishes_to_everyone() => {
-                return Err(LiveError::field(
-                    "scope_org_id",
-                    msg(
-                        "请选择面向的组织（面向所有人限省级工作人员）。",
-                        "Choose the audience organization (everyone: province staff only).",
-                    ),
-                ));
-            }
-            None => {}
-            Some(org) => {
-                let path = platform::orgs::org_path(&self.db, org).await?;
-                scope
-                    .addresses(&path)
-                    .then_some(())
-                    .ok_or(LiveError::AudienceOutOfScope)?;
-            }
-        }
+        self.audience.check_aim(&scope, req.scope_org_id).await?;
         let mut errors = Vec::new();
         let title = text("title", &req.title, 100, true).map_err(|e| errors.push(e)).ok();
         let description = text("description", &req.description, 2000, false)

@@ -4,7 +4,7 @@
 use platform::ids::{OrgId, UserId};
 use platform::{Db, Timestamp, db_execute, with_db};
 
-use super::series::{INSERT_OCCURRENCE, INSERT_SERIES, SeriesFields};
+use super::series::{INSERT_OCCURRENCE, SeriesFields, insert_series};
 use crate::checkin::Purpose;
 use crate::{OccurrenceId, SeriesId};
 
@@ -71,25 +71,7 @@ pub(crate) async fn insert(
     let series = SeriesId::new();
     with_db!(db, |pool| {
         let mut tx = pool.begin().await?;
-        sqlx::query(INSERT_SERIES)
-            .bind(series)
-            .bind(host_user)
-            .bind(created_by)
-            .bind(f.title)
-            .bind(f.description)
-            .bind(f.lecturer)
-            .bind(f.rrule)
-            .bind(&f.exceptions_json)
-            .bind(f.first_start)
-            .bind(f.duration_min)
-            .bind(f.capacity)
-            .bind(scope_org_id)
-            .bind(f.threshold)
-            .bind(now)
-            .bind(f.stages_json)
-            .bind("offline")
-            .execute(&mut *tx)
-            .await?;
+        insert_series!(tx, series, host_user, created_by, f, scope_org_id, now, "offline")?;
         sqlx::query(INSERT_OCCURRENCE)
             .bind(id)
             .bind(series)

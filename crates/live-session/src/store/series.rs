@@ -58,6 +58,33 @@ pub(crate) const INSERT_SERIES: &str = "INSERT INTO live_series (id, expert_id, 
                                         format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
                                         1, $14, $14, $15, $16)";
 
+/// Runs [`INSERT_SERIES`] on `$tx` with a series' fields (`$f`: [`SeriesFields`]) bound, on
+/// either backend: the one home of that statement's binds (series and activities insert it).
+macro_rules! insert_series {
+    ($tx:expr, $id:expr, $expert:expr, $created_by:expr, $f:expr, $scope:expr, $now:expr, $format:expr) => {
+        sqlx::query($crate::store::series::INSERT_SERIES)
+            .bind($id)
+            .bind($expert)
+            .bind($created_by)
+            .bind($f.title)
+            .bind($f.description)
+            .bind($f.lecturer)
+            .bind($f.rrule)
+            .bind(&$f.exceptions_json)
+            .bind($f.first_start)
+            .bind($f.duration_min)
+            .bind($f.capacity)
+            .bind($scope)
+            .bind($f.threshold)
+            .bind($now)
+            .bind($f.stages_json)
+            .bind($format)
+            .execute(&mut *$tx)
+            .await
+    };
+}
+pub(crate) use insert_series;
+
 /// A scheduled occurrence: bind `(id, series, starts_at, ends_at, now)`.
 pub(crate) const INSERT_OCCURRENCE: &str = "INSERT INTO live_occurrences (id, series_id, starts_at, ends_at, state, created_at, \
                                  updated_at) VALUES ($1, $2, $3, $4, 'scheduled', $5, $5)";
@@ -108,25 +135,7 @@ pub(crate) async fn insert(
     let dur_ms = i64::from(f.duration_min) * 60_000;
     with_db!(db, |pool| {
         let mut tx = pool.begin().await?;
-        sqlx::query(INSERT_SERIES)
-            .bind(id)
-            .bind(expert)
-            .bind(created_by)
-            .bind(f.title)
-            .bind(f.description)
-            .bind(f.lecturer)
-            .bind(f.rrule)
-            .bind(&f.exceptions_json)
-            .bind(f.first_start)
-            .bind(f.duration_min)
-            .bind(f.capacity)
-            .bind(scope_org_id)
-            .bind(f.threshold)
-            .bind(now)
-            .bind(f.stages_json)
-            .bind("online")
-            .execute(&mut *tx)
-            .await?;
+        insert_series!(tx, id, expert, created_by, f, scope_org_id, now, "online")?;
         for at in starts {
             sqlx::query(INSERT_OCCURRENCE)
                 .bind(OccurrenceId::new())
