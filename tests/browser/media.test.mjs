@@ -230,8 +230,8 @@ test("the curator's study report lists the parent and exports CSV for Excel", as
     await page.locator(".bar-row", { hasText: "乐乐妈妈" }).waitFor();
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "导出 CSV（Excel）" }).click()]);
     const csv = readFileSync(await download.path(), "utf8");
-    assert.ok(csv.startsWith("\ufeff姓名,手机号,所在组织,课程学习（分钟）,直播学习（分钟）,完成课时\r\n"), csv);
-    assert.match(csv, /乐乐妈妈,138\*\*\*\*0001,浙江省妇联,\d+\.\d,0\.0,[01]/);
+    assert.ok(csv.startsWith("\ufeff姓名,手机号,所在组织,课程学习（分钟）,直播学习（分钟）,线下活动（分钟）,完成课时\r\n"), csv);
+    assert.match(csv, /乐乐妈妈,138\*\*\*\*0001,浙江省妇联,\d+\.\d,0\.0,0\.0,[01]/);
     if (process.env.PARENTSCHOOL_SHOTS) await page.screenshot({ path: `${process.env.PARENTSCHOOL_SHOTS}/report.png`, fullPage: true });
   });
   await page.context().close();
