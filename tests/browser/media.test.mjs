@@ -9,6 +9,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Server, launch, phone, withShot, login, layoutTrouble } from "./harness.mjs";
 
+/// Presses play. The player may reopen its source (its first quality switch) just then, which
+/// rejects this one play() call with AbortError while playback goes on; the callers then wait
+/// for the clock to advance, which is the promise.
+const pressPlay = () => document.querySelector("video").play().catch((e) => { if (e.name !== "AbortError") throw e; });
+
 // Once on the production pair: PostgreSQL and S3.
 const server = new Server({ postgres: true, s3: true });
 let browser, base, clip, courseUrl;
@@ -97,7 +102,7 @@ test("a parent plays it through MSE, switches quality, resumes after reload, and
     await page.goto(courseUrl);
     await page.locator("#stage video").waitFor();
     assert.equal(await page.locator("#stage").getAttribute("data-engine"), "mse");
-    await page.evaluate(() => document.querySelector("video").play());
+    await page.evaluate(pressPlay);
     await playing(page, 1.5);
     const options = await page.getByLabel("清晰度").locator("option").allTextContents();
     assert.deepEqual(options, ["自动", "360p", "540p", "仅音频（省流量）"]);
@@ -129,7 +134,7 @@ test("a parent plays it through MSE, switches quality, resumes after reload, and
     await page.waitForURL(/\/courses\/[0-9a-f-]{36}\?lesson=[0-9a-f-]{36}$/);
     await page.locator("#stage video").waitFor();
     await page.waitForFunction((p) => Math.abs(document.querySelector("video").currentTime - p) < 1.5, position, { timeout: 15000 });
-    await page.evaluate(() => document.querySelector("video").play());
+    await page.evaluate(pressPlay);
     const frames = await page.evaluate(() => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames);
     await page.waitForFunction(([p, n]) => {
       const v = document.querySelector("video");
@@ -167,7 +172,7 @@ test("the curator reuses the uploaded video in a second course, picked by name, 
     await page.getByText("状态：已发布").waitFor();
     await page.goto(page.url().replace("/studio/courses/", "/courses/"));
     await page.locator("#stage video").waitFor();
-    await page.evaluate(() => document.querySelector("video").play());
+    await page.evaluate(pressPlay);
     await playing(page, 1);
   });
   await page.context().close();
@@ -186,7 +191,7 @@ test("我的学习 counts a shared video in the course it was watched in, with a
     await page.getByRole("link", { name: /绘本共读进阶/ }).click();
     await page.locator("#stage video").waitFor();
     const from = await page.evaluate(() => document.querySelector("video").currentTime);
-    await page.evaluate(() => document.querySelector("video").play());
+    await page.evaluate(pressPlay);
     await page.waitForFunction((t) => document.querySelector("video").currentTime > t + 1, from, { timeout: 15000 });
     await page.evaluate(() => document.querySelector("video").pause());
     await page.waitForTimeout(500); // the pause report is on its way
@@ -209,7 +214,7 @@ test("the native HLS path plays when forced", async () => {
     // The element is on the page before the player has given it its source; playing then would
     // be interrupted by the load, so press play once the source is set, as a parent would.
     await page.waitForFunction(() => document.querySelector("#stage video")?.getAttribute("src"));
-    await page.evaluate(() => document.querySelector("video").play());
+    await page.evaluate(pressPlay);
     await playing(page, 1);
   });
   await page.context().close();
