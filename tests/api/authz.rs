@@ -90,6 +90,8 @@ struct World {
     /// An offline activity of S1 for S1, starting in ten minutes, the parent in scope enrolled.
     activity: String,
     course: String,
+    /// The course's lesson, with a quiz.
+    lesson: String,
     cover_file: String,
     asset: String,
     asset_other: String,
@@ -343,6 +345,19 @@ async fn world(app: &TestApp) -> World {
         )
         .await;
     must(status, &e, "activity enrolment");
+    // The parent in scope was checked in by hand, so may rate it.
+    let (status, e) = app
+        .call(
+            Method::PUT,
+            &format!(
+                "/api/v1/activities/{activity}/check-ins/{}",
+                people[&Actor::ParentIn].id
+            ),
+            Some(&t(Actor::CuratorIn)),
+            json!({}),
+        )
+        .await;
+    must(status, &e, "activity check-in");
 
     // Media: the owning expert's asset (transcoded, with captions) in a published course.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -414,6 +429,33 @@ async fn world(app: &TestApp) -> World {
             .await;
         must(status, &body, to);
     }
+    // The lesson has a quiz; the parent in scope watched a second of it, so may rate the course.
+    let (_, c) = app
+        .get(&format!("/api/v1/courses/{course}"), Some(&t(Actor::CuratorIn)))
+        .await;
+    let lesson = str_of(&c["lessons"][0], "id");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/lessons/{lesson}/quiz"),
+            Some(&t(Actor::CuratorIn)),
+            quiz(),
+        )
+        .await;
+    must(status, &body, "quiz");
+    let (status, body) = app
+        .get(&format!("/api/v1/assets/{asset}/playback"), Some(&t(Actor::ParentIn)))
+        .await;
+    must(status, &body, "playback");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/assets/{asset}/progress"),
+            Some(&t(Actor::ParentIn)),
+            json!({"session_id": uuid::Uuid::now_v7().to_string(), "segments": [[0.0, 1.0]], "position_s": 1.0}),
+        )
+        .await;
+    must(status, &body, "progress");
     let (status, l) = app
         .post(
             "/api/v1/lists",
@@ -443,6 +485,7 @@ async fn world(app: &TestApp) -> World {
         children,
         activity,
         course,
+        lesson,
         cover_file,
         asset,
         asset_other,
@@ -460,6 +503,10 @@ async fn world(app: &TestApp) -> World {
         calendar,
         phones: AtomicU32::new(0),
     }
+}
+
+fn quiz() -> Value {
+    json!({"questions": [{"text": "陪伴最重要的是？", "kind": "single", "options": ["时间", "用心"], "answer": [1]}]})
 }
 
 /// A fresh draft course by the owning expert.
@@ -748,6 +795,28 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
             format!("/api/v1/activities/{}/check-ins/{}", w.activity, w.id(Actor::ParentIn)),
             Json(json!({})),
         ),
+        // Quizzes and ratings
+        "GET /api/v1/lessons/{id}/quiz" => get(format!("/api/v1/lessons/{}/quiz", w.lesson)),
+        "PUT /api/v1/lessons/{id}/quiz" => req(Method::PUT, format!("/api/v1/lessons/{}/quiz", w.lesson), Json(quiz())),
+        "POST /api/v1/lessons/{id}/quiz/attempts" => req(
+            Method::POST,
+            format!("/api/v1/lessons/{}/quiz/attempts", w.lesson),
+            Json(json!({"answers": [[1]]})),
+        ),
+        "GET /api/v1/courses/{id}/rating" => get(format!("/api/v1/courses/{course}/rating")),
+        "PUT /api/v1/courses/{id}/rating" => req(
+            Method::PUT,
+            format!("/api/v1/courses/{course}/rating"),
+            Json(json!({"stars": 5, "comment": "很实用"})),
+        ),
+        "GET /api/v1/courses/{id}/ratings" => get(format!("/api/v1/courses/{course}/ratings")),
+        "GET /api/v1/live/occurrences/{id}/rating" => get(format!("/api/v1/live/occurrences/{}/rating", w.activity)),
+        "PUT /api/v1/live/occurrences/{id}/rating" => req(
+            Method::PUT,
+            format!("/api/v1/live/occurrences/{}/rating", w.activity),
+            Json(json!({"stars": 4})),
+        ),
+        "GET /api/v1/live/occurrences/{id}/ratings" => get(format!("/api/v1/live/occurrences/{}/ratings", w.activity)),
         // Organizations
         "GET /api/v1/organizations" => get("/api/v1/organizations".into()),
         "GET /api/v1/experts" => get("/api/v1/experts?q=".into()),

@@ -8,6 +8,7 @@ mod catalog;
 mod children;
 mod cli;
 mod errors;
+mod evaluation;
 mod live;
 mod live_ii;
 mod media;

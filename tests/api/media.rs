@@ -10,11 +10,11 @@ use sha2::{Digest, Sha256};
 
 const CHUNK: u64 = 64 * 1024;
 
-fn clip(dir: &Path, seconds: u32, size: &str) -> PathBuf {
+pub(crate) fn clip(dir: &Path, seconds: u32, size: &str) -> PathBuf {
     e2e::test_clip(dir, seconds, size)
 }
 
-async fn spawn(backend: Backend) -> TestApp {
+pub(crate) async fn spawn(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |s| s.media.chunk_size_bytes = CHUNK).await
 }
 
@@ -943,7 +943,13 @@ async fn abandoned_uploads(backend: Backend) {
 
 /// A published course with one lesson on a fresh upload of `seconds`; returns the asset id and
 /// its duration in seconds.
-async fn published_lesson(app: &TestApp, curator: &str, dir: &Path, seconds: u32) -> (String, f64) {
+pub(crate) async fn published_lesson(app: &TestApp, curator: &str, dir: &Path, seconds: u32) -> (String, f64) {
+    let (asset, duration, _) = published_course(app, curator, dir, seconds).await;
+    (asset, duration)
+}
+
+/// [`published_lesson`], with the course's id too.
+pub(crate) async fn published_course(app: &TestApp, curator: &str, dir: &Path, seconds: u32) -> (String, f64, String) {
     let bytes = std::fs::read(clip(dir, seconds, "320x180")).unwrap_or_default();
     let asset = upload(app, curator, "讲座.mp4", &bytes).await;
     let ready = settled(app, curator, &asset).await;
@@ -965,7 +971,8 @@ async fn published_lesson(app: &TestApp, curator: &str, dir: &Path, seconds: u32
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    (asset, ready["duration_s"].as_f64().unwrap_or(0.0))
+    let id = course["id"].as_str().unwrap_or_default().to_owned();
+    (asset, ready["duration_s"].as_f64().unwrap_or(0.0), id)
 }
 
 fn now_ms() -> i64 {

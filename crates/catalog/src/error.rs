@@ -20,6 +20,12 @@ pub enum CatalogError {
     ListNotFound,
     #[error("no such cover")]
     CoverNotFound,
+    #[error("no such lesson, or the caller may not see its course")]
+    LessonNotFound,
+    #[error("the lesson has no quiz")]
+    QuizNotFound,
+    #[error("the quiz changed since the caller read it")]
+    QuizChanged,
     #[error("the course changed since the caller read it")]
     CourseVersionConflict,
     #[error("the list changed since the caller read it")]
@@ -82,6 +88,24 @@ impl CatalogError {
                 msg("清单不存在或你无权查看。", "No such list, or you may not see it."),
             ),
             Self::CoverNotFound => (S::NOT_FOUND, "cover_not_found", msg("封面不存在。", "No such cover.")),
+            Self::LessonNotFound => (
+                S::NOT_FOUND,
+                "lesson_not_found",
+                msg("课时不存在或你无权查看。", "No such lesson, or you may not see it."),
+            ),
+            Self::QuizNotFound => (
+                S::NOT_FOUND,
+                "quiz_not_found",
+                msg("这节课没有课后小测。", "This lesson has no quiz."),
+            ),
+            Self::QuizChanged => (
+                S::CONFLICT,
+                "quiz_changed",
+                msg(
+                    "小测题目已更新，请刷新后重新作答。",
+                    "The quiz has changed: reload it and answer again.",
+                ),
+            ),
             Self::CourseVersionConflict => (
                 S::CONFLICT,
                 codes::VERSION_CONFLICT,

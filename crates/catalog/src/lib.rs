@@ -19,13 +19,15 @@ mod favourites;
 pub mod import;
 mod lists;
 mod model;
+mod quizzes;
 pub mod replays;
 pub mod search;
 
-pub use courses::CourseQuery;
+pub use courses::{CourseQuery, CourseStanding};
 pub use error::{CatalogError, CatalogResult};
 pub use lists::{RecommendationRow, Recommendations, RecommendedCourse};
 pub use model::*;
+pub use quizzes::{AttemptInput, AttemptResult, Question, QuestionKind, QuestionView, QuizInput, QuizView};
 
 /// The catalog service: the state of its routes and the entry point of the importer.
 #[derive(Clone, Debug)]
@@ -67,5 +69,6 @@ pub fn router(catalog: Catalog) -> ApiRouter {
     courses::router()
         .merge(lists::router())
         .merge(favourites::router())
+        .merge(quizzes::router())
         .with_state(catalog)
 }

@@ -123,6 +123,8 @@ pub struct LessonView {
     /// The media asset (opaque to the catalog).
     pub asset_id: Option<String>,
     pub duration_s: i32,
+    /// Whether the lesson has a quiz (课后小测, `GET /lessons/{id}/quiz`).
+    pub quiz: bool,
 }
 
 /// A course as lists and search show it.

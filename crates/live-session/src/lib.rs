@@ -64,6 +64,16 @@ pub use series::{NewSeries, SeriesPatch, SeriesView};
 pub use settings::LiveSettings;
 pub use sfu::{Sfu, SfuConfig, SfuEvent};
 
+/// What [`Live::occurrence_standing`] tells of an occurrence for one user.
+#[derive(Debug, Clone)]
+pub struct OccurrenceStanding {
+    /// The series' title.
+    pub title: String,
+    pub starts_at: platform::Timestamp,
+    pub took_part: bool,
+    pub manages: bool,
+}
+
 platform::new_id!(
     /// A weekly series of live lectures.
     SeriesId
@@ -225,6 +235,33 @@ impl Live {
     /// many were sent (the background loop runs it every few seconds).
     pub async fn sweep_reminders(&self) -> LiveResult<usize> {
         self.notices.sweep_reminders().await
+    }
+
+    /// `text` after the filters of live messages ([`messages::filtered`]: contacts and the
+    /// word list), for what else people write for others to read (rating comments).
+    pub fn filter_text(&self, text: &str) -> String {
+        messages::filtered(text, self.cfg.contact_filter, &self.cfg.word_filter)
+    }
+
+    /// What a rating of occurrence `occ` needs to know for `user`: its title, whether they
+    /// took part (live study time credited, or a check-in to the activity) and whether they
+    /// manage its series (and so see its ratings). 404 when they may not see it.
+    pub async fn occurrence_standing(&self, user: &AuthUser, occ: OccurrenceId) -> LiveResult<OccurrenceStanding> {
+        let (row, series) = self.audience.occurrence_with_series(occ).await?;
+        let manages = self.audience.manages(user, &series).await?;
+        if !manages && !self.audience.in_audience(user.id, series.scope_org_id).await? {
+            return Err(LiveError::OccurrenceNotFound);
+        }
+        let live = self.attendance().user_credits(user.id).await?;
+        let offline = self.offline().user_credits(user.id).await?;
+        let took_part = live.iter().any(|a| a.occurrence_id == occ && a.attended_ms > 0)
+            || offline.iter().any(|a| a.activity_id == occ);
+        Ok(OccurrenceStanding {
+            title: series.title.clone(),
+            starts_at: row.starts_at,
+            took_part,
+            manages,
+        })
     }
 
     /// The attendance recorder (benchmarks drive it directly).

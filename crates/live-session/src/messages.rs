@@ -92,6 +92,17 @@ pub fn mask(text: &str, words: &[String]) -> String {
     out
 }
 
+/// What people write for others to read (chat, questions, rating comments) after the filters:
+/// contact details masked when `contacts` (`live.contact_filter`), then the word list.
+pub fn filtered(text: &str, contacts: bool, words: &[String]) -> String {
+    let t = if contacts {
+        crate::contact::mask_contacts(text)
+    } else {
+        text.to_owned()
+    };
+    mask(&t, words)
+}
+
 impl Messages {
     fn check_text(&self, text: &str) -> LiveResult<String> {
         let t = text.trim();
@@ -114,12 +125,7 @@ impl Messages {
                 msg("内容不能包含控制字符或换行。", "No control characters or line breaks."),
             ));
         }
-        let t = if self.contact_filter {
-            crate::contact::mask_contacts(t)
-        } else {
-            t.to_owned()
-        };
-        Ok(mask(&t, &self.word_filter))
+        Ok(filtered(t, self.contact_filter, &self.word_filter))
     }
 
     /// The occurrence must be live or paused, and the caller may watch it.

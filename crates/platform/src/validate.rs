@@ -53,6 +53,14 @@ impl PhoneNumber {
     }
 }
 
+/// A name for strangers to read (a certificate's verification, ratings to staff): the first
+/// character and one `*` for each other, at least one (`张三丰` → `张**`, `李` → `李*`).
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.trim().chars();
+    let first = chars.next().map(String::from).unwrap_or_default();
+    format!("{first}{}", "*".repeat(chars.count().max(1)))
+}
+
 /// Checks a new password against the rules and returns every rule it breaks.
 pub fn password_problems(password: &str, min_len: usize, phone: Option<&PhoneNumber>) -> Vec<Msg> {
     let mut problems = Vec::new();
@@ -215,6 +223,14 @@ impl OrgKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_keep_their_first_character() {
+        assert_eq!(mask_name("张三丰"), "张**");
+        assert_eq!(mask_name(" 李 "), "李*");
+        assert_eq!(mask_name("Anna"), "A***");
+        assert_eq!(mask_name(""), "*");
+    }
 
     #[test]
     fn phone_numbers_normalise_to_e164() {

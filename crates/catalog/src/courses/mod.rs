@@ -28,6 +28,16 @@ pub(crate) use covers::image_kind;
 pub use find::CourseQuery;
 pub(crate) use routes::router;
 
+/// What [`Catalog::course_standing`] tells of a course for one user.
+#[derive(Debug, Clone)]
+pub struct CourseStanding {
+    pub title: String,
+    /// The media assets of its lessons.
+    pub assets: Vec<String>,
+    /// Whether the user sees its ratings.
+    pub reviews: bool,
+}
+
 /// Who is acting: a signed-in user, or the bulk importer (with admin powers).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Actor {
@@ -178,6 +188,27 @@ impl Catalog {
             Role::Curator => self.manages_path(user, &row.owner_path).await?,
             Role::Expert => row.author_id == Some(user.id) && row.status() == Status::Draft,
             Role::Parent => false,
+        })
+    }
+
+    /// What a rating of course `id` needs to know for `user`: its title, the media assets of
+    /// its lessons (to tell whether they studied it) and whether they see its ratings: admins,
+    /// curators whose subtree owns it, and its author or lecturer. 404 when they may not see it.
+    pub async fn course_standing(&self, user: &AuthUser, id: CourseId) -> CatalogResult<CourseStanding> {
+        let row = self.course_row(id).await?.ok_or(CatalogError::CourseNotFound)?;
+        let reviews = match user.role {
+            Role::Admin => true,
+            Role::Curator => self.manages_path(user, &row.owner_path).await?,
+            Role::Expert => row.author_id == Some(user.id) || row.lecturer_user_id == Some(user.id),
+            Role::Parent => false,
+        };
+        if !reviews && !self.visible(Some(user), id).await? {
+            return Err(CatalogError::CourseNotFound);
+        }
+        Ok(CourseStanding {
+            title: row.title,
+            assets: self.lesson_assets(id).await?.into_iter().flatten().collect(),
+            reviews,
         })
     }
 

@@ -83,10 +83,11 @@ impl Catalog {
     }
 }
 
-/// A deleted account's favourites go with it.
+/// A deleted account's favourites and quiz attempts go with it.
 #[async_trait::async_trait]
 impl platform::accounts::AccountEraser for Catalog {
     async fn erase(&self, user: UserId) -> ApiResult<()> {
-        Ok(store::erase(&self.db, user).await?)
+        store::erase(&self.db, user).await?;
+        Ok(crate::quizzes::erase(&self.db, user).await?)
     }
 }

@@ -173,8 +173,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     } else {
         live
     };
-    // Deleting an account also frees its seats, erases its chat text and its favourites.
-    let accounts = accounts.with_erasers(vec![Arc::new(live.clone()), Arc::new(catalog.clone())]);
+    let evaluation =
+        evaluation::Evaluation::new(db.clone(), clock.clone(), catalog.clone(), media.clone(), live.clone());
+    // Deleting an account also frees its seats, erases its chat text, its favourites, quiz
+    // attempts and ratings.
+    let accounts = accounts.with_erasers(vec![
+        Arc::new(live.clone()),
+        Arc::new(catalog.clone()),
+        Arc::new(evaluation.clone()),
+    ]);
     let access: Arc<dyn media::AssetAccess> = Arc::new(CatalogAccess(catalog.clone()));
     let openapi_json = Arc::new(OnceLock::new());
     let ops = Ops {
@@ -187,6 +194,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .merge(catalog::router(catalog.clone()))
         .merge(media::router(media.clone(), access.clone(), &secret))
         .merge(live_session::router(live.clone()))
+        .merge(evaluation::router(evaluation))
         .merge({
             let learning = crate::learning::Learning {
                 catalog: catalog.clone(),

@@ -147,9 +147,12 @@ impl Catalog {
             title: String,
             asset_id: Option<String>,
             duration_s: i32,
+            quiz: i64,
         }
         let rows: Vec<Row> = with_db!(&self.db, |pool| sqlx::query_as::<_, Row>(
-            "SELECT id, position, title, asset_id, duration_s FROM lessons WHERE course_id = $1 ORDER BY position",
+            "SELECT id, position, title, asset_id, duration_s, CAST(CASE WHEN EXISTS (SELECT 1 FROM \
+             lesson_quizzes q WHERE q.lesson_id = l.id) THEN 1 ELSE 0 END AS BIGINT) AS quiz \
+             FROM lessons l WHERE course_id = $1 ORDER BY position",
         )
         .bind(id)
         .fetch_all(pool)
@@ -162,6 +165,7 @@ impl Catalog {
                 title: r.title,
                 asset_id: r.asset_id,
                 duration_s: r.duration_s,
+                quiz: r.quiz > 0,
             })
             .collect())
     }

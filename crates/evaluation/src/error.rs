@@ -1,0 +1,82 @@
+//! The evaluation's errors: one table ([`EvaluationError::into_problem`]) gives each variant its
+//! status, stable code and message in both languages. What another domain refused (a course or
+//! lecture the caller may not see) keeps that domain's problem.
+
+use axum::http::StatusCode;
+use platform::ApiError;
+use platform::error::{FieldError, codes, fields_text, msg};
+
+pub type EvaluationResult<T> = Result<T, EvaluationError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluationError {
+    /// Rating what one has not studied: a course none of whose lessons they watched, a lecture
+    /// they did not attend.
+    #[error("only those who studied it may rate it")]
+    NotStudied { live: bool },
+    #[error("only its expert and the staff in scope see its ratings")]
+    RatingsOutOfScope,
+    #[error("invalid fields: {}", fields_text(.0))]
+    Invalid(Vec<FieldError>),
+    /// What the platform or another domain refused, kept as its problem.
+    #[error(transparent)]
+    Platform(#[from] ApiError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl EvaluationError {
+    fn into_problem(self) -> ApiError {
+        use StatusCode as S;
+        let (status, code, message) = match self {
+            Self::NotStudied { live: false } => (
+                S::FORBIDDEN,
+                "not_studied",
+                msg(
+                    "学习过这门课程后才能评价。",
+                    "You can rate a course once you have studied it.",
+                ),
+            ),
+            Self::NotStudied { live: true } => (
+                S::FORBIDDEN,
+                "not_studied",
+                msg(
+                    "参加过这场直播或活动后才能评价。",
+                    "You can rate a lecture once you have taken part.",
+                ),
+            ),
+            Self::RatingsOutOfScope => (
+                S::FORBIDDEN,
+                codes::OUT_OF_SCOPE,
+                msg(
+                    "只有主讲专家和管辖范围内的工作人员可以查看评价。",
+                    "Only its expert and the staff in scope see its ratings.",
+                ),
+            ),
+            Self::Invalid(fields) => return ApiError::validation(fields),
+            Self::Platform(e) => return e,
+            Self::Internal(cause) => return ApiError::internal(cause),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+platform::domain_error!(EvaluationError);
+
+impl From<catalog::CatalogError> for EvaluationError {
+    fn from(e: catalog::CatalogError) -> Self {
+        Self::Platform(e.into())
+    }
+}
+
+impl From<media::MediaError> for EvaluationError {
+    fn from(e: media::MediaError) -> Self {
+        Self::Platform(e.into())
+    }
+}
+
+impl From<live_session::LiveError> for EvaluationError {
+    fn from(e: live_session::LiveError) -> Self {
+        Self::Platform(e.into())
+    }
+}
