@@ -5,6 +5,7 @@
 import { api, qs, session, loginPath, imageUrl } from "./api.js";
 import { h, toast, fieldErrors, checkRequired } from "./ui.js";
 import { paths } from "./endpoints.js";
+import { ratingCard } from "./evaluation.js";
 
 const when = (ts) => new Date(ts).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
 const hm = (ts) => new Date(ts).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" });
@@ -38,7 +39,8 @@ export async function activityPage(id, { page, go }) {
       h("p", {}, h("strong", {}, "学时："), `签到${a.requires_check_out ? "并签退" : ""}后计 ${a.credit_minutes} 分钟`),
       a.description ? h("p", {}, a.description) : null,
       h("p", { class: "meta" }, "到场后用手机相机扫描现场屏幕上的二维码签到。"),
-      actions));
+      actions),
+    ratingCard(paths.liveOccurrenceRating(id), paths.liveOccurrenceRatings(id)));
 }
 
 // The host's screen, for a phone or a projector: the QR code is fetched again every 5 s (the

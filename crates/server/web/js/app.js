@@ -2,6 +2,7 @@
 import { api, qs, session, saveSession, clearSession, loginPath, refreshUser } from "./api.js";
 import { h, toast, duration, courseCard, fieldErrors, checkRequired, STAGES, stageLabel } from "./ui.js";
 import { paths } from "./endpoints.js";
+import { ratingCard, quizButton } from "./evaluation.js";
 
 const main = document.getElementById("main");
 const EDITORS = ["expert", "curator", "admin"];
@@ -355,6 +356,7 @@ async function coursePage(id) {
   const done = new Map();
   for (const course of learning?.courses || []) for (const l of course.lessons) done.set(l.lesson_id, l);
   const stage = h("div", { class: "stage", id: "stage" });
+  const quizBox = h("div", { class: "quiz-box" });
   const playable = c.lessons.filter((l) => l.asset_id);
   const wanted = new URLSearchParams(location.search).get("lesson");
   const play = async (lesson) => {
@@ -382,7 +384,9 @@ async function coursePage(id) {
     h("section", { class: "card" }, h("h2", {}, `课程目录（${c.lessons.length} 节，共 ${duration(c.total_duration_s)}）`),
       h("ol", { class: "lessons" }, c.lessons.map((l) => h("li", {},
         l.asset_id ? h("button", { type: "button", class: "linklike lesson-play", onclick: () => { history.replaceState({}, "", `?lesson=${l.id}`); play(l); stage.scrollIntoView({ behavior: "smooth" }); } }, l.title) : h("span", {}, l.title),
-        h("span", { class: "meta" }, duration(l.duration_s)), s && l.asset_id ? bar(l) : null)))),
+        h("span", { class: "meta" }, duration(l.duration_s)), s && l.asset_id ? bar(l) : null, s ? quizButton(l, c.editable, quizBox) : null)))),
+    quizBox,
+    s ? ratingCard(paths.courseRating(c.id), paths.courseRatings(c.id)) : null,
     c.editable ? h("a", { class: "btn secondary", href: `/studio/courses/${c.id}`, "data-link": true }, "编辑课程") : null);
   if (playable.length) await play(playable.find((l) => l.id === wanted) || playable[0]);
 }

@@ -5,6 +5,7 @@ import { api, session, loginPath } from "./api.js";
 import { playLive } from "./hls.js";
 import { h, toast } from "./ui.js";
 import { paths } from "./endpoints.js";
+import { ratingCard } from "./evaluation.js";
 
 const STATE = { scheduled: "未开始", live: "直播中", paused: "暂停中", ended: "已结束", cancelled: "已取消" };
 const fmt = (ts) => new Date(ts).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
@@ -185,7 +186,8 @@ export async function room(id, ctx) {
   };
   ctx.page(o.title, h("div", { class: "card" },
     h("p", { class: "meta" }, `${fmt(o.starts_at)} · 主讲：${o.lecturer}`),
-    h("div", { class: "player live" }, video), unmute, status, seat, h("p", { class: "actions" }, viewers, modeButton), replay), talk.panel);
+    h("div", { class: "player live" }, video), unmute, status, seat, h("p", { class: "actions" }, viewers, modeButton), replay), talk.panel,
+    ratingCard(paths.liveOccurrenceRating(id), paths.liveOccurrenceRatings(id)));
 
   // "webrtc" (low delay) or "hls" (any network, any number of viewers).
   let mode = sessionStorage.getItem("ps.liveMode") === "hls" ? "hls" : "webrtc";
