@@ -89,6 +89,9 @@ struct World {
     children: (String, String),
     /// An offline activity of S1 for S1, starting in ten minutes, the parent in scope enrolled.
     activity: String,
+    /// A certificate rule of S1, and the certificate it issued to the parent in scope.
+    rule: String,
+    certificate: String,
     course: String,
     /// The course's lesson, with a quiz.
     lesson: String,
@@ -358,6 +361,27 @@ async fn world(app: &TestApp) -> World {
         )
         .await;
     must(status, &e, "activity check-in");
+    // A certificate rule of S1 (an hour offline), which the parent in scope met.
+    let (status, r) = app
+        .post(
+            "/api/v1/certificate-rules",
+            Some(&t(Actor::CuratorIn)),
+            json!({"name": "线下学习证书", "scope_org_id": s1, "from": fmt(soon - time::Duration::days(1)),
+                   "to": fmt(soon + time::Duration::days(1)), "min_offline_hours": 1}),
+        )
+        .await;
+    must(status, &r, "certificate rule");
+    let rule = str_of(&r, "id");
+    let mut certificate = String::new();
+    for _ in 0..200 {
+        let (_, mine) = app.get("/api/v1/me/certificates", Some(&t(Actor::ParentIn))).await;
+        certificate = str_of(&mine[0], "code");
+        if !certificate.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!certificate.is_empty(), "set-up: no certificate issued");
 
     // Media: the owning expert's asset (transcoded, with captions) in a published course.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -484,6 +508,8 @@ async fn world(app: &TestApp) -> World {
         partner,
         children,
         activity,
+        rule,
+        certificate,
         course,
         lesson,
         cover_file,
@@ -817,6 +843,30 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
             Json(json!({"stars": 4})),
         ),
         "GET /api/v1/live/occurrences/{id}/ratings" => get(format!("/api/v1/live/occurrences/{}/ratings", w.activity)),
+        "POST /api/v1/certificate-rules" => req(
+            Method::POST,
+            "/api/v1/certificate-rules",
+            Json(
+                json!({"name": "结业证书", "scope_org_id": s1, "from": "2026-09-01T00:00:00+08:00",
+                        "to": "2027-01-31T00:00:00+08:00", "min_hours": 10}),
+            ),
+        ),
+        "GET /api/v1/certificate-rules" => get(format!("/api/v1/certificate-rules?org_id={s1}")),
+        "POST /api/v1/certificate-rules/{id}/runs" => req(
+            Method::POST,
+            format!("/api/v1/certificate-rules/{}/runs", w.rule),
+            Json(json!({})),
+        ),
+        "GET /api/v1/certificate-rules/{id}/certificates" => {
+            get(format!("/api/v1/certificate-rules/{}/certificates", w.rule))
+        }
+        "GET /api/v1/me/certificates" => get("/api/v1/me/certificates".into()),
+        "GET /api/v1/certificates/verify/{code}" => get(format!("/api/v1/certificates/verify/{}", w.certificate)),
+        "POST /api/v1/certificates/{code}/revocation" => req(
+            Method::POST,
+            format!("/api/v1/certificates/{}/revocation", w.certificate),
+            Json(json!({"reason": " "})),
+        ),
         // Organizations
         "GET /api/v1/organizations" => get("/api/v1/organizations".into()),
         "GET /api/v1/experts" => get("/api/v1/experts?q=".into()),

@@ -5,6 +5,7 @@ mod activities;
 mod auth;
 mod authz;
 mod catalog;
+mod certificates;
 mod children;
 mod cli;
 mod errors;

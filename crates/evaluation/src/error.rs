@@ -16,6 +16,14 @@ pub enum EvaluationError {
     NotStudied { live: bool },
     #[error("only its expert and the staff in scope see its ratings")]
     RatingsOutOfScope,
+    #[error("no such certificate rule, or the caller does not manage it")]
+    RuleNotFound,
+    #[error("no such certificate")]
+    CertificateNotFound,
+    #[error("only the issuing organization's staff may revoke it")]
+    RevocationOutOfScope,
+    #[error("the certificate was revoked already")]
+    AlreadyRevoked,
     #[error("invalid fields: {}", fields_text(.0))]
     Invalid(Vec<FieldError>),
     /// What the platform or another domain refused, kept as its problem.
@@ -52,6 +60,35 @@ impl EvaluationError {
                     "只有主讲专家和管辖范围内的工作人员可以查看评价。",
                     "Only its expert and the staff in scope see its ratings.",
                 ),
+            ),
+            Self::RuleNotFound => (
+                S::NOT_FOUND,
+                "certificate_rule_not_found",
+                msg(
+                    "证书规则不存在或不在你的管理范围内。",
+                    "No such certificate rule in your scope.",
+                ),
+            ),
+            Self::CertificateNotFound => (
+                S::NOT_FOUND,
+                "certificate_not_found",
+                msg(
+                    "没有这个编号的证书，请核对证书编号。",
+                    "No certificate has this code: check it again.",
+                ),
+            ),
+            Self::RevocationOutOfScope => (
+                S::FORBIDDEN,
+                codes::OUT_OF_SCOPE,
+                msg(
+                    "只有发证单位的工作人员可以撤销证书。",
+                    "Only the issuing organization's staff may revoke a certificate.",
+                ),
+            ),
+            Self::AlreadyRevoked => (
+                S::CONFLICT,
+                "certificate_revoked",
+                msg("这张证书已被撤销。", "This certificate was revoked already."),
             ),
             Self::Invalid(fields) => return ApiError::validation(fields),
             Self::Platform(e) => return e,

@@ -78,3 +78,14 @@ new_id!(
     /// A child a parent added (a nickname and a birth month or grade, nothing more).
     ChildId
 );
+
+/// A random code of `len` characters without look-alikes (no I, O, 0, 1): easy to read out or
+/// type. Each character carries 5 bits (8 characters: 40 bits; 12: 60).
+pub fn readable_code(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}

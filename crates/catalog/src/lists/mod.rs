@@ -179,6 +179,24 @@ impl Catalog {
             .ok_or(CatalogError::ListNotFound)
     }
 
+    /// The title of list `id` when `user` sees it (404 otherwise): a certificate rule names it.
+    pub async fn list_title(&self, user: &AuthUser, id: ListId) -> CatalogResult<String> {
+        Ok(self.visible_list(Some(user), id).await?.title)
+    }
+
+    /// What a certificate rule counts of list `id`: its published courses in list order, each
+    /// with the media assets of its lessons.
+    pub async fn list_study_plan(&self, id: ListId) -> CatalogResult<Vec<(CourseId, Vec<String>)>> {
+        let mut out = Vec::new();
+        for course in store::published_items(&self.db, id).await? {
+            out.push((
+                course,
+                self.lesson_assets(course).await?.into_iter().flatten().collect(),
+            ));
+        }
+        Ok(out)
+    }
+
     /// Who sees list `id` (404 unless `viewer` does): whether it is public, and its scope path.
     pub(crate) async fn list_audience(&self, viewer: Option<&AuthUser>, id: ListId) -> CatalogResult<(bool, String)> {
         let row = self.visible_list(viewer, id).await?;

@@ -243,3 +243,14 @@ pub(super) async fn replace_items(
         Ok(true)
     })
 }
+
+/// The published courses of list `id`, in list order.
+pub(super) async fn published_items(db: &Db, id: ListId) -> Result<Vec<CourseId>, sqlx::Error> {
+    with_db!(db, |pool| sqlx::query_scalar::<_, CourseId>(
+        "SELECT li.course_id FROM course_list_items li JOIN courses c ON c.id = li.course_id \
+         WHERE li.list_id = $1 AND c.status = 'published' ORDER BY li.position"
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await)
+}

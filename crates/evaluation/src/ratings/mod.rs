@@ -64,9 +64,7 @@ pub struct RatingView {
     pub stars: u8,
     /// After the filters.
     pub comment: String,
-    #[schema(value_type = i64)]
     pub created_at: Timestamp,
-    #[schema(value_type = i64)]
     pub updated_at: Timestamp,
 }
 
@@ -84,7 +82,6 @@ pub struct RatingItem {
     pub rater: String,
     pub stars: u8,
     pub comment: String,
-    #[schema(value_type = i64)]
     pub updated_at: Timestamp,
 }
 

@@ -47,7 +47,6 @@ pub struct ChildView {
     pub stage: Option<AgeStage>,
     /// 孕期, 0–3 岁 …; 已成年 once past the stages.
     pub stage_label: String,
-    #[schema(value_type = i64)]
     pub created_at: Timestamp,
 }
 

@@ -266,12 +266,7 @@ pub async fn set_served(
 
 /// 8 characters, no look-alikes: easy to read out in a parents' group chat.
 fn new_join_code() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::rngs::OsRng;
-    (0..8)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect()
+    crate::ids::readable_code(8)
 }
 
 /// The name of an organization (404 when it does not exist).

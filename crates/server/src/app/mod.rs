@@ -53,6 +53,7 @@ pub struct App {
     pub jobs: platform::jobs::Jobs,
     pub store: Arc<dyn ObjectStore>,
     pub live: live_session::Live,
+    pub evaluation: evaluation::Evaluation,
     /// The SFU's events, consumed by the live loop that `serve` starts.
     live_events: Arc<std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<live_session::SfuEvent>>>>,
 }
@@ -134,9 +135,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         live_session::Live::new(db.clone(), clock.clone(), settings.live.clone(), public_url, &secret)
             .map_err(anyhow::Error::msg)?;
     // One gateway for notices and text messages: with it, 忘记密码 sends SMS codes too.
+    // And for certificates, texted to their holders.
+    let mut text_gateway: Option<Arc<dyn platform::texts::TextGateway>> = None;
     let (notifier, accounts): (Arc<dyn live_session::Notifier>, Accounts) = match &settings.live.notify_webhook_url {
         Some(url) => {
             let gateway = Arc::new(live_session::WebhookNotifier::new(url.clone())?);
+            text_gateway = Some(gateway.clone());
             (gateway.clone(), accounts.with_texts(gateway))
         }
         None => (Arc::new(live_session::LogNotifier), accounts),
@@ -173,8 +177,21 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     } else {
         live
     };
-    let evaluation =
-        evaluation::Evaluation::new(db.clone(), clock.clone(), catalog.clone(), media.clone(), live.clone());
+    let evaluation = evaluation::Evaluation::new(
+        db.clone(),
+        clock.clone(),
+        jobs.clone(),
+        evaluation::Domains {
+            catalog: catalog.clone(),
+            media: media.clone(),
+            live: live.clone(),
+        },
+    )
+    .with_public_url(settings.server.public_url.clone());
+    let evaluation = match &text_gateway {
+        Some(gateway) => evaluation.with_texts(gateway.clone()),
+        None => evaluation,
+    };
     // Deleting an account also frees its seats, erases its chat text, its favourites, quiz
     // attempts and ratings.
     let accounts = accounts.with_erasers(vec![
@@ -194,7 +211,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .merge(catalog::router(catalog.clone()))
         .merge(media::router(media.clone(), access.clone(), &secret))
         .merge(live_session::router(live.clone()))
-        .merge(evaluation::router(evaluation))
+        .merge(evaluation::router(evaluation.clone()))
         .merge({
             let learning = crate::learning::Learning {
                 catalog: catalog.clone(),
@@ -261,6 +278,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         jobs,
         store,
         live,
+        evaluation,
         live_events: Arc::new(std::sync::Mutex::new(Some(live_events))),
     })
 }
@@ -343,8 +361,11 @@ impl App {
 
     /// Runs the background work (the job queue and clean-ups) until `stop` turns `true`.
     pub fn spawn_workers(&self, stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-        let handlers: Vec<Arc<dyn platform::jobs::JobHandler>> =
-            vec![Arc::new(self.media.transcoder()), Arc::new(self.live.replay_job())];
+        let handlers: Vec<Arc<dyn platform::jobs::JobHandler>> = vec![
+            Arc::new(self.media.transcoder()),
+            Arc::new(self.live.replay_job()),
+            Arc::new(self.evaluation.certificate_job()),
+        ];
         let worker = format!("{}-{}", hostname(), uuid::Uuid::now_v7().simple());
         let jobs = platform::jobs::run_worker(
             self.jobs.clone(),
@@ -354,7 +375,7 @@ impl App {
             stop.clone(),
         );
         let media = self.media.clone();
-        let mut stop_cleanup = stop;
+        let mut stop_cleanup = stop.clone();
         let cleanup = async move {
             loop {
                 match media.clean_up_uploads().await {
@@ -368,8 +389,23 @@ impl App {
                 }
             }
         };
+        // Certificate rules whose period is open (or just over) are checked again every ten
+        // minutes, so members who meet one later get theirs.
+        let evaluation = self.evaluation.clone();
+        let mut stop_sweep = stop.clone();
+        let sweep = async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+                    _ = stop_sweep.changed() => return,
+                }
+                if let Err(e) = evaluation.sweep_rules().await {
+                    tracing::warn!(error = %e, "certificate sweep failed");
+                }
+            }
+        };
         tokio::spawn(async move {
-            tokio::join!(jobs, cleanup);
+            tokio::join!(jobs, cleanup, sweep);
         })
     }
 }
