@@ -382,6 +382,18 @@ async fn world(app: &TestApp) -> World {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(!certificate.is_empty(), "set-up: no certificate issued");
+    let (status, _, text) = e2e::raw(
+        app,
+        Method::PUT,
+        &format!("/api/v1/organizations/{s1}/seal"),
+        &[
+            ("authorization", &format!("Bearer {}", t(Actor::CuratorIn))),
+            ("content-type", "image/png"),
+        ],
+        Some(e2e::seal_png()),
+    )
+    .await;
+    assert!(status.is_success(), "set-up: seal: {status} {text}");
 
     // Media: the owning expert's asset (transcoded, with captions) in a published course.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -867,6 +879,16 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
             format!("/api/v1/certificates/{}/revocation", w.certificate),
             Json(json!({"reason": " "})),
         ),
+        "GET /api/v1/certificates/{file}" => get(format!("/api/v1/certificates/{}.png", w.certificate)),
+        "GET /api/v1/organizations/{id}/seal" => get(format!("/api/v1/organizations/{s1}/seal")),
+        "PUT /api/v1/organizations/{id}/seal" => req(
+            Method::PUT,
+            format!("/api/v1/organizations/{s1}/seal"),
+            Raw("image/png", e2e::seal_png()),
+        ),
+        "DELETE /api/v1/organizations/{id}/seal" => {
+            req(Method::DELETE, format!("/api/v1/organizations/{s1}/seal"), Empty)
+        }
         // Organizations
         "GET /api/v1/organizations" => get("/api/v1/organizations".into()),
         "GET /api/v1/experts" => get("/api/v1/experts?q=".into()),

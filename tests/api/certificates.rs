@@ -38,6 +38,65 @@ async fn certificates(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
     panic!("no certificate after 20 s");
 }
 
+/// GETs a file with the token and checks its type.
+async fn file(app: &TestApp, token: &str, path: &str, content_type: &str) -> Vec<u8> {
+    let (status, headers, body) =
+        e2e::raw_bytes(app, Method::GET, path, &[("authorization", &format!("Bearer {token}"))]).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some(content_type)
+    );
+    body
+}
+
+/// What Debian's zbarimg reads from a picture's QR code.
+fn zbarimg(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("zbarimg (Debian's zbar-tools) is needed: {e}"));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// What Debian's tesseract reads from a picture in Simplified Chinese, without spaces.
+fn ocr(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("tesseract")
+        .arg(path)
+        .args(["-", "-l", "chi_sim"])
+        .output()
+        .unwrap_or_else(|e| panic!("tesseract (Debian's tesseract-ocr, tesseract-ocr-chi-sim) is needed: {e}"));
+    String::from_utf8_lossy(&out.stdout)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// No tofu: the default font has a glyph for every character of a certificate with a rare
+/// name, and the drawing reports those it has none for.
+#[test]
+fn the_certificate_font_draws_every_character() {
+    let path = server::Settings::default().certificates.font_path;
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (install fonts-noto-cjk)", path.display()));
+    let font = evaluation::certificates::render::load_font(bytes).unwrap_or_else(|e| panic!("{e}"));
+    let card = |name| evaluation::certificates::render::Card {
+        title: "2026 年秋季学期“好家长”家庭教育学习证书（第 3 期）",
+        name,
+        hours: 12.5,
+        issuer: "重庆市渝中区新凤小学家长学校",
+        date: "2026 年 12 月 7 日",
+        code: "7CJ9SB3PJTY2",
+        url: "https://jiazhang.example.cn/verify/7CJ9SB3PJTY2",
+        revoked: true,
+        seal: None,
+    };
+    let drawn = evaluation::certificates::render::draw(&font, &card("龚鑫淼·欧阳娜娜 Zoë"));
+    assert_eq!(drawn.missing, Vec::<char>::new());
+    let drawn = evaluation::certificates::render::draw(&font, &card("乐乐妈妈🌸"));
+    assert_eq!(drawn.missing, vec!['🌸']);
+}
+
 on_both_databases!(a_rule_issues_certificates_once_that_anyone_verifies_and_staff_revoke);
 
 async fn a_rule_issues_certificates_once_that_anyone_verifies_and_staff_revoke(backend: Backend) {
@@ -275,6 +334,60 @@ async fn a_rule_issues_certificates_once_that_anyone_verifies_and_staff_revoke(b
         "{texts:?}"
     );
     assert_eq!(texts[0]["phone"], "+8613800000001", "{texts:?}");
+
+    // The holder's picture and PDF: Chinese in the font, the seal, a QR code of the link.
+    let (status, p) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/organizations/{school}/seal"),
+            Some(&curator),
+            json!({}),
+        )
+        .await;
+    assert_problem(status, &p, 422, "unsupported_image");
+    let (status, _, text) = e2e::raw(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/organizations/{school}/seal"),
+        &[
+            ("authorization", &format!("Bearer {curator}")),
+            ("content-type", "image/png"),
+        ],
+        Some(e2e::seal_png()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+    let png = file(&app, &p1, &format!("/api/v1/certificates/{code}.png"), "image/png").await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("certificate.png");
+    std::fs::write(&path, &png).unwrap_or_else(|e| panic!("{e}"));
+    if let Some(keep) = std::env::var_os("PARENTSCHOOL_KEEP_CERTIFICATE") {
+        let _ = std::fs::copy(&path, keep);
+    }
+    let decoded = zbarimg(&path);
+    assert!(
+        decoded.ends_with(&format!("/verify/{code}")),
+        "the QR code reads {decoded:?}"
+    );
+    let read = ocr(&path);
+    for said in [
+        "2026年秋季学期家长学校结业证书",
+        "在西湖小学完成规定的家庭教育学习",
+        "累计学时1.0小时",
+        &code,
+    ] {
+        assert!(read.contains(said), "OCR of the certificate lacks {said:?}: {read}");
+    }
+    let pdf = file(
+        &app,
+        &curator,
+        &format!("/api/v1/certificates/{}.pdf", code.to_lowercase()),
+        "application/pdf",
+    )
+    .await;
+    assert!(pdf.starts_with(b"%PDF-1.4") && pdf.ends_with(b"%%EOF\n"), "not a PDF");
+    let (status, p) = app.get(&format!("/api/v1/certificates/{code}.png"), Some(&p2)).await;
+    assert_problem(status, &p, 404, "certificate_not_found");
 
     // Anyone verifies it, as typed; the name is masked.
     let verify = format!("/api/v1/certificates/verify/{}", code.to_lowercase());

@@ -566,6 +566,9 @@ test("a parent who forgot the password gets a code by SMS and is signed in with 
   await withShot(page, "forgot-sms", async () => {
     await page.goto(`${base}/login`);
     await page.getByRole("link", { name: "忘记密码" }).click();
+    // The login form's own 手机号 stays until the page has asked whether SMS is on: fill the
+    // new page's field, not the old one.
+    await page.getByRole("button", { name: "获取验证码" }).waitFor();
     await page.getByLabel("手机号").fill("13900000077");
     await page.getByRole("button", { name: "获取验证码" }).click();
     await page.getByText(/验证码已发出，10 分钟内有效/).waitFor();

@@ -445,6 +445,27 @@ pub async fn raw(
     headers: &[(&str, &str)],
     body: Option<Vec<u8>>,
 ) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let (status, headers, bytes) = raw_with_body(app, method, path, headers, body).await;
+    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A raw request without a body, answered with bytes (a picture, a PDF).
+pub async fn raw_bytes(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    raw_with_body(app, method, path, headers, None).await
+}
+
+async fn raw_with_body(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
     let mut req = app.client.request(method, app.url(path));
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -458,7 +479,11 @@ pub async fn raw(
         .unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
     let status = res.status();
     let headers = res.headers().clone();
-    (status, headers, res.text().await.unwrap_or_default())
+    (
+        status,
+        headers,
+        res.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
+    )
 }
 
 /// A real S3-compatible server (`s3s-fs`) on loopback with a fresh bucket, stopped on drop.
@@ -582,4 +607,24 @@ pub async fn gateway() -> (String, Seen) {
         let _ = axum::serve(listener, router).await;
     });
     (hook, seen)
+}
+
+/// A 64 × 64 red ring with a transparent middle, as a PNG.
+pub fn seal_png() -> Vec<u8> {
+    let mut rgba = Vec::new();
+    for y in 0..64i32 {
+        for x in 0..64i32 {
+            let d = ((x - 32).pow(2) + (y - 32).pow(2)) as f64;
+            let ring = (26.0..31.0).contains(&d.sqrt());
+            rgba.extend_from_slice(&[0xd0, 0x20, 0x20, if ring { 255 } else { 0 }]);
+        }
+    }
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, 64, 64);
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header().unwrap_or_else(|e| panic!("{e}"));
+    w.write_image_data(&rgba).unwrap_or_else(|e| panic!("{e}"));
+    drop(w);
+    out
 }

@@ -24,6 +24,13 @@ pub enum EvaluationError {
     RevocationOutOfScope,
     #[error("the certificate was revoked already")]
     AlreadyRevoked,
+    /// The server has no CJK font to draw certificates with.
+    #[error("no CJK font for certificates")]
+    FontMissing,
+    #[error("the seal is not a PNG of at most 1 MB and 2000 × 2000 pixels")]
+    BadSeal,
+    #[error("the organization has no seal")]
+    SealNotFound,
     #[error("invalid fields: {}", fields_text(.0))]
     Invalid(Vec<FieldError>),
     /// What the platform or another domain refused, kept as its problem.
@@ -89,6 +96,27 @@ impl EvaluationError {
                 S::CONFLICT,
                 "certificate_revoked",
                 msg("这张证书已被撤销。", "This certificate was revoked already."),
+            ),
+            Self::FontMissing => (
+                S::SERVICE_UNAVAILABLE,
+                "certificate_font_missing",
+                msg(
+                    "服务器缺少中文字体，暂时无法生成证书图片，请联系管理员安装 fonts-noto-cjk。",
+                    "The server has no Chinese font to draw certificates: ask the admin to install fonts-noto-cjk.",
+                ),
+            ),
+            Self::BadSeal => (
+                S::UNPROCESSABLE_ENTITY,
+                "unsupported_image",
+                msg(
+                    "公章图片须为 PNG，不超过 1 MB、2000×2000 像素。",
+                    "The seal must be a PNG of at most 1 MB and 2000 × 2000 pixels.",
+                ),
+            ),
+            Self::SealNotFound => (
+                S::NOT_FOUND,
+                "seal_not_found",
+                msg("还没有上传公章图片。", "No seal has been uploaded."),
             ),
             Self::Invalid(fields) => return ApiError::validation(fields),
             Self::Platform(e) => return e,

@@ -33,6 +33,10 @@ pub struct Evaluation {
     public_url: Option<String>,
     /// The gateway that texts members their certificates, when one is configured.
     texts: Option<Arc<dyn platform::texts::TextGateway>>,
+    /// Seal images.
+    store: Arc<dyn platform::store::ObjectStore>,
+    /// The CJK font certificates are drawn in; without it their files answer 503.
+    font: Option<Arc<ab_glyph::FontVec>>,
 }
 
 /// The domains the evaluation reads.
@@ -44,8 +48,16 @@ pub struct Domains {
 }
 
 impl Evaluation {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, jobs: platform::jobs::Jobs, domains: Domains) -> Self {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        jobs: platform::jobs::Jobs,
+        store: Arc<dyn platform::store::ObjectStore>,
+        domains: Domains,
+    ) -> Self {
         Self {
+            store,
+            font: None,
             db,
             clock,
             jobs,
@@ -61,6 +73,12 @@ impl Evaluation {
     pub fn with_public_url(mut self, url: Option<String>) -> Self {
         self.public_url = url.map(|u| u.trim_end_matches('/').to_owned());
         self
+    }
+
+    /// Draws certificates in this font (a file or collection's bytes; [`certificates::render::load_font`]).
+    pub fn with_font(mut self, bytes: Vec<u8>) -> Result<Self, String> {
+        self.font = Some(Arc::new(certificates::render::load_font(bytes)?));
+        Ok(self)
     }
 
     /// Texts members their certificates through this gateway.

@@ -40,6 +40,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub media: MediaSettings,
     pub live: LiveSettings,
+    pub certificates: CertificateSettings,
     /// Study terms (学期) for study-time reports; empty means the Chinese school semesters
     /// (spring from 1 February, autumn from 1 August).
     pub terms: Vec<TermSettings>,
@@ -57,7 +58,26 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             media: MediaSettings::default(),
             live: LiveSettings::default(),
+            certificates: CertificateSettings::default(),
             terms: Vec::new(),
+        }
+    }
+}
+
+/// How certificates are drawn.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CertificateSettings {
+    /// A font file or collection with Chinese glyphs (Simplified Chinese is picked from a
+    /// collection); without it, certificate images answer 503.
+    pub font_path: PathBuf,
+}
+
+impl Default for CertificateSettings {
+    fn default() -> Self {
+        Self {
+            // Debian's fonts-noto-cjk (the README's set-up installs it).
+            font_path: PathBuf::from("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
         }
     }
 }
@@ -123,6 +143,7 @@ impl Settings {
             }
         };
         abs(&mut self.data_dir);
+        abs(&mut self.certificates.font_path);
         for p in [
             &mut self.storage.local_dir,
             &mut self.media.work_dir,

@@ -7,7 +7,9 @@
 //! the name masked, and staff in scope may revoke it with a reason. `store` holds the queries,
 //! `routes` the handlers.
 
+mod files;
 mod job;
+pub mod render;
 mod routes;
 pub mod rules;
 mod store;
@@ -22,6 +24,7 @@ use platform::validate::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use files::{Format, MAX_SEAL_BYTES};
 pub use job::{CERTIFICATES, CertificateJob};
 pub(crate) use routes::router;
 pub(crate) use store::erase;

@@ -54,6 +54,7 @@ pub(super) struct CertificateRow {
     pub(super) name: String,
     pub(super) title: String,
     pub(super) credited_ms: i64,
+    pub(super) issuer_org_id: OrgId,
     pub(super) issuer_name: String,
     pub(super) issued_at: Timestamp,
     pub(super) revoked_at: Option<Timestamp>,
@@ -62,8 +63,8 @@ pub(super) struct CertificateRow {
     pub(super) scope_path: String,
 }
 
-const CERT_COLUMNS: &str = "c.id, c.code, c.user_id, c.name, c.title, c.credited_ms, c.issuer_name, \
-    c.issued_at, c.revoked_at, c.revoked_reason, r.scope_path";
+const CERT_COLUMNS: &str = "c.id, c.code, c.user_id, c.name, c.title, c.credited_ms, c.issuer_org_id, \
+    c.issuer_name, c.issued_at, c.revoked_at, c.revoked_reason, r.scope_path";
 
 /// A rule to insert.
 #[derive(Debug)]
@@ -244,6 +245,37 @@ pub(super) async fn revoke(
         reason,
     )?;
     Ok(n > 0)
+}
+
+/// Where an organization's seal image is kept.
+pub(super) async fn seal_key(db: &Db, org: OrgId) -> Result<Option<String>, sqlx::Error> {
+    with_db!(db, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT object_key FROM org_seals WHERE org_id = $1"
+    )
+    .bind(org)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// Points the organization at a new seal image; returns the key it replaced.
+pub(super) async fn set_seal(db: &Db, org: OrgId, key: &str, at: Timestamp) -> Result<Option<String>, sqlx::Error> {
+    let old = seal_key(db, org).await?;
+    db_execute!(
+        db,
+        "INSERT INTO org_seals (org_id, object_key, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (org_id) DO UPDATE SET object_key = excluded.object_key, updated_at = excluded.updated_at",
+        org,
+        key,
+        at,
+    )?;
+    Ok(old)
+}
+
+/// Removes the organization's seal; returns its key.
+pub(super) async fn delete_seal(db: &Db, org: OrgId) -> Result<Option<String>, sqlx::Error> {
+    let old = seal_key(db, org).await?;
+    db_execute!(db, "DELETE FROM org_seals WHERE org_id = $1", org)?;
+    Ok(old)
 }
 
 /// A deleted account's certificates go with it (their codes then verify as unknown).

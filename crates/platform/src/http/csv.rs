@@ -28,6 +28,15 @@ pub fn csv_download(filename: &str, header: &[&str], rows: &[Vec<String>]) -> Re
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    if let Some(v) = content_disposition("attachment", filename) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}
+
+/// `Content-Disposition` for a file named `filename` (Chinese too): `disposition` is
+/// `attachment` or `inline`; an ASCII fallback name beside the UTF-8 one.
+pub fn content_disposition(disposition: &str, filename: &str) -> Option<axum::http::HeaderValue> {
     let ascii: String = filename
         .chars()
         .map(|c| {
@@ -48,10 +57,10 @@ pub fn csv_download(filename: &str, header: &[&str], rows: &[Vec<String>]) -> Re
             }
         })
         .collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    res
+    axum::http::HeaderValue::from_str(&format!(
+        "{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .ok()
 }
 
 pub(super) fn csv_cell(c: &str) -> String {

@@ -181,6 +181,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         db.clone(),
         clock.clone(),
         jobs.clone(),
+        store.clone(),
         evaluation::Domains {
             catalog: catalog.clone(),
             media: media.clone(),
@@ -188,6 +189,19 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         },
     )
     .with_public_url(settings.server.public_url.clone());
+    let evaluation = match std::fs::read(&settings.certificates.font_path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| evaluation.clone().with_font(bytes))
+    {
+        Ok(with_font) => with_font,
+        Err(e) => {
+            tracing::warn!(
+                font = %settings.certificates.font_path.display(),
+                "certificates cannot be drawn ({e}): install fonts-noto-cjk or set certificates.font_path"
+            );
+            evaluation
+        }
+    };
     let evaluation = match &text_gateway {
         Some(gateway) => evaluation.with_texts(gateway.clone()),
         None => evaluation,
