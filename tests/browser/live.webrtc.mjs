@@ -11,8 +11,9 @@
 import { test, before, after } from "node:test";
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
+import { join } from "node:path";
 import assert from "node:assert/strict";
-import { Server, launch, phone, withShot, login, WEBRTC_FLAGS, apiCall as harnessApiCall } from "./harness.mjs";
+import { Server, launch, phone, withShot, login, keepShot, layoutTrouble, WEBRTC_FLAGS, apiCall as harnessApiCall } from "./harness.mjs";
 
 // On PostgreSQL through its Unix socket when scripts/test found one (the namespace has no
 // route to the host's 127.0.0.1), else on SQLite; PARENTSCHOOL_WEBRTC_DB=sqlite forces SQLite
@@ -27,7 +28,7 @@ const gateway = createServer((req, res) => {
   req.on("data", (c) => { body += c; });
   req.on("end", () => { notices.push({ key: req.headers["idempotency-key"], ...JSON.parse(body) }); res.writeHead(202).end(); });
 });
-let browser, base, occ, occ2, expertToken, parent2Token, parent2;
+let browser, base, occ, occ2, expertToken, parent2Token, parent2, schoolId;
 // The shared WebRTC media port.
 const UDP_PORT = 30000 + Math.floor(Math.random() * 20000);
 const PASSWORD = "Test-pass-2026";
@@ -103,6 +104,8 @@ before(async () => {
   server.cli("user", "add", "--phone", "13600000001", "--password", PASSWORD, "--role", "expert", "--org", school, "--name", "李老师");
   server.cli("user", "add", "--phone", "13800000001", "--password", PASSWORD, "--role", "parent", "--org", school, "--name", "乐乐妈妈");
   server.cli("user", "add", "--phone", "13800000002", "--password", PASSWORD, "--role", "parent", "--org", school, "--name", "乐乐爸爸");
+  server.cli("user", "add", "--phone", "13700000001", "--password", PASSWORD, "--role", "curator", "--org", school, "--name", "王老师");
+  schoolId = school;
   base = await server.start();
   expertToken = (await apiCall("/api/v1/auth/login", null, { phone: "13600000001", password: PASSWORD })).access_token;
   // Tomorrow evening; going live early is allowed.
@@ -345,6 +348,128 @@ test("an expert goes live, an enrolled parent watches, attendance is recorded", 
   });
   await parent.context().close();
   await expert.context().close();
+});
+
+// 数字化评价 end to end: a curator defines a certificate rule in the studio (live time, an hour
+// offline, a course of the school's list completed); the parent who watched the lecture above
+// watches that course to its end and checks in at an activity by the host screen's QR code; the
+// curator issues; the parent's certificate picture reads back (QR code: the verify link; OCR:
+// the Chinese); the verify page says valid, and revoked once the curator revokes it.
+test("a parent earns a certificate by watching, a live lecture and a check-in; anyone verifies it until it is revoked", async () => {
+  const curatorToken = (await apiCall("/api/v1/auth/login", null, { phone: "13700000001", password: PASSWORD })).access_token;
+  const parentToken = (await apiCall("/api/v1/auth/login", null, { phone: "13800000001", password: PASSWORD })).access_token;
+  // A course of one short video in the school's list, and an activity starting soon.
+  const course = await apiCall("/api/v1/courses", curatorToken, { title: "好家长必修课", age_stages: ["6-12"], owner_org_id: schoolId, scope_org_id: schoolId });
+  const clip = join(server.dir, "lesson.mp4");
+  execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=4",
+    "-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", clip]);
+  server.cli("media", "upload", clip, "--course", course.id, "--title", "第一讲：好习惯");
+  for (const to of ["in_review", "published"]) await apiCall(`/api/v1/courses/${course.id}/transitions`, curatorToken, { to });
+  const list = await apiCall("/api/v1/lists", curatorToken, { title: "西湖小学必修课", year: 2026, owner_org_id: schoolId, scope_org_id: schoolId });
+  await apiCall(`/api/v1/lists/${list.id}/items`, curatorToken, { course_ids: [course.id], version: list.version }, "PUT");
+  const at = (min) => new Date(Date.now() + min * 60000).toISOString();
+  const activity = (await apiCall("/api/v1/activities", curatorToken, { title: "家长课堂：读懂孩子", kind: "lecture", place: "学校礼堂",
+    starts_at: at(10), ends_at: at(70), capacity: 50, scope_org_id: schoolId, host_org_id: schoolId, credit_minutes: 60 })).id;
+  await apiCall(`/api/v1/activities/${activity}/enrolments`, parentToken, {});
+  const lesson = (await apiCall(`/api/v1/courses/${course.id}`, curatorToken)).lessons[0];
+  for (let i = 0; i < 120; i++) {
+    if ((await apiCall(`/api/v1/assets/${lesson.asset_id}`, curatorToken)).state === "ready") break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+
+  const curator = await phone(browser);
+  const parent = await phone(browser);
+  const stranger = await phone(browser);
+  const RULE = "2026 年秋季学期家长学校结业证书";
+  await withShot(curator, "certificate-curator", async () => {
+    await withShot(parent, "certificate-parent", async () => {
+      // The curator defines the rule in the studio.
+      await login(curator, base, "13700000001", PASSWORD);
+      await curator.goto(`${base}/studio`);
+      await curator.getByRole("link", { name: "证书管理" }).click();
+      const form = curator.getByRole("form", { name: "新建证书规则" });
+      await form.getByRole("button", { name: "创建规则" }).click();
+      await form.getByRole("alert").filter({ hasText: "请填写" }).first().waitFor();
+      await form.getByLabel("证书名称").fill(RULE);
+      await form.getByLabel("其中直播不少于（小时）").fill("0.0005");
+      await form.getByLabel("其中线下活动不少于（小时）").fill("1");
+      await form.getByLabel("课程清单").selectOption({ label: "西湖小学必修课（1 门）" });
+      await form.getByLabel("至少完成几门（留空：全部）").fill("1");
+      await form.getByRole("button", { name: "创建规则" }).click();
+      await curator.getByText(RULE).waitFor();
+
+      // The parent watches the course to its end…
+      await login(parent, base, "13800000001", PASSWORD);
+      await parent.goto(`${base}/courses/${course.id}`);
+      await parent.locator(".stage video").waitFor();
+      await parent.waitForFunction(() => {
+        const v = document.querySelector(".stage video");
+        if (v && v.paused && !v.ended) v.play().catch(() => {});
+        return v && v.ended;
+      }, null, { timeout: 30000, polling: 250 });
+      for (let i = 0; i < 40; i++) {
+        const p = await apiCall(`/api/v1/assets/${lesson.asset_id}/progress`, parentToken);
+        if (p.completed) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      // …and checks in at the activity with the code on the host's screen.
+      await curator.goto(`${base}/activities/${activity}/screen`);
+      const qr = curator.getByRole("img", { name: "签到二维码" });
+      await curator.waitForFunction(() => document.querySelector("img.qr")?.complete && document.querySelector("img.qr").naturalWidth > 0);
+      const shot = join(server.dir, "check-in-qr.png");
+      await qr.screenshot({ path: shot });
+      const checkIn = execFileSync("zbarimg", ["--raw", "-q", shot]).toString().trim();
+      await parent.goto(checkIn.replace(/^https?:\/\/[^/]+/, base));
+      await parent.getByRole("status").filter({ hasText: "签到成功" }).waitFor();
+
+      // The curator issues now; the parent finds it in 我的证书.
+      await curator.goto(`${base}/studio/certificates`);
+      await curator.getByRole("button", { name: "立即发证" }).first().click();
+      await curator.getByText("已开始检查").waitFor();
+      let found = false;
+      for (let i = 0; i < 40 && !found; i++) {
+        await parent.goto(`${base}/me/certificates`);
+        await parent.getByRole("heading", { name: "我的证书" }).waitFor();
+        found = (await parent.getByRole("heading", { name: RULE }).count()) > 0;
+        if (!found) await parent.waitForTimeout(500);
+      }
+      assert.ok(found, "no certificate in 我的证书");
+      await parent.getByRole("img", { name: new RegExp(`^${RULE}，乐乐妈妈`) }).waitFor();
+      await parent.setViewportSize({ width: 360, height: 740 });
+      assert.deepEqual(await layoutTrouble(parent), []);
+      await keepShot(parent, "certificate-mine");
+      const [download] = await Promise.all([parent.waitForEvent("download"), parent.getByRole("button", { name: "下载图片" }).click()]);
+      const picture = join(server.dir, "certificate.png");
+      await download.saveAs(picture);
+      const link = execFileSync("zbarimg", ["--raw", "-q", picture]).toString().trim();
+      assert.match(link, /\/verify\/[A-Z2-9]{12}$/);
+      const read = execFileSync("tesseract", [picture, "-", "-l", "chi_sim"]).toString().replace(/\s/g, "");
+      for (const said of ["2026年秋季学期家长学校结业证书", "乐乐妈妈", "在西湖小学完成规定的家庭教育学习"]) {
+        assert.ok(read.includes(said), `OCR lacks ${said}: ${read}`);
+      }
+
+      // Anyone with the link: valid, the name masked.
+      const verify = link.replace(/^https?:\/\/[^/]+/, base);
+      await stranger.goto(verify);
+      await stranger.getByText("✓ 证书有效").waitFor();
+      await stranger.getByText("乐***").waitFor();
+      await keepShot(stranger, "certificate-verify");
+
+      // The curator revokes it with a reason; the page now says so.
+      await curator.goto(`${base}/studio/certificates`);
+      await curator.getByRole("button", { name: "查看证书" }).first().click();
+      await curator.getByLabel(/撤销 乐乐妈妈 的证书的原因/).fill("学时记录有误");
+      await curator.getByRole("button", { name: "撤销", exact: true }).click();
+      await curator.getByText("已撤销：学时记录有误").waitFor();
+      await keepShot(curator, "certificate-studio");
+      await stranger.reload();
+      await stranger.getByText("✗ 证书已撤销").waitFor();
+      await stranger.getByText(/原因：学时记录有误/).waitFor();
+    });
+  });
+  await stranger.context().close();
+  await parent.context().close();
+  await curator.context().close();
 });
 
 test("one viewer cannot hold a lecture's WebRTC slots", async () => {

@@ -159,7 +159,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
             org,
             name,
         }) => {
-            let app = crate::build(settings).await?;
+            let app = build_for_tool(settings).await?;
             let role = Role::parse(&role).context("unknown role")?;
             let display_name = name.unwrap_or_else(|| {
                 match role {
@@ -192,7 +192,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()>
             parent,
             partner_type,
         }) => {
-            let app = crate::build(settings).await?;
+            let app = build_for_tool(settings).await?;
             let kind = OrgKind::parse(&kind).context("unknown kind")?;
             let partner_type = partner_type
                 .map(|t| platform::validate::PartnerType::parse(&t).context("unknown partner type"))
@@ -247,7 +247,7 @@ async fn media_upload(
     course: catalog::CourseId,
     title: Option<String>,
 ) -> anyhow::Result<()> {
-    let app = crate::build(settings).await?;
+    let app = build_for_tool(settings).await?;
     let duration = probe_duration(&app, file)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
@@ -325,7 +325,7 @@ async fn ingest_import_videos(
 async fn import(settings: crate::Settings, file: &std::path::Path, org: OrgId, publish: bool) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("could not read {}", file.display()))?;
     let (entries, mut failed) = catalog::import::parse(&bytes);
-    let app = crate::build(settings).await?;
+    let app = build_for_tool(settings).await?;
     let base = file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
     let entries = ingest_import_videos(&app, &base, entries, &mut failed).await;
     let bar = indicatif::ProgressBar::new(entries.len() as u64);
@@ -368,9 +368,16 @@ async fn import(settings: crate::Settings, file: &std::path::Path, org: OrgId, p
     }
 }
 
+/// The service as a command-line tool or the worker uses it: everything but the WebRTC media
+/// port, which only `serve` binds (a tool run beside a serving node would find it taken).
+async fn build_for_tool(mut settings: crate::Settings) -> anyhow::Result<crate::App> {
+    settings.live.udp_port = 0;
+    crate::build(settings).await
+}
+
 async fn worker(settings: crate::Settings) -> anyhow::Result<()> {
     crate::telemetry::init_tracing(&settings.log);
-    let app = crate::build(settings).await?;
+    let app = build_for_tool(settings).await?;
     warn_without_ffmpeg(&app).await;
     let (stop, rx) = tokio::sync::watch::channel(false);
     let workers = app.spawn_workers(rx);

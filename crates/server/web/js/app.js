@@ -119,6 +119,7 @@ const onLeave = (fn) => { leaving = fn; };
 const live = () => import("./live.js");
 const family = () => import("./family.js");
 const activities = () => import("./activities.js");
+const certificates = () => import("./certificates.js");
 
 const routes = [
   [/^\/$/, home],
@@ -130,6 +131,8 @@ const routes = [
   [/^\/join\/([A-Za-z0-9]+)$/, (code) => joinPage(code)],
   [/^\/me$/, learningPage],
   [/^\/me\/record$/, () => family().then((m) => m.recordPage({ page, go, loginPath, session }))],
+  [/^\/me\/certificates$/, () => certificates().then((m) => m.myCertificates({ page, go }))],
+  [/^\/verify(?:\/([A-Za-z0-9-]+))?$/, (code) => certificates().then((m) => m.verifyPage(code, { page, go }))],
   [/^\/account$/, accountPage],
   [/^\/children$/, () => family().then((m) => m.childrenPage({ page, go, loginPath, session }))],
   [/^\/privacy$/, privacyPage],
@@ -436,7 +439,8 @@ async function learningPage() {
     h("section", { class: "card stats" },
       h("p", {}, h("strong", {}, hours(l.current_term.credited_s)), h("span", { class: "meta" }, ` ${l.current_term.name}学时`)),
       h("p", { class: "meta" }, `${l.previous_term.name}：${hours(l.previous_term.credited_s)} · 累计：${hours(l.total_s)}（其中直播 ${hours(l.live_s)}，线下活动 ${hours(l.offline_s)}）`),
-      h("p", { class: "actions" }, h("a", { class: "btn secondary small", href: "/me/record", "data-link": true }, "我的学习档案"))),
+      h("p", { class: "actions" }, h("a", { class: "btn secondary small", href: "/me/record", "data-link": true }, "我的学习档案"),
+        h("a", { class: "btn secondary small", href: "/me/certificates", "data-link": true }, "我的证书"))),
     l.courses.length ? h("ul", { class: "plain" }, l.courses.map((c) => h("li", {},
       h("a", { href: `/courses/${c.course_id}`, "data-link": true, class: "grow" }, c.title),
       h("span", { class: "meta" }, `已完成 ${c.lessons_completed}/${c.lesson_count ?? c.lessons.length} 节 · ${duration(c.watched_s)}`))))
