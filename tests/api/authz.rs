@@ -889,6 +889,14 @@ async fn request(app: &TestApp, w: &World, key: &str, actor: Actor) -> Req {
         "DELETE /api/v1/organizations/{id}/seal" => {
             req(Method::DELETE, format!("/api/v1/organizations/{s1}/seal"), Empty)
         }
+        "GET /api/v1/organizations/{id}/evaluation" => get(format!("/api/v1/organizations/{s1}/evaluation")),
+        "GET /api/v1/organizations/{id}/evaluation.csv" => get(format!("/api/v1/organizations/{s1}/evaluation.csv")),
+        "GET /api/v1/organizations/{id}/indicators" => get(format!("/api/v1/organizations/{s1}/indicators")),
+        "PUT /api/v1/organizations/{id}/indicators" => req(
+            Method::PUT,
+            format!("/api/v1/organizations/{s1}/indicators"),
+            Json(json!({"coverage_hours": 1, "items": [{"measure": "coverage", "target": 0.8, "weight": 1}]})),
+        ),
         // Organizations
         "GET /api/v1/organizations" => get("/api/v1/organizations".into()),
         "GET /api/v1/experts" => get("/api/v1/experts?q=".into()),

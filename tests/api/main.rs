@@ -8,6 +8,7 @@ mod catalog;
 mod certificates;
 mod children;
 mod cli;
+mod dashboard;
 mod errors;
 mod evaluation;
 mod live;

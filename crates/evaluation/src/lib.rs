@@ -15,6 +15,7 @@ use platform::http::ApiRouter;
 use platform::{Clock, Db};
 
 pub mod certificates;
+pub mod dashboard;
 mod error;
 pub mod ratings;
 
@@ -37,6 +38,8 @@ pub struct Evaluation {
     store: Arc<dyn platform::store::ObjectStore>,
     /// The CJK font certificates are drawn in; without it their files answer 503.
     font: Option<Arc<ab_glyph::FontVec>>,
+    /// The configured study terms; none: the school semesters.
+    terms: Arc<Vec<platform::terms::Period>>,
 }
 
 /// The domains the evaluation reads.
@@ -58,6 +61,7 @@ impl Evaluation {
         Self {
             store,
             font: None,
+            terms: Arc::default(),
             db,
             clock,
             jobs,
@@ -67,6 +71,12 @@ impl Evaluation {
             public_url: None,
             texts: None,
         }
+    }
+
+    /// Evaluates by these terms (the configured ones; none: the school semesters).
+    pub fn with_terms(mut self, terms: Arc<Vec<platform::terms::Period>>) -> Self {
+        self.terms = terms;
+        self
     }
 
     /// Links in texts start with this URL.
@@ -90,7 +100,10 @@ impl Evaluation {
 
 /// The evaluation API routes.
 pub fn router(evaluation: Evaluation) -> ApiRouter {
-    ratings::router().merge(certificates::router()).with_state(evaluation)
+    ratings::router()
+        .merge(certificates::router())
+        .merge(dashboard::router())
+        .with_state(evaluation)
 }
 
 /// A deleted account's ratings and certificates go with it.

@@ -32,6 +32,7 @@ pub mod signing;
 pub mod stages;
 pub mod store;
 pub mod study;
+pub mod terms;
 pub mod texts;
 pub mod validate;
 

@@ -10,8 +10,9 @@ use platform::Timestamp;
 use platform::auth::AuthUser;
 use platform::error::ApiResult;
 use platform::http::{ApiRouter, Json};
+use platform::terms::terms_at;
 use serde::Serialize;
-use time::{Date, Month, OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
@@ -21,7 +22,7 @@ pub(crate) struct Learning {
     pub media: media::Media,
     pub live: live_session::Live,
     /// Configured terms (checked at start-up); empty means the school semesters.
-    pub terms: std::sync::Arc<Vec<crate::TermSettings>>,
+    pub terms: std::sync::Arc<Vec<platform::terms::Period>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,71 +91,6 @@ pub struct MyLearning {
     pub courses: Vec<CourseLearning>,
     /// The lesson to continue with, if any is unfinished.
     pub resume: Option<ResumeLesson>,
-}
-
-/// School semesters in China time: spring from 1 February, autumn from 1 August; the term
-/// containing `now` and the one before it.
-pub fn semesters(now: OffsetDateTime) -> [(String, OffsetDateTime, OffsetDateTime); 2] {
-    let china = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
-    let local = now.to_offset(china);
-    let at = |y: i32, m: Month| {
-        Date::from_calendar_date(y, m, 1)
-            .map(|d| d.midnight().assume_offset(china))
-            .unwrap_or(now)
-    };
-    let y = local.year();
-    let (cur, prev) = match local.month() {
-        Month::January => ((y - 1, false), (y - 1, true)),
-        Month::February | Month::March | Month::April | Month::May | Month::June | Month::July => {
-            ((y, true), (y - 1, false))
-        }
-        _ => ((y, false), (y, true)),
-    };
-    let term = |(year, spring): (i32, bool)| {
-        if spring {
-            (
-                format!("{year} 年春季学期"),
-                at(year, Month::February),
-                at(year, Month::August),
-            )
-        } else {
-            (
-                format!("{year} 年秋季学期"),
-                at(year, Month::August),
-                at(year + 1, Month::February),
-            )
-        }
-    };
-    [term(cur), term(prev)]
-}
-
-type Period = (String, OffsetDateTime, OffsetDateTime);
-
-/// The term containing `now` (or the last one that began before it) and the one before it,
-/// from the configured terms; the school semesters when none is configured or none has begun.
-pub fn terms_at(now: OffsetDateTime, configured: &[crate::TermSettings]) -> [Period; 2] {
-    let china = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
-    let mut terms: Vec<Period> = configured
-        .iter()
-        .filter_map(|t| {
-            let (from, to) = t.dates().ok()?;
-            let end = to.next_day()?.midnight().assume_offset(china);
-            Some((t.name.clone(), from.midnight().assume_offset(china), end))
-        })
-        .collect();
-    terms.sort_by_key(|t| t.1);
-    let Some(i) = terms.iter().rposition(|t| t.1 <= now) else {
-        return semesters(now);
-    };
-    let prev = match i.checked_sub(1) {
-        Some(p) => terms[p].clone(),
-        None => {
-            // The last school semester that ended before this term began.
-            let [a, b] = semesters(terms[i].1 - time::Duration::seconds(1));
-            if a.2 > terms[i].1 { b } else { a }
-        }
-    };
-    [terms[i].clone(), prev]
 }
 
 fn ts(t: OffsetDateTime) -> Timestamp {
@@ -453,59 +389,4 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
         live,
         resume,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn semesters_follow_the_school_year() {
-        let t = |s: &str| {
-            OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        };
-        let [cur, prev] = semesters(t("2026-11-29T12:00:00+08:00"));
-        assert_eq!(cur.0, "2026 年秋季学期");
-        assert_eq!(prev.0, "2026 年春季学期");
-        let [cur, prev] = semesters(t("2027-01-15T12:00:00+08:00"));
-        assert_eq!(cur.0, "2026 年秋季学期");
-        assert_eq!(prev.0, "2026 年春季学期");
-        let [cur, prev] = semesters(t("2027-03-01T12:00:00+08:00"));
-        assert_eq!(cur.0, "2027 年春季学期");
-        assert_eq!(prev.0, "2026 年秋季学期");
-        // 1 February 00:30 in Beijing is still 31 January in UTC, but already spring.
-        let [cur, _] = semesters(t("2027-02-01T00:30:00+08:00"));
-        assert_eq!(cur.0, "2027 年春季学期");
-    }
-
-    #[test]
-    fn configured_terms_take_over() {
-        let t = |s: &str| {
-            OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        };
-        let term = |name: &str, from: &str, to: &str| crate::TermSettings {
-            name: name.into(),
-            from: from.into(),
-            to: to.into(),
-        };
-        let terms = [
-            term("2026 秋季", "2026-09-01", "2027-01-20"),
-            term("2026 春季", "2026-02-20", "2026-07-10"),
-        ];
-        let [cur, prev] = terms_at(t("2026-11-29T12:00:00+08:00"), &terms);
-        assert_eq!((cur.0.as_str(), prev.0.as_str()), ("2026 秋季", "2026 春季"));
-        // `to` is inclusive: the whole of 20 January counts.
-        assert_eq!(cur.2, t("2027-01-21T00:00:00+08:00"));
-        // In the holidays the last term that began stays current.
-        let [cur, _] = terms_at(t("2027-02-05T12:00:00+08:00"), &terms);
-        assert_eq!(cur.0, "2026 秋季");
-        // Before the first configured term began: the school semesters.
-        let [cur, _] = terms_at(t("2025-12-01T12:00:00+08:00"), &terms);
-        assert_eq!(cur.0, "2025 年秋季学期");
-        // The first configured term's predecessor is the semester before it.
-        let [cur, prev] = terms_at(t("2026-03-01T12:00:00+08:00"), &terms);
-        assert_eq!((cur.0.as_str(), prev.0.as_str()), ("2026 春季", "2025 年秋季学期"));
-    }
 }

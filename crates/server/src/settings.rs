@@ -41,7 +41,7 @@ pub struct Settings {
     pub media: MediaSettings,
     pub live: LiveSettings,
     pub certificates: CertificateSettings,
-    /// Study terms (学期) for study-time reports; empty means the Chinese school semesters
+    /// Study terms (学期) for study-time reports and evaluations; empty means the Chinese school semesters
     /// (spring from 1 February, autumn from 1 August).
     pub terms: Vec<TermSettings>,
 }
@@ -92,6 +92,13 @@ pub struct TermSettings {
 }
 
 impl TermSettings {
+    /// The term as a period (from its first day's midnight to the midnight after its last, in
+    /// China time), or why it is not one.
+    pub fn period(&self) -> Result<platform::terms::Period, String> {
+        let (from, to) = self.dates()?;
+        platform::terms::configured(&self.name, from, to).ok_or_else(|| format!("term {:?} has no end", self.name))
+    }
+
     /// The term's first and last day, or why they are not dates in order.
     pub fn dates(&self) -> Result<(time::Date, time::Date), String> {
         let fmt = time::macros::format_description!("[year]-[month]-[day]");

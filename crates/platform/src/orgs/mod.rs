@@ -303,3 +303,21 @@ pub async fn subtree_members(
     }
     Ok(out)
 }
+
+/// The organizations right under `org` (its child units: the cities of a province, the schools
+/// of a county, the classes of a school), by name, each with its path; partner units aside.
+pub async fn child_units(db: &Db, org: OrgId) -> PlatformResult<Vec<(OrgView, String)>> {
+    Ok(store::children(db, org)
+        .await?
+        .iter()
+        .map(|r| (r.view(), r.path.clone()))
+        .collect())
+}
+
+/// The parents of the subtree at `path`, each once, with the path of the first of their
+/// organizations there (the evaluation sorts them into child units by it).
+pub async fn subtree_parents(db: &Db, path: &str) -> PlatformResult<Vec<(UserId, String)>> {
+    let mut rows = store::subtree_parents(db, path).await?;
+    rows.dedup_by_key(|r| r.0);
+    Ok(rows)
+}

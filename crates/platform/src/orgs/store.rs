@@ -263,3 +263,26 @@ pub(super) async fn set_served(db: &Db, partner: OrgId, served: &[OrgId], now: T
         tx.commit().await
     })
 }
+
+/// The organizations right under `parent` (not partner units), by name.
+pub(super) async fn children(db: &Db, parent: OrgId) -> Result<Vec<OrgRow>, sqlx::Error> {
+    with_db!(db, |pool| sqlx::query_as::<_, OrgRow>(&format!(
+        "SELECT {ORG_COLUMNS} FROM organizations WHERE parent_id = $1 AND kind <> 'partner' ORDER BY name, id"
+    ))
+    .bind(parent)
+    .fetch_all(pool)
+    .await)
+}
+
+/// Every parent belonging to the subtree at `path`, with the path of each organization they
+/// belong to there (one row per membership).
+pub(super) async fn subtree_parents(db: &Db, path: &str) -> Result<Vec<(UserId, String)>, sqlx::Error> {
+    with_db!(db, |pool| sqlx::query_as::<_, (UserId, String)>(
+        "SELECT u.id, o.path FROM users u JOIN memberships m ON m.user_id = u.id \
+         JOIN organizations o ON o.id = m.org_id \
+         WHERE o.path LIKE $1 AND u.deleted_at IS NULL AND u.role = 'parent' ORDER BY u.id, o.path"
+    )
+    .bind(format!("{path}%"))
+    .fetch_all(pool)
+    .await)
+}

@@ -177,6 +177,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     } else {
         live
     };
+    // The configured terms (checked at start-up), for reports and evaluations.
+    let terms: Arc<Vec<platform::terms::Period>> =
+        Arc::new(settings.terms.iter().filter_map(|t| t.period().ok()).collect());
     let evaluation = evaluation::Evaluation::new(
         db.clone(),
         clock.clone(),
@@ -188,7 +191,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             live: live.clone(),
         },
     )
-    .with_public_url(settings.server.public_url.clone());
+    .with_public_url(settings.server.public_url.clone())
+    .with_terms(terms.clone());
     let evaluation = match std::fs::read(&settings.certificates.font_path)
         .map_err(|e| e.to_string())
         .and_then(|bytes| evaluation.clone().with_font(bytes))
@@ -231,7 +235,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
                 catalog: catalog.clone(),
                 media: media.clone(),
                 live: live.clone(),
-                terms: std::sync::Arc::new(settings.terms.clone()),
+                terms: terms.clone(),
             };
             crate::learning::router(learning.clone()).merge(crate::record::router(learning))
         })
