@@ -1,10 +1,13 @@
 // 数字化评价 as people click it: a curator writes a lesson's quiz on the course page; a parent
 // takes it (the key never reaches the browser), fails, then passes; after an offline activity
 // the parent rates it with stars and a comment, changes it, and the curator reads the average
-// and the comment on the activity page.
+// and the comment on the activity page; the curator's 评价看板 shows the class's coverage and
+// score, drills down to it, exports the CSV and changes the indicators.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Server, launch, phone, withShot, login, apiCall } from "./harness.mjs";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Server, launch, phone, withShot, login, apiCall, keepShot, layoutTrouble } from "./harness.mjs";
 
 const server = new Server();
 const PASSWORD = "Test-pass-2026";
@@ -16,7 +19,8 @@ before(async () => {
   await server.provision();
   const province = server.cli("org", "add", "--name", "浙江省妇联", "--kind", "province");
   const school = server.cli("org", "add", "--name", "西湖小学", "--kind", "school", "--parent", province);
-  server.cli("user", "add", "--phone", "13800000001", "--password", PASSWORD, "--role", "parent", "--org", school, "--name", "乐乐妈妈");
+  const klass = server.cli("org", "add", "--name", "三年级一班", "--kind", "class", "--parent", school);
+  server.cli("user", "add", "--phone", "13800000001", "--password", PASSWORD, "--role", "parent", "--org", klass, "--name", "乐乐妈妈");
   server.cli("user", "add", "--phone", "13700000001", "--password", PASSWORD, "--role", "curator", "--org", school, "--name", "西湖小学王老师");
   base = await server.start();
   const curator = await token("13700000001");
@@ -124,6 +128,44 @@ test("after an activity a parent rates it, changes it, and the curator reads it"
     await summary.getByText("5.0 分").waitFor();
     await summary.getByText("孩子很喜欢，下次还来").waitFor();
     await summary.getByText(/^乐\*+ · /).waitFor();
+  });
+  await staff.context().close();
+});
+
+test("the curator's 评价看板: the class's figures, drill-down, CSV and the indicators", async () => {
+  const staff = await phone(browser);
+  await withShot(staff, "dashboard", async () => {
+    await login(staff, base, "13700000001", PASSWORD);
+    await staff.goto(`${base}/studio`);
+    await staff.getByRole("link", { name: "评价看板" }).click();
+    await staff.getByRole("heading", { name: "评价看板：西湖小学" }).waitFor();
+    // The parent's hour at the activity: the class is fully covered.
+    const row = staff.getByRole("row", { name: /三年级一班/ });
+    await row.waitFor();
+    assert.match(await row.innerText(), /三年级一班\s+1\s+1\s+100\.0%\s+1\.00\s+1\.00\s+0\.0%\s+100\.0%/);
+    await staff.getByRole("img", { name: /各单位综合得分：三年级一班 \d/ }).waitFor();
+    await staff.getByRole("img", { name: /综合得分趋势/ }).waitFor();
+    await staff.setViewportSize({ width: 360, height: 740 });
+    assert.deepEqual(await layoutTrouble(staff), []);
+    await keepShot(staff, "dashboard-school");
+    const [download] = await Promise.all([staff.waitForEvent("download"), staff.getByRole("button", { name: "导出 CSV（Excel）" }).click()]);
+    const file = join(server.dir, "evaluation.csv");
+    await download.saveAs(file);
+    const csv = readFileSync(file, "utf8");
+    assert.ok(csv.startsWith("\ufeff单位,家庭数,活跃家庭,覆盖率"), csv);
+    assert.match(csv, /\n三年级一班,1,1,100\.0%,1\.00,/);
+    // The indicators: count coverage only, and the formula says so.
+    await staff.getByText("调整评价指标（指标、目标与权重）").click();
+    for (const name of ["avg_hours", "live_rate", "offline_rate"]) await staff.locator(`input[name="${name}.on"]`).uncheck();
+    await staff.getByRole("button", { name: "保存指标" }).click();
+    await staff.getByText(/综合得分 = \[40 × min\(覆盖率 ÷ 80%, 1\)\] ÷ 40 × 100.*（本组织设定）/).waitFor();
+    await staff.getByRole("img", { name: /三年级一班 100 分/ }).waitFor();
+    // Drill down into the class.
+    await staff.getByRole("link", { name: "三年级一班" }).click();
+    await staff.getByRole("heading", { name: "评价看板：三年级一班" }).waitFor();
+    // A class has no units below it: its own families make its one row.
+    await staff.getByRole("row", { name: /三年级一班（直属）/ }).waitFor();
+    await staff.getByText(/沿用上级组织的设定/).waitFor();
   });
   await staff.context().close();
 });

@@ -21,6 +21,7 @@ export async function studio(rest, context) {
   if ((m = rest.match(/^\/lists\/([\w-]+)$/))) return listEditor(m[1]);
   if (rest === "/reports" && s.user.role !== "expert") return studyReport();
   if (rest === "/orgs" && s.user.role !== "expert") return import("./orgs.js").then((o) => o.orgTree(ctx));
+  if ((m = rest.match(/^\/evaluation(?:\/([\w-]+))?$/)) && s.user.role !== "expert") return import("./dashboard.js").then((d) => d.evaluationPage(m[1], ctx));
   if (rest === "/certificates" && s.user.role !== "expert") return import("./certificates.js").then((c) => c.certificatesStudio(ctx));
   if ((m = rest.match(/^\/posters\/([\w-]+)$/)) && s.user.role !== "expert") return joinPoster(m[1]);
   if (rest === "/live") return import("./live-studio.js").then((l) => l.liveHome(ctx));
@@ -49,6 +50,7 @@ async function dashboard(user) {
       curator ? h("a", { class: "btn secondary", href: "/studio/lists/new", "data-link": true }, "新建清单") : null,
       curator ? h("a", { class: "btn secondary", href: "/studio/reports", "data-link": true }, "学习报表") : null,
       curator ? h("a", { class: "btn secondary", href: "/studio/orgs", "data-link": true }, "组织架构") : null,
+      curator ? h("a", { class: "btn secondary", href: "/studio/evaluation", "data-link": true }, "评价看板") : null,
       curator ? h("a", { class: "btn secondary", href: "/studio/certificates", "data-link": true }, "证书管理") : null,
       h("a", { class: "btn secondary", href: "/studio/live", "data-link": true }, "直播管理")),
     section(curator ? "待审核" : "审核中", review.items, "没有待审核的课程。"),
