@@ -229,6 +229,20 @@ impl Attendance {
         store::attendance::credited_between(&self.db, user, from, to).await
     }
 
+    /// Live credit per user in each of `periods`, from one scan, for the members of the
+    /// subtree at `under` (`None`: everyone): `(user, period index, ms)`.
+    pub async fn credited_in_periods(
+        &self,
+        periods: &[(Timestamp, Timestamp)],
+        under: Option<&str>,
+    ) -> Result<Vec<(UserId, usize, i64)>, sqlx::Error> {
+        Ok(store::attendance::credited_in_periods(&self.db, periods, under)
+            .await?
+            .into_iter()
+            .filter_map(|(u, p, ms)| Some((u, usize::try_from(p?).ok()?, ms)))
+            .collect())
+    }
+
     /// Live study time earned in `[from, to)` per user (an organization's report).
     pub async fn totals_for(
         &self,

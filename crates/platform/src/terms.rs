@@ -91,6 +91,58 @@ pub fn recent(now: OffsetDateTime, configured: &[Period], n: usize) -> Vec<Perio
     out
 }
 
+/// Pushes `CASE WHEN column >= from AND column < to THEN i … END`: the index of the period a
+/// row's `column` falls in (NULL: none of them), so that one scan sums several terms. Fills a
+/// caller's query; every bound is bound, the indices are the query's own numbers.
+pub fn push_period_index<'a, DB>(
+    qb: &mut sqlx::QueryBuilder<'a, DB>,
+    column: &str,
+    periods: &[(crate::Timestamp, crate::Timestamp)],
+) where
+    DB: sqlx::Database,
+    crate::Timestamp: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+{
+    qb.push("CASE");
+    for (i, (from, to)) in periods.iter().enumerate() {
+        qb.push(format!(" WHEN {column} >= "));
+        qb.push_bind(*from);
+        qb.push(format!(" AND {column} < "));
+        qb.push_bind(*to);
+        qb.push(format!(" THEN {i}"));
+    }
+    qb.push(" END");
+}
+
+/// Pushes the tail of a per-user sum in each of `periods` (after `WHERE` and the caller's own
+/// conditions): `{time}` within the periods' span, the members of the subtree at `under` when
+/// given ([`crate::orgs::push_members_under`]), and `GROUP BY {user}, period` (the alias the
+/// caller gave [`push_period_index`]).
+pub fn push_period_group<'a, DB>(
+    qb: &mut sqlx::QueryBuilder<'a, DB>,
+    time: &str,
+    user: &str,
+    periods: &[(crate::Timestamp, crate::Timestamp)],
+    under: Option<&str>,
+) where
+    DB: sqlx::Database,
+    crate::Timestamp: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+{
+    match (periods.iter().map(|p| p.0).min(), periods.iter().map(|p| p.1).max()) {
+        (Some(from), Some(to)) => {
+            qb.push(format!("{time} >= "));
+            qb.push_bind(from);
+            qb.push(format!(" AND {time} < "));
+            qb.push_bind(to);
+        }
+        _ => {
+            qb.push("1 = 0");
+        }
+    }
+    crate::orgs::push_members_under(qb, user, under);
+    qb.push(format!(" GROUP BY {user}, period"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ pub mod indicators;
 mod routes;
 mod store;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use platform::Timestamp;
 use platform::auth::AuthUser;
@@ -30,8 +30,6 @@ use indicators::{Family, Indicators, Measures};
 const TREND: usize = 4;
 /// Terms offered.
 const TERMS: usize = 6;
-/// Members whose study is read per query.
-const CHUNK: usize = 500;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TermView {
@@ -103,6 +101,19 @@ fn path_orgs(path: &str) -> Vec<OrgId> {
     path.split('/').filter_map(|s| s.parse().ok()).collect()
 }
 
+/// The family `u` of period `p`, when `u` is one of `members`.
+fn slot<'m>(
+    out: &'m mut [HashMap<UserId, Family>],
+    members: &HashSet<UserId>,
+    u: UserId,
+    p: usize,
+) -> Option<&'m mut Family> {
+    if !members.contains(&u) {
+        return None;
+    }
+    Some(out.get_mut(p)?.entry(u).or_default())
+}
+
 /// The measures of each group of families in one term.
 struct Groups {
     total: Measures,
@@ -147,73 +158,79 @@ impl Evaluation {
         self.indicators(user, org).await
     }
 
-    /// Each member's study, certificates and ratings in `[from, to)`.
+    /// Each member's study, certificates and ratings in each of `periods`, one scan of each
+    /// log; members of `members` only.
     async fn families(
         &self,
-        ids: &[UserId],
-        from: Timestamp,
-        to: Timestamp,
-    ) -> EvaluationResult<HashMap<UserId, Family>> {
-        let mut out: HashMap<UserId, Family> = HashMap::new();
-        for chunk in ids.chunks(CHUNK) {
-            let media = self.media.totals_for(chunk, from, to).await?;
-            let live = self.live.attendance().totals_for(chunk, from, to).await?;
-            let offline = self.live.offline().totals_for(chunk, from, to).await?;
-            for u in chunk {
-                let media_ms = media.get(u).map_or(0, |m| m.0);
-                let live_ms = live.get(u).copied().unwrap_or(0);
-                let offline_ms = offline.get(u).copied().unwrap_or(0);
-                out.insert(
-                    *u,
-                    Family {
-                        total_ms: media_ms + live_ms + offline_ms,
-                        live_ms,
-                        offline_ms,
-                        ..Family::default()
-                    },
-                );
+        members: &HashSet<UserId>,
+        periods: &[(Timestamp, Timestamp)],
+        under: Option<&str>,
+    ) -> EvaluationResult<Vec<HashMap<UserId, Family>>> {
+        let mut out: Vec<HashMap<UserId, Family>> = vec![HashMap::new(); periods.len()];
+        for (u, p, ms) in self.media.credited_in_periods(periods, under).await? {
+            if let Some(f) = slot(&mut out, members, u, p) {
+                f.total_ms += ms;
             }
         }
-        for (u, n) in store::certificates_between(&self.db, from, to).await? {
-            if let Some(f) = out.get_mut(&u) {
+        for (u, p, ms) in self.live.attendance().credited_in_periods(periods, under).await? {
+            if let Some(f) = slot(&mut out, members, u, p) {
+                f.total_ms += ms;
+                f.live_ms += ms;
+            }
+        }
+        for (u, p, ms) in self.live.offline().credited_in_periods(periods, under).await? {
+            if let Some(f) = slot(&mut out, members, u, p) {
+                f.total_ms += ms;
+                f.offline_ms += ms;
+            }
+        }
+        for (u, p, n) in store::certificates_in_periods(&self.db, periods, under).await? {
+            if let Some(f) = p
+                .and_then(|p| usize::try_from(p).ok())
+                .and_then(|p| slot(&mut out, members, u, p))
+            {
                 f.certificates = n;
             }
         }
-        for (u, stars) in store::stars_between(&self.db, from, to).await? {
-            if let Some(f) = out.get_mut(&u) {
-                f.stars = stars;
+        for (u, p, sum, n) in store::stars_in_periods(&self.db, periods, under).await? {
+            if let Some(f) = p
+                .and_then(|p| usize::try_from(p).ok())
+                .and_then(|p| slot(&mut out, members, u, p))
+            {
+                f.stars = (sum, n);
             }
         }
         Ok(out)
     }
 
-    /// The measures of the organization, its own families and each child unit in one term.
-    async fn groups(
-        &self,
+    /// The measures of the organization, its own families and each child unit in one term;
+    /// `unit[i]` is the child unit of `members[i]` (`None`: the organization's own).
+    fn groups(
         members: &[(UserId, String)],
-        own_path: &str,
-        children: &[String],
-        term: &Period,
+        unit: &[Option<usize>],
+        study: &HashMap<UserId, Family>,
+        children: usize,
         coverage_hours: f64,
-    ) -> EvaluationResult<Groups> {
-        let ids: Vec<UserId> = members.iter().map(|m| m.0).collect();
-        let study = self.families(&ids, ts(term.1), ts(term.2)).await?;
-        let of = |keep: &dyn Fn(&str) -> bool| -> Vec<Family> {
-            members
-                .iter()
-                .filter(|(_, p)| keep(p))
-                .map(|(u, _)| study.get(u).copied().unwrap_or_default())
-                .collect()
-        };
-        let own = of(&|p| p == own_path);
-        Ok(Groups {
-            total: indicators::measure(&of(&|_| true), coverage_hours),
+    ) -> Groups {
+        let mut own = Vec::new();
+        let mut all = Vec::with_capacity(members.len());
+        let mut by_child: Vec<Vec<Family>> = vec![Vec::new(); children];
+        for ((u, _), unit) in members.iter().zip(unit) {
+            let f = study.get(u).copied().unwrap_or_default();
+            all.push(f);
+            match unit.and_then(|i| by_child.get_mut(i)) {
+                Some(group) => group.push(f),
+                None => own.push(f),
+            }
+        }
+        Groups {
+            total: indicators::measure(&all, coverage_hours),
             own: (!own.is_empty()).then(|| indicators::measure(&own, coverage_hours)),
-            children: children
+            children: by_child
                 .iter()
-                .map(|c| indicators::measure(&of(&|p| p.starts_with(c.as_str())), coverage_hours))
+                .map(|c| indicators::measure(c, coverage_hours))
                 .collect(),
-        })
+        }
     }
 
     /// The evaluation of `org`'s child units in the term named `term` (default: the current
@@ -250,13 +267,19 @@ impl Evaluation {
         let members = platform::orgs::subtree_parents(&self.db, &path).await?;
         // The chosen term and the ones before it, oldest first.
         let span: Vec<Period> = platform::terms::recent(offered[chosen].1, &self.terms, TREND);
-        let mut terms_groups = Vec::new();
-        for t in span.iter().rev() {
-            terms_groups.push(
-                self.groups(&members, &path, &child_paths, t, indicators.coverage_hours)
-                    .await?,
-            );
-        }
+        let periods: Vec<(Timestamp, Timestamp)> = span.iter().rev().map(|t| (ts(t.1), ts(t.2))).collect();
+        let ids: HashSet<UserId> = members.iter().map(|m| m.0).collect();
+        // A root organization's subtree is everyone: no need to filter the scans by it.
+        let under = (path_orgs(&path).len() > 1).then_some(path.as_str());
+        let studies = self.families(&ids, &periods, under).await?;
+        let unit: Vec<Option<usize>> = members
+            .iter()
+            .map(|(_, p)| child_paths.iter().position(|c| p.starts_with(c.as_str())))
+            .collect();
+        let terms_groups: Vec<Groups> = studies
+            .iter()
+            .map(|study| Self::groups(&members, &unit, study, child_paths.len(), indicators.coverage_hours))
+            .collect();
         let names: Vec<String> = span.iter().rev().map(|t| t.0.clone()).collect();
         let row = |org_id, name: String, pick: &dyn Fn(&Groups) -> Option<Measures>| -> Option<UnitRow> {
             let measures = pick(terms_groups.last()?)?;

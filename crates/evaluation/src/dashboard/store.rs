@@ -1,8 +1,6 @@
 //! The queries of the evaluation: indicator systems (set, the nearest of a path's
 //! organizations), and per member the certificates issued and the stars given in a period.
 
-use std::collections::HashMap;
-
 use platform::ids::{OrgId, UserId};
 use platform::{Db, Timestamp, db_execute, with_db};
 
@@ -42,36 +40,34 @@ pub(super) async fn set_indicators(
     Ok(())
 }
 
-/// Valid certificates issued in `[from, to)`, per holder.
-pub(super) async fn certificates_between(
+/// Valid certificates issued per holder and period (the index into `periods`).
+pub(super) async fn certificates_in_periods(
     db: &Db,
-    from: Timestamp,
-    to: Timestamp,
-) -> Result<HashMap<UserId, i64>, sqlx::Error> {
-    let rows: Vec<(UserId, i64)> = with_db!(db, |pool| sqlx::query_as(
-        "SELECT user_id, COUNT(*) FROM certificates WHERE issued_at >= $1 AND issued_at < $2 \
-         AND revoked_at IS NULL GROUP BY user_id"
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await)?;
-    Ok(rows.into_iter().collect())
+    periods: &[(Timestamp, Timestamp)],
+    under: Option<&str>,
+) -> Result<Vec<(UserId, Option<i32>, i64)>, sqlx::Error> {
+    with_db!(db, |pool| {
+        let mut qb = sqlx::QueryBuilder::new("SELECT user_id, ");
+        platform::terms::push_period_index(&mut qb, "issued_at", periods);
+        qb.push(" AS period, COUNT(*) FROM certificates WHERE revoked_at IS NULL AND ");
+        platform::terms::push_period_group(&mut qb, "issued_at", "user_id", periods, under);
+        qb.build_query_as::<(UserId, Option<i32>, i64)>().fetch_all(pool).await
+    })
 }
 
-/// The sum and number of stars given (or last changed) in `[from, to)`, per rater.
-pub(super) async fn stars_between(
+/// The sum and number of stars given (or last changed) per rater and period.
+pub(super) async fn stars_in_periods(
     db: &Db,
-    from: Timestamp,
-    to: Timestamp,
-) -> Result<HashMap<UserId, (i64, i64)>, sqlx::Error> {
-    let rows: Vec<(UserId, i64, i64)> = with_db!(db, |pool| sqlx::query_as(
-        "SELECT user_id, CAST(SUM(stars) AS BIGINT), COUNT(*) FROM ratings WHERE updated_at >= $1 \
-         AND updated_at < $2 GROUP BY user_id"
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await)?;
-    Ok(rows.into_iter().map(|(u, s, n)| (u, (s, n))).collect())
+    periods: &[(Timestamp, Timestamp)],
+    under: Option<&str>,
+) -> Result<Vec<(UserId, Option<i32>, i64, i64)>, sqlx::Error> {
+    with_db!(db, |pool| {
+        let mut qb = sqlx::QueryBuilder::new("SELECT user_id, ");
+        platform::terms::push_period_index(&mut qb, "updated_at", periods);
+        qb.push(" AS period, CAST(SUM(stars) AS BIGINT), COUNT(*) FROM ratings WHERE ");
+        platform::terms::push_period_group(&mut qb, "updated_at", "user_id", periods, under);
+        qb.build_query_as::<(UserId, Option<i32>, i64, i64)>()
+            .fetch_all(pool)
+            .await
+    })
 }

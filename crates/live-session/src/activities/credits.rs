@@ -76,4 +76,18 @@ impl OfflineCredits {
         }
         Ok(out)
     }
+
+    /// Offline credit per user in each of `periods` (by the activity's start), from one scan,
+    /// for the members of the subtree at `under` (`None`: everyone): `(user, period index, ms)`.
+    pub async fn credited_in_periods(
+        &self,
+        periods: &[(Timestamp, Timestamp)],
+        under: Option<&str>,
+    ) -> Result<Vec<(UserId, usize, i64)>, sqlx::Error> {
+        Ok(store::activities::minutes_in_periods(&self.db, periods, under)
+            .await?
+            .into_iter()
+            .filter_map(|(u, p, minutes)| Some((u, usize::try_from(p?).ok()?, minutes * 60_000)))
+            .collect())
+    }
 }

@@ -223,3 +223,24 @@ pub(crate) async fn enrolled_names(db: &Db, occ: OccurrenceId) -> Result<Vec<(Us
     .fetch_all(pool)
     .await)
 }
+
+/// Offline minutes per user and period (by the activity's start; the index into `periods`).
+pub(crate) async fn minutes_in_periods(
+    db: &Db,
+    periods: &[(Timestamp, Timestamp)],
+    under: Option<&str>,
+) -> Result<Vec<(UserId, Option<i32>, i64)>, sqlx::Error> {
+    with_db!(db, |pool| {
+        let mut qb = sqlx::QueryBuilder::new("SELECT c.user_id, ");
+        platform::terms::push_period_index(&mut qb, "o.starts_at", periods);
+        qb.push(
+            " AS period, CAST(SUM(a.credit_minutes) AS BIGINT) FROM activity_check_ins c \
+             JOIN activities a ON a.occurrence_id = c.occurrence_id \
+             JOIN live_occurrences o ON o.id = c.occurrence_id WHERE ",
+        );
+        qb.push(CREDITED);
+        qb.push(" AND ");
+        platform::terms::push_period_group(&mut qb, "o.starts_at", "c.user_id", periods, under);
+        qb.build_query_as::<(UserId, Option<i32>, i64)>().fetch_all(pool).await
+    })
+}

@@ -247,3 +247,18 @@ pub(crate) async fn totals_for(
         q.fetch_all(pool).await
     })
 }
+
+/// Live credit per user and period (the index into `periods`), in one scan.
+pub(crate) async fn credited_in_periods(
+    db: &Db,
+    periods: &[(Timestamp, Timestamp)],
+    under: Option<&str>,
+) -> Result<Vec<(UserId, Option<i32>, i64)>, sqlx::Error> {
+    with_db!(db, |pool| {
+        let mut qb = sqlx::QueryBuilder::new("SELECT user_id, ");
+        platform::terms::push_period_index(&mut qb, "earned_at", periods);
+        qb.push(" AS period, CAST(SUM(credited_ms) AS BIGINT) FROM live_credits WHERE ");
+        platform::terms::push_period_group(&mut qb, "earned_at", "user_id", periods, under);
+        qb.build_query_as::<(UserId, Option<i32>, i64)>().fetch_all(pool).await
+    })
+}

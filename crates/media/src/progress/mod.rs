@@ -276,6 +276,21 @@ impl crate::Media {
         Ok(out)
     }
 
+    /// Credited milliseconds per user in each of `periods` (an evaluation's terms), from one
+    /// scan of the credit log, for the members of the subtree at `under` (`None`: everyone):
+    /// `(user, period index, ms)`.
+    pub async fn credited_in_periods(
+        &self,
+        periods: &[(Timestamp, Timestamp)],
+        under: Option<&str>,
+    ) -> MediaResult<Vec<(platform::ids::UserId, usize, i64)>> {
+        Ok(store::credited_in_periods(&self.db, periods, under)
+            .await?
+            .into_iter()
+            .filter_map(|(u, p, ms)| Some((u, usize::try_from(p?).ok()?, ms)))
+            .collect())
+    }
+
     /// Marks `spans` of an asset as already watched by `user` without crediting them: time that
     /// was credited elsewhere (a live lecture whose replay this asset is). Watching those
     /// spans again earns nothing; the rest of the asset earns as usual, so the two make one

@@ -319,3 +319,18 @@ pub(super) async fn credit_days(db: &Db, user: UserId) -> Result<Vec<(AssetId, i
     .fetch_all(pool)
     .await)
 }
+
+/// Credited milliseconds per user and period (the index into `periods`), in one scan.
+pub(super) async fn credited_in_periods(
+    db: &Db,
+    periods: &[(Timestamp, Timestamp)],
+    under: Option<&str>,
+) -> Result<Vec<(UserId, Option<i32>, i64)>, sqlx::Error> {
+    with_db!(db, |pool| {
+        let mut qb = sqlx::QueryBuilder::new("SELECT user_id, ");
+        platform::terms::push_period_index(&mut qb, "earned_at", periods);
+        qb.push(" AS period, CAST(SUM(credited_ms) AS BIGINT) FROM study_credits WHERE ");
+        platform::terms::push_period_group(&mut qb, "earned_at", "user_id", periods, under);
+        qb.build_query_as::<(UserId, Option<i32>, i64)>().fetch_all(pool).await
+    })
+}

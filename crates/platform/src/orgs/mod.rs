@@ -321,3 +321,19 @@ pub async fn subtree_parents(db: &Db, path: &str) -> PlatformResult<Vec<(UserId,
     rows.dedup_by_key(|r| r.0);
     Ok(rows)
 }
+
+/// Pushes ` AND {column} IN (the users belonging to the subtree at path)`, unless `path` is
+/// `None` (everyone): limits a scan of per-user rows to an organization's members.
+pub fn push_members_under<'a, DB>(qb: &mut sqlx::QueryBuilder<'a, DB>, column: &str, path: Option<&str>)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+{
+    let Some(path) = path else { return };
+    qb.push(format!(
+        " AND {column} IN (SELECT m.user_id FROM memberships m JOIN organizations o ON o.id = m.org_id \
+         WHERE o.path LIKE "
+    ));
+    qb.push_bind(format!("{path}%"));
+    qb.push(")");
+}
