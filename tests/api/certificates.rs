@@ -134,7 +134,8 @@ async fn a_rule_issues_certificates_once_that_anyone_verifies_and_staff_revoke(b
         &app.get(&format!("/api/v1/courses/{course}"), Some(&curator)).await.1["lessons"][0],
         "id",
     );
-    let quiz = json!({"questions": [{"text": "陪伴最重要的是？", "kind": "single", "options": ["时间", "用心"], "answer": [1]}]});
+    // The course requires passing it (完成课程须通过).
+    let quiz = json!({"required": true, "questions": [{"text": "陪伴最重要的是？", "kind": "single", "options": ["时间", "用心"], "answer": [1]}]});
     let (status, q) = app
         .call(
             Method::PUT,
@@ -335,6 +336,44 @@ async fn a_rule_issues_certificates_once_that_anyone_verifies_and_staff_revoke(b
     );
     assert_eq!(texts[0]["phone"], "+8613800000001", "{texts:?}");
 
+    // A rule that does not ask for quizzes still needs the one the course requires: the parent
+    // who failed it has no certificate of this rule either.
+    let (status, r2) = app
+        .post(
+            "/api/v1/certificate-rules",
+            Some(&curator),
+            json!({"name": "必修课结业证书", "scope_org_id": school, "from": at(-60), "to": at(24 * 60), "list_id": list}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r2}");
+    let both = certificates(&app, &p1, 2).await;
+    assert_eq!(both[0]["title"], "必修课结业证书", "{both:?}");
+    let (status, run) = app
+        .post(
+            &format!("/api/v1/certificate-rules/{}/runs", str_of(&r2, "id")),
+            Some(&curator),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    let handle = app.handle().await;
+    let job = str_of(&run, "job_id").parse().unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..200 {
+        if handle
+            .jobs
+            .status(job)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.0 == "done")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    handle.db.close().await;
+    assert_eq!(certificates(&app, &p2, 0).await.len(), 0);
+
     // The holder's picture and PDF: Chinese in the font, the seal, a QR code of the link.
     let (status, p) = app
         .call(
@@ -421,8 +460,13 @@ async fn a_rule_issues_certificates_once_that_anyone_verifies_and_staff_revoke(b
         (Some(false), Some("学时记录有误")),
         "{v}"
     );
-    let mine = certificates(&app, &p1, 1).await;
-    assert_eq!(mine[0]["revoked"], true, "{mine:?}");
+    let mine = certificates(&app, &p1, 2).await;
+    let revoked: Vec<bool> = mine.iter().map(|c| c["revoked"] == true).collect();
+    assert_eq!(
+        revoked,
+        [false, true],
+        "only the first certificate was revoked: {mine:?}"
+    );
 
     // A deleted account takes its certificates with it.
     let (status, d) = app

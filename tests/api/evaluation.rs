@@ -80,7 +80,7 @@ both_databases! {
         let fields: Vec<&str> = p["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
         assert_eq!(fields, ["questions[0].answer", "questions[1].options", "questions[1].answer", "questions[2].answer"], "{p}");
         let (status, saved) = app.call(Method::PUT, &path, Some(&curator), quiz()).await;
-        assert_eq!((status, saved["version"].as_i64()), (StatusCode::OK, Some(1)), "{saved}");
+        assert_eq!((status, saved["version"].as_i64(), saved["required"].as_bool()), (StatusCode::OK, Some(1), Some(false)), "{saved}");
         assert_eq!(saved["questions"][1]["answer"], json!([0, 1]), "editors see the key: {saved}");
 
         // The course page tells which lessons have one.

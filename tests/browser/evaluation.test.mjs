@@ -64,6 +64,7 @@ test("a curator writes a lesson's quiz; a parent fails it, then passes, and neve
     await second.getByLabel("题型").selectOption("multiple");
     await second.getByLabel("选项（每行一个，2–8 个）").fill("说出感受\n画情绪脸谱\n压抑不说");
     await second.getByLabel("正确选项（填序号，多选用逗号隔开，如 1,3）").fill("1，2");
+    await editor.getByRole("checkbox", { name: "完成本课程须通过此小测（计入证书）" }).check();
     await editor.getByRole("button", { name: "保存小测" }).click();
     await staff.getByText("小测已保存").waitFor();
   });
@@ -79,7 +80,7 @@ test("a curator writes a lesson's quiz; a parent fails it, then passes, and neve
     await page.goto(`${base}/courses/${course}`);
     await page.getByRole("button", { name: "课后小测" }).click();
     const quiz = page.getByRole("form", { name: "课后小测" });
-    await quiz.getByText("共 2 题，60 分及格").waitFor();
+    await quiz.getByText("共 2 题，60 分及格，可多次作答。通过后才算完成本课程。").waitFor();
     await quiz.getByRole("radio", { name: "立刻批评" }).check();
     await quiz.getByRole("button", { name: "提交答案" }).click();
     await quiz.getByText("第 2 题还没有作答。").waitFor();
@@ -114,7 +115,11 @@ test("after an activity a parent rates it, changes it, and the curator reads it"
     await page.getByText("谢谢你的评价！").waitFor();
     await card.getByRole("radio", { name: "★★★★★ 很好" }).check();
     await card.getByLabel("留言（选填，最多 300 字）").fill("孩子很喜欢，下次还来");
-    await card.getByRole("button", { name: "修改评价" }).click();
+    // The change is saved before the page is left.
+    await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/rating") && r.request().method() === "PUT" && r.ok()),
+      card.getByRole("button", { name: "修改评价" }).click(),
+    ]);
     await page.reload();
     assert.equal(await page.getByRole("region", { name: "评价", exact: true }).getByRole("radio", { name: "★★★★★ 很好" }).isChecked(), true);
   });

@@ -55,6 +55,9 @@ pub struct Question {
 pub struct QuizInput {
     /// 1–100; default 60.
     pub pass_percent: Option<u8>,
+    /// Whether the course counts as completed only once this quiz is passed (完成课程须通过).
+    #[serde(default)]
+    pub required: bool,
     pub questions: Vec<Question>,
 }
 
@@ -74,6 +77,8 @@ pub struct QuizView {
     pub lesson_id: LessonId,
     pub course_id: CourseId,
     pub pass_percent: u8,
+    /// Whether completing the course needs this quiz passed.
+    pub required: bool,
     /// Raised by every save; an attempt may name the version it answers.
     pub version: i32,
     pub questions: Vec<QuestionView>,
@@ -266,7 +271,18 @@ impl Catalog {
             store::delete(&self.db, lesson).await?;
             return Ok(None);
         }
-        let saved = store::save(&self.db, lesson, &questions, pass, user.id, self.clock.now()).await?;
+        let saved = store::save(
+            &self.db,
+            lesson,
+            &store::Saved {
+                questions: &questions,
+                pass_percent: pass,
+                required: input.required,
+                by: user.id,
+                at: self.clock.now(),
+            },
+        )
+        .await?;
         let (attempts, best, passed) = store::standing(&self.db, user.id, lesson).await?;
         Ok(Some(saved.view(course, true, attempts, best, passed)))
     }
@@ -308,8 +324,8 @@ impl Catalog {
         })
     }
 
-    /// The lessons of `courses` that have a quiz, by course.
-    pub async fn quiz_lessons(&self, courses: &[CourseId]) -> CatalogResult<Vec<(CourseId, LessonId)>> {
+    /// The lessons of `courses` that have a quiz, by course, and whether it is required.
+    pub async fn quiz_lessons(&self, courses: &[CourseId]) -> CatalogResult<Vec<(CourseId, LessonId, bool)>> {
         Ok(store::quiz_lessons(&self.db, courses).await?)
     }
 
@@ -365,6 +381,7 @@ mod tests {
     fn a_quiz_is_checked_field_by_field() {
         let input = QuizInput {
             pass_percent: Some(0),
+            required: false,
             questions: vec![
                 q(QuestionKind::Single, 3, &[0, 1]),
                 Question {
@@ -390,6 +407,7 @@ mod tests {
         );
         let ok = QuizInput {
             pass_percent: None,
+            required: false,
             questions: vec![q(QuestionKind::Multiple, 3, &[2, 0])],
         };
         let checked = check(&ok).map(|(qs, pass)| (qs[0].answer.clone(), pass));

@@ -13,6 +13,7 @@ pub(super) struct QuizRow {
     pub(super) lesson_id: LessonId,
     questions: String,
     pub(super) pass_percent: i32,
+    pub(super) required: bool,
     pub(super) version: i32,
 }
 
@@ -33,6 +34,7 @@ impl QuizRow {
             lesson_id: self.lesson_id,
             course_id: course,
             pass_percent: self.pass_percent as u8,
+            required: self.required,
             version: self.version,
             questions: self
                 .questions()
@@ -75,36 +77,40 @@ pub(super) async fn lesson_course(db: &Db, lesson: LessonId) -> Result<Option<Co
 
 pub(super) async fn quiz(db: &Db, lesson: LessonId) -> Result<Option<QuizRow>, sqlx::Error> {
     with_db!(db, |pool| sqlx::query_as::<_, QuizRow>(
-        "SELECT lesson_id, questions, pass_percent, version FROM lesson_quizzes WHERE lesson_id = $1"
+        "SELECT lesson_id, questions, pass_percent, required, version FROM lesson_quizzes WHERE lesson_id = $1"
     )
     .bind(lesson)
     .fetch_optional(pool)
     .await)
 }
 
+/// A quiz to save.
+#[derive(Debug)]
+pub(super) struct Saved<'a> {
+    pub(super) questions: &'a [Question],
+    pub(super) pass_percent: u8,
+    pub(super) required: bool,
+    pub(super) by: UserId,
+    pub(super) at: Timestamp,
+}
+
 /// Inserts the quiz at version 1 or replaces it with the next version; returns it as stored.
-pub(super) async fn save(
-    db: &Db,
-    lesson: LessonId,
-    questions: &[Question],
-    pass_percent: u8,
-    by: UserId,
-    now: Timestamp,
-) -> Result<QuizRow, sqlx::Error> {
-    let json = serde_json::to_string(questions).unwrap_or_else(|_| "[]".into());
+pub(super) async fn save(db: &Db, lesson: LessonId, q: &Saved<'_>) -> Result<QuizRow, sqlx::Error> {
+    let json = serde_json::to_string(q.questions).unwrap_or_else(|_| "[]".into());
     with_db!(db, |pool| sqlx::query_as::<_, QuizRow>(
-        "INSERT INTO lesson_quizzes (lesson_id, questions, pass_percent, version, updated_by, updated_at) \
-         VALUES ($1, $2, $3, 1, $4, $5) \
+        "INSERT INTO lesson_quizzes (lesson_id, questions, pass_percent, required, version, updated_by, updated_at) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6) \
          ON CONFLICT (lesson_id) DO UPDATE SET questions = excluded.questions, \
-         pass_percent = excluded.pass_percent, version = lesson_quizzes.version + 1, \
-         updated_by = excluded.updated_by, updated_at = excluded.updated_at \
-         RETURNING lesson_id, questions, pass_percent, version"
+         pass_percent = excluded.pass_percent, required = excluded.required, \
+         version = lesson_quizzes.version + 1, updated_by = excluded.updated_by, updated_at = excluded.updated_at \
+         RETURNING lesson_id, questions, pass_percent, required, version"
     )
     .bind(lesson)
     .bind(&json)
-    .bind(i32::from(pass_percent))
-    .bind(by)
-    .bind(now)
+    .bind(i32::from(q.pass_percent))
+    .bind(q.required)
+    .bind(q.by)
+    .bind(q.at)
     .fetch_one(pool)
     .await)
 }
@@ -145,14 +151,17 @@ pub(super) async fn standing(db: &Db, user: UserId, lesson: LessonId) -> Result<
     Ok((n, best, passed > 0))
 }
 
-/// The lessons of `courses` with a quiz, in course and lesson order.
-pub(super) async fn quiz_lessons(db: &Db, courses: &[CourseId]) -> Result<Vec<(CourseId, LessonId)>, sqlx::Error> {
+/// The lessons of `courses` with a quiz, in course and lesson order, and whether it is required.
+pub(super) async fn quiz_lessons(
+    db: &Db,
+    courses: &[CourseId],
+) -> Result<Vec<(CourseId, LessonId, bool)>, sqlx::Error> {
     if courses.is_empty() {
         return Ok(Vec::new());
     }
     with_db!(db, |pool| {
         let mut qb = sqlx::QueryBuilder::new(
-            "SELECT l.course_id, l.id FROM lessons l JOIN lesson_quizzes q ON q.lesson_id = l.id \
+            "SELECT l.course_id, l.id, q.required FROM lessons l JOIN lesson_quizzes q ON q.lesson_id = l.id \
              WHERE l.course_id IN (",
         );
         let mut sep = qb.separated(", ");
@@ -160,7 +169,7 @@ pub(super) async fn quiz_lessons(db: &Db, courses: &[CourseId]) -> Result<Vec<(C
             sep.push_bind(*c);
         }
         qb.push(") ORDER BY l.course_id, l.position");
-        qb.build_query_as::<(CourseId, LessonId)>().fetch_all(pool).await
+        qb.build_query_as::<(CourseId, LessonId, bool)>().fetch_all(pool).await
     })
 }
 

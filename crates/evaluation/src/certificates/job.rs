@@ -67,7 +67,7 @@ impl Evaluation {
             .map(|(course, assets)| PlanCourse {
                 course,
                 assets,
-                quizzes: quizzes.iter().filter(|q| q.0 == course).map(|q| q.1).collect(),
+                quizzes: quizzes.iter().filter(|q| q.0 == course).map(|q| (q.1, q.2)).collect(),
             })
             .collect())
     }
@@ -85,7 +85,7 @@ impl Evaluation {
             .filter(|p| p.completed_at.is_some_and(|t| t >= rule.from_at && t < rule.to_at))
             .map(|p| p.asset_id.to_string())
             .collect();
-        let lessons: Vec<catalog::LessonId> = plan.iter().flat_map(|c| c.quizzes.iter().copied()).collect();
+        let lessons: Vec<catalog::LessonId> = plan.iter().flat_map(|c| c.quizzes.iter().map(|q| q.0)).collect();
         let passed = self.catalog.passed_lessons(user, &lessons).await?;
         Ok(plan
             .iter()

@@ -130,17 +130,18 @@ pub fn check(input: &RuleInput) -> Result<(String, Conditions), Vec<FieldError>>
 }
 
 /// A course of the rule's list, as the job sees it: its lessons' media assets and the lessons
-/// that have a quiz.
+/// that have a quiz, each with whether the course requires passing it.
 #[derive(Debug, Clone)]
 pub struct PlanCourse {
     pub course: CourseId,
     pub assets: Vec<String>,
-    pub quizzes: Vec<LessonId>,
+    pub quizzes: Vec<(LessonId, bool)>,
 }
 
 /// Whether a member completed `c`: every lesson video completed (`completed`: the assets they
-/// completed in the period) and, when the rule asks, every quiz passed (`passed`). A course
-/// with no video counts only through its quizzes, when the rule asks for them.
+/// completed in the period) and the quizzes that count passed (`passed`): all of them when the
+/// rule asks, else those the course requires. A course with no video counts only through its
+/// quizzes, when some count.
 pub fn course_done(
     c: &PlanCourse,
     completed: &BTreeSet<String>,
@@ -148,12 +149,17 @@ pub fn course_done(
     require_quizzes: bool,
 ) -> bool {
     let videos = c.assets.iter().all(|a| completed.contains(a));
-    let quizzes = c.quizzes.iter().all(|l| passed.contains(l));
-    match (c.assets.is_empty(), require_quizzes) {
-        (true, true) => !c.quizzes.is_empty() && quizzes,
-        (true, false) => false,
-        (false, true) => videos && quizzes,
-        (false, false) => videos,
+    let counted: Vec<LessonId> = c
+        .quizzes
+        .iter()
+        .filter(|(_, required)| require_quizzes || *required)
+        .map(|(l, _)| *l)
+        .collect();
+    let quizzes = counted.iter().all(|l| passed.contains(l));
+    if c.assets.is_empty() {
+        !counted.is_empty() && quizzes
+    } else {
+        videos && quizzes
     }
 }
 
@@ -287,7 +293,7 @@ mod tests {
         let c = PlanCourse {
             course: CourseId::new(),
             assets: vec!["a".into(), "b".into()],
-            quizzes: vec![lesson],
+            quizzes: vec![(lesson, false)],
         };
         let both: BTreeSet<String> = ["a".to_owned(), "b".to_owned()].into();
         let one: BTreeSet<String> = ["a".to_owned()].into();
@@ -302,5 +308,17 @@ mod tests {
         };
         assert!(!course_done(&no_video, &both, &passed, false));
         assert!(course_done(&no_video, &both, &passed, true));
+        // A quiz the course requires counts whatever the rule.
+        let required = PlanCourse {
+            quizzes: vec![(lesson, true)],
+            ..c.clone()
+        };
+        assert!(!course_done(&required, &both, &BTreeSet::new(), false));
+        assert!(course_done(&required, &both, &passed, false));
+        let required_no_video = PlanCourse {
+            assets: vec![],
+            ..required
+        };
+        assert!(course_done(&required_no_video, &both, &passed, false));
     }
 }

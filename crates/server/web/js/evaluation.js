@@ -83,7 +83,7 @@ function quizForm(lesson, q) {
   const result = h("p", { role: "status", class: "quiz-result" },
     q.attempts ? `已作答 ${q.attempts} 次，最高 ${q.best_score} 分${q.passed ? "，已通过" : ""}。` : "");
   const form = h("form", { class: "card form quiz", "aria-label": "课后小测" },
-    h("h2", {}, `课后小测：${lesson.title}`), h("p", { class: "meta" }, `共 ${q.questions.length} 题，${q.pass_percent} 分及格，可多次作答。`),
+    h("h2", {}, `课后小测：${lesson.title}`), h("p", { class: "meta" }, `共 ${q.questions.length} 题，${q.pass_percent} 分及格，可多次作答。${q.required ? "通过后才算完成本课程。" : ""}`),
     sets, result, h("button", { class: "btn" }, "提交答案"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -115,6 +115,7 @@ function quizEditor(lesson, q) {
     h("h2", {}, `课后小测：${lesson.title}`), errors, list,
     h("p", { class: "actions" }, h("button", { type: "button", class: "btn secondary small", onclick: () => list.append(block(null)) }, "添加一题")),
     h("label", {}, "及格线（分）", h("input", { name: "pass_percent", type: "number", min: 1, max: 100, value: q?.pass_percent ?? 60 })),
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "required", checked: Boolean(q?.required) }), h("span", {}, "完成本课程须通过此小测（计入证书）")),
     h("p", { class: "meta" }, "保存后家长看不到正确答案；删除全部题目即取消小测。"),
     h("button", { class: "btn" }, "保存小测"));
   form.addEventListener("submit", async (e) => {
@@ -126,7 +127,7 @@ function quizEditor(lesson, q) {
       answer: f.querySelector("[name=answer]").value.split(/[,，、\s]+/).filter(Boolean).map((n) => Number(n) - 1),
     }));
     try {
-      await api(paths.lessonQuiz(lesson.id), { method: "PUT", body: { pass_percent: Number(form.pass_percent.value), questions } });
+      await api(paths.lessonQuiz(lesson.id), { method: "PUT", body: { pass_percent: Number(form.pass_percent.value), required: form.required.checked, questions } });
       errors.replaceChildren();
       toast(questions.length ? "小测已保存" : "小测已取消");
     } catch (err) {
