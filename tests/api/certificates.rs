@@ -50,6 +50,29 @@ async fn file(app: &TestApp, token: &str, path: &str, content_type: &str) -> Vec
     body
 }
 
+/// The state of the job a run answered with, once it is done (or after 20 s).
+async fn job_state(app: &TestApp, run: &Value) -> String {
+    let handle = app.handle().await;
+    let job = str_of(run, "job_id").parse().unwrap_or_else(|e| panic!("{e}"));
+    let mut state = String::new();
+    for _ in 0..200 {
+        state = handle
+            .jobs
+            .status(job)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.0)
+            .unwrap_or_default();
+        if state == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    handle.db.close().await;
+    state
+}
+
 /// What Debian's zbarimg reads from a picture's QR code.
 fn zbarimg(path: &std::path::Path) -> String {
     let out = std::process::Command::new("zbarimg")
@@ -269,24 +292,7 @@ async fn a_rule_issues_certificates_once_that_anyone_verifies_and_staff_revoke(b
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
-    let handle = app.handle().await;
-    let job = str_of(&run, "job_id").parse().unwrap_or_else(|e| panic!("{e}"));
-    let mut state = String::new();
-    for _ in 0..200 {
-        state = handle
-            .jobs
-            .status(job)
-            .await
-            .ok()
-            .flatten()
-            .map(|s| s.0)
-            .unwrap_or_default();
-        if state == "done" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    handle.db.close().await;
+    let state = job_state(&app, &run).await;
     assert_eq!(state, "done");
     assert_eq!(certificates(&app, &p1, 1).await.len(), 1);
     assert_eq!(certificates(&app, &p2, 0).await.len(), 0);
@@ -356,22 +362,7 @@ async fn a_rule_issues_certificates_once_that_anyone_verifies_and_staff_revoke(b
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
-    let handle = app.handle().await;
-    let job = str_of(&run, "job_id").parse().unwrap_or_else(|e| panic!("{e}"));
-    for _ in 0..200 {
-        if handle
-            .jobs
-            .status(job)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|s| s.0 == "done")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    handle.db.close().await;
+    job_state(&app, &run).await;
     assert_eq!(certificates(&app, &p2, 0).await.len(), 0);
 
     // The holder's picture and PDF: Chinese in the font, the seal, a QR code of the link.
