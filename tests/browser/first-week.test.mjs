@@ -375,6 +375,37 @@ test("the staff top bar never wraps at 360 px; parents get a bottom tab bar", as
   });
 });
 
+test("on a slow network a tap made before the home page has loaded opens the page tapped", async () => {
+  const page = await phone(browser);
+  await withShot(page, "slow-home", async () => {
+    // The course lists answer late (weak 4G), so the home page is still loading when she taps.
+    let answered;
+    const late = new Promise((r) => { answered = r; });
+    await page.route(/\/api\/v1\/lists(\?|$)/, async (route) => {
+      const res = await route.fetch();
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.fulfill({ response: res });
+      answered();
+    });
+    await login(page, base, "13800000001", PASSWORD);
+    await page.getByText("正在加载课程清单……").waitFor();
+    const tabs = page.getByRole("navigation", { name: "底部导航" });
+    await tabs.getByRole("link", { name: "我的", exact: true }).click();
+    await page.getByRole("heading", { name: "我的学校和班级" }).waitFor();
+    await late;
+    // The home page's late answer changes nothing: the page she opened stays, with no error.
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator("main h1").first().textContent(), "我的");
+    await page.getByRole("heading", { name: "我的学校和班级" }).waitFor({ timeout: 1000 });
+    assert.equal(await page.getByText("出错了").count(), 0);
+    assert.equal(await page.getByText(/^你好，/).count(), 0);
+    // Back on the home page, the lists arrive and are drawn.
+    await tabs.getByRole("link", { name: "首页", exact: true }).click();
+    await page.getByRole("heading", { name: /^你好，/ }).waitFor();
+    await page.getByText("正在加载课程清单……").waitFor({ state: "detached" });
+  });
+});
+
 test("a parent keeps a course (收藏) and finds it in 我的学习", async () => {
   const page = await phone(browser);
   await withShot(page, "favourites", async () => {

@@ -40,7 +40,7 @@ function nav() {
 }
 
 // 我的: the account, the organizations joined, joining another, the password, signing out.
-async function accountPage() {
+async function accountPage(_, { page }) {
   if (!session()) return go(loginPath(), true);
   const me = await refreshUser().catch(() => session().user);
   const orgs = me.organizations || [];
@@ -99,6 +99,17 @@ document.addEventListener("click", (e) => {
 });
 window.addEventListener("popstate", render);
 
+// Every navigation starts a new render. A render overtaken by a newer one (the home page still
+// loading on a slow network when the parent taps 直播) must not draw over the page now shown, so
+// each route gets a `page` that does nothing once its render is stale (and an `onLeave` that hangs
+// up at once).
+let renders = 0;
+function view() {
+  const n = ++renders;
+  const alive = () => n === renders;
+  return { alive, page: (...args) => { if (alive()) page(...args); }, onLeave: (fn) => (alive() ? onLeave(fn) : fn()) };
+}
+
 function page(title, ...children) {
   document.title = `${title} · 家长学堂`;
   main.replaceChildren(h("h1", {}, title), ...children.filter(Boolean));
@@ -123,29 +134,29 @@ const certificates = () => import("./certificates.js");
 
 const routes = [
   [/^\/$/, home],
-  [/^\/login$/, () => authPage("login")],
-  [/^\/register$/, () => authPage("register")],
+  [/^\/login$/, (_, v) => authPage("login", v)],
+  [/^\/register$/, (_, v) => authPage("register", v)],
   [/^\/search$/, search],
   [/^\/password$/, passwordPage],
-  [/^\/join$/, () => joinPage("")],
-  [/^\/join\/([A-Za-z0-9]+)$/, (code) => joinPage(code)],
+  [/^\/join$/, (_, v) => joinPage("", v)],
+  [/^\/join\/([A-Za-z0-9]+)$/, (code, v) => joinPage(code, v)],
   [/^\/me$/, learningPage],
-  [/^\/me\/record$/, () => family().then((m) => m.recordPage({ page, go, loginPath, session }))],
-  [/^\/me\/certificates$/, () => certificates().then((m) => m.myCertificates({ page, go }))],
-  [/^\/verify(?:\/([A-Za-z0-9-]+))?$/, (code) => certificates().then((m) => m.verifyPage(code, { page, go }))],
+  [/^\/me\/record$/, (_, v) => family().then((m) => m.recordPage({ ...v, go, loginPath, session }))],
+  [/^\/me\/certificates$/, (_, v) => certificates().then((m) => m.myCertificates({ ...v, go }))],
+  [/^\/verify(?:\/([A-Za-z0-9-]+))?$/, (code, v) => certificates().then((m) => m.verifyPage(code, { ...v, go }))],
   [/^\/account$/, accountPage],
-  [/^\/children$/, () => family().then((m) => m.childrenPage({ page, go, loginPath, session }))],
+  [/^\/children$/, (_, v) => family().then((m) => m.childrenPage({ ...v, go, loginPath, session }))],
   [/^\/privacy$/, privacyPage],
   [/^\/terms$/, termsPage],
   [/^\/forgot$/, forgotPage],
   [/^\/lists\/([\w-]+)$/, listPage],
   [/^\/courses\/([\w-]+)$/, coursePage],
-  [/^\/live$/, () => live().then((m) => m.schedule({ page, go }))],
-  [/^\/activities\/([\w-]+)$/, (id) => activities().then((m) => m.activityPage(id, { page, go }))],
-  [/^\/activities\/([\w-]+)\/screen$/, (id) => activities().then((m) => m.checkInScreen(id, { page, go, onLeave }))],
-  [/^\/activities\/([\w-]+)\/check-in$/, (id) => activities().then((m) => m.checkInLanding(id, { page, go }))],
-  [/^\/live\/([\w-]+)$/, (id) => live().then((m) => m.room(id, { page, go, onLeave }))],
-  [/^\/studio(\/.*)?$/, (rest) => import("./studio.js").then((m) => m.studio(rest || "", { page, go, main, onLeave, setGuard }))],
+  [/^\/live$/, (_, v) => live().then((m) => m.schedule({ ...v, go }))],
+  [/^\/activities\/([\w-]+)$/, (id, v) => activities().then((m) => m.activityPage(id, { ...v, go }))],
+  [/^\/activities\/([\w-]+)\/screen$/, (id, v) => activities().then((m) => m.checkInScreen(id, { ...v, go }))],
+  [/^\/activities\/([\w-]+)\/check-in$/, (id, v) => activities().then((m) => m.checkInLanding(id, { ...v, go }))],
+  [/^\/live\/([\w-]+)$/, (id, v) => live().then((m) => m.room(id, { ...v, go }))],
+  [/^\/studio(\/.*)?$/, (rest, v) => import("./studio.js").then((m) => m.studio(rest || "", { ...v, go, main, setGuard }))],
 ];
 
 async function render() {
@@ -153,10 +164,11 @@ async function render() {
   if (leaving) { const fn = leaving; leaving = null; fn(); }
   nav();
   const path = location.pathname;
+  const v = view();
   for (const [re, fn] of routes) {
     const m = path.match(re);
     if (m) {
-      try { await fn(m[1]); } catch (err) { failed(err); }
+      try { await fn(m[1], v); } catch (err) { if (v.alive()) failed(err); }
       return;
     }
   }
@@ -173,29 +185,28 @@ function stageChips(active, q = "") {
     chip("", "全部"), session() ? chip("mine", "我的孩子") : null, STAGES.map(([code, label]) => chip(code, label)));
 }
 
-async function home() {
+async function home(_, { page, alive }) {
   const s = session();
-  page(s ? `你好，${s.user.display_name}` : "家庭教育精选课程", stageChips(null), h("p", { class: "loading" }, "正在加载课程清单……"));
-  const lists = await api(paths.lists());
+  const title = s ? `你好，${s.user.display_name}` : "家庭教育精选课程";
+  page(title, stageChips(null), h("p", { class: "loading" }, "正在加载课程清单……"));
+  // Everything the page shows is asked for at once (one round trip on a slow network, not five),
+  // and drawn only if the parent is still here.
+  const [lists, invited, next, resume, recommended] = await Promise.all([api(paths.lists()),
+    s ? invitations() : [], s ? nextLecture() : null, s ? resumeCard() : null, s ? family().then((m) => m.recommendationRows()) : []]);
+  if (!alive()) return;
   const sections = lists.items.map((l) => h("section", { class: "card list" },
     h("h2", {}, h("a", { href: `/lists/${l.id}`, "data-link": true }, l.title)),
     l.description ? h("p", { class: "meta" }, l.description) : null,
     h("ul", { class: "courses" }, l.courses.map(courseCard)),
     l.course_count > l.courses.length
       ? h("a", { href: `/lists/${l.id}`, "data-link": true, class: "more" }, `查看全部 ${l.course_count} 门课程`) : null));
-  main.querySelector(".loading")?.remove();
   const belongs = (s?.user.organizations || []).length > 0;
+  const why = !s ? "登录后可以看到你所在学校和地区的课程清单。"
+    : belongs ? "你所在的学校暂时还没有发布课程清单。" : "暂时还没有面向所有人的课程清单。加入孩子的学校或班级后，这里会显示学校推荐的课程。";
   // An invitation waiting is the first thing a parent sees; then, if they belong nowhere, how to join.
-  if (s && !belongs) main.prepend(joinCard());
-  if (s) main.prepend(...(await invitations()));
-  if (s) main.querySelector(".chips").before(...(await Promise.all([nextLecture(), resumeCard()])).filter(Boolean));
-  if (s) main.querySelector(".chips").after(...(await family().then((m) => m.recommendationRows())));
-  if (!sections.length) {
-    const why = !s ? "登录后可以看到你所在学校和地区的课程清单。"
-      : belongs ? "你所在的学校暂时还没有发布课程清单。" : "暂时还没有面向所有人的课程清单。加入孩子的学校或班级后，这里会显示学校推荐的课程。";
-    main.append(h("p", { class: "card empty" }, why, s ? null : h("a", { href: loginPath("/"), "data-link": true, class: "btn" }, "登录")));
-  }
-  main.append(...sections);
+  page(title, ...invited, s && !belongs ? joinCard() : null, next, resume, stageChips(null), ...recommended,
+    sections.length ? null : h("p", { class: "card empty" }, why, s ? null : h("a", { href: loginPath("/"), "data-link": true, class: "btn" }, "登录")),
+    ...sections);
 }
 
 // 继续学习: the lesson last watched and not finished, opened where it was left.
@@ -271,7 +282,7 @@ function joinCard() {
 }
 
 // 加入学校/班级: a join code typed in, or prefilled from a /join/{code} link.
-async function joinPage(code) {
+async function joinPage(code, { page }) {
   if (!session()) {
     page("加入学校或班级", h("section", { class: "card" },
       h("p", {}, code ? `你打开的是加入链接（加入码 ${code}）。请先登录或注册，登录后会回到这里。` : "请先登录或注册，再输入加入码。"),
@@ -302,7 +313,7 @@ async function joinPage(code) {
     mine.length ? h("section", { class: "card" }, h("h2", {}, "你已加入"), h("ul", { class: "plain" }, mine.map((o) => h("li", {}, o.name)))) : null);
 }
 
-async function search() {
+async function search(_, { page }) {
   const params = new URLSearchParams(location.search);
   const q = params.get("q") || "";
   const stage = params.get("age_stage") || "";
@@ -332,7 +343,7 @@ async function search() {
   await load();
 }
 
-async function listPage(id) {
+async function listPage(id, { page }) {
   const l = await api(paths.list(id));
   page(l.title,
     h("p", { class: "meta" }, [l.year && `${l.year} 年度`, l.theme].filter(Boolean).join(" · ")),
@@ -340,7 +351,7 @@ async function listPage(id) {
     l.courses.length ? h("ol", { class: "courses" }, l.courses.map(courseCard)) : h("p", { class: "empty" }, "清单中暂时没有你可以观看的课程。"));
 }
 
-async function coursePage(id) {
+async function coursePage(id, { page }) {
   const s = session();
   let c;
   try { c = await api(paths.course(id)); } catch (err) {
@@ -391,7 +402,7 @@ async function coursePage(id) {
     quizBox,
     s ? ratingCard(paths.courseRating(c.id), paths.courseRatings(c.id)) : null,
     c.editable ? h("a", { class: "btn secondary", href: `/studio/courses/${c.id}`, "data-link": true }, "编辑课程") : null);
-  if (playable.length) await play(playable.find((l) => l.id === wanted) || playable[0]);
+  if (playable.length && stage.isConnected) await play(playable.find((l) => l.id === wanted) || playable[0]);
 }
 
 // 收藏: a toggle (aria-pressed) that keeps the course in 我的学习 → 我的收藏.
@@ -429,7 +440,7 @@ function replayPanel(r, video) {
     h("h2", {}, "直播聊天"), r.messages.length ? chat : h("p", { class: "empty" }, "这场直播没有聊天记录。"));
 }
 
-async function learningPage() {
+async function learningPage(_, { page }) {
   const s = session();
   if (!s) return go(loginPath(), true);
   const [l, kept] = await Promise.all([api(paths.meLearning()), api(paths.meFavourites("?limit=50")).catch(() => ({ items: [] }))]);
@@ -455,7 +466,7 @@ async function learningPage() {
       kept.items.length ? h("ul", { class: "courses" }, kept.items.map(courseCard)) : h("p", { class: "empty" }, "还没有收藏课程。在课程页点「☆ 收藏」，以后在这里找到它。")));
 }
 
-function authPage(mode) {
+function authPage(mode, { page }) {
   const register = mode === "register";
   const form = h("form", { class: "card form", novalidate: true },
     h("label", {}, "手机号", h("input", { name: "phone", type: "tel", inputmode: "numeric", autocomplete: "tel", required: true, placeholder: "11 位手机号" })),
@@ -517,7 +528,7 @@ function termsPage() {
 
 // 忘记密码: by SMS code where the notifier gateway is configured; always also the school's staff,
 // who reset passwords in the studio (the only way when there is no gateway).
-async function forgotPage() {
+async function forgotPage(_, { page }) {
   const { sms } = await api(paths.authPasswordReset()).catch(() => ({ sms: false }));
   const staff = h("section", { class: "card" },
     h("p", {}, sms ? "收不到短信？也可以请孩子所在学校或班级的老师在工作台为你重置密码。" : "请联系孩子所在学校或班级的老师，请他们在工作台为你重置密码。老师会给你一个临时密码，登录后设置新密码即可。"),
