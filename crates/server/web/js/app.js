@@ -102,12 +102,15 @@ window.addEventListener("popstate", render);
 // Every navigation starts a new render. A render overtaken by a newer one (the home page still
 // loading on a slow network when the parent taps 直播) must not draw over the page now shown, so
 // each route gets a `page` that does nothing once its render is stale (and an `onLeave` that hangs
-// up at once).
+// up at once, and a `setGuard` that guards nothing).
 let renders = 0;
 function view() {
   const n = ++renders;
   const alive = () => n === renders;
-  return { alive, page: (...args) => { if (alive()) page(...args); }, onLeave: (fn) => (alive() ? onLeave(fn) : fn()) };
+  return {
+    alive, page: (...args) => { if (alive()) page(...args); },
+    onLeave: (fn) => (alive() ? onLeave(fn) : fn()), setGuard: (fn) => { if (alive()) setGuard(fn); },
+  };
 }
 
 function page(title, ...children) {
@@ -156,7 +159,7 @@ const routes = [
   [/^\/activities\/([\w-]+)\/screen$/, (id, v) => activities().then((m) => m.checkInScreen(id, { ...v, go }))],
   [/^\/activities\/([\w-]+)\/check-in$/, (id, v) => activities().then((m) => m.checkInLanding(id, { ...v, go }))],
   [/^\/live\/([\w-]+)$/, (id, v) => live().then((m) => m.room(id, { ...v, go }))],
-  [/^\/studio(\/.*)?$/, (rest, v) => import("./studio.js").then((m) => m.studio(rest || "", { ...v, go, main, setGuard }))],
+  [/^\/studio(\/.*)?$/, (rest, v) => import("./studio.js").then((m) => m.studio(rest || "", { ...v, go, main }))],
 ];
 
 async function render() {
