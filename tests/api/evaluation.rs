@@ -315,3 +315,46 @@ async fn parents_rate_what_they_studied_and_staff_in_scope_read_it(backend: Back
     assert_eq!(s["count"].as_i64(), Some(1), "{s}");
     app.stop().await;
 }
+
+on_both_databases!(my_learning_says_which_required_quizzes_are_left);
+
+/// 我的学习 tells a parent who watched a course that requires passing its quiz (完成课程须通过)
+/// that the quiz is still to pass, and stops saying so once they pass it; a quiz that is not
+/// required is not counted.
+async fn my_learning_says_which_required_quizzes_are_left(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let province = app.org("浙江省妇联", "province", None).await;
+    let curator = app.user_with_role("13700000001", "curator", Some(&province)).await;
+    let parent = app.user_with_role("13800000001", "parent", Some(&province)).await;
+    let (asset, _, course_id) = crate::media::published_course(&app, &curator, dir.path(), 3).await;
+    let (_, c) = app.get(&format!("/api/v1/courses/{course_id}"), Some(&curator)).await;
+    let quiz_path = format!("/api/v1/lessons/{}/quiz", str_of(&c["lessons"][0], "id"));
+    watch_a_second(&app, &parent, &asset).await;
+    let left = |l: &Value| l["courses"][0]["quizzes_to_pass"].as_i64();
+
+    let (status, saved) = app.call(Method::PUT, &quiz_path, Some(&curator), quiz()).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let (status, l) = app.get("/api/v1/me/learning", Some(&parent)).await;
+    assert_eq!((status, left(&l)), (StatusCode::OK, Some(0)), "not required: {l}");
+
+    let mut required = quiz();
+    required["required"] = json!(true);
+    app.call(Method::PUT, &quiz_path, Some(&curator), required).await;
+    let (_, l) = app.get("/api/v1/me/learning", Some(&parent)).await;
+    assert_eq!(left(&l), Some(1), "{l}");
+    let attempts = format!("{quiz_path}/attempts");
+    let (_, r) = app
+        .post(&attempts, Some(&parent), json!({"answers": [[0], [0], [1]]}))
+        .await;
+    assert_eq!(r["passed"], false, "{r}");
+    let (_, l) = app.get("/api/v1/me/learning", Some(&parent)).await;
+    assert_eq!(left(&l), Some(1), "a failed attempt leaves it to pass: {l}");
+    let (_, r) = app
+        .post(&attempts, Some(&parent), json!({"answers": [[1], [0, 1], [0]]}))
+        .await;
+    assert_eq!(r["passed"], true, "{r}");
+    let (_, l) = app.get("/api/v1/me/learning", Some(&parent)).await;
+    assert_eq!(left(&l), Some(0), "{l}");
+    app.stop().await;
+}

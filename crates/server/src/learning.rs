@@ -58,6 +58,8 @@ pub struct CourseLearning {
     pub lessons_completed: usize,
     /// All the course's lessons, watched or not (`lessons` lists the watched ones).
     pub lesson_count: usize,
+    /// The quizzes the course requires passing (完成课程须通过) that the caller has not passed.
+    pub quizzes_to_pass: usize,
     pub lessons: Vec<LessonLearning>,
 }
 
@@ -328,6 +330,7 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
                     watched_s: 0.0,
                     lessons_completed: 0,
                     lesson_count: usize::try_from(lesson.course_lesson_count).unwrap_or(0),
+                    quizzes_to_pass: 0,
                     lessons: Vec::new(),
                 });
                 let last = courses.len() - 1;
@@ -345,6 +348,24 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
             completed,
             position_s: p.position_ms as f64 / 1000.0,
         });
+    }
+    // A course is not done while a quiz it requires is not passed: say how many are left.
+    let ids: Vec<catalog::CourseId> = courses.iter().map(|c| c.course_id).collect();
+    let required: Vec<(catalog::CourseId, catalog::LessonId)> = l
+        .catalog
+        .quiz_lessons(&ids)
+        .await?
+        .into_iter()
+        .filter(|q| q.2)
+        .map(|q| (q.0, q.1))
+        .collect();
+    let quiz_lessons: Vec<catalog::LessonId> = required.iter().map(|q| q.1).collect();
+    let passed = l.catalog.passed_lessons(auth.id, &quiz_lessons).await?;
+    for c in &mut courses {
+        c.quizzes_to_pass = required
+            .iter()
+            .filter(|q| q.0 == c.course_id && !passed.contains(&q.1))
+            .count();
     }
     let now = OffsetDateTime::now_utc();
     let [cur, prev] = terms_at(now, &l.terms);

@@ -457,7 +457,8 @@ async function learningPage(_, { page }) {
         h("a", { class: "btn secondary small", href: "/me/certificates", "data-link": true }, "我的证书"))),
     l.courses.length ? h("ul", { class: "plain" }, l.courses.map((c) => h("li", {},
       h("a", { href: `/courses/${c.course_id}`, "data-link": true, class: "grow" }, c.title),
-      h("span", { class: "meta" }, `已完成 ${c.lessons_completed}/${c.lesson_count ?? c.lessons.length} 节 · ${duration(c.watched_s)}`))))
+      h("span", { class: "meta" }, `已完成 ${c.lessons_completed}/${c.lesson_count ?? c.lessons.length} 节 · ${duration(c.watched_s)}`
+        + (c.quizzes_to_pass ? ` · 还需通过 ${c.quizzes_to_pass} 个课后小测` : "")))))
       : h("p", { class: "empty" }, l.live.length || l.offline.length ? "还没有学过录播课程，去首页选一门吧。" : "还没有学习记录，去首页选一门课程吧。"),
     l.live.length ? h("section", { class: "card" }, h("h2", {}, "参加的直播"), h("ul", { class: "plain" }, l.live.map((a) => h("li", {},
       h("a", { href: `/live/${a.occurrence_id}`, "data-link": true, class: "grow" }, a.title),
