@@ -4,25 +4,15 @@
 
 use std::time::Duration;
 
-use e2e::{Backend, TestApp, assert_problem, both_databases, on_both_databases};
+use e2e::{Backend, TestApp, assert_problem, at, both_databases, on_both_databases, str_of};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-fn at(minutes: i64) -> String {
-    (time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 fn activity(scope: &str, host: &str, start_in_minutes: i64) -> Value {
     json!({"title": "亲子自然观察", "kind": "parent_child", "description": "带孩子认识身边的植物。",
            "place": "学校礼堂", "latitude": 29.56, "longitude": 106.55,
            "starts_at": at(start_in_minutes), "ends_at": at(start_in_minutes + 120), "capacity": 2,
            "scope_org_id": scope, "host_org_id": host, "credit_minutes": 90, "requires_check_out": true})
-}
-
-fn str_of(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_owned()
 }
 
 async fn me(app: &TestApp, token: &str) -> String {

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use e2e::{TestApp, both_databases};
+use e2e::{TestApp, both_databases, str_of};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -156,10 +156,6 @@ fn next_week() -> String {
 
 fn must(status: StatusCode, body: &Value, what: &str) {
     assert!(status.is_success(), "set-up: {what}: {status} {body}");
-}
-
-fn str_of(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_owned()
 }
 
 async fn upload(app: &TestApp, token: &str, bytes: &[u8]) -> String {

@@ -6,19 +6,9 @@
 
 use std::time::Duration;
 
-use e2e::{Backend, TestApp, assert_problem, on_both_databases};
+use e2e::{Backend, TestApp, assert_problem, at, on_both_databases, str_of};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-fn str_of(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_owned()
-}
-
-fn at(minutes: i64) -> String {
-    (time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 async fn me(app: &TestApp, token: &str) -> String {
     str_of(&app.get("/api/v1/me", Some(token)).await.1, "id")

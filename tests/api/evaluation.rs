@@ -4,13 +4,9 @@
 
 use std::time::Duration;
 
-use e2e::{Backend, TestApp, assert_problem, both_databases, on_both_databases};
+use e2e::{Backend, TestApp, assert_problem, at, both_databases, on_both_databases, str_of};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-fn str_of(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_owned()
-}
 
 /// A published course of two lessons without video; returns the course and its lesson ids.
 async fn course(app: &TestApp, curator: &str) -> (String, Vec<String>) {
@@ -136,12 +132,6 @@ async fn watch_a_second(app: &TestApp, token: &str, asset: &str) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-}
-
-fn at(minutes: i64) -> String {
-    (time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 on_both_databases!(parents_rate_what_they_studied_and_staff_in_scope_read_it);

@@ -353,6 +353,18 @@ impl Drop for TestApp {
     }
 }
 
+/// The string at `key` of a JSON object (an id in a response body), or "" when absent.
+pub fn str_of(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_default().to_owned()
+}
+
+/// The RFC 3339 time `minutes` from now (negative: ago), as request bodies carry times.
+pub fn at(minutes: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// The access token of a register/login body.
 pub fn token_of(body: &Value) -> String {
     body["access_token"]
