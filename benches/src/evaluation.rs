@@ -154,11 +154,11 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     .execute(pool)
     .await?;
     // A term of credit rows: four in five parents study, 25 sittings each at 2 million.
-    let now = platform::Timestamp((time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64);
+    let now = platform::Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc());
     let term = platform::terms::recent(now.to_offset_date_time(), &[], 1).remove(0);
     let (from, to) = (
-        (term.1.unix_timestamp_nanos() / 1_000_000) as i64,
-        (term.2.unix_timestamp_nanos() / 1_000_000) as i64,
+        platform::Timestamp::from_offset_date_time(term.1).0,
+        platform::Timestamp::from_offset_date_time(term.2).0,
     );
     let asset = uuid::Uuid::now_v7();
     sqlx::query(

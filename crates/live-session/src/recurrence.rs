@@ -3,21 +3,17 @@
 //! time (Asia/Shanghai has had no daylight saving since 1991, so it is a fixed +08:00), minus
 //! exception dates. Pure: no clock, no I/O.
 
-use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, Weekday};
+use platform::clock::CHINA;
+use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time, Weekday};
 
 /// Most occurrences one series may have (two years of weekly lectures).
 pub const MAX_OCCURRENCES: usize = 104;
-
-/// China Standard Time.
-pub fn china() -> UtcOffset {
-    UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC)
-}
 
 /// A time as people in China read it: `2026年12月3日 19:30`.
 pub fn china_time(at: platform::Timestamp) -> String {
     let t = OffsetDateTime::from_unix_timestamp(at.0.div_euclid(1000))
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .to_offset(china());
+        .to_offset(CHINA);
     format!(
         "{}年{}月{}日 {:02}:{:02}",
         t.year(),
@@ -81,7 +77,7 @@ fn until(value: &str) -> Option<OffsetDateTime> {
     )
     .ok()?;
     match value.get(8..) {
-        Some("") => Some(PrimitiveDateTime::new(date, Time::from_hms(23, 59, 59).ok()?).assume_offset(china())),
+        Some("") => Some(PrimitiveDateTime::new(date, Time::from_hms(23, 59, 59).ok()?).assume_offset(CHINA)),
         Some(rest) => {
             let t = rest.strip_prefix('T')?.strip_suffix('Z')?;
             if t.len() != 6 || !digits(t) {
@@ -142,7 +138,7 @@ pub fn expand(
     duration: Duration,
     exceptions: &[Date],
 ) -> Result<Vec<OffsetDateTime>, RuleError> {
-    let start = start.to_offset(china());
+    let start = start.to_offset(CHINA);
     let days = if rule.by_day.is_empty() {
         vec![start.weekday()]
     } else {
@@ -158,7 +154,7 @@ pub fn expand(
                 week_start + Duration::days(i64::from(d.number_days_from_monday())),
                 start.time(),
             )
-            .assume_offset(china());
+            .assume_offset(CHINA);
             if at < start {
                 continue;
             }

@@ -4,6 +4,9 @@
 use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
 
+/// China Standard Time (UTC+8, no daylight saving): days, dates and terms are China's.
+pub const CHINA: time::UtcOffset = time::macros::offset!(+8);
+
 /// A UTC instant with millisecond precision.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type)]
 #[sqlx(transparent)]
@@ -20,6 +23,11 @@ impl Timestamp {
 
     pub fn plus_seconds(self, s: i64) -> Self {
         Self(self.0.saturating_add(s.saturating_mul(1000)))
+    }
+
+    /// The instant `t`, to the millisecond (the twin of [`Self::to_offset_date_time`]).
+    pub fn from_offset_date_time(t: OffsetDateTime) -> Self {
+        Self((t.unix_timestamp_nanos() / 1_000_000) as i64)
     }
 
     pub fn to_offset_date_time(self) -> OffsetDateTime {
@@ -44,7 +52,7 @@ impl<'de> Deserialize<'de> for Timestamp {
         let s = String::deserialize(d)?;
         let t = OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
             .map_err(serde::de::Error::custom)?;
-        Ok(Self((t.unix_timestamp_nanos() / 1_000_000) as i64))
+        Ok(Self::from_offset_date_time(t))
     }
 }
 
@@ -71,6 +79,6 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        Timestamp((OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64)
+        Timestamp::from_offset_date_time(OffsetDateTime::now_utc())
     }
 }

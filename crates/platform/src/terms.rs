@@ -2,16 +2,20 @@
 //! 1 August), or the terms an operator configured; which is current, the one before, and the
 //! last few (reports, evaluations and their trends all ask here).
 
-use time::{Date, Month, OffsetDateTime, UtcOffset};
+use time::{Date, Month, OffsetDateTime};
+
+use crate::clock::CHINA;
+
+/// A term: its name, start and end (exclusive).
+pub type Period = (String, OffsetDateTime, OffsetDateTime);
 
 /// School semesters in China time: spring from 1 February, autumn from 1 August; the term
 /// containing `now` and the one before it.
-pub fn semesters(now: OffsetDateTime) -> [(String, OffsetDateTime, OffsetDateTime); 2] {
-    let china = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
-    let local = now.to_offset(china);
+pub fn semesters(now: OffsetDateTime) -> [Period; 2] {
+    let local = now.to_offset(CHINA);
     let at = |y: i32, m: Month| {
         Date::from_calendar_date(y, m, 1)
-            .map(|d| d.midnight().assume_offset(china))
+            .map(|d| d.midnight().assume_offset(CHINA))
             .unwrap_or(now)
     };
     let y = local.year();
@@ -40,18 +44,14 @@ pub fn semesters(now: OffsetDateTime) -> [(String, OffsetDateTime, OffsetDateTim
     [term(cur), term(prev)]
 }
 
-/// A term: its name, start and end (exclusive).
-pub type Period = (String, OffsetDateTime, OffsetDateTime);
-
 /// A configured term's name and first and last day (both included) in China time, as a
 /// [`Period`]; `None` when the days are out of order.
 pub fn configured(name: &str, from: Date, to: Date) -> Option<Period> {
-    let china = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
     if to < from {
         return None;
     }
-    let end = to.next_day()?.midnight().assume_offset(china);
-    Some((name.to_owned(), from.midnight().assume_offset(china), end))
+    let end = to.next_day()?.midnight().assume_offset(CHINA);
+    Some((name.to_owned(), from.midnight().assume_offset(CHINA), end))
 }
 
 /// The term containing `now` (or the last one that began before it) and the one before it,

@@ -95,10 +95,6 @@ pub struct MyLearning {
     pub resume: Option<ResumeLesson>,
 }
 
-fn ts(t: OffsetDateTime) -> Timestamp {
-    Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64)
-}
-
 pub(crate) fn router(learning: Learning) -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(my_learning))
@@ -147,7 +143,10 @@ impl Learning {
     /// The period of a report: the query's, or the current term.
     fn period(&self, q: &OrgLearningQuery) -> ApiResult<(Timestamp, Timestamp)> {
         let [cur, _] = terms_at(OffsetDateTime::now_utc(), &self.terms);
-        let (from, to) = (q.from.unwrap_or(ts(cur.1)), q.to.unwrap_or(ts(cur.2)));
+        let (from, to) = (
+            q.from.unwrap_or(Timestamp::from_offset_date_time(cur.1)),
+            q.to.unwrap_or(Timestamp::from_offset_date_time(cur.2)),
+        );
         if to <= from {
             return Err(platform::ApiError::invalid_field(
                 "to",
@@ -376,14 +375,18 @@ async fn my_learning(State(l): State<Learning>, auth: AuthUser) -> ApiResult<Jso
         let media = l.media.clone();
         let attendance = attendance.clone();
         let offline = offline.clone();
+        let (from, to) = (
+            Timestamp::from_offset_date_time(from),
+            Timestamp::from_offset_date_time(to),
+        );
         async move {
-            let ms = media.credited_between(auth.id, ts(from), ts(to)).await?;
-            let live_ms = attendance.credited_between(auth.id, ts(from), ts(to)).await?;
-            let offline_ms = offline.credited_between(auth.id, ts(from), ts(to)).await?;
+            let ms = media.credited_between(auth.id, from, to).await?;
+            let live_ms = attendance.credited_between(auth.id, from, to).await?;
+            let offline_ms = offline.credited_between(auth.id, from, to).await?;
             ApiResult::Ok(Term {
                 name,
-                from: ts(from),
-                to: ts(to),
+                from,
+                to,
                 credited_s: (ms + live_ms + offline_ms) as f64 / 1000.0,
                 live_s: live_ms as f64 / 1000.0,
                 offline_s: offline_ms as f64 / 1000.0,

@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use platform::Timestamp;
 use platform::auth::AuthUser;
+use platform::clock::CHINA;
 use platform::error::ApiResult;
 use platform::http::{ApiRouter, Json, Query};
 use serde::{Deserialize, Serialize};
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
@@ -105,13 +106,12 @@ pub struct RecordQuery {
 
 /// The school year and term a moment counts in (China time).
 fn school_term(t: Timestamp) -> (i32, String) {
-    let china = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
-    let d = t.to_offset_date_time().to_offset(china);
-    let (y, m) = (d.year(), u8::from(d.month()));
-    match m {
-        8..=12 => (y, format!("{y} 年秋季学期")),
-        1 => (y - 1, format!("{} 年秋季学期", y - 1)),
-        _ => (y - 1, format!("{y} 年春季学期")),
+    let [(name, from, _), _] = platform::terms::semesters(t.to_offset_date_time());
+    let start = from.to_offset(CHINA);
+    // A school year is named after the autumn it begins in.
+    match start.month() {
+        time::Month::August => (start.year(), name),
+        _ => (start.year() - 1, name),
     }
 }
 
@@ -185,7 +185,7 @@ impl Learning {
         let me = platform::accounts::display_name(self.media.db(), user.id).await?;
         Ok(LearningRecord {
             display_name: me,
-            generated_at: Timestamp((OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64),
+            generated_at: Timestamp::from_offset_date_time(OffsetDateTime::now_utc()),
             school_year: year,
             total,
             years: years
@@ -223,8 +223,7 @@ async fn my_record_csv(
     Query(q): Query<RecordQuery>,
 ) -> ApiResult<axum::response::Response> {
     let r = l.record(&auth, q.year).await?;
-    let china = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
-    let day = |t: Timestamp| t.to_offset_date_time().to_offset(china).date().to_string();
+    let day = |t: Timestamp| t.to_offset_date_time().to_offset(CHINA).date().to_string();
     let minutes = |s: f64| format!("{:.1}", s / 60.0);
     let mut rows: Vec<Vec<String>> = r
         .items

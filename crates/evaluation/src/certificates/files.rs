@@ -5,7 +5,6 @@
 use bytes::Bytes;
 use platform::auth::AuthUser;
 use platform::ids::OrgId;
-use time::UtcOffset;
 
 use super::{hours, normalise_code, render, store};
 use crate::{Evaluation, EvaluationError, EvaluationResult};
@@ -41,8 +40,7 @@ impl Format {
 
 /// `2026 年 12 月 7 日`, in China.
 fn china_date(t: platform::Timestamp) -> String {
-    let china = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
-    let d = t.to_offset_date_time().to_offset(china).date();
+    let d = t.to_offset_date_time().to_offset(platform::clock::CHINA).date();
     format!("{} 年 {} 月 {} 日", d.year(), u8::from(d.month()), d.day())
 }
 

@@ -84,15 +84,11 @@ pub struct IndicatorsView {
     pub formula: String,
 }
 
-fn ts(t: time::OffsetDateTime) -> Timestamp {
-    Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64)
-}
-
 fn term_view(p: &Period) -> TermView {
     TermView {
         name: p.0.clone(),
-        from: ts(p.1),
-        to: ts(p.2),
+        from: Timestamp::from_offset_date_time(p.1),
+        to: Timestamp::from_offset_date_time(p.2),
     }
 }
 
@@ -267,7 +263,16 @@ impl Evaluation {
         let members = platform::orgs::subtree_parents(&self.db, &path).await?;
         // The chosen term and the ones before it, oldest first.
         let span: Vec<Period> = platform::terms::recent(offered[chosen].1, &self.terms, TREND);
-        let periods: Vec<(Timestamp, Timestamp)> = span.iter().rev().map(|t| (ts(t.1), ts(t.2))).collect();
+        let periods: Vec<(Timestamp, Timestamp)> = span
+            .iter()
+            .rev()
+            .map(|t| {
+                (
+                    Timestamp::from_offset_date_time(t.1),
+                    Timestamp::from_offset_date_time(t.2),
+                )
+            })
+            .collect();
         let ids: HashSet<UserId> = members.iter().map(|m| m.0).collect();
         // A root organization's subtree is everyone: no need to filter the scans by it.
         let under = (path_orgs(&path).len() > 1).then_some(path.as_str());

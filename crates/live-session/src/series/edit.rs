@@ -55,7 +55,12 @@ impl Schedule {
             None => s.age_stages.clone(),
         };
         let now = self.clock.now();
-        let wanted: Vec<Timestamp> = plan.starts.iter().map(|t| ts(*t)).filter(|t| *t > now).collect();
+        let wanted: Vec<Timestamp> = plan
+            .starts
+            .iter()
+            .map(|t| Timestamp::from_offset_date_time(*t))
+            .filter(|t| *t > now)
+            .collect();
         let existing = self.occurrences_of(id).await?;
         let dropped: Vec<OccurrenceId> = existing
             .iter()

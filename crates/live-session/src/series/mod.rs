@@ -181,7 +181,11 @@ impl Schedule {
             threshold,
             stages_json: &stages,
         };
-        let starts: Vec<Timestamp> = plan.starts.iter().map(|t| ts(*t)).collect();
+        let starts: Vec<Timestamp> = plan
+            .starts
+            .iter()
+            .map(|t| Timestamp::from_offset_date_time(*t))
+            .collect();
         store::series::insert(&self.db, id, expert, user.id, &fields, req.scope_org_id, &starts, now).await?;
         self.series_view(self.audience.series_row(id).await?).await
     }

@@ -54,10 +54,6 @@ pub(crate) fn plan(rrule: &str, exceptions: &[String], start: Timestamp, duratio
     })
 }
 
-pub(super) fn ts(t: OffsetDateTime) -> Timestamp {
-    Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64)
-}
-
 pub(crate) fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, FieldError> {
     let v = value.trim();
     if required && v.is_empty() {

@@ -52,8 +52,7 @@ pub struct ChildView {
 
 /// The month `now` falls in, in China.
 pub fn month_of(now: Timestamp) -> YearMonth {
-    let china = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    let d = now.to_offset_date_time().to_offset(china).date();
+    let d = now.to_offset_date_time().to_offset(crate::clock::CHINA).date();
     (d.year(), u8::from(d.month()))
 }
 
